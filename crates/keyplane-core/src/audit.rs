@@ -1,0 +1,31 @@
+//! Audit events: one append-only record for every credential change and every refused request.
+//! Records name who did what to which target, from where, and the outcome code the client was
+//! given. They never hold a secret.
+
+use time::OffsetDateTime;
+
+/// The outcome recorded for a request that succeeded.
+pub const OUTCOME_SUCCESS: &str = "Success";
+
+/// One audit record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub time: OffsetDateTime,
+    pub request_id: String,
+    pub account_id: Option<u64>,
+    pub principal_uin: Option<u64>,
+    pub key_id: Option<String>,
+    pub product: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub outcome: String,
+    pub source_address: String,
+    pub user_agent: String,
+}
+
+/// A stored audit record with its position in the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub sequence: i64,
+    pub event: AuditEvent,
+}

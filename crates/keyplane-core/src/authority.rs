@@ -1,0 +1,757 @@
+//! The use cases of Keyplane, independent of any wire format: who may do what (until policies
+//! exist: the root may do everything in its account; a sub-user may manage only its own access
+//! keys), quotas, rate limits, minting and sealing, the authentication key cache, last-use
+//! buffering and audit. Dialects parse a request, build a [`RequestContext`] and call in here.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use time::OffsetDateTime;
+
+use crate::audit::{AuditEvent, AuditRecord, OUTCOME_SUCCESS};
+use crate::error::CoreError;
+use crate::factory::CredentialFactory;
+use crate::model::{
+    AccessKey, Account, ApiKey, ApiKeyType, ApiKeyWithSecret, IssuedAccessKey, KeyFamily,
+    KeyStatus, KeyUsage, Secret, Tag, User,
+};
+use crate::rate_limit::{RateLimiter, RateLimits};
+use crate::rules;
+use crate::store::{ApiKeyChange, NewAccessKey, NewAccount, Store, StoreError};
+use crate::usage::{latest, UsageTracker};
+
+/// The most refused-request audit events held in memory between flushes; beyond it new ones
+/// are counted and dropped rather than growing without bound under a flood.
+const AUDIT_BUFFER_LIMIT: usize = 100_000;
+/// How many times a generated identifier is re-drawn after a collision.
+const IDENTIFIER_ATTEMPTS: usize = 5;
+
+/// Settings of the use cases.
+#[derive(Debug, Clone)]
+pub struct AuthorityConfig {
+    pub rate_limits: RateLimits,
+    pub api_keys_per_account: u32,
+    pub key_cache_capacity: u64,
+}
+
+impl Default for AuthorityConfig {
+    fn default() -> Self {
+        Self {
+            rate_limits: RateLimits::published_defaults(),
+            api_keys_per_account: rules::DEFAULT_API_KEYS_PER_ACCOUNT,
+            key_cache_capacity: 1_000_000,
+        }
+    }
+}
+
+/// The authenticated principal behind a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub account_id: u64,
+    pub uin: u64,
+    pub key_id: String,
+}
+
+impl Caller {
+    /// Whether the caller is the account's root principal.
+    pub fn is_root(&self) -> bool {
+        self.uin == self.account_id
+    }
+}
+
+/// What a use case needs to know about the request that asks for it.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub caller: Option<Caller>,
+    pub now: OffsetDateTime,
+    pub request_id: String,
+    pub source_address: String,
+    pub user_agent: String,
+    /// The product, as used in rate-limit names and audit records: `cam`, `apigateway`, ...
+    pub product: String,
+    pub action: String,
+}
+
+impl RequestContext {
+    /// The audit event for this request with the given target and outcome code.
+    pub fn audit_event(&self, target: Option<String>, outcome: &str) -> AuditEvent {
+        AuditEvent {
+            time: self.now,
+            request_id: self.request_id.clone(),
+            account_id: self.caller.as_ref().map(|caller| caller.account_id),
+            principal_uin: self.caller.as_ref().map(|caller| caller.uin),
+            key_id: self.caller.as_ref().map(|caller| caller.key_id.clone()),
+            product: self.product.clone(),
+            action: self.action.clone(),
+            target,
+            outcome: outcome.to_owned(),
+            source_address: self.source_address.clone(),
+            user_agent: self.user_agent.clone(),
+        }
+    }
+
+    fn caller(&self) -> Result<&Caller, CoreError> {
+        self.caller.as_ref().ok_or_else(|| CoreError::Unauthorized {
+            action: self.action.clone(),
+        })
+    }
+
+    fn unauthorized(&self) -> CoreError {
+        CoreError::Unauthorized {
+            action: format!("{}:{}", self.product, self.action),
+        }
+    }
+}
+
+/// An access key able to authenticate requests, with its opened secret.
+#[derive(Debug, Clone)]
+pub struct SigningKey {
+    pub caller: Caller,
+    pub secret: Secret,
+}
+
+/// The result of initialising an installation: the account and the root's secrets, shown once.
+#[derive(Debug, Clone)]
+pub struct InitializedAccount {
+    pub account: Account,
+    pub root: User,
+    pub tencent_key: IssuedAccessKey,
+    pub aliyun_key: IssuedAccessKey,
+}
+
+/// Which API keys a listing wants; every given criterion must match.
+#[derive(Debug, Clone, Default)]
+pub struct ApiKeyFilter {
+    pub key_ids: Option<Vec<String>>,
+    pub secrets: Option<Vec<String>>,
+    pub secret_names: Option<Vec<String>>,
+    pub enabled: Option<Vec<bool>>,
+    pub keywords: Option<Vec<String>>,
+}
+
+/// A request to mint an API Gateway key.
+#[derive(Debug, Clone)]
+pub struct NewApiKeyRequest {
+    pub secret_name: String,
+    pub key_type: ApiKeyType,
+    pub key_id: Option<String>,
+    pub secret: Option<Secret>,
+    pub tags: Vec<Tag>,
+}
+
+/// A cached access key with its secret opened.
+#[derive(Debug)]
+struct CachedKey {
+    key: AccessKey,
+    secret: Secret,
+}
+
+/// The use cases, over a store and a credential factory.
+pub struct Authority {
+    store: Arc<dyn Store>,
+    factory: Arc<dyn CredentialFactory>,
+    config: AuthorityConfig,
+    limiter: RateLimiter,
+    key_cache: moka::sync::Cache<String, Arc<CachedKey>>,
+    invalidation_epoch: AtomicU64,
+    usage: UsageTracker,
+    audit_buffer: Mutex<Vec<AuditEvent>>,
+    dropped_audit_events: AtomicU64,
+}
+
+impl std::fmt::Debug for Authority {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Authority")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Authority {
+    pub fn new(
+        store: Arc<dyn Store>,
+        factory: Arc<dyn CredentialFactory>,
+        config: AuthorityConfig,
+    ) -> Self {
+        Self {
+            key_cache: moka::sync::Cache::new(config.key_cache_capacity),
+            limiter: RateLimiter::new(config.rate_limits.clone()),
+            store,
+            factory,
+            config,
+            invalidation_epoch: AtomicU64::new(0),
+            usage: UsageTracker::default(),
+            audit_buffer: Mutex::new(Vec::new()),
+            dropped_audit_events: AtomicU64::new(0),
+        }
+    }
+
+    /// The store behind the use cases.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    fn mint_access_key(
+        &self,
+        owner: &User,
+        family: KeyFamily,
+        now: OffsetDateTime,
+    ) -> (NewAccessKey, Secret) {
+        let id = self.factory.new_access_key_id(family);
+        let secret = self.factory.new_access_key_secret(family);
+        let key = NewAccessKey {
+            sealed_secret: self.factory.seal(&id, &secret),
+            id,
+            account_id: owner.account_id,
+            owner_uin: owner.uin,
+            family,
+            description: None,
+            created_at: now,
+        };
+        (key, secret)
+    }
+
+    /// Creates the installation's account with its root user and one access key of each
+    /// family. Fails with `AlreadyInitialized` and changes nothing when an account exists.
+    pub async fn initialize(&self, now: OffsetDateTime) -> Result<InitializedAccount, CoreError> {
+        let account_id = self.factory.new_account_id();
+        let root_template = User {
+            account_id,
+            uin: account_id,
+            name: "root".to_owned(),
+            created_at: now,
+        };
+        let (tencent_key, tencent_secret) =
+            self.mint_access_key(&root_template, KeyFamily::Tencent, now);
+        let (aliyun_key, aliyun_secret) =
+            self.mint_access_key(&root_template, KeyFamily::Aliyun, now);
+        let (account, root) = self
+            .store
+            .initialize(
+                NewAccount {
+                    account_id,
+                    root_name: root_template.name.clone(),
+                    created_at: now,
+                },
+                vec![tencent_key.clone(), aliyun_key.clone()],
+            )
+            .await?;
+        let issued = |key: NewAccessKey, secret: Secret| IssuedAccessKey {
+            key: AccessKey {
+                id: key.id,
+                account_id: key.account_id,
+                owner_uin: key.owner_uin,
+                family: key.family,
+                status: KeyStatus::Active,
+                description: key.description,
+                sealed_secret: key.sealed_secret,
+                created_at: now,
+                updated_at: now,
+            },
+            secret,
+        };
+        Ok(InitializedAccount {
+            account,
+            root,
+            tencent_key: issued(tencent_key, tencent_secret),
+            aliyun_key: issued(aliyun_key, aliyun_secret),
+        })
+    }
+
+    /// The installation's account.
+    pub async fn primary_account(&self) -> Result<Account, CoreError> {
+        self.store
+            .primary_account()
+            .await?
+            .ok_or(CoreError::NotInitialized)
+    }
+
+    /// Adds a sub-user to the account. Only the root (or an operator, with no caller) may.
+    pub async fn create_user(
+        &self,
+        context: &RequestContext,
+        account_id: u64,
+        name: &str,
+    ) -> Result<User, CoreError> {
+        if let Some(caller) = &context.caller {
+            if !caller.is_root() || caller.account_id != account_id {
+                return Err(context.unauthorized());
+            }
+        }
+        rules::check_user_name(name)?;
+        for _ in 0..IDENTIFIER_ATTEMPTS {
+            let user = User {
+                account_id,
+                uin: self.factory.new_user_uin(),
+                name: name.to_owned(),
+                created_at: context.now,
+            };
+            let audit = context.audit_event(Some(format!("user/{name}")), OUTCOME_SUCCESS);
+            match self.store.create_user(user, audit).await {
+                Err(StoreError::IdentifierTaken) => continue,
+                result => return Ok(result?),
+            }
+        }
+        Err(CoreError::Internal)
+    }
+
+    /// Looks up the access key a request claims to be signed with. `None` when the key is
+    /// unknown, inactive, or of another family. Served from a cache that mutations invalidate.
+    pub async fn signing_key(
+        &self,
+        key_id: &str,
+        family: KeyFamily,
+    ) -> Result<Option<SigningKey>, CoreError> {
+        let cached = match self.key_cache.get(key_id) {
+            Some(cached) => cached,
+            None => {
+                let epoch = self.invalidation_epoch.load(Ordering::Acquire);
+                let Some(key) = self.store.access_key(key_id).await? else {
+                    return Ok(None);
+                };
+                let secret = self.factory.open(&key.id, &key.sealed_secret)?;
+                let cached = Arc::new(CachedKey { key, secret });
+                if self.invalidation_epoch.load(Ordering::Acquire) == epoch {
+                    self.key_cache.insert(key_id.to_owned(), cached.clone());
+                }
+                cached
+            }
+        };
+        if cached.key.status != KeyStatus::Active || cached.key.family != family {
+            return Ok(None);
+        }
+        Ok(Some(SigningKey {
+            caller: Caller {
+                account_id: cached.key.account_id,
+                uin: cached.key.owner_uin,
+                key_id: cached.key.id.clone(),
+            },
+            secret: cached.secret.clone(),
+        }))
+    }
+
+    fn invalidate_key(&self, key_id: &str) {
+        self.invalidation_epoch.fetch_add(1, Ordering::AcqRel);
+        self.key_cache.invalidate(key_id);
+    }
+
+    /// Records a successful authentication, in memory; flushed by [`Authority::flush`].
+    pub fn record_use(&self, usage: KeyUsage) {
+        self.usage.record(usage);
+    }
+
+    /// Applies the per-account rate limit of the request's action.
+    pub fn admit(&self, context: &RequestContext) -> Result<(), CoreError> {
+        let Some(caller) = &context.caller else {
+            return Ok(());
+        };
+        let name = format!("{}:{}", context.product, context.action);
+        if self.limiter.admit(caller.account_id, &name, context.now) {
+            Ok(())
+        } else {
+            Err(CoreError::RateLimited { action: name })
+        }
+    }
+
+    /// Queues the audit event of a refused request; written by [`Authority::flush`].
+    pub fn record_refusal(&self, event: AuditEvent) {
+        let mut buffer = self.audit_buffer.lock();
+        if buffer.len() >= AUDIT_BUFFER_LIMIT {
+            self.dropped_audit_events.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        buffer.push(event);
+    }
+
+    /// How many refused-request audit events were dropped because the buffer was full.
+    pub fn dropped_audit_events(&self) -> u64 {
+        self.dropped_audit_events.load(Ordering::Relaxed)
+    }
+
+    /// Writes buffered last-use records and refused-request audit events to the store.
+    pub async fn flush(&self) -> Result<(), CoreError> {
+        let usage = self.usage.drain();
+        if !usage.is_empty() {
+            if let Err(error) = self.store.record_key_usage(usage.clone()).await {
+                self.usage.restore(usage);
+                return Err(error.into());
+            }
+        }
+        let events = std::mem::take(&mut *self.audit_buffer.lock());
+        if !events.is_empty() {
+            if let Err(error) = self.store.append_audit_events(events.clone()).await {
+                let mut buffer = self.audit_buffer.lock();
+                let room = AUDIT_BUFFER_LIMIT.saturating_sub(buffer.len());
+                buffer.extend(events.into_iter().take(room));
+                return Err(error.into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves the user an access-key action targets, enforcing who may act on whom:
+    /// the root on anyone in its account, a sub-user only on itself.
+    async fn key_management_target(
+        &self,
+        context: &RequestContext,
+        target_uin: Option<u64>,
+    ) -> Result<User, CoreError> {
+        let caller = context.caller()?;
+        let target_uin = target_uin.unwrap_or(caller.uin);
+        if !caller.is_root() {
+            if target_uin == caller.account_id {
+                return Err(CoreError::SubUserActingOnRoot);
+            }
+            if target_uin != caller.uin {
+                return Err(context.unauthorized());
+            }
+        }
+        self.store
+            .user(caller.account_id, target_uin)
+            .await?
+            .ok_or(CoreError::UserNotFound)
+    }
+
+    fn require_root<'context>(
+        &self,
+        context: &'context RequestContext,
+    ) -> Result<&'context Caller, CoreError> {
+        let caller = context.caller()?;
+        if caller.is_root() {
+            Ok(caller)
+        } else {
+            Err(context.unauthorized())
+        }
+    }
+
+    /// Mints an access key of `family` for the target user (default: the caller), within the
+    /// per-user quota.
+    pub async fn create_access_key(
+        &self,
+        context: &RequestContext,
+        family: KeyFamily,
+        target_uin: Option<u64>,
+        description: Option<String>,
+    ) -> Result<IssuedAccessKey, CoreError> {
+        if let Some(description) = &description {
+            rules::check_description(description)?;
+        }
+        let owner = self.key_management_target(context, target_uin).await?;
+        for _ in 0..IDENTIFIER_ATTEMPTS {
+            let (mut key, secret) = self.mint_access_key(&owner, family, context.now);
+            key.description = description.clone();
+            let audit = context.audit_event(Some(key.id.clone()), OUTCOME_SUCCESS);
+            match self
+                .store
+                .create_access_key_within_quota(key, rules::ACCESS_KEYS_PER_USER, audit)
+                .await
+            {
+                Err(StoreError::IdentifierTaken) => continue,
+                Err(error) => return Err(error.into()),
+                Ok(key) => return Ok(IssuedAccessKey { key, secret }),
+            }
+        }
+        Err(CoreError::Internal)
+    }
+
+    /// The access keys of `family` the target user holds (without secrets).
+    pub async fn list_access_keys(
+        &self,
+        context: &RequestContext,
+        family: KeyFamily,
+        target_uin: Option<u64>,
+    ) -> Result<Vec<AccessKey>, CoreError> {
+        let owner = self.key_management_target(context, target_uin).await?;
+        Ok(self
+            .store
+            .list_access_keys(owner.account_id, owner.uin, family)
+            .await?)
+    }
+
+    /// Activates or deactivates a key owned by the target user; takes effect for
+    /// authentication at once.
+    pub async fn set_access_key_status(
+        &self,
+        context: &RequestContext,
+        key_id: &str,
+        status: KeyStatus,
+        target_uin: Option<u64>,
+    ) -> Result<AccessKey, CoreError> {
+        let owner = self.key_management_target(context, target_uin).await?;
+        let audit = context.audit_event(Some(key_id.to_owned()), OUTCOME_SUCCESS);
+        let result = self
+            .store
+            .set_access_key_status(
+                owner.account_id,
+                owner.uin,
+                key_id,
+                status,
+                context.now,
+                audit,
+            )
+            .await;
+        self.invalidate_key(key_id);
+        Ok(result?)
+    }
+
+    /// Deletes a key owned by the target user; takes effect for authentication at once.
+    pub async fn delete_access_key(
+        &self,
+        context: &RequestContext,
+        key_id: &str,
+        target_uin: Option<u64>,
+    ) -> Result<(), CoreError> {
+        let owner = self.key_management_target(context, target_uin).await?;
+        let audit = context.audit_event(Some(key_id.to_owned()), OUTCOME_SUCCESS);
+        let result = self
+            .store
+            .delete_access_key(owner.account_id, owner.uin, key_id, audit)
+            .await;
+        self.invalidate_key(key_id);
+        Ok(result?)
+    }
+
+    /// The last use of each requested key the caller may see (the root: its account's; a
+    /// sub-user: its own), in request order; keys it may not see, or that do not exist, have
+    /// no usage.
+    pub async fn last_used(
+        &self,
+        context: &RequestContext,
+        key_ids: &[String],
+    ) -> Result<Vec<(String, Option<KeyUsage>)>, CoreError> {
+        let caller = context.caller()?;
+        let stored = self.store.key_usage(key_ids).await?;
+        let mut rows = Vec::with_capacity(key_ids.len());
+        for key_id in key_ids {
+            let visible = match self.store.access_key(key_id).await? {
+                Some(key) => {
+                    key.account_id == caller.account_id
+                        && (caller.is_root() || key.owner_uin == caller.uin)
+                }
+                None => false,
+            };
+            let usage = if visible {
+                let stored_usage = stored.iter().find(|usage| &usage.key_id == key_id).cloned();
+                latest(stored_usage, self.usage.pending(key_id))
+            } else {
+                None
+            };
+            rows.push((key_id.clone(), usage));
+        }
+        Ok(rows)
+    }
+
+    fn open_api_key(&self, key: ApiKey) -> Result<ApiKeyWithSecret, CoreError> {
+        let secret = self.factory.open(&key.id, &key.sealed_secret)?;
+        Ok(ApiKeyWithSecret { key, secret })
+    }
+
+    /// Mints an API Gateway key: generated (`auto`) or caller-chosen (`manual`).
+    pub async fn create_api_key(
+        &self,
+        context: &RequestContext,
+        request: NewApiKeyRequest,
+    ) -> Result<ApiKeyWithSecret, CoreError> {
+        let caller = self.require_root(context)?;
+        rules::check_secret_name(&request.secret_name)?;
+        rules::check_tags(&request.tags)?;
+        let manual = match request.key_type {
+            ApiKeyType::Auto => None,
+            ApiKeyType::Manual => {
+                let key_id = request
+                    .key_id
+                    .clone()
+                    .ok_or_else(|| CoreError::MissingValue {
+                        parameter: "AccessKeyId".to_owned(),
+                    })?;
+                let secret = request
+                    .secret
+                    .clone()
+                    .ok_or_else(|| CoreError::MissingValue {
+                        parameter: "AccessKeySecret".to_owned(),
+                    })?;
+                rules::check_manual_api_key_id(&key_id)?;
+                rules::check_manual_api_key_secret(secret.expose())?;
+                Some((key_id, secret))
+            }
+        };
+        for _ in 0..IDENTIFIER_ATTEMPTS {
+            let (key_id, secret) = match &manual {
+                Some((key_id, secret)) => (key_id.clone(), secret.clone()),
+                None => (
+                    self.factory.new_api_key_id(),
+                    self.factory.new_api_key_secret(),
+                ),
+            };
+            let key = ApiKey {
+                sealed_secret: self.factory.seal(&key_id, &secret),
+                id: key_id.clone(),
+                account_id: caller.account_id,
+                key_type: request.key_type,
+                secret_name: request.secret_name.clone(),
+                enabled: true,
+                tags: request.tags.clone(),
+                created_at: context.now,
+                updated_at: context.now,
+            };
+            let audit = context.audit_event(Some(key_id), OUTCOME_SUCCESS);
+            match self
+                .store
+                .create_api_key_within_limit(key, self.config.api_keys_per_account, audit)
+                .await
+            {
+                Err(StoreError::ApiKeyAlreadyExists) if manual.is_none() => continue,
+                Err(error) => return Err(error.into()),
+                Ok(key) => return Ok(ApiKeyWithSecret { key, secret }),
+            }
+        }
+        Err(CoreError::Internal)
+    }
+
+    /// The account's API keys matching `filter`: the total count and the page at
+    /// `offset`/`limit`.
+    pub async fn describe_api_keys(
+        &self,
+        context: &RequestContext,
+        filter: &ApiKeyFilter,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<ApiKeyWithSecret>), CoreError> {
+        let caller = self.require_root(context)?;
+        let mut matching = Vec::new();
+        for key in self.store.list_api_keys(caller.account_id).await? {
+            let key = self.open_api_key(key)?;
+            if api_key_matches(&key, filter) {
+                matching.push(key);
+            }
+        }
+        let total = matching.len();
+        let page = matching.into_iter().skip(offset).take(limit).collect();
+        Ok((total, page))
+    }
+
+    /// One API key with its secret.
+    pub async fn describe_api_key(
+        &self,
+        context: &RequestContext,
+        key_id: &str,
+    ) -> Result<ApiKeyWithSecret, CoreError> {
+        let caller = self.require_root(context)?;
+        let key = self
+            .store
+            .api_key(caller.account_id, key_id)
+            .await?
+            .ok_or(CoreError::ApiKeyNotFound)?;
+        self.open_api_key(key)
+    }
+
+    /// Enables or disables an API key.
+    pub async fn set_api_key_enabled(
+        &self,
+        context: &RequestContext,
+        key_id: &str,
+        enabled: bool,
+    ) -> Result<ApiKey, CoreError> {
+        let caller = self.require_root(context)?;
+        let audit = context.audit_event(Some(key_id.to_owned()), OUTCOME_SUCCESS);
+        Ok(self
+            .store
+            .update_api_key(
+                caller.account_id,
+                key_id,
+                ApiKeyChange::SetEnabled(enabled),
+                context.now,
+                audit,
+            )
+            .await?)
+    }
+
+    /// Replaces an API key's secret: a manual key takes the caller's new secret (required),
+    /// an auto key gets a freshly generated one (a given secret is refused).
+    pub async fn update_api_key(
+        &self,
+        context: &RequestContext,
+        key_id: &str,
+        new_secret: Option<Secret>,
+    ) -> Result<ApiKeyWithSecret, CoreError> {
+        let caller = self.require_root(context)?;
+        let existing = self
+            .store
+            .api_key(caller.account_id, key_id)
+            .await?
+            .ok_or(CoreError::ApiKeyNotFound)?;
+        let secret = match (existing.key_type, new_secret) {
+            (ApiKeyType::Manual, Some(secret)) => {
+                rules::check_manual_api_key_secret(secret.expose())?;
+                secret
+            }
+            (ApiKeyType::Manual, None) => {
+                return Err(CoreError::MissingValue {
+                    parameter: "AccessKeySecret".to_owned(),
+                })
+            }
+            (ApiKeyType::Auto, Some(_)) => {
+                return Err(CoreError::UnsupportedOperation {
+                    reason: "the secret of an auto key is generated; omit AccessKeySecret"
+                        .to_owned(),
+                })
+            }
+            (ApiKeyType::Auto, None) => self.factory.new_api_key_secret(),
+        };
+        let audit = context.audit_event(Some(key_id.to_owned()), OUTCOME_SUCCESS);
+        let key = self
+            .store
+            .update_api_key(
+                caller.account_id,
+                key_id,
+                ApiKeyChange::ReplaceSecret(self.factory.seal(key_id, &secret)),
+                context.now,
+                audit,
+            )
+            .await?;
+        Ok(ApiKeyWithSecret { key, secret })
+    }
+
+    /// Deletes an API key.
+    pub async fn delete_api_key(
+        &self,
+        context: &RequestContext,
+        key_id: &str,
+    ) -> Result<(), CoreError> {
+        let caller = self.require_root(context)?;
+        let audit = context.audit_event(Some(key_id.to_owned()), OUTCOME_SUCCESS);
+        Ok(self
+            .store
+            .delete_api_key(caller.account_id, key_id, audit)
+            .await?)
+    }
+
+    /// Audit records after `after`, for operators.
+    pub async fn audit_records(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, CoreError> {
+        Ok(self.store.audit_records(after, limit).await?)
+    }
+}
+
+fn api_key_matches(key: &ApiKeyWithSecret, filter: &ApiKeyFilter) -> bool {
+    let any = |values: &Option<Vec<String>>, test: &dyn Fn(&str) -> bool| {
+        values
+            .as_ref()
+            .is_none_or(|values| values.iter().any(|value| test(value)))
+    };
+    any(&filter.key_ids, &|value| value == key.key.id)
+        && any(&filter.secrets, &|value| value == key.secret.expose())
+        && any(&filter.secret_names, &|value| value == key.key.secret_name)
+        && filter
+            .enabled
+            .as_ref()
+            .is_none_or(|values| values.contains(&key.key.enabled))
+        && any(&filter.keywords, &|value| {
+            key.key.id.contains(value) || key.key.secret_name.contains(value)
+        })
+}

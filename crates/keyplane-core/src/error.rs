@@ -1,0 +1,69 @@
+//! The failures of Keyplane's use cases, named by what went wrong rather than by any cloud's
+//! error code. Each dialect maps every variant, in one exhaustive table, to its own code and
+//! HTTP status.
+
+use crate::store::StoreError;
+
+/// A use case failed. Variants carry only what a client may be told; internal details are
+/// logged where they happen and never travel in these values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CoreError {
+    #[error("the user does not exist")]
+    UserNotFound,
+    #[error("the access key does not exist")]
+    AccessKeyNotFound,
+    #[error("the API key does not exist")]
+    ApiKeyNotFound,
+    #[error("the user already holds the maximum of {limit} access keys")]
+    AccessKeyQuotaExceeded { limit: u32 },
+    #[error("the account already holds the maximum of {limit} API keys")]
+    ApiKeyLimitExceeded { limit: u32 },
+    #[error("an API key with this id already exists")]
+    ApiKeyAlreadyExists,
+    #[error("a user with this name already exists")]
+    UserNameTaken,
+    #[error("a sub-user cannot act on the root account")]
+    SubUserActingOnRoot,
+    #[error("the access key does not belong to the given user")]
+    OwnerMismatch,
+    #[error("the caller is not authorized to perform {action}")]
+    Unauthorized { action: String },
+    #[error("the value of {parameter} has an invalid format: {expected}")]
+    InvalidFormat { parameter: String, expected: String },
+    #[error("the value of {parameter} is invalid: {reason}")]
+    InvalidValue { parameter: String, reason: String },
+    #[error("the parameter {parameter} is required")]
+    MissingValue { parameter: String },
+    #[error("the operation is not allowed in the resource's current state: {reason}")]
+    UnsupportedOperation { reason: String },
+    #[error("request rate limit exceeded for {action}")]
+    RateLimited { action: String },
+    #[error("the data directory is already initialised")]
+    AlreadyInitialized,
+    #[error("the installation has not been initialised")]
+    NotInitialized,
+    #[error("internal error")]
+    Internal,
+}
+
+impl From<StoreError> for CoreError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::AlreadyInitialized => CoreError::AlreadyInitialized,
+            StoreError::UserNotFound => CoreError::UserNotFound,
+            StoreError::AccessKeyNotFound => CoreError::AccessKeyNotFound,
+            StoreError::ApiKeyNotFound => CoreError::ApiKeyNotFound,
+            StoreError::AccessKeyQuotaExceeded { limit } => {
+                CoreError::AccessKeyQuotaExceeded { limit }
+            }
+            StoreError::ApiKeyLimitExceeded { limit } => CoreError::ApiKeyLimitExceeded { limit },
+            StoreError::ApiKeyAlreadyExists => CoreError::ApiKeyAlreadyExists,
+            StoreError::UserNameTaken => CoreError::UserNameTaken,
+            StoreError::OwnerMismatch => CoreError::OwnerMismatch,
+            StoreError::IdentifierTaken | StoreError::Backend(_) => {
+                tracing::error!(error = %error, "store failure");
+                CoreError::Internal
+            }
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! The credential factory port: where new identifiers and secrets come from, and how secrets
+//! are sealed for storage. The production implementation (server crate) draws on the OS CSPRNG
+//! and AES-256-GCM from `keyplane-crypto`; keeping it behind a trait leaves this crate free of
+//! entropy and key material.
+
+use crate::error::CoreError;
+use crate::model::{KeyFamily, SealedBlob, Secret};
+
+/// Mints identifiers and secrets and seals secrets for storage.
+pub trait CredentialFactory: Send + Sync + 'static {
+    /// A new numeric account id (also the root uin).
+    fn new_account_id(&self) -> u64;
+    /// A new numeric user uin.
+    fn new_user_uin(&self) -> u64;
+    /// A new access key id of the family's format.
+    fn new_access_key_id(&self, family: KeyFamily) -> String;
+    /// A new access key secret of the family's format.
+    fn new_access_key_secret(&self, family: KeyFamily) -> Secret;
+    /// A new generated API Gateway key id.
+    fn new_api_key_id(&self) -> String;
+    /// A new generated API Gateway key secret.
+    fn new_api_key_secret(&self) -> Secret;
+    /// Seals `secret` with the credential id bound as associated data.
+    fn seal(&self, credential_id: &str, secret: &Secret) -> SealedBlob;
+    /// Opens a sealed secret; fails when the master key or the credential id does not match.
+    fn open(&self, credential_id: &str, sealed: &SealedBlob) -> Result<Secret, CoreError>;
+}

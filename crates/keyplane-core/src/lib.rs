@@ -1,0 +1,22 @@
+//! Keyplane's domain: the model (accounts, users, access keys, API keys), the rules that govern
+//! their lifecycle (quotas, formats, who may act on what), per-account rate limits, audit events,
+//! and the two ports the outside world plugs into: [`store::Store`] (persistence) and
+//! [`clock::Clock`] (time). Nothing in this crate performs I/O, reads the clock or the
+//! environment, or knows a wire format: `now` is always a parameter.
+
+pub mod audit;
+pub mod authority;
+pub mod clock;
+pub mod error;
+pub mod factory;
+pub mod model;
+pub mod rate_limit;
+pub mod rules;
+pub mod store;
+pub mod usage;
+
+pub use authority::{Authority, AuthorityConfig, Caller, RequestContext};
+pub use clock::Clock;
+pub use error::CoreError;
+pub use factory::CredentialFactory;
+pub use store::{Store, StoreError};

@@ -1,0 +1,132 @@
+//! Lifecycle rules that do not depend on stored state: formats and bounds of client-chosen
+//! values. Each check names the parameter it rejects.
+
+use crate::error::CoreError;
+use crate::model::Tag;
+
+/// At most this many access keys per user per family, inactive ones included.
+pub const ACCESS_KEYS_PER_USER: u32 = 2;
+/// The default number of API Gateway keys one account may hold.
+pub const DEFAULT_API_KEYS_PER_ACCOUNT: u32 = 500;
+/// The longest access key description accepted.
+pub const DESCRIPTION_MAX_CHARACTERS: usize = 1024;
+/// The longest API key `SecretName` accepted.
+pub const SECRET_NAME_MAX_CHARACTERS: usize = 60;
+/// The most tags one API key may carry.
+pub const TAGS_MAX: usize = 50;
+
+fn invalid_value(parameter: &str, reason: impl Into<String>) -> CoreError {
+    CoreError::InvalidValue {
+        parameter: parameter.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+fn has_control_characters(value: &str) -> bool {
+    value.chars().any(char::is_control)
+}
+
+/// An access key description, as CAM documents it: 1 to 1024 characters matching
+/// `[\w+=,.@:/-]*` (word characters, which include letters of any script, digits and `_`).
+pub fn check_description(description: &str) -> Result<(), CoreError> {
+    let length = description.chars().count();
+    if length == 0 || length > DESCRIPTION_MAX_CHARACTERS {
+        return Err(invalid_value(
+            "Description",
+            format!("must be 1 to {DESCRIPTION_MAX_CHARACTERS} characters"),
+        ));
+    }
+    let allowed = |character: char| character.is_alphanumeric() || "_+=,.@:/-".contains(character);
+    if !description.chars().all(allowed) {
+        return Err(CoreError::InvalidFormat {
+            parameter: "Description".to_owned(),
+            expected: "characters matching [\\w+=,.@:/-]".to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// A user name: 1 to 64 of letters, digits and `+=,.@_-`.
+pub fn check_user_name(name: &str) -> Result<(), CoreError> {
+    let valid_characters = name
+        .chars()
+        .all(|character| character.is_ascii_alphanumeric() || "+=,.@_-".contains(character));
+    if name.is_empty() || name.len() > 64 || !valid_characters {
+        return Err(CoreError::InvalidFormat {
+            parameter: "Name".to_owned(),
+            expected: "1 to 64 characters of letters, digits and +=,.@_-".to_owned(),
+        });
+    }
+    Ok(())
+}
+
+fn is_key_character(character: char) -> bool {
+    character.is_ascii_alphanumeric() || character == '_'
+}
+
+/// A caller-chosen API Gateway key id (5 to 50) or secret (10 to 50) of `[A-Za-z0-9_]`.
+pub fn check_manual_api_key_part(
+    parameter: &str,
+    value: &str,
+    minimum: usize,
+    maximum: usize,
+) -> Result<(), CoreError> {
+    if value.len() < minimum || value.len() > maximum || !value.chars().all(is_key_character) {
+        return Err(CoreError::InvalidFormat {
+            parameter: parameter.to_owned(),
+            expected: format!("{minimum} to {maximum} characters of [A-Za-z0-9_]"),
+        });
+    }
+    Ok(())
+}
+
+/// A manual API key id.
+pub fn check_manual_api_key_id(value: &str) -> Result<(), CoreError> {
+    check_manual_api_key_part("AccessKeyId", value, 5, 50)
+}
+
+/// A manual API key secret.
+pub fn check_manual_api_key_secret(value: &str) -> Result<(), CoreError> {
+    check_manual_api_key_part("AccessKeySecret", value, 10, 50)
+}
+
+/// An API key `SecretName`: 1 to 60 characters, no control characters.
+pub fn check_secret_name(name: &str) -> Result<(), CoreError> {
+    let length = name.chars().count();
+    if length == 0 || length > SECRET_NAME_MAX_CHARACTERS || has_control_characters(name) {
+        return Err(invalid_value(
+            "SecretName",
+            format!("must be 1 to {SECRET_NAME_MAX_CHARACTERS} printable characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// API key tags: at most 50, keys 1 to 127 characters, values at most 255, keys unique.
+pub fn check_tags(tags: &[Tag]) -> Result<(), CoreError> {
+    if tags.len() > TAGS_MAX {
+        return Err(invalid_value("Tags", format!("at most {TAGS_MAX} tags")));
+    }
+    for (index, tag) in tags.iter().enumerate() {
+        let key_length = tag.key.chars().count();
+        if key_length == 0 || key_length > 127 || has_control_characters(&tag.key) {
+            return Err(invalid_value(
+                &format!("Tags.{index}.Key"),
+                "must be 1 to 127 printable characters",
+            ));
+        }
+        if tag.value.chars().count() > 255 || has_control_characters(&tag.value) {
+            return Err(invalid_value(
+                &format!("Tags.{index}.Value"),
+                "must be at most 255 printable characters",
+            ));
+        }
+        if tags[..index].iter().any(|earlier| earlier.key == tag.key) {
+            return Err(invalid_value(
+                &format!("Tags.{index}.Key"),
+                "tag keys must be unique",
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,174 @@
+//! The store port. Methods are use cases, each atomic inside the backend (a quota is checked and
+//! the key inserted in one transaction), never generic CRUD. Implementations live in
+//! `keyplane-store`, which also holds the conformance suite every backend must pass.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::audit::{AuditEvent, AuditRecord};
+use crate::model::{AccessKey, Account, ApiKey, KeyFamily, KeyStatus, KeyUsage, SealedBlob, User};
+
+/// A store failure. The named variants are outcomes a use case expects; `Backend` is anything
+/// else and carries a description for the logs only.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("the store already holds an account")]
+    AlreadyInitialized,
+    #[error("user not found")]
+    UserNotFound,
+    #[error("access key not found")]
+    AccessKeyNotFound,
+    #[error("API key not found")]
+    ApiKeyNotFound,
+    #[error("access key quota of {limit} reached")]
+    AccessKeyQuotaExceeded { limit: u32 },
+    #[error("API key limit of {limit} reached")]
+    ApiKeyLimitExceeded { limit: u32 },
+    #[error("API key id already exists")]
+    ApiKeyAlreadyExists,
+    #[error("user name already taken")]
+    UserNameTaken,
+    #[error("a generated identifier collided with an existing one")]
+    IdentifierTaken,
+    #[error("the access key belongs to another user")]
+    OwnerMismatch,
+    #[error("storage backend failure: {0}")]
+    Backend(String),
+}
+
+/// Everything needed to create an account with its root principal.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub account_id: u64,
+    pub root_name: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// An access key to insert.
+#[derive(Debug, Clone)]
+pub struct NewAccessKey {
+    pub id: String,
+    pub account_id: u64,
+    pub owner_uin: u64,
+    pub family: KeyFamily,
+    pub description: Option<String>,
+    pub sealed_secret: SealedBlob,
+    pub created_at: OffsetDateTime,
+}
+
+/// A change to an API key, applied atomically with its audit event.
+#[derive(Debug, Clone)]
+pub enum ApiKeyChange {
+    SetEnabled(bool),
+    ReplaceSecret(SealedBlob),
+}
+
+/// Persistence for Keyplane. Every mutating method takes the audit event describing it and
+/// stores both in one transaction.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Creates the account, its root user and the root's access keys, in one transaction.
+    /// Fails with `AlreadyInitialized` when an account exists.
+    async fn initialize(
+        &self,
+        account: NewAccount,
+        root_keys: Vec<NewAccessKey>,
+    ) -> Result<(Account, User), StoreError>;
+
+    /// The installation's account, if initialised.
+    async fn primary_account(&self) -> Result<Option<Account>, StoreError>;
+
+    /// Adds a user; `UserNameTaken` when the name exists in the account, `IdentifierTaken`
+    /// when the uin does.
+    async fn create_user(&self, user: User, audit: AuditEvent) -> Result<User, StoreError>;
+
+    /// A user by uin, within an account.
+    async fn user(&self, account_id: u64, uin: u64) -> Result<Option<User>, StoreError>;
+
+    /// Inserts an access key unless its owner already holds `quota` keys of its family
+    /// (inactive ones included): `AccessKeyQuotaExceeded`. `UserNotFound` when the owner does
+    /// not exist; `IdentifierTaken` on an id collision.
+    async fn create_access_key_within_quota(
+        &self,
+        key: NewAccessKey,
+        quota: u32,
+        audit: AuditEvent,
+    ) -> Result<AccessKey, StoreError>;
+
+    /// An access key by id, in any account.
+    async fn access_key(&self, key_id: &str) -> Result<Option<AccessKey>, StoreError>;
+
+    /// The keys of one family a user holds, oldest first.
+    async fn list_access_keys(
+        &self,
+        account_id: u64,
+        owner_uin: u64,
+        family: KeyFamily,
+    ) -> Result<Vec<AccessKey>, StoreError>;
+
+    /// Sets a key's status. `AccessKeyNotFound` when no such key is in the account,
+    /// `OwnerMismatch` when it belongs to another user.
+    async fn set_access_key_status(
+        &self,
+        account_id: u64,
+        owner_uin: u64,
+        key_id: &str,
+        status: KeyStatus,
+        now: OffsetDateTime,
+        audit: AuditEvent,
+    ) -> Result<AccessKey, StoreError>;
+
+    /// Deletes a key, with the same errors as `set_access_key_status`.
+    async fn delete_access_key(
+        &self,
+        account_id: u64,
+        owner_uin: u64,
+        key_id: &str,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError>;
+
+    /// Records last uses, keeping per key the latest one.
+    async fn record_key_usage(&self, usage: Vec<KeyUsage>) -> Result<(), StoreError>;
+
+    /// The recorded last use of each of the given keys that has one.
+    async fn key_usage(&self, key_ids: &[String]) -> Result<Vec<KeyUsage>, StoreError>;
+
+    /// Inserts an API key unless the account holds `limit` keys (`ApiKeyLimitExceeded`) or
+    /// the id exists (`ApiKeyAlreadyExists`).
+    async fn create_api_key_within_limit(
+        &self,
+        key: ApiKey,
+        limit: u32,
+        audit: AuditEvent,
+    ) -> Result<ApiKey, StoreError>;
+
+    /// An API key by id within an account.
+    async fn api_key(&self, account_id: u64, key_id: &str) -> Result<Option<ApiKey>, StoreError>;
+
+    /// Every API key of an account, oldest first.
+    async fn list_api_keys(&self, account_id: u64) -> Result<Vec<ApiKey>, StoreError>;
+
+    /// Applies a change to an API key; `ApiKeyNotFound` when absent.
+    async fn update_api_key(
+        &self,
+        account_id: u64,
+        key_id: &str,
+        change: ApiKeyChange,
+        now: OffsetDateTime,
+        audit: AuditEvent,
+    ) -> Result<ApiKey, StoreError>;
+
+    /// Deletes an API key; `ApiKeyNotFound` when absent.
+    async fn delete_api_key(
+        &self,
+        account_id: u64,
+        key_id: &str,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError>;
+
+    /// Appends audit events that are not tied to a change (refused requests).
+    async fn append_audit_events(&self, events: Vec<AuditEvent>) -> Result<(), StoreError>;
+
+    /// Audit records with a sequence greater than `after`, in order, at most `limit`.
+    async fn audit_records(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError>;
+}

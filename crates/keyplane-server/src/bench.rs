@@ -1,0 +1,375 @@
+//! `keyplane bench`: the project's load generator. It signs every request exactly as the
+//! official SDKs do (TC3-HMAC-SHA256, POST, JSON), drives a running server over keep-alive
+//! HTTP/1.1 connections (one per concurrent worker) for a fixed duration, checks every answer,
+//! and reports throughput and latency percentiles. Every performance figure in docs/ comes
+//! from it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use bytes::Bytes;
+use clap::{Args, ValueEnum};
+use http::{Method, Request};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use keyplane_core::{AuthorityConfig, Clock, RequestContext};
+use keyplane_crypto::tencent::{sign_tc3, Tc3Request};
+use serde_json::json;
+use tokio::net::TcpStream;
+
+use crate::config::DataArgs;
+use crate::installation::{Installation, SystemClock};
+
+/// What the generator sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Scenario {
+    /// `GET /healthz`: the server's floor.
+    Healthz,
+    /// Signed CAM `ListAccessKeys` by the root.
+    ListAccessKeys,
+    /// Signed CAM `CreateAccessKey` then `DeleteAccessKey`, one user per worker, so no user
+    /// exceeds its quota; throughput counts creates.
+    CreateAccessKey,
+}
+
+/// Flags of `keyplane bench`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Server address, e.g. 127.0.0.1:8080 (only loopback targets are allowed).
+    #[arg(long)]
+    pub target: SocketAddr,
+    #[arg(long, value_enum)]
+    pub scenario: Scenario,
+    /// Concurrent connections, one worker each.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Measured seconds.
+    #[arg(long, default_value_t = 10)]
+    pub duration: u64,
+    /// Unmeasured seconds first.
+    #[arg(long, default_value_t = 2)]
+    pub warmup: u64,
+    /// Root credentials file: the JSON `keyplane init --json` printed.
+    #[arg(long)]
+    pub credentials: Option<PathBuf>,
+    /// The server's data directory, to create the users the create scenario spreads over.
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+struct Credentials {
+    secret_id: String,
+    secret_key: String,
+}
+
+/// One request to send.
+struct Call {
+    action: &'static str,
+    body: String,
+}
+
+/// What a worker measured.
+#[derive(Default)]
+struct WorkerResult {
+    latencies_microseconds: Vec<u32>,
+    counted: u64,
+    errors: u64,
+}
+
+fn read_credentials(path: &PathBuf) -> anyhow::Result<Credentials> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the credentials file {}", path.display()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).context("parsing the credentials file")?;
+    let field = |name: &str| {
+        value["tencent"][name]
+            .as_str()
+            .map(str::to_owned)
+            .with_context(|| format!("the credentials file has no tencent.{name}"))
+    };
+    Ok(Credentials {
+        secret_id: field("secret_id")?,
+        secret_key: field("secret_key")?,
+    })
+}
+
+fn signed_request(
+    target: SocketAddr,
+    credentials: &Credentials,
+    call: &Call,
+) -> anyhow::Result<Request<Full<Bytes>>> {
+    let host = target.to_string();
+    let timestamp = SystemClock.now().unix_timestamp().to_string();
+    let headers = [
+        ("Content-Type", "application/json"),
+        ("Host", host.as_str()),
+    ];
+    let tc3 = Tc3Request {
+        method: "POST",
+        path: "/",
+        raw_query: "",
+        headers: &headers,
+        body: call.body.as_bytes(),
+        timestamp: &timestamp,
+    };
+    let authorization = sign_tc3(
+        &tc3,
+        &credentials.secret_id,
+        credentials.secret_key.as_bytes(),
+        "cam",
+        &["content-type", "host"],
+    )
+    .map_err(|error| anyhow::anyhow!("signing: {error}"))?;
+    Ok(Request::builder()
+        .method(Method::POST)
+        .uri("/")
+        .header("Content-Type", "application/json")
+        .header("Host", host)
+        .header("X-TC-Action", call.action)
+        .header("X-TC-Version", "2019-01-16")
+        .header("X-TC-Timestamp", timestamp)
+        .header("Authorization", authorization)
+        .body(Full::new(Bytes::from(call.body.clone())))?)
+}
+
+/// Sends one request and returns the response body, or an error text.
+async fn exchange(
+    sender: &mut http1::SendRequest<Full<Bytes>>,
+    request: Request<Full<Bytes>>,
+) -> anyhow::Result<Bytes> {
+    sender.ready().await?;
+    let response = sender.send_request(request).await?;
+    let status = response.status();
+    let body = response.into_body().collect().await?.to_bytes();
+    if !status.is_success() {
+        bail!("HTTP {status}");
+    }
+    Ok(body)
+}
+
+fn error_in(body: &[u8]) -> bool {
+    body.windows(9).any(|window| window == b"\"Error\":{")
+}
+
+async fn connect(target: SocketAddr) -> anyhow::Result<http1::SendRequest<Full<Bytes>>> {
+    let stream = TcpStream::connect(target).await?;
+    stream.set_nodelay(true)?;
+    let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(sender)
+}
+
+async fn run_worker(
+    args: Arc<BenchArgs>,
+    credentials: Option<Arc<Credentials>>,
+    user_uin: Option<u64>,
+    measure_from: Instant,
+    stop_at: Instant,
+) -> anyhow::Result<WorkerResult> {
+    let mut sender = connect(args.target).await?;
+    let mut result = WorkerResult::default();
+    while Instant::now() < stop_at {
+        let started = Instant::now();
+        let ok = match args.scenario {
+            Scenario::Healthz => {
+                let request = Request::get("/healthz")
+                    .header("Host", args.target.to_string())
+                    .body(Full::new(Bytes::new()))?;
+                exchange(&mut sender, request).await.is_ok()
+            }
+            Scenario::ListAccessKeys => {
+                let credentials = credentials.as_deref().context("credentials are required")?;
+                let call = Call {
+                    action: "ListAccessKeys",
+                    body: "{}".to_owned(),
+                };
+                let body = exchange(
+                    &mut sender,
+                    signed_request(args.target, credentials, &call)?,
+                )
+                .await;
+                matches!(body, Ok(body) if !error_in(&body))
+            }
+            Scenario::CreateAccessKey => {
+                let credentials = credentials.as_deref().context("credentials are required")?;
+                let uin = user_uin.context("a user is required")?;
+                let create = Call {
+                    action: "CreateAccessKey",
+                    body: json!({ "TargetUin": uin }).to_string(),
+                };
+                match exchange(
+                    &mut sender,
+                    signed_request(args.target, credentials, &create)?,
+                )
+                .await
+                {
+                    Ok(body) if !error_in(&body) => {
+                        let value: serde_json::Value = serde_json::from_slice(&body)?;
+                        let key_id = value["Response"]["AccessKey"]["AccessKeyId"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned();
+                        let delete = Call {
+                            action: "DeleteAccessKey",
+                            body: json!({ "AccessKeyId": key_id, "TargetUin": uin }).to_string(),
+                        };
+                        let deleted = exchange(
+                            &mut sender,
+                            signed_request(args.target, credentials, &delete)?,
+                        )
+                        .await;
+                        matches!(deleted, Ok(body) if !error_in(&body))
+                    }
+                    _ => false,
+                }
+            }
+        };
+        if started < measure_from {
+            continue;
+        }
+        let elapsed = started.elapsed();
+        if ok {
+            result.counted += 1;
+            result
+                .latencies_microseconds
+                .push(u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX));
+        } else {
+            result.errors += 1;
+            if result.errors > 1_000 && result.counted == 0 {
+                bail!("every request fails; is the server running and are the credentials right?");
+            }
+        }
+    }
+    Ok(result)
+}
+
+async fn create_bench_users(args: &BenchArgs, count: usize) -> anyhow::Result<Vec<u64>> {
+    let file = crate::config::FileConfig::load(args.data.config.as_deref())?;
+    let data = crate::config::DataConfig::resolve(&args.data, &file);
+    let installation = Installation::open(&data, AuthorityConfig::default(), false)?;
+    let account = installation
+        .authority
+        .primary_account()
+        .await
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
+    let prefix = uuid::Uuid::new_v4().simple().to_string();
+    let mut uins = Vec::with_capacity(count);
+    for index in 0..count {
+        let context = RequestContext {
+            caller: None,
+            now: SystemClock.now(),
+            request_id: uuid::Uuid::new_v4().to_string(),
+            source_address: "local".to_owned(),
+            user_agent: "keyplane-bench".to_owned(),
+            product: "keyplane".to_owned(),
+            action: "CreateUser".to_owned(),
+        };
+        let user = installation
+            .authority
+            .create_user(
+                &context,
+                account.id,
+                &format!("bench-{}-{index}", &prefix[..8]),
+            )
+            .await
+            .map_err(|error| anyhow::anyhow!("creating a bench user: {error}"))?;
+        uins.push(user.uin);
+    }
+    installation.store.close();
+    Ok(uins)
+}
+
+fn percentile(sorted: &[u32], fraction: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * fraction).round() as usize;
+    f64::from(sorted[index.min(sorted.len() - 1)]) / 1000.0
+}
+
+/// Runs the benchmark and prints its result.
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if !args.target.ip().is_loopback() {
+        bail!("keyplane bench only targets loopback addresses");
+    }
+    if args.concurrency == 0 {
+        bail!("--concurrency must be at least 1");
+    }
+    let credentials = match &args.credentials {
+        Some(path) => Some(Arc::new(read_credentials(path)?)),
+        None if args.scenario == Scenario::Healthz => None,
+        None => bail!("--credentials is required for signed scenarios"),
+    };
+    let users = if args.scenario == Scenario::CreateAccessKey {
+        create_bench_users(&args, args.concurrency).await?
+    } else {
+        Vec::new()
+    };
+    let args = Arc::new(args);
+    let start = Instant::now();
+    let measure_from = start + Duration::from_secs(args.warmup);
+    let stop_at = measure_from + Duration::from_secs(args.duration);
+    let mut workers = Vec::with_capacity(args.concurrency);
+    for index in 0..args.concurrency {
+        workers.push(tokio::spawn(run_worker(
+            args.clone(),
+            credentials.clone(),
+            users.get(index).copied(),
+            measure_from,
+            stop_at,
+        )));
+    }
+    let mut latencies = Vec::new();
+    let mut counted = 0_u64;
+    let mut errors = 0_u64;
+    for worker in workers {
+        let result = worker.await??;
+        counted += result.counted;
+        errors += result.errors;
+        latencies.extend(result.latencies_microseconds);
+    }
+    latencies.sort_unstable();
+    let seconds = args.duration as f64;
+    let throughput = counted as f64 / seconds;
+    let summary = json!({
+        "scenario": format!("{:?}", args.scenario),
+        "concurrency": args.concurrency,
+        "duration_seconds": args.duration,
+        "requests": counted,
+        "errors": errors,
+        "throughput_per_second": (throughput * 10.0).round() / 10.0,
+        "latency_milliseconds": {
+            "p50": percentile(&latencies, 0.50),
+            "p90": percentile(&latencies, 0.90),
+            "p99": percentile(&latencies, 0.99),
+            "max": percentile(&latencies, 1.0),
+        },
+    });
+    if args.json {
+        println!("{summary}");
+    } else {
+        println!(
+            "{:?}: {} ok, {} errors in {} s at concurrency {} -> {:.1}/s; latency ms p50 {:.3} p90 {:.3} p99 {:.3} max {:.3}",
+            args.scenario,
+            counted,
+            errors,
+            args.duration,
+            args.concurrency,
+            throughput,
+            percentile(&latencies, 0.50),
+            percentile(&latencies, 0.90),
+            percentile(&latencies, 0.99),
+            percentile(&latencies, 1.0),
+        );
+    }
+    Ok(())
+}

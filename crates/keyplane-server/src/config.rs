@@ -1,0 +1,200 @@
+//! Configuration: one strict, typed [`ServeConfig`] resolved from command-line flags, then
+//! `KEYPLANE_*` environment variables (clap reads both), then an optional TOML file (unknown
+//! keys are an error), then defaults.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use keyplane_core::rate_limit::RateLimits;
+use serde::Deserialize;
+
+pub const DEFAULT_DATA_DIR: &str = "./keyplane-data";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// Where the installation's files are, shared by every subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct DataArgs {
+    /// Data directory (master key, SQLite database). Default ./keyplane-data.
+    #[arg(long, env = "KEYPLANE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Optional TOML configuration file.
+    #[arg(long, env = "KEYPLANE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Master key file (default: <data-dir>/master.key, created on first start).
+    #[arg(long, env = "KEYPLANE_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+}
+
+/// Flags of `keyplane serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Address to listen on; a port of 0 picks a free one. Default 127.0.0.1:8080.
+    #[arg(long, env = "KEYPLANE_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Per-account rate limit override, PRODUCT:ACTION=PER_SECOND (0 removes the limit).
+    /// Repeatable; the environment variable takes a comma-separated list.
+    #[arg(
+        long = "rate-limit",
+        env = "KEYPLANE_RATE_LIMITS",
+        value_delimiter = ','
+    )]
+    pub rate_limits: Vec<String>,
+    /// Turn every rate limit off (for benchmarks).
+    #[arg(long, env = "KEYPLANE_DISABLE_RATE_LIMITS", num_args = 0..=1, default_missing_value = "true")]
+    pub disable_rate_limits: Option<bool>,
+    /// How many API Gateway keys one account may hold. Default 500.
+    #[arg(long, env = "KEYPLANE_API_KEY_LIMIT")]
+    pub api_key_limit: Option<u32>,
+    /// Log format: text or json. Default text.
+    #[arg(long, env = "KEYPLANE_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+}
+
+/// How logs are written (to standard error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The optional TOML file. Every key is optional; unknown keys are refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub data_dir: Option<PathBuf>,
+    pub master_key_file: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+    pub disable_rate_limits: Option<bool>,
+    /// `"product:Action" = per_second`
+    #[serde(default)]
+    pub rate_limits: BTreeMap<String, u32>,
+    pub api_key_limit: Option<u32>,
+    pub log_format: Option<LogFormat>,
+    pub key_cache_capacity: Option<u64>,
+    pub flush_interval_milliseconds: Option<u64>,
+    pub shutdown_grace_seconds: Option<u64>,
+}
+
+impl FileConfig {
+    /// Reads the file named by `--config`, or the empty configuration.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        let Some(path) = path else {
+            return Ok(Self::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the configuration file {}", path.display()))?;
+        toml::from_str(&text)
+            .with_context(|| format!("parsing the configuration file {}", path.display()))
+    }
+}
+
+/// Where the data lives, resolved.
+#[derive(Debug, Clone)]
+pub struct DataConfig {
+    pub data_dir: PathBuf,
+    pub master_key_file: PathBuf,
+}
+
+impl DataConfig {
+    pub fn resolve(args: &DataArgs, file: &FileConfig) -> Self {
+        let data_dir = args
+            .data_dir
+            .clone()
+            .or_else(|| file.data_dir.clone())
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let master_key_file = args
+            .master_key_file
+            .clone()
+            .or_else(|| file.master_key_file.clone())
+            .unwrap_or_else(|| data_dir.join("master.key"));
+        Self {
+            data_dir,
+            master_key_file,
+        }
+    }
+
+    /// The SQLite database file.
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("keyplane.db")
+    }
+}
+
+/// Everything `keyplane serve` runs with.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub data: DataConfig,
+    pub listen: SocketAddr,
+    pub rate_limits: RateLimits,
+    pub api_key_limit: u32,
+    pub log_format: LogFormat,
+    pub key_cache_capacity: u64,
+    pub flush_interval: Duration,
+    pub shutdown_grace: Duration,
+}
+
+fn parse_rate_limit(text: &str) -> anyhow::Result<(String, u32)> {
+    let Some((name, per_second)) = text.split_once('=') else {
+        bail!("rate limit `{text}` is not PRODUCT:ACTION=PER_SECOND");
+    };
+    let name = name.trim();
+    if !name.contains(':') {
+        bail!("rate limit `{text}` is not PRODUCT:ACTION=PER_SECOND");
+    }
+    let per_second = per_second
+        .trim()
+        .parse::<u32>()
+        .with_context(|| format!("rate limit `{text}`: PER_SECOND must be a whole number"))?;
+    Ok((name.to_owned(), per_second))
+}
+
+impl ServeConfig {
+    /// Resolves flags and environment over the file over defaults.
+    pub fn resolve(args: &ServeArgs) -> anyhow::Result<Self> {
+        let file = FileConfig::load(args.data.config.as_deref())?;
+        let mut rate_limits = RateLimits::published_defaults();
+        for (name, per_second) in &file.rate_limits {
+            rate_limits.set(name, *per_second);
+        }
+        for text in args
+            .rate_limits
+            .iter()
+            .filter(|text| !text.trim().is_empty())
+        {
+            let (name, per_second) = parse_rate_limit(text)?;
+            rate_limits.set(&name, per_second);
+        }
+        if args
+            .disable_rate_limits
+            .or(file.disable_rate_limits)
+            .unwrap_or(false)
+        {
+            rate_limits.disable();
+        }
+        Ok(Self {
+            data: DataConfig::resolve(&args.data, &file),
+            listen: match args.listen.or(file.listen) {
+                Some(listen) => listen,
+                None => DEFAULT_LISTEN.parse()?,
+            },
+            rate_limits,
+            api_key_limit: args
+                .api_key_limit
+                .or(file.api_key_limit)
+                .unwrap_or(keyplane_core::rules::DEFAULT_API_KEYS_PER_ACCOUNT),
+            log_format: args
+                .log_format
+                .or(file.log_format)
+                .unwrap_or(LogFormat::Text),
+            key_cache_capacity: file.key_cache_capacity.unwrap_or(1_000_000),
+            flush_interval: Duration::from_millis(file.flush_interval_milliseconds.unwrap_or(500)),
+            shutdown_grace: Duration::from_secs(file.shutdown_grace_seconds.unwrap_or(10)),
+        })
+    }
+}

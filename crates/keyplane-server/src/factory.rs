@@ -1,0 +1,80 @@
+//! The production credential factory: identifiers and secrets from the OS CSPRNG, sealing with
+//! AES-256-GCM under the master keyring, the credential id bound as associated data.
+
+use keyplane_core::model::{KeyFamily, SealedBlob, Secret};
+use keyplane_core::{CoreError, CredentialFactory};
+use keyplane_crypto::generate;
+use keyplane_crypto::seal::{Keyring, SealedSecret};
+
+/// Uins and account ids are 12-digit numbers, as Tencent's are.
+const UIN_RANGE: std::ops::RangeInclusive<u64> = 100_000_000_000..=999_999_999_999;
+
+/// Mints and seals with the OS CSPRNG and the master keyring.
+#[derive(Debug)]
+pub struct SealingFactory {
+    keyring: Keyring,
+}
+
+impl SealingFactory {
+    pub fn new(keyring: Keyring) -> Self {
+        Self { keyring }
+    }
+}
+
+impl CredentialFactory for SealingFactory {
+    fn new_account_id(&self) -> u64 {
+        generate::random_u64_in(UIN_RANGE)
+    }
+
+    fn new_user_uin(&self) -> u64 {
+        generate::random_u64_in(UIN_RANGE)
+    }
+
+    fn new_access_key_id(&self, family: KeyFamily) -> String {
+        match family {
+            KeyFamily::Tencent => generate::tencent_secret_id(),
+            KeyFamily::Aliyun => generate::aliyun_access_key_id(),
+        }
+    }
+
+    fn new_access_key_secret(&self, family: KeyFamily) -> Secret {
+        Secret::new(match family {
+            KeyFamily::Tencent => generate::tencent_secret_key(),
+            KeyFamily::Aliyun => generate::aliyun_access_key_secret(),
+        })
+    }
+
+    fn new_api_key_id(&self) -> String {
+        generate::api_gateway_key_id()
+    }
+
+    fn new_api_key_secret(&self) -> Secret {
+        Secret::new(generate::api_gateway_key_secret())
+    }
+
+    fn seal(&self, credential_id: &str, secret: &Secret) -> SealedBlob {
+        let sealed = self
+            .keyring
+            .seal(credential_id.as_bytes(), secret.expose().as_bytes());
+        SealedBlob {
+            key_version: sealed.key_version,
+            ciphertext: sealed.ciphertext,
+        }
+    }
+
+    fn open(&self, credential_id: &str, sealed: &SealedBlob) -> Result<Secret, CoreError> {
+        let sealed = SealedSecret {
+            key_version: sealed.key_version,
+            ciphertext: sealed.ciphertext.clone(),
+        };
+        let opened = self
+            .keyring
+            .open(&sealed, credential_id.as_bytes())
+            .map_err(|error| {
+                tracing::error!(credential_id, %error, "a stored secret could not be opened with the master key");
+                CoreError::Internal
+            })?;
+        let text = String::from_utf8(opened.to_vec()).map_err(|_| CoreError::Internal)?;
+        Ok(Secret::new(text))
+    }
+}

@@ -1,0 +1,171 @@
+//! The HTTP front: one listening port for every dialect and the native routes. Connections are
+//! served by hyper with explicit limits (header buffer, header count, header read timeout),
+//! request bodies are read with a size cap and a deadline, and every request is answered by
+//! exactly one route: `/healthz`, or the Tencent dialect. Shutdown stops accepting, lets
+//! in-flight requests finish within a grace period, then flushes buffered writes.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{header, Request, Response};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use keyplane_core::Clock;
+use keyplane_tencent::envelope::MAX_TC3_BODY_BYTES;
+use keyplane_tencent::{IncomingRequest, TencentDialect, TencentError, RESPONSE_CONTENT_TYPE};
+use tokio::net::TcpListener;
+
+/// The largest header section hyper buffers; larger requests are refused by hyper itself.
+const MAX_HEADER_BUFFER_BYTES: usize = 1024 * 1024;
+/// The most headers one request may carry.
+const MAX_HEADERS: usize = 512;
+/// How long a client may take to send its headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a client may take to send its body.
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What every connection shares.
+pub struct AppState {
+    pub tencent: TencentDialect,
+    pub clock: Arc<dyn Clock>,
+}
+
+fn json_response(body: Vec<u8>) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(RESPONSE_CONTENT_TYPE),
+    );
+    response
+}
+
+fn tencent_error(state: &AppState, error: TencentError) -> Response<Full<Bytes>> {
+    json_response(state.tencent.error_response(error).body)
+}
+
+async fn serve_request(
+    state: Arc<AppState>,
+    peer: SocketAddr,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    if request.uri().path() == "/healthz" {
+        let mut response = Response::new(Full::new(Bytes::from_static(b"ok\n")));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("text/plain"),
+        );
+        return Ok(response);
+    }
+    let (parts, body) = request.into_parts();
+    let declared_length = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared_length.is_some_and(|length| length > MAX_TC3_BODY_BYTES as u64) {
+        return Ok(tencent_error(
+            &state,
+            TencentError::request_too_large(MAX_TC3_BODY_BYTES),
+        ));
+    }
+    let body = match tokio::time::timeout(
+        BODY_READ_TIMEOUT,
+        Limited::new(body, MAX_TC3_BODY_BYTES).collect(),
+    )
+    .await
+    {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => {
+            return Ok(tencent_error(
+                &state,
+                TencentError::request_too_large(MAX_TC3_BODY_BYTES),
+            ));
+        }
+        Ok(Err(_)) | Err(_) => {
+            return Ok(tencent_error(
+                &state,
+                TencentError::invalid_parameter("The request body could not be read completely."),
+            ));
+        }
+    };
+    let headers: Vec<(&str, &str)> = parts
+        .headers
+        .iter()
+        .filter_map(|(name, value)| {
+            std::str::from_utf8(value.as_bytes())
+                .ok()
+                .map(|value| (name.as_str(), value))
+        })
+        .collect();
+    let source_address = peer.ip().to_string();
+    let incoming = IncomingRequest {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        raw_query: parts.uri.query().unwrap_or(""),
+        headers: &headers,
+        body: &body,
+        source_address: &source_address,
+        now: state.clock.now(),
+    };
+    let outgoing = state.tencent.handle(incoming).await;
+    if let Some(code) = outgoing.error_code {
+        tracing::debug!(request_id = %outgoing.request_id, code, "request refused");
+    }
+    Ok(json_response(outgoing.body))
+}
+
+/// Serves until `shutdown` resolves, then drains connections for up to `grace`.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl std::future::Future<Output = ()>,
+    grace: Duration,
+) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_HEADER_BUFFER_BYTES)
+        .max_headers(MAX_HEADERS)
+        .keep_alive(true);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        tracing::warn!(%error, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let state = state.clone();
+                let service = service_fn(move |request| serve_request(state.clone(), peer, request));
+                let connection = builder.serve_connection(TokioIo::new(stream), service);
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    if let Err(error) = connection.await {
+                        tracing::debug!(%error, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after the shutdown grace period");
+    }
+}

@@ -1,0 +1,311 @@
+//! The `keyplane` binary: `serve`, `init`, `user create`, `audit` and `bench`.
+
+mod bench;
+mod config;
+mod factory;
+mod http;
+mod installation;
+
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use keyplane_core::{AuthorityConfig, Clock, RequestContext};
+use keyplane_tencent::TencentDialect;
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use config::{DataArgs, DataConfig, FileConfig, LogFormat, ServeArgs, ServeConfig};
+use installation::{root_credentials_json, Installation, SystemClock};
+
+/// Keyplane: a self-hosted credential authority speaking the Tencent Cloud API 3.0 wire protocol.
+#[derive(Debug, Parser)]
+#[command(name = "keyplane", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the APIs (initialising an empty data directory first).
+    Serve(ServeArgs),
+    /// Initialise a data directory and print the root credentials.
+    Init(InitArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Print the audit log as JSON lines.
+    Audit(AuditArgs),
+    /// Drive a running server with signed requests and report throughput and latency.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Debug, Args)]
+struct InitArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Print the credentials as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a sub-user to the account.
+    Create(UserCreateArgs),
+}
+
+#[derive(Debug, Args)]
+struct UserCreateArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// The user's name: 1 to 64 of letters, digits and +=,.@_-
+    #[arg(long)]
+    name: String,
+    /// Print the user as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct AuditArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Print only records after this sequence number.
+    #[arg(long, default_value_t = 0)]
+    after: i64,
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KEYPLANE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn data_config(args: &DataArgs) -> anyhow::Result<DataConfig> {
+    let file = FileConfig::load(args.config.as_deref())?;
+    Ok(DataConfig::resolve(args, &file))
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("keyplane: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve(args).await,
+            Command::Init(args) => init(args).await,
+            Command::User(UserCommand::Create(args)) => create_user(args).await,
+            Command::Audit(args) => audit(args).await,
+            Command::Bench(args) => bench::run(args).await,
+        }
+    })
+}
+
+async fn init(args: InitArgs) -> anyhow::Result<()> {
+    let data = data_config(&args.data)?;
+    if data.database_path().exists() {
+        let existing = Installation::open(&data, AuthorityConfig::default(), false)?;
+        if existing.is_initialized().await? {
+            bail!(
+                "{} is already initialised; nothing was changed",
+                data.data_dir.display()
+            );
+        }
+    }
+    let installation = Installation::open(&data, AuthorityConfig::default(), true)?;
+    let initialized = installation.initialize().await?;
+    installation.store.close();
+    let credentials = root_credentials_json(&initialized);
+    if args.json {
+        println!("{credentials}");
+    } else {
+        print_root_credentials(&credentials);
+    }
+    Ok(())
+}
+
+fn print_root_credentials(credentials: &serde_json::Value) {
+    println!("Initialised a new Keyplane account. The root credentials are shown only this once:");
+    println!(
+        "  account id:               {}",
+        credentials["account_id"].as_str().unwrap_or("")
+    );
+    println!(
+        "  Tencent SecretId:         {}",
+        credentials["tencent"]["secret_id"].as_str().unwrap_or("")
+    );
+    println!(
+        "  Tencent SecretKey:        {}",
+        credentials["tencent"]["secret_key"].as_str().unwrap_or("")
+    );
+    println!(
+        "  Alibaba AccessKeyId:      {}",
+        credentials["aliyun"]["access_key_id"]
+            .as_str()
+            .unwrap_or("")
+    );
+    println!(
+        "  Alibaba AccessKeySecret:  {}",
+        credentials["aliyun"]["access_key_secret"]
+            .as_str()
+            .unwrap_or("")
+    );
+}
+
+async fn create_user(args: UserCreateArgs) -> anyhow::Result<()> {
+    let data = data_config(&args.data)?;
+    let installation = Installation::open(&data, AuthorityConfig::default(), false)?;
+    let authority = &installation.authority;
+    let account = authority
+        .primary_account()
+        .await
+        .map_err(|error| anyhow::anyhow!("reading the account: {error}"))?;
+    let context = RequestContext {
+        caller: None,
+        now: SystemClock.now(),
+        request_id: uuid::Uuid::new_v4().to_string(),
+        source_address: "local".to_owned(),
+        user_agent: "keyplane-cli".to_owned(),
+        product: "keyplane".to_owned(),
+        action: "CreateUser".to_owned(),
+    };
+    let user = authority
+        .create_user(&context, account.id, &args.name)
+        .await
+        .map_err(|error| anyhow::anyhow!("creating the user: {error}"))?;
+    installation.store.close();
+    let output = json!({
+        "uin": user.uin,
+        "name": user.name,
+        "user_principal_name": user.user_principal_name(),
+    });
+    if args.json {
+        println!("{output}");
+    } else {
+        println!(
+            "Created user {} (uin {}, {})",
+            user.name,
+            user.uin,
+            user.user_principal_name()
+        );
+    }
+    Ok(())
+}
+
+async fn audit(args: AuditArgs) -> anyhow::Result<()> {
+    let data = data_config(&args.data)?;
+    let installation = Installation::open(&data, AuthorityConfig::default(), false)?;
+    let mut after = args.after;
+    loop {
+        let records = installation
+            .authority
+            .audit_records(after, 1_000)
+            .await
+            .map_err(|error| anyhow::anyhow!("reading the audit log: {error}"))?;
+        let Some(last) = records.last() else { break };
+        after = last.sequence;
+        for record in &records {
+            let event = &record.event;
+            let line = json!({
+                "sequence": record.sequence,
+                "time": event.time.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+                "request_id": event.request_id,
+                "account_id": event.account_id.map(|id| id.to_string()),
+                "principal_uin": event.principal_uin,
+                "key_id": event.key_id,
+                "product": event.product,
+                "action": event.action,
+                "target": event.target,
+                "outcome": event.outcome,
+                "source_address": event.source_address,
+                "user_agent": event.user_agent,
+            });
+            println!("{line}");
+        }
+    }
+    installation.store.close();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = match signal(SignalKind::terminate()) {
+        Ok(terminate) => terminate,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = ServeConfig::resolve(&args)?;
+    init_logging(config.log_format);
+    let authority_config = AuthorityConfig {
+        rate_limits: config.rate_limits.clone(),
+        api_keys_per_account: config.api_key_limit,
+        key_cache_capacity: config.key_cache_capacity,
+    };
+    let installation = Installation::open(&config.data, authority_config, true)?;
+    if !installation.is_initialized().await? {
+        let initialized = installation.initialize().await?;
+        print_root_credentials(&root_credentials_json(&initialized));
+    }
+    let authority = installation.authority.clone();
+    let state = Arc::new(http::AppState {
+        tencent: TencentDialect::new(authority.clone()),
+        clock: Arc::new(SystemClock),
+    });
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    let address = listener.local_addr()?;
+    println!("listening on http://{address}");
+    tracing::info!(%address, data_dir = %config.data.data_dir.display(), "keyplane is serving");
+
+    let flusher = {
+        let authority = authority.clone();
+        let interval = config.flush_interval;
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(interval);
+            loop {
+                ticker.tick().await;
+                if let Err(error) = authority.flush().await {
+                    tracing::warn!(%error, "flushing last-use records and audit events failed");
+                }
+            }
+        })
+    };
+    http::serve(listener, state, shutdown_signal(), config.shutdown_grace).await;
+    flusher.abort();
+    if let Err(error) = authority.flush().await {
+        tracing::error!(%error, "final flush failed");
+    }
+    installation.store.close();
+    tracing::info!("keyplane stopped");
+    Ok(())
+}

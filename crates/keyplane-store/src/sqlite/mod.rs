@@ -1,0 +1,750 @@
+//! The SQLite implementation of the Store trait: one database file in WAL mode with durable
+//! commits (`synchronous = FULL`). Writes go through a single writer thread in group commits
+//! (see `worker`), so quota checks and inserts are serialised and atomic; reads use a pool of
+//! read-only connections.
+
+mod migrations;
+mod worker;
+
+use std::path::Path;
+
+use async_trait::async_trait;
+use keyplane_core::audit::{AuditEvent, AuditRecord};
+use keyplane_core::model::{
+    AccessKey, Account, ApiKey, ApiKeyType, KeyFamily, KeyStatus, KeyUsage, SealedBlob, Tag, User,
+};
+use keyplane_core::store::{ApiKeyChange, NewAccessKey, NewAccount, Store, StoreError};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use time::OffsetDateTime;
+
+pub use migrations::SCHEMA_VERSION;
+use worker::{backend, open_connection, Connections};
+
+/// Keyplane's store on one SQLite file.
+pub struct SqliteStore {
+    connections: Connections,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("SqliteStore")
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let mut connection = open_connection(path, false)?;
+        migrations::migrate(&mut connection)?;
+        Ok(Self {
+            connections: Connections::start(path.to_path_buf(), connection),
+        })
+    }
+
+    /// Finishes queued writes and stops the writer thread. Later writes fail.
+    pub fn close(&self) {
+        self.connections.close();
+    }
+}
+
+fn nanos(time: OffsetDateTime) -> i64 {
+    i64::try_from(time.unix_timestamp_nanos()).unwrap_or(i64::MAX)
+}
+
+fn from_nanos(value: i64) -> rusqlite::Result<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(value)).map_err(|error| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Integer,
+            Box::new(error),
+        )
+    })
+}
+
+fn conversion_error(message: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, message.into())
+}
+
+fn as_u64(value: i64) -> u64 {
+    value as u64
+}
+
+fn as_i64(value: u64) -> i64 {
+    value as i64
+}
+
+const USER_COLUMNS: &str = "account_id, uin, name, created_at";
+
+fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        account_id: as_u64(row.get(0)?),
+        uin: as_u64(row.get(1)?),
+        name: row.get(2)?,
+        created_at: from_nanos(row.get(3)?)?,
+    })
+}
+
+const ACCESS_KEY_COLUMNS: &str = "id, account_id, owner_uin, family, status, description, \
+     secret_key_version, secret_ciphertext, created_at, updated_at";
+
+fn access_key_from_row(row: &Row<'_>) -> rusqlite::Result<AccessKey> {
+    let family: String = row.get(3)?;
+    let status: String = row.get(4)?;
+    Ok(AccessKey {
+        id: row.get(0)?,
+        account_id: as_u64(row.get(1)?),
+        owner_uin: as_u64(row.get(2)?),
+        family: KeyFamily::parse(&family)
+            .ok_or_else(|| conversion_error(format!("unknown key family {family}")))?,
+        status: KeyStatus::parse(&status)
+            .ok_or_else(|| conversion_error(format!("unknown key status {status}")))?,
+        description: row.get(5)?,
+        sealed_secret: SealedBlob {
+            key_version: row.get(6)?,
+            ciphertext: row.get(7)?,
+        },
+        created_at: from_nanos(row.get(8)?)?,
+        updated_at: from_nanos(row.get(9)?)?,
+    })
+}
+
+const API_KEY_COLUMNS: &str = "id, account_id, key_type, secret_name, enabled, tags, \
+     secret_key_version, secret_ciphertext, created_at, updated_at";
+
+fn api_key_from_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
+    let key_type: String = row.get(2)?;
+    let tags: String = row.get(5)?;
+    let tags: Vec<(String, String)> = serde_json::from_str(&tags)
+        .map_err(|error| conversion_error(format!("malformed tags: {error}")))?;
+    Ok(ApiKey {
+        id: row.get(0)?,
+        account_id: as_u64(row.get(1)?),
+        key_type: ApiKeyType::parse(&key_type)
+            .ok_or_else(|| conversion_error(format!("unknown API key type {key_type}")))?,
+        secret_name: row.get(3)?,
+        enabled: row.get(4)?,
+        tags: tags
+            .into_iter()
+            .map(|(key, value)| Tag { key, value })
+            .collect(),
+        sealed_secret: SealedBlob {
+            key_version: row.get(6)?,
+            ciphertext: row.get(7)?,
+        },
+        created_at: from_nanos(row.get(8)?)?,
+        updated_at: from_nanos(row.get(9)?)?,
+    })
+}
+
+fn insert_audit(connection: &Connection, event: &AuditEvent) -> Result<(), StoreError> {
+    connection
+        .prepare_cached(
+            "INSERT INTO audit_events (time, request_id, account_id, principal_uin, key_id, \
+             product, action, target, outcome, source_address, user_agent) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )
+        .and_then(|mut statement| {
+            statement.execute(params![
+                nanos(event.time),
+                event.request_id,
+                event.account_id.map(as_i64),
+                event.principal_uin.map(as_i64),
+                event.key_id,
+                event.product,
+                event.action,
+                event.target,
+                event.outcome,
+                event.source_address,
+                event.user_agent,
+            ])
+        })
+        .map_err(backend)?;
+    Ok(())
+}
+
+fn insert_access_key(connection: &Connection, key: &NewAccessKey) -> Result<(), StoreError> {
+    let result = connection
+        .prepare_cached(
+            "INSERT INTO access_keys (id, account_id, owner_uin, family, status, description, \
+             secret_key_version, secret_ciphertext, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, 'Active', ?5, ?6, ?7, ?8, ?8)",
+        )
+        .and_then(|mut statement| {
+            statement.execute(params![
+                key.id,
+                as_i64(key.account_id),
+                as_i64(key.owner_uin),
+                key.family.as_str(),
+                key.description,
+                key.sealed_secret.key_version,
+                key.sealed_secret.ciphertext,
+                nanos(key.created_at),
+            ])
+        });
+    match result {
+        Ok(_) => Ok(()),
+        Err(error) if is_unique_violation(&error) => Err(StoreError::IdentifierTaken),
+        Err(error) => Err(backend(error)),
+    }
+}
+
+fn is_unique_violation(error: &rusqlite::Error) -> bool {
+    matches!(
+        error,
+        rusqlite::Error::SqliteFailure(failure, _)
+            if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                || failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+    )
+}
+
+fn find_user(
+    connection: &Connection,
+    account_id: u64,
+    uin: u64,
+) -> Result<Option<User>, StoreError> {
+    connection
+        .prepare_cached(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE account_id = ?1 AND uin = ?2"
+        ))
+        .and_then(|mut statement| {
+            statement
+                .query_row(params![as_i64(account_id), as_i64(uin)], user_from_row)
+                .optional()
+        })
+        .map_err(backend)
+}
+
+fn find_access_key(connection: &Connection, key_id: &str) -> Result<Option<AccessKey>, StoreError> {
+    connection
+        .prepare_cached(&format!(
+            "SELECT {ACCESS_KEY_COLUMNS} FROM access_keys WHERE id = ?1"
+        ))
+        .and_then(|mut statement| {
+            statement
+                .query_row([key_id], access_key_from_row)
+                .optional()
+        })
+        .map_err(backend)
+}
+
+/// The key `key_id` if it is in `account_id` and owned by `owner_uin`, else the error that says
+/// which of those failed.
+fn owned_access_key(
+    connection: &Connection,
+    account_id: u64,
+    owner_uin: u64,
+    key_id: &str,
+) -> Result<AccessKey, StoreError> {
+    match find_access_key(connection, key_id)? {
+        Some(key) if key.account_id != account_id => Err(StoreError::AccessKeyNotFound),
+        Some(key) if key.owner_uin != owner_uin => Err(StoreError::OwnerMismatch),
+        Some(key) => Ok(key),
+        None => Err(StoreError::AccessKeyNotFound),
+    }
+}
+
+fn find_api_key(
+    connection: &Connection,
+    account_id: u64,
+    key_id: &str,
+) -> Result<Option<ApiKey>, StoreError> {
+    connection
+        .prepare_cached(&format!(
+            "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE account_id = ?1 AND id = ?2"
+        ))
+        .and_then(|mut statement| {
+            statement
+                .query_row(params![as_i64(account_id), key_id], api_key_from_row)
+                .optional()
+        })
+        .map_err(backend)
+}
+
+fn tags_json(tags: &[Tag]) -> String {
+    let pairs: Vec<(&str, &str)> = tags
+        .iter()
+        .map(|tag| (tag.key.as_str(), tag.value.as_str()))
+        .collect();
+    serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".to_owned())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn initialize(
+        &self,
+        account: NewAccount,
+        root_keys: Vec<NewAccessKey>,
+    ) -> Result<(Account, User), StoreError> {
+        self.connections
+            .write(move |connection| {
+                let existing: i64 = connection
+                    .query_row("SELECT COUNT(*) FROM accounts", [], |row| row.get(0))
+                    .map_err(backend)?;
+                if existing > 0 {
+                    return Err(StoreError::AlreadyInitialized);
+                }
+                connection
+                    .execute(
+                        "INSERT INTO accounts (id, created_at) VALUES (?1, ?2)",
+                        params![as_i64(account.account_id), nanos(account.created_at)],
+                    )
+                    .map_err(backend)?;
+                connection
+                    .execute(
+                        "INSERT INTO users (uin, account_id, name, created_at) VALUES (?1, ?1, ?2, ?3)",
+                        params![as_i64(account.account_id), account.root_name, nanos(account.created_at)],
+                    )
+                    .map_err(backend)?;
+                for key in &root_keys {
+                    insert_access_key(connection, key)?;
+                }
+                Ok((
+                    Account {
+                        id: account.account_id,
+                        created_at: account.created_at,
+                    },
+                    User {
+                        account_id: account.account_id,
+                        uin: account.account_id,
+                        name: account.root_name,
+                        created_at: account.created_at,
+                    },
+                ))
+            })
+            .await
+    }
+
+    async fn primary_account(&self) -> Result<Option<Account>, StoreError> {
+        self.connections
+            .read(|connection| {
+                connection
+                    .query_row(
+                        "SELECT id, created_at FROM accounts ORDER BY created_at, id LIMIT 1",
+                        [],
+                        |row| {
+                            Ok(Account {
+                                id: as_u64(row.get(0)?),
+                                created_at: from_nanos(row.get(1)?)?,
+                            })
+                        },
+                    )
+                    .optional()
+                    .map_err(backend)
+            })
+            .await
+    }
+
+    async fn create_user(&self, user: User, audit: AuditEvent) -> Result<User, StoreError> {
+        self.connections
+            .write(move |connection| {
+                let name_taken: bool = connection
+                    .query_row(
+                        "SELECT EXISTS (SELECT 1 FROM users WHERE account_id = ?1 AND name = ?2)",
+                        params![as_i64(user.account_id), user.name],
+                        |row| row.get(0),
+                    )
+                    .map_err(backend)?;
+                if name_taken {
+                    return Err(StoreError::UserNameTaken);
+                }
+                let result = connection.execute(
+                    "INSERT INTO users (uin, account_id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![
+                        as_i64(user.uin),
+                        as_i64(user.account_id),
+                        user.name,
+                        nanos(user.created_at)
+                    ],
+                );
+                match result {
+                    Ok(_) => {}
+                    Err(error) if is_unique_violation(&error) => {
+                        return Err(StoreError::IdentifierTaken)
+                    }
+                    Err(error) => return Err(backend(error)),
+                }
+                insert_audit(connection, &audit)?;
+                Ok(user)
+            })
+            .await
+    }
+
+    async fn user(&self, account_id: u64, uin: u64) -> Result<Option<User>, StoreError> {
+        self.connections
+            .read(move |connection| find_user(connection, account_id, uin))
+            .await
+    }
+
+    async fn create_access_key_within_quota(
+        &self,
+        key: NewAccessKey,
+        quota: u32,
+        audit: AuditEvent,
+    ) -> Result<AccessKey, StoreError> {
+        self.connections
+            .write(move |connection| {
+                if find_user(connection, key.account_id, key.owner_uin)?.is_none() {
+                    return Err(StoreError::UserNotFound);
+                }
+                let held: i64 = connection
+                    .prepare_cached(
+                        "SELECT COUNT(*) FROM access_keys WHERE owner_uin = ?1 AND family = ?2",
+                    )
+                    .and_then(|mut statement| {
+                        statement
+                            .query_row(params![as_i64(key.owner_uin), key.family.as_str()], |row| {
+                                row.get(0)
+                            })
+                    })
+                    .map_err(backend)?;
+                if held >= i64::from(quota) {
+                    return Err(StoreError::AccessKeyQuotaExceeded { limit: quota });
+                }
+                insert_access_key(connection, &key)?;
+                insert_audit(connection, &audit)?;
+                Ok(AccessKey {
+                    id: key.id,
+                    account_id: key.account_id,
+                    owner_uin: key.owner_uin,
+                    family: key.family,
+                    status: KeyStatus::Active,
+                    description: key.description,
+                    sealed_secret: key.sealed_secret,
+                    created_at: key.created_at,
+                    updated_at: key.created_at,
+                })
+            })
+            .await
+    }
+
+    async fn access_key(&self, key_id: &str) -> Result<Option<AccessKey>, StoreError> {
+        let key_id = key_id.to_owned();
+        self.connections
+            .read(move |connection| find_access_key(connection, &key_id))
+            .await
+    }
+
+    async fn list_access_keys(
+        &self,
+        account_id: u64,
+        owner_uin: u64,
+        family: KeyFamily,
+    ) -> Result<Vec<AccessKey>, StoreError> {
+        self.connections
+            .read(move |connection| {
+                let mut statement = connection
+                    .prepare_cached(&format!(
+                        "SELECT {ACCESS_KEY_COLUMNS} FROM access_keys \
+                         WHERE account_id = ?1 AND owner_uin = ?2 AND family = ?3 \
+                         ORDER BY created_at, id"
+                    ))
+                    .map_err(backend)?;
+                let rows = statement
+                    .query_map(
+                        params![as_i64(account_id), as_i64(owner_uin), family.as_str()],
+                        access_key_from_row,
+                    )
+                    .map_err(backend)?;
+                rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+            })
+            .await
+    }
+
+    async fn set_access_key_status(
+        &self,
+        account_id: u64,
+        owner_uin: u64,
+        key_id: &str,
+        status: KeyStatus,
+        now: OffsetDateTime,
+        audit: AuditEvent,
+    ) -> Result<AccessKey, StoreError> {
+        let key_id = key_id.to_owned();
+        self.connections
+            .write(move |connection| {
+                let mut key = owned_access_key(connection, account_id, owner_uin, &key_id)?;
+                connection
+                    .execute(
+                        "UPDATE access_keys SET status = ?1, updated_at = ?2 WHERE id = ?3",
+                        params![status.as_str(), nanos(now), key_id],
+                    )
+                    .map_err(backend)?;
+                insert_audit(connection, &audit)?;
+                key.status = status;
+                key.updated_at = now;
+                Ok(key)
+            })
+            .await
+    }
+
+    async fn delete_access_key(
+        &self,
+        account_id: u64,
+        owner_uin: u64,
+        key_id: &str,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError> {
+        let key_id = key_id.to_owned();
+        self.connections
+            .write(move |connection| {
+                owned_access_key(connection, account_id, owner_uin, &key_id)?;
+                connection
+                    .execute("DELETE FROM access_keys WHERE id = ?1", [&key_id])
+                    .map_err(backend)?;
+                connection
+                    .execute("DELETE FROM key_usage WHERE key_id = ?1", [&key_id])
+                    .map_err(backend)?;
+                insert_audit(connection, &audit)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn record_key_usage(&self, usage: Vec<KeyUsage>) -> Result<(), StoreError> {
+        self.connections
+            .write(move |connection| {
+                let mut statement = connection
+                    .prepare_cached(
+                        "INSERT INTO key_usage (key_id, used_at, product, action, source_address) \
+                         SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM access_keys WHERE id = ?1) \
+                         ON CONFLICT (key_id) DO UPDATE SET used_at = excluded.used_at, \
+                         product = excluded.product, action = excluded.action, \
+                         source_address = excluded.source_address \
+                         WHERE excluded.used_at > key_usage.used_at",
+                    )
+                    .map_err(backend)?;
+                for record in &usage {
+                    statement
+                        .execute(params![
+                            record.key_id,
+                            nanos(record.used_at),
+                            record.product,
+                            record.action,
+                            record.source_address,
+                        ])
+                        .map_err(backend)?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn key_usage(&self, key_ids: &[String]) -> Result<Vec<KeyUsage>, StoreError> {
+        let key_ids = key_ids.to_vec();
+        self.connections
+            .read(move |connection| {
+                let mut statement = connection
+                    .prepare_cached(
+                        "SELECT key_id, used_at, product, action, source_address \
+                         FROM key_usage WHERE key_id = ?1",
+                    )
+                    .map_err(backend)?;
+                let mut found = Vec::new();
+                for key_id in &key_ids {
+                    let usage = statement
+                        .query_row([key_id], |row| {
+                            Ok(KeyUsage {
+                                key_id: row.get(0)?,
+                                used_at: from_nanos(row.get(1)?)?,
+                                product: row.get(2)?,
+                                action: row.get(3)?,
+                                source_address: row.get(4)?,
+                            })
+                        })
+                        .optional()
+                        .map_err(backend)?;
+                    found.extend(usage);
+                }
+                Ok(found)
+            })
+            .await
+    }
+
+    async fn create_api_key_within_limit(
+        &self,
+        key: ApiKey,
+        limit: u32,
+        audit: AuditEvent,
+    ) -> Result<ApiKey, StoreError> {
+        self.connections
+            .write(move |connection| {
+                let exists: bool = connection
+                    .query_row(
+                        "SELECT EXISTS (SELECT 1 FROM api_keys WHERE id = ?1)",
+                        [&key.id],
+                        |row| row.get(0),
+                    )
+                    .map_err(backend)?;
+                if exists {
+                    return Err(StoreError::ApiKeyAlreadyExists);
+                }
+                let held: i64 = connection
+                    .query_row(
+                        "SELECT COUNT(*) FROM api_keys WHERE account_id = ?1",
+                        [as_i64(key.account_id)],
+                        |row| row.get(0),
+                    )
+                    .map_err(backend)?;
+                if held >= i64::from(limit) {
+                    return Err(StoreError::ApiKeyLimitExceeded { limit });
+                }
+                connection
+                    .execute(
+                        "INSERT INTO api_keys (id, account_id, key_type, secret_name, enabled, tags, \
+                         secret_key_version, secret_ciphertext, created_at, updated_at) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                        params![
+                            key.id,
+                            as_i64(key.account_id),
+                            key.key_type.as_str(),
+                            key.secret_name,
+                            key.enabled,
+                            tags_json(&key.tags),
+                            key.sealed_secret.key_version,
+                            key.sealed_secret.ciphertext,
+                            nanos(key.created_at),
+                            nanos(key.updated_at),
+                        ],
+                    )
+                    .map_err(backend)?;
+                insert_audit(connection, &audit)?;
+                Ok(key)
+            })
+            .await
+    }
+
+    async fn api_key(&self, account_id: u64, key_id: &str) -> Result<Option<ApiKey>, StoreError> {
+        let key_id = key_id.to_owned();
+        self.connections
+            .read(move |connection| find_api_key(connection, account_id, &key_id))
+            .await
+    }
+
+    async fn list_api_keys(&self, account_id: u64) -> Result<Vec<ApiKey>, StoreError> {
+        self.connections
+            .read(move |connection| {
+                let mut statement = connection
+                    .prepare_cached(&format!(
+                        "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE account_id = ?1 \
+                         ORDER BY created_at, id"
+                    ))
+                    .map_err(backend)?;
+                let rows = statement
+                    .query_map([as_i64(account_id)], api_key_from_row)
+                    .map_err(backend)?;
+                rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+            })
+            .await
+    }
+
+    async fn update_api_key(
+        &self,
+        account_id: u64,
+        key_id: &str,
+        change: ApiKeyChange,
+        now: OffsetDateTime,
+        audit: AuditEvent,
+    ) -> Result<ApiKey, StoreError> {
+        let key_id = key_id.to_owned();
+        self.connections
+            .write(move |connection| {
+                let mut key =
+                    find_api_key(connection, account_id, &key_id)?.ok_or(StoreError::ApiKeyNotFound)?;
+                match change {
+                    ApiKeyChange::SetEnabled(enabled) => {
+                        connection
+                            .execute(
+                                "UPDATE api_keys SET enabled = ?1, updated_at = ?2 WHERE id = ?3",
+                                params![enabled, nanos(now), key_id],
+                            )
+                            .map_err(backend)?;
+                        key.enabled = enabled;
+                    }
+                    ApiKeyChange::ReplaceSecret(sealed) => {
+                        connection
+                            .execute(
+                                "UPDATE api_keys SET secret_key_version = ?1, secret_ciphertext = ?2, \
+                                 updated_at = ?3 WHERE id = ?4",
+                                params![sealed.key_version, sealed.ciphertext, nanos(now), key_id],
+                            )
+                            .map_err(backend)?;
+                        key.sealed_secret = sealed;
+                    }
+                }
+                key.updated_at = now;
+                insert_audit(connection, &audit)?;
+                Ok(key)
+            })
+            .await
+    }
+
+    async fn delete_api_key(
+        &self,
+        account_id: u64,
+        key_id: &str,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError> {
+        let key_id = key_id.to_owned();
+        self.connections
+            .write(move |connection| {
+                let deleted = connection
+                    .execute(
+                        "DELETE FROM api_keys WHERE account_id = ?1 AND id = ?2",
+                        params![as_i64(account_id), key_id],
+                    )
+                    .map_err(backend)?;
+                if deleted == 0 {
+                    return Err(StoreError::ApiKeyNotFound);
+                }
+                insert_audit(connection, &audit)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn append_audit_events(&self, events: Vec<AuditEvent>) -> Result<(), StoreError> {
+        self.connections
+            .write(move |connection| {
+                for event in &events {
+                    insert_audit(connection, event)?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn audit_records(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
+        self.connections
+            .read(move |connection| {
+                let mut statement = connection
+                    .prepare_cached(
+                        "SELECT sequence, time, request_id, account_id, principal_uin, key_id, \
+                         product, action, target, outcome, source_address, user_agent \
+                         FROM audit_events WHERE sequence > ?1 ORDER BY sequence LIMIT ?2",
+                    )
+                    .map_err(backend)?;
+                let rows = statement
+                    .query_map(params![after, limit], |row| {
+                        Ok(AuditRecord {
+                            sequence: row.get(0)?,
+                            event: AuditEvent {
+                                time: from_nanos(row.get(1)?)?,
+                                request_id: row.get(2)?,
+                                account_id: row.get::<_, Option<i64>>(3)?.map(as_u64),
+                                principal_uin: row.get::<_, Option<i64>>(4)?.map(as_u64),
+                                key_id: row.get(5)?,
+                                product: row.get(6)?,
+                                action: row.get(7)?,
+                                target: row.get(8)?,
+                                outcome: row.get(9)?,
+                                source_address: row.get(10)?,
+                                user_agent: row.get(11)?,
+                            },
+                        })
+                    })
+                    .map_err(backend)?;
+                rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+            })
+            .await
+    }
+}

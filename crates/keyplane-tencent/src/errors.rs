@@ -1,0 +1,212 @@
+//! The Tencent dialect's error codes and the one exhaustive table that maps every core failure
+//! to them. Every error travels as HTTP 200 with `{"Response":{"Error":{"Code","Message"},
+//! "RequestId"}}` (see `envelope`); messages never carry internal details.
+
+use keyplane_core::CoreError;
+use keyplane_crypto::tencent::{AuthorizationParseError, SignatureError};
+
+/// Which product a request addressed; some core failures have product-specific codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Product {
+    Cam,
+    ApiGateway,
+}
+
+impl Product {
+    /// The product name used in rate-limit names, audit records and the TC3 scope.
+    pub fn name(self) -> &'static str {
+        match self {
+            Product::Cam => "cam",
+            Product::ApiGateway => "apigateway",
+        }
+    }
+}
+
+/// An error as the client sees it: a code from Tencent's tables and a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TencentError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl TencentError {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// `MissingParameter` naming the parameter.
+    pub fn missing_parameter(name: &str) -> Self {
+        Self::new(
+            "MissingParameter",
+            format!("The request is missing a required parameter `{name}`."),
+        )
+    }
+
+    /// `InvalidParameter` with a message.
+    pub fn invalid_parameter(message: impl Into<String>) -> Self {
+        Self::new("InvalidParameter", message)
+    }
+
+    /// `InvalidParameter` for a value of the wrong type.
+    pub fn invalid_type(name: &str, expected: &str) -> Self {
+        Self::invalid_parameter(format!("The parameter `{name}` must be {expected}."))
+    }
+
+    /// `InvalidParameterValue` naming the parameter.
+    pub fn invalid_value(name: &str, reason: &str) -> Self {
+        Self::new(
+            "InvalidParameterValue",
+            format!("The value of parameter `{name}` is invalid: {reason}."),
+        )
+    }
+
+    /// `AuthFailure.InvalidAuthorization`.
+    pub fn invalid_authorization(reason: &str) -> Self {
+        Self::new(
+            "AuthFailure.InvalidAuthorization",
+            format!("The Authorization header is invalid: {reason}."),
+        )
+    }
+
+    /// `AuthFailure.SecretIdNotFound`.
+    pub fn secret_id_not_found() -> Self {
+        Self::new(
+            "AuthFailure.SecretIdNotFound",
+            "The SecretId is not found, or it has been disabled or deleted.",
+        )
+    }
+
+    /// `AuthFailure.SignatureFailure`, in the wording of the real service.
+    pub fn signature_failure() -> Self {
+        Self::new(
+            "AuthFailure.SignatureFailure",
+            "The provided credentials could not be validated. Please check your signature is correct.",
+        )
+    }
+
+    /// `RequestSizeLimitExceeded`.
+    pub fn request_too_large(limit_bytes: usize) -> Self {
+        Self::new(
+            "RequestSizeLimitExceeded",
+            format!("The request exceeds the size limit of {limit_bytes} bytes."),
+        )
+    }
+
+    /// `InternalError`, with nothing internal in it.
+    pub fn internal() -> Self {
+        Self::new(
+            "InternalError",
+            "An internal error occurred. Please retry later.",
+        )
+    }
+
+    /// The error for a core failure, per product. Exhaustive: a new core failure does not
+    /// compile until it has a code here.
+    pub fn from_core(error: &CoreError, product: Product) -> Self {
+        match error {
+            CoreError::UserNotFound => Self::new(
+                "InvalidParameter.UserNotExist",
+                "The specified user does not exist.",
+            ),
+            CoreError::AccessKeyNotFound => Self::new(
+                "ResourceNotFound.SecretNotExist",
+                "The specified access key does not exist.",
+            ),
+            CoreError::ApiKeyNotFound => Self::new(
+                "ResourceNotFound.InvalidAccessKeyId",
+                "The specified API key does not exist.",
+            ),
+            CoreError::AccessKeyQuotaExceeded { limit } => Self::new(
+                "OperationDenied.AccessKeyOverLimit",
+                format!("Each account or user may hold at most {limit} access keys."),
+            ),
+            CoreError::ApiKeyLimitExceeded { limit } => Self::new(
+                "LimitExceeded.ApiKeyCountLimitExceeded",
+                format!("The account already holds the maximum of {limit} API keys."),
+            ),
+            CoreError::ApiKeyAlreadyExists => Self::new(
+                "FailedOperation.AccessKeyExist",
+                "An API key with this AccessKeyId already exists.",
+            ),
+            CoreError::UserNameTaken => Self::new(
+                "InvalidParameter.SubUserNameInUse",
+                "A sub-user with this name already exists.",
+            ),
+            CoreError::SubUserActingOnRoot => Self::new(
+                "OperationDenied.SubUin",
+                "A sub-user cannot operate on the root account's access keys.",
+            ),
+            CoreError::OwnerMismatch => Self::new(
+                "OperationDenied.UinNotMatch",
+                "The access key does not belong to the specified user.",
+            ),
+            CoreError::Unauthorized { action } => Self::new(
+                "AuthFailure.UnauthorizedOperation",
+                format!("You are not authorized to perform operation ({action})."),
+            ),
+            CoreError::InvalidFormat {
+                parameter,
+                expected,
+            } => match product {
+                Product::ApiGateway => Self::new(
+                    "InvalidParameter.FormatError",
+                    format!("The parameter `{parameter}` must be {expected}."),
+                ),
+                Product::Cam => Self::new(
+                    "InvalidParameter.ParamError",
+                    format!("The parameter `{parameter}` must be {expected}."),
+                ),
+            },
+            CoreError::InvalidValue { parameter, reason } => Self::invalid_value(parameter, reason),
+            CoreError::MissingValue { parameter } => Self::missing_parameter(parameter),
+            CoreError::UnsupportedOperation { reason } => match product {
+                Product::ApiGateway => Self::new(
+                    "UnsupportedOperation.UnsupportedUpdateApiKey",
+                    reason.clone(),
+                ),
+                Product::Cam => Self::new("UnsupportedOperation", reason.clone()),
+            },
+            CoreError::RateLimited { action } => Self::new(
+                "RequestLimitExceeded",
+                format!("The request rate limit of {action} has been exceeded."),
+            ),
+            CoreError::AlreadyInitialized | CoreError::NotInitialized | CoreError::Internal => {
+                Self::internal()
+            }
+        }
+    }
+
+    /// The error for a malformed `Authorization` header.
+    pub fn from_authorization(error: &AuthorizationParseError) -> Self {
+        Self::invalid_authorization(&error.to_string())
+    }
+
+    /// The error for a failed signature check. Exhaustive over the crypto crate's failures.
+    pub fn from_signature(error: &SignatureError) -> Self {
+        match error {
+            SignatureError::Expired { .. } => Self::new(
+                "AuthFailure.SignatureExpire",
+                "The signature has expired: the request timestamp is more than five minutes from the server time.",
+            ),
+            SignatureError::TimestampInvalid => {
+                Self::invalid_parameter("The request timestamp is not a valid Unix time.")
+            }
+            SignatureError::MissingParameter(name) => Self::missing_parameter(name),
+            SignatureError::SignatureMethodUnsupported(method) => {
+                Self::invalid_value("SignatureMethod", &format!("`{method}` is not supported"))
+            }
+            SignatureError::RequiredHeaderNotSigned(header) => {
+                Self::invalid_authorization(&format!("the `{header}` header must be signed"))
+            }
+            SignatureError::SignedHeaderMissing(header) => Self::invalid_authorization(&format!(
+                "the signed header `{header}` is not in the request"
+            )),
+            SignatureError::CredentialDateMismatch | SignatureError::Mismatch => {
+                Self::signature_failure()
+            }
+        }
+    }
+}

@@ -1,0 +1,274 @@
+//! The Tencent Cloud API 3.0 dialect: recognises a request, reads its envelope, authenticates
+//! it (TC3-HMAC-SHA256 or legacy v1), routes it by (Version, Action) to CAM or API Gateway,
+//! applies rate limits, calls the core use cases and writes the answer in Tencent's envelope.
+//! This crate owns the dialect's wire format and its error-code table; it does no I/O of its
+//! own beyond what the core's `Authority` does through its ports.
+
+pub mod apigateway;
+pub mod cam;
+pub mod envelope;
+pub mod errors;
+pub mod params;
+
+use std::sync::Arc;
+
+use keyplane_core::model::{KeyFamily, KeyUsage};
+use keyplane_core::{Authority, RequestContext};
+use keyplane_crypto::tencent::{verify_tc3, verify_v1, Tc3Request};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+pub use envelope::RESPONSE_CONTENT_TYPE;
+use envelope::{Credentials, Envelope, RawRequest};
+pub use errors::{Product, TencentError};
+
+/// The API versions served, and the product each one is.
+pub const VERSIONS: &[(&str, Product)] = &[
+    ("2019-01-16", Product::Cam),
+    ("2018-08-08", Product::ApiGateway),
+];
+
+/// Every action of every product this dialect dispatches: the dispatch tables.
+pub fn actions(product: Product) -> &'static [&'static str] {
+    match product {
+        Product::Cam => cam::ACTIONS,
+        Product::ApiGateway => apigateway::ACTIONS,
+    }
+}
+
+/// One HTTP request, as the server hands it over.
+#[derive(Debug, Clone, Copy)]
+pub struct IncomingRequest<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub raw_query: &'a str,
+    /// Every header with a UTF-8 value, in wire order.
+    pub headers: &'a [(&'a str, &'a str)],
+    pub body: &'a [u8],
+    pub source_address: &'a str,
+    pub now: OffsetDateTime,
+}
+
+/// The answer: always HTTP 200 with [`RESPONSE_CONTENT_TYPE`].
+#[derive(Debug, Clone)]
+pub struct OutgoingResponse {
+    pub request_id: String,
+    /// The error code when the request failed, for logs and metrics.
+    pub error_code: Option<&'static str>,
+    pub body: Vec<u8>,
+}
+
+/// Whether a request looks like Tencent Cloud API 3.0: a TC3 `Authorization` header, any
+/// `X-TC-*` header, or v1 `SecretId` among the query parameters.
+pub fn recognizes(headers: &[(&str, &str)], raw_query: &str) -> bool {
+    headers.iter().any(|(name, value)| {
+        (name.eq_ignore_ascii_case("authorization") && value.trim_start().starts_with("TC3-"))
+            || name.len() > 5 && name[..5].eq_ignore_ascii_case("x-tc-")
+    }) || form_urlencoded::parse(raw_query.as_bytes()).any(|(name, _)| name == "SecretId")
+}
+
+/// A failure on the way to an action, with the context known at that point for the audit.
+struct Refusal {
+    error: TencentError,
+    context: Option<RequestContext>,
+}
+
+impl From<TencentError> for Refusal {
+    fn from(error: TencentError) -> Self {
+        Refusal {
+            error,
+            context: None,
+        }
+    }
+}
+
+/// The dialect, over the core use cases.
+#[derive(Debug, Clone)]
+pub struct TencentDialect {
+    authority: Arc<Authority>,
+}
+
+fn truncated(value: &str, limit: usize) -> String {
+    value.chars().take(limit).collect()
+}
+
+impl TencentDialect {
+    pub fn new(authority: Arc<Authority>) -> Self {
+        Self { authority }
+    }
+
+    /// The answer to a request that failed before the dialect could read it (for example a
+    /// body over the size limit).
+    pub fn error_response(&self, error: TencentError) -> OutgoingResponse {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        OutgoingResponse {
+            body: envelope::error_body(&error, &request_id),
+            error_code: Some(error.code),
+            request_id,
+        }
+    }
+
+    /// Serves one request. Never fails: every outcome is a Tencent-shaped answer.
+    pub async fn handle(&self, request: IncomingRequest<'_>) -> OutgoingResponse {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        match self.process(&request, &request_id).await {
+            Ok(fields) => OutgoingResponse {
+                body: envelope::success_body(fields, &request_id),
+                error_code: None,
+                request_id,
+            },
+            Err(refusal) => {
+                if let Some(context) = &refusal.context {
+                    self.authority
+                        .record_refusal(context.audit_event(None, refusal.error.code));
+                }
+                OutgoingResponse {
+                    body: envelope::error_body(&refusal.error, &request_id),
+                    error_code: Some(refusal.error.code),
+                    request_id,
+                }
+            }
+        }
+    }
+
+    async fn process(
+        &self,
+        request: &IncomingRequest<'_>,
+        request_id: &str,
+    ) -> Result<Map<String, Value>, Refusal> {
+        let raw = RawRequest {
+            method: request.method,
+            raw_query: request.raw_query,
+            headers: request.headers,
+            body: request.body,
+        };
+        let envelope = envelope::parse(&raw)?;
+        let user_agent = truncated(raw.header("user-agent").unwrap_or(""), 256);
+        let mut context = RequestContext {
+            caller: None,
+            now: request.now,
+            request_id: request_id.to_owned(),
+            source_address: request.source_address.to_owned(),
+            user_agent,
+            product: "unknown".to_owned(),
+            action: truncated(&envelope.action, 64),
+        };
+        let product = VERSIONS
+            .iter()
+            .find(|(version, _)| *version == envelope.version)
+            .map(|(_, product)| *product)
+            .ok_or_else(|| {
+                TencentError::new(
+                    "NoSuchVersion",
+                    format!(
+                        "The API version `{}` does not exist.",
+                        truncated(&envelope.version, 32)
+                    ),
+                )
+            })?;
+        context.product = product.name().to_owned();
+        if !actions(product).contains(&envelope.action.as_str()) {
+            return Err(TencentError::new(
+                "InvalidAction",
+                format!(
+                    "The action `{}` does not exist in {} version {}.",
+                    context.action,
+                    product.name(),
+                    envelope.version
+                ),
+            )
+            .into());
+        }
+        let refuse = |error: TencentError, context: &RequestContext| Refusal {
+            error,
+            context: Some(context.clone()),
+        };
+        let caller = self
+            .authenticate(request, &raw, &envelope, product)
+            .await
+            .map_err(|error| refuse(error, &context))?;
+        context.caller = Some(caller);
+        self.authority
+            .admit(&context)
+            .map_err(|error| refuse(TencentError::from_core(&error, product), &context))?;
+        if product == Product::ApiGateway && envelope.region.is_none() {
+            return Err(refuse(TencentError::missing_parameter("Region"), &context));
+        }
+        let result = match product {
+            Product::Cam => cam::dispatch(&self.authority, &context, &envelope.params).await,
+            Product::ApiGateway => {
+                apigateway::dispatch(&self.authority, &context, &envelope.params).await
+            }
+        };
+        result.map_err(|error| refuse(error, &context))
+    }
+
+    /// Checks the signature and returns the caller. Records the key's use on success.
+    async fn authenticate(
+        &self,
+        request: &IncomingRequest<'_>,
+        raw: &RawRequest<'_>,
+        envelope: &Envelope,
+        product: Product,
+    ) -> Result<keyplane_core::Caller, TencentError> {
+        let secret_id = envelope.credentials.secret_id();
+        let well_formed = secret_id.len() >= 8
+            && secret_id.len() <= 128
+            && secret_id.starts_with("AKID")
+            && secret_id.bytes().all(|byte| byte.is_ascii_alphanumeric());
+        if !well_formed {
+            return Err(TencentError::new(
+                "AuthFailure.InvalidSecretId",
+                "The SecretId is not a valid Tencent Cloud API key id.",
+            ));
+        }
+        let signing_key = self
+            .authority
+            .signing_key(secret_id, KeyFamily::Tencent)
+            .await
+            .map_err(|_| TencentError::internal())?
+            .ok_or_else(TencentError::secret_id_not_found)?;
+        let secret = signing_key.secret.expose().as_bytes();
+        let now = request.now.unix_timestamp();
+        let host = raw.header("host").unwrap_or("");
+        match &envelope.credentials {
+            Credentials::Tc3 {
+                authorization,
+                timestamp,
+            } => {
+                let tc3_request = Tc3Request {
+                    method: request.method,
+                    path: request.path,
+                    raw_query: request.raw_query,
+                    headers: request.headers,
+                    body: request.body,
+                    timestamp,
+                };
+                verify_tc3(&tc3_request, authorization, secret, now)
+            }
+            Credentials::V1 { all_parameters, .. } => verify_v1(
+                request.method,
+                host,
+                request.path,
+                all_parameters,
+                secret,
+                now,
+            ),
+        }
+        .map_err(|error| TencentError::from_signature(&error))?;
+        if envelope.token.is_some() {
+            return Err(TencentError::new(
+                "AuthFailure.TokenFailure",
+                "The temporary-credential token is invalid: this service issues no temporary credentials.",
+            ));
+        }
+        self.authority.record_use(KeyUsage {
+            key_id: signing_key.caller.key_id.clone(),
+            used_at: request.now,
+            product: product.name().to_owned(),
+            action: truncated(&envelope.action, 64),
+            source_address: request.source_address.to_owned(),
+        });
+        Ok(signing_key.caller)
+    }
+}
