@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{header, Request, Response};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -27,6 +27,8 @@ const MAX_HEADER_BUFFER_BYTES: usize = 1024 * 1024;
 const MAX_HEADERS: usize = 512;
 /// How long a client may take to send its headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Past the body limit, how much more is read and discarded before the connection is closed.
+const MAX_DRAINED_BODY_BYTES: usize = 4 * MAX_TC3_BODY_BYTES;
 /// How long a client may take to send its body.
 const BODY_READ_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -34,6 +36,37 @@ const BODY_READ_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct AppState {
     pub tencent: TencentDialect,
     pub clock: Arc<dyn Clock>,
+}
+
+/// Why a request body was not usable.
+enum BodyProblem {
+    TooLarge,
+    Incomplete,
+}
+
+/// Reads a body of at most [`MAX_TC3_BODY_BYTES`]. A larger one is read on and discarded up
+/// to [`MAX_DRAINED_BODY_BYTES`], so that the client, still writing, receives the error
+/// envelope instead of a broken pipe.
+async fn read_body(mut body: Incoming) -> Result<Bytes, BodyProblem> {
+    let mut collected = bytes::BytesMut::new();
+    let mut total = 0_usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| BodyProblem::Incomplete)?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        total = total.saturating_add(data.len());
+        if total > MAX_DRAINED_BODY_BYTES {
+            return Err(BodyProblem::TooLarge);
+        }
+        if total <= MAX_TC3_BODY_BYTES {
+            collected.extend_from_slice(&data);
+        }
+    }
+    if total > MAX_TC3_BODY_BYTES {
+        return Err(BodyProblem::TooLarge);
+    }
+    Ok(collected.freeze())
 }
 
 fn json_response(body: Vec<u8>) -> Response<Full<Bytes>> {
@@ -68,26 +101,21 @@ async fn serve_request(
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok());
-    if declared_length.is_some_and(|length| length > MAX_TC3_BODY_BYTES as u64) {
+    if declared_length.is_some_and(|length| length > MAX_DRAINED_BODY_BYTES as u64) {
         return Ok(tencent_error(
             &state,
             TencentError::request_too_large(MAX_TC3_BODY_BYTES),
         ));
     }
-    let body = match tokio::time::timeout(
-        BODY_READ_TIMEOUT,
-        Limited::new(body, MAX_TC3_BODY_BYTES).collect(),
-    )
-    .await
-    {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => {
+    let body = match tokio::time::timeout(BODY_READ_TIMEOUT, read_body(body)).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(BodyProblem::TooLarge)) => {
             return Ok(tencent_error(
                 &state,
                 TencentError::request_too_large(MAX_TC3_BODY_BYTES),
             ));
         }
-        Ok(Err(_)) | Err(_) => {
+        Ok(Err(BodyProblem::Incomplete)) | Err(_) => {
             return Ok(tencent_error(
                 &state,
                 TencentError::invalid_parameter("The request body could not be read completely."),

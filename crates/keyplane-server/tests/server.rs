@@ -1,0 +1,9 @@
+//! End-to-end tests of the `keyplane` binary: real server processes on 127.0.0.1:0 in
+//! temporary data directories, driven over HTTP with requests signed as the SDKs sign them.
+
+mod server {
+    pub mod lifecycle;
+    pub mod quotas;
+    pub mod robustness;
+    pub mod support;
+}

@@ -1,0 +1,248 @@
+//! The binary's contract: init (once only), serve on an empty directory, health, users created
+//! while serving, clean shutdown on SIGTERM without losing acknowledged writes, secrets never
+//! in clear on disk, and the audit command.
+
+use std::process::Command;
+
+use bytes::Bytes;
+use http::Request;
+use http_body_util::Full;
+use serde_json::json;
+
+use super::support::{
+    binary, call, create_user, init, send, Credentials, Server, API_GATEWAY_VERSION, CAM_VERSION,
+};
+
+#[test]
+fn init_prints_credentials_once_and_refuses_a_second_time() {
+    let directory = tempfile::tempdir().unwrap();
+    let credentials = init(directory.path());
+    let account_id = credentials["account_id"].as_str().unwrap();
+    assert!(account_id.bytes().all(|byte| byte.is_ascii_digit()));
+    assert_eq!(
+        credentials["tencent"]["uin"].as_u64().unwrap().to_string(),
+        account_id
+    );
+    let secret_id = credentials["tencent"]["secret_id"].as_str().unwrap();
+    assert!(secret_id.starts_with("AKID") && secret_id.len() == 36);
+    assert_eq!(
+        credentials["tencent"]["secret_key"].as_str().unwrap().len(),
+        32
+    );
+    let access_key_id = credentials["aliyun"]["access_key_id"].as_str().unwrap();
+    assert!(access_key_id.starts_with("LTAI") && access_key_id.len() == 24);
+    assert_eq!(
+        credentials["aliyun"]["access_key_secret"]
+            .as_str()
+            .unwrap()
+            .len(),
+        30
+    );
+
+    let master_key = std::fs::read(directory.path().join("master.key")).unwrap();
+    let database = std::fs::read(directory.path().join("keyplane.db")).unwrap();
+    let second = Command::new(binary())
+        .args(["init", "--json", "--data-dir"])
+        .arg(directory.path())
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    assert!(String::from_utf8_lossy(&second.stderr).contains("already initialised"));
+    assert!(second.stdout.is_empty());
+    assert_eq!(
+        std::fs::read(directory.path().join("master.key")).unwrap(),
+        master_key
+    );
+    assert_eq!(
+        std::fs::read(directory.path().join("keyplane.db")).unwrap(),
+        database
+    );
+
+    use std::os::unix::fs::PermissionsExt;
+    for file in ["master.key", "keyplane.db"] {
+        let mode = std::fs::metadata(directory.path().join(file))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{file} must not be readable by others");
+    }
+}
+
+#[tokio::test]
+async fn serve_initialises_an_empty_directory_and_answers_health() {
+    let directory = tempfile::tempdir().unwrap();
+    let data_dir = directory.path().join("fresh");
+    let server = Server::start(&data_dir, &[]);
+    let printed = server.stdout_lines.join("\n");
+    assert!(
+        printed.contains("Tencent SecretId:"),
+        "root credentials are printed: {printed}"
+    );
+    let health = send(
+        server.address,
+        Request::get("/healthz")
+            .body(Full::new(Bytes::new()))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(health.status, 200);
+    assert!(data_dir.join("master.key").exists());
+    let status = server.terminate();
+    assert!(status.success(), "clean exit on SIGTERM: {status}");
+
+    let again = Server::start(&data_dir, &[]);
+    assert!(
+        !again.stdout_lines.join("\n").contains("SecretKey"),
+        "credentials are printed only on first start"
+    );
+}
+
+#[tokio::test]
+async fn acknowledged_writes_survive_shutdown_and_secrets_never_reach_disk() {
+    let directory = tempfile::tempdir().unwrap();
+    let initialized = init(directory.path());
+    let root = Credentials::root(&initialized);
+    let server = Server::start(directory.path(), &["--disable-rate-limits"]);
+    let user = create_user(directory.path(), "alice");
+    let uin = user["uin"].as_u64().unwrap();
+    assert_eq!(
+        user["user_principal_name"],
+        json!(format!(
+            "alice@{}.onaliyun.com",
+            initialized["account_id"].as_str().unwrap()
+        ))
+    );
+
+    let mut secrets = vec![
+        root.secret_key.clone(),
+        initialized["aliyun"]["access_key_secret"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    ];
+    let created = call(
+        server.address,
+        &root,
+        CAM_VERSION,
+        "CreateAccessKey",
+        &json!({ "TargetUin": uin }).to_string(),
+    )
+    .await;
+    created.assert_tencent_shaped();
+    let key = created.json()["Response"]["AccessKey"].clone();
+    let alice = Credentials {
+        secret_id: key["AccessKeyId"].as_str().unwrap().to_owned(),
+        secret_key: key["SecretAccessKey"].as_str().unwrap().to_owned(),
+    };
+    secrets.push(alice.secret_key.clone());
+    for body in [
+        json!({ "SecretName": "auto-key" }),
+        json!({ "SecretName": "manual-key", "AccessKeyType": "manual", "AccessKeyId": "manual_key_01", "AccessKeySecret": "manual_secret_0123456789" }),
+    ] {
+        let reply = call(
+            server.address,
+            &root,
+            API_GATEWAY_VERSION,
+            "CreateApiKey",
+            &body.to_string(),
+        )
+        .await;
+        reply.assert_tencent_shaped();
+        secrets.push(
+            reply.json()["Response"]["Result"]["AccessKeySecret"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let denied = call(
+        server.address,
+        &alice,
+        API_GATEWAY_VERSION,
+        "DescribeApiKeysStatus",
+        "{}",
+    )
+    .await;
+    assert_eq!(
+        denied.error_code().as_deref(),
+        Some("AuthFailure.UnauthorizedOperation")
+    );
+    let status = server.terminate();
+    assert!(status.success());
+
+    let restarted = Server::start(directory.path(), &[]);
+    let listed = call(
+        restarted.address,
+        &alice,
+        CAM_VERSION,
+        "ListAccessKeys",
+        "{}",
+    )
+    .await;
+    listed.assert_tencent_shaped();
+    assert_eq!(
+        listed.json()["Response"]["AccessKeys"][0]["AccessKeyId"],
+        key["AccessKeyId"]
+    );
+    drop(restarted);
+
+    for entry in std::fs::read_dir(directory.path()).unwrap() {
+        let path = entry.unwrap().path();
+        let contents = std::fs::read(&path).unwrap();
+        for secret in &secrets {
+            assert!(
+                !contents
+                    .windows(secret.len())
+                    .any(|window| window == secret.as_bytes()),
+                "a secret is in clear in {}",
+                path.display()
+            );
+        }
+    }
+    let audit = Command::new(binary())
+        .args(["audit", "--data-dir"])
+        .arg(directory.path())
+        .output()
+        .unwrap();
+    assert!(audit.status.success());
+    let audit = String::from_utf8(audit.stdout).unwrap();
+    for secret in &secrets {
+        assert!(
+            !audit.contains(secret.as_str()),
+            "a secret is in the audit log"
+        );
+    }
+    let events: Vec<serde_json::Value> = audit
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let outcomes: Vec<(String, String)> = events
+        .iter()
+        .map(|event| {
+            (
+                event["action"].as_str().unwrap().to_owned(),
+                event["outcome"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(outcomes.contains(&("CreateUser".into(), "Success".into())));
+    assert!(outcomes.contains(&("CreateAccessKey".into(), "Success".into())));
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|(action, _)| action == "CreateApiKey")
+            .count(),
+        2
+    );
+    assert!(outcomes.contains(&(
+        "DescribeApiKeysStatus".into(),
+        "AuthFailure.UnauthorizedOperation".into()
+    )));
+    let create = events
+        .iter()
+        .find(|event| event["action"] == "CreateAccessKey")
+        .unwrap();
+    assert_eq!(create["target"], key["AccessKeyId"]);
+    assert_eq!(create["key_id"], json!(root.secret_id));
+    assert_eq!(create["source_address"], json!("127.0.0.1"));
+}

@@ -1,0 +1,279 @@
+//! Test support: starting `keyplane` processes, a small HTTP/1.1 client, and TC3 signing.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::Request;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use keyplane_crypto::tencent::{sign_tc3, Tc3Request};
+use serde_json::Value;
+use tokio::net::TcpStream;
+
+pub const CAM_VERSION: &str = "2019-01-16";
+pub const API_GATEWAY_VERSION: &str = "2018-08-08";
+
+/// The path of the binary under test.
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_keyplane"))
+}
+
+/// Runs `keyplane init --json` and returns the credentials it printed.
+pub fn init(data_dir: &Path) -> Value {
+    let output = Command::new(binary())
+        .args(["init", "--json", "--data-dir"])
+        .arg(data_dir)
+        .output()
+        .expect("running keyplane init");
+    assert!(
+        output.status.success(),
+        "init failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("init prints one JSON object")
+}
+
+/// Runs `keyplane user create` and returns the user it printed.
+pub fn create_user(data_dir: &Path, name: &str) -> Value {
+    let output = Command::new(binary())
+        .args(["user", "create", "--json", "--name", name, "--data-dir"])
+        .arg(data_dir)
+        .output()
+        .expect("running keyplane user create");
+    assert!(
+        output.status.success(),
+        "user create failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("user create prints one JSON object")
+}
+
+/// A running `keyplane serve`, killed on drop.
+pub struct Server {
+    pub child: Child,
+    pub address: SocketAddr,
+    pub stdout_lines: Vec<String>,
+}
+
+impl Server {
+    /// Starts a server on an ephemeral port and waits for its `listening on` line.
+    pub fn start(data_dir: &Path, extra_arguments: &[&str]) -> Server {
+        let mut child = Command::new(binary())
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(extra_arguments)
+            .env("KEYPLANE_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting keyplane serve");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut reader = BufReader::new(stdout);
+        let mut stdout_lines = Vec::new();
+        loop {
+            let mut line = String::new();
+            let read = reader.read_line(&mut line).expect("reading server output");
+            assert!(
+                read > 0,
+                "the server exited before listening: {stdout_lines:?}"
+            );
+            let line = line.trim_end().to_owned();
+            if let Some(address) = line.strip_prefix("listening on http://") {
+                let address = address.parse().expect("a socket address");
+                stdout_lines.push(line);
+                std::thread::spawn(move || for _ in reader.lines() {});
+                return Server {
+                    child,
+                    address,
+                    stdout_lines,
+                };
+            }
+            stdout_lines.push(line);
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("sending SIGTERM");
+        for _ in 0..200 {
+            if let Some(status) = self.child.try_wait().expect("waiting for the server") {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the server did not stop within 10 s of SIGTERM");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A response as the tests look at it.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|error| {
+            panic!(
+                "not JSON ({error}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    /// The Tencent error code, if the reply is an error.
+    pub fn error_code(&self) -> Option<String> {
+        self.json()["Response"]["Error"]["Code"]
+            .as_str()
+            .map(str::to_owned)
+    }
+
+    /// Asserts the reply is Tencent-shaped: 200, `application/json`, a RequestId, and a
+    /// Code and Message when it is an error.
+    pub fn assert_tencent_shaped(&self) {
+        assert_eq!(
+            self.status,
+            200,
+            "body: {}",
+            String::from_utf8_lossy(&self.body)
+        );
+        assert_eq!(self.content_type.as_deref(), Some("application/json"));
+        let json = self.json();
+        let response = &json["Response"];
+        assert!(response["RequestId"].is_string(), "no RequestId: {json}");
+        if !response["Error"].is_null() {
+            assert!(response["Error"]["Code"].is_string(), "no Code: {json}");
+            assert!(
+                response["Error"]["Message"].is_string(),
+                "no Message: {json}"
+            );
+        }
+    }
+}
+
+/// Sends one request on a fresh connection.
+pub async fn send(address: SocketAddr, request: Request<Full<Bytes>>) -> Reply {
+    let stream = TcpStream::connect(address).await.expect("connecting");
+    let (mut sender, connection) = http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("handshake");
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let response = sender.send_request(request).await.expect("sending");
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    Reply {
+        status,
+        content_type,
+        body,
+    }
+}
+
+/// Root or user credentials for signing.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub secret_id: String,
+    pub secret_key: String,
+}
+
+impl Credentials {
+    pub fn root(init_output: &Value) -> Self {
+        Self {
+            secret_id: init_output["tencent"]["secret_id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+            secret_key: init_output["tencent"]["secret_key"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        }
+    }
+}
+
+/// Builds a TC3-signed POST with a JSON body, as the Python SDK would.
+pub fn signed(
+    address: SocketAddr,
+    credentials: &Credentials,
+    version: &str,
+    action: &str,
+    body: &str,
+) -> Request<Full<Bytes>> {
+    let host = address.to_string();
+    let timestamp = time::OffsetDateTime::now_utc().unix_timestamp().to_string();
+    let headers = [
+        ("Content-Type", "application/json"),
+        ("Host", host.as_str()),
+    ];
+    let request = Tc3Request {
+        method: "POST",
+        path: "/",
+        raw_query: "",
+        headers: &headers,
+        body: body.as_bytes(),
+        timestamp: &timestamp,
+    };
+    let service = if version == CAM_VERSION {
+        "cam"
+    } else {
+        "apigateway"
+    };
+    let authorization = sign_tc3(
+        &request,
+        &credentials.secret_id,
+        credentials.secret_key.as_bytes(),
+        service,
+        &["content-type", "host"],
+    )
+    .expect("signing");
+    Request::post("/")
+        .header("Content-Type", "application/json")
+        .header("Host", host)
+        .header("X-TC-Action", action)
+        .header("X-TC-Version", version)
+        .header("X-TC-Region", "ap-guangzhou")
+        .header("X-TC-Timestamp", timestamp)
+        .header("Authorization", authorization)
+        .body(Full::new(Bytes::from(body.to_owned())))
+        .expect("a request")
+}
+
+/// Signs and sends, returning the reply.
+pub async fn call(
+    address: SocketAddr,
+    credentials: &Credentials,
+    version: &str,
+    action: &str,
+    body: &str,
+) -> Reply {
+    send(address, signed(address, credentials, version, action, body)).await
+}
