@@ -1,11 +1,5 @@
 //! The `keyplane` binary: `serve`, `init`, `user create`, `audit` and `bench`.
 
-mod bench;
-mod config;
-mod factory;
-mod http;
-mod installation;
-
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
@@ -15,8 +9,11 @@ use keyplane_tencent::TencentDialect;
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use config::{DataArgs, DataConfig, FileConfig, LogFormat, ServeArgs, ServeConfig};
-use installation::{root_credentials_json, Installation, SystemClock};
+use keyplane_server::config::{
+    DataArgs, DataConfig, FileConfig, LogFormat, ServeArgs, ServeConfig,
+};
+use keyplane_server::installation::{root_credentials_json, Installation, SystemClock};
+use keyplane_server::{bench, http};
 
 /// Keyplane: a self-hosted credential authority speaking the Tencent Cloud API 3.0 wire protocol.
 #[derive(Debug, Parser)]

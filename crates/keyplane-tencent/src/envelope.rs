@@ -67,7 +67,9 @@ pub struct Envelope {
     pub region: Option<String>,
     pub token: Option<String>,
     pub credentials: Credentials,
-    pub params: Params,
+    /// The business parameters, or why they could not be read. Kept as a result so that a
+    /// malformed body is reported only after the signature over it has been checked.
+    pub params: Result<Params, TencentError>,
 }
 
 /// The parts of an HTTP request the envelope reads.
@@ -148,22 +150,18 @@ fn parse_tc3(request: &RawRequest<'_>, authorization: &str) -> Result<Envelope, 
         return Err(TencentError::request_too_large(MAX_TC3_BODY_BYTES));
     }
     let params = if request.method == "GET" {
-        Params::from_flat(&decode_pairs(request.raw_query.as_bytes()))?
+        Params::from_flat(&decode_pairs(request.raw_query.as_bytes()))
     } else {
         match request.media_type().as_str() {
-            "application/json" => Params::from_json(request.body)?,
-            "application/x-www-form-urlencoded" => Params::from_flat(&decode_pairs(request.body))?,
-            "multipart/form-data" => {
-                return Err(TencentError::new(
-                    "InvalidRequest",
-                    "multipart/form-data bodies are not accepted by this API.",
-                ))
-            }
-            other => {
-                return Err(TencentError::invalid_parameter(format!(
-                    "The Content-Type `{other}` is not supported; use application/json."
-                )))
-            }
+            "application/json" => Params::from_json(request.body),
+            "application/x-www-form-urlencoded" => Params::from_flat(&decode_pairs(request.body)),
+            "multipart/form-data" => Err(TencentError::new(
+                "InvalidRequest",
+                "multipart/form-data bodies are not accepted by this API.",
+            )),
+            other => Err(TencentError::invalid_parameter(format!(
+                "The Content-Type `{other}` is not supported; use application/json."
+            ))),
         }
     };
     Ok(Envelope {
@@ -227,7 +225,7 @@ fn parse_v1(request: &RawRequest<'_>) -> Result<Envelope, TencentError> {
         version,
         region,
         token,
-        params: Params::from_flat(&business)?,
+        params: Params::from_flat(&business),
         credentials: Credentials::V1 {
             secret_id,
             all_parameters,

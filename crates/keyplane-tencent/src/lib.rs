@@ -194,11 +194,13 @@ impl TencentDialect {
         if product == Product::ApiGateway && envelope.region.is_none() {
             return Err(refuse(TencentError::missing_parameter("Region"), &context));
         }
+        let params = envelope
+            .params
+            .as_ref()
+            .map_err(|error| refuse(error.clone(), &context))?;
         let result = match product {
-            Product::Cam => cam::dispatch(&self.authority, &context, &envelope.params).await,
-            Product::ApiGateway => {
-                apigateway::dispatch(&self.authority, &context, &envelope.params).await
-            }
+            Product::Cam => cam::dispatch(&self.authority, &context, params).await,
+            Product::ApiGateway => apigateway::dispatch(&self.authority, &context, params).await,
         };
         result.map_err(|error| refuse(error, &context))
     }

@@ -220,20 +220,17 @@ impl Credentials {
     }
 }
 
-/// Builds a TC3-signed POST with a JSON body, as the Python SDK would.
-pub fn signed(
-    address: SocketAddr,
+/// The headers of a TC3-signed POST with a JSON body, as the Python SDK sends them.
+pub fn tc3_headers(
+    host: &str,
     credentials: &Credentials,
     version: &str,
     action: &str,
     body: &str,
-) -> Request<Full<Bytes>> {
-    let host = address.to_string();
-    let timestamp = time::OffsetDateTime::now_utc().unix_timestamp().to_string();
-    let headers = [
-        ("Content-Type", "application/json"),
-        ("Host", host.as_str()),
-    ];
+    timestamp: i64,
+) -> Vec<(String, String)> {
+    let timestamp = timestamp.to_string();
+    let headers = [("Content-Type", "application/json"), ("Host", host)];
     let request = Tc3Request {
         method: "POST",
         path: "/",
@@ -255,14 +252,42 @@ pub fn signed(
         &["content-type", "host"],
     )
     .expect("signing");
-    Request::post("/")
-        .header("Content-Type", "application/json")
-        .header("Host", host)
-        .header("X-TC-Action", action)
-        .header("X-TC-Version", version)
-        .header("X-TC-Region", "ap-guangzhou")
-        .header("X-TC-Timestamp", timestamp)
-        .header("Authorization", authorization)
+    [
+        ("Content-Type", "application/json"),
+        ("Host", host),
+        ("X-TC-Action", action),
+        ("X-TC-Version", version),
+        ("X-TC-Region", "ap-guangzhou"),
+        ("X-TC-Timestamp", timestamp.as_str()),
+        ("Authorization", authorization.as_str()),
+    ]
+    .iter()
+    .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+    .collect()
+}
+
+/// Builds a TC3-signed POST with a JSON body, as the Python SDK would.
+pub fn signed(
+    address: SocketAddr,
+    credentials: &Credentials,
+    version: &str,
+    action: &str,
+    body: &str,
+) -> Request<Full<Bytes>> {
+    let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
+    let headers = tc3_headers(
+        &address.to_string(),
+        credentials,
+        version,
+        action,
+        body,
+        timestamp,
+    );
+    let mut builder = Request::post("/");
+    for (name, value) in &headers {
+        builder = builder.header(name, value);
+    }
+    builder
         .body(Full::new(Bytes::from(body.to_owned())))
         .expect("a request")
 }

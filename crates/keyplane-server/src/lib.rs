@@ -1,0 +1,9 @@
+//! Keyplane's composition root: configuration, the installation on disk, the production
+//! credential factory, the HTTP front and the load generator. The `keyplane` binary
+//! (`main.rs`) is a thin command-line layer over these modules.
+
+pub mod bench;
+pub mod config;
+pub mod factory;
+pub mod http;
+pub mod installation;

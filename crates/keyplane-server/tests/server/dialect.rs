@@ -1,0 +1,872 @@
+//! The Tencent dialect in-process, over a real SQLite store and the production credential
+//! factory, with a manual clock: every captured SDK vector authenticates through the full
+//! pipeline at its own timestamp and fails on a one-byte change; the signature window, rate
+//! limits, the authorization rule, last-use tracking, refusal auditing and the error table.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use keyplane_core::clock::ManualClock;
+use keyplane_core::model::{KeyFamily, Secret};
+use keyplane_core::rate_limit::RateLimits;
+use keyplane_core::store::{NewAccessKey, NewAccount};
+use keyplane_core::{Authority, AuthorityConfig, Clock, CoreError, CredentialFactory, Store};
+use keyplane_crypto::seal::{Keyring, MasterKey};
+use keyplane_server::factory::SealingFactory;
+use keyplane_store::SqliteStore;
+use keyplane_tencent::{IncomingRequest, Product, TencentDialect, TencentError};
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use super::support::{tc3_headers, Credentials, API_GATEWAY_VERSION, CAM_VERSION};
+
+/// The account and root key every captured vector was signed for.
+const VECTOR_ACCOUNT: u64 = 100_000_000_001;
+const VECTOR_SECRET_ID: &str = "AKIDFakeSecretId0000000000000000EXMP";
+const VECTOR_SECRET_KEY: &str = "FakeSecretKey000000000000000EXMP";
+const HOST: &str = "127.0.0.1:18080";
+
+struct Harness {
+    dialect: TencentDialect,
+    authority: Arc<Authority>,
+    clock: Arc<ManualClock>,
+    root: Credentials,
+    _directory: tempfile::TempDir,
+}
+
+async fn harness(rate_limits: RateLimits) -> Harness {
+    let directory = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&directory.path().join("keyplane.db")).unwrap());
+    let factory = Arc::new(SealingFactory::new(Keyring::new(MasterKey::generate(1))));
+    let start = time::macros::datetime!(2026-11-24 10:00:00 UTC);
+    store
+        .initialize(
+            NewAccount {
+                account_id: VECTOR_ACCOUNT,
+                root_name: "root".to_owned(),
+                created_at: start,
+            },
+            vec![NewAccessKey {
+                id: VECTOR_SECRET_ID.to_owned(),
+                account_id: VECTOR_ACCOUNT,
+                owner_uin: VECTOR_ACCOUNT,
+                family: KeyFamily::Tencent,
+                description: None,
+                sealed_secret: factory
+                    .seal(VECTOR_SECRET_ID, &Secret::new(VECTOR_SECRET_KEY.to_owned())),
+                created_at: start,
+            }],
+        )
+        .await
+        .unwrap();
+    let config = AuthorityConfig {
+        rate_limits,
+        ..AuthorityConfig::default()
+    };
+    let authority = Arc::new(Authority::new(store, factory, config));
+    Harness {
+        dialect: TencentDialect::new(authority.clone()),
+        authority,
+        clock: Arc::new(ManualClock::new(start)),
+        root: Credentials {
+            secret_id: VECTOR_SECRET_ID.to_owned(),
+            secret_key: VECTOR_SECRET_KEY.to_owned(),
+        },
+        _directory: directory,
+    }
+}
+
+fn unlimited() -> RateLimits {
+    let mut limits = RateLimits::published_defaults();
+    limits.disable();
+    limits
+}
+
+/// Sends raw request parts through the dialect and returns the parsed response.
+async fn dispatch(
+    harness: &Harness,
+    method: &str,
+    raw_query: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+    now: OffsetDateTime,
+) -> Value {
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    let response = harness
+        .dialect
+        .handle(IncomingRequest {
+            method,
+            path: "/",
+            raw_query,
+            headers: &headers,
+            body,
+            source_address: "127.0.0.1",
+            now,
+        })
+        .await;
+    serde_json::from_slice(&response.body).unwrap()
+}
+
+fn error_code(response: &Value) -> Option<String> {
+    response["Response"]["Error"]["Code"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// Signs with `credentials` at the harness clock's time and sends.
+async fn call(
+    harness: &Harness,
+    credentials: &Credentials,
+    version: &str,
+    action: &str,
+    body: Value,
+) -> Value {
+    let now = harness.clock.now();
+    let body = body.to_string();
+    let headers = tc3_headers(
+        HOST,
+        credentials,
+        version,
+        action,
+        &body,
+        now.unix_timestamp(),
+    );
+    dispatch(harness, "POST", "", &headers, body.as_bytes(), now).await
+}
+
+struct Vector {
+    name: String,
+    method: String,
+    query: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    timestamp: i64,
+    unsigned_payload: bool,
+}
+
+fn load_vectors() -> Vec<Vector> {
+    let directory = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vectors");
+    let mut vectors = Vec::new();
+    for entry in std::fs::read_dir(directory).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let value: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        if value["cloud"] != "tencent" || name.starts_with("kat_") || value.get("request").is_none()
+        {
+            continue;
+        }
+        let request = &value["request"];
+        let headers: Vec<(String, String)> = request["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|pair| {
+                (
+                    pair[0].as_str().unwrap().to_owned(),
+                    pair[1].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        use base64::Engine;
+        let body = base64::engine::general_purpose::STANDARD
+            .decode(request["body_base64"].as_str().unwrap_or(""))
+            .unwrap();
+        let query = request["query"].as_str().unwrap_or("").to_owned();
+        let header_timestamp = headers
+            .iter()
+            .find(|(header, _)| header.eq_ignore_ascii_case("x-tc-timestamp"))
+            .map(|(_, value)| value.clone());
+        let timestamp = header_timestamp.unwrap_or_else(|| {
+            form_urlencoded::parse(query.as_bytes())
+                .chain(form_urlencoded::parse(&body))
+                .find(|(parameter, _)| parameter == "Timestamp")
+                .map(|(_, value)| value.into_owned())
+                .expect("a v1 vector has a Timestamp")
+        });
+        let unsigned_payload = headers.iter().any(|(header, value)| {
+            header.eq_ignore_ascii_case("x-tc-content-sha256") && value == "UNSIGNED-PAYLOAD"
+        });
+        vectors.push(Vector {
+            name,
+            method: request["method"].as_str().unwrap().to_owned(),
+            query,
+            headers,
+            body,
+            timestamp: timestamp.parse().unwrap(),
+            unsigned_payload,
+        });
+    }
+    vectors.sort_by(|left, right| left.name.cmp(&right.name));
+    vectors
+}
+
+/// Changes the last alphanumeric byte of `bytes` to another alphanumeric byte.
+fn mutate_last_alphanumeric(bytes: &mut [u8]) -> bool {
+    match bytes.iter().rposition(u8::is_ascii_alphanumeric) {
+        Some(position) => {
+            bytes[position] = if bytes[position] == b'7' { b'8' } else { b'7' };
+            true
+        }
+        None => false,
+    }
+}
+
+#[tokio::test]
+async fn every_captured_vector_authenticates_and_a_changed_byte_does_not() {
+    let harness = harness(unlimited()).await;
+    let vectors = load_vectors();
+    assert!(
+        vectors.len() >= 25,
+        "found {} Tencent vectors",
+        vectors.len()
+    );
+    for vector in &vectors {
+        let now = OffsetDateTime::from_unix_timestamp(vector.timestamp).unwrap();
+        let response = dispatch(
+            &harness,
+            &vector.method,
+            &vector.query,
+            &vector.headers,
+            &vector.body,
+            now,
+        )
+        .await;
+        let code = error_code(&response);
+        if vector.name.contains("token") {
+            assert_eq!(
+                code.as_deref(),
+                Some("AuthFailure.TokenFailure"),
+                "{}",
+                vector.name
+            );
+        } else {
+            assert!(
+                !code.as_deref().unwrap_or("").starts_with("AuthFailure"),
+                "{} did not authenticate: {response}",
+                vector.name
+            );
+        }
+
+        let mut body = vector.body.clone();
+        if !vector.unsigned_payload && mutate_last_alphanumeric(&mut body) {
+            let response = dispatch(
+                &harness,
+                &vector.method,
+                &vector.query,
+                &vector.headers,
+                &body,
+                now,
+            )
+            .await;
+            assert_eq!(
+                error_code(&response).as_deref(),
+                Some("AuthFailure.SignatureFailure"),
+                "{} body",
+                vector.name
+            );
+        }
+        let mut query = vector.query.clone().into_bytes();
+        if mutate_last_alphanumeric(&mut query) {
+            let query = String::from_utf8(query).unwrap();
+            let response = dispatch(
+                &harness,
+                &vector.method,
+                &query,
+                &vector.headers,
+                &vector.body,
+                now,
+            )
+            .await;
+            assert_eq!(
+                error_code(&response).as_deref(),
+                Some("AuthFailure.SignatureFailure"),
+                "{} query",
+                vector.name
+            );
+        }
+        let moved_host: Vec<(String, String)> = vector
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let value = if name.eq_ignore_ascii_case("host") {
+                    value.replace("127.0.0.1", "127.0.0.2")
+                } else {
+                    value.clone()
+                };
+                (name.clone(), value)
+            })
+            .collect();
+        let response = dispatch(
+            &harness,
+            &vector.method,
+            &vector.query,
+            &moved_host,
+            &vector.body,
+            now,
+        )
+        .await;
+        assert_eq!(
+            error_code(&response).as_deref(),
+            Some("AuthFailure.SignatureFailure"),
+            "{} host",
+            vector.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_signature_window_is_five_minutes_either_way() {
+    let harness = harness(unlimited()).await;
+    let signed_at = harness.clock.now();
+    let body = "{}";
+    let headers = tc3_headers(
+        HOST,
+        &harness.root,
+        CAM_VERSION,
+        "ListAccessKeys",
+        body,
+        signed_at.unix_timestamp(),
+    );
+    for (offset, expected) in [
+        (-300, None),
+        (300, None),
+        (301, Some("AuthFailure.SignatureExpire")),
+        (-301, Some("AuthFailure.SignatureExpire")),
+    ] {
+        let now = signed_at + time::Duration::seconds(offset);
+        let response = dispatch(&harness, "POST", "", &headers, body.as_bytes(), now).await;
+        assert_eq!(
+            error_code(&response).as_deref(),
+            expected,
+            "offset {offset}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn rate_limits_follow_the_published_defaults_on_the_injected_clock() {
+    let harness = harness(RateLimits::published_defaults()).await;
+    for _ in 0..20 {
+        let response = call(
+            &harness,
+            &harness.root,
+            CAM_VERSION,
+            "ListAccessKeys",
+            json!({}),
+        )
+        .await;
+        assert_eq!(error_code(&response), None);
+    }
+    let response = call(
+        &harness,
+        &harness.root,
+        CAM_VERSION,
+        "ListAccessKeys",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        error_code(&response).as_deref(),
+        Some("RequestLimitExceeded")
+    );
+    harness.clock.advance(time::Duration::milliseconds(50));
+    let response = call(
+        &harness,
+        &harness.root,
+        CAM_VERSION,
+        "ListAccessKeys",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        error_code(&response),
+        None,
+        "one request per 1/20 s refills"
+    );
+    harness.clock.advance(time::Duration::seconds(1));
+    for _ in 0..5 {
+        let response = call(
+            &harness,
+            &harness.root,
+            CAM_VERSION,
+            "UpdateAccessKey",
+            json!({ "AccessKeyId": VECTOR_SECRET_ID, "Status": "Active" }),
+        )
+        .await;
+        assert_eq!(error_code(&response), None);
+    }
+    let response = call(
+        &harness,
+        &harness.root,
+        CAM_VERSION,
+        "UpdateAccessKey",
+        json!({ "AccessKeyId": VECTOR_SECRET_ID, "Status": "Active" }),
+    )
+    .await;
+    assert_eq!(
+        error_code(&response).as_deref(),
+        Some("RequestLimitExceeded")
+    );
+}
+
+#[tokio::test]
+async fn sub_users_manage_only_their_own_keys() {
+    let harness = harness(unlimited()).await;
+    let context = keyplane_core::RequestContext {
+        caller: None,
+        now: harness.clock.now(),
+        request_id: "test".to_owned(),
+        source_address: "local".to_owned(),
+        user_agent: "test".to_owned(),
+        product: "keyplane".to_owned(),
+        action: "CreateUser".to_owned(),
+    };
+    let alice = harness
+        .authority
+        .create_user(&context, VECTOR_ACCOUNT, "alice")
+        .await
+        .unwrap();
+    let bob = harness
+        .authority
+        .create_user(&context, VECTOR_ACCOUNT, "bob")
+        .await
+        .unwrap();
+    let created = call(
+        &harness,
+        &harness.root,
+        CAM_VERSION,
+        "CreateAccessKey",
+        json!({ "TargetUin": alice.uin, "Description": "alice-key" }),
+    )
+    .await;
+    assert_eq!(created["Response"]["AccessKey"]["Description"], "alice-key");
+    let alice_key = Credentials {
+        secret_id: created["Response"]["AccessKey"]["AccessKeyId"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        secret_key: created["Response"]["AccessKey"]["SecretAccessKey"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    };
+    let cases = [
+        (CAM_VERSION, "CreateAccessKey", json!({}), None),
+        (
+            CAM_VERSION,
+            "ListAccessKeys",
+            json!({ "TargetUin": alice.uin }),
+            None,
+        ),
+        (
+            CAM_VERSION,
+            "CreateAccessKey",
+            json!({ "TargetUin": VECTOR_ACCOUNT }),
+            Some("OperationDenied.SubUin"),
+        ),
+        (
+            CAM_VERSION,
+            "ListAccessKeys",
+            json!({ "TargetUin": VECTOR_ACCOUNT }),
+            Some("OperationDenied.SubUin"),
+        ),
+        (
+            CAM_VERSION,
+            "ListAccessKeys",
+            json!({ "TargetUin": bob.uin }),
+            Some("AuthFailure.UnauthorizedOperation"),
+        ),
+        (
+            CAM_VERSION,
+            "CreateAccessKey",
+            json!({}),
+            Some("OperationDenied.AccessKeyOverLimit"),
+        ),
+        (
+            CAM_VERSION,
+            "DeleteAccessKey",
+            json!({ "AccessKeyId": VECTOR_SECRET_ID }),
+            Some("OperationDenied.UinNotMatch"),
+        ),
+        (
+            API_GATEWAY_VERSION,
+            "DescribeApiKeysStatus",
+            json!({}),
+            Some("AuthFailure.UnauthorizedOperation"),
+        ),
+        (
+            API_GATEWAY_VERSION,
+            "CreateApiKey",
+            json!({ "SecretName": "x" }),
+            Some("AuthFailure.UnauthorizedOperation"),
+        ),
+    ];
+    for (version, action, body, expected) in cases {
+        let response = call(&harness, &alice_key, version, action, body.clone()).await;
+        assert_eq!(
+            error_code(&response).as_deref(),
+            expected,
+            "{action} {body}"
+        );
+    }
+    let response = call(
+        &harness,
+        &harness.root,
+        CAM_VERSION,
+        "UpdateAccessKey",
+        json!({ "AccessKeyId": alice_key.secret_id, "Status": "Inactive" }),
+    )
+    .await;
+    assert_eq!(
+        error_code(&response).as_deref(),
+        Some("OperationDenied.UinNotMatch"),
+        "TargetUin defaults to the caller"
+    );
+    let response = call(
+        &harness,
+        &harness.root,
+        CAM_VERSION,
+        "UpdateAccessKey",
+        json!({ "AccessKeyId": alice_key.secret_id, "Status": "Inactive", "TargetUin": alice.uin }),
+    )
+    .await;
+    assert_eq!(error_code(&response), None);
+    let response = call(
+        &harness,
+        &harness.root,
+        CAM_VERSION,
+        "CreateAccessKey",
+        json!({ "TargetUin": 999 }),
+    )
+    .await;
+    assert_eq!(
+        error_code(&response).as_deref(),
+        Some("InvalidParameter.UserNotExist")
+    );
+}
+
+#[tokio::test]
+async fn last_use_is_buffered_then_flushed_and_refusals_are_audited() {
+    let harness = harness(unlimited()).await;
+    let response = call(
+        &harness,
+        &harness.root,
+        CAM_VERSION,
+        "ListAccessKeys",
+        json!({}),
+    )
+    .await;
+    assert_eq!(error_code(&response), None);
+    let store = harness.authority.store().clone();
+    assert!(
+        store
+            .key_usage(&[VECTOR_SECRET_ID.to_owned()])
+            .await
+            .unwrap()
+            .is_empty(),
+        "no write on the request path"
+    );
+    let used_at = harness.clock.now().unix_timestamp();
+    harness.clock.advance(time::Duration::seconds(5));
+    let response = call(
+        &harness,
+        &harness.root,
+        CAM_VERSION,
+        "GetSecurityLastUsed",
+        json!({ "SecretIdList": [VECTOR_SECRET_ID, "AKIDunknown000000000000000000000000"] }),
+    )
+    .await;
+    let rows = &response["Response"]["SecretIdLastUsedRows"];
+    assert_eq!(
+        rows[0]["LastSecretUsedDate"],
+        json!(used_at + 5),
+        "this very request is the latest use"
+    );
+    assert_eq!(rows[0]["LastUsedDate"], json!("2026-11-24"));
+    assert_eq!(rows[1]["LastSecretUsedDate"], Value::Null);
+
+    let wrong = Credentials {
+        secret_id: VECTOR_SECRET_ID.to_owned(),
+        secret_key: "WrongSecret00000000000000000EXMP".to_owned(),
+    };
+    let response = call(&harness, &wrong, CAM_VERSION, "CreateAccessKey", json!({})).await;
+    assert_eq!(
+        error_code(&response).as_deref(),
+        Some("AuthFailure.SignatureFailure")
+    );
+    harness.authority.flush().await.unwrap();
+    let usage = store
+        .key_usage(&[VECTOR_SECRET_ID.to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(usage[0].action, "GetSecurityLastUsed");
+    assert_eq!(usage[0].product, "cam");
+    let audit = store.audit_records(0, 100).await.unwrap();
+    let refusal = audit
+        .iter()
+        .find(|record| record.event.outcome == "AuthFailure.SignatureFailure")
+        .expect("the refusal is audited");
+    assert_eq!(refusal.event.action, "CreateAccessKey");
+    assert_eq!(
+        refusal.event.key_id, None,
+        "an unauthenticated request has no principal"
+    );
+}
+
+#[tokio::test]
+async fn api_gateway_keys_round_trip_with_tencent_types() {
+    let harness = harness(unlimited()).await;
+    let created = call(
+        &harness,
+        &harness.root,
+        API_GATEWAY_VERSION,
+        "CreateApiKey",
+        json!({ "SecretName": "ci", "Tags": [{ "Key": "env", "Value": "dev test" }] }),
+    )
+    .await;
+    let key = &created["Response"]["Result"];
+    assert_eq!(key["Status"], json!(1));
+    assert_eq!(key["AccessKeyType"], "auto");
+    assert_eq!(key["AccessKeyId"].as_str().unwrap().len(), 40);
+    assert_eq!(key["AccessKeySecret"].as_str().unwrap().len(), 40);
+    assert_eq!(key["CreatedTime"], "2026-11-24T10:00:00Z");
+    assert_eq!(key["Tags"], json!([{ "Key": "env", "Value": "dev test" }]));
+    let key_id = key["AccessKeyId"].as_str().unwrap().to_owned();
+
+    for (body, expected) in [
+        (
+            json!({ "SecretName": "m", "AccessKeyType": "manual", "AccessKeyId": "abc", "AccessKeySecret": "0123456789" }),
+            Some("InvalidParameter.FormatError"),
+        ),
+        (
+            json!({ "SecretName": "m", "AccessKeyType": "manual", "AccessKeyId": "my_key_01", "AccessKeySecret": "short" }),
+            Some("InvalidParameter.FormatError"),
+        ),
+        (
+            json!({ "SecretName": "m", "AccessKeyType": "manual", "AccessKeyId": "my-key-01", "AccessKeySecret": "0123456789" }),
+            Some("InvalidParameter.FormatError"),
+        ),
+        (
+            json!({ "SecretName": "m", "AccessKeyType": "manual", "AccessKeyId": "my_key_01", "AccessKeySecret": "0123456789" }),
+            None,
+        ),
+        (
+            json!({ "SecretName": "m", "AccessKeyType": "manual", "AccessKeyId": "my_key_01", "AccessKeySecret": "0123456789" }),
+            Some("FailedOperation.AccessKeyExist"),
+        ),
+        (
+            json!({ "SecretName": "m", "AccessKeyType": "other" }),
+            Some("InvalidParameterValue"),
+        ),
+    ] {
+        let response = call(
+            &harness,
+            &harness.root,
+            API_GATEWAY_VERSION,
+            "CreateApiKey",
+            body.clone(),
+        )
+        .await;
+        assert_eq!(error_code(&response).as_deref(), expected, "{body}");
+    }
+    harness.clock.advance(time::Duration::seconds(60));
+    let disabled = call(
+        &harness,
+        &harness.root,
+        API_GATEWAY_VERSION,
+        "DisableApiKey",
+        json!({ "AccessKeyId": key_id }),
+    )
+    .await;
+    assert_eq!(disabled["Response"]["Result"], json!(true));
+    let listed = call(
+        &harness,
+        &harness.root,
+        API_GATEWAY_VERSION,
+        "DescribeApiKeysStatus",
+        json!({ "Filters": [{ "Name": "Status", "Values": ["0"] }] }),
+    )
+    .await;
+    assert_eq!(listed["Response"]["Result"]["TotalCount"], json!(1));
+    assert_eq!(
+        listed["Response"]["Result"]["ApiKeySet"][0]["ModifiedTime"],
+        "2026-11-24T10:01:00Z"
+    );
+    let rotated = call(
+        &harness,
+        &harness.root,
+        API_GATEWAY_VERSION,
+        "UpdateApiKey",
+        json!({ "AccessKeyId": key_id }),
+    )
+    .await;
+    assert_ne!(
+        rotated["Response"]["Result"]["AccessKeySecret"],
+        key["AccessKeySecret"]
+    );
+    let manual_update = call(
+        &harness,
+        &harness.root,
+        API_GATEWAY_VERSION,
+        "UpdateApiKey",
+        json!({ "AccessKeyId": "my_key_01" }),
+    )
+    .await;
+    assert_eq!(
+        error_code(&manual_update).as_deref(),
+        Some("MissingParameter")
+    );
+    let page = call(
+        &harness,
+        &harness.root,
+        API_GATEWAY_VERSION,
+        "DescribeApiKeysStatus",
+        json!({ "Limit": 1, "Offset": 1 }),
+    )
+    .await;
+    assert_eq!(page["Response"]["Result"]["TotalCount"], json!(2));
+    assert_eq!(
+        page["Response"]["Result"]["ApiKeySet"][0]["AccessKeyId"],
+        "my_key_01"
+    );
+    let too_many = call(
+        &harness,
+        &harness.root,
+        API_GATEWAY_VERSION,
+        "DescribeApiKeysStatus",
+        json!({ "Limit": 101 }),
+    )
+    .await;
+    assert_eq!(
+        error_code(&too_many).as_deref(),
+        Some("InvalidParameterValue")
+    );
+    call(
+        &harness,
+        &harness.root,
+        API_GATEWAY_VERSION,
+        "DeleteApiKey",
+        json!({ "AccessKeyId": key_id }),
+    )
+    .await;
+    let gone = call(
+        &harness,
+        &harness.root,
+        API_GATEWAY_VERSION,
+        "DescribeApiKey",
+        json!({ "AccessKeyId": key_id }),
+    )
+    .await;
+    assert_eq!(
+        error_code(&gone).as_deref(),
+        Some("ResourceNotFound.InvalidAccessKeyId")
+    );
+    let no_region = {
+        let now = harness.clock.now();
+        let headers: Vec<(String, String)> = tc3_headers(
+            HOST,
+            &harness.root,
+            API_GATEWAY_VERSION,
+            "DescribeApiKeysStatus",
+            "{}",
+            now.unix_timestamp(),
+        )
+        .into_iter()
+        .filter(|(name, _)| name != "X-TC-Region")
+        .collect();
+        dispatch(&harness, "POST", "", &headers, b"{}", now).await
+    };
+    assert_eq!(error_code(&no_region).as_deref(), Some("MissingParameter"));
+}
+
+#[test]
+fn every_core_failure_has_its_tencent_code() {
+    let table = [
+        (CoreError::UserNotFound, "InvalidParameter.UserNotExist"),
+        (
+            CoreError::AccessKeyNotFound,
+            "ResourceNotFound.SecretNotExist",
+        ),
+        (
+            CoreError::ApiKeyNotFound,
+            "ResourceNotFound.InvalidAccessKeyId",
+        ),
+        (
+            CoreError::AccessKeyQuotaExceeded { limit: 2 },
+            "OperationDenied.AccessKeyOverLimit",
+        ),
+        (
+            CoreError::ApiKeyLimitExceeded { limit: 5 },
+            "LimitExceeded.ApiKeyCountLimitExceeded",
+        ),
+        (
+            CoreError::ApiKeyAlreadyExists,
+            "FailedOperation.AccessKeyExist",
+        ),
+        (
+            CoreError::UserNameTaken,
+            "InvalidParameter.SubUserNameInUse",
+        ),
+        (CoreError::SubUserActingOnRoot, "OperationDenied.SubUin"),
+        (CoreError::OwnerMismatch, "OperationDenied.UinNotMatch"),
+        (
+            CoreError::Unauthorized {
+                action: "cam:X".into(),
+            },
+            "AuthFailure.UnauthorizedOperation",
+        ),
+        (
+            CoreError::InvalidValue {
+                parameter: "P".into(),
+                reason: "r".into(),
+            },
+            "InvalidParameterValue",
+        ),
+        (
+            CoreError::MissingValue {
+                parameter: "P".into(),
+            },
+            "MissingParameter",
+        ),
+        (
+            CoreError::RateLimited {
+                action: "cam:X".into(),
+            },
+            "RequestLimitExceeded",
+        ),
+        (CoreError::AlreadyInitialized, "InternalError"),
+        (CoreError::NotInitialized, "InternalError"),
+        (CoreError::Internal, "InternalError"),
+    ];
+    for (error, code) in table {
+        assert_eq!(
+            TencentError::from_core(&error, Product::Cam).code,
+            code,
+            "{error:?}"
+        );
+    }
+    let format = CoreError::InvalidFormat {
+        parameter: "P".into(),
+        expected: "e".into(),
+    };
+    assert_eq!(
+        TencentError::from_core(&format, Product::ApiGateway).code,
+        "InvalidParameter.FormatError"
+    );
+    assert_eq!(
+        TencentError::from_core(&format, Product::Cam).code,
+        "InvalidParameter.ParamError"
+    );
+    let unsupported = CoreError::UnsupportedOperation { reason: "r".into() };
+    assert_eq!(
+        TencentError::from_core(&unsupported, Product::ApiGateway).code,
+        "UnsupportedOperation.UnsupportedUpdateApiKey"
+    );
+    assert_eq!(
+        TencentError::from_core(&CoreError::Internal, Product::Cam).message,
+        "An internal error occurred. Please retry later."
+    );
+}
