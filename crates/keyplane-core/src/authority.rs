@@ -392,12 +392,14 @@ impl Authority {
     }
 
     /// Resolves the user an access-key action targets, enforcing who may act on whom:
-    /// the root on anyone in its account, a sub-user only on itself.
+    /// the root on anyone in its account, a sub-user only on itself. Returns the target's
+    /// (account id, uin). A caller acting on itself needs no lookup: it authenticated with a
+    /// key it owns, so it exists.
     async fn key_management_target(
         &self,
         context: &RequestContext,
         target_uin: Option<u64>,
-    ) -> Result<User, CoreError> {
+    ) -> Result<(u64, u64), CoreError> {
         let caller = context.caller()?;
         let target_uin = target_uin.unwrap_or(caller.uin);
         if !caller.is_root() {
@@ -408,10 +410,16 @@ impl Authority {
                 return Err(context.unauthorized());
             }
         }
-        self.store
-            .user(caller.account_id, target_uin)
-            .await?
-            .ok_or(CoreError::UserNotFound)
+        if target_uin != caller.uin
+            && self
+                .store
+                .user(caller.account_id, target_uin)
+                .await?
+                .is_none()
+        {
+            return Err(CoreError::UserNotFound);
+        }
+        Ok((caller.account_id, target_uin))
     }
 
     fn require_root<'context>(
@@ -438,7 +446,13 @@ impl Authority {
         if let Some(description) = &description {
             rules::check_description(description)?;
         }
-        let owner = self.key_management_target(context, target_uin).await?;
+        let (account_id, owner_uin) = self.key_management_target(context, target_uin).await?;
+        let owner = User {
+            account_id,
+            uin: owner_uin,
+            name: String::new(),
+            created_at: context.now,
+        };
         for _ in 0..IDENTIFIER_ATTEMPTS {
             let (mut key, secret) = self.mint_access_key(&owner, family, context.now);
             key.description = description.clone();
@@ -463,10 +477,10 @@ impl Authority {
         family: KeyFamily,
         target_uin: Option<u64>,
     ) -> Result<Vec<AccessKey>, CoreError> {
-        let owner = self.key_management_target(context, target_uin).await?;
+        let (account_id, owner_uin) = self.key_management_target(context, target_uin).await?;
         Ok(self
             .store
-            .list_access_keys(owner.account_id, owner.uin, family)
+            .list_access_keys(account_id, owner_uin, family)
             .await?)
     }
 
@@ -483,14 +497,7 @@ impl Authority {
         let audit = context.audit_event(Some(key_id.to_owned()), OUTCOME_SUCCESS);
         let result = self
             .store
-            .set_access_key_status(
-                owner.account_id,
-                owner.uin,
-                key_id,
-                status,
-                context.now,
-                audit,
-            )
+            .set_access_key_status(owner.0, owner.1, key_id, status, context.now, audit)
             .await;
         self.invalidate_key(key_id);
         Ok(result?)
@@ -503,11 +510,11 @@ impl Authority {
         key_id: &str,
         target_uin: Option<u64>,
     ) -> Result<(), CoreError> {
-        let owner = self.key_management_target(context, target_uin).await?;
+        let (account_id, owner_uin) = self.key_management_target(context, target_uin).await?;
         let audit = context.audit_event(Some(key_id.to_owned()), OUTCOME_SUCCESS);
         let result = self
             .store
-            .delete_access_key(owner.account_id, owner.uin, key_id, audit)
+            .delete_access_key(account_id, owner_uin, key_id, audit)
             .await;
         self.invalidate_key(key_id);
         Ok(result?)

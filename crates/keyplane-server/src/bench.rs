@@ -59,6 +59,11 @@ pub struct BenchArgs {
     /// The server's data directory, to create the users the create scenario spreads over.
     #[command(flatten)]
     pub data: DataArgs,
+    /// Offered load in requests per second across all workers (open loop: each request is
+    /// scheduled in advance and its latency counts from its scheduled time, so a slow server
+    /// cannot hide queueing). Without it, every worker sends as fast as it can (closed loop).
+    #[arg(long)]
+    pub rate: Option<f64>,
     /// Print the result as one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -177,8 +182,21 @@ async fn run_worker(
 ) -> anyhow::Result<WorkerResult> {
     let mut sender = connect(args.target).await?;
     let mut result = WorkerResult::default();
+    let interval = args
+        .rate
+        .filter(|rate| *rate > 0.0)
+        .map(|rate| Duration::from_secs_f64(args.concurrency as f64 / rate));
+    let mut next_send = Instant::now();
     while Instant::now() < stop_at {
-        let started = Instant::now();
+        let started = match interval {
+            Some(interval) => {
+                tokio::time::sleep_until(next_send.into()).await;
+                let scheduled = next_send;
+                next_send += interval;
+                scheduled
+            }
+            None => Instant::now(),
+        };
         let ok = match args.scenario {
             Scenario::Healthz => {
                 let request = Request::get("/healthz")
@@ -343,6 +361,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let summary = json!({
         "scenario": format!("{:?}", args.scenario),
         "concurrency": args.concurrency,
+        "offered_rate_per_second": args.rate,
         "duration_seconds": args.duration,
         "requests": counted,
         "errors": errors,
@@ -358,8 +377,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         println!("{summary}");
     } else {
         println!(
-            "{:?}: {} ok, {} errors in {} s at concurrency {} -> {:.1}/s; latency ms p50 {:.3} p90 {:.3} p99 {:.3} max {:.3}",
+            "{:?}{}: {} ok, {} errors in {} s at concurrency {} -> {:.1}/s; latency ms p50 {:.3} p90 {:.3} p99 {:.3} max {:.3}",
             args.scenario,
+            args.rate.map(|rate| format!(" (offered {rate}/s)")).unwrap_or_default(),
             counted,
             errors,
             args.duration,

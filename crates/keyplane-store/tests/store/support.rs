@@ -66,9 +66,8 @@ pub fn sealed(seed: u8) -> SealedBlob {
 }
 
 fn seed_of(text: &str) -> u8 {
-    text.bytes().fold(17u8, |seed, byte| {
-        seed.wrapping_mul(31).wrapping_add(byte)
-    })
+    text.bytes()
+        .fold(17u8, |seed, byte| seed.wrapping_mul(31).wrapping_add(byte))
 }
 
 /// A Tencent-shaped access key id: `AKID` and 32 digits.

@@ -1,0 +1,167 @@
+//! The domain's pure parts: lifecycle rules, the GCRA rate limiter on a manual clock, the
+//! last-use buffer, and redaction of secrets in `Debug`.
+
+use keyplane_core::clock::{Clock, ManualClock};
+use keyplane_core::model::{KeyUsage, SealedBlob, Secret, Tag};
+use keyplane_core::rate_limit::{RateLimiter, RateLimits};
+use keyplane_core::rules;
+use keyplane_core::usage::{latest, UsageTracker};
+use keyplane_core::CoreError;
+use time::macros::datetime;
+use time::Duration;
+
+#[test]
+fn descriptions_follow_the_documented_pattern() {
+    for good in [
+        "ci-key",
+        "build_42",
+        "a+b=c,d.e@f:g/h",
+        "密钥",
+        &"x".repeat(1024),
+    ] {
+        assert!(rules::check_description(good).is_ok(), "{good}");
+    }
+    assert!(matches!(
+        rules::check_description("ci key"),
+        Err(CoreError::InvalidFormat { .. })
+    ));
+    assert!(matches!(
+        rules::check_description("tab\there"),
+        Err(CoreError::InvalidFormat { .. })
+    ));
+    assert!(matches!(
+        rules::check_description(""),
+        Err(CoreError::InvalidValue { .. })
+    ));
+    assert!(matches!(
+        rules::check_description(&"x".repeat(1025)),
+        Err(CoreError::InvalidValue { .. })
+    ));
+}
+
+#[test]
+fn manual_api_keys_are_5_to_50_and_10_to_50_word_characters() {
+    assert!(rules::check_manual_api_key_id("ab_12").is_ok());
+    assert!(rules::check_manual_api_key_id(&"a".repeat(50)).is_ok());
+    for bad in ["abcd", "ab-12", "ab 12", &"a".repeat(51), "ключ1"] {
+        assert!(
+            matches!(
+                rules::check_manual_api_key_id(bad),
+                Err(CoreError::InvalidFormat { .. })
+            ),
+            "{bad}"
+        );
+    }
+    assert!(rules::check_manual_api_key_secret("0123456789").is_ok());
+    assert!(rules::check_manual_api_key_secret("012345678").is_err());
+}
+
+#[test]
+fn tags_are_bounded_and_unique() {
+    let tag = |key: &str, value: &str| Tag {
+        key: key.to_owned(),
+        value: value.to_owned(),
+    };
+    assert!(rules::check_tags(&[tag("env", "dev test"), tag("team", "")]).is_ok());
+    assert!(rules::check_tags(&[tag("env", "a"), tag("env", "b")]).is_err());
+    assert!(rules::check_tags(&[tag("", "a")]).is_err());
+    assert!(rules::check_tags(&vec![tag("k", "v"); 51]).is_err());
+    assert!(rules::check_secret_name("name").is_ok());
+    assert!(rules::check_secret_name("").is_err());
+    assert!(rules::check_user_name("alice.smith@corp").is_ok());
+    assert!(rules::check_user_name("alice smith").is_err());
+}
+
+#[test]
+fn the_rate_limiter_admits_a_burst_then_one_per_interval() {
+    let clock = ManualClock::new(datetime!(2026-11-24 00:00:00 UTC));
+    let limiter = RateLimiter::new(RateLimits::published_defaults());
+    for _ in 0..5 {
+        assert!(limiter.admit(1, "cam:CreateAccessKey", clock.now()));
+    }
+    assert!(!limiter.admit(1, "cam:CreateAccessKey", clock.now()));
+    assert!(
+        limiter.admit(2, "cam:CreateAccessKey", clock.now()),
+        "accounts are limited separately"
+    );
+    assert!(
+        limiter.admit(1, "cam:UpdateAccessKey", clock.now()),
+        "actions are limited separately"
+    );
+    clock.advance(Duration::milliseconds(199));
+    assert!(!limiter.admit(1, "cam:CreateAccessKey", clock.now()));
+    clock.advance(Duration::milliseconds(1));
+    assert!(limiter.admit(1, "cam:CreateAccessKey", clock.now()));
+    assert!(!limiter.admit(1, "cam:CreateAccessKey", clock.now()));
+    clock.advance(Duration::seconds(10));
+    for _ in 0..5 {
+        assert!(
+            limiter.admit(1, "cam:CreateAccessKey", clock.now()),
+            "the burst refills, no more"
+        );
+    }
+    assert!(!limiter.admit(1, "cam:CreateAccessKey", clock.now()));
+    assert!(
+        (0..1000).all(|_| limiter.admit(1, "cam:GetSecurityLastUsed", clock.now())),
+        "unlisted actions are unlimited"
+    );
+}
+
+#[test]
+fn rate_limits_can_be_overridden_and_disabled() {
+    let mut limits = RateLimits::published_defaults();
+    assert_eq!(limits.limit("cam:ListAccessKeys"), Some(20));
+    limits.set("cam:ListAccessKeys", 100);
+    assert_eq!(limits.limit("cam:ListAccessKeys"), Some(100));
+    limits.set("cam:ListAccessKeys", 0);
+    assert_eq!(limits.limit("cam:ListAccessKeys"), None);
+    limits.disable();
+    assert_eq!(limits.limit("cam:CreateAccessKey"), None);
+}
+
+#[test]
+fn the_usage_buffer_keeps_the_latest_use_per_key() {
+    let usage = |key: &str, minute: i64, action: &str| KeyUsage {
+        key_id: key.to_owned(),
+        used_at: datetime!(2026-11-24 00:00:00 UTC) + Duration::minutes(minute),
+        product: "cam".to_owned(),
+        action: action.to_owned(),
+        source_address: "127.0.0.1".to_owned(),
+    };
+    let tracker = UsageTracker::default();
+    tracker.record(usage("a", 5, "Later"));
+    tracker.record(usage("a", 1, "Earlier"));
+    tracker.record(usage("b", 2, "Other"));
+    assert_eq!(tracker.pending("a").unwrap().action, "Later");
+    let mut drained = tracker.drain();
+    drained.sort_by(|left, right| left.key_id.cmp(&right.key_id));
+    assert_eq!(drained.len(), 2);
+    assert!(tracker.pending("a").is_none());
+    tracker.record(usage("a", 9, "Newest"));
+    tracker.restore(drained);
+    assert_eq!(
+        tracker.pending("a").unwrap().action,
+        "Newest",
+        "a restore never overwrites a newer use"
+    );
+    assert_eq!(
+        latest(Some(usage("a", 1, "x")), Some(usage("a", 2, "y")))
+            .unwrap()
+            .action,
+        "y"
+    );
+    assert_eq!(latest(None, Some(usage("a", 2, "y"))).unwrap().action, "y");
+}
+
+#[test]
+fn secrets_are_redacted_in_debug() {
+    let secret = Secret::new("TopSecretValue".to_owned());
+    assert!(!format!("{secret:?}").contains("TopSecretValue"));
+    assert_eq!(secret.expose(), "TopSecretValue");
+    let sealed = SealedBlob {
+        key_version: 3,
+        ciphertext: b"TopSecretValue".to_vec(),
+    };
+    let printed = format!("{sealed:?}");
+    assert!(printed.contains("key_version: 3") && !printed.contains("84, 111"));
+}

@@ -1,0 +1,239 @@
+//! The Tencent dialect's pure parts: parameter unflattening and typed reads, envelope parsing
+//! of TC3 and v1 requests, and dialect recognition. The full pipeline (authentication,
+//! actions) is exercised in-process by keyplane-server's test binary.
+
+use keyplane_tencent::envelope::{parse, Credentials, RawRequest, MAX_QUERY_BYTES};
+use keyplane_tencent::params::Params;
+use keyplane_tencent::recognizes;
+
+fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect()
+}
+
+#[test]
+fn flat_parameters_unflatten_into_arrays_and_objects() {
+    let params = Params::from_flat(&pairs(&[
+        ("SecretName", "ci"),
+        ("Tags.0.Key", "env"),
+        ("Tags.0.Value", "dev test"),
+        ("Tags.1.Key", "team"),
+        ("SecretIdList.0", "AKIDa"),
+        ("SecretIdList.1", "AKIDb"),
+        ("TargetUin", "100000000001"),
+    ]))
+    .unwrap();
+    assert_eq!(params.required_string("SecretName").unwrap(), "ci");
+    assert_eq!(
+        params.optional_unsigned("TargetUin").unwrap(),
+        Some(100_000_000_001)
+    );
+    assert_eq!(
+        params.optional_string_list("SecretIdList").unwrap(),
+        Some(vec!["AKIDa".to_owned(), "AKIDb".to_owned()])
+    );
+    let tags = params
+        .optional_object_list("Tags", |path, fields| {
+            Ok((
+                path.to_owned(),
+                fields.get("Key").cloned(),
+                fields.get("Value").cloned(),
+            ))
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(tags.len(), 2);
+    assert_eq!(tags[0].0, "Tags.0");
+    assert_eq!(tags[1].2, None);
+    params
+        .allow_only(&["SecretName", "Tags", "SecretIdList", "TargetUin"])
+        .unwrap();
+    assert_eq!(
+        params.allow_only(&["SecretName"]).unwrap_err().code,
+        "UnknownParameter"
+    );
+}
+
+#[test]
+fn malformed_flat_parameters_are_invalid_parameter() {
+    for bad in [
+        vec![("Tags..Key", "x")],
+        vec![("Tags.0", "x"), ("Tags.0.Key", "y")],
+        vec![("A", "x"), ("A", "y")],
+        vec![("Tags.99999999.Key", "x")],
+        vec![("Tags.0.Key", "x"), ("Tags.Key", "y")],
+    ] {
+        let error = Params::from_flat(&pairs(&bad)).unwrap_err();
+        assert_eq!(error.code, "InvalidParameter", "{bad:?}");
+    }
+}
+
+#[test]
+fn typed_reads_name_the_parameter_and_accept_integer_strings() {
+    let params =
+        Params::from_json(br#"{"TargetUin": "42", "Limit": -1, "Name": 5, "List": "x"}"#).unwrap();
+    assert_eq!(params.optional_unsigned("TargetUin").unwrap(), Some(42));
+    let error = params.optional_unsigned("Limit").unwrap_err();
+    assert_eq!(error.code, "InvalidParameter");
+    assert!(error.message.contains("`Limit`"));
+    assert_eq!(
+        params.optional_string("Name").unwrap_err().code,
+        "InvalidParameter"
+    );
+    assert_eq!(
+        params.optional_string_list("List").unwrap_err().code,
+        "InvalidParameter"
+    );
+    assert_eq!(
+        params.required_string("Missing").unwrap_err().code,
+        "MissingParameter"
+    );
+    assert!(Params::from_json(b"   ").is_ok());
+    assert_eq!(
+        Params::from_json(b"[1]").unwrap_err().code,
+        "InvalidParameter"
+    );
+    assert_eq!(
+        Params::from_json(b"{\"a\":").unwrap_err().code,
+        "InvalidParameter"
+    );
+}
+
+#[test]
+fn tc3_envelopes_carry_action_version_region_and_token() {
+    let headers = [
+        ("Content-Type", "application/json"),
+        ("Host", "127.0.0.1:8080"),
+        ("X-TC-Action", "CreateApiKey"),
+        ("X-TC-Version", "2018-08-08"),
+        ("X-TC-Timestamp", "1795488150"),
+        ("X-TC-Region", "ap-guangzhou"),
+        ("X-TC-Token", "session"),
+        ("Authorization", "TC3-HMAC-SHA256 Credential=AKIDabcdefgh/2026-11-24/apigateway/tc3_request, SignedHeaders=content-type;host, Signature=abc"),
+    ];
+    let request = RawRequest {
+        method: "POST",
+        raw_query: "",
+        headers: &headers,
+        body: b"{\"SecretName\": \"x\"}",
+    };
+    let envelope = parse(&request).unwrap();
+    assert_eq!(envelope.action, "CreateApiKey");
+    assert_eq!(envelope.version, "2018-08-08");
+    assert_eq!(envelope.region.as_deref(), Some("ap-guangzhou"));
+    assert_eq!(envelope.token.as_deref(), Some("session"));
+    assert!(matches!(envelope.credentials, Credentials::Tc3 { .. }));
+    assert_eq!(
+        envelope
+            .params
+            .unwrap()
+            .required_string("SecretName")
+            .unwrap(),
+        "x"
+    );
+
+    let missing_action: Vec<_> = headers
+        .iter()
+        .copied()
+        .filter(|(name, _)| *name != "X-TC-Action")
+        .collect();
+    let request = RawRequest {
+        method: "POST",
+        raw_query: "",
+        headers: &missing_action,
+        body: b"{}",
+    };
+    assert_eq!(parse(&request).unwrap_err().code, "MissingParameter");
+
+    let other_scheme = [("Authorization", "Basic dXNlcjpwYXNz")];
+    let request = RawRequest {
+        method: "POST",
+        raw_query: "",
+        headers: &other_scheme,
+        body: b"{}",
+    };
+    assert_eq!(
+        parse(&request).unwrap_err().code,
+        "AuthFailure.InvalidAuthorization"
+    );
+
+    let request = RawRequest {
+        method: "PUT",
+        raw_query: "",
+        headers: &headers,
+        body: b"{}",
+    };
+    assert_eq!(parse(&request).unwrap_err().code, "UnsupportedProtocol");
+
+    let long_query = "a".repeat(MAX_QUERY_BYTES + 1);
+    let request = RawRequest {
+        method: "GET",
+        raw_query: &long_query,
+        headers: &headers,
+        body: b"",
+    };
+    assert_eq!(
+        parse(&request).unwrap_err().code,
+        "RequestSizeLimitExceeded"
+    );
+}
+
+#[test]
+fn v1_envelopes_separate_common_from_business_parameters() {
+    let query = "Action=ListAccessKeys&Version=2019-01-16&SecretId=AKIDabc&Signature=c2ln&Timestamp=1&Nonce=2&Region=ap-guangzhou&TargetUin=7&Description=ci+key";
+    let headers = [("Host", "127.0.0.1:8080")];
+    let request = RawRequest {
+        method: "GET",
+        raw_query: query,
+        headers: &headers,
+        body: b"",
+    };
+    let envelope = parse(&request).unwrap();
+    assert_eq!(envelope.action, "ListAccessKeys");
+    let Credentials::V1 {
+        secret_id,
+        all_parameters,
+    } = &envelope.credentials
+    else {
+        panic!("a v1 request")
+    };
+    assert_eq!(secret_id, "AKIDabc");
+    assert!(all_parameters.contains(&("Description".to_owned(), "ci key".to_owned())));
+    let params = envelope.params.unwrap();
+    params.allow_only(&["TargetUin", "Description"]).unwrap();
+
+    let request = RawRequest {
+        method: "GET",
+        raw_query: "Action=X&Version=Y",
+        headers: &headers,
+        body: b"",
+    };
+    assert_eq!(
+        parse(&request).unwrap_err().code,
+        "AuthFailure.InvalidAuthorization"
+    );
+    let doubled = "Action=A&Action=B&Version=2019-01-16&SecretId=AKIDabc&Signature=c2ln";
+    let request = RawRequest {
+        method: "GET",
+        raw_query: doubled,
+        headers: &headers,
+        body: b"",
+    };
+    assert_eq!(parse(&request).unwrap_err().code, "InvalidParameter");
+}
+
+#[test]
+fn recognition_looks_for_tc3_headers_or_a_v1_secret_id() {
+    assert!(recognizes(
+        &[("Authorization", "TC3-HMAC-SHA256 Credential=x")],
+        ""
+    ));
+    assert!(recognizes(&[("X-TC-Action", "ListAccessKeys")], ""));
+    assert!(recognizes(&[], "Action=X&SecretId=AKID"));
+    assert!(!recognizes(
+        &[("Authorization", "acs LTAI:abc")],
+        "Action=X"
+    ));
+}
