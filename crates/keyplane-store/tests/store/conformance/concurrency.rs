@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use keyplane_core::model::{ApiKey, ApiKeyType, KeyFamily};
+use keyplane_core::model::{AccessKey, ApiKey, ApiKeyType, KeyFamily};
 use keyplane_core::store::{Store, StoreError};
 use time::Duration;
 
@@ -31,6 +31,16 @@ async fn join_all<T: Send + 'static>(
     (successes, errors)
 }
 
+/// The ids of access keys, for failure messages.
+fn ids(keys: &[AccessKey]) -> Vec<&str> {
+    keys.iter().map(|key| key.id.as_str()).collect()
+}
+
+/// The ids of API keys, for failure messages.
+fn api_ids(keys: &[ApiKey]) -> Vec<&str> {
+    keys.iter().map(|key| key.id.as_str()).collect()
+}
+
 pub async fn concurrent_access_key_creations_respect_the_quota(store: Arc<dyn Store>) {
     initialize_with_user(&*store).await;
     let audit_before = audit_log(&*store).await;
@@ -52,7 +62,7 @@ pub async fn concurrent_access_key_creations_respect_the_quota(store: Arc<dyn St
         .collect();
     let (mut created, refused) = join_all(tasks).await;
 
-    assert_eq!(created.len(), 2, "keys created: {created:?}");
+    assert_eq!(created.len(), 2, "keys created: {:?}", ids(&created));
     assert_eq!(refused.len(), 48);
     assert!(
         refused
@@ -110,7 +120,7 @@ pub async fn concurrent_api_key_creations_respect_the_limit(store: Arc<dyn Store
         .collect();
     let (mut created, refused) = join_all(tasks).await;
 
-    assert_eq!(created.len(), 5, "keys created: {created:?}");
+    assert_eq!(created.len(), 5, "keys created: {:?}", api_ids(&created));
     assert_eq!(refused.len(), 45);
     assert!(
         refused
@@ -154,7 +164,7 @@ pub async fn concurrent_creations_of_the_same_api_key_id_create_one(store: Arc<d
         .collect();
     let (created, refused) = join_all(tasks).await;
 
-    assert_eq!(created.len(), 1, "keys created: {created:?}");
+    assert_eq!(created.len(), 1, "keys created: {:?}", api_ids(&created));
     assert_eq!(refused.len(), 19);
     assert!(
         refused
