@@ -23,8 +23,9 @@ use tokio::net::TcpListener;
 
 /// The largest header section hyper buffers; larger requests are refused by hyper itself.
 const MAX_HEADER_BUFFER_BYTES: usize = 1024 * 1024;
-/// The most headers one request may carry.
-const MAX_HEADERS: usize = 512;
+/// The most headers one request may carry; hyper refuses more itself (431). hyper sizes its
+/// per-request header index table by this, so it is kept near what clients send (about 15).
+const MAX_HEADERS: usize = 128;
 /// How long a client may take to send its headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Past the body limit, how much more is read and discarded before the connection is closed.

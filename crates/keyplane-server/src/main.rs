@@ -103,10 +103,15 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the runtime")?;
+    // The load generator runs on one thread, so that it takes at most one core from the
+    // server it measures; everything else gets the multi-threaded runtime.
+    let runtime = match cli.command {
+        Command::Bench(_) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        _ => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
+    }
+    .context("starting the runtime")?;
     runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => serve(args).await,

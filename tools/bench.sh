@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs the benchmarks recorded in docs/benchmarks.md, in one run, against a fresh release
+# server on loopback: (a) GET /healthz, (b) signed ListAccessKeys, (c) signed CreateAccessKey
+# with durable commits (each worker creates then deletes its own user's key, so no user
+# reaches the quota). Rate limits are disabled for the measurement.
+#
+#   tools/bench.sh [SECONDS] [CONCURRENCY]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-10}"
+concurrency="${2:-64}"
+cargo build --release --locked -p keyplane-server >/dev/null 2>&1 || cargo build --release --locked -p keyplane-server
+binary="$PWD/target/release/keyplane"
+data="$(mktemp -d)"
+trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$data"' EXIT
+"$binary" init --data-dir "$data" --json > "$data/root.json"
+"$binary" serve --data-dir "$data" --listen 127.0.0.1:0 --disable-rate-limits > "$data/server.out" 2>&1 &
+server=$!
+for _ in $(seq 1 100); do
+  address="$(sed -n 's#^listening on http://##p' "$data/server.out")"
+  [ -n "$address" ] && break
+  sleep 0.1
+done
+[ -n "$address" ] || { cat "$data/server.out"; exit 1; }
+echo "machine: $(nproc) cores, $(uname -r); server $address; ${seconds}s per run after 2s warm-up, concurrency $concurrency"
+run() { "$binary" bench --target "$address" --duration "$seconds" --warmup 2 --concurrency "$concurrency" "$@"; }
+run --scenario healthz
+run --scenario list-access-keys --credentials "$data/root.json"
+run --scenario create-access-key --credentials "$data/root.json" --data-dir "$data"
