@@ -28,10 +28,6 @@ def pytest_collection_modifyitems(config, items):
     items[:] = rest + last
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "at_rest: secrets-at-rest checks; stop all servers; run last")
-
-
 def pytest_report_header(config):
     return [f"keyplane binary: {harness.keyplane_bin()}"]
 

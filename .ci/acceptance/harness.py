@@ -95,7 +95,10 @@ def add_no_proxy_port(port: int) -> None:
 def child_env(extra: dict | None = None) -> dict:
     env = scrub_proxy_env(dict(os.environ))
     for k in list(env):
-        if k.startswith("TENCENTCLOUD_") or k.startswith("ALIBABA_CLOUD_"):
+        # KEYPLANE_*: the server reads its settings from the environment too
+        # (KEYPLANE_DATA_DIR, KEYPLANE_RATE_LIMITS, KEYPLANE_DISABLE_RATE_LIMITS, ...);
+        # only the command line given by the tests may configure it.
+        if k.startswith(("TENCENTCLOUD_", "ALIBABA_CLOUD_", "KEYPLANE_")):
             env.pop(k)
     if extra:
         env.update(extra)
@@ -683,8 +686,13 @@ def raw_request_streaming(port: int, headers: dict, body: bytes, chunk: int = 25
                 conn.sock.sendall(view[off:off + chunk])
         except (BrokenPipeError, ConnectionResetError, socket.timeout):
             pass
-        r = conn.getresponse()
-        data = r.read()
+        try:
+            r = conn.getresponse()
+            data = r.read()
+        except (OSError, http.client.HTTPException) as e:
+            raise AssertionError(
+                f"no readable reply to a {len(body)}-byte body ({e!r}): the server must answer with the "
+                f"HTTP 200 error envelope, e.g. drain the body (or close gracefully) after replying") from e
         return RawResponse(r.status, r.getheader("Content-Type"), r.getheaders(), data)
     finally:
         conn.close()

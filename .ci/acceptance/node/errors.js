@@ -1,7 +1,7 @@
 "use strict";
 // Error paths through the Node SDK: each entry is the outcome {ok, code, ...}.
-// KP_CFG: { port, signMethod?, reqMethod?, root: {secretId, secretKey}, user: {uin, secretId, secretKey},
-//           unknownUin, unknownSecretId, dupId }
+// KP_CFG: { port, signMethod?, reqMethod?, root: {secretId, secretKey, uin}, user: {uin, secretId, secretKey},
+//           otherUin, unknownUin, unknownSecretId, dupId }
 const { cfg, cam, apigw, common, call, outcome, main } = require("./lib");
 
 main(async () => {
@@ -28,6 +28,7 @@ main(async () => {
   const sub = cam(cfg.user);
   out.subUin = await outcome(() => sub.CreateAccessKey({ TargetUin: cfg.root.uin }));
   out.subListRoot = await outcome(() => sub.ListAccessKeys({ TargetUin: cfg.root.uin }));
+  out.subListOther = await outcome(() => sub.ListAccessKeys({ TargetUin: cfg.otherUin }));
   out.subApiGateway = await outcome(() => apigw(cfg.user).CreateApiKey({ SecretName: "sub-no" }));
 
   const g = apigw(cfg.root);

@@ -1,5 +1,6 @@
 //! The `keyplane` binary: `serve`, `init`, `user create`, `audit` and `bench`.
 
+use std::io::Write;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
@@ -218,6 +219,7 @@ async fn audit(args: AuditArgs) -> anyhow::Result<()> {
     let data = data_config(&args.data)?;
     let installation = Installation::open(&data, AuthorityConfig::default(), false)?;
     let mut after = args.after;
+    let mut output = std::io::stdout().lock();
     loop {
         let records = installation
             .authority
@@ -242,7 +244,14 @@ async fn audit(args: AuditArgs) -> anyhow::Result<()> {
                 "source_address": event.source_address,
                 "user_agent": event.user_agent,
             });
-            println!("{line}");
+            if let Err(error) = writeln!(output, "{line}") {
+                // A reader that stops early (`keyplane audit | head`) is not a failure.
+                if error.kind() == std::io::ErrorKind::BrokenPipe {
+                    installation.store.close();
+                    return Ok(());
+                }
+                return Err(error.into());
+            }
         }
     }
     installation.store.close();

@@ -1,0 +1,133 @@
+"""Secrets at rest.  Runs last (conftest moves `at_rest` tests to the end):
+every server the session started is stopped with SIGTERM, then no secret the
+suite was ever given (root secrets from init, every SecretAccessKey, every API
+Gateway AccessKeySecret incl. manual, refused and rotated ones) may occur as
+bytes in any file of any data directory, in `keyplane audit` output, or in the
+server logs.
+
+The whole data directory is scanned, the master-key file included: it holds no
+credential secret, so scanning it cannot produce a false positive.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from tencentcloud.apigateway.v20180808 import models as gw
+from tencentcloud.cam.v20190116 import models as cam
+
+import harness
+from harness import SECRETS, mk, raises_code, unique
+
+pytestmark = pytest.mark.at_rest
+
+
+@pytest.fixture(scope="module")
+def stopped(kp):
+    """A small workload of its own (so that this file is meaningful when run
+    alone), a scan while the servers still run, then SIGTERM everything."""
+    info = {}
+    u = kp.new_user()
+    root_c, g = kp.cam(), kp.apigw()
+    k2 = root_c.CreateAccessKey(mk(cam.CreateAccessKeyRequest, TargetUin=u.uin, Description="atrest")).AccessKey
+    harness.remember(k2.SecretAccessKey, "at-rest CAM key")
+    kp.cam(cred=(k2.AccessKeyId, k2.SecretAccessKey)).ListAccessKeys(mk(cam.ListAccessKeysRequest))
+    auto = g.CreateApiKey(mk(gw.CreateApiKeyRequest, SecretName=unique("atrest"))).Result
+    harness.remember(auto.AccessKeySecret, "at-rest auto API key")
+    rotated = g.UpdateApiKey(mk(gw.UpdateApiKeyRequest, AccessKeyId=auto.AccessKeyId)).Result
+    harness.remember(rotated.AccessKeySecret, "at-rest rotated API key")
+    mid, msec = unique("atrest_"), "AtRest_secret_" + unique("")
+    harness.remember(msec, "at-rest manual API key")
+    g.CreateApiKey(mk(gw.CreateApiKeyRequest, SecretName=unique("atrestm"), AccessKeyType="manual",
+                      AccessKeyId=mid, AccessKeySecret=msec))
+    msec2 = "AtRest_rotated_" + unique("")
+    harness.remember(msec2, "at-rest manual API key, rotated")
+    g.UpdateApiKey(mk(gw.UpdateApiKeyRequest, AccessKeyId=mid, AccessKeySecret=msec2))
+    with raises_code("AuthFailure.SignatureFailure"):
+        kp.cam(cred=(u.secret_id, "Z" + u.secret_key[1:])).ListAccessKeys(mk(cam.ListAccessKeysRequest))
+    info["cam_key_id"], info["api_key_id"], info["manual_id"] = k2.AccessKeyId, auto.AccessKeyId, mid
+    # a rotated-away secret and a deleted key's secret must not linger either
+    root_c.DeleteAccessKey(mk(cam.DeleteAccessKeyRequest, AccessKeyId=k2.AccessKeyId, TargetUin=u.uin))
+
+    info["running_findings"] = []
+    for d in harness.DEPLOYMENTS:
+        info["running_findings"] += [f"[{d.label}] {f}" for f in
+                                     harness.scan_for_secrets(harness.files_under(d.data_dir), SECRETS)]
+    harness.stop_all()
+    return info
+
+
+def test_servers_stop_cleanly_on_sigterm(stopped):
+    bad = [f"[{d.label}] exit code {d.returncode}" + (f", {d.stop_problem}" if d.stop_problem else "")
+           for d in harness.DEPLOYMENTS if d.returncode != 0 or d.stop_problem]
+    assert not bad, "servers did not stop cleanly on SIGTERM: " + "; ".join(bad)
+
+
+def test_secrets_were_collected(stopped):
+    assert len(SECRETS) >= 8, f"only {len(SECRETS)} secrets collected - the harvesting is broken"
+
+
+def test_database_files_exist(stopped):
+    for d in harness.DEPLOYMENTS:
+        assert (d.data_dir / "keyplane.db").is_file(), f"[{d.label}] no keyplane.db in {d.data_dir}"
+
+
+def test_no_secret_in_data_dir_while_running(stopped):
+    assert not stopped["running_findings"], \
+        "secrets found in data files while the server ran:\n  " + "\n  ".join(stopped["running_findings"])
+
+
+def test_no_secret_in_data_dir_after_shutdown(stopped):
+    findings, scanned = [], []
+    for d in harness.DEPLOYMENTS:
+        files = harness.files_under(d.data_dir)
+        scanned += [f"[{d.label}] {p.relative_to(d.data_dir)}" for p in files]
+        findings += [f"[{d.label}] {f}" for f in harness.scan_for_secrets(files, SECRETS)]
+    assert scanned
+    assert not findings, f"secrets found at rest ({len(SECRETS)} secrets, files: {scanned}):\n  " + \
+        "\n  ".join(findings)
+
+
+def test_no_trivially_encoded_secret_at_rest(stopped):
+    """hex or base64 of a secret is plaintext too."""
+    encoded = {}
+    for s in SECRETS:
+        b = s.encode()
+        for form in (b.hex(), b.hex().upper(), base64.b64encode(b).decode().rstrip("="),
+                     base64.urlsafe_b64encode(b).decode().rstrip("=")):
+            encoded[form] = f"encoded {harness.describe_secret(s)}"
+    findings = []
+    for d in harness.DEPLOYMENTS:
+        for p in harness.files_under(d.data_dir):
+            data = p.read_bytes()
+            findings += [f"[{d.label}] {p.name}: {why}" for form, why in encoded.items() if form.encode() in data]
+    assert not findings, "\n  ".join(findings)
+
+
+def test_audit_output_has_no_secret(stopped):
+    for d in harness.DEPLOYMENTS:
+        cp = d.audit()
+        assert cp.returncode == 0, f"[{d.label}] keyplane audit exit {cp.returncode}: {cp.stderr}"
+        lines = [ln for ln in cp.stdout.splitlines() if ln.strip()]
+        for ln in lines:
+            assert isinstance(json.loads(ln), dict), f"[{d.label}] audit line is not a JSON object: {ln[:200]}"
+        leaked = [harness.describe_secret(s) for s in SECRETS if s in cp.stdout or s in cp.stderr]
+        assert not leaked, f"[{d.label}] keyplane audit shows secrets: {leaked}"
+
+
+def test_audit_records_the_workload(stopped, kp):
+    cp = kp.audit()
+    text = cp.stdout
+    assert "CreateAccessKey" in text
+    assert "CreateApiKey" in text
+    assert stopped["cam_key_id"] in text, "the created access key id is not in the audit records"
+    assert stopped["api_key_id"] in text, "the created API key id is not in the audit records"
+
+
+def test_server_logs_have_no_secret(stopped):
+    for d in harness.DEPLOYMENTS:
+        log = d.log_text()
+        leaked = [harness.describe_secret(s) for s in SECRETS if s.encode() in log]
+        assert not leaked, f"[{d.label}] server stdout/stderr shows secrets: {leaked}"
