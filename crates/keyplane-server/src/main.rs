@@ -110,7 +110,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(_) => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build(),
-        _ => tokio::runtime::Builder::new_multi_thread().enable_all().build(),
+        _ => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
     }
     .context("starting the runtime")?;
     runtime.block_on(async move {

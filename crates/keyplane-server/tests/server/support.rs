@@ -62,6 +62,10 @@ pub struct Server {
 
 impl Server {
     /// Starts a server on an ephemeral port and waits for its `listening on` line.
+    #[allow(
+        clippy::zombie_processes,
+        reason = "the child is killed and waited for on every early exit, and by Server's Drop after"
+    )]
     pub fn start(data_dir: &Path, extra_arguments: &[&str]) -> Server {
         let mut child = Command::new(binary())
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
