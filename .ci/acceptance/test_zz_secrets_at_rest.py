@@ -46,7 +46,8 @@ def stopped(kp):
     harness.remember(msec2, "at-rest manual API key, rotated")
     g.UpdateApiKey(mk(gw.UpdateApiKeyRequest, AccessKeyId=mid, AccessKeySecret=msec2))
     with raises_code("AuthFailure.SignatureFailure"):
-        kp.cam(cred=(u.secret_id, "Z" + u.secret_key[1:])).ListAccessKeys(mk(cam.ListAccessKeysRequest))
+        wrong = ("Z" if u.secret_key[0] != "Z" else "Y") + u.secret_key[1:]
+        kp.cam(cred=(u.secret_id, wrong)).ListAccessKeys(mk(cam.ListAccessKeysRequest))
     info["cam_key_id"], info["api_key_id"], info["manual_id"] = k2.AccessKeyId, auto.AccessKeyId, mid
     # a rotated-away secret and a deleted key's secret must not linger either
     root_c.DeleteAccessKey(mk(cam.DeleteAccessKeyRequest, AccessKeyId=k2.AccessKeyId, TargetUin=u.uin))

@@ -64,6 +64,9 @@ impl Caller {
 #[derive(Debug, Clone)]
 pub struct RequestContext {
     pub caller: Option<Caller>,
+    /// The access key id a request claimed before it was authenticated: audited on a refusal
+    /// so that a key under attack shows up, even though no principal could be established.
+    pub claimed_key_id: Option<String>,
     pub now: OffsetDateTime,
     pub request_id: String,
     pub source_address: String,
@@ -74,6 +77,21 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
+    /// The context of an operator command run on the server's machine (no caller: the
+    /// operator has the data directory).
+    pub fn operator(now: OffsetDateTime, request_id: String, action: &str) -> Self {
+        Self {
+            caller: None,
+            claimed_key_id: None,
+            now,
+            request_id,
+            source_address: "local".to_owned(),
+            user_agent: "keyplane-cli".to_owned(),
+            product: "keyplane".to_owned(),
+            action: action.to_owned(),
+        }
+    }
+
     /// The audit event for this request with the given target and outcome code.
     pub fn audit_event(&self, target: Option<String>, outcome: &str) -> AuditEvent {
         AuditEvent {
@@ -81,7 +99,11 @@ impl RequestContext {
             request_id: self.request_id.clone(),
             account_id: self.caller.as_ref().map(|caller| caller.account_id),
             principal_uin: self.caller.as_ref().map(|caller| caller.uin),
-            key_id: self.caller.as_ref().map(|caller| caller.key_id.clone()),
+            key_id: self
+                .caller
+                .as_ref()
+                .map(|caller| caller.key_id.clone())
+                .or_else(|| self.claimed_key_id.clone()),
             product: self.product.clone(),
             action: self.action.clone(),
             target,

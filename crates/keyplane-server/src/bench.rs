@@ -282,15 +282,11 @@ async fn create_bench_users(args: &BenchArgs, count: usize) -> anyhow::Result<Ve
     let prefix = uuid::Uuid::new_v4().simple().to_string();
     let mut uins = Vec::with_capacity(count);
     for index in 0..count {
-        let context = RequestContext {
-            caller: None,
-            now: SystemClock.now(),
-            request_id: uuid::Uuid::new_v4().to_string(),
-            source_address: "local".to_owned(),
-            user_agent: "keyplane-bench".to_owned(),
-            product: "keyplane".to_owned(),
-            action: "CreateUser".to_owned(),
-        };
+        let context = RequestContext::operator(
+            SystemClock.now(),
+            uuid::Uuid::new_v4().to_string(),
+            "CreateUser",
+        );
         let user = installation
             .authority
             .create_user(

@@ -185,15 +185,11 @@ async fn create_user(args: UserCreateArgs) -> anyhow::Result<()> {
         .primary_account()
         .await
         .map_err(|error| anyhow::anyhow!("reading the account: {error}"))?;
-    let context = RequestContext {
-        caller: None,
-        now: SystemClock.now(),
-        request_id: uuid::Uuid::new_v4().to_string(),
-        source_address: "local".to_owned(),
-        user_agent: "keyplane-cli".to_owned(),
-        product: "keyplane".to_owned(),
-        action: "CreateUser".to_owned(),
-    };
+    let context = RequestContext::operator(
+        SystemClock.now(),
+        uuid::Uuid::new_v4().to_string(),
+        "CreateUser",
+    );
     let user = authority
         .create_user(&context, account.id, &args.name)
         .await

@@ -146,6 +146,7 @@ impl TencentDialect {
         let user_agent = truncated(raw.header("user-agent").unwrap_or(""), 256);
         let mut context = RequestContext {
             caller: None,
+            claimed_key_id: Some(truncated(envelope.credentials.secret_id(), 128)),
             now: request.now,
             request_id: request_id.to_owned(),
             source_address: request.source_address.to_owned(),

@@ -415,15 +415,11 @@ async fn rate_limits_follow_the_published_defaults_on_the_injected_clock() {
 #[tokio::test]
 async fn sub_users_manage_only_their_own_keys() {
     let harness = harness(unlimited()).await;
-    let context = keyplane_core::RequestContext {
-        caller: None,
-        now: harness.clock.now(),
-        request_id: "test".to_owned(),
-        source_address: "local".to_owned(),
-        user_agent: "test".to_owned(),
-        product: "keyplane".to_owned(),
-        action: "CreateUser".to_owned(),
-    };
+    let context = keyplane_core::RequestContext::operator(
+        harness.clock.now(),
+        "test".to_owned(),
+        "CreateUser",
+    );
     let alice = harness
         .authority
         .create_user(&context, VECTOR_ACCOUNT, "alice")
@@ -611,8 +607,13 @@ async fn last_use_is_buffered_then_flushed_and_refusals_are_audited() {
         .expect("the refusal is audited");
     assert_eq!(refusal.event.action, "CreateAccessKey");
     assert_eq!(
-        refusal.event.key_id, None,
+        refusal.event.principal_uin, None,
         "an unauthenticated request has no principal"
+    );
+    assert_eq!(
+        refusal.event.key_id.as_deref(),
+        Some(VECTOR_SECRET_ID),
+        "the claimed key is audited"
     );
 }
 
