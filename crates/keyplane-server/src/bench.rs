@@ -174,6 +174,7 @@ async fn connect(target: SocketAddr) -> anyhow::Result<http1::SendRequest<Full<B
 }
 
 async fn run_worker(
+    worker_index: usize,
     args: Arc<BenchArgs>,
     credentials: Option<Arc<Credentials>>,
     user_uin: Option<u64>,
@@ -186,14 +187,26 @@ async fn run_worker(
         .rate
         .filter(|rate| *rate > 0.0)
         .map(|rate| Duration::from_secs_f64(args.concurrency as f64 / rate));
-    let mut next_send = Instant::now();
+    // Workers are spread evenly over one interval, so the offered load is smooth rather than
+    // 64 requests in a burst at every tick.
+    let mut next_send = Instant::now()
+        + interval
+            .map(|interval| interval.mul_f64(worker_index as f64 / args.concurrency as f64))
+            .unwrap_or_default();
     while Instant::now() < stop_at {
         let started = match interval {
             Some(interval) => {
-                tokio::time::sleep_until(next_send.into()).await;
+                // On time: the request starts when the timer fires (tokio's timer has a 1 ms
+                // grain, which is not the server's latency). Behind schedule, because the
+                // previous answer came late: latency counts from when it should have started.
                 let scheduled = next_send;
                 next_send += interval;
-                scheduled
+                if scheduled > Instant::now() {
+                    tokio::time::sleep_until(scheduled.into()).await;
+                    Instant::now()
+                } else {
+                    scheduled
+                }
             }
             None => Instant::now(),
         };
@@ -335,6 +348,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut workers = Vec::with_capacity(args.concurrency);
     for index in 0..args.concurrency {
         workers.push(tokio::spawn(run_worker(
+            index,
             args.clone(),
             credentials.clone(),
             users.get(index).copied(),
