@@ -360,8 +360,13 @@ impl Authority {
     }
 
     /// Records a successful authentication, in memory; flushed by [`Authority::flush`].
-    pub fn record_use(&self, usage: KeyUsage) {
-        self.usage.record(usage);
+    /// `usage` is built only when the key has no pending use in the same second (last use is
+    /// kept to the second), so the common case allocates nothing.
+    pub fn record_use(&self, key_id: &str, now: OffsetDateTime, usage: impl FnOnce() -> KeyUsage) {
+        if self.usage.has_use_in_second(key_id, now) {
+            return;
+        }
+        self.usage.record(usage());
     }
 
     /// Applies the per-account rate limit of the request's action.
@@ -369,11 +374,17 @@ impl Authority {
         let Some(caller) = &context.caller else {
             return Ok(());
         };
-        let name = format!("{}:{}", context.product, context.action);
-        if self.limiter.admit(caller.account_id, &name, context.now) {
+        if self.limiter.admit(
+            caller.account_id,
+            &context.product,
+            &context.action,
+            context.now,
+        ) {
             Ok(())
         } else {
-            Err(CoreError::RateLimited { action: name })
+            Err(CoreError::RateLimited {
+                action: format!("{}:{}", context.product, context.action),
+            })
         }
     }
 

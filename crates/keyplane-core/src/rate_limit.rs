@@ -52,6 +52,17 @@ impl RateLimits {
         }
         self.per_second.get(name).copied()
     }
+
+    /// The limit of `action` of `product`, found without building the `product:Action` name.
+    pub fn limit_of(&self, product: &str, action: &str) -> Option<u32> {
+        if self.disabled {
+            return None;
+        }
+        self.per_second.iter().find_map(|(name, per_second)| {
+            let (name_product, name_action) = name.split_once(':')?;
+            (name_product == product && name_action == action).then_some(*per_second)
+        })
+    }
 }
 
 /// The limiter: remembers, per (account, action), the theoretical arrival time of the next
@@ -70,11 +81,12 @@ impl RateLimiter {
         }
     }
 
-    /// Admits or refuses one request of `action` (`product:Action`) by `account_id` at `now`.
-    pub fn admit(&self, account_id: u64, action: &str, now: OffsetDateTime) -> bool {
-        let Some(per_second) = self.limits.limit(action) else {
+    /// Admits or refuses one request of `product`'s `action` by `account_id` at `now`.
+    pub fn admit(&self, account_id: u64, product: &str, action: &str, now: OffsetDateTime) -> bool {
+        let Some(per_second) = self.limits.limit_of(product, action) else {
             return true;
         };
+        let action = format!("{product}:{action}");
         let now_nanos = now.unix_timestamp_nanos();
         let interval = 1_000_000_000_i128 / i128::from(per_second);
         let burst_tolerance = interval * (i128::from(per_second) - 1);

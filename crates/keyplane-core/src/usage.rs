@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use parking_lot::Mutex;
+use time::OffsetDateTime;
 
 use crate::model::KeyUsage;
 
@@ -25,6 +26,14 @@ impl UsageTracker {
                 pending.insert(usage.key_id.clone(), usage);
             }
         }
+    }
+
+    /// Whether a use of `key_id` in the same second as `now` (or later) is already pending.
+    pub fn has_use_in_second(&self, key_id: &str, now: OffsetDateTime) -> bool {
+        self.pending
+            .lock()
+            .get(key_id)
+            .is_some_and(|pending| pending.used_at.unix_timestamp() >= now.unix_timestamp())
     }
 
     /// Takes every pending record, leaving the buffer empty.

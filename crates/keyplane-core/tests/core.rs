@@ -77,32 +77,32 @@ fn the_rate_limiter_admits_a_burst_then_one_per_interval() {
     let clock = ManualClock::new(datetime!(2026-11-24 00:00:00 UTC));
     let limiter = RateLimiter::new(RateLimits::published_defaults());
     for _ in 0..5 {
-        assert!(limiter.admit(1, "cam:CreateAccessKey", clock.now()));
+        assert!(limiter.admit(1, "cam", "CreateAccessKey", clock.now()));
     }
-    assert!(!limiter.admit(1, "cam:CreateAccessKey", clock.now()));
+    assert!(!limiter.admit(1, "cam", "CreateAccessKey", clock.now()));
     assert!(
-        limiter.admit(2, "cam:CreateAccessKey", clock.now()),
+        limiter.admit(2, "cam", "CreateAccessKey", clock.now()),
         "accounts are limited separately"
     );
     assert!(
-        limiter.admit(1, "cam:UpdateAccessKey", clock.now()),
+        limiter.admit(1, "cam", "UpdateAccessKey", clock.now()),
         "actions are limited separately"
     );
     clock.advance(Duration::milliseconds(199));
-    assert!(!limiter.admit(1, "cam:CreateAccessKey", clock.now()));
+    assert!(!limiter.admit(1, "cam", "CreateAccessKey", clock.now()));
     clock.advance(Duration::milliseconds(1));
-    assert!(limiter.admit(1, "cam:CreateAccessKey", clock.now()));
-    assert!(!limiter.admit(1, "cam:CreateAccessKey", clock.now()));
+    assert!(limiter.admit(1, "cam", "CreateAccessKey", clock.now()));
+    assert!(!limiter.admit(1, "cam", "CreateAccessKey", clock.now()));
     clock.advance(Duration::seconds(10));
     for _ in 0..5 {
         assert!(
-            limiter.admit(1, "cam:CreateAccessKey", clock.now()),
+            limiter.admit(1, "cam", "CreateAccessKey", clock.now()),
             "the burst refills, no more"
         );
     }
-    assert!(!limiter.admit(1, "cam:CreateAccessKey", clock.now()));
+    assert!(!limiter.admit(1, "cam", "CreateAccessKey", clock.now()));
     assert!(
-        (0..1000).all(|_| limiter.admit(1, "cam:GetSecurityLastUsed", clock.now())),
+        (0..1000).all(|_| limiter.admit(1, "cam", "GetSecurityLastUsed", clock.now())),
         "unlisted actions are unlimited"
     );
 }

@@ -1,5 +1,10 @@
 //! The `keyplane` binary: `serve`, `init`, `user create`, `audit` and `bench`.
 
+/// mimalloc: the server allocates dozens of small, short-lived buffers per request across
+/// threads, where it is markedly cheaper than the system allocator (see docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL_ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::Write;
 use std::sync::Arc;
 

@@ -89,6 +89,9 @@ pub struct TencentDialect {
 }
 
 fn truncated(value: &str, limit: usize) -> String {
+    if value.len() <= limit {
+        return value.to_owned();
+    }
     value.chars().take(limit).collect()
 }
 
@@ -265,13 +268,14 @@ impl TencentDialect {
                 "The temporary-credential token is invalid: this service issues no temporary credentials.",
             ));
         }
-        self.authority.record_use(KeyUsage {
-            key_id: signing_key.caller.key_id.clone(),
-            used_at: request.now,
-            product: product.name().to_owned(),
-            action: truncated(&envelope.action, 64),
-            source_address: request.source_address.to_owned(),
-        });
+        self.authority
+            .record_use(&signing_key.caller.key_id, request.now, || KeyUsage {
+                key_id: signing_key.caller.key_id.clone(),
+                used_at: request.now,
+                product: product.name().to_owned(),
+                action: truncated(&envelope.action, 64),
+                source_address: request.source_address.to_owned(),
+            });
         Ok(signing_key.caller)
     }
 }

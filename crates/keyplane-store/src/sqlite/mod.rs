@@ -316,7 +316,7 @@ impl Store for SqliteStore {
 
     async fn primary_account(&self) -> Result<Option<Account>, StoreError> {
         self.connections
-            .read(|connection| {
+            .read_fresh(|connection| {
                 connection
                     .query_row(
                         "SELECT id, created_at FROM accounts ORDER BY created_at, id LIMIT 1",
@@ -370,8 +370,9 @@ impl Store for SqliteStore {
     }
 
     async fn user(&self, account_id: u64, uin: u64) -> Result<Option<User>, StoreError> {
+        // Users are also created by `keyplane user create` in another process.
         self.connections
-            .read(move |connection| find_user(connection, account_id, uin))
+            .read_fresh(move |connection| find_user(connection, account_id, uin))
             .await
     }
 

@@ -1,11 +1,21 @@
 //! SQLite connection management: one writer thread that applies write jobs in group commits
 //! (every job queued while a transaction is open joins it, each in its own savepoint, and all
 //! are acknowledged only after the single durable COMMIT), and a small pool of read-only
-//! connections used from Tokio's blocking pool. WAL mode lets readers run beside the writer.
+//! connections. WAL mode lets readers run beside the writer.
+//!
+//! Readers keep their read transaction (their WAL snapshot) open between uses for as long as
+//! this process has committed nothing since it began and for at most [`MAX_SNAPSHOT_AGE`]:
+//! taking and dropping SQLite's file locks around every statement costs more than the lookup
+//! itself. The writer bumps a commit sequence before it acknowledges anything and ends the
+//! snapshots of idle readers, so a read never misses a write this process acknowledged, and the
+//! WAL is never pinned by an idle reader. Writes by other processes (`keyplane user create`)
+//! become visible within `MAX_SNAPSHOT_AGE`, or at once through [`Connections::read_fresh`].
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use keyplane_core::StoreError;
 use parking_lot::Mutex;
@@ -14,6 +24,8 @@ use tokio::sync::{mpsc, oneshot};
 
 /// The most jobs one group commit takes.
 const MAX_JOBS_PER_COMMIT: usize = 512;
+/// The longest a reader reuses one snapshot.
+const MAX_SNAPSHOT_AGE: Duration = Duration::from_millis(20);
 /// The most idle read connections kept.
 const MAX_POOLED_READERS: usize = 16;
 /// How long a connection waits on a lock held by another process before failing.
@@ -52,23 +64,50 @@ pub(crate) fn open_connection(path: &Path, read_only: bool) -> Result<Connection
     Ok(connection)
 }
 
+/// A pooled read connection and the snapshot (read transaction) it holds, if any: the commit
+/// sequence it was taken at and when.
+struct Reader {
+    connection: Connection,
+    snapshot: Option<(u64, Instant)>,
+}
+
+impl Reader {
+    /// Ends the held read transaction, if any. A connection that cannot is not reusable.
+    fn end_snapshot(&mut self) -> Result<(), StoreError> {
+        if self.snapshot.take().is_some() {
+            self.connection.execute_batch("COMMIT").map_err(backend)?;
+        }
+        Ok(())
+    }
+}
+
+/// Idle readers, shared by readers and the writer (which ends their snapshots on commit).
+type ReaderPool = Arc<Mutex<Vec<Reader>>>;
+
 /// The writer thread and the reader pool of one database file.
 pub(crate) struct Connections {
     path: PathBuf,
     jobs: Mutex<Option<mpsc::UnboundedSender<Job>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
-    readers: Arc<Mutex<Vec<Connection>>>,
+    readers: ReaderPool,
+    commit_sequence: Arc<AtomicU64>,
 }
 
 impl Connections {
     /// Starts the writer thread on an already-migrated connection.
     pub(crate) fn start(path: PathBuf, writer_connection: Connection) -> Self {
         let (sender, mut receiver) = mpsc::unbounded_channel::<Job>();
+        let readers: ReaderPool = Arc::new(Mutex::new(Vec::new()));
+        let commit_sequence = Arc::new(AtomicU64::new(0));
+        let committed = Committed {
+            readers: readers.clone(),
+            commit_sequence: commit_sequence.clone(),
+        };
         let writer = std::thread::Builder::new()
             .name("keyplane-sqlite-writer".to_owned())
             .spawn(move || {
                 while let Some(first) = receiver.blocking_recv() {
-                    run_group_commit(&writer_connection, first, &mut receiver);
+                    run_group_commit(&writer_connection, first, &mut receiver, &committed);
                 }
             })
             .expect("spawning the SQLite writer thread");
@@ -76,7 +115,8 @@ impl Connections {
             path,
             jobs: Mutex::new(Some(sender)),
             writer: Mutex::new(Some(writer)),
-            readers: Arc::new(Mutex::new(Vec::new())),
+            readers,
+            commit_sequence,
         }
     }
 
@@ -108,22 +148,58 @@ impl Connections {
     }
 
     /// Runs `work` on a read-only connection from the pool, on the calling thread. Reads are
-    /// short indexed lookups served from SQLite's page cache (tens of microseconds), cheaper
-    /// inline than a hop to the blocking pool; WAL means they never wait for the writer.
+    /// short indexed lookups served from SQLite's page cache, cheaper inline than a hop to the
+    /// blocking pool; WAL means they never wait for the writer. The snapshot may be reused
+    /// (see the module documentation).
     pub(crate) async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        self.run_read(false, work)
+    }
+
+    /// Like [`Connections::read`], on a snapshot taken now: sees every write committed by any
+    /// process before the call.
+    pub(crate) async fn read_fresh<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.run_read(true, work)
+    }
+
+    fn run_read<T>(
+        &self,
+        fresh: bool,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let pooled = self.readers.lock().pop();
-        let connection = match pooled {
-            Some(connection) => connection,
-            None => open_connection(&self.path, true)?,
+        let mut reader = match pooled {
+            Some(reader) => reader,
+            None => Reader {
+                connection: open_connection(&self.path, true)?,
+                snapshot: None,
+            },
         };
-        let result = work(&connection);
+        // Read the sequence before the snapshot is taken: a commit in between only makes the
+        // snapshot newer than recorded, never older.
+        let sequence = self.commit_sequence.load(Ordering::Acquire);
+        let reusable = !fresh
+            && matches!(reader.snapshot, Some((taken_at, started))
+                if taken_at == sequence && started.elapsed() < MAX_SNAPSHOT_AGE);
+        if !reusable {
+            reader.end_snapshot()?;
+            reader.connection.execute_batch("BEGIN").map_err(backend)?;
+            reader.snapshot = Some((sequence, Instant::now()));
+        }
+        let result = work(&reader.connection);
+        if result.is_err() {
+            reader.end_snapshot()?;
+        }
         let mut readers = self.readers.lock();
         if readers.len() < MAX_POOLED_READERS {
-            readers.push(connection);
+            readers.push(reader);
         }
         result
     }
@@ -158,10 +234,28 @@ fn run_in_savepoint<T>(
     result
 }
 
+/// What the writer tells readers after a commit.
+struct Committed {
+    readers: ReaderPool,
+    commit_sequence: Arc<AtomicU64>,
+}
+
+impl Committed {
+    /// Called after every successful COMMIT and before any job is acknowledged: moves the
+    /// sequence on, so no reader reuses a snapshot older than this commit, and ends the
+    /// snapshots of idle readers, so none pins the WAL.
+    fn publish(&self) {
+        self.commit_sequence.fetch_add(1, Ordering::AcqRel);
+        let mut readers = self.readers.lock();
+        readers.retain_mut(|reader| reader.end_snapshot().is_ok());
+    }
+}
+
 fn run_group_commit(
     connection: &Connection,
     first: Job,
     receiver: &mut mpsc::UnboundedReceiver<Job>,
+    committed: &Committed,
 ) {
     if let Err(error) = connection.execute_batch("BEGIN IMMEDIATE") {
         first(Err(backend(error)))(Ok(()));
@@ -177,6 +271,8 @@ fn run_group_commit(
     let commit = connection.execute_batch("COMMIT").map_err(backend);
     if commit.is_err() {
         let _ = connection.execute_batch("ROLLBACK");
+    } else {
+        committed.publish();
     }
     for completion in completions {
         completion(commit.clone());

@@ -266,3 +266,72 @@ async fn sqlite_audit_events_cannot_be_updated_or_deleted() {
     assert_eq!(audit_log(&store).await, written);
     store.close();
 }
+
+/// Reads reuse their snapshot between calls, but never past a write this store acknowledged:
+/// each write below is read back at once, interleaved with reads that keep snapshots warm.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_reads_see_every_acknowledged_write_at_once() {
+    let directory = TempDir::new().unwrap();
+    let store = SqliteStore::open(&directory.path().join(DATABASE_FILE)).unwrap();
+    initialize_with_user(&store).await;
+    for number in 1..=20_u32 {
+        let before = store
+            .list_access_keys(ACCOUNT_ID, USER_UIN, KeyFamily::Aliyun)
+            .await
+            .unwrap();
+        let key_id = crate::support::aliyun_key_id(number);
+        let key = new_access_key(&key_id, USER_UIN, KeyFamily::Aliyun, at(i64::from(number)));
+        store
+            .create_access_key_within_quota(key.clone(), 1, audit_event("CreateAccessKey", &key.id))
+            .await
+            .unwrap();
+        let after = store
+            .list_access_keys(ACCOUNT_ID, USER_UIN, KeyFamily::Aliyun)
+            .await
+            .unwrap();
+        assert_eq!((before.len(), after.len()), (0, 1), "round {number}");
+        assert!(store.access_key(&key.id).await.unwrap().is_some());
+        store
+            .delete_access_key(
+                ACCOUNT_ID,
+                USER_UIN,
+                &key.id,
+                audit_event("DeleteAccessKey", &key.id),
+            )
+            .await
+            .unwrap();
+        assert!(
+            store.access_key(&key.id).await.unwrap().is_none(),
+            "round {number}"
+        );
+    }
+}
+
+/// Users are created by `keyplane user create` in another process while the server runs: a
+/// second store on the same file stands in for it, and the server's next user lookup sees the
+/// new user at once, however warm its read snapshots are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_users_created_by_another_process_are_visible_at_once() {
+    let directory = TempDir::new().unwrap();
+    let path = directory.path().join(DATABASE_FILE);
+    let server = SqliteStore::open(&path).unwrap();
+    initialize_with_user(&server).await;
+    let operator = SqliteStore::open(&path).unwrap();
+    for number in 0..10_u64 {
+        let uin = 200_000_000_000 + number;
+        server
+            .list_access_keys(ACCOUNT_ID, USER_UIN, KeyFamily::Tencent)
+            .await
+            .unwrap();
+        assert_eq!(server.user(ACCOUNT_ID, uin).await.unwrap(), None);
+        let created = operator
+            .create_user(
+                user(uin, &format!("operator-{number}"), at(1)),
+                audit_event("CreateUser", "x"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(server.user(ACCOUNT_ID, uin).await.unwrap(), Some(created));
+    }
+    operator.close();
+}
