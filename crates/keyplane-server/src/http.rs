@@ -5,7 +5,6 @@
 //! in-flight requests finish within a grace period, then flushes buffered writes.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -85,7 +84,7 @@ fn tencent_error(state: &AppState, error: TencentError) -> Response<Full<Bytes>>
 
 async fn serve_request(
     state: Arc<AppState>,
-    peer: SocketAddr,
+    source_address: Arc<str>,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     if request.uri().path() == "/healthz" {
@@ -132,7 +131,6 @@ async fn serve_request(
                 .map(|value| (name.as_str(), value))
         })
         .collect();
-    let source_address = peer.ip().to_string();
     let incoming = IncomingRequest {
         method: parts.method.as_str(),
         path: parts.uri.path(),
@@ -178,7 +176,10 @@ pub async fn serve(
                 };
                 let _ = stream.set_nodelay(true);
                 let state = state.clone();
-                let service = service_fn(move |request| serve_request(state.clone(), peer, request));
+                let source_address: Arc<str> = Arc::from(peer.ip().to_string());
+                let service = service_fn(move |request| {
+                    serve_request(state.clone(), source_address.clone(), request)
+                });
                 let connection = builder.serve_connection(TokioIo::new(stream), service);
                 let connection = graceful.watch(connection);
                 tokio::spawn(async move {
