@@ -14,7 +14,19 @@ binary="$PWD/target/release/keyplane"
 data="$(mktemp -d)"
 trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; rm -rf "$data"' EXIT
 "$binary" init --data-dir "$data" --json > "$data/root.json"
-"$binary" serve --data-dir "$data" --listen 127.0.0.1:0 --disable-rate-limits > "$data/server.out" 2>&1 &
+# The generator is single-threaded and, on a machine with more than one core, pinned to the
+# last core; the server is pinned to the others and runs one worker thread per core it has,
+# so the two never compete for a core.
+cores="$(nproc)"
+pin_generator=()
+pin_server=()
+server_threads=()
+if command -v taskset >/dev/null 2>&1 && [ "$cores" -gt 1 ]; then
+  pin_generator=(taskset -c "$(( cores - 1 ))")
+  pin_server=(taskset -c "0-$(( cores - 2 ))")
+  server_threads=(--worker-threads "$(( cores - 1 ))")
+fi
+"${pin_server[@]}" "$binary" serve --data-dir "$data" --listen 127.0.0.1:0 --disable-rate-limits "${server_threads[@]}" > "$data/server.out" 2>&1 &
 server=$!
 for _ in $(seq 1 100); do
   address="$(sed -n 's#^listening on http://##p' "$data/server.out")"
@@ -22,14 +34,8 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 [ -n "$address" ] || { cat "$data/server.out"; exit 1; }
-echo "machine: $(nproc) cores, $(uname -r); server $address; ${seconds}s per run after 2s warm-up, concurrency $concurrency"
-# The generator is single-threaded; on a machine with more than one core it is pinned to the
-# last core so that it never shares a core with more than one server thread at a time.
-pin=()
-if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -gt 1 ]; then
-  pin=(taskset -c "$(( $(nproc) - 1 ))")
-fi
-run() { "${pin[@]}" "$binary" bench --target "$address" --duration "$seconds" --warmup 2 --concurrency "$concurrency" "$@"; }
+echo "machine: $cores cores, $(uname -r); server $address ${pin_server[*]} ${server_threads[*]}; generator ${pin_generator[*]}; ${seconds}s per run after 2s warm-up, concurrency $concurrency"
+run() { "${pin_generator[@]}" "$binary" bench --target "$address" --duration "$seconds" --warmup 2 --concurrency "$concurrency" "$@"; }
 run --scenario healthz
 run --scenario list-access-keys --credentials "$data/root.json"
 run --scenario create-access-key --credentials "$data/root.json" --data-dir "$data"

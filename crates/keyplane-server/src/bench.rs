@@ -17,7 +17,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use keyplane_core::{AuthorityConfig, Clock, RequestContext};
-use keyplane_crypto::tencent::{sign_tc3, Tc3Request};
+use keyplane_crypto::tencent::{Tc3Request, Tc3Signer};
 use serde_json::json;
 use tokio::net::TcpStream;
 
@@ -105,17 +105,14 @@ fn read_credentials(path: &PathBuf) -> anyhow::Result<Credentials> {
     })
 }
 
+/// Signs `call` as the Python SDK does (TC3, POST, JSON; `content-type;host` signed).
 fn signed_request(
-    target: SocketAddr,
-    credentials: &Credentials,
+    host: &str,
+    signer: &mut Tc3Signer,
     call: &Call,
 ) -> anyhow::Result<Request<Full<Bytes>>> {
-    let host = target.to_string();
     let timestamp = SystemClock.now().unix_timestamp().to_string();
-    let headers = [
-        ("Content-Type", "application/json"),
-        ("Host", host.as_str()),
-    ];
+    let headers = [("Content-Type", "application/json"), ("Host", host)];
     let tc3 = Tc3Request {
         method: "POST",
         path: "/",
@@ -124,14 +121,9 @@ fn signed_request(
         body: call.body.as_bytes(),
         timestamp: &timestamp,
     };
-    let authorization = sign_tc3(
-        &tc3,
-        &credentials.secret_id,
-        credentials.secret_key.as_bytes(),
-        "cam",
-        &["content-type", "host"],
-    )
-    .map_err(|error| anyhow::anyhow!("signing: {error}"))?;
+    let authorization = signer
+        .authorization(&tc3, &["content-type", "host"])
+        .map_err(|error| anyhow::anyhow!("signing: {error}"))?;
     Ok(Request::builder()
         .method(Method::POST)
         .uri("/")
@@ -183,6 +175,14 @@ async fn run_worker(
 ) -> anyhow::Result<WorkerResult> {
     let mut sender = connect(args.target).await?;
     let mut result = WorkerResult::default();
+    let host = args.target.to_string();
+    let mut signer = credentials.as_deref().map(|credentials| {
+        Tc3Signer::new(
+            &credentials.secret_id,
+            credentials.secret_key.as_bytes(),
+            "cam",
+        )
+    });
     let interval = args
         .rate
         .filter(|rate| *rate > 0.0)
@@ -213,36 +213,27 @@ async fn run_worker(
         let ok = match args.scenario {
             Scenario::Healthz => {
                 let request = Request::get("/healthz")
-                    .header("Host", args.target.to_string())
+                    .header("Host", host.as_str())
                     .body(Full::new(Bytes::new()))?;
                 exchange(&mut sender, request).await.is_ok()
             }
             Scenario::ListAccessKeys => {
-                let credentials = credentials.as_deref().context("credentials are required")?;
+                let signer = signer.as_mut().context("credentials are required")?;
                 let call = Call {
                     action: "ListAccessKeys",
                     body: "{}".to_owned(),
                 };
-                let body = exchange(
-                    &mut sender,
-                    signed_request(args.target, credentials, &call)?,
-                )
-                .await;
+                let body = exchange(&mut sender, signed_request(&host, signer, &call)?).await;
                 matches!(body, Ok(body) if !error_in(&body))
             }
             Scenario::CreateAccessKey => {
-                let credentials = credentials.as_deref().context("credentials are required")?;
+                let signer = signer.as_mut().context("credentials are required")?;
                 let uin = user_uin.context("a user is required")?;
                 let create = Call {
                     action: "CreateAccessKey",
                     body: json!({ "TargetUin": uin }).to_string(),
                 };
-                match exchange(
-                    &mut sender,
-                    signed_request(args.target, credentials, &create)?,
-                )
-                .await
-                {
+                match exchange(&mut sender, signed_request(&host, signer, &create)?).await {
                     Ok(body) if !error_in(&body) => {
                         let value: serde_json::Value = serde_json::from_slice(&body)?;
                         let key_id = value["Response"]["AccessKey"]["AccessKeyId"]
@@ -253,11 +244,8 @@ async fn run_worker(
                             action: "DeleteAccessKey",
                             body: json!({ "AccessKeyId": key_id, "TargetUin": uin }).to_string(),
                         };
-                        let deleted = exchange(
-                            &mut sender,
-                            signed_request(args.target, credentials, &delete)?,
-                        )
-                        .await;
+                        let deleted =
+                            exchange(&mut sender, signed_request(&host, signer, &delete)?).await;
                         matches!(deleted, Ok(body) if !error_in(&body))
                     }
                     _ => false,

@@ -54,6 +54,9 @@ pub struct ServeArgs {
     /// Log format: text or json. Default text.
     #[arg(long, env = "KEYPLANE_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
+    /// Request-serving threads. Default: one per core.
+    #[arg(long, env = "KEYPLANE_WORKER_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
+    pub worker_threads: Option<u16>,
 }
 
 /// How logs are written (to standard error).
@@ -80,6 +83,7 @@ pub struct FileConfig {
     pub key_cache_capacity: Option<u64>,
     pub flush_interval_milliseconds: Option<u64>,
     pub shutdown_grace_seconds: Option<u64>,
+    pub worker_threads: Option<u16>,
 }
 
 impl FileConfig {
@@ -137,6 +141,8 @@ pub struct ServeConfig {
     pub key_cache_capacity: u64,
     pub flush_interval: Duration,
     pub shutdown_grace: Duration,
+    /// `None`: one per core.
+    pub worker_threads: Option<usize>,
 }
 
 fn parse_rate_limit(text: &str) -> anyhow::Result<(String, u32)> {
@@ -195,6 +201,10 @@ impl ServeConfig {
             key_cache_capacity: file.key_cache_capacity.unwrap_or(1_000_000),
             flush_interval: Duration::from_millis(file.flush_interval_milliseconds.unwrap_or(500)),
             shutdown_grace: Duration::from_secs(file.shutdown_grace_seconds.unwrap_or(10)),
+            worker_threads: match args.worker_threads.or(file.worker_threads) {
+                Some(0) => bail!("worker_threads must be at least 1"),
+                other => other.map(usize::from),
+            },
         })
     }
 }

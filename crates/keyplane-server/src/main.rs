@@ -110,11 +110,19 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     // The load generator runs on one thread, so that it takes at most one core from the
-    // server it measures; everything else gets the multi-threaded runtime.
-    let runtime = match cli.command {
+    // server it measures; the server runs on its configured number of worker threads.
+    let runtime = match &cli.command {
         Command::Bench(_) => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build(),
+        Command::Serve(args) => {
+            let config = ServeConfig::resolve(args)?;
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            if let Some(worker_threads) = config.worker_threads {
+                builder.worker_threads(worker_threads);
+            }
+            builder.enable_all().build()
+        }
         _ => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build(),

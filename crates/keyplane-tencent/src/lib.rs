@@ -14,7 +14,9 @@ use std::sync::Arc;
 
 use keyplane_core::model::{KeyFamily, KeyUsage};
 use keyplane_core::{Authority, RequestContext};
-use keyplane_crypto::tencent::{verify_tc3, verify_v1, Tc3Request};
+use keyplane_crypto::tencent::{
+    tc3_signing_key, verify_tc3_with_signing_key, verify_v1, Tc3Request,
+};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
@@ -82,10 +84,32 @@ impl From<TencentError> for Refusal {
     }
 }
 
+/// A TC3 signing key derived from a secret for one credential date and service.
+struct DerivedKey {
+    credential_date: String,
+    credential_service: String,
+    key: zeroize::Zeroizing<[u8; 32]>,
+}
+
+/// How many derived TC3 signing keys are kept (one per access key in use).
+const DERIVED_KEY_CACHE_CAPACITY: u64 = 100_000;
+
 /// The dialect, over the core use cases.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TencentDialect {
     authority: Arc<Authority>,
+    /// Derived TC3 signing keys by SecretId: the key chain depends only on the (immutable)
+    /// secret, the date and the service, so it is computed once a day per key and service
+    /// instead of on every request. Consulted only after the key was found active.
+    derived_keys: moka::sync::Cache<String, Arc<DerivedKey>>,
+}
+
+impl std::fmt::Debug for TencentDialect {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("TencentDialect")
+            .finish_non_exhaustive()
+    }
 }
 
 fn truncated(value: &str, limit: usize) -> String {
@@ -97,7 +121,37 @@ fn truncated(value: &str, limit: usize) -> String {
 
 impl TencentDialect {
     pub fn new(authority: Arc<Authority>) -> Self {
-        Self { authority }
+        Self {
+            authority,
+            derived_keys: moka::sync::Cache::new(DERIVED_KEY_CACHE_CAPACITY),
+        }
+    }
+
+    /// The TC3 signing key of `key_id` for the authorization's date and service.
+    fn derived_key(
+        &self,
+        key_id: &str,
+        secret: &[u8],
+        authorization: &keyplane_crypto::tencent::Tc3Authorization,
+    ) -> Arc<DerivedKey> {
+        if let Some(derived) = self.derived_keys.get(key_id) {
+            if derived.credential_date == authorization.credential_date
+                && derived.credential_service == authorization.credential_service
+            {
+                return derived;
+            }
+        }
+        let derived = Arc::new(DerivedKey {
+            credential_date: authorization.credential_date.clone(),
+            credential_service: authorization.credential_service.clone(),
+            key: tc3_signing_key(
+                secret,
+                &authorization.credential_date,
+                &authorization.credential_service,
+            ),
+        });
+        self.derived_keys.insert(key_id.to_owned(), derived.clone());
+        derived
     }
 
     /// The answer to a request that failed before the dialect could read it (for example a
@@ -250,7 +304,8 @@ impl TencentDialect {
                     body: request.body,
                     timestamp,
                 };
-                verify_tc3(&tc3_request, authorization, secret, now)
+                let derived = self.derived_key(secret_id, secret, authorization);
+                verify_tc3_with_signing_key(&tc3_request, authorization, &derived.key, now)
             }
             Credentials::V1 { all_parameters, .. } => verify_v1(
                 request.method,
