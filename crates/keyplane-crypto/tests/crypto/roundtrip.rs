@@ -704,3 +704,42 @@ fn v1_signature_method_parsing() {
         assert_eq!(V1SignatureMethod::parse(Some(method.as_str())), Ok(method));
     }
 }
+
+/// A long-lived signer keeps its derived key only for the date it was derived for: across a
+/// UTC midnight its output still equals one-off signing, and it verifies.
+#[test]
+fn a_reused_signer_matches_one_off_signing_across_dates() {
+    use keyplane_crypto::tencent::{
+        parse_tc3_authorization, sign_tc3, verify_tc3, Tc3Request, Tc3Signer,
+    };
+    let secret = b"FakeSecretKey000000000000000EXMP";
+    let mut signer = Tc3Signer::new("AKIDFakeSecretId0000000000000000EXMP", secret, "cam");
+    let headers = [
+        ("Content-Type", "application/json"),
+        ("Host", "127.0.0.1:8080"),
+    ];
+    for timestamp in ["1795478399", "1795478400", "1795478401", "1795564800"] {
+        let request = Tc3Request {
+            method: "POST",
+            path: "/",
+            raw_query: "",
+            headers: &headers,
+            body: b"{}",
+            timestamp,
+        };
+        let reused = signer
+            .authorization(&request, &["content-type", "host"])
+            .unwrap();
+        let one_off = sign_tc3(
+            &request,
+            "AKIDFakeSecretId0000000000000000EXMP",
+            secret,
+            "cam",
+            &["content-type", "host"],
+        )
+        .unwrap();
+        assert_eq!(reused, one_off, "timestamp {timestamp}");
+        let authorization = parse_tc3_authorization(&reused).unwrap();
+        verify_tc3(&request, &authorization, secret, timestamp.parse().unwrap()).unwrap();
+    }
+}
