@@ -137,6 +137,11 @@ async fn call(
     dispatch(harness, "POST", "", &headers, body.as_bytes(), now).await
 }
 
+/// The error code the root gets for one call (None on success).
+async fn root_error(harness: &Harness, version: &str, action: &str, body: Value) -> Option<String> {
+    error_code(&call(harness, &harness.root, version, action, body).await)
+}
+
 struct Vector {
     name: String,
     method: String,
@@ -360,29 +365,17 @@ async fn rate_limits_follow_the_published_defaults_on_the_injected_clock() {
         .await;
         assert_eq!(error_code(&response), None);
     }
-    let response = call(
-        &harness,
-        &harness.root,
-        CAM_VERSION,
-        "ListAccessKeys",
-        json!({}),
-    )
-    .await;
     assert_eq!(
-        error_code(&response).as_deref(),
+        root_error(&harness, CAM_VERSION, "ListAccessKeys", json!({}))
+            .await
+            .as_deref(),
         Some("RequestLimitExceeded")
     );
     harness.clock.advance(time::Duration::milliseconds(50));
-    let response = call(
-        &harness,
-        &harness.root,
-        CAM_VERSION,
-        "ListAccessKeys",
-        json!({}),
-    )
-    .await;
     assert_eq!(
-        error_code(&response),
+        root_error(&harness, CAM_VERSION, "ListAccessKeys", json!({}))
+            .await
+            .as_deref(),
         None,
         "one request per 1/20 s refills"
     );
@@ -398,16 +391,15 @@ async fn rate_limits_follow_the_published_defaults_on_the_injected_clock() {
         .await;
         assert_eq!(error_code(&response), None);
     }
-    let response = call(
-        &harness,
-        &harness.root,
-        CAM_VERSION,
-        "UpdateAccessKey",
-        json!({ "AccessKeyId": VECTOR_SECRET_ID, "Status": "Active" }),
-    )
-    .await;
     assert_eq!(
-        error_code(&response).as_deref(),
+        root_error(
+            &harness,
+            CAM_VERSION,
+            "UpdateAccessKey",
+            json!({ "AccessKeyId": VECTOR_SECRET_ID, "Status": "Active" })
+        )
+        .await
+        .as_deref(),
         Some("RequestLimitExceeded")
     );
 }
@@ -508,38 +500,31 @@ async fn sub_users_manage_only_their_own_keys() {
             "{action} {body}"
         );
     }
-    let response = call(
-        &harness,
-        &harness.root,
-        CAM_VERSION,
-        "UpdateAccessKey",
-        json!({ "AccessKeyId": alice_key.secret_id, "Status": "Inactive" }),
-    )
-    .await;
     assert_eq!(
-        error_code(&response).as_deref(),
+        root_error(
+            &harness,
+            CAM_VERSION,
+            "UpdateAccessKey",
+            json!({ "AccessKeyId": alice_key.secret_id, "Status": "Inactive" })
+        )
+        .await
+        .as_deref(),
         Some("OperationDenied.UinNotMatch"),
         "TargetUin defaults to the caller"
     );
-    let response = call(
-        &harness,
-        &harness.root,
-        CAM_VERSION,
-        "UpdateAccessKey",
-        json!({ "AccessKeyId": alice_key.secret_id, "Status": "Inactive", "TargetUin": alice.uin }),
-    )
-    .await;
-    assert_eq!(error_code(&response), None);
-    let response = call(
-        &harness,
-        &harness.root,
-        CAM_VERSION,
-        "CreateAccessKey",
-        json!({ "TargetUin": 999 }),
-    )
-    .await;
     assert_eq!(
-        error_code(&response).as_deref(),
+        root_error(&harness, CAM_VERSION, "UpdateAccessKey", json!({ "AccessKeyId": alice_key.secret_id, "Status": "Inactive", "TargetUin": alice.uin })).await.as_deref(),
+        None
+    );
+    assert_eq!(
+        root_error(
+            &harness,
+            CAM_VERSION,
+            "CreateAccessKey",
+            json!({ "TargetUin": 999 })
+        )
+        .await
+        .as_deref(),
         Some("InvalidParameter.UserNotExist")
     );
 }
@@ -547,15 +532,12 @@ async fn sub_users_manage_only_their_own_keys() {
 #[tokio::test]
 async fn last_use_is_buffered_then_flushed_and_refusals_are_audited() {
     let harness = harness(unlimited()).await;
-    let response = call(
-        &harness,
-        &harness.root,
-        CAM_VERSION,
-        "ListAccessKeys",
-        json!({}),
-    )
-    .await;
-    assert_eq!(error_code(&response), None);
+    assert_eq!(
+        root_error(&harness, CAM_VERSION, "ListAccessKeys", json!({}))
+            .await
+            .as_deref(),
+        None
+    );
     let store = harness.authority.store().clone();
     assert!(
         store
@@ -708,16 +690,15 @@ async fn api_gateway_keys_round_trip_with_tencent_types() {
         rotated["Response"]["Result"]["AccessKeySecret"],
         key["AccessKeySecret"]
     );
-    let manual_update = call(
-        &harness,
-        &harness.root,
-        API_GATEWAY_VERSION,
-        "UpdateApiKey",
-        json!({ "AccessKeyId": "my_key_01" }),
-    )
-    .await;
     assert_eq!(
-        error_code(&manual_update).as_deref(),
+        root_error(
+            &harness,
+            API_GATEWAY_VERSION,
+            "UpdateApiKey",
+            json!({ "AccessKeyId": "my_key_01" })
+        )
+        .await
+        .as_deref(),
         Some("MissingParameter")
     );
     let page = call(
@@ -733,16 +714,15 @@ async fn api_gateway_keys_round_trip_with_tencent_types() {
         page["Response"]["Result"]["ApiKeySet"][0]["AccessKeyId"],
         "my_key_01"
     );
-    let too_many = call(
-        &harness,
-        &harness.root,
-        API_GATEWAY_VERSION,
-        "DescribeApiKeysStatus",
-        json!({ "Limit": 101 }),
-    )
-    .await;
     assert_eq!(
-        error_code(&too_many).as_deref(),
+        root_error(
+            &harness,
+            API_GATEWAY_VERSION,
+            "DescribeApiKeysStatus",
+            json!({ "Limit": 101 })
+        )
+        .await
+        .as_deref(),
         Some("InvalidParameterValue")
     );
     call(
@@ -753,16 +733,15 @@ async fn api_gateway_keys_round_trip_with_tencent_types() {
         json!({ "AccessKeyId": key_id }),
     )
     .await;
-    let gone = call(
-        &harness,
-        &harness.root,
-        API_GATEWAY_VERSION,
-        "DescribeApiKey",
-        json!({ "AccessKeyId": key_id }),
-    )
-    .await;
     assert_eq!(
-        error_code(&gone).as_deref(),
+        root_error(
+            &harness,
+            API_GATEWAY_VERSION,
+            "DescribeApiKey",
+            json!({ "AccessKeyId": key_id })
+        )
+        .await
+        .as_deref(),
         Some("ResourceNotFound.InvalidAccessKeyId")
     );
     let no_region = {

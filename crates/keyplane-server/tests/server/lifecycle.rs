@@ -4,13 +4,11 @@
 
 use std::process::Command;
 
-use bytes::Bytes;
-use http::Request;
-use http_body_util::Full;
 use serde_json::json;
 
 use super::support::{
-    binary, call, create_user, init, send, Credentials, Server, API_GATEWAY_VERSION, CAM_VERSION,
+    assert_healthy, binary, call, create_user, init, Credentials, Server, API_GATEWAY_VERSION,
+    CAM_VERSION,
 };
 
 #[test]
@@ -78,14 +76,7 @@ async fn serve_initialises_an_empty_directory_and_answers_health() {
         printed.contains("Tencent SecretId:"),
         "root credentials are printed: {printed}"
     );
-    let health = send(
-        server.address,
-        Request::get("/healthz")
-            .body(Full::new(Bytes::new()))
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(health.status, 200);
+    assert_healthy(&server).await;
     assert!(data_dir.join("master.key").exists());
     let status = server.terminate();
     assert!(status.success(), "clean exit on SIGTERM: {status}");

@@ -14,21 +14,10 @@ use rand::{Rng, SeedableRng};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::support::{call, init, send, signed, Credentials, Server, CAM_VERSION};
+use super::support::{assert_healthy, call, init, send, signed, Credentials, Server, CAM_VERSION};
 
 fn random_bytes(random: &mut StdRng, length: usize) -> Vec<u8> {
     (0..length).map(|_| random.gen()).collect()
-}
-
-async fn assert_healthy(server: &Server) {
-    let health = send(
-        server.address,
-        Request::get("/healthz")
-            .body(Full::new(Bytes::new()))
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(health.status, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

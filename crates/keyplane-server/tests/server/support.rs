@@ -202,6 +202,18 @@ pub async fn send(address: SocketAddr, request: Request<Full<Bytes>>) -> Reply {
     }
 }
 
+/// Asserts that the server answers `GET /healthz` with 200.
+pub async fn assert_healthy(server: &Server) {
+    let health = send(
+        server.address,
+        Request::get("/healthz")
+            .body(Full::new(Bytes::new()))
+            .expect("a request"),
+    )
+    .await;
+    assert_eq!(health.status, 200);
+}
+
 /// Root or user credentials for signing.
 #[derive(Debug, Clone)]
 pub struct Credentials {
