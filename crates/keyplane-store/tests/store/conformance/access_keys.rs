@@ -300,13 +300,10 @@ async fn alice_with_a_key_and_bob(store: &dyn Store) -> NewAccessKey {
     key
 }
 
-pub async fn set_access_key_status_refuses_unknown_foreign_and_other_owners_keys(
-    store: Arc<dyn Store>,
-) {
-    let key = alice_with_a_key_and_bob(&*store).await;
-    let audit_before = audit_events(&*store).await;
-
-    let attempts = [
+/// (account, owner, key id, expected error) for a key that is unknown, in another account,
+/// or owned by someone else than the named owner (bob, or the root).
+fn refused_key_attempts(key: &NewAccessKey) -> [(u64, u64, String, StoreError); 4] {
+    [
         (
             ACCOUNT_ID,
             USER_UIN,
@@ -331,7 +328,16 @@ pub async fn set_access_key_status_refuses_unknown_foreign_and_other_owners_keys
             key.id.clone(),
             StoreError::OwnerMismatch,
         ),
-    ];
+    ]
+}
+
+pub async fn set_access_key_status_refuses_unknown_foreign_and_other_owners_keys(
+    store: Arc<dyn Store>,
+) {
+    let key = alice_with_a_key_and_bob(&*store).await;
+    let audit_before = audit_events(&*store).await;
+
+    let attempts = refused_key_attempts(&key);
     for (account_id, owner_uin, key_id, expected) in attempts {
         assert_eq!(
             store
@@ -415,32 +421,7 @@ pub async fn delete_access_key_refuses_unknown_foreign_and_other_owners_keys(
     let key = alice_with_a_key_and_bob(&*store).await;
     let audit_before = audit_events(&*store).await;
 
-    let attempts = [
-        (
-            ACCOUNT_ID,
-            USER_UIN,
-            tencent_key_id(404),
-            StoreError::AccessKeyNotFound,
-        ),
-        (
-            OTHER_ACCOUNT_ID,
-            USER_UIN,
-            key.id.clone(),
-            StoreError::AccessKeyNotFound,
-        ),
-        (
-            ACCOUNT_ID,
-            SECOND_USER_UIN,
-            key.id.clone(),
-            StoreError::OwnerMismatch,
-        ),
-        (
-            ACCOUNT_ID,
-            ACCOUNT_ID,
-            key.id.clone(),
-            StoreError::OwnerMismatch,
-        ),
-    ];
+    let attempts = refused_key_attempts(&key);
     for (account_id, owner_uin, key_id, expected) in attempts {
         assert_eq!(
             store
