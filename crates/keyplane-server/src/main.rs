@@ -314,10 +314,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let interval = config.flush_interval;
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(interval);
+            let mut dropped_reported = 0;
             loop {
                 ticker.tick().await;
                 if let Err(error) = authority.flush().await {
                     tracing::warn!(%error, "flushing last-use records and audit events failed");
+                }
+                let dropped = authority.dropped_audit_events();
+                if dropped > dropped_reported {
+                    tracing::warn!(
+                        dropped = dropped - dropped_reported,
+                        "refused-request audit events dropped: the buffer was full"
+                    );
+                    dropped_reported = dropped;
                 }
             }
         })

@@ -60,15 +60,6 @@ pub struct OutgoingResponse {
     pub body: Vec<u8>,
 }
 
-/// Whether a request looks like Tencent Cloud API 3.0: a TC3 `Authorization` header, any
-/// `X-TC-*` header, or v1 `SecretId` among the query parameters.
-pub fn recognizes(headers: &[(&str, &str)], raw_query: &str) -> bool {
-    headers.iter().any(|(name, value)| {
-        (name.eq_ignore_ascii_case("authorization") && value.trim_start().starts_with("TC3-"))
-            || name.len() > 5 && name[..5].eq_ignore_ascii_case("x-tc-")
-    }) || form_urlencoded::parse(raw_query.as_bytes()).any(|(name, _)| name == "SecretId")
-}
-
 /// A failure on the way to an action, with the context known at that point for the audit.
 struct Refusal {
     error: TencentError,

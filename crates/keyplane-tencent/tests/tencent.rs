@@ -1,10 +1,9 @@
-//! The Tencent dialect's pure parts: parameter unflattening and typed reads, envelope parsing
-//! of TC3 and v1 requests, and dialect recognition. The full pipeline (authentication,
-//! actions) is exercised in-process by keyplane-server's test binary.
+//! The Tencent dialect's pure parts: parameter unflattening and typed reads, and envelope
+//! parsing of TC3 and v1 requests. The full pipeline (authentication, actions) is exercised
+//! in-process by keyplane-server's test binary.
 
 use keyplane_tencent::envelope::{parse, Credentials, RawRequest, MAX_QUERY_BYTES};
 use keyplane_tencent::params::Params;
-use keyplane_tencent::recognizes;
 
 fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
     items
@@ -222,18 +221,4 @@ fn v1_envelopes_separate_common_from_business_parameters() {
         body: b"",
     };
     assert_eq!(parse(&request).unwrap_err().code, "InvalidParameter");
-}
-
-#[test]
-fn recognition_looks_for_tc3_headers_or_a_v1_secret_id() {
-    assert!(recognizes(
-        &[("Authorization", "TC3-HMAC-SHA256 Credential=x")],
-        ""
-    ));
-    assert!(recognizes(&[("X-TC-Action", "ListAccessKeys")], ""));
-    assert!(recognizes(&[], "Action=X&SecretId=AKID"));
-    assert!(!recognizes(
-        &[("Authorization", "acs LTAI:abc")],
-        "Action=X"
-    ));
 }
