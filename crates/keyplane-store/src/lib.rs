@@ -1,7 +1,11 @@
 //! Storage backends for Keyplane's [`keyplane_core::Store`] trait. Only this crate knows SQL.
-//! SQLite (embedded, the default) lives in [`sqlite`]; each backend owns its migrations, which
-//! are compiled into the binary.
+//! SQLite (embedded, the default) lives in [`sqlite`], PostgreSQL (for several nodes on one
+//! database) in [`postgres`]; each backend owns its migrations, which are compiled into the
+//! binary, and both store the same values the same way (`codec`).
 
+mod codec;
+pub mod postgres;
 pub mod sqlite;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;

@@ -11,7 +11,7 @@ use std::path::Path;
 use async_trait::async_trait;
 use keyplane_core::audit::{AuditEvent, AuditRecord};
 use keyplane_core::model::{
-    AccessKey, Account, ApiKey, ApiKeyType, KeyFamily, KeyStatus, KeyUsage, SealedBlob, Tag, User,
+    AccessKey, Account, ApiKey, ApiKeyType, KeyFamily, KeyStatus, KeyUsage, SealedBlob, User,
 };
 use keyplane_core::store::{ApiKeyChange, NewAccessKey, NewAccount, Store, StoreError};
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -19,6 +19,8 @@ use time::OffsetDateTime;
 
 pub use migrations::SCHEMA_VERSION;
 use worker::{backend, open_connection, Connections};
+
+use crate::codec::{as_i64, as_u64, nanos, tags_from_json, tags_to_json, time_from_nanos};
 
 /// Keyplane's store on one SQLite file.
 pub struct SqliteStore {
@@ -47,30 +49,14 @@ impl SqliteStore {
     }
 }
 
-fn nanos(time: OffsetDateTime) -> i64 {
-    i64::try_from(time.unix_timestamp_nanos()).unwrap_or(i64::MAX)
-}
-
 fn from_nanos(value: i64) -> rusqlite::Result<OffsetDateTime> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(value)).map_err(|error| {
-        rusqlite::Error::FromSqlConversionFailure(
-            0,
-            rusqlite::types::Type::Integer,
-            Box::new(error),
-        )
+    time_from_nanos(value).map_err(|error| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Integer, error.into())
     })
 }
 
 fn conversion_error(message: String) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, message.into())
-}
-
-fn as_u64(value: i64) -> u64 {
-    value as u64
-}
-
-fn as_i64(value: u64) -> i64 {
-    value as i64
 }
 
 const USER_COLUMNS: &str = "account_id, uin, name, created_at";
@@ -114,8 +100,7 @@ const API_KEY_COLUMNS: &str = "id, account_id, key_type, secret_name, enabled, t
 fn api_key_from_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
     let key_type: String = row.get(2)?;
     let tags: String = row.get(5)?;
-    let tags: Vec<(String, String)> = serde_json::from_str(&tags)
-        .map_err(|error| conversion_error(format!("malformed tags: {error}")))?;
+    let tags = tags_from_json(&tags).map_err(conversion_error)?;
     Ok(ApiKey {
         id: row.get(0)?,
         account_id: as_u64(row.get(1)?),
@@ -123,10 +108,7 @@ fn api_key_from_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
             .ok_or_else(|| conversion_error(format!("unknown API key type {key_type}")))?,
         secret_name: row.get(3)?,
         enabled: row.get(4)?,
-        tags: tags
-            .into_iter()
-            .map(|(key, value)| Tag { key, value })
-            .collect(),
+        tags,
         sealed_secret: SealedBlob {
             key_version: row.get(6)?,
             ciphertext: row.get(7)?,
@@ -258,14 +240,6 @@ fn find_api_key(
                 .optional()
         })
         .map_err(backend)
-}
-
-fn tags_json(tags: &[Tag]) -> String {
-    let pairs: Vec<(&str, &str)> = tags
-        .iter()
-        .map(|tag| (tag.key.as_str(), tag.value.as_str()))
-        .collect();
-    serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".to_owned())
 }
 
 #[async_trait]
@@ -600,7 +574,7 @@ impl Store for SqliteStore {
                             key.key_type.as_str(),
                             key.secret_name,
                             key.enabled,
-                            tags_json(&key.tags),
+                            tags_to_json(&key.tags),
                             key.sealed_secret.key_version,
                             key.sealed_secret.ciphertext,
                             nanos(key.created_at),

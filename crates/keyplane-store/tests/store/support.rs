@@ -18,19 +18,24 @@ use time::{Duration, OffsetDateTime};
 /// directory, a throw-away database). The store is dropped before those resources.
 pub struct TestStore {
     store: Arc<dyn Store>,
-    _resources: Box<dyn Any + Send>,
+    resources: Box<dyn Any + Send>,
 }
 
 impl TestStore {
     pub fn new(store: Arc<dyn Store>, resources: impl Any + Send) -> Self {
         Self {
             store,
-            _resources: Box::new(resources),
+            resources: Box::new(resources),
         }
     }
 
     pub fn store(&self) -> Arc<dyn Store> {
         Arc::clone(&self.store)
+    }
+
+    /// The resource kept alive beside the store, if it is a `T`.
+    pub fn resource<T: 'static>(&self) -> Option<&T> {
+        self.resources.downcast_ref::<T>()
     }
 }
 

@@ -1,0 +1,740 @@
+//! The PostgreSQL implementation of the Store trait, for any number of `keyplane serve` nodes
+//! on one database. Every use case is one transaction; quotas are serialised by locking the
+//! row they count against (the owner user, the account) with `SELECT … FOR UPDATE`, so two
+//! nodes can never both take the last slot. Migrations are compiled in and applied on connect
+//! under sqlx's advisory lock, so nodes starting together apply them once.
+
+use async_trait::async_trait;
+use keyplane_core::audit::{AuditEvent, AuditRecord};
+use keyplane_core::model::{
+    AccessKey, Account, ApiKey, ApiKeyType, KeyFamily, KeyStatus, KeyUsage, SealedBlob, User,
+};
+use keyplane_core::store::{ApiKeyChange, NewAccessKey, NewAccount, Store, StoreError};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Postgres, Row, Transaction};
+use time::OffsetDateTime;
+
+use crate::codec::{as_i64, as_u64, nanos, tags_from_json, tags_to_json, time_from_nanos};
+
+/// An advisory-lock key that serialises `initialize` across nodes ("keyplane" in ASCII).
+const INITIALIZE_LOCK: i64 = 0x6b65_7970_6c61_6e65;
+
+/// Connection-pool settings.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    pub acquire_timeout: std::time::Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: std::time::Duration::from_secs(5),
+        }
+    }
+}
+
+/// Keyplane's store on a PostgreSQL database.
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("PostgresStore")
+    }
+}
+
+/// Maps a database error to a backend failure (the text goes to logs only).
+fn backend(error: sqlx::Error) -> StoreError {
+    StoreError::Backend(error.to_string())
+}
+
+/// The unique constraint a failed statement violated, if that is why it failed.
+fn violated_constraint(error: &sqlx::Error) -> Option<String> {
+    match error {
+        sqlx::Error::Database(database) if database.code().as_deref() == Some("23505") => {
+            Some(database.constraint().unwrap_or_default().to_owned())
+        }
+        _ => None,
+    }
+}
+
+fn decode<T>(result: Result<T, String>) -> Result<T, StoreError> {
+    result.map_err(StoreError::Backend)
+}
+
+fn time_column(row: &PgRow, column: &str) -> Result<OffsetDateTime, StoreError> {
+    decode(time_from_nanos(row.try_get(column).map_err(backend)?))
+}
+
+fn user_from_row(row: &PgRow) -> Result<User, StoreError> {
+    Ok(User {
+        account_id: as_u64(row.try_get("account_id").map_err(backend)?),
+        uin: as_u64(row.try_get("uin").map_err(backend)?),
+        name: row.try_get("name").map_err(backend)?,
+        created_at: time_column(row, "created_at")?,
+    })
+}
+
+fn sealed_from_row(row: &PgRow) -> Result<SealedBlob, StoreError> {
+    let version: i64 = row.try_get("secret_key_version").map_err(backend)?;
+    Ok(SealedBlob {
+        key_version: u32::try_from(version)
+            .map_err(|_| StoreError::Backend(format!("key version {version} out of range")))?,
+        ciphertext: row.try_get("secret_ciphertext").map_err(backend)?,
+    })
+}
+
+fn access_key_from_row(row: &PgRow) -> Result<AccessKey, StoreError> {
+    let family: String = row.try_get("family").map_err(backend)?;
+    let status: String = row.try_get("status").map_err(backend)?;
+    Ok(AccessKey {
+        id: row.try_get("id").map_err(backend)?,
+        account_id: as_u64(row.try_get("account_id").map_err(backend)?),
+        owner_uin: as_u64(row.try_get("owner_uin").map_err(backend)?),
+        family: KeyFamily::parse(&family)
+            .ok_or_else(|| StoreError::Backend(format!("unknown key family {family}")))?,
+        status: KeyStatus::parse(&status)
+            .ok_or_else(|| StoreError::Backend(format!("unknown key status {status}")))?,
+        description: row.try_get("description").map_err(backend)?,
+        sealed_secret: sealed_from_row(row)?,
+        created_at: time_column(row, "created_at")?,
+        updated_at: time_column(row, "updated_at")?,
+    })
+}
+
+fn api_key_from_row(row: &PgRow) -> Result<ApiKey, StoreError> {
+    let key_type: String = row.try_get("key_type").map_err(backend)?;
+    let tags: String = row.try_get("tags").map_err(backend)?;
+    Ok(ApiKey {
+        id: row.try_get("id").map_err(backend)?,
+        account_id: as_u64(row.try_get("account_id").map_err(backend)?),
+        key_type: ApiKeyType::parse(&key_type)
+            .ok_or_else(|| StoreError::Backend(format!("unknown API key type {key_type}")))?,
+        secret_name: row.try_get("secret_name").map_err(backend)?,
+        enabled: row.try_get("enabled").map_err(backend)?,
+        tags: decode(tags_from_json(&tags))?,
+        sealed_secret: sealed_from_row(row)?,
+        created_at: time_column(row, "created_at")?,
+        updated_at: time_column(row, "updated_at")?,
+    })
+}
+
+const ACCESS_KEY_COLUMNS: &str = "id, account_id, owner_uin, family, status, description, \
+     secret_key_version, secret_ciphertext, created_at, updated_at";
+const API_KEY_COLUMNS: &str = "id, account_id, key_type, secret_name, enabled, tags, \
+     secret_key_version, secret_ciphertext, created_at, updated_at";
+
+async fn insert_audit(
+    transaction: &mut Transaction<'_, Postgres>,
+    event: &AuditEvent,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO audit_events (time, request_id, account_id, principal_uin, key_id, \
+         product, action, target, outcome, source_address, user_agent) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(nanos(event.time))
+    .bind(&event.request_id)
+    .bind(event.account_id.map(as_i64))
+    .bind(event.principal_uin.map(as_i64))
+    .bind(&event.key_id)
+    .bind(&event.product)
+    .bind(&event.action)
+    .bind(&event.target)
+    .bind(&event.outcome)
+    .bind(&event.source_address)
+    .bind(&event.user_agent)
+    .execute(&mut **transaction)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+async fn insert_access_key(
+    transaction: &mut Transaction<'_, Postgres>,
+    key: &NewAccessKey,
+) -> Result<(), StoreError> {
+    let result = sqlx::query(
+        "INSERT INTO access_keys (id, account_id, owner_uin, family, status, description, \
+         secret_key_version, secret_ciphertext, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 'Active', $5, $6, $7, $8, $8)",
+    )
+    .bind(&key.id)
+    .bind(as_i64(key.account_id))
+    .bind(as_i64(key.owner_uin))
+    .bind(key.family.as_str())
+    .bind(&key.description)
+    .bind(i64::from(key.sealed_secret.key_version))
+    .bind(&key.sealed_secret.ciphertext)
+    .bind(nanos(key.created_at))
+    .execute(&mut **transaction)
+    .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(error) if violated_constraint(&error).is_some() => Err(StoreError::IdentifierTaken),
+        Err(error) => Err(backend(error)),
+    }
+}
+
+async fn owned_access_key(
+    transaction: &mut Transaction<'_, Postgres>,
+    account_id: u64,
+    owner_uin: u64,
+    key_id: &str,
+) -> Result<AccessKey, StoreError> {
+    let row = sqlx::query(&format!(
+        "SELECT {ACCESS_KEY_COLUMNS} FROM access_keys WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(key_id)
+    .fetch_optional(&mut **transaction)
+    .await
+    .map_err(backend)?;
+    match row.map(|row| access_key_from_row(&row)).transpose()? {
+        Some(key) if key.account_id != account_id => Err(StoreError::AccessKeyNotFound),
+        Some(key) if key.owner_uin != owner_uin => Err(StoreError::OwnerMismatch),
+        Some(key) => Ok(key),
+        None => Err(StoreError::AccessKeyNotFound),
+    }
+}
+
+impl PostgresStore {
+    /// Connects to `url` and applies pending migrations.
+    pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Self, StoreError> {
+        let options: PgConnectOptions = url
+            .parse()
+            .map_err(|error: sqlx::Error| StoreError::Backend(format!("database URL: {error}")))?;
+        Self::connect_with(options, settings).await
+    }
+
+    /// Connects with explicit options (a test points `search_path` at its own schema).
+    pub async fn connect_with(
+        options: PgConnectOptions,
+        settings: &PoolSettings,
+    ) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_with(options)
+            .await
+            .map_err(backend)?;
+        let store = Self { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies pending migrations (under an advisory lock: safe when nodes start together).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::migrate!("migrations/postgres")
+            .run(&self.pool)
+            .await
+            .map_err(|error| StoreError::Backend(format!("migrating: {error}")))
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    /// The connection pool, for operations outside the Store trait.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Closes the pool, waiting for connections in use.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn begin(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+        self.pool.begin().await.map_err(backend)
+    }
+}
+
+async fn commit(transaction: Transaction<'_, Postgres>) -> Result<(), StoreError> {
+    transaction.commit().await.map_err(backend)
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn initialize(
+        &self,
+        account: NewAccount,
+        root_keys: Vec<NewAccessKey>,
+    ) -> Result<(Account, User), StoreError> {
+        let mut transaction = self.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(INITIALIZE_LOCK)
+            .execute(&mut *transaction)
+            .await
+            .map_err(backend)?;
+        let existing: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
+            .fetch_one(&mut *transaction)
+            .await
+            .map_err(backend)?;
+        if existing > 0 {
+            return Err(StoreError::AlreadyInitialized);
+        }
+        sqlx::query("INSERT INTO accounts (id, created_at) VALUES ($1, $2)")
+            .bind(as_i64(account.account_id))
+            .bind(nanos(account.created_at))
+            .execute(&mut *transaction)
+            .await
+            .map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO users (uin, account_id, name, created_at) VALUES ($1, $1, $2, $3)",
+        )
+        .bind(as_i64(account.account_id))
+        .bind(&account.root_name)
+        .bind(nanos(account.created_at))
+        .execute(&mut *transaction)
+        .await
+        .map_err(backend)?;
+        for key in &root_keys {
+            insert_access_key(&mut transaction, key).await?;
+        }
+        commit(transaction).await?;
+        Ok((
+            Account {
+                id: account.account_id,
+                created_at: account.created_at,
+            },
+            User {
+                account_id: account.account_id,
+                uin: account.account_id,
+                name: account.root_name,
+                created_at: account.created_at,
+            },
+        ))
+    }
+
+    async fn primary_account(&self) -> Result<Option<Account>, StoreError> {
+        let row =
+            sqlx::query("SELECT id, created_at FROM accounts ORDER BY created_at, id LIMIT 1")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)?;
+        row.map(|row| {
+            Ok(Account {
+                id: as_u64(row.try_get("id").map_err(backend)?),
+                created_at: time_column(&row, "created_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn create_user(&self, user: User, audit: AuditEvent) -> Result<User, StoreError> {
+        let mut transaction = self.begin().await?;
+        let result = sqlx::query(
+            "INSERT INTO users (uin, account_id, name, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(as_i64(user.uin))
+        .bind(as_i64(user.account_id))
+        .bind(&user.name)
+        .bind(nanos(user.created_at))
+        .execute(&mut *transaction)
+        .await;
+        if let Err(error) = result {
+            return Err(match violated_constraint(&error) {
+                Some(constraint) if constraint == "users_name_is_unique" => {
+                    StoreError::UserNameTaken
+                }
+                Some(_) => StoreError::IdentifierTaken,
+                None => backend(error),
+            });
+        }
+        insert_audit(&mut transaction, &audit).await?;
+        commit(transaction).await?;
+        Ok(user)
+    }
+
+    async fn user(&self, account_id: u64, uin: u64) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(
+            "SELECT account_id, uin, name, created_at FROM users WHERE account_id = $1 AND uin = $2",
+        )
+        .bind(as_i64(account_id))
+        .bind(as_i64(uin))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.map(|row| user_from_row(&row)).transpose()
+    }
+
+    async fn create_access_key_within_quota(
+        &self,
+        key: NewAccessKey,
+        quota: u32,
+        audit: AuditEvent,
+    ) -> Result<AccessKey, StoreError> {
+        let mut transaction = self.begin().await?;
+        // Locking the owner serialises every quota decision for that user across nodes.
+        let owner =
+            sqlx::query("SELECT uin FROM users WHERE account_id = $1 AND uin = $2 FOR UPDATE")
+                .bind(as_i64(key.account_id))
+                .bind(as_i64(key.owner_uin))
+                .fetch_optional(&mut *transaction)
+                .await
+                .map_err(backend)?;
+        if owner.is_none() {
+            return Err(StoreError::UserNotFound);
+        }
+        let held: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM access_keys WHERE owner_uin = $1 AND family = $2",
+        )
+        .bind(as_i64(key.owner_uin))
+        .bind(key.family.as_str())
+        .fetch_one(&mut *transaction)
+        .await
+        .map_err(backend)?;
+        if held >= i64::from(quota) {
+            return Err(StoreError::AccessKeyQuotaExceeded { limit: quota });
+        }
+        insert_access_key(&mut transaction, &key).await?;
+        insert_audit(&mut transaction, &audit).await?;
+        commit(transaction).await?;
+        Ok(AccessKey {
+            id: key.id,
+            account_id: key.account_id,
+            owner_uin: key.owner_uin,
+            family: key.family,
+            status: KeyStatus::Active,
+            description: key.description,
+            sealed_secret: key.sealed_secret,
+            created_at: key.created_at,
+            updated_at: key.created_at,
+        })
+    }
+
+    async fn access_key(&self, key_id: &str) -> Result<Option<AccessKey>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {ACCESS_KEY_COLUMNS} FROM access_keys WHERE id = $1"
+        ))
+        .bind(key_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.map(|row| access_key_from_row(&row)).transpose()
+    }
+
+    async fn list_access_keys(
+        &self,
+        account_id: u64,
+        owner_uin: u64,
+        family: KeyFamily,
+    ) -> Result<Vec<AccessKey>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {ACCESS_KEY_COLUMNS} FROM access_keys \
+             WHERE account_id = $1 AND owner_uin = $2 AND family = $3 ORDER BY created_at, id"
+        ))
+        .bind(as_i64(account_id))
+        .bind(as_i64(owner_uin))
+        .bind(family.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(access_key_from_row).collect()
+    }
+
+    async fn set_access_key_status(
+        &self,
+        account_id: u64,
+        owner_uin: u64,
+        key_id: &str,
+        status: KeyStatus,
+        now: OffsetDateTime,
+        audit: AuditEvent,
+    ) -> Result<AccessKey, StoreError> {
+        let mut transaction = self.begin().await?;
+        let mut key = owned_access_key(&mut transaction, account_id, owner_uin, key_id).await?;
+        sqlx::query("UPDATE access_keys SET status = $1, updated_at = $2 WHERE id = $3")
+            .bind(status.as_str())
+            .bind(nanos(now))
+            .bind(key_id)
+            .execute(&mut *transaction)
+            .await
+            .map_err(backend)?;
+        insert_audit(&mut transaction, &audit).await?;
+        commit(transaction).await?;
+        key.status = status;
+        key.updated_at = now;
+        Ok(key)
+    }
+
+    async fn delete_access_key(
+        &self,
+        account_id: u64,
+        owner_uin: u64,
+        key_id: &str,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError> {
+        let mut transaction = self.begin().await?;
+        owned_access_key(&mut transaction, account_id, owner_uin, key_id).await?;
+        for statement in [
+            "DELETE FROM access_keys WHERE id = $1",
+            "DELETE FROM key_usage WHERE key_id = $1",
+        ] {
+            sqlx::query(statement)
+                .bind(key_id)
+                .execute(&mut *transaction)
+                .await
+                .map_err(backend)?;
+        }
+        insert_audit(&mut transaction, &audit).await?;
+        commit(transaction).await
+    }
+
+    async fn record_key_usage(&self, usage: Vec<KeyUsage>) -> Result<(), StoreError> {
+        let mut transaction = self.begin().await?;
+        for record in &usage {
+            sqlx::query(
+                "INSERT INTO key_usage (key_id, used_at, product, action, source_address) \
+                 SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM access_keys WHERE id = $1) \
+                 ON CONFLICT (key_id) DO UPDATE SET used_at = excluded.used_at, \
+                 product = excluded.product, action = excluded.action, \
+                 source_address = excluded.source_address \
+                 WHERE excluded.used_at > key_usage.used_at",
+            )
+            .bind(&record.key_id)
+            .bind(nanos(record.used_at))
+            .bind(&record.product)
+            .bind(&record.action)
+            .bind(&record.source_address)
+            .execute(&mut *transaction)
+            .await
+            .map_err(backend)?;
+        }
+        commit(transaction).await
+    }
+
+    async fn key_usage(&self, key_ids: &[String]) -> Result<Vec<KeyUsage>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT key_id, used_at, product, action, source_address FROM key_usage \
+             WHERE key_id = ANY($1)",
+        )
+        .bind(key_ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                Ok(KeyUsage {
+                    key_id: row.try_get("key_id").map_err(backend)?,
+                    used_at: time_column(row, "used_at")?,
+                    product: row.try_get("product").map_err(backend)?,
+                    action: row.try_get("action").map_err(backend)?,
+                    source_address: row.try_get("source_address").map_err(backend)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn create_api_key_within_limit(
+        &self,
+        key: ApiKey,
+        limit: u32,
+        audit: AuditEvent,
+    ) -> Result<ApiKey, StoreError> {
+        let mut transaction = self.begin().await?;
+        // Locking the account serialises every limit decision for it across nodes.
+        sqlx::query("SELECT id FROM accounts WHERE id = $1 FOR UPDATE")
+            .bind(as_i64(key.account_id))
+            .execute(&mut *transaction)
+            .await
+            .map_err(backend)?;
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM api_keys WHERE id = $1)")
+                .bind(&key.id)
+                .fetch_one(&mut *transaction)
+                .await
+                .map_err(backend)?;
+        if exists {
+            return Err(StoreError::ApiKeyAlreadyExists);
+        }
+        let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_keys WHERE account_id = $1")
+            .bind(as_i64(key.account_id))
+            .fetch_one(&mut *transaction)
+            .await
+            .map_err(backend)?;
+        if held >= i64::from(limit) {
+            return Err(StoreError::ApiKeyLimitExceeded { limit });
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO api_keys (id, account_id, key_type, secret_name, enabled, tags, \
+             secret_key_version, secret_ciphertext, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&key.id)
+        .bind(as_i64(key.account_id))
+        .bind(key.key_type.as_str())
+        .bind(&key.secret_name)
+        .bind(key.enabled)
+        .bind(tags_to_json(&key.tags))
+        .bind(i64::from(key.sealed_secret.key_version))
+        .bind(&key.sealed_secret.ciphertext)
+        .bind(nanos(key.created_at))
+        .bind(nanos(key.updated_at))
+        .execute(&mut *transaction)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            Err(error) if violated_constraint(&error).is_some() => {
+                return Err(StoreError::ApiKeyAlreadyExists)
+            }
+            Err(error) => return Err(backend(error)),
+        }
+        insert_audit(&mut transaction, &audit).await?;
+        commit(transaction).await?;
+        Ok(key)
+    }
+
+    async fn api_key(&self, account_id: u64, key_id: &str) -> Result<Option<ApiKey>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE account_id = $1 AND id = $2"
+        ))
+        .bind(as_i64(account_id))
+        .bind(key_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.map(|row| api_key_from_row(&row)).transpose()
+    }
+
+    async fn list_api_keys(&self, account_id: u64) -> Result<Vec<ApiKey>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE account_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(as_i64(account_id))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(api_key_from_row).collect()
+    }
+
+    async fn update_api_key(
+        &self,
+        account_id: u64,
+        key_id: &str,
+        change: ApiKeyChange,
+        now: OffsetDateTime,
+        audit: AuditEvent,
+    ) -> Result<ApiKey, StoreError> {
+        let mut transaction = self.begin().await?;
+        let row = sqlx::query(&format!(
+            "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE account_id = $1 AND id = $2 FOR UPDATE"
+        ))
+        .bind(as_i64(account_id))
+        .bind(key_id)
+        .fetch_optional(&mut *transaction)
+        .await
+        .map_err(backend)?;
+        let mut key = match row {
+            Some(row) => api_key_from_row(&row)?,
+            None => return Err(StoreError::ApiKeyNotFound),
+        };
+        match change {
+            ApiKeyChange::SetEnabled(enabled) => {
+                sqlx::query("UPDATE api_keys SET enabled = $1, updated_at = $2 WHERE id = $3")
+                    .bind(enabled)
+                    .bind(nanos(now))
+                    .bind(key_id)
+                    .execute(&mut *transaction)
+                    .await
+                    .map_err(backend)?;
+                key.enabled = enabled;
+            }
+            ApiKeyChange::ReplaceSecret(sealed) => {
+                sqlx::query(
+                    "UPDATE api_keys SET secret_key_version = $1, secret_ciphertext = $2, \
+                     updated_at = $3 WHERE id = $4",
+                )
+                .bind(i64::from(sealed.key_version))
+                .bind(&sealed.ciphertext)
+                .bind(nanos(now))
+                .bind(key_id)
+                .execute(&mut *transaction)
+                .await
+                .map_err(backend)?;
+                key.sealed_secret = sealed;
+            }
+        }
+        key.updated_at = now;
+        insert_audit(&mut transaction, &audit).await?;
+        commit(transaction).await?;
+        Ok(key)
+    }
+
+    async fn delete_api_key(
+        &self,
+        account_id: u64,
+        key_id: &str,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError> {
+        let mut transaction = self.begin().await?;
+        let deleted = sqlx::query("DELETE FROM api_keys WHERE account_id = $1 AND id = $2")
+            .bind(as_i64(account_id))
+            .bind(key_id)
+            .execute(&mut *transaction)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        if deleted == 0 {
+            return Err(StoreError::ApiKeyNotFound);
+        }
+        insert_audit(&mut transaction, &audit).await?;
+        commit(transaction).await
+    }
+
+    async fn append_audit_events(&self, events: Vec<AuditEvent>) -> Result<(), StoreError> {
+        let mut transaction = self.begin().await?;
+        for event in &events {
+            insert_audit(&mut transaction, event).await?;
+        }
+        commit(transaction).await
+    }
+
+    async fn audit_records(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT sequence, time, request_id, account_id, principal_uin, key_id, product, \
+             action, target, outcome, source_address, user_agent FROM audit_events \
+             WHERE sequence > $1 ORDER BY sequence LIMIT $2",
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                Ok(AuditRecord {
+                    sequence: row.try_get("sequence").map_err(backend)?,
+                    event: AuditEvent {
+                        time: time_column(row, "time")?,
+                        request_id: row.try_get("request_id").map_err(backend)?,
+                        account_id: row
+                            .try_get::<Option<i64>, _>("account_id")
+                            .map_err(backend)?
+                            .map(as_u64),
+                        principal_uin: row
+                            .try_get::<Option<i64>, _>("principal_uin")
+                            .map_err(backend)?
+                            .map(as_u64),
+                        key_id: row.try_get("key_id").map_err(backend)?,
+                        product: row.try_get("product").map_err(backend)?,
+                        action: row.try_get("action").map_err(backend)?,
+                        target: row.try_get("target").map_err(backend)?,
+                        outcome: row.try_get("outcome").map_err(backend)?,
+                        source_address: row.try_get("source_address").map_err(backend)?,
+                        user_agent: row.try_get("user_agent").map_err(backend)?,
+                    },
+                })
+            })
+            .collect()
+    }
+}
