@@ -359,6 +359,18 @@ impl Authority {
         self.key_cache.invalidate(key_id);
     }
 
+    /// Drops a key from the authentication cache because another node changed it.
+    pub fn forget_key(&self, key_id: &str) {
+        self.invalidate_key(key_id);
+    }
+
+    /// Drops every key from the authentication cache: changes made elsewhere may have been
+    /// missed (the notification channel was interrupted).
+    pub fn forget_all_keys(&self) {
+        self.invalidation_epoch.fetch_add(1, Ordering::AcqRel);
+        self.key_cache.invalidate_all();
+    }
+
     /// Records a successful authentication, in memory; flushed by [`Authority::flush`].
     /// `usage` is built only when the key has no pending use in the same second (last use is
     /// kept to the second), so the common case allocates nothing.

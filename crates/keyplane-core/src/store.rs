@@ -75,6 +75,14 @@ pub trait Store: Send + Sync + 'static {
         root_keys: Vec<NewAccessKey>,
     ) -> Result<(Account, User), StoreError>;
 
+    /// Records `check_value` (of the master key this node holds) unless a check value is
+    /// stored already, and returns the stored one: a node whose key's check value differs
+    /// cannot open the installation's sealed secrets and must not start.
+    async fn claim_master_key_check(&self, check_value: &str) -> Result<String, StoreError>;
+
+    /// Whether the store answers (for readiness).
+    async fn ping(&self) -> Result<(), StoreError>;
+
     /// The installation's account, if initialised.
     async fn primary_account(&self) -> Result<Option<Account>, StoreError>;
 

@@ -274,7 +274,7 @@ async fn run_worker(
 async fn create_bench_users(args: &BenchArgs, count: usize) -> anyhow::Result<Vec<u64>> {
     let file = crate::config::FileConfig::load(args.data.config.as_deref())?;
     let data = crate::config::DataConfig::resolve(&args.data, &file);
-    let installation = Installation::open(&data, AuthorityConfig::default(), false)?;
+    let installation = Installation::open(&data, AuthorityConfig::default(), false).await?;
     let account = installation
         .authority
         .primary_account()
@@ -299,7 +299,7 @@ async fn create_bench_users(args: &BenchArgs, count: usize) -> anyhow::Result<Ve
             .map_err(|error| anyhow::anyhow!("creating a bench user: {error}"))?;
         uins.push(user.uin);
     }
-    installation.store.close();
+    installation.close().await;
     Ok(uins)
 }
 

@@ -24,9 +24,14 @@ pub struct DataArgs {
     /// Optional TOML configuration file.
     #[arg(long, env = "KEYPLANE_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Master key file (default: <data-dir>/master.key, created on first start).
+    /// Master key file (default: <data-dir>/master.key, created on first start). The key
+    /// itself may instead be given in the KEYPLANE_MASTER_KEY environment variable.
     #[arg(long, env = "KEYPLANE_MASTER_KEY_FILE")]
     pub master_key_file: Option<PathBuf>,
+    /// PostgreSQL database (postgres://…) shared by every node; default: SQLite in the data
+    /// directory.
+    #[arg(long, env = "KEYPLANE_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
 }
 
 /// Flags of `keyplane serve`.
@@ -73,6 +78,9 @@ pub enum LogFormat {
 pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     pub master_key_file: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub database_max_connections: Option<u32>,
+    pub database_acquire_timeout_seconds: Option<u64>,
     pub listen: Option<SocketAddr>,
     pub disable_rate_limits: Option<bool>,
     /// `"product:Action" = per_second`
@@ -100,10 +108,28 @@ impl FileConfig {
 }
 
 /// Where the data lives, resolved.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DataConfig {
     pub data_dir: PathBuf,
     pub master_key_file: PathBuf,
+    /// PostgreSQL URL; `None` means SQLite in `data_dir`.
+    pub database_url: Option<String>,
+    pub pool: keyplane_store::postgres::PoolSettings,
+}
+
+impl std::fmt::Debug for DataConfig {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("DataConfig")
+            .field("data_dir", &self.data_dir)
+            .field("master_key_file", &self.master_key_file)
+            .field(
+                "database",
+                &self.database_url.as_ref().map(|_| "postgres (URL hidden)"),
+            )
+            .field("pool", &self.pool)
+            .finish()
+    }
 }
 
 impl DataConfig {
@@ -118,9 +144,24 @@ impl DataConfig {
             .clone()
             .or_else(|| file.master_key_file.clone())
             .unwrap_or_else(|| data_dir.join("master.key"));
+        let defaults = keyplane_store::postgres::PoolSettings::default();
         Self {
             data_dir,
             master_key_file,
+            database_url: args
+                .database_url
+                .clone()
+                .or_else(|| file.database_url.clone())
+                .filter(|url| !url.is_empty()),
+            pool: keyplane_store::postgres::PoolSettings {
+                max_connections: file
+                    .database_max_connections
+                    .unwrap_or(defaults.max_connections),
+                acquire_timeout: file
+                    .database_acquire_timeout_seconds
+                    .map(Duration::from_secs)
+                    .unwrap_or(defaults.acquire_timeout),
+            },
         }
     }
 

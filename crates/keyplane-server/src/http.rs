@@ -36,6 +36,21 @@ const BODY_READ_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct AppState {
     pub tencent: TencentDialect,
     pub clock: Arc<dyn Clock>,
+    /// For readiness: the store must answer.
+    pub store: Arc<dyn keyplane_core::Store>,
+}
+
+/// How long `/readyz` waits for the store.
+const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
+
+fn plain_text(status: http::StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/plain"),
+    );
+    response
 }
 
 /// Why a request body was not usable.
@@ -87,13 +102,19 @@ async fn serve_request(
     source_address: Arc<str>,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    if request.uri().path() == "/healthz" {
-        let mut response = Response::new(Full::new(Bytes::from_static(b"ok\n")));
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            header::HeaderValue::from_static("text/plain"),
-        );
-        return Ok(response);
+    match request.uri().path() {
+        "/healthz" => return Ok(plain_text(http::StatusCode::OK, "ok\n")),
+        "/readyz" => {
+            let ready = tokio::time::timeout(READINESS_TIMEOUT, state.store.ping()).await;
+            return Ok(match ready {
+                Ok(Ok(())) => plain_text(http::StatusCode::OK, "ready\n"),
+                _ => plain_text(
+                    http::StatusCode::SERVICE_UNAVAILABLE,
+                    "not ready: the database does not answer\n",
+                ),
+            });
+        }
+        _ => {}
     }
     let (parts, body) = request.into_parts();
     let declared_length = parts

@@ -1,6 +1,12 @@
-//! A Keyplane installation on disk: the data directory (0700), the master key file (0600,
-//! created on first start unless one is provided), and the SQLite store; opening one wires the
-//! core `Authority` over them.
+//! A Keyplane installation: its store (SQLite in the data directory, or a PostgreSQL database
+//! shared by several nodes), the master key that seals its secrets, and the core `Authority`
+//! wired over them.
+//!
+//! The master key comes from `KEYPLANE_MASTER_KEY` (the key text), or from the master key file
+//! (`--master-key-file`, default `<data-dir>/master.key`, mode 0600). On a fresh installation a
+//! new key is written to that file first. The store keeps the check value of the key its data
+//! was sealed with: a node holding another key refuses to start instead of failing later on
+//! every secret.
 
 use std::fs;
 use std::io::Write;
@@ -10,13 +16,16 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use keyplane_core::authority::InitializedAccount;
-use keyplane_core::{Authority, AuthorityConfig, Clock};
+use keyplane_core::{Authority, AuthorityConfig, Clock, Store};
 use keyplane_crypto::seal::{Keyring, MasterKey};
-use keyplane_store::SqliteStore;
+use keyplane_store::{PostgresStore, SqliteStore};
 use serde_json::json;
 
 use crate::config::DataConfig;
 use crate::factory::SealingFactory;
+
+/// The environment variable that may carry the master key text itself.
+pub const MASTER_KEY_VARIABLE: &str = "KEYPLANE_MASTER_KEY";
 
 /// The system clock.
 #[derive(Debug, Default, Clone, Copy)]
@@ -28,10 +37,62 @@ impl Clock for SystemClock {
     }
 }
 
+/// The store behind an installation.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Sqlite(Arc<SqliteStore>),
+    Postgres(PostgresStore),
+}
+
+impl Backend {
+    /// Opens the store the configuration names, applying pending migrations.
+    pub async fn open(data: &DataConfig, create: bool) -> anyhow::Result<Self> {
+        match &data.database_url {
+            Some(url) => Ok(Backend::Postgres(
+                PostgresStore::connect(url, &data.pool)
+                    .await
+                    .map_err(|error| anyhow::anyhow!("opening the PostgreSQL database: {error}"))?,
+            )),
+            None => {
+                if create {
+                    create_data_dir(&data.data_dir)?;
+                    create_private_file(&data.database_path())?;
+                } else if !data.database_path().exists() {
+                    bail!(
+                        "{} is not an initialised Keyplane data directory (run `keyplane init --data-dir {}`)",
+                        data.data_dir.display(),
+                        data.data_dir.display()
+                    );
+                }
+                Ok(Backend::Sqlite(Arc::new(
+                    SqliteStore::open(&data.database_path())
+                        .map_err(|error| anyhow::anyhow!("opening the database: {error}"))?,
+                )))
+            }
+        }
+    }
+
+    /// The store, as the core sees it.
+    pub fn store(&self) -> Arc<dyn Store> {
+        match self {
+            Backend::Sqlite(store) => store.clone(),
+            Backend::Postgres(store) => Arc::new(store.clone()),
+        }
+    }
+
+    /// Finishes queued writes and closes connections.
+    pub async fn close(&self) {
+        match self {
+            Backend::Sqlite(store) => store.close(),
+            Backend::Postgres(store) => store.close().await,
+        }
+    }
+}
+
 /// An opened installation.
 pub struct Installation {
     pub authority: Arc<Authority>,
-    pub store: Arc<SqliteStore>,
+    pub backend: Backend,
 }
 
 fn create_data_dir(path: &Path) -> anyhow::Result<()> {
@@ -57,10 +118,23 @@ fn create_private_file(path: &Path) -> anyhow::Result<()> {
     }
 }
 
-fn read_master_key(path: &Path) -> anyhow::Result<MasterKey> {
+/// The master key this node was given, if any: the environment variable, else the file.
+fn provided_master_key(data: &DataConfig) -> anyhow::Result<Option<MasterKey>> {
+    if let Some(text) = std::env::var_os(MASTER_KEY_VARIABLE).filter(|value| !value.is_empty()) {
+        let text = text
+            .into_string()
+            .map_err(|_| anyhow::anyhow!("{MASTER_KEY_VARIABLE} is not valid UTF-8"))?;
+        return MasterKey::decode(&text)
+            .map(Some)
+            .with_context(|| format!("{MASTER_KEY_VARIABLE} is not a Keyplane master key"));
+    }
+    let path = &data.master_key_file;
+    if !path.exists() {
+        return Ok(None);
+    }
     let text = fs::read_to_string(path)
         .with_context(|| format!("reading the master key file {}", path.display()))?;
-    MasterKey::decode(&text).with_context(|| {
+    MasterKey::decode(&text).map(Some).with_context(|| {
         format!(
             "the master key file {} is not a Keyplane master key",
             path.display()
@@ -68,13 +142,14 @@ fn read_master_key(path: &Path) -> anyhow::Result<MasterKey> {
     })
 }
 
-/// Reads the master key, creating it (0600, never overwriting) when `create` is set and the
-/// file does not exist.
-fn master_key(path: &Path, create: bool) -> anyhow::Result<MasterKey> {
-    if path.exists() || !create {
-        return read_master_key(path);
+/// Writes a new master key file (0600, never overwriting an existing one).
+fn write_master_key(path: &Path, key: &MasterKey) -> anyhow::Result<()> {
+    if let Some(parent) = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+    {
+        create_data_dir(parent)?;
     }
-    let key = MasterKey::generate(1);
     let mut file = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -84,30 +159,66 @@ fn master_key(path: &Path, create: bool) -> anyhow::Result<MasterKey> {
     file.write_all(key.encode().as_bytes())?;
     file.write_all(b"\n")?;
     file.sync_all()?;
+    Ok(())
+}
+
+/// The installation's master key, checked against the check value the store keeps. With
+/// `create`, a fresh installation gets a new key, written before it is claimed.
+async fn master_key(
+    data: &DataConfig,
+    store: &dyn Store,
+    create: bool,
+) -> anyhow::Result<MasterKey> {
+    let (key, written_here) = match provided_master_key(data)? {
+        Some(key) => (key, false),
+        None if create => {
+            let key = MasterKey::generate(1);
+            write_master_key(&data.master_key_file, &key)?;
+            (key, true)
+        }
+        None => bail!(
+            "no master key: {} does not exist and {MASTER_KEY_VARIABLE} is not set",
+            data.master_key_file.display()
+        ),
+    };
+    let check_value = key.check_value();
+    let stored = store
+        .claim_master_key_check(&check_value)
+        .await
+        .map_err(|error| anyhow::anyhow!("reading the master key check value: {error}"))?;
+    if stored != check_value {
+        if written_here {
+            let _ = fs::remove_file(&data.master_key_file);
+        }
+        bail!(
+            "this node's master key cannot open this installation's data (its check value differs \
+             from the one stored in the database); give every node the same key with \
+             --master-key-file or {MASTER_KEY_VARIABLE}"
+        );
+    }
     Ok(key)
 }
 
 impl Installation {
-    /// Opens the installation; with `create`, makes the directory and master key as needed.
-    pub fn open(data: &DataConfig, config: AuthorityConfig, create: bool) -> anyhow::Result<Self> {
-        if create {
-            create_data_dir(&data.data_dir)?;
-            create_private_file(&data.database_path())?;
-        } else if !data.database_path().exists() {
-            bail!(
-                "{} is not an initialised Keyplane data directory (run `keyplane init --data-dir {}`)",
-                data.data_dir.display(),
-                data.data_dir.display()
-            );
-        }
-        let key = master_key(&data.master_key_file, create)?;
-        let store = Arc::new(
-            SqliteStore::open(&data.database_path())
-                .map_err(|error| anyhow::anyhow!("opening the database: {error}"))?,
-        );
+    /// Opens the installation; with `create`, makes the data directory, the SQLite database
+    /// and the master key as needed.
+    pub async fn open(
+        data: &DataConfig,
+        config: AuthorityConfig,
+        create: bool,
+    ) -> anyhow::Result<Self> {
+        let backend = Backend::open(data, create).await?;
+        let store = backend.store();
+        let key = match master_key(data, &*store, create).await {
+            Ok(key) => key,
+            Err(error) => {
+                backend.close().await;
+                return Err(error);
+            }
+        };
         let factory = Arc::new(SealingFactory::new(Keyring::new(key)));
-        let authority = Arc::new(Authority::new(store.clone(), factory, config));
-        Ok(Self { authority, store })
+        let authority = Arc::new(Authority::new(store, factory, config));
+        Ok(Self { authority, backend })
     }
 
     /// Whether the store holds an account yet.
@@ -128,12 +239,15 @@ impl Installation {
             .await
             .map_err(|error| match error {
                 keyplane_core::CoreError::AlreadyInitialized => {
-                    anyhow::anyhow!(
-                        "the data directory is already initialised; nothing was changed"
-                    )
+                    anyhow::anyhow!("the installation is already initialised; nothing was changed")
                 }
                 other => anyhow::anyhow!("initialising: {other}"),
             })
+    }
+
+    /// Finishes queued writes and closes the store.
+    pub async fn close(&self) {
+        self.backend.close().await;
     }
 }
 

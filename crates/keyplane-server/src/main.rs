@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 use keyplane_server::config::{
     DataArgs, DataConfig, FileConfig, LogFormat, ServeArgs, ServeConfig,
 };
-use keyplane_server::installation::{root_credentials_json, Installation, SystemClock};
+use keyplane_server::installation::{root_credentials_json, Backend, Installation, SystemClock};
 use keyplane_server::{bench, http};
 
 /// Keyplane: a self-hosted credential authority speaking the Tencent Cloud API 3.0 wire protocol.
@@ -40,6 +40,8 @@ enum Command {
     User(UserCommand),
     /// Print the audit log as JSON lines.
     Audit(AuditArgs),
+    /// Apply pending database migrations and exit (serve applies them too).
+    Migrate(MigrateArgs),
     /// Drive a running server with signed requests and report throughput and latency.
     Bench(bench::BenchArgs),
 }
@@ -69,6 +71,12 @@ struct UserCreateArgs {
     /// Print the user as one JSON object.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Debug, Args)]
+struct MigrateArgs {
+    #[command(flatten)]
+    data: DataArgs,
 }
 
 #[derive(Debug, Args)]
@@ -134,6 +142,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Init(args) => init(args).await,
             Command::User(UserCommand::Create(args)) => create_user(args).await,
             Command::Audit(args) => audit(args).await,
+            Command::Migrate(args) => migrate(args).await,
             Command::Bench(args) => bench::run(args).await,
         }
     })
@@ -141,18 +150,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn init(args: InitArgs) -> anyhow::Result<()> {
     let data = data_config(&args.data)?;
-    if data.database_path().exists() {
-        let existing = Installation::open(&data, AuthorityConfig::default(), false)?;
-        if existing.is_initialized().await? {
-            bail!(
-                "{} is already initialised; nothing was changed",
-                data.data_dir.display()
-            );
+    let location = match &data.database_url {
+        Some(_) => "the database".to_owned(),
+        None => data.data_dir.display().to_string(),
+    };
+    if data.database_url.is_some() || data.database_path().exists() {
+        match Installation::open(&data, AuthorityConfig::default(), false).await {
+            Ok(existing) => {
+                let initialized = existing.is_initialized().await?;
+                existing.close().await;
+                if initialized {
+                    bail!("{location} is already initialised; nothing was changed");
+                }
+            }
+            Err(error) if data.database_url.is_none() => return Err(error),
+            // A PostgreSQL database this node holds no key for yet: creating decides below.
+            Err(_) => {}
         }
     }
-    let installation = Installation::open(&data, AuthorityConfig::default(), true)?;
+    let installation = Installation::open(&data, AuthorityConfig::default(), true).await?;
     let initialized = installation.initialize().await?;
-    installation.store.close();
+    installation.close().await;
     let credentials = root_credentials_json(&initialized);
     if args.json {
         println!("{credentials}");
@@ -192,7 +210,7 @@ fn print_root_credentials(credentials: &serde_json::Value) {
 
 async fn create_user(args: UserCreateArgs) -> anyhow::Result<()> {
     let data = data_config(&args.data)?;
-    let installation = Installation::open(&data, AuthorityConfig::default(), false)?;
+    let installation = Installation::open(&data, AuthorityConfig::default(), false).await?;
     let authority = &installation.authority;
     let account = authority
         .primary_account()
@@ -207,7 +225,7 @@ async fn create_user(args: UserCreateArgs) -> anyhow::Result<()> {
         .create_user(&context, account.id, &args.name)
         .await
         .map_err(|error| anyhow::anyhow!("creating the user: {error}"))?;
-    installation.store.close();
+    installation.close().await;
     let output = json!({
         "uin": user.uin,
         "name": user.name,
@@ -228,7 +246,7 @@ async fn create_user(args: UserCreateArgs) -> anyhow::Result<()> {
 
 async fn audit(args: AuditArgs) -> anyhow::Result<()> {
     let data = data_config(&args.data)?;
-    let installation = Installation::open(&data, AuthorityConfig::default(), false)?;
+    let installation = Installation::open(&data, AuthorityConfig::default(), false).await?;
     let mut after = args.after;
     let mut output = std::io::stdout().lock();
     loop {
@@ -258,14 +276,26 @@ async fn audit(args: AuditArgs) -> anyhow::Result<()> {
             if let Err(error) = writeln!(output, "{line}") {
                 // A reader that stops early (`keyplane audit | head`) is not a failure.
                 if error.kind() == std::io::ErrorKind::BrokenPipe {
-                    installation.store.close();
+                    installation.close().await;
                     return Ok(());
                 }
                 return Err(error.into());
             }
         }
     }
-    installation.store.close();
+    installation.close().await;
+    Ok(())
+}
+
+async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
+    let data = data_config(&args.data)?;
+    let backend = Backend::open(&data, false).await?;
+    let kind = match &backend {
+        Backend::Sqlite(_) => format!("SQLite database {}", data.database_path().display()),
+        Backend::Postgres(_) => "PostgreSQL database".to_owned(),
+    };
+    backend.close().await;
+    println!("{kind}: schema up to date");
     Ok(())
 }
 
@@ -292,16 +322,36 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         api_keys_per_account: config.api_key_limit,
         key_cache_capacity: config.key_cache_capacity,
     };
-    let installation = Installation::open(&config.data, authority_config, true)?;
+    let installation = Installation::open(&config.data, authority_config, true).await?;
     if !installation.is_initialized().await? {
-        let initialized = installation.initialize().await?;
-        print_root_credentials(&root_credentials_json(&initialized));
+        match installation.initialize().await {
+            Ok(initialized) => print_root_credentials(&root_credentials_json(&initialized)),
+            // Another node sharing the database initialised it first.
+            Err(_) if installation.is_initialized().await? => {}
+            Err(error) => return Err(error),
+        }
     }
     let authority = installation.authority.clone();
     let state = Arc::new(http::AppState {
         tencent: TencentDialect::new(authority.clone()),
         clock: Arc::new(SystemClock),
+        store: installation.backend.store(),
     });
+    let key_change_listener = match &installation.backend {
+        Backend::Postgres(store) => {
+            let store = store.clone();
+            let authority = authority.clone();
+            Some(tokio::spawn(async move {
+                store
+                    .listen_for_key_changes(move |change| match change {
+                        Some(key_id) => authority.forget_key(&key_id),
+                        None => authority.forget_all_keys(),
+                    })
+                    .await;
+            }))
+        }
+        Backend::Sqlite(_) => None,
+    };
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
@@ -333,10 +383,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     http::serve(listener, state, shutdown_signal(), config.shutdown_grace).await;
     flusher.abort();
+    if let Some(key_change_listener) = key_change_listener {
+        key_change_listener.abort();
+    }
     if let Err(error) = authority.flush().await {
         tracing::error!(%error, "final flush failed");
     }
-    installation.store.close();
+    installation.close().await;
     tracing::info!("keyplane stopped");
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! temporary data directories, driven over HTTP with requests signed as the SDKs sign them.
 
 mod server {
+    pub mod cluster;
     pub mod dialect;
     pub mod lifecycle;
     pub mod quotas;

@@ -25,32 +25,43 @@ pub fn binary() -> PathBuf {
 
 /// Runs `keyplane init --json` and returns the credentials it printed.
 pub fn init(data_dir: &Path) -> Value {
+    init_with(data_dir, &[])
+}
+
+/// `keyplane init --json` with extra arguments (a database URL, a master key file).
+pub fn init_with(data_dir: &Path, extra_arguments: &[&str]) -> Value {
+    json_command(&["init", "--json"], data_dir, extra_arguments)
+}
+
+/// Runs a `keyplane` command that prints one JSON object, and returns it.
+fn json_command(command: &[&str], data_dir: &Path, extra_arguments: &[&str]) -> Value {
     let output = Command::new(binary())
-        .args(["init", "--json", "--data-dir"])
+        .args(command)
+        .arg("--data-dir")
         .arg(data_dir)
+        .args(extra_arguments)
         .output()
-        .expect("running keyplane init");
+        .expect("running keyplane");
     assert!(
         output.status.success(),
-        "init failed: {}",
+        "keyplane {command:?} failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    serde_json::from_slice(&output.stdout).expect("init prints one JSON object")
+    serde_json::from_slice(&output.stdout).expect("one JSON object")
 }
 
 /// Runs `keyplane user create` and returns the user it printed.
 pub fn create_user(data_dir: &Path, name: &str) -> Value {
-    let output = Command::new(binary())
-        .args(["user", "create", "--json", "--name", name, "--data-dir"])
-        .arg(data_dir)
-        .output()
-        .expect("running keyplane user create");
-    assert!(
-        output.status.success(),
-        "user create failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("user create prints one JSON object")
+    create_user_with(data_dir, name, &[])
+}
+
+/// `keyplane user create` with extra arguments (a database URL, a master key file).
+pub fn create_user_with(data_dir: &Path, name: &str, extra_arguments: &[&str]) -> Value {
+    json_command(
+        &["user", "create", "--json", "--name", name],
+        data_dir,
+        extra_arguments,
+    )
 }
 
 /// A running `keyplane serve`, killed on drop.

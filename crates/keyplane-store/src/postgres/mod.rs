@@ -16,6 +16,9 @@ use time::OffsetDateTime;
 
 use crate::codec::{as_i64, as_u64, nanos, tags_from_json, tags_to_json, time_from_nanos};
 
+/// The channel on which access-key changes are announced to every node.
+pub const KEY_CHANGES_CHANNEL: &str = "keyplane_key_changes";
+
 /// An advisory-lock key that serialises `initialize` across nodes ("keyplane" in ASCII).
 const INITIALIZE_LOCK: i64 = 0x6b65_7970_6c61_6e65;
 
@@ -234,15 +237,6 @@ impl PostgresStore {
             .map_err(|error| StoreError::Backend(format!("migrating: {error}")))
     }
 
-    /// Whether the database answers.
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
-        Ok(())
-    }
-
     /// The connection pool, for operations outside the Store trait.
     pub fn pool(&self) -> &PgPool {
         &self.pool
@@ -256,6 +250,56 @@ impl PostgresStore {
     async fn begin(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
         self.pool.begin().await.map_err(backend)
     }
+
+    /// Calls `on_change` with the id of every access key changed (deactivated, reactivated,
+    /// deleted) by any node, as the changes commit; with `None` when notifications may have
+    /// been missed (the listening connection was lost), so that caches drop everything. Runs
+    /// until the task is cancelled, reconnecting as needed.
+    pub async fn listen_for_key_changes(&self, on_change: impl Fn(Option<String>) + Send) {
+        loop {
+            let mut listener = match sqlx::postgres::PgListener::connect_with(&self.pool).await {
+                Ok(listener) => listener,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for key changes; retrying");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            if let Err(error) = listener.listen(KEY_CHANGES_CHANNEL).await {
+                tracing::warn!(%error, "cannot listen for key changes; retrying");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                continue;
+            }
+            // Anything changed before this point was missed.
+            on_change(None);
+            loop {
+                match listener.try_recv().await {
+                    Ok(Some(notification)) => on_change(Some(notification.payload().to_owned())),
+                    // The connection was lost and re-established: notifications were missed.
+                    Ok(None) => on_change(None),
+                    Err(error) => {
+                        tracing::warn!(%error, "listening for key changes failed; reconnecting");
+                        on_change(None);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Announces, on commit of `transaction`, that the access key `key_id` changed.
+async fn announce_key_change(
+    transaction: &mut Transaction<'_, Postgres>,
+    key_id: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(KEY_CHANGES_CHANNEL)
+        .bind(key_id)
+        .execute(&mut **transaction)
+        .await
+        .map_err(backend)?;
+    Ok(())
 }
 
 async fn commit(transaction: Transaction<'_, Postgres>) -> Result<(), StoreError> {
@@ -313,6 +357,29 @@ impl Store for PostgresStore {
                 created_at: account.created_at,
             },
         ))
+    }
+
+    async fn claim_master_key_check(&self, check_value: &str) -> Result<String, StoreError> {
+        sqlx::query(
+            "INSERT INTO settings (name, value) VALUES ('master_key_check', $1) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(check_value)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        sqlx::query_scalar("SELECT value FROM settings WHERE name = 'master_key_check'")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
     }
 
     async fn primary_account(&self) -> Result<Option<Account>, StoreError> {
@@ -453,6 +520,7 @@ impl Store for PostgresStore {
     ) -> Result<AccessKey, StoreError> {
         let mut transaction = self.begin().await?;
         let mut key = owned_access_key(&mut transaction, account_id, owner_uin, key_id).await?;
+        announce_key_change(&mut transaction, key_id).await?;
         sqlx::query("UPDATE access_keys SET status = $1, updated_at = $2 WHERE id = $3")
             .bind(status.as_str())
             .bind(nanos(now))
@@ -476,6 +544,7 @@ impl Store for PostgresStore {
     ) -> Result<(), StoreError> {
         let mut transaction = self.begin().await?;
         owned_access_key(&mut transaction, account_id, owner_uin, key_id).await?;
+        announce_key_change(&mut transaction, key_id).await?;
         for statement in [
             "DELETE FROM access_keys WHERE id = $1",
             "DELETE FROM key_usage WHERE key_id = $1",

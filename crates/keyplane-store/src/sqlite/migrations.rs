@@ -8,7 +8,10 @@ use rusqlite::Connection;
 use super::worker::backend;
 
 /// The migrations, in order: version `index + 1` is `MIGRATIONS[index]`.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/sqlite/0001_initial.sql"),
+    include_str!("../../migrations/sqlite/0002_settings.sql"),
+];
 
 /// The schema version this build expects.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

@@ -288,6 +288,38 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn claim_master_key_check(&self, check_value: &str) -> Result<String, StoreError> {
+        let check_value = check_value.to_owned();
+        self.connections
+            .write(move |connection| {
+                connection
+                    .execute(
+                        "INSERT INTO settings (name, value) VALUES ('master_key_check', ?1) \
+                         ON CONFLICT (name) DO NOTHING",
+                        [&check_value],
+                    )
+                    .map_err(backend)?;
+                connection
+                    .query_row(
+                        "SELECT value FROM settings WHERE name = 'master_key_check'",
+                        [],
+                        |row| row.get(0),
+                    )
+                    .map_err(backend)
+            })
+            .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.connections
+            .read_fresh(|connection| {
+                connection
+                    .query_row("SELECT 1", [], |_| Ok(()))
+                    .map_err(backend)
+            })
+            .await
+    }
+
     async fn primary_account(&self) -> Result<Option<Account>, StoreError> {
         self.connections
             .read_fresh(|connection| {

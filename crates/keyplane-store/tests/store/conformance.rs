@@ -32,6 +32,7 @@ macro_rules! conformance_tests {
             accounts::create_user_with_a_taken_name_is_refused,
             accounts::create_user_with_a_taken_uin_is_refused,
             accounts::initialize_with_colliding_root_keys_stores_nothing,
+            accounts::the_first_master_key_check_value_is_kept,
             access_keys::create_access_key_for_an_unknown_owner_is_refused,
             access_keys::access_key_quota_counts_inactive_keys_and_is_per_family_and_user,
             access_keys::create_access_key_with_a_taken_id_is_refused,

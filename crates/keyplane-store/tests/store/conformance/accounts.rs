@@ -260,3 +260,21 @@ pub async fn initialize_with_colliding_root_keys_stores_nothing(store: Arc<dyn S
         Ok(Some(expected_access_key(&root_key)))
     );
 }
+
+/// The first node to start records its master key's check value; every later claim, whatever
+/// its value, gets the recorded one back (so a node with another key can refuse to start).
+pub async fn the_first_master_key_check_value_is_kept(store: Arc<dyn Store>) {
+    store.ping().await.expect("a fresh store answers");
+    assert_eq!(
+        store.claim_master_key_check("first-check").await,
+        Ok("first-check".to_owned())
+    );
+    assert_eq!(
+        store.claim_master_key_check("other-check").await,
+        Ok("first-check".to_owned())
+    );
+    assert_eq!(
+        store.claim_master_key_check("first-check").await,
+        Ok("first-check".to_owned())
+    );
+}

@@ -1,0 +1,331 @@
+//! Several `keyplane serve` nodes on one PostgreSQL database, as real processes: the master
+//! key check refuses a node with another key, quotas and limits hold when both nodes are
+//! hammered at once, and a key deactivated or deleted on one node stops working on the other
+//! within a second (LISTEN/NOTIFY). Each test gets its own schema in the database named by
+//! `KEYPLANE_TEST_DATABASE_URL`; without it every test says it skipped.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use sqlx::Connection;
+
+use super::support::{
+    binary, call, create_user_with, init_with, Credentials, Server, API_GATEWAY_VERSION,
+    CAM_VERSION,
+};
+
+/// A fresh schema in the test database and the URL that points a node at it; `None` (and a
+/// message) when no database is configured.
+async fn fresh_database_url(test: &str) -> Option<String> {
+    let Some(base) = std::env::var("KEYPLANE_TEST_DATABASE_URL")
+        .ok()
+        .filter(|value| !value.is_empty())
+    else {
+        let message = format!("{test}: SKIPPED, KEYPLANE_TEST_DATABASE_URL is not set");
+        eprintln!("{message}");
+        println!("{message}");
+        return None;
+    };
+    let schema = format!(
+        "cluster_{}_{}",
+        test,
+        time::OffsetDateTime::now_utc().unix_timestamp_nanos()
+    );
+    let mut connection = sqlx::PgConnection::connect(&base)
+        .await
+        .expect("connecting to KEYPLANE_TEST_DATABASE_URL");
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&mut connection)
+        .await
+        .expect("creating a schema");
+    let separator = if base.contains('?') { '&' } else { '?' };
+    Some(format!(
+        "{base}{separator}options=-c%20search_path%3D{schema}"
+    ))
+}
+
+/// Two nodes' arguments: one database, one master key file (node A's).
+struct Cluster {
+    _directory: tempfile::TempDir,
+    url: String,
+    key_file: PathBuf,
+    node_directories: [PathBuf; 2],
+    root: Credentials,
+}
+
+impl Cluster {
+    async fn new(test: &str) -> Option<Self> {
+        let url = fresh_database_url(test).await?;
+        let directory = tempfile::tempdir().unwrap();
+        let node_directories = [directory.path().join("a"), directory.path().join("b")];
+        let key_file = node_directories[0].join("master.key");
+        let initialized = init_with(&node_directories[0], &["--database-url", &url]);
+        Some(Self {
+            root: Credentials::root(&initialized),
+            _directory: directory,
+            url,
+            key_file,
+            node_directories,
+        })
+    }
+
+    fn arguments<'a>(&'a self, extra: &[&'a str]) -> Vec<&'a str> {
+        let mut arguments = vec![
+            "--database-url",
+            self.url.as_str(),
+            "--master-key-file",
+            self.key_file.to_str().unwrap(),
+        ];
+        arguments.extend_from_slice(extra);
+        arguments
+    }
+
+    fn start(&self, node: usize, extra: &[&str]) -> Server {
+        Server::start(&self.node_directories[node], &self.arguments(extra))
+    }
+
+    fn create_user(&self, name: &str) -> u64 {
+        create_user_with(&self.node_directories[1], name, &self.arguments(&[]))["uin"]
+            .as_u64()
+            .unwrap()
+    }
+}
+
+fn count_outcomes(replies: Vec<super::support::Reply>) -> (usize, Vec<String>) {
+    let mut succeeded = 0;
+    let mut refused = Vec::new();
+    for reply in replies {
+        reply.assert_tencent_shaped();
+        match reply.error_code() {
+            None => succeeded += 1,
+            Some(code) => refused.push(code),
+        }
+    }
+    (succeeded, refused)
+}
+
+/// Sends `count` copies of one call, alternating between the two nodes, all at once.
+async fn hammer(
+    nodes: [&Server; 2],
+    root: &Credentials,
+    version: &'static str,
+    action: &'static str,
+    body: impl Fn(usize) -> String,
+    count: usize,
+) -> Vec<super::support::Reply> {
+    let mut tasks = Vec::new();
+    for index in 0..count {
+        let address = nodes[index % 2].address;
+        let root = root.clone();
+        let body = body(index);
+        tasks.push(tokio::spawn(async move {
+            call(address, &root, version, action, &body).await
+        }));
+    }
+    let mut replies = Vec::new();
+    for task in tasks {
+        replies.push(task.await.unwrap());
+    }
+    replies
+}
+
+#[tokio::test]
+async fn a_node_with_another_master_key_refuses_to_start() {
+    let Some(cluster) = Cluster::new("other_key").await else {
+        return;
+    };
+    let stranger = tempfile::tempdir().unwrap();
+    let output = Command::new(binary())
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &cluster.url,
+            "--data-dir",
+        ])
+        .arg(stranger.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("master key cannot open"), "{stderr}");
+    assert!(
+        !stranger.path().join("master.key").exists(),
+        "the refused node leaves no key of its own behind"
+    );
+    let node = cluster.start(0, &[]);
+    let health = super::support::send(
+        node.address,
+        http::Request::get("/readyz")
+            .body(http_body_util::Full::new(bytes::Bytes::new()))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(health.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_access_key_quota_holds_across_two_nodes() {
+    let Some(cluster) = Cluster::new("key_quota").await else {
+        return;
+    };
+    let nodes = [
+        cluster.start(0, &["--disable-rate-limits"]),
+        cluster.start(1, &["--disable-rate-limits"]),
+    ];
+    let uin = cluster.create_user("carol");
+    let replies = hammer(
+        [&nodes[0], &nodes[1]],
+        &cluster.root,
+        CAM_VERSION,
+        "CreateAccessKey",
+        |_| json!({ "TargetUin": uin }).to_string(),
+        100,
+    )
+    .await;
+    let (created, refused) = count_outcomes(replies);
+    assert_eq!(created, 2);
+    assert!(
+        refused
+            .iter()
+            .all(|code| code == "OperationDenied.AccessKeyOverLimit"),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn api_key_limits_and_ids_hold_across_two_nodes() {
+    let Some(cluster) = Cluster::new("api_keys").await else {
+        return;
+    };
+    let extra = ["--disable-rate-limits", "--api-key-limit", "5"];
+    let nodes = [cluster.start(0, &extra), cluster.start(1, &extra)];
+    let replies = hammer(
+        [&nodes[0], &nodes[1]],
+        &cluster.root,
+        API_GATEWAY_VERSION,
+        "CreateApiKey",
+        |index| json!({ "SecretName": format!("key-{index}") }).to_string(),
+        40,
+    )
+    .await;
+    let (created, refused) = count_outcomes(replies);
+    assert_eq!(created, 5);
+    assert!(
+        refused
+            .iter()
+            .all(|code| code == "LimitExceeded.ApiKeyCountLimitExceeded"),
+        "{refused:?}"
+    );
+
+    let other = Cluster::new("api_key_ids").await.unwrap();
+    let nodes = [
+        other.start(0, &["--disable-rate-limits"]),
+        other.start(1, &["--disable-rate-limits"]),
+    ];
+    let replies = hammer(
+        [&nodes[0], &nodes[1]],
+        &other.root,
+        API_GATEWAY_VERSION,
+        "CreateApiKey",
+        |_| {
+            json!({ "SecretName": "same", "AccessKeyType": "manual", "AccessKeyId": "shared_id_01", "AccessKeySecret": "shared_secret_01" })
+                .to_string()
+        },
+        20,
+    )
+    .await;
+    let (created, refused) = count_outcomes(replies);
+    assert_eq!(created, 1);
+    assert!(
+        refused
+            .iter()
+            .all(|code| code == "FailedOperation.AccessKeyExist"),
+        "{refused:?}"
+    );
+}
+
+/// Polls `node` with `key` until it is refused; returns how long that took.
+async fn time_until_refused(node: &Server, key: &Credentials) -> Duration {
+    let started = Instant::now();
+    loop {
+        let reply = call(node.address, key, CAM_VERSION, "ListAccessKeys", "{}").await;
+        if reply.error_code().as_deref() == Some("AuthFailure.SecretIdNotFound") {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "still accepted after 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocation_on_one_node_reaches_the_other_within_a_second() {
+    let Some(cluster) = Cluster::new("revocation").await else {
+        return;
+    };
+    let nodes = [
+        cluster.start(0, &["--disable-rate-limits"]),
+        cluster.start(1, &["--disable-rate-limits"]),
+    ];
+    for revoke in ["UpdateAccessKey", "DeleteAccessKey"] {
+        let created = call(
+            nodes[0].address,
+            &cluster.root,
+            CAM_VERSION,
+            "CreateAccessKey",
+            "{}",
+        )
+        .await;
+        let key = created.json()["Response"]["AccessKey"].clone();
+        let credentials = Credentials {
+            secret_id: key["AccessKeyId"].as_str().unwrap().to_owned(),
+            secret_key: key["SecretAccessKey"].as_str().unwrap().to_owned(),
+        };
+        // Node B authenticates with the key, so it sits in B's cache.
+        let reply = call(
+            nodes[1].address,
+            &credentials,
+            CAM_VERSION,
+            "ListAccessKeys",
+            "{}",
+        )
+        .await;
+        assert_eq!(reply.error_code(), None);
+        let body = if revoke == "UpdateAccessKey" {
+            json!({ "AccessKeyId": credentials.secret_id, "Status": "Inactive" })
+        } else {
+            json!({ "AccessKeyId": credentials.secret_id })
+        };
+        let reply = call(
+            nodes[0].address,
+            &cluster.root,
+            CAM_VERSION,
+            revoke,
+            &body.to_string(),
+        )
+        .await;
+        assert_eq!(reply.error_code(), None);
+        let elapsed = time_until_refused(&nodes[1], &credentials).await;
+        assert!(
+            elapsed < Duration::from_secs(1),
+            "{revoke}: node B still accepted the key after {elapsed:?}"
+        );
+        if revoke == "UpdateAccessKey" {
+            let delete = json!({ "AccessKeyId": credentials.secret_id }).to_string();
+            call(
+                nodes[0].address,
+                &cluster.root,
+                CAM_VERSION,
+                "DeleteAccessKey",
+                &delete,
+            )
+            .await;
+        }
+    }
+}
