@@ -3,6 +3,7 @@
 
 mod server {
     pub mod cluster;
+    pub mod crash;
     pub mod dialect;
     pub mod lifecycle;
     pub mod quotas;

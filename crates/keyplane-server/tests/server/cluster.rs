@@ -18,7 +18,7 @@ use super::support::{
 
 /// A fresh schema in the test database and the URL that points a node at it; `None` (and a
 /// message) when no database is configured.
-async fn fresh_database_url(test: &str) -> Option<String> {
+pub async fn fresh_database_url(test: &str) -> Option<String> {
     let Some(base) = std::env::var("KEYPLANE_TEST_DATABASE_URL")
         .ok()
         .filter(|value| !value.is_empty())
