@@ -161,7 +161,6 @@ async fn drive_until_killed(data_dir: &Path, extra: &[&str], root: &Credentials)
                     code, None,
                     "{key_id}: acknowledged, never deleted, must authenticate"
                 );
-                created += 1;
             }
             Stage::Deleted => {
                 assert_eq!(
