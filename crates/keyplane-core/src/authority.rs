@@ -400,6 +400,27 @@ impl Authority {
         }
     }
 
+    /// Replay protection: accepts the first use of `nonce` with `key_id` within `window` of
+    /// `now` and refuses (returns `false`) any repeat inside that window, on every node that
+    /// shares the store.
+    pub async fn accept_nonce(
+        &self,
+        key_id: &str,
+        nonce: &str,
+        window: time::Duration,
+        now: OffsetDateTime,
+    ) -> Result<bool, CoreError> {
+        Ok(self
+            .store
+            .remember_nonce(key_id, nonce, now + window, now)
+            .await?)
+    }
+
+    /// Removes nonce records whose window has passed.
+    pub async fn expire_nonces(&self, now: OffsetDateTime) -> Result<u64, CoreError> {
+        Ok(self.store.forget_expired_nonces(now).await?)
+    }
+
     /// Queues the audit event of a refused request; written by [`Authority::flush`].
     pub fn record_refusal(&self, event: AuditEvent) {
         let mut buffer = self.audit_buffer.lock();

@@ -80,6 +80,20 @@ pub trait Store: Send + Sync + 'static {
     /// cannot open the installation's sealed secrets and must not start.
     async fn claim_master_key_check(&self, check_value: &str) -> Result<String, StoreError>;
 
+    /// Records that `nonce` was used with `key_id`, valid until `expires_at`. Returns `false`
+    /// when that pair is already recorded and has not expired at `now` (a replay), atomically
+    /// across every node on the store.
+    async fn remember_nonce(
+        &self,
+        key_id: &str,
+        nonce: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// Removes nonce records that expired at or before `now`; returns how many.
+    async fn forget_expired_nonces(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
+
     /// Whether the store answers (for readiness).
     async fn ping(&self) -> Result<(), StoreError>;
 

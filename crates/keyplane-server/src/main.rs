@@ -299,6 +299,10 @@ async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Expired nonces are removed every this many flushes (a replay inside its window is refused
+/// whether or not its record was removed yet: expiry is checked on insert).
+const NONCE_EXPIRY_TICKS: u64 = 60;
+
 async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let mut terminate = match signal(SignalKind::terminate()) {
@@ -365,10 +369,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(interval);
             let mut dropped_reported = 0;
+            let mut ticks: u64 = 0;
             loop {
                 ticker.tick().await;
                 if let Err(error) = authority.flush().await {
                     tracing::warn!(%error, "flushing last-use records and audit events failed");
+                }
+                ticks += 1;
+                if ticks % NONCE_EXPIRY_TICKS == 0 {
+                    if let Err(error) = authority.expire_nonces(SystemClock.now()).await {
+                        tracing::warn!(%error, "removing expired nonces failed");
+                    }
                 }
                 let dropped = authority.dropped_audit_events();
                 if dropped > dropped_reported {

@@ -374,6 +374,38 @@ impl Store for PostgresStore {
             .map_err(backend)
     }
 
+    async fn remember_nonce(
+        &self,
+        key_id: &str,
+        nonce: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let changed = sqlx::query(
+            "INSERT INTO nonces (key_id, nonce, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (key_id, nonce) DO UPDATE SET expires_at = EXCLUDED.expires_at \
+             WHERE nonces.expires_at <= $4",
+        )
+        .bind(key_id)
+        .bind(nonce)
+        .bind(nanos(expires_at))
+        .bind(nanos(now))
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+        Ok(changed == 1)
+    }
+
+    async fn forget_expired_nonces(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        Ok(sqlx::query("DELETE FROM nonces WHERE expires_at <= $1")
+            .bind(nanos(now))
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?
+            .rows_affected())
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1")
             .execute(&self.pool)

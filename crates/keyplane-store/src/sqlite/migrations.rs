@@ -11,6 +11,7 @@ use super::worker::backend;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_initial.sql"),
     include_str!("../../migrations/sqlite/0002_settings.sql"),
+    include_str!("../../migrations/sqlite/0003_nonces.sql"),
 ];
 
 /// The schema version this build expects.

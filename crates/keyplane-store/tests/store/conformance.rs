@@ -15,6 +15,8 @@ pub mod audit;
 pub mod concurrency;
 #[path = "conformance/key_usage.rs"]
 pub mod key_usage;
+#[path = "conformance/nonces.rs"]
+pub mod nonces;
 
 /// Expands, in the calling module, to one `#[tokio::test]` per conformance case, named after
 /// the case. `$factory` is an `async fn() -> Option<crate::support::TestStore>` returning a
@@ -33,6 +35,8 @@ macro_rules! conformance_tests {
             accounts::create_user_with_a_taken_uin_is_refused,
             accounts::initialize_with_colliding_root_keys_stores_nothing,
             accounts::the_first_master_key_check_value_is_kept,
+            nonces::a_nonce_is_accepted_once_per_key_until_it_expires,
+            nonces::concurrent_uses_of_one_nonce_accept_exactly_one,
             access_keys::create_access_key_for_an_unknown_owner_is_refused,
             access_keys::access_key_quota_counts_inactive_keys_and_is_per_family_and_user,
             access_keys::create_access_key_with_a_taken_id_is_refused,

@@ -107,3 +107,54 @@ async fn postgres_audit_events_cannot_be_updated_or_deleted() {
         );
     }
 }
+
+/// Two nodes (two stores, two connection pools) on one database: a nonce one accepts is
+/// refused by the other until its window ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_nonce_accepted_by_one_node_is_refused_by_another() {
+    let Some(test_store) = fresh_postgres_store().await else {
+        return;
+    };
+    let first_node = test_store.store();
+    let url = std::env::var(DATABASE_URL_VARIABLE).expect("set, since the store opened");
+    let options: PgConnectOptions = url.parse().expect("a PostgreSQL URL");
+    let schema = test_store
+        .resource::<String>()
+        .expect("the schema name")
+        .clone();
+    let second_node = PostgresStore::connect_with(
+        options.options([("search_path", schema.as_str())]),
+        &PoolSettings::default(),
+    )
+    .await
+    .expect("a second node's store");
+    let window = time::Duration::minutes(15);
+    let now = crate::support::at(0);
+    assert_eq!(
+        first_node
+            .remember_nonce("LTAIkey", "n", now + window, now)
+            .await,
+        Ok(true)
+    );
+    let later = now + time::Duration::minutes(14);
+    assert_eq!(
+        second_node
+            .remember_nonce("LTAIkey", "n", later + window, later)
+            .await,
+        Ok(false)
+    );
+    let expired = now + window;
+    assert_eq!(
+        second_node
+            .remember_nonce("LTAIkey", "n", expired + window, expired)
+            .await,
+        Ok(true)
+    );
+    assert_eq!(
+        first_node
+            .remember_nonce("LTAIkey", "n", expired + window, expired)
+            .await,
+        Ok(false)
+    );
+    second_node.close().await;
+}
