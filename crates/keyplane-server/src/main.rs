@@ -376,7 +376,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                     tracing::warn!(%error, "flushing last-use records and audit events failed");
                 }
                 ticks += 1;
-                if ticks % NONCE_EXPIRY_TICKS == 0 {
+                if ticks.is_multiple_of(NONCE_EXPIRY_TICKS) {
                     if let Err(error) = authority.expire_nonces(SystemClock.now()).await {
                         tracing::warn!(%error, "removing expired nonces failed");
                     }

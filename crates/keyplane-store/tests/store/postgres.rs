@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use keyplane_core::store::Store;
 use keyplane_store::postgres::{PoolSettings, PostgresStore};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::Connection;
