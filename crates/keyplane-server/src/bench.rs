@@ -39,9 +39,10 @@ pub enum Scenario {
 /// Flags of `keyplane bench`.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
-    /// Server address, e.g. 127.0.0.1:8080 (only loopback targets are allowed).
-    #[arg(long)]
-    pub target: SocketAddr,
+    /// Server address, e.g. 127.0.0.1:8080 (only loopback targets are allowed). Repeat it for
+    /// several nodes: workers are spread over them in turn.
+    #[arg(long, required = true)]
+    pub target: Vec<SocketAddr>,
     #[arg(long, value_enum)]
     pub scenario: Scenario,
     /// Concurrent connections, one worker each.
@@ -173,9 +174,10 @@ async fn run_worker(
     measure_from: Instant,
     stop_at: Instant,
 ) -> anyhow::Result<WorkerResult> {
-    let mut sender = connect(args.target).await?;
+    let target = args.target[worker_index % args.target.len()];
+    let mut sender = connect(target).await?;
     let mut result = WorkerResult::default();
-    let host = args.target.to_string();
+    let host = target.to_string();
     let mut signer = credentials.as_deref().map(|credentials| {
         Tc3Signer::new(
             &credentials.secret_id,
@@ -313,7 +315,7 @@ fn percentile(sorted: &[u32], fraction: f64) -> f64 {
 
 /// Runs the benchmark and prints its result.
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
-    if !args.target.ip().is_loopback() {
+    if args.target.iter().any(|target| !target.ip().is_loopback()) {
         bail!("keyplane bench only targets loopback addresses");
     }
     if args.concurrency == 0 {
