@@ -131,6 +131,34 @@ const ACCESS_KEY_COLUMNS: &str = "id, account_id, owner_uin, family, status, des
 const API_KEY_COLUMNS: &str = "id, account_id, key_type, secret_name, enabled, tags, \
      secret_key_version, secret_ciphertext, created_at, updated_at";
 
+/// Binds the eleven audit-event arguments the use-case functions take, in their order.
+fn bind_audit<'query>(
+    query: sqlx::query::Query<'query, Postgres, sqlx::postgres::PgArguments>,
+    event: &'query AuditEvent,
+) -> sqlx::query::Query<'query, Postgres, sqlx::postgres::PgArguments> {
+    query
+        .bind(nanos(event.time))
+        .bind(&event.request_id)
+        .bind(event.account_id.map(as_i64))
+        .bind(event.principal_uin.map(as_i64))
+        .bind(&event.key_id)
+        .bind(&event.product)
+        .bind(&event.action)
+        .bind(&event.target)
+        .bind(&event.outcome)
+        .bind(&event.source_address)
+        .bind(&event.user_agent)
+}
+
+/// Runs a use-case function that answers with an outcome word.
+async fn outcome(
+    pool: &PgPool,
+    query: sqlx::query::Query<'_, Postgres, sqlx::postgres::PgArguments>,
+) -> Result<String, StoreError> {
+    let row = query.fetch_one(pool).await.map_err(backend)?;
+    row.try_get::<String, _>(0).map_err(backend)
+}
+
 async fn insert_audit(
     transaction: &mut Transaction<'_, Postgres>,
     event: &AuditEvent,
@@ -472,43 +500,39 @@ impl Store for PostgresStore {
         quota: u32,
         audit: AuditEvent,
     ) -> Result<AccessKey, StoreError> {
-        let mut transaction = self.begin().await?;
-        // Locking the owner serialises every quota decision for that user across nodes.
-        let owner =
-            sqlx::query("SELECT uin FROM users WHERE account_id = $1 AND uin = $2 FOR UPDATE")
-                .bind(as_i64(key.account_id))
-                .bind(as_i64(key.owner_uin))
-                .fetch_optional(&mut *transaction)
-                .await
-                .map_err(backend)?;
-        if owner.is_none() {
-            return Err(StoreError::UserNotFound);
-        }
-        let held: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM access_keys WHERE owner_uin = $1 AND family = $2",
+        let query = sqlx::query(
+            "SELECT keyplane_create_access_key($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+             $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
         )
+        .bind(&key.id)
+        .bind(as_i64(key.account_id))
         .bind(as_i64(key.owner_uin))
         .bind(key.family.as_str())
-        .fetch_one(&mut *transaction)
-        .await
-        .map_err(backend)?;
-        if held >= i64::from(quota) {
-            return Err(StoreError::AccessKeyQuotaExceeded { limit: quota });
+        .bind(&key.description)
+        .bind(i64::from(key.sealed_secret.key_version))
+        .bind(&key.sealed_secret.ciphertext)
+        .bind(nanos(key.created_at))
+        .bind(i64::from(quota));
+        match outcome(&self.pool, bind_audit(query, &audit))
+            .await?
+            .as_str()
+        {
+            "created" => Ok(AccessKey {
+                id: key.id,
+                account_id: key.account_id,
+                owner_uin: key.owner_uin,
+                family: key.family,
+                status: KeyStatus::Active,
+                description: key.description,
+                sealed_secret: key.sealed_secret,
+                created_at: key.created_at,
+                updated_at: key.created_at,
+            }),
+            "user_not_found" => Err(StoreError::UserNotFound),
+            "quota_exceeded" => Err(StoreError::AccessKeyQuotaExceeded { limit: quota }),
+            "identifier_taken" => Err(StoreError::IdentifierTaken),
+            other => Err(StoreError::Backend(format!("unexpected outcome {other}"))),
         }
-        insert_access_key(&mut transaction, &key).await?;
-        insert_audit(&mut transaction, &audit).await?;
-        commit(transaction).await?;
-        Ok(AccessKey {
-            id: key.id,
-            account_id: key.account_id,
-            owner_uin: key.owner_uin,
-            family: key.family,
-            status: KeyStatus::Active,
-            description: key.description,
-            sealed_secret: key.sealed_secret,
-            created_at: key.created_at,
-            updated_at: key.created_at,
-        })
     }
 
     async fn access_key(&self, key_id: &str) -> Result<Option<AccessKey>, StoreError> {
@@ -574,21 +598,22 @@ impl Store for PostgresStore {
         key_id: &str,
         audit: AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut transaction = self.begin().await?;
-        owned_access_key(&mut transaction, account_id, owner_uin, key_id).await?;
-        announce_key_change(&mut transaction, key_id).await?;
-        for statement in [
-            "DELETE FROM access_keys WHERE id = $1",
-            "DELETE FROM key_usage WHERE key_id = $1",
-        ] {
-            sqlx::query(statement)
-                .bind(key_id)
-                .execute(&mut *transaction)
-                .await
-                .map_err(backend)?;
+        let query = sqlx::query(
+            "SELECT keyplane_delete_access_key($1, $2, $3, \
+             $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(as_i64(account_id))
+        .bind(as_i64(owner_uin))
+        .bind(key_id);
+        match outcome(&self.pool, bind_audit(query, &audit))
+            .await?
+            .as_str()
+        {
+            "deleted" => Ok(()),
+            "not_found" => Err(StoreError::AccessKeyNotFound),
+            "owner_mismatch" => Err(StoreError::OwnerMismatch),
+            other => Err(StoreError::Backend(format!("unexpected outcome {other}"))),
         }
-        insert_audit(&mut transaction, &audit).await?;
-        commit(transaction).await
     }
 
     async fn record_key_usage(&self, usage: Vec<KeyUsage>) -> Result<(), StoreError> {
