@@ -77,6 +77,14 @@ async fn serve_initialises_an_empty_directory_and_answers_health() {
         "root credentials are printed: {printed}"
     );
     assert_healthy(&server).await;
+    let ready = super::support::send(
+        server.address,
+        http::Request::get("/readyz")
+            .body(http_body_util::Full::new(bytes::Bytes::new()))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(ready.status, 200, "the database answers");
     assert!(data_dir.join("master.key").exists());
     let status = server.terminate();
     assert!(status.success(), "clean exit on SIGTERM: {status}");
