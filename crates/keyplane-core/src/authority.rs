@@ -261,17 +261,7 @@ impl Authority {
             )
             .await?;
         let issued = |key: NewAccessKey, secret: Secret| IssuedAccessKey {
-            key: AccessKey {
-                id: key.id,
-                account_id: key.account_id,
-                owner_uin: key.owner_uin,
-                family: key.family,
-                status: KeyStatus::Active,
-                description: key.description,
-                sealed_secret: key.sealed_secret,
-                created_at: now,
-                updated_at: now,
-            },
+            key: key.into_active_key(),
             secret,
         };
         Ok(InitializedAccount {

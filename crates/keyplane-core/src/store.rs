@@ -56,6 +56,23 @@ pub struct NewAccessKey {
     pub created_at: OffsetDateTime,
 }
 
+impl NewAccessKey {
+    /// The key as stored right after its insertion: active, never updated.
+    pub fn into_active_key(self) -> AccessKey {
+        AccessKey {
+            id: self.id,
+            account_id: self.account_id,
+            owner_uin: self.owner_uin,
+            family: self.family,
+            status: KeyStatus::Active,
+            description: self.description,
+            sealed_secret: self.sealed_secret,
+            created_at: self.created_at,
+            updated_at: self.created_at,
+        }
+    }
+}
+
 /// A change to an API key, applied atomically with its audit event.
 #[derive(Debug, Clone)]
 pub enum ApiKeyChange {

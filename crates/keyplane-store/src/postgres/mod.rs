@@ -163,22 +163,10 @@ async fn insert_audit(
     transaction: &mut Transaction<'_, Postgres>,
     event: &AuditEvent,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO audit_events (time, request_id, account_id, principal_uin, key_id, \
-         product, action, target, outcome, source_address, user_agent) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    bind_audit(
+        sqlx::query("SELECT keyplane_insert_audit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"),
+        event,
     )
-    .bind(nanos(event.time))
-    .bind(&event.request_id)
-    .bind(event.account_id.map(as_i64))
-    .bind(event.principal_uin.map(as_i64))
-    .bind(&event.key_id)
-    .bind(&event.product)
-    .bind(&event.action)
-    .bind(&event.target)
-    .bind(&event.outcome)
-    .bind(&event.source_address)
-    .bind(&event.user_agent)
     .execute(&mut **transaction)
     .await
     .map_err(backend)?;
@@ -517,17 +505,7 @@ impl Store for PostgresStore {
             .await?
             .as_str()
         {
-            "created" => Ok(AccessKey {
-                id: key.id,
-                account_id: key.account_id,
-                owner_uin: key.owner_uin,
-                family: key.family,
-                status: KeyStatus::Active,
-                description: key.description,
-                sealed_secret: key.sealed_secret,
-                created_at: key.created_at,
-                updated_at: key.created_at,
-            }),
+            "created" => Ok(key.into_active_key()),
             "user_not_found" => Err(StoreError::UserNotFound),
             "quota_exceeded" => Err(StoreError::AccessKeyQuotaExceeded { limit: quota }),
             "identifier_taken" => Err(StoreError::IdentifierTaken),

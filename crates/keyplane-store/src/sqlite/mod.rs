@@ -445,17 +445,7 @@ impl Store for SqliteStore {
                 }
                 insert_access_key(connection, &key)?;
                 insert_audit(connection, &audit)?;
-                Ok(AccessKey {
-                    id: key.id,
-                    account_id: key.account_id,
-                    owner_uin: key.owner_uin,
-                    family: key.family,
-                    status: KeyStatus::Active,
-                    description: key.description,
-                    sealed_secret: key.sealed_secret,
-                    created_at: key.created_at,
-                    updated_at: key.created_at,
-                })
+                Ok(key.into_active_key())
             })
             .await
     }
