@@ -449,9 +449,10 @@ impl Authority {
 
     /// Resolves the user an access-key action targets, enforcing who may act on whom:
     /// the root on anyone in its account, a sub-user only on itself. Returns the target's
-    /// (account id, uin). A caller acting on itself needs no lookup: it authenticated with a
-    /// key it owns, so it exists.
-    async fn key_management_target(
+    /// (account id, uin). Whether the target exists is not looked up here: the store's use
+    /// case finds out in its own transaction, and `explain_failure` tells an
+    /// unknown user apart on the failure path, so a successful request costs no extra read.
+    fn key_management_target(
         &self,
         context: &RequestContext,
         target_uin: Option<u64>,
@@ -466,16 +467,29 @@ impl Authority {
                 return Err(context.unauthorized());
             }
         }
-        if target_uin != caller.uin
-            && self
-                .store
-                .user(caller.account_id, target_uin)
-                .await?
-                .is_none()
-        {
-            return Err(CoreError::UserNotFound);
-        }
         Ok((caller.account_id, target_uin))
+    }
+
+    /// The error to report for a key action on (`account_id`, `target_uin`) that failed
+    /// with `error`: when no matching key was found, `UserNotFound` if the target user itself
+    /// does not exist.
+    async fn explain_failure(
+        &self,
+        account_id: u64,
+        target_uin: u64,
+        error: StoreError,
+    ) -> CoreError {
+        if !matches!(
+            error,
+            StoreError::AccessKeyNotFound | StoreError::OwnerMismatch
+        ) {
+            return error.into();
+        }
+        match self.store.user(account_id, target_uin).await {
+            Ok(None) => CoreError::UserNotFound,
+            Ok(Some(_)) => error.into(),
+            Err(store_error) => store_error.into(),
+        }
     }
 
     fn require_root<'context>(
@@ -502,7 +516,7 @@ impl Authority {
         if let Some(description) = &description {
             rules::check_description(description)?;
         }
-        let (account_id, owner_uin) = self.key_management_target(context, target_uin).await?;
+        let (account_id, owner_uin) = self.key_management_target(context, target_uin)?;
         let owner = User {
             account_id,
             uin: owner_uin,
@@ -533,11 +547,19 @@ impl Authority {
         family: KeyFamily,
         target_uin: Option<u64>,
     ) -> Result<Vec<AccessKey>, CoreError> {
-        let (account_id, owner_uin) = self.key_management_target(context, target_uin).await?;
-        Ok(self
+        let (account_id, owner_uin) = self.key_management_target(context, target_uin)?;
+        let keys = self
             .store
             .list_access_keys(account_id, owner_uin, family)
-            .await?)
+            .await?;
+        // An empty list may mean the user does not exist; only then is that looked up.
+        if keys.is_empty()
+            && owner_uin != context.caller()?.uin
+            && self.store.user(account_id, owner_uin).await?.is_none()
+        {
+            return Err(CoreError::UserNotFound);
+        }
+        Ok(keys)
     }
 
     /// Activates or deactivates a key owned by the target user; takes effect for
@@ -549,14 +571,17 @@ impl Authority {
         status: KeyStatus,
         target_uin: Option<u64>,
     ) -> Result<AccessKey, CoreError> {
-        let owner = self.key_management_target(context, target_uin).await?;
+        let (account_id, owner_uin) = self.key_management_target(context, target_uin)?;
         let audit = context.audit_event(Some(key_id.to_owned()), OUTCOME_SUCCESS);
         let result = self
             .store
-            .set_access_key_status(owner.0, owner.1, key_id, status, context.now, audit)
+            .set_access_key_status(account_id, owner_uin, key_id, status, context.now, audit)
             .await;
         self.invalidate_key(key_id);
-        Ok(result?)
+        match result {
+            Ok(key) => Ok(key),
+            Err(error) => Err(self.explain_failure(account_id, owner_uin, error).await),
+        }
     }
 
     /// Deletes a key owned by the target user; takes effect for authentication at once.
@@ -566,14 +591,17 @@ impl Authority {
         key_id: &str,
         target_uin: Option<u64>,
     ) -> Result<(), CoreError> {
-        let (account_id, owner_uin) = self.key_management_target(context, target_uin).await?;
+        let (account_id, owner_uin) = self.key_management_target(context, target_uin)?;
         let audit = context.audit_event(Some(key_id.to_owned()), OUTCOME_SUCCESS);
         let result = self
             .store
             .delete_access_key(account_id, owner_uin, key_id, audit)
             .await;
         self.invalidate_key(key_id);
-        Ok(result?)
+        match result {
+            Ok(()) => Ok(()),
+            Err(error) => Err(self.explain_failure(account_id, owner_uin, error).await),
+        }
     }
 
     /// The last use of each requested key the caller may see (the root: its account's; a

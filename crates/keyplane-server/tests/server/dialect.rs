@@ -516,16 +516,53 @@ async fn sub_users_manage_only_their_own_keys() {
         root_error(&harness, CAM_VERSION, "UpdateAccessKey", json!({ "AccessKeyId": alice_key.secret_id, "Status": "Inactive", "TargetUin": alice.uin })).await.as_deref(),
         None
     );
+    // An unknown target user is reported as such by every key action, though only the
+    // failure path looks the user up.
+    for (action, body) in [
+        ("CreateAccessKey", json!({ "TargetUin": 999 })),
+        ("ListAccessKeys", json!({ "TargetUin": 999 })),
+        (
+            "UpdateAccessKey",
+            json!({ "AccessKeyId": alice_key.secret_id, "Status": "Active", "TargetUin": 999 }),
+        ),
+        (
+            "DeleteAccessKey",
+            json!({ "AccessKeyId": alice_key.secret_id, "TargetUin": 999 }),
+        ),
+        (
+            "DeleteAccessKey",
+            json!({ "AccessKeyId": "AKIDunknown000000000000000000000000", "TargetUin": 999 }),
+        ),
+    ] {
+        assert_eq!(
+            root_error(&harness, CAM_VERSION, action, body.clone())
+                .await
+                .as_deref(),
+            Some("InvalidParameter.UserNotExist"),
+            "{action} {body}"
+        );
+    }
+    // A user that exists but holds no keys lists as empty.
     assert_eq!(
         root_error(
             &harness,
             CAM_VERSION,
-            "CreateAccessKey",
-            json!({ "TargetUin": 999 })
+            "ListAccessKeys",
+            json!({ "TargetUin": bob.uin })
+        )
+        .await,
+        None
+    );
+    assert_eq!(
+        root_error(
+            &harness,
+            CAM_VERSION,
+            "DeleteAccessKey",
+            json!({ "AccessKeyId": "AKIDunknown000000000000000000000000", "TargetUin": bob.uin })
         )
         .await
         .as_deref(),
-        Some("InvalidParameter.UserNotExist")
+        Some("ResourceNotFound.SecretNotExist")
     );
 }
 
