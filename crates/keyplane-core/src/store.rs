@@ -56,6 +56,26 @@ pub struct NewAccessKey {
     pub created_at: OffsetDateTime,
 }
 
+impl NewAccount {
+    /// The account as stored.
+    pub fn account(&self) -> Account {
+        Account {
+            id: self.account_id,
+            created_at: self.created_at,
+        }
+    }
+
+    /// The root principal as stored: a user whose uin is the account id.
+    pub fn root_user(&self) -> User {
+        User {
+            account_id: self.account_id,
+            uin: self.account_id,
+            name: self.root_name.clone(),
+            created_at: self.created_at,
+        }
+    }
+}
+
 impl NewAccessKey {
     /// The key as stored right after its insertion: active, never updated.
     pub fn into_active_key(self) -> AccessKey {

@@ -361,18 +361,7 @@ impl Store for PostgresStore {
             insert_access_key(&mut transaction, key).await?;
         }
         commit(transaction).await?;
-        Ok((
-            Account {
-                id: account.account_id,
-                created_at: account.created_at,
-            },
-            User {
-                account_id: account.account_id,
-                uin: account.account_id,
-                name: account.root_name,
-                created_at: account.created_at,
-            },
-        ))
+        Ok((account.account(), account.root_user()))
     }
 
     async fn claim_master_key_check(&self, check_value: &str) -> Result<String, StoreError> {

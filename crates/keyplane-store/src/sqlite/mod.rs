@@ -272,18 +272,7 @@ impl Store for SqliteStore {
                 for key in &root_keys {
                     insert_access_key(connection, key)?;
                 }
-                Ok((
-                    Account {
-                        id: account.account_id,
-                        created_at: account.created_at,
-                    },
-                    User {
-                        account_id: account.account_id,
-                        uin: account.account_id,
-                        name: account.root_name,
-                        created_at: account.created_at,
-                    },
-                ))
+                Ok((account.account(), account.root_user()))
             })
             .await
     }
