@@ -711,15 +711,36 @@ impl Authority {
         limit: usize,
     ) -> Result<(usize, Vec<ApiKeyWithSecret>), CoreError> {
         let caller = self.require_root(context)?;
-        let mut matching = Vec::new();
+        // Secrets are opened only where needed: for every key when the filter names secrets,
+        // otherwise only for the page returned.
+        let mut matching: Vec<(ApiKey, Option<Secret>)> = Vec::new();
         for key in self.store.list_api_keys(caller.account_id).await? {
-            let key = self.open_api_key(key)?;
-            if api_key_matches(&key, filter) {
-                matching.push(key);
+            if !api_key_matches(&key, filter) {
+                continue;
+            }
+            match &filter.secrets {
+                Some(secrets) => {
+                    let opened = self.open_api_key(key)?;
+                    if secrets
+                        .iter()
+                        .any(|secret| secret == opened.secret.expose())
+                    {
+                        matching.push((opened.key, Some(opened.secret)));
+                    }
+                }
+                None => matching.push((key, None)),
             }
         }
         let total = matching.len();
-        let page = matching.into_iter().skip(offset).take(limit).collect();
+        let page = matching
+            .into_iter()
+            .skip(offset)
+            .take(limit)
+            .map(|(key, secret)| match secret {
+                Some(secret) => Ok(ApiKeyWithSecret { key, secret }),
+                None => self.open_api_key(key),
+            })
+            .collect::<Result<_, _>>()?;
         Ok((total, page))
     }
 
@@ -829,20 +850,21 @@ impl Authority {
     }
 }
 
-fn api_key_matches(key: &ApiKeyWithSecret, filter: &ApiKeyFilter) -> bool {
+/// Whether `key` matches every criterion of `filter` that needs no secret (the secret
+/// criterion is checked by the caller, after opening).
+fn api_key_matches(key: &ApiKey, filter: &ApiKeyFilter) -> bool {
     let any = |values: &Option<Vec<String>>, test: &dyn Fn(&str) -> bool| {
         values
             .as_ref()
             .is_none_or(|values| values.iter().any(|value| test(value)))
     };
-    any(&filter.key_ids, &|value| value == key.key.id)
-        && any(&filter.secrets, &|value| value == key.secret.expose())
-        && any(&filter.secret_names, &|value| value == key.key.secret_name)
+    any(&filter.key_ids, &|value| value == key.id)
+        && any(&filter.secret_names, &|value| value == key.secret_name)
         && filter
             .enabled
             .as_ref()
-            .is_none_or(|values| values.contains(&key.key.enabled))
+            .is_none_or(|values| values.contains(&key.enabled))
         && any(&filter.keywords, &|value| {
-            key.key.id.contains(value) || key.key.secret_name.contains(value)
+            key.id.contains(value) || key.secret_name.contains(value)
         })
 }

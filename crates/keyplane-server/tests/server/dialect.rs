@@ -655,6 +655,30 @@ async fn api_gateway_keys_round_trip_with_tencent_types() {
     assert_eq!(key["CreatedTime"], "2026-11-24T10:00:00Z");
     assert_eq!(key["Tags"], json!([{ "Key": "env", "Value": "dev test" }]));
     let key_id = key["AccessKeyId"].as_str().unwrap().to_owned();
+    for (secret, expected) in [
+        (key["AccessKeySecret"].clone(), 1),
+        (json!("not-the-secret"), 0),
+    ] {
+        let found = call(
+            &harness,
+            &harness.root,
+            API_GATEWAY_VERSION,
+            "DescribeApiKeysStatus",
+            json!({ "Filters": [{ "Name": "AccessKeySecret", "Values": [secret] }] }),
+        )
+        .await;
+        assert_eq!(found["Response"]["Result"]["TotalCount"], json!(expected));
+        if expected == 1 {
+            assert_eq!(
+                found["Response"]["Result"]["ApiKeySet"][0]["AccessKeyId"],
+                json!(key_id)
+            );
+            assert_eq!(
+                found["Response"]["Result"]["ApiKeySet"][0]["AccessKeySecret"],
+                key["AccessKeySecret"]
+            );
+        }
+    }
 
     for (body, expected) in [
         (
