@@ -41,18 +41,18 @@ impl Clock for SystemClock {
 #[derive(Debug, Clone)]
 pub enum Backend {
     Sqlite(Arc<SqliteStore>),
-    Postgres(PostgresStore),
+    Postgres(Arc<PostgresStore>),
 }
 
 impl Backend {
     /// Opens the store the configuration names, applying pending migrations.
     pub async fn open(data: &DataConfig, create: bool) -> anyhow::Result<Self> {
         match &data.database_url {
-            Some(url) => Ok(Backend::Postgres(
+            Some(url) => Ok(Backend::Postgres(Arc::new(
                 PostgresStore::connect(url, &data.pool)
                     .await
                     .map_err(|error| anyhow::anyhow!("opening the PostgreSQL database: {error}"))?,
-            )),
+            ))),
             None => {
                 if create {
                     create_data_dir(&data.data_dir)?;
@@ -76,7 +76,7 @@ impl Backend {
     pub fn store(&self) -> Arc<dyn Store> {
         match self {
             Backend::Sqlite(store) => store.clone(),
-            Backend::Postgres(store) => Arc::new(store.clone()),
+            Backend::Postgres(store) => store.clone(),
         }
     }
 

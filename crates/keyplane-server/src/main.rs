@@ -117,35 +117,32 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    // The load generator runs on one thread, so that it takes at most one core from the
-    // server it measures; the server runs on its configured number of worker threads.
-    let runtime = match &cli.command {
-        Command::Bench(_) => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build(),
+    use tokio::runtime::{Builder, Runtime};
+    fn start(builder: &mut Builder) -> anyhow::Result<Runtime> {
+        builder.enable_all().build().context("starting the runtime")
+    }
+    match cli.command {
         Command::Serve(args) => {
-            let config = ServeConfig::resolve(args)?;
-            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            // Resolved before the runtime exists: it says how many worker threads it has.
+            let config = ServeConfig::resolve(&args)?;
+            let mut builder = Builder::new_multi_thread();
             if let Some(worker_threads) = config.worker_threads {
                 builder.worker_threads(worker_threads);
             }
-            builder.enable_all().build()
+            start(&mut builder)?.block_on(serve(config))
         }
-        _ => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build(),
+        // The load generator runs on one thread, so that it takes at most one core from the
+        // server it measures.
+        Command::Bench(args) => {
+            start(&mut Builder::new_current_thread())?.block_on(bench::run(args))
+        }
+        Command::Init(args) => start(&mut Builder::new_multi_thread())?.block_on(init(args)),
+        Command::User(UserCommand::Create(args)) => {
+            start(&mut Builder::new_multi_thread())?.block_on(create_user(args))
+        }
+        Command::Audit(args) => start(&mut Builder::new_multi_thread())?.block_on(audit(args)),
+        Command::Migrate(args) => start(&mut Builder::new_multi_thread())?.block_on(migrate(args)),
     }
-    .context("starting the runtime")?;
-    runtime.block_on(async move {
-        match cli.command {
-            Command::Serve(args) => serve(args).await,
-            Command::Init(args) => init(args).await,
-            Command::User(UserCommand::Create(args)) => create_user(args).await,
-            Command::Audit(args) => audit(args).await,
-            Command::Migrate(args) => migrate(args).await,
-            Command::Bench(args) => bench::run(args).await,
-        }
-    })
 }
 
 async fn init(args: InitArgs) -> anyhow::Result<()> {
@@ -318,8 +315,7 @@ async fn shutdown_signal() {
     }
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let config = ServeConfig::resolve(&args)?;
+async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     init_logging(config.log_format);
     let authority_config = AuthorityConfig {
         rate_limits: config.rate_limits.clone(),
