@@ -221,9 +221,6 @@ pub async fn dispatch(
                 .map_err(core_error)?;
             Ok(result(Value::Bool(true)))
         }
-        other => Err(TencentError::new(
-            "InvalidAction",
-            format!("The action `{other}` does not exist."),
-        )),
+        other => Err(TencentError::invalid_action(other)),
     }
 }

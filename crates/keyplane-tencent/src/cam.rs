@@ -3,6 +3,7 @@
 //! (`YYYY-MM-DD hh:mm:ss`, UTC).
 
 use keyplane_core::model::{AccessKey, KeyFamily, KeyStatus};
+use keyplane_core::rules::DESCRIPTION_MAX_CHARACTERS;
 use keyplane_core::{Authority, CoreError, RequestContext};
 use serde_json::{json, Map, Value};
 use time::macros::format_description;
@@ -71,11 +72,10 @@ pub async fn dispatch(
             let description = params.optional_string("Description")?;
             if description
                 .as_ref()
-                .is_some_and(|description| description.chars().count() > 1024)
+                .is_some_and(|description| description.chars().count() > DESCRIPTION_MAX_CHARACTERS)
             {
-                return Err(TencentError::new(
-                    "InvalidParameter.DescriptionLengthOverlimit",
-                    "The Description must be at most 1024 characters.",
+                return Err(TencentError::description_too_long(
+                    DESCRIPTION_MAX_CHARACTERS,
                 ));
             }
             let issued = authority
@@ -150,9 +150,6 @@ pub async fn dispatch(
                 .collect();
             Ok(response(json!({ "SecretIdLastUsedRows": rows })))
         }
-        other => Err(TencentError::new(
-            "InvalidAction",
-            format!("The action `{other}` does not exist."),
-        )),
+        other => Err(TencentError::invalid_action(other)),
     }
 }

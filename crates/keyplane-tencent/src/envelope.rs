@@ -118,10 +118,7 @@ fn non_empty(value: Option<&str>) -> Option<String> {
 pub fn parse(request: &RawRequest<'_>) -> Result<Envelope, TencentError> {
     let method = request.method;
     if method != "GET" && method != "POST" {
-        return Err(TencentError::new(
-            "UnsupportedProtocol",
-            format!("The HTTP method {method} is not supported; use GET or POST."),
-        ));
+        return Err(TencentError::unsupported_method(method));
     }
     if request.raw_query.len() > MAX_QUERY_BYTES {
         return Err(TencentError::request_too_large(MAX_QUERY_BYTES));
@@ -155,10 +152,7 @@ fn parse_tc3(request: &RawRequest<'_>, authorization: &str) -> Result<Envelope, 
         match request.media_type().as_str() {
             "application/json" => Params::from_json(request.body),
             "application/x-www-form-urlencoded" => Params::from_flat(&decode_pairs(request.body)),
-            "multipart/form-data" => Err(TencentError::new(
-                "InvalidRequest",
-                "multipart/form-data bodies are not accepted by this API.",
-            )),
+            "multipart/form-data" => Err(TencentError::multipart_not_accepted()),
             other => Err(TencentError::invalid_parameter(format!(
                 "The Content-Type `{other}` is not supported; use application/json."
             ))),

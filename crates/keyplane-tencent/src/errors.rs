@@ -87,6 +87,70 @@ impl TencentError {
         )
     }
 
+    /// `UnknownParameter`: the API has no parameter of that name (the real API refuses them).
+    pub fn unknown_parameter(name: &str) -> Self {
+        Self::new(
+            "UnknownParameter",
+            format!("The parameter `{name}` is not recognized."),
+        )
+    }
+
+    /// `UnsupportedProtocol`: only GET and POST are served.
+    pub fn unsupported_method(method: &str) -> Self {
+        Self::new(
+            "UnsupportedProtocol",
+            format!("The HTTP method {method} is not supported; use GET or POST."),
+        )
+    }
+
+    /// `InvalidRequest`: multipart bodies, which only upload APIs take.
+    pub fn multipart_not_accepted() -> Self {
+        Self::new(
+            "InvalidRequest",
+            "multipart/form-data bodies are not accepted by this API.",
+        )
+    }
+
+    /// `NoSuchVersion`.
+    pub fn no_such_version(version: &str) -> Self {
+        Self::new(
+            "NoSuchVersion",
+            format!("The API version `{version}` does not exist."),
+        )
+    }
+
+    /// `InvalidAction`.
+    pub fn invalid_action(action: &str) -> Self {
+        Self::new(
+            "InvalidAction",
+            format!("The action `{action}` does not exist in this API version."),
+        )
+    }
+
+    /// `AuthFailure.InvalidSecretId`: the SecretId is not a Tencent API key id at all.
+    pub fn invalid_secret_id() -> Self {
+        Self::new(
+            "AuthFailure.InvalidSecretId",
+            "The SecretId is not a valid Tencent Cloud API key id.",
+        )
+    }
+
+    /// `AuthFailure.TokenFailure`: Keyplane issues no temporary credentials, so no token is valid.
+    pub fn token_failure() -> Self {
+        Self::new(
+            "AuthFailure.TokenFailure",
+            "The temporary-credential token is invalid: this service issues no temporary credentials.",
+        )
+    }
+
+    /// `InvalidParameter.DescriptionLengthOverlimit` (CAM).
+    pub fn description_too_long(limit: usize) -> Self {
+        Self::new(
+            "InvalidParameter.DescriptionLengthOverlimit",
+            format!("The Description must be at most {limit} characters."),
+        )
+    }
+
     /// `RequestSizeLimitExceeded`.
     pub fn request_too_large(limit_bytes: usize) -> Self {
         Self::new(

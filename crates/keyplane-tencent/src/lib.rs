@@ -191,43 +191,25 @@ impl TencentDialect {
             body: request.body,
         };
         let envelope = envelope::parse(&raw)?;
-        let user_agent = truncated(raw.header("user-agent").unwrap_or(""), 256);
+        // Routing failures are not audited: nothing is known yet of who asked.
+        let product = VERSIONS
+            .iter()
+            .find(|(version, _)| *version == envelope.version)
+            .map(|(_, product)| *product)
+            .ok_or_else(|| TencentError::no_such_version(&truncated(&envelope.version, 32)))?;
+        if !actions(product).contains(&envelope.action.as_str()) {
+            return Err(TencentError::invalid_action(&truncated(&envelope.action, 64)).into());
+        }
         let mut context = RequestContext {
             caller: None,
             claimed_key_id: Some(truncated(envelope.credentials.secret_id(), 128)),
             now: request.now,
             request_id: request_id.to_owned(),
             source_address: request.source_address.to_owned(),
-            user_agent,
-            product: "unknown".to_owned(),
-            action: truncated(&envelope.action, 64),
+            user_agent: truncated(raw.header("user-agent").unwrap_or(""), 256),
+            product: product.name().to_owned(),
+            action: envelope.action.clone(),
         };
-        let product = VERSIONS
-            .iter()
-            .find(|(version, _)| *version == envelope.version)
-            .map(|(_, product)| *product)
-            .ok_or_else(|| {
-                TencentError::new(
-                    "NoSuchVersion",
-                    format!(
-                        "The API version `{}` does not exist.",
-                        truncated(&envelope.version, 32)
-                    ),
-                )
-            })?;
-        context.product = product.name().to_owned();
-        if !actions(product).contains(&envelope.action.as_str()) {
-            return Err(TencentError::new(
-                "InvalidAction",
-                format!(
-                    "The action `{}` does not exist in {} version {}.",
-                    context.action,
-                    product.name(),
-                    envelope.version
-                ),
-            )
-            .into());
-        }
         let refuse = |error: TencentError, context: &RequestContext| Refusal {
             error,
             context: Some(context.clone()),
@@ -268,16 +250,13 @@ impl TencentDialect {
             && secret_id.starts_with("AKID")
             && secret_id.bytes().all(|byte| byte.is_ascii_alphanumeric());
         if !well_formed {
-            return Err(TencentError::new(
-                "AuthFailure.InvalidSecretId",
-                "The SecretId is not a valid Tencent Cloud API key id.",
-            ));
+            return Err(TencentError::invalid_secret_id());
         }
         let signing_key = self
             .authority
             .signing_key(secret_id, KeyFamily::Tencent)
             .await
-            .map_err(|_| TencentError::internal())?
+            .map_err(|error| TencentError::from_core(&error, product))?
             .ok_or_else(TencentError::secret_id_not_found)?;
         let secret = signing_key.secret.expose().as_bytes();
         let now = request.now.unix_timestamp();
@@ -309,17 +288,14 @@ impl TencentDialect {
         }
         .map_err(|error| TencentError::from_signature(&error))?;
         if envelope.token.is_some() {
-            return Err(TencentError::new(
-                "AuthFailure.TokenFailure",
-                "The temporary-credential token is invalid: this service issues no temporary credentials.",
-            ));
+            return Err(TencentError::token_failure());
         }
         self.authority
             .record_use(&signing_key.caller.key_id, request.now, || KeyUsage {
                 key_id: signing_key.caller.key_id.clone(),
                 used_at: request.now,
                 product: product.name().to_owned(),
-                action: truncated(&envelope.action, 64),
+                action: envelope.action.clone(),
                 source_address: request.source_address.to_owned(),
             });
         Ok(signing_key.caller)

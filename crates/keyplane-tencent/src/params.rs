@@ -54,10 +54,7 @@ impl Params {
             .keys()
             .find(|name| !known.contains(&name.as_str()))
         {
-            Some(name) => Err(TencentError::new(
-                "UnknownParameter",
-                format!("The parameter `{name}` is not recognized."),
-            )),
+            Some(name) => Err(TencentError::unknown_parameter(name)),
             None => Ok(()),
         }
     }
@@ -152,10 +149,7 @@ pub fn fields_allow_only(
     known: &[&str],
 ) -> Result<(), TencentError> {
     match fields.keys().find(|name| !known.contains(&name.as_str())) {
-        Some(name) => Err(TencentError::new(
-            "UnknownParameter",
-            format!("The parameter `{path}.{name}` is not recognized."),
-        )),
+        Some(name) => Err(TencentError::unknown_parameter(&format!("{path}.{name}"))),
         None => Ok(()),
     }
 }
