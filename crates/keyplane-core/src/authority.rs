@@ -13,8 +13,9 @@ use crate::audit::{AuditEvent, AuditRecord, OUTCOME_SUCCESS};
 use crate::error::CoreError;
 use crate::factory::CredentialFactory;
 use crate::model::{
-    AccessKey, Account, ApiKey, ApiKeyType, ApiKeyWithSecret, IssuedAccessKey, KeyFamily,
-    KeyStatus, KeyUsage, Secret, Tag, User,
+    AccessKey, Account, ActivationCode, ActivationCodeStatus, ApiKey, ApiKeyType, ApiKeyWithSecret,
+    IssuedAccessKey, IssuedActivationCode, KeyFamily, KeyStatus, KeyUsage, Redemption, Secret,
+    SourceServer, Tag, User,
 };
 use crate::rate_limit::{RateLimiter, RateLimits};
 use crate::rules;
@@ -160,6 +161,45 @@ pub struct NewApiKeyRequest {
     pub key_id: Option<String>,
     pub secret: Option<Secret>,
     pub tags: Vec<Tag>,
+}
+
+/// A request to mint an SMC activation code; `None` fields take the documented defaults.
+#[derive(Debug, Clone, Default)]
+pub struct NewActivationCodeRequest {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub count: Option<u32>,
+    pub time_to_live_days: Option<u32>,
+}
+
+/// Which activation codes a listing wants; every given criterion must match.
+#[derive(Debug, Clone, Default)]
+pub struct ActivationCodeFilter {
+    pub ids: Option<Vec<String>>,
+    pub name: Option<String>,
+    pub status: Option<ActivationCodeStatus>,
+}
+
+/// What a migration agent presents to register its source server.
+#[derive(Debug, Clone)]
+pub struct RegistrationRequest {
+    pub activation_code_id: String,
+    pub code: Secret,
+    pub name: String,
+    pub hostname: String,
+    pub operating_system: String,
+    pub fingerprint: String,
+}
+
+/// The outcome of looking up the key a request claims to be signed with.
+#[derive(Debug, Clone)]
+pub enum KeyLookup {
+    /// The key exists, is active and of the wanted family.
+    Active(SigningKey),
+    /// The key exists in the wanted family but is inactive.
+    Inactive,
+    /// No such key (or one of another family).
+    NotFound,
 }
 
 /// A cached access key with its secret opened.
@@ -316,12 +356,24 @@ impl Authority {
         key_id: &str,
         family: KeyFamily,
     ) -> Result<Option<SigningKey>, CoreError> {
+        Ok(match self.lookup_signing_key(key_id, family).await? {
+            KeyLookup::Active(key) => Some(key),
+            KeyLookup::Inactive | KeyLookup::NotFound => None,
+        })
+    }
+
+    /// Like [`Authority::signing_key`], telling an inactive key apart from a missing one.
+    pub async fn lookup_signing_key(
+        &self,
+        key_id: &str,
+        family: KeyFamily,
+    ) -> Result<KeyLookup, CoreError> {
         let cached = match self.key_cache.get(key_id) {
             Some(cached) => cached,
             None => {
                 let epoch = self.invalidation_epoch.load(Ordering::Acquire);
                 let Some(key) = self.store.access_key(key_id).await? else {
-                    return Ok(None);
+                    return Ok(KeyLookup::NotFound);
                 };
                 let secret = self.factory.open(&key.id, &key.sealed_secret)?;
                 let cached = Arc::new(CachedKey { key, secret });
@@ -331,10 +383,13 @@ impl Authority {
                 cached
             }
         };
-        if cached.key.status != KeyStatus::Active || cached.key.family != family {
-            return Ok(None);
+        if cached.key.family != family {
+            return Ok(KeyLookup::NotFound);
         }
-        Ok(Some(SigningKey {
+        if cached.key.status != KeyStatus::Active {
+            return Ok(KeyLookup::Inactive);
+        }
+        Ok(KeyLookup::Active(SigningKey {
             caller: Caller {
                 account_id: cached.key.account_id,
                 uin: cached.key.owner_uin,
@@ -837,6 +892,191 @@ impl Authority {
         Ok(self
             .store
             .delete_api_key(caller.account_id, key_id, audit)
+            .await?)
+    }
+
+    /// The user named `name` in the caller's account, for dialects that name users
+    /// (Alibaba `UserPrincipalName`): `UserNotFound` when there is none.
+    pub async fn user_named(
+        &self,
+        context: &RequestContext,
+        name: &str,
+    ) -> Result<User, CoreError> {
+        let caller = context.caller()?;
+        self.store
+            .user_by_name(caller.account_id, name)
+            .await?
+            .ok_or(CoreError::UserNotFound)
+    }
+
+    /// Mints an SMC activation code; only the root may (until policies exist).
+    pub async fn create_activation_code(
+        &self,
+        context: &RequestContext,
+        request: NewActivationCodeRequest,
+    ) -> Result<IssuedActivationCode, CoreError> {
+        let caller = self.require_root(context)?;
+        let name = request.name.unwrap_or_default();
+        if !name.is_empty() {
+            rules::check_activation_code_name(&name)?;
+        }
+        let description = request.description.unwrap_or_default();
+        rules::check_activation_code_description(&description)?;
+        let count = request
+            .count
+            .unwrap_or(rules::DEFAULT_ACTIVATION_CODE_COUNT);
+        rules::check_activation_code_count(count)?;
+        let days = request
+            .time_to_live_days
+            .unwrap_or(rules::DEFAULT_ACTIVATION_CODE_DAYS);
+        rules::check_activation_code_days(days)?;
+        for _ in 0..IDENTIFIER_ATTEMPTS {
+            let code = self.factory.new_activation_code();
+            let activation_code = ActivationCode {
+                id: self.factory.new_activation_code_id(),
+                account_id: caller.account_id,
+                name: name.clone(),
+                description: description.clone(),
+                code_hash: self.factory.hash_bearer(code.expose()),
+                count,
+                registered_count: 0,
+                time_to_live_days: days,
+                disabled: false,
+                created_at: context.now,
+                expires_at: context.now + time::Duration::days(i64::from(days)),
+            };
+            let audit = context.audit_event(Some(activation_code.id.clone()), OUTCOME_SUCCESS);
+            match self
+                .store
+                .create_activation_code(activation_code, audit)
+                .await
+            {
+                Err(StoreError::IdentifierTaken) => continue,
+                Err(error) => return Err(error.into()),
+                Ok(activation_code) => {
+                    return Ok(IssuedActivationCode {
+                        activation_code,
+                        code,
+                    })
+                }
+            }
+        }
+        Err(CoreError::Internal)
+    }
+
+    /// The account's activation codes matching `filter`, with their status at `context.now`:
+    /// the total count and the page at `offset`/`limit`.
+    pub async fn list_activation_codes(
+        &self,
+        context: &RequestContext,
+        filter: &ActivationCodeFilter,
+        offset: usize,
+        limit: usize,
+    ) -> Result<(usize, Vec<ActivationCode>), CoreError> {
+        let caller = self.require_root(context)?;
+        let matching: Vec<ActivationCode> = self
+            .store
+            .list_activation_codes(caller.account_id)
+            .await?
+            .into_iter()
+            .filter(|code| {
+                filter.ids.as_ref().is_none_or(|ids| ids.contains(&code.id))
+                    && filter.name.as_ref().is_none_or(|name| *name == code.name)
+                    && filter
+                        .status
+                        .is_none_or(|status| code.status(context.now) == status)
+            })
+            .collect();
+        let total = matching.len();
+        Ok((
+            total,
+            matching.into_iter().skip(offset).take(limit).collect(),
+        ))
+    }
+
+    /// Disables an activation code: it can no longer be redeemed.
+    pub async fn disable_activation_code(
+        &self,
+        context: &RequestContext,
+        code_id: &str,
+    ) -> Result<ActivationCode, CoreError> {
+        let caller = self.require_root(context)?;
+        let audit = context.audit_event(Some(code_id.to_owned()), OUTCOME_SUCCESS);
+        Ok(self
+            .store
+            .disable_activation_code(caller.account_id, code_id, audit)
+            .await?)
+    }
+
+    /// Deletes an activation code; its registrations stay on record.
+    pub async fn delete_activation_code(
+        &self,
+        context: &RequestContext,
+        code_id: &str,
+    ) -> Result<(), CoreError> {
+        let caller = self.require_root(context)?;
+        let audit = context.audit_event(Some(code_id.to_owned()), OUTCOME_SUCCESS);
+        Ok(self
+            .store
+            .delete_activation_code(caller.account_id, code_id, audit)
+            .await?)
+    }
+
+    /// Registers a migration source by redeeming one use of an activation code. The code is
+    /// checked against its stored hash in constant time; an unknown id and a wrong code are
+    /// the same failure (`ActivationCodeInvalid`), so ids cannot be probed. The store then
+    /// decides atomically (see `Store::redeem_activation_code`).
+    pub async fn redeem_activation_code(
+        &self,
+        context: &RequestContext,
+        request: RegistrationRequest,
+    ) -> Result<Redemption, CoreError> {
+        rules::check_source_server_field("name", &request.name, 1, 128)?;
+        rules::check_source_server_field("hostname", &request.hostname, 1, 255)?;
+        rules::check_source_server_field("os", &request.operating_system, 1, 128)?;
+        rules::check_source_server_field("fingerprint", &request.fingerprint, 8, 256)?;
+        let stored = self
+            .store
+            .activation_code(&request.activation_code_id)
+            .await?;
+        let Some(stored) = stored.filter(|stored| {
+            self.factory
+                .bearer_matches(request.code.expose(), &stored.code_hash)
+        }) else {
+            return Err(CoreError::ActivationCodeInvalid);
+        };
+        for _ in 0..IDENTIFIER_ATTEMPTS {
+            let server = SourceServer {
+                id: self.factory.new_source_server_id(),
+                account_id: stored.account_id,
+                activation_code_id: stored.id.clone(),
+                name: request.name.clone(),
+                hostname: request.hostname.clone(),
+                operating_system: request.operating_system.clone(),
+                fingerprint: request.fingerprint.clone(),
+                source_address: context.source_address.clone(),
+                registered_at: context.now,
+            };
+            let mut audit = context.audit_event(Some(server.id.clone()), OUTCOME_SUCCESS);
+            audit.account_id = Some(stored.account_id);
+            audit.key_id = Some(stored.id.clone());
+            match self.store.redeem_activation_code(server, audit).await {
+                Err(StoreError::IdentifierTaken) => continue,
+                result => return Ok(result?),
+            }
+        }
+        Err(CoreError::Internal)
+    }
+
+    /// The source servers registered in an account (optionally with one code), for operators.
+    pub async fn source_servers(
+        &self,
+        account_id: u64,
+        activation_code_id: Option<&str>,
+    ) -> Result<Vec<SourceServer>, CoreError> {
+        Ok(self
+            .store
+            .list_source_servers(account_id, activation_code_id)
             .await?)
     }
 

@@ -26,6 +26,16 @@ pub enum CoreError {
     SubUserActingOnRoot,
     #[error("the access key does not belong to the given user")]
     OwnerMismatch,
+    #[error("the activation code does not exist")]
+    ActivationCodeNotFound,
+    #[error("the activation code is not valid")]
+    ActivationCodeInvalid,
+    #[error("the activation code has expired")]
+    ActivationCodeExpired,
+    #[error("the activation code has been disabled")]
+    ActivationCodeDisabled,
+    #[error("every use of the activation code has been taken")]
+    ActivationCodeExhausted,
     #[error("the caller is not authorized to perform {action}")]
     Unauthorized { action: String },
     #[error("the value of {parameter} has an invalid format: {expected}")]
@@ -60,6 +70,10 @@ impl From<StoreError> for CoreError {
             StoreError::ApiKeyAlreadyExists => CoreError::ApiKeyAlreadyExists,
             StoreError::UserNameTaken => CoreError::UserNameTaken,
             StoreError::OwnerMismatch => CoreError::OwnerMismatch,
+            StoreError::ActivationCodeNotFound => CoreError::ActivationCodeNotFound,
+            StoreError::ActivationCodeExpired => CoreError::ActivationCodeExpired,
+            StoreError::ActivationCodeDisabled => CoreError::ActivationCodeDisabled,
+            StoreError::ActivationCodeExhausted => CoreError::ActivationCodeExhausted,
             StoreError::IdentifierTaken | StoreError::Backend(_) => {
                 tracing::error!(error = %error, "store failure");
                 CoreError::Internal

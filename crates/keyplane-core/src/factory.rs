@@ -24,4 +24,14 @@ pub trait CredentialFactory: Send + Sync + 'static {
     fn seal(&self, credential_id: &str, secret: &Secret) -> SealedBlob;
     /// Opens a sealed secret; fails when the master key or the credential id does not match.
     fn open(&self, credential_id: &str, sealed: &SealedBlob) -> Result<Secret, CoreError>;
+    /// A new SMC activation code id: `at-` + lowercase alphanumerics.
+    fn new_activation_code_id(&self) -> String;
+    /// A new SMC activation code (the bearer secret).
+    fn new_activation_code(&self) -> Secret;
+    /// A new source server id: `s-` + lowercase alphanumerics.
+    fn new_source_server_id(&self) -> String;
+    /// The hash a bearer secret is stored as.
+    fn hash_bearer(&self, secret: &str) -> Vec<u8>;
+    /// Whether `secret` hashes to `hash`, compared in constant time.
+    fn bearer_matches(&self, secret: &str, hash: &[u8]) -> bool;
 }

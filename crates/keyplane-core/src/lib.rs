@@ -15,7 +15,7 @@ pub mod rules;
 pub mod store;
 pub mod usage;
 
-pub use authority::{Authority, AuthorityConfig, Caller, RequestContext};
+pub use authority::{Authority, AuthorityConfig, Caller, KeyLookup, RequestContext};
 pub use clock::Clock;
 pub use error::CoreError;
 pub use factory::CredentialFactory;

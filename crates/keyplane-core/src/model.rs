@@ -210,3 +210,128 @@ pub struct IssuedAccessKey {
     pub key: AccessKey,
     pub secret: Secret,
 }
+
+/// Where an SMC activation code (`AccessToken`) stands, as `ListAccessTokens` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActivationCodeStatus {
+    /// No source server has registered with it yet.
+    Unactivated,
+    /// At least one source server has registered with it.
+    Activated,
+    /// Its time to live has passed, or it was disabled.
+    Expired,
+}
+
+impl ActivationCodeStatus {
+    /// The SMC spelling: `unactivated` / `activated` / `expired`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActivationCodeStatus::Unactivated => "unactivated",
+            ActivationCodeStatus::Activated => "activated",
+            ActivationCodeStatus::Expired => "expired",
+        }
+    }
+
+    /// Parses the SMC spelling exactly.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "unactivated" => Some(ActivationCodeStatus::Unactivated),
+            "activated" => Some(ActivationCodeStatus::Activated),
+            "expired" => Some(ActivationCodeStatus::Expired),
+            _ => None,
+        }
+    }
+}
+
+/// An SMC activation code (`AccessToken`): a bearer code, stored only as its hash, that lets
+/// up to `count` migration sources register themselves until it expires.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ActivationCode {
+    /// `at-` + lowercase alphanumerics.
+    pub id: String,
+    pub account_id: u64,
+    pub name: String,
+    pub description: String,
+    /// SHA-256 of the code.
+    pub code_hash: Vec<u8>,
+    pub count: u32,
+    pub registered_count: u32,
+    pub time_to_live_days: u32,
+    pub disabled: bool,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+impl ActivationCode {
+    /// Whether it can no longer be redeemed because of its age or a `DisableAccessToken`.
+    pub fn is_expired(&self, now: OffsetDateTime) -> bool {
+        self.disabled || now >= self.expires_at
+    }
+
+    /// The status `ListAccessTokens` reports at `now`.
+    pub fn status(&self, now: OffsetDateTime) -> ActivationCodeStatus {
+        if self.is_expired(now) {
+            ActivationCodeStatus::Expired
+        } else if self.registered_count > 0 {
+            ActivationCodeStatus::Activated
+        } else {
+            ActivationCodeStatus::Unactivated
+        }
+    }
+}
+
+impl fmt::Debug for ActivationCode {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("ActivationCode")
+            .field("id", &self.id)
+            .field("account_id", &self.account_id)
+            .field("name", &self.name)
+            .field("count", &self.count)
+            .field("registered_count", &self.registered_count)
+            .field("disabled", &self.disabled)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A freshly minted activation code with the code itself, shown once.
+#[derive(Debug, Clone)]
+pub struct IssuedActivationCode {
+    pub activation_code: ActivationCode,
+    pub code: Secret,
+}
+
+/// A migration source that registered itself by redeeming an activation code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceServer {
+    /// `s-` + lowercase alphanumerics.
+    pub id: String,
+    pub account_id: u64,
+    pub activation_code_id: String,
+    pub name: String,
+    pub hostname: String,
+    pub operating_system: String,
+    /// The machine fingerprint the agent sent; one registration per fingerprint and code.
+    pub fingerprint: String,
+    pub source_address: String,
+    pub registered_at: OffsetDateTime,
+}
+
+/// What redeeming an activation code did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redemption {
+    /// A new source server was registered, consuming one use.
+    Registered(SourceServer),
+    /// This fingerprint had already registered with this code: its registration, no use consumed.
+    AlreadyRegistered(SourceServer),
+}
+
+impl Redemption {
+    /// The source server either way.
+    pub fn source_server(&self) -> &SourceServer {
+        match self {
+            Redemption::Registered(server) | Redemption::AlreadyRegistered(server) => server,
+        }
+    }
+}

@@ -130,3 +130,110 @@ pub fn check_tags(tags: &[Tag]) -> Result<(), CoreError> {
     }
     Ok(())
 }
+
+/// The default number of registrations an activation code allows (SMC `Count`).
+pub const DEFAULT_ACTIVATION_CODE_COUNT: u32 = 100;
+/// The most registrations an activation code may allow.
+pub const MAX_ACTIVATION_CODE_COUNT: u32 = 1000;
+/// The default lifetime of an activation code, in days (SMC `TimeToLiveInDays`).
+pub const DEFAULT_ACTIVATION_CODE_DAYS: u32 = 30;
+/// The longest lifetime of an activation code, in days.
+pub const MAX_ACTIVATION_CODE_DAYS: u32 = 90;
+/// The longest activation code description accepted.
+pub const ACTIVATION_CODE_DESCRIPTION_MAX_CHARACTERS: usize = 256;
+
+/// Whether `character` is a CJK ideograph (the unified blocks and their extensions).
+fn is_cjk(character: char) -> bool {
+    matches!(u32::from(character),
+        0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F)
+}
+
+fn starts_with_url_scheme(value: &str) -> bool {
+    let lower = value.to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://")
+}
+
+/// An SMC activation code `Name`: 2 to 128 characters, starting with a letter or a CJK
+/// character, not with `http://` or `https://`, and otherwise letters, digits, `:`, `_`, `-`.
+pub fn check_activation_code_name(name: &str) -> Result<(), CoreError> {
+    let length = name.chars().count();
+    let first_is_letter = name
+        .chars()
+        .next()
+        .is_some_and(|first| first.is_alphabetic() || is_cjk(first));
+    let allowed = |character: char| {
+        character.is_alphanumeric() || is_cjk(character) || ":_-".contains(character)
+    };
+    if !(2..=128).contains(&length)
+        || !first_is_letter
+        || starts_with_url_scheme(name)
+        || !name.chars().all(allowed)
+    {
+        return Err(CoreError::InvalidFormat {
+            parameter: "Name".to_owned(),
+            expected: "2 to 128 characters, starting with a letter or a Chinese character and \
+                       not with http:// or https://, of letters, digits, colons (:), \
+                       underscores (_) and hyphens (-)"
+                .to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// An SMC activation code `Description`: at most 256 printable characters, not starting with
+/// `http://` or `https://`.
+pub fn check_activation_code_description(description: &str) -> Result<(), CoreError> {
+    if description.chars().count() > ACTIVATION_CODE_DESCRIPTION_MAX_CHARACTERS
+        || has_control_characters(description)
+        || starts_with_url_scheme(description)
+    {
+        return Err(invalid_value(
+            "Description",
+            format!(
+                "must be at most {ACTIVATION_CODE_DESCRIPTION_MAX_CHARACTERS} printable \
+                 characters, not starting with http:// or https://"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// An activation code's `Count`: 1 to 1000.
+pub fn check_activation_code_count(count: u32) -> Result<(), CoreError> {
+    if !(1..=MAX_ACTIVATION_CODE_COUNT).contains(&count) {
+        return Err(invalid_value(
+            "Count",
+            format!("must be from 1 to {MAX_ACTIVATION_CODE_COUNT}"),
+        ));
+    }
+    Ok(())
+}
+
+/// An activation code's `TimeToLiveInDays`: 1 to 90.
+pub fn check_activation_code_days(days: u32) -> Result<(), CoreError> {
+    if !(1..=MAX_ACTIVATION_CODE_DAYS).contains(&days) {
+        return Err(invalid_value(
+            "TimeToLiveInDays",
+            format!("must be from 1 to {MAX_ACTIVATION_CODE_DAYS}"),
+        ));
+    }
+    Ok(())
+}
+
+/// What a migration agent sends about its source server when it registers: each field 1 to
+/// 128 printable characters (the fingerprint 8 to 256).
+pub fn check_source_server_field(
+    parameter: &str,
+    value: &str,
+    minimum: usize,
+    maximum: usize,
+) -> Result<(), CoreError> {
+    let length = value.chars().count();
+    if length < minimum || length > maximum || has_control_characters(value) {
+        return Err(invalid_value(
+            parameter,
+            format!("must be {minimum} to {maximum} printable characters"),
+        ));
+    }
+    Ok(())
+}

@@ -6,7 +6,10 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::audit::{AuditEvent, AuditRecord};
-use crate::model::{AccessKey, Account, ApiKey, KeyFamily, KeyStatus, KeyUsage, SealedBlob, User};
+use crate::model::{
+    AccessKey, Account, ActivationCode, ApiKey, KeyFamily, KeyStatus, KeyUsage, Redemption,
+    SealedBlob, SourceServer, User,
+};
 
 /// A store failure. The named variants are outcomes a use case expects; `Backend` is anything
 /// else and carries a description for the logs only.
@@ -32,6 +35,14 @@ pub enum StoreError {
     IdentifierTaken,
     #[error("the access key belongs to another user")]
     OwnerMismatch,
+    #[error("activation code not found")]
+    ActivationCodeNotFound,
+    #[error("the activation code has expired")]
+    ActivationCodeExpired,
+    #[error("the activation code is disabled")]
+    ActivationCodeDisabled,
+    #[error("every use of the activation code is taken")]
+    ActivationCodeExhausted,
     #[error("storage backend failure: {0}")]
     Backend(String),
 }
@@ -144,6 +155,9 @@ pub trait Store: Send + Sync + 'static {
     /// A user by uin, within an account.
     async fn user(&self, account_id: u64, uin: u64) -> Result<Option<User>, StoreError>;
 
+    /// A user by name, within an account.
+    async fn user_by_name(&self, account_id: u64, name: &str) -> Result<Option<User>, StoreError>;
+
     /// Inserts an access key unless its owner already holds `quota` keys of its family
     /// (inactive ones included): `AccessKeyQuotaExceeded`. `UserNotFound` when the owner does
     /// not exist; `IdentifierTaken` on an id collision.
@@ -230,4 +244,58 @@ pub trait Store: Send + Sync + 'static {
 
     /// Audit records with a sequence greater than `after`, in order, at most `limit`.
     async fn audit_records(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// Inserts an activation code; `IdentifierTaken` when its id exists.
+    async fn create_activation_code(
+        &self,
+        code: ActivationCode,
+        audit: AuditEvent,
+    ) -> Result<ActivationCode, StoreError>;
+
+    /// An activation code by id, in any account.
+    async fn activation_code(&self, code_id: &str) -> Result<Option<ActivationCode>, StoreError>;
+
+    /// Every activation code of an account, oldest first.
+    async fn list_activation_codes(
+        &self,
+        account_id: u64,
+    ) -> Result<Vec<ActivationCode>, StoreError>;
+
+    /// Disables an activation code (it can no longer be redeemed);
+    /// `ActivationCodeNotFound` when it is not in the account.
+    async fn disable_activation_code(
+        &self,
+        account_id: u64,
+        code_id: &str,
+        audit: AuditEvent,
+    ) -> Result<ActivationCode, StoreError>;
+
+    /// Deletes an activation code; the source servers registered with it are kept.
+    /// `ActivationCodeNotFound` when it is not in the account.
+    async fn delete_activation_code(
+        &self,
+        account_id: u64,
+        code_id: &str,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError>;
+
+    /// Redeems one use of the code `server.activation_code_id` for `server`, atomically
+    /// across every node on the store: when a source server with the same fingerprint already
+    /// registered with this code, returns it (`AlreadyRegistered`, nothing consumed, no audit);
+    /// otherwise refuses a missing (`ActivationCodeNotFound`), disabled, expired (at
+    /// `server.registered_at`) or exhausted code, and else reserves a use and records the
+    /// registration and its audit event in the same transaction, so a registration that fails
+    /// gives its use back (`IdentifierTaken` when the server id exists).
+    async fn redeem_activation_code(
+        &self,
+        server: SourceServer,
+        audit: AuditEvent,
+    ) -> Result<Redemption, StoreError>;
+
+    /// Registered source servers, oldest first: of one account, optionally of one code.
+    async fn list_source_servers(
+        &self,
+        account_id: u64,
+        activation_code_id: Option<&str>,
+    ) -> Result<Vec<SourceServer>, StoreError>;
 }

@@ -165,3 +165,96 @@ fn secrets_are_redacted_in_debug() {
     let printed = format!("{sealed:?}");
     assert!(printed.contains("key_version: 3") && !printed.contains("84, 111"));
 }
+
+#[test]
+fn activation_code_names_follow_the_smc_rules() {
+    for good in [
+        "ci",
+        "ci-token",
+        "Rack7:batch_2",
+        "迁移任务",
+        "迁移-01",
+        "é-accented",
+    ] {
+        assert!(rules::check_activation_code_name(good).is_ok(), "{good}");
+    }
+    let long_enough = format!("a{}", "b".repeat(127));
+    assert!(rules::check_activation_code_name(&long_enough).is_ok());
+    for bad in [
+        "a",
+        "1token",
+        "-token",
+        "_token",
+        "http://token",
+        "https://token",
+        "HTTP://token",
+        "token name",
+        "token.name",
+        "token/name",
+        "",
+    ] {
+        assert!(
+            matches!(
+                rules::check_activation_code_name(bad),
+                Err(CoreError::InvalidFormat { ref parameter, .. }) if parameter == "Name"
+            ),
+            "{bad}"
+        );
+    }
+    assert!(rules::check_activation_code_name(&format!("{long_enough}c")).is_err());
+}
+
+#[test]
+fn activation_code_counts_and_lifetimes_are_bounded() {
+    for count in [1, 100, 1000] {
+        assert!(rules::check_activation_code_count(count).is_ok());
+    }
+    for count in [0, 1001, u32::MAX] {
+        assert!(matches!(
+            rules::check_activation_code_count(count),
+            Err(CoreError::InvalidValue { ref parameter, .. }) if parameter == "Count"
+        ));
+    }
+    for days in [1, 30, 90] {
+        assert!(rules::check_activation_code_days(days).is_ok());
+    }
+    for days in [0, 91] {
+        assert!(matches!(
+            rules::check_activation_code_days(days),
+            Err(CoreError::InvalidValue { ref parameter, .. }) if parameter == "TimeToLiveInDays"
+        ));
+    }
+    assert!(rules::check_activation_code_description("").is_ok());
+    assert!(rules::check_activation_code_description("for CI run 7").is_ok());
+    assert!(rules::check_activation_code_description("http://example").is_err());
+    assert!(rules::check_activation_code_description(&"x".repeat(257)).is_err());
+}
+
+#[test]
+fn activation_code_status_follows_use_age_and_disabling() {
+    use keyplane_core::model::{ActivationCode, ActivationCodeStatus};
+    let created = datetime!(2026-11-24 00:00 UTC);
+    let mut code = ActivationCode {
+        id: "at-x".to_owned(),
+        account_id: 1,
+        name: "ci".to_owned(),
+        description: String::new(),
+        code_hash: vec![1; 32],
+        count: 2,
+        registered_count: 0,
+        time_to_live_days: 1,
+        disabled: false,
+        created_at: created,
+        expires_at: created + Duration::days(1),
+    };
+    assert_eq!(code.status(created), ActivationCodeStatus::Unactivated);
+    code.registered_count = 2;
+    assert_eq!(code.status(created), ActivationCodeStatus::Activated);
+    assert_eq!(
+        code.status(created + Duration::days(1)),
+        ActivationCodeStatus::Expired
+    );
+    code.disabled = true;
+    assert_eq!(code.status(created), ActivationCodeStatus::Expired);
+    assert!(!format!("{code:?}").contains("code_hash"));
+}

@@ -3,8 +3,8 @@
 
 use keyplane_core::model::{KeyFamily, SealedBlob, Secret};
 use keyplane_core::{CoreError, CredentialFactory};
-use keyplane_crypto::generate;
 use keyplane_crypto::seal::{Keyring, SealedSecret};
+use keyplane_crypto::{generate, token};
 
 /// Uins and account ids are 12-digit numbers, as Tencent's are.
 const UIN_RANGE: std::ops::RangeInclusive<u64> = 100_000_000_000..=999_999_999_999;
@@ -50,6 +50,27 @@ impl CredentialFactory for SealingFactory {
 
     fn new_api_key_secret(&self) -> Secret {
         Secret::new(generate::api_gateway_key_secret())
+    }
+
+    fn new_activation_code_id(&self) -> String {
+        format!("at-{}", generate::random_lowercase_alphanumeric(20))
+    }
+
+    fn new_activation_code(&self) -> Secret {
+        // 32 alphanumerics, as SMC's codes look: about 190 bits from the CSPRNG.
+        Secret::new(generate::random_alphanumeric(32))
+    }
+
+    fn new_source_server_id(&self) -> String {
+        format!("s-{}", generate::random_lowercase_alphanumeric(20))
+    }
+
+    fn hash_bearer(&self, secret: &str) -> Vec<u8> {
+        token::hash_token(secret).to_vec()
+    }
+
+    fn bearer_matches(&self, secret: &str, hash: &[u8]) -> bool {
+        token::constant_time_equal(&token::hash_token(secret), hash)
     }
 
     fn seal(&self, credential_id: &str, secret: &Secret) -> SealedBlob {

@@ -237,9 +237,15 @@ impl TencentError {
                 "RequestLimitExceeded",
                 format!("The request rate limit of {action} has been exceeded."),
             ),
-            CoreError::AlreadyInitialized | CoreError::NotInitialized | CoreError::Internal => {
-                Self::internal()
-            }
+            // Activation codes are an Alibaba SMC resource: no Tencent action reaches them.
+            CoreError::ActivationCodeNotFound
+            | CoreError::ActivationCodeInvalid
+            | CoreError::ActivationCodeExpired
+            | CoreError::ActivationCodeDisabled
+            | CoreError::ActivationCodeExhausted
+            | CoreError::AlreadyInitialized
+            | CoreError::NotInitialized
+            | CoreError::Internal => Self::internal(),
         }
     }
 

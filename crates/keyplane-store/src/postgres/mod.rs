@@ -4,10 +4,13 @@
 //! nodes can never both take the last slot. Migrations are compiled in and applied on connect
 //! under sqlx's advisory lock, so nodes starting together apply them once.
 
+mod activation;
+
 use async_trait::async_trait;
 use keyplane_core::audit::{AuditEvent, AuditRecord};
 use keyplane_core::model::{
-    AccessKey, Account, ApiKey, ApiKeyType, KeyFamily, KeyStatus, KeyUsage, SealedBlob, User,
+    AccessKey, Account, ActivationCode, ApiKey, ApiKeyType, KeyFamily, KeyStatus, KeyUsage,
+    Redemption, SealedBlob, SourceServer, User,
 };
 use keyplane_core::store::{ApiKeyChange, NewAccessKey, NewAccount, Store, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
@@ -829,5 +832,71 @@ impl Store for PostgresStore {
                 })
             })
             .collect()
+    }
+
+    async fn user_by_name(&self, account_id: u64, name: &str) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(
+            "SELECT account_id, uin, name, created_at FROM users WHERE account_id = $1 AND name = $2",
+        )
+        .bind(as_i64(account_id))
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.map(|row| user_from_row(&row)).transpose()
+    }
+
+    async fn create_activation_code(
+        &self,
+        code: ActivationCode,
+        audit: AuditEvent,
+    ) -> Result<ActivationCode, StoreError> {
+        activation::insert(self.begin().await?, &code, &audit).await?;
+        Ok(code)
+    }
+
+    async fn activation_code(&self, code_id: &str) -> Result<Option<ActivationCode>, StoreError> {
+        activation::find(&self.pool, code_id).await
+    }
+
+    async fn list_activation_codes(
+        &self,
+        account_id: u64,
+    ) -> Result<Vec<ActivationCode>, StoreError> {
+        activation::list(&self.pool, account_id).await
+    }
+
+    async fn disable_activation_code(
+        &self,
+        account_id: u64,
+        code_id: &str,
+        audit: AuditEvent,
+    ) -> Result<ActivationCode, StoreError> {
+        activation::disable(self.begin().await?, account_id, code_id, &audit).await
+    }
+
+    async fn delete_activation_code(
+        &self,
+        account_id: u64,
+        code_id: &str,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError> {
+        activation::delete(self.begin().await?, account_id, code_id, &audit).await
+    }
+
+    async fn redeem_activation_code(
+        &self,
+        server: SourceServer,
+        audit: AuditEvent,
+    ) -> Result<Redemption, StoreError> {
+        activation::redeem(self.begin().await?, &server, &audit).await
+    }
+
+    async fn list_source_servers(
+        &self,
+        account_id: u64,
+        activation_code_id: Option<&str>,
+    ) -> Result<Vec<SourceServer>, StoreError> {
+        activation::source_servers(&self.pool, account_id, activation_code_id).await
     }
 }

@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_initial.sql"),
     include_str!("../../migrations/sqlite/0002_settings.sql"),
     include_str!("../../migrations/sqlite/0003_nonces.sql"),
+    include_str!("../../migrations/sqlite/0004_activation_codes.sql"),
 ];
 
 /// The schema version this build expects.

@@ -3,6 +3,7 @@
 //! (see `worker`), so quota checks and inserts are serialised and atomic; reads use a pool of
 //! read-only connections.
 
+mod activation;
 mod migrations;
 mod worker;
 
@@ -11,7 +12,8 @@ use std::path::Path;
 use async_trait::async_trait;
 use keyplane_core::audit::{AuditEvent, AuditRecord};
 use keyplane_core::model::{
-    AccessKey, Account, ApiKey, ApiKeyType, KeyFamily, KeyStatus, KeyUsage, SealedBlob, User,
+    AccessKey, Account, ActivationCode, ApiKey, ApiKeyType, KeyFamily, KeyStatus, KeyUsage,
+    Redemption, SealedBlob, SourceServer, User,
 };
 use keyplane_core::store::{ApiKeyChange, NewAccessKey, NewAccount, Store, StoreError};
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -766,6 +768,101 @@ impl Store for SqliteStore {
                     })
                     .map_err(backend)?;
                 rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+            })
+            .await
+    }
+
+    async fn user_by_name(&self, account_id: u64, name: &str) -> Result<Option<User>, StoreError> {
+        let name = name.to_owned();
+        // Users are also added by `keyplane user create` from another process: read fresh.
+        self.connections
+            .read_fresh(move |connection| {
+                connection
+                    .prepare_cached(&format!(
+                        "SELECT {USER_COLUMNS} FROM users WHERE account_id = ?1 AND name = ?2"
+                    ))
+                    .and_then(|mut statement| {
+                        statement
+                            .query_row(params![as_i64(account_id), name], user_from_row)
+                            .optional()
+                    })
+                    .map_err(backend)
+            })
+            .await
+    }
+
+    async fn create_activation_code(
+        &self,
+        code: ActivationCode,
+        audit: AuditEvent,
+    ) -> Result<ActivationCode, StoreError> {
+        self.connections
+            .write(move |connection| {
+                activation::insert(connection, &code, &audit)?;
+                Ok(code)
+            })
+            .await
+    }
+
+    async fn activation_code(&self, code_id: &str) -> Result<Option<ActivationCode>, StoreError> {
+        let code_id = code_id.to_owned();
+        self.connections
+            .read(move |connection| activation::find(connection, &code_id))
+            .await
+    }
+
+    async fn list_activation_codes(
+        &self,
+        account_id: u64,
+    ) -> Result<Vec<ActivationCode>, StoreError> {
+        self.connections
+            .read(move |connection| activation::list(connection, account_id))
+            .await
+    }
+
+    async fn disable_activation_code(
+        &self,
+        account_id: u64,
+        code_id: &str,
+        audit: AuditEvent,
+    ) -> Result<ActivationCode, StoreError> {
+        let code_id = code_id.to_owned();
+        self.connections
+            .write(move |connection| activation::disable(connection, account_id, &code_id, &audit))
+            .await
+    }
+
+    async fn delete_activation_code(
+        &self,
+        account_id: u64,
+        code_id: &str,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError> {
+        let code_id = code_id.to_owned();
+        self.connections
+            .write(move |connection| activation::delete(connection, account_id, &code_id, &audit))
+            .await
+    }
+
+    async fn redeem_activation_code(
+        &self,
+        server: SourceServer,
+        audit: AuditEvent,
+    ) -> Result<Redemption, StoreError> {
+        self.connections
+            .write(move |connection| activation::redeem(connection, &server, &audit))
+            .await
+    }
+
+    async fn list_source_servers(
+        &self,
+        account_id: u64,
+        activation_code_id: Option<&str>,
+    ) -> Result<Vec<SourceServer>, StoreError> {
+        let code_id = activation_code_id.map(str::to_owned);
+        self.connections
+            .read(move |connection| {
+                activation::source_servers(connection, account_id, code_id.as_deref())
             })
             .await
     }

@@ -7,6 +7,8 @@
 pub mod access_keys;
 #[path = "conformance/accounts.rs"]
 pub mod accounts;
+#[path = "conformance/activation_codes.rs"]
+pub mod activation_codes;
 #[path = "conformance/api_keys.rs"]
 pub mod api_keys;
 #[path = "conformance/audit.rs"]
@@ -65,6 +67,12 @@ macro_rules! conformance_tests {
             audit::every_refused_mutation_writes_no_audit_event,
             audit::append_audit_events_appends_in_order,
             audit::audit_records_paginates_by_sequence,
+            activation_codes::activation_code_round_trips_and_is_scoped_to_its_account,
+            activation_codes::disable_and_delete_refuse_unknown_and_foreign_codes,
+            activation_codes::redemption_consumes_one_use_per_fingerprint,
+            activation_codes::refused_redemptions_consume_nothing,
+            activation_codes::concurrent_redemptions_register_exactly_count_servers,
+            activation_codes::user_by_name_finds_users_within_their_account,
         );
     };
     (@cases $factory:path; $($module:ident :: $case:ident),+ $(,)?) => {
