@@ -1,7 +1,9 @@
 //! Integration tests for `keyplane-crypto`: data-driven signature tests over the captured Tencent
-//! request vectors (`vectors/*.json`), round trips of signing and sealing, generators, token
-//! helpers, and malformed-input handling.
+//! and Alibaba request vectors (`vectors/*.json`), round trips of signing and sealing, generators,
+//! token helpers, and malformed-input handling.
 
+#[path = "crypto/aliyun_vectors.rs"]
+mod aliyun_vectors;
 #[path = "crypto/generate.rs"]
 mod generate;
 #[path = "crypto/parse.rs"]
