@@ -2,6 +2,10 @@
 //! and Alibaba request vectors (`vectors/*.json`), round trips of signing and sealing, generators,
 //! token helpers, and malformed-input handling.
 
+#[path = "crypto/aliyun_parse.rs"]
+mod aliyun_parse;
+#[path = "crypto/aliyun_roundtrip.rs"]
+mod aliyun_roundtrip;
 #[path = "crypto/aliyun_vectors.rs"]
 mod aliyun_vectors;
 #[path = "crypto/generate.rs"]
