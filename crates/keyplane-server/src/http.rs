@@ -1,7 +1,8 @@
 //! The HTTP front: one listening port for every dialect and the native routes. Connections are
 //! served by hyper with explicit limits (header buffer, header count, header read timeout),
 //! request bodies are read with a size cap and a deadline, and every request is answered by
-//! exactly one route: `/healthz`, or the Tencent dialect. Shutdown stops accepting, lets
+//! exactly one route: `/healthz`, `/readyz`, the SMC agent's registration endpoint, the
+//! Alibaba dialect (recognised by its headers or parameters), or the Tencent dialect. Shutdown stops accepting, lets
 //! in-flight requests finish within a grace period, then flushes buffered writes.
 
 use std::convert::Infallible;
@@ -15,6 +16,8 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use keyplane_aliyun::agent::REGISTRATION_PATH;
+use keyplane_aliyun::{AliyunDialect, AliyunError};
 use keyplane_core::Clock;
 use keyplane_tencent::envelope::MAX_TC3_BODY_BYTES;
 use keyplane_tencent::{IncomingRequest, TencentDialect, TencentError, RESPONSE_CONTENT_TYPE};
@@ -35,6 +38,7 @@ const BODY_READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// What every connection shares.
 pub struct AppState {
     pub tencent: TencentDialect,
+    pub aliyun: AliyunDialect,
     pub clock: Arc<dyn Clock>,
     /// For readiness: the store must answer.
     pub store: Arc<dyn keyplane_core::Store>,
@@ -93,8 +97,52 @@ fn json_response(body: Vec<u8>) -> Response<Full<Bytes>> {
     response
 }
 
-fn tencent_error(state: &AppState, error: TencentError) -> Response<Full<Bytes>> {
-    json_response(state.tencent.error_response(error).body)
+fn aliyun_response(outgoing: keyplane_aliyun::OutgoingResponse) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(outgoing.body)));
+    *response.status_mut() =
+        http::StatusCode::from_u16(outgoing.status).unwrap_or(http::StatusCode::BAD_REQUEST);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(outgoing.content_type),
+    );
+    response
+}
+
+/// Which dialect answers a request.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Registration,
+    Aliyun,
+    Tencent,
+}
+
+/// The answer to a request whose body could not be read, in its dialect.
+fn body_error(
+    state: &AppState,
+    route: Route,
+    problem: Option<BodyProblem>,
+) -> Response<Full<Bytes>> {
+    match route {
+        Route::Registration | Route::Aliyun => {
+            aliyun_response(state.aliyun.error_response(match problem {
+                Some(BodyProblem::TooLarge) => AliyunError::request_too_large(MAX_TC3_BODY_BYTES),
+                _ => AliyunError::unreadable_body("it was not received completely."),
+            }))
+        }
+        Route::Tencent => json_response(
+            state
+                .tencent
+                .error_response(match problem {
+                    Some(BodyProblem::TooLarge) => {
+                        TencentError::request_too_large(MAX_TC3_BODY_BYTES)
+                    }
+                    _ => TencentError::invalid_parameter(
+                        "The request body could not be read completely.",
+                    ),
+                })
+                .body,
+        ),
+    }
 }
 
 async fn serve_request(
@@ -117,32 +165,6 @@ async fn serve_request(
         _ => {}
     }
     let (parts, body) = request.into_parts();
-    let declared_length = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<u64>().ok());
-    if declared_length.is_some_and(|length| length > MAX_DRAINED_BODY_BYTES as u64) {
-        return Ok(tencent_error(
-            &state,
-            TencentError::request_too_large(MAX_TC3_BODY_BYTES),
-        ));
-    }
-    let body = match tokio::time::timeout(BODY_READ_TIMEOUT, read_body(body)).await {
-        Ok(Ok(body)) => body,
-        Ok(Err(BodyProblem::TooLarge)) => {
-            return Ok(tencent_error(
-                &state,
-                TencentError::request_too_large(MAX_TC3_BODY_BYTES),
-            ));
-        }
-        Ok(Err(BodyProblem::Incomplete)) | Err(_) => {
-            return Ok(tencent_error(
-                &state,
-                TencentError::invalid_parameter("The request body could not be read completely."),
-            ));
-        }
-    };
     let headers: Vec<(&str, &str)> = parts
         .headers
         .iter()
@@ -152,20 +174,86 @@ async fn serve_request(
                 .map(|value| (name.as_str(), value))
         })
         .collect();
-    let incoming = IncomingRequest {
+    let mut incoming = IncomingRequest {
         method: parts.method.as_str(),
         path: parts.uri.path(),
         raw_query: parts.uri.query().unwrap_or(""),
         headers: &headers,
-        body: &body,
+        body: &[],
         source_address: &source_address,
         now: state.clock.now(),
     };
-    let outgoing = state.tencent.handle(incoming).await;
-    if let Some(code) = outgoing.error_code {
-        tracing::debug!(request_id = %outgoing.request_id, code, "request refused");
+    // The route is decided from the headers and query first (for errors about the body),
+    // and again with the body, which may hold RPC v1 form parameters.
+    let route_of = |incoming: &IncomingRequest<'_>| {
+        if incoming.path == REGISTRATION_PATH {
+            Route::Registration
+        } else if keyplane_aliyun::recognizes(&aliyun_request(incoming)) {
+            Route::Aliyun
+        } else {
+            Route::Tencent
+        }
+    };
+    let early_route = route_of(&incoming);
+    let declared_length = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared_length.is_some_and(|length| length > MAX_DRAINED_BODY_BYTES as u64) {
+        return Ok(body_error(&state, early_route, Some(BodyProblem::TooLarge)));
     }
-    Ok(json_response(outgoing.body))
+    let body = match tokio::time::timeout(BODY_READ_TIMEOUT, read_body(body)).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(problem)) => return Ok(body_error(&state, early_route, Some(problem))),
+        Err(_) => return Ok(body_error(&state, early_route, None)),
+    };
+    incoming.body = &body;
+    let route = if early_route == Route::Tencent {
+        route_of(&incoming)
+    } else {
+        early_route
+    };
+    let response = match route {
+        Route::Registration => {
+            let outgoing = state
+                .aliyun
+                .register_source_server(aliyun_request(&incoming))
+                .await;
+            log_refusal(&outgoing.request_id, outgoing.error_code);
+            aliyun_response(outgoing)
+        }
+        Route::Aliyun => {
+            let outgoing = state.aliyun.handle(aliyun_request(&incoming)).await;
+            log_refusal(&outgoing.request_id, outgoing.error_code);
+            aliyun_response(outgoing)
+        }
+        Route::Tencent => {
+            let outgoing = state.tencent.handle(incoming).await;
+            log_refusal(&outgoing.request_id, outgoing.error_code);
+            json_response(outgoing.body)
+        }
+    };
+    Ok(response)
+}
+
+fn log_refusal(request_id: &str, code: Option<&'static str>) {
+    if let Some(code) = code {
+        tracing::debug!(request_id, code, "request refused");
+    }
+}
+
+/// The same request, as the Alibaba dialect takes it.
+fn aliyun_request<'a>(incoming: &IncomingRequest<'a>) -> keyplane_aliyun::IncomingRequest<'a> {
+    keyplane_aliyun::IncomingRequest {
+        method: incoming.method,
+        path: incoming.path,
+        raw_query: incoming.raw_query,
+        headers: incoming.headers,
+        body: incoming.body,
+        source_address: incoming.source_address,
+        now: incoming.now,
+    }
 }
 
 /// Serves until `shutdown` resolves, then drains connections for up to `grace`.

@@ -334,6 +334,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let authority = installation.authority.clone();
     let state = Arc::new(http::AppState {
         tencent: TencentDialect::new(authority.clone()),
+        aliyun: keyplane_aliyun::AliyunDialect::new(authority.clone()),
         clock: Arc::new(SystemClock),
         store: installation.backend.store(),
     });

@@ -1,0 +1,229 @@
+//! The Alibaba RPC envelope (protocols.md B.1–B.4): parameters merged from the query string
+//! and a form body, the signature scheme (ACS3-HMAC-SHA256 in `Authorization`, or RPC v1
+//! `Signature` parameters), the claimed AccessKeyId, nonce and security token, (Version,
+//! Action) taken from `x-acs-*` headers or parameters, and the answer format.
+
+use keyplane_crypto::aliyun::{decode_form_pairs, parse_acs3_authorization, Acs3Authorization};
+
+use crate::errors::AliyunError;
+use crate::render::Format;
+
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+/// The most values one list parameter (`AccessTokenId.N`) may carry.
+pub const MAX_LIST_ITEMS: usize = 100;
+
+/// The parts of an HTTP request the envelope reads.
+#[derive(Debug, Clone, Copy)]
+pub struct RawRequest<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub raw_query: &'a str,
+    pub headers: &'a [(&'a str, &'a str)],
+    pub body: &'a [u8],
+}
+
+impl<'a> RawRequest<'a> {
+    /// The first header of this name (ASCII case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&'a str> {
+        self.headers
+            .iter()
+            .find(|(header_name, _)| header_name.eq_ignore_ascii_case(name))
+            .map(|(_, value)| *value)
+    }
+
+    fn has_form_body(&self) -> bool {
+        self.header("content-type").is_some_and(|value| {
+            value
+                .trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        })
+    }
+}
+
+/// Decoded request parameters, in the order received (query first, then form body).
+#[derive(Debug, Clone, Default)]
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    /// Every parameter, for signature checks.
+    pub fn all(&self) -> &[(String, String)] {
+        &self.0
+    }
+
+    /// The first value of `name`, possibly empty.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(parameter, _)| parameter == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The first value of `name` unless absent or empty.
+    pub fn non_empty(&self, name: &str) -> Option<&str> {
+        self.get(name).filter(|value| !value.is_empty())
+    }
+
+    /// The value of a required parameter: `MissingParameter` when absent or empty.
+    pub fn required(&self, name: &str) -> Result<&str, AliyunError> {
+        self.non_empty(name)
+            .ok_or_else(|| AliyunError::missing_parameter(name))
+    }
+
+    /// A list parameter sent as `name.1`, `name.2`, …: `None` when `name.1` is absent.
+    pub fn list(&self, name: &str) -> Result<Option<Vec<String>>, AliyunError> {
+        let mut values = Vec::new();
+        for index in 1.. {
+            match self.non_empty(&format!("{name}.{index}")) {
+                Some(value) if index <= MAX_LIST_ITEMS => values.push(value.to_owned()),
+                Some(_) => {
+                    return Err(AliyunError::invalid_parameter(
+                        name,
+                        &format!("at most {MAX_LIST_ITEMS} values are accepted."),
+                    ))
+                }
+                None => break,
+            }
+        }
+        Ok((!values.is_empty()).then_some(values))
+    }
+}
+
+/// How a request was signed.
+#[derive(Debug, Clone)]
+pub enum Scheme {
+    /// `Authorization: ACS3-HMAC-SHA256 …`.
+    Acs3(Acs3Authorization),
+    /// RPC v1: `Signature` and friends among the parameters.
+    RpcV1,
+}
+
+/// A parsed RPC request.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    pub scheme: Scheme,
+    pub access_key_id: String,
+    pub action: String,
+    pub version: String,
+    pub nonce: Option<String>,
+    pub security_token: Option<String>,
+    pub params: Params,
+}
+
+/// Reads the parameters (query, then a form body). Fails only on a body that is not UTF-8.
+pub fn parameters(request: &RawRequest<'_>) -> Result<Params, AliyunError> {
+    let mut pairs = decode_form_pairs(request.raw_query);
+    if request.has_form_body() && !request.body.is_empty() {
+        let body = std::str::from_utf8(request.body)
+            .map_err(|_| AliyunError::unreadable_body("the form body is not UTF-8."))?;
+        pairs.extend(decode_form_pairs(body));
+    }
+    Ok(Params(pairs))
+}
+
+fn is_acs3(request: &RawRequest<'_>) -> bool {
+    request
+        .header("authorization")
+        .is_some_and(|value| value.trim_start().starts_with("ACS3-"))
+}
+
+/// The format the answer must take: `Format` when given (case-insensitively); otherwise JSON
+/// for ACS3 requests (which ask for `application/json`) and XML, the documented default, for
+/// RPC v1 ones.
+pub fn answer_format(request: &RawRequest<'_>, params: &Params) -> Format {
+    match params.get("Format") {
+        Some(value) if value.eq_ignore_ascii_case("xml") => Format::Xml,
+        Some(value) if value.eq_ignore_ascii_case("json") => Format::Json,
+        _ if is_acs3(request) => Format::Json,
+        Some(_) => Format::Json,
+        None => Format::Xml,
+    }
+}
+
+fn header_or_parameter(
+    request: &RawRequest<'_>,
+    params: &Params,
+    header: &str,
+    parameter: &str,
+) -> Option<String> {
+    request
+        .header(header)
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
+        .or_else(|| params.non_empty(parameter))
+        .map(str::to_owned)
+}
+
+/// Reads the envelope of an RPC request whose parameters were read by [`parameters`].
+pub fn parse(request: &RawRequest<'_>, params: Params) -> Result<Envelope, AliyunError> {
+    if !matches!(request.method, "GET" | "POST") {
+        return Err(AliyunError::unsupported_method(request.method));
+    }
+    if is_acs3(request) {
+        let authorization = parse_acs3_authorization(request.header("authorization").unwrap_or(""))
+            .map_err(|error| AliyunError::incomplete_signature(&format!("{error}.")))?;
+        let action = header_or_parameter(request, &params, "x-acs-action", "Action")
+            .ok_or_else(|| AliyunError::missing_parameter("Action"))?;
+        let version = header_or_parameter(request, &params, "x-acs-version", "Version")
+            .ok_or_else(|| AliyunError::missing_parameter("Version"))?;
+        let nonce = request.header("x-acs-signature-nonce").map(str::to_owned);
+        let security_token = request
+            .header("x-acs-security-token")
+            .filter(|value| !value.is_empty())
+            .map(str::to_owned);
+        return Ok(Envelope {
+            access_key_id: authorization.access_key_id.clone(),
+            scheme: Scheme::Acs3(authorization),
+            action,
+            version,
+            nonce,
+            security_token,
+            params,
+        });
+    }
+    let access_key_id = params.required("AccessKeyId")?.to_owned();
+    let action = params.required("Action")?.to_owned();
+    let version = params.required("Version")?.to_owned();
+    Ok(Envelope {
+        scheme: Scheme::RpcV1,
+        access_key_id,
+        action,
+        version,
+        nonce: params.non_empty("SignatureNonce").map(str::to_owned),
+        security_token: params.non_empty("SecurityToken").map(str::to_owned),
+        params,
+    })
+}
+
+/// Whether a request is in the Alibaba dialect: an ACS3 or ROA `Authorization`, any `x-acs-*`
+/// header, or RPC v1's `AccessKeyId` / `SignatureVersion` parameters — and no sign of the
+/// Tencent dialect (`X-TC-*` headers, a TC3 `Authorization`, a `SecretId` parameter).
+pub fn recognizes(request: &RawRequest<'_>) -> bool {
+    let mut alibaba_header = false;
+    for (name, value) in request.headers {
+        if name.len() >= 5 && name[..5].eq_ignore_ascii_case("x-tc-") {
+            return false;
+        }
+        if name.eq_ignore_ascii_case("authorization") {
+            let value = value.trim_start();
+            if value.starts_with("TC3-") {
+                return false;
+            }
+            if value.starts_with("ACS3-") || value.starts_with("acs ") {
+                alibaba_header = true;
+            }
+        }
+        if name.len() >= 6 && name[..6].eq_ignore_ascii_case("x-acs-") {
+            alibaba_header = true;
+        }
+    }
+    if alibaba_header {
+        return true;
+    }
+    let Ok(params) = parameters(request) else {
+        return false;
+    };
+    params.get("SecretId").is_none()
+        && (params.get("AccessKeyId").is_some() || params.get("SignatureVersion").is_some())
+}

@@ -1,0 +1,310 @@
+//! The Alibaba Cloud error table: every code this dialect sends, with its HTTP status, as a
+//! named constructor, and the two exhaustive mappings from core failures and signature
+//! failures. Alibaba errors are always 4xx/5xx (a 200 with a `Code` is a success to the tea
+//! SDKs), and carry `RequestId`, `HostId`, `Code`, `Message` and `Recommend` (protocols.md B.7).
+
+use keyplane_core::CoreError;
+use keyplane_crypto::aliyun::AliyunSignatureError;
+
+/// The RPC products this dialect serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Product {
+    /// RAM identity (IMS), 2019-08-15.
+    Ims,
+    /// Server Migration Center, 2019-06-01.
+    Smc,
+}
+
+impl Product {
+    /// The product's name in rate-limit names, audit records and last-use records.
+    pub fn name(self) -> &'static str {
+        match self {
+            Product::Ims => "ims",
+            Product::Smc => "smc",
+        }
+    }
+
+    /// The host the real service answers on, echoed as `HostId`.
+    pub fn host(self) -> &'static str {
+        match self {
+            Product::Ims => "ims.aliyuncs.com",
+            Product::Smc => "smc.aliyuncs.com",
+        }
+    }
+
+    /// The product code used in the `Recommend` troubleshooting link.
+    pub fn troubleshoot_name(self) -> &'static str {
+        match self {
+            Product::Ims => "Ims",
+            Product::Smc => "smc",
+        }
+    }
+}
+
+/// One error answer: HTTP status, code and message. Messages never carry internal details.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AliyunError {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl AliyunError {
+    fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// `MissingParameter` (400): a required parameter is absent or empty.
+    pub fn missing_parameter(parameter: &str) -> Self {
+        Self::new(
+            400,
+            "MissingParameter",
+            format!("{parameter} is mandatory for this action."),
+        )
+    }
+
+    /// `InvalidParameter` (400), naming the parameter and why.
+    pub fn invalid_parameter(parameter: &str, reason: &str) -> Self {
+        Self::new(
+            400,
+            "InvalidParameter",
+            format!("Specified parameter {parameter} is not valid: {reason}"),
+        )
+    }
+
+    /// `InvalidAction.NotFound` (404).
+    pub fn action_not_found() -> Self {
+        Self::new(
+            404,
+            "InvalidAction.NotFound",
+            "Specified api is not found, please check your url and method.",
+        )
+    }
+
+    /// `InvalidVersion` (400): no product is served at this version.
+    pub fn invalid_version() -> Self {
+        Self::new(
+            400,
+            "InvalidVersion",
+            "Specified parameter Version is not valid.",
+        )
+    }
+
+    /// `UnsupportedHTTPMethod` (400).
+    pub fn unsupported_method(method: &str) -> Self {
+        Self::new(
+            400,
+            "UnsupportedHTTPMethod",
+            format!("The HTTP method {method} is not supported for this API."),
+        )
+    }
+
+    /// `InvalidAccessKeyId.NotFound` (404).
+    pub fn access_key_not_found() -> Self {
+        Self::new(
+            404,
+            "InvalidAccessKeyId.NotFound",
+            "Specified access key is not found.",
+        )
+    }
+
+    /// `InvalidAccessKeyId.Inactive` (400).
+    pub fn access_key_inactive() -> Self {
+        Self::new(
+            400,
+            "InvalidAccessKeyId.Inactive",
+            "Specified access key is disabled.",
+        )
+    }
+
+    /// `SignatureNonceUsed` (400).
+    pub fn nonce_used() -> Self {
+        Self::new(
+            400,
+            "SignatureNonceUsed",
+            "Specified signature nonce was used already.",
+        )
+    }
+
+    /// `InvalidSecurityToken.MismatchWithAccessKey` (400): a security token came with a
+    /// long-term access key (Keyplane issues no STS credentials).
+    pub fn security_token_mismatch() -> Self {
+        Self::new(
+            400,
+            "InvalidSecurityToken.MismatchWithAccessKey",
+            "Specified SecurityToken mismatch with the AccessKey.",
+        )
+    }
+
+    /// `IncompleteSignature` (400), with what is incomplete.
+    pub fn incomplete_signature(detail: &str) -> Self {
+        Self::new(
+            400,
+            "IncompleteSignature",
+            format!("The request signature does not conform to Aliyun standards. {detail}"),
+        )
+    }
+
+    /// `RequestEntityTooLarge` (413).
+    pub fn request_too_large(limit: usize) -> Self {
+        Self::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("The request body is larger than {limit} bytes."),
+        )
+    }
+
+    /// `InvalidParameter` (400) for a body that could not be read or decoded.
+    pub fn unreadable_body(reason: &str) -> Self {
+        Self::new(
+            400,
+            "InvalidParameter",
+            format!("The request body could not be read: {reason}"),
+        )
+    }
+
+    /// `InternalError` (500), with nothing internal in it.
+    pub fn internal() -> Self {
+        Self::new(
+            500,
+            "InternalError",
+            "The request processing has failed due to some unknown error, exception or failure.",
+        )
+    }
+
+    /// The error for a signature failure. Exhaustive over the crypto crate's failures.
+    pub fn from_signature(error: &AliyunSignatureError, timestamp_parameter: &str) -> Self {
+        match error {
+            AliyunSignatureError::TimestampMissing => Self::missing_parameter(timestamp_parameter),
+            AliyunSignatureError::TimestampFormat => Self::new(
+                400,
+                "InvalidTimeStamp.Format",
+                "Specified time stamp or date value is not well formatted.",
+            ),
+            AliyunSignatureError::TimestampExpired { .. } => Self::new(
+                400,
+                "InvalidTimeStamp.Expired",
+                "Specified time stamp or date value is expired.",
+            ),
+            AliyunSignatureError::SignatureMethodUnsupported(_) => Self::new(
+                400,
+                "InvalidSignatureMethod",
+                "Specified signature method is not valid.",
+            ),
+            AliyunSignatureError::SignatureVersionUnsupported(_) => Self::new(
+                400,
+                "InvalidSignatureVersion",
+                "Specified signature version is not valid.",
+            ),
+            AliyunSignatureError::MissingParameter(parameter) => Self::missing_parameter(parameter),
+            AliyunSignatureError::HeaderNotSigned(header) => {
+                Self::incomplete_signature(&format!("The header {header} must be signed."))
+            }
+            AliyunSignatureError::SignedHeaderMissing(header) => Self::incomplete_signature(
+                &format!("The signed header {header} is not present in the request."),
+            ),
+            AliyunSignatureError::ContentHashMismatch => Self::incomplete_signature(
+                "x-acs-content-sha256 is missing or is not the SHA-256 of the body.",
+            ),
+            AliyunSignatureError::Mismatch { string_to_sign } => Self::new(
+                400,
+                "SignatureDoesNotMatch",
+                format!(
+                    "Specified signature is not matched with our calculation. server string to \
+                     sign is:{string_to_sign}"
+                ),
+            ),
+        }
+    }
+
+    /// The error for a core failure. Exhaustive: a new core failure does not compile until it
+    /// has a code here.
+    pub fn from_core(error: &CoreError) -> Self {
+        match error {
+            CoreError::UserNotFound => {
+                Self::new(404, "EntityNotExist.User", "The user does not exist.")
+            }
+            CoreError::AccessKeyNotFound | CoreError::OwnerMismatch => Self::new(
+                404,
+                "EntityNotExist.User.AccessKey",
+                "The AccessKey does not exist.",
+            ),
+            CoreError::AccessKeyQuotaExceeded { limit } => Self::new(
+                409,
+                "LimitExceeded.User.AccessKey",
+                format!("The count of AccessKey of the user exceeds the limit of {limit}."),
+            ),
+            CoreError::UserNameTaken => Self::new(
+                409,
+                "EntityAlreadyExists.User",
+                "The user name already exists.",
+            ),
+            CoreError::ApiKeyNotFound => Self::new(
+                404,
+                "EntityNotExist",
+                "The specified resource does not exist.",
+            ),
+            CoreError::ApiKeyLimitExceeded { limit } => Self::new(
+                409,
+                "LimitExceeded",
+                format!("The count of the resource exceeds the limit of {limit}."),
+            ),
+            CoreError::ApiKeyAlreadyExists => Self::new(
+                409,
+                "EntityAlreadyExists",
+                "The specified resource already exists.",
+            ),
+            CoreError::SubUserActingOnRoot | CoreError::Unauthorized { .. } => Self::new(
+                403,
+                "NoPermission",
+                "You are not authorized to do this action. You should be authorized by RAM.",
+            ),
+            CoreError::InvalidFormat {
+                parameter,
+                expected,
+            } => Self::invalid_parameter(parameter, &format!("it must be {expected}.")),
+            CoreError::InvalidValue { parameter, reason } => {
+                Self::invalid_parameter(parameter, &format!("it {reason}."))
+            }
+            CoreError::MissingValue { parameter } => Self::missing_parameter(parameter),
+            CoreError::UnsupportedOperation { reason } => {
+                Self::new(400, "OperationDenied", reason.clone())
+            }
+            CoreError::RateLimited { .. } => Self::new(
+                400,
+                "Throttling.User",
+                "Request was denied due to user flow control.",
+            ),
+            CoreError::ActivationCodeNotFound => Self::new(
+                404,
+                "InvalidAccessTokenId.NotFound",
+                "The specified AccessTokenId does not exist.",
+            ),
+            CoreError::ActivationCodeInvalid => Self::new(
+                401,
+                "InvalidAccessToken",
+                "The access token id or code is not valid.",
+            ),
+            CoreError::ActivationCodeExpired => {
+                Self::new(403, "AccessToken.Expired", "The access token has expired.")
+            }
+            CoreError::ActivationCodeDisabled => Self::new(
+                403,
+                "AccessToken.Disabled",
+                "The access token has been disabled.",
+            ),
+            CoreError::ActivationCodeExhausted => Self::new(
+                409,
+                "AccessToken.Exhausted",
+                "Every use of the access token has been taken.",
+            ),
+            CoreError::AlreadyInitialized | CoreError::NotInitialized | CoreError::Internal => {
+                Self::internal()
+            }
+        }
+    }
+}

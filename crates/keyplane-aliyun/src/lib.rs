@@ -1,0 +1,320 @@
+//! The Alibaba Cloud OpenAPI dialect: recognises a request, reads its RPC envelope (query and
+//! form parameters, `x-acs-*` headers), authenticates it (ACS3-HMAC-SHA256 or RPC v1
+//! HMAC-SHA1, the 15-minute window, and nonces refused on reuse through the store's shared
+//! replay table, so on every node), routes it by (Version, Action) to IMS or SMC, applies rate
+//! limits, calls the core use cases and answers in Alibaba's JSON or XML envelope with the
+//! right HTTP status. It also serves the SMC agent's registration endpoint (`agent`). This
+//! crate owns the dialect's wire format and its error-code table.
+
+pub mod agent;
+pub mod envelope;
+pub mod errors;
+pub mod ims;
+pub mod render;
+pub mod smc;
+mod time_format;
+
+use std::sync::Arc;
+
+use keyplane_core::model::{KeyFamily, KeyUsage};
+use keyplane_core::{Authority, Caller, KeyLookup, RequestContext};
+use keyplane_crypto::aliyun::{
+    verify_acs3, verify_rpc_v1, AliyunRequest, ALIYUN_SIGNATURE_WINDOW_SECONDS,
+};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use envelope::{Envelope, Params, RawRequest, Scheme};
+pub use errors::{AliyunError, Product};
+use render::Format;
+
+/// The RPC API versions served, and the product each one is.
+pub const VERSIONS: &[(&str, Product)] =
+    &[("2019-08-15", Product::Ims), ("2019-06-01", Product::Smc)];
+
+/// Every action of every product this dialect dispatches: the dispatch tables.
+pub fn actions(product: Product) -> &'static [&'static str] {
+    match product {
+        Product::Ims => ims::ACTIONS,
+        Product::Smc => smc::ACTIONS,
+    }
+}
+
+/// How long a nonce is remembered: the signature window on both sides of the request time, so
+/// a request cannot be replayed for as long as its timestamp is acceptable.
+const NONCE_MEMORY: time::Duration = time::Duration::seconds(2 * ALIYUN_SIGNATURE_WINDOW_SECONDS);
+/// The longest nonce accepted.
+const MAX_NONCE_CHARACTERS: usize = 128;
+
+/// One HTTP request, as the server hands it over.
+#[derive(Debug, Clone, Copy)]
+pub struct IncomingRequest<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub raw_query: &'a str,
+    /// Every header with a UTF-8 value, in wire order.
+    pub headers: &'a [(&'a str, &'a str)],
+    pub body: &'a [u8],
+    pub source_address: &'a str,
+    pub now: OffsetDateTime,
+}
+
+impl<'a> IncomingRequest<'a> {
+    fn raw(&self) -> RawRequest<'a> {
+        RawRequest {
+            method: self.method,
+            path: self.path,
+            raw_query: self.raw_query,
+            headers: self.headers,
+            body: self.body,
+        }
+    }
+}
+
+/// The answer: status, content type and body.
+#[derive(Debug, Clone)]
+pub struct OutgoingResponse {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Vec<u8>,
+    pub request_id: String,
+    /// The error code when the request failed, for logs and metrics.
+    pub error_code: Option<&'static str>,
+}
+
+/// Whether a request belongs to this dialect (see [`envelope::recognizes`]).
+pub fn recognizes(request: &IncomingRequest<'_>) -> bool {
+    envelope::recognizes(&request.raw())
+}
+
+/// A failure on the way to an action, with the context known at that point for the audit.
+struct Refusal {
+    error: AliyunError,
+    context: Option<RequestContext>,
+}
+
+impl From<AliyunError> for Refusal {
+    fn from(error: AliyunError) -> Self {
+        Refusal {
+            error,
+            context: None,
+        }
+    }
+}
+
+fn truncated(value: &str, limit: usize) -> String {
+    if value.len() <= limit {
+        return value.to_owned();
+    }
+    value.chars().take(limit).collect()
+}
+
+/// The dialect, over the core use cases.
+#[derive(Clone)]
+pub struct AliyunDialect {
+    authority: Arc<Authority>,
+}
+
+impl std::fmt::Debug for AliyunDialect {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("AliyunDialect")
+            .finish_non_exhaustive()
+    }
+}
+
+impl AliyunDialect {
+    pub fn new(authority: Arc<Authority>) -> Self {
+        Self { authority }
+    }
+
+    /// The answer to a request that failed before the dialect could read it (for example a
+    /// body over the size limit), in JSON.
+    pub fn error_response(&self, error: AliyunError) -> OutgoingResponse {
+        let request_id = new_request_id();
+        OutgoingResponse {
+            status: error.status,
+            content_type: Format::Json.content_type(),
+            body: render::error_body(Format::Json, &error, "keyplane", "keyplane", &request_id),
+            error_code: Some(error.code),
+            request_id,
+        }
+    }
+
+    /// Serves one RPC request. Never fails: every outcome is an Alibaba-shaped answer.
+    pub async fn handle(&self, request: IncomingRequest<'_>) -> OutgoingResponse {
+        let request_id = new_request_id();
+        let raw = request.raw();
+        let params = match envelope::parameters(&raw) {
+            Ok(params) => params,
+            Err(error) => return self.error_response(error),
+        };
+        let format = envelope::answer_format(&raw, &params);
+        let mut product = None;
+        let result = self
+            .process(&request, &raw, params, &request_id, &mut product)
+            .await;
+        match result {
+            Ok((action, fields)) => OutgoingResponse {
+                status: 200,
+                content_type: format.content_type(),
+                body: render::success_body(format, &action, fields, &request_id),
+                error_code: None,
+                request_id,
+            },
+            Err(refusal) => {
+                if let Some(context) = &refusal.context {
+                    self.authority
+                        .record_refusal(context.audit_event(None, refusal.error.code));
+                }
+                let (host, product_name) = match product {
+                    Some(product) => (product.host(), product.troubleshoot_name()),
+                    None => ("keyplane", "keyplane"),
+                };
+                OutgoingResponse {
+                    status: refusal.error.status,
+                    content_type: format.content_type(),
+                    body: render::error_body(
+                        format,
+                        &refusal.error,
+                        host,
+                        product_name,
+                        &request_id,
+                    ),
+                    error_code: Some(refusal.error.code),
+                    request_id,
+                }
+            }
+        }
+    }
+
+    async fn process(
+        &self,
+        request: &IncomingRequest<'_>,
+        raw: &RawRequest<'_>,
+        params: Params,
+        request_id: &str,
+        product_found: &mut Option<Product>,
+    ) -> Result<(String, Map<String, Value>), Refusal> {
+        let envelope = envelope::parse(raw, params)?;
+        // Routing failures are not audited: nothing is known yet of who asked.
+        let product = VERSIONS
+            .iter()
+            .find(|(version, _)| *version == envelope.version)
+            .map(|(_, product)| *product)
+            .ok_or_else(AliyunError::invalid_version)?;
+        *product_found = Some(product);
+        if !actions(product).contains(&envelope.action.as_str()) {
+            return Err(AliyunError::action_not_found().into());
+        }
+        let mut context = RequestContext {
+            caller: None,
+            claimed_key_id: Some(truncated(&envelope.access_key_id, 128)),
+            now: request.now,
+            request_id: request_id.to_owned(),
+            source_address: request.source_address.to_owned(),
+            user_agent: truncated(raw.header("user-agent").unwrap_or(""), 256),
+            product: product.name().to_owned(),
+            action: envelope.action.clone(),
+        };
+        let refuse = |error: AliyunError, context: &RequestContext| Refusal {
+            error,
+            context: Some(context.clone()),
+        };
+        let caller = self
+            .authenticate(request, &envelope, product)
+            .await
+            .map_err(|error| refuse(error, &context))?;
+        context.caller = Some(caller);
+        self.authority
+            .admit(&context)
+            .map_err(|error| refuse(AliyunError::from_core(&error), &context))?;
+        let result = match product {
+            Product::Ims => ims::dispatch(&self.authority, &context, &envelope.params).await,
+            Product::Smc => smc::dispatch(&self.authority, &context, &envelope.params).await,
+        };
+        result
+            .map(|fields| (envelope.action.clone(), fields))
+            .map_err(|error| refuse(error, &context))
+    }
+
+    /// Checks the signature, then the nonce, and returns the caller. Records the key's use.
+    async fn authenticate(
+        &self,
+        request: &IncomingRequest<'_>,
+        envelope: &Envelope,
+        product: Product,
+    ) -> Result<Caller, AliyunError> {
+        let key_id = &envelope.access_key_id;
+        let well_formed = !key_id.is_empty()
+            && key_id.len() <= 128
+            && key_id.bytes().all(|byte| byte.is_ascii_alphanumeric());
+        if !well_formed {
+            return Err(AliyunError::access_key_not_found());
+        }
+        let signing_key = match self
+            .authority
+            .lookup_signing_key(key_id, KeyFamily::Aliyun)
+            .await
+            .map_err(|error| AliyunError::from_core(&error))?
+        {
+            KeyLookup::Active(key) => key,
+            KeyLookup::Inactive => return Err(AliyunError::access_key_inactive()),
+            KeyLookup::NotFound => return Err(AliyunError::access_key_not_found()),
+        };
+        let secret = signing_key.secret.expose().as_bytes();
+        let now = request.now.unix_timestamp();
+        match &envelope.scheme {
+            Scheme::Acs3(authorization) => {
+                let signed = AliyunRequest {
+                    method: request.method,
+                    raw_path: request.path,
+                    raw_query: request.raw_query,
+                    headers: request.headers,
+                    body: request.body,
+                };
+                verify_acs3(&signed, authorization, secret, now)
+                    .map_err(|error| AliyunError::from_signature(&error, "x-acs-date"))?;
+            }
+            Scheme::RpcV1 => {
+                verify_rpc_v1(request.method, envelope.params.all(), secret, now)
+                    .map_err(|error| AliyunError::from_signature(&error, "Timestamp"))?;
+            }
+        }
+        if envelope.security_token.is_some() {
+            return Err(AliyunError::security_token_mismatch());
+        }
+        let nonce = envelope
+            .nonce
+            .as_deref()
+            .filter(|nonce| !nonce.is_empty())
+            .ok_or_else(|| AliyunError::missing_parameter("SignatureNonce"))?;
+        if nonce.chars().count() > MAX_NONCE_CHARACTERS {
+            return Err(AliyunError::invalid_parameter(
+                "SignatureNonce",
+                &format!("it must be at most {MAX_NONCE_CHARACTERS} characters."),
+            ));
+        }
+        let fresh = self
+            .authority
+            .accept_nonce(key_id, nonce, NONCE_MEMORY, request.now)
+            .await
+            .map_err(|error| AliyunError::from_core(&error))?;
+        if !fresh {
+            return Err(AliyunError::nonce_used());
+        }
+        self.authority
+            .record_use(&signing_key.caller.key_id, request.now, || KeyUsage {
+                key_id: signing_key.caller.key_id.clone(),
+                used_at: request.now,
+                product: product.name().to_owned(),
+                action: envelope.action.clone(),
+                source_address: request.source_address.to_owned(),
+            });
+        Ok(signing_key.caller)
+    }
+}
+
+fn new_request_id() -> String {
+    uuid::Uuid::new_v4().to_string().to_ascii_uppercase()
+}
