@@ -77,11 +77,22 @@ pub fn error_body(
     }
 }
 
+/// An XML document with `root` holding `fields`, `RequestId` first as the real service writes
+/// it (the map itself is ordered by name).
 fn xml_document(root: &str, fields: &Map<String, Value>) -> Vec<u8> {
     let mut writer = Writer::new(Vec::new());
     // Writing into a Vec cannot fail.
     let _ = writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)));
-    let _ = write_element(&mut writer, root, &Value::Object(fields.clone()));
+    let _ = writer.write_event(Event::Start(BytesStart::new(root)));
+    if let Some(request_id) = fields.get("RequestId") {
+        let _ = write_element(&mut writer, "RequestId", request_id);
+    }
+    for (name, value) in fields {
+        if name != "RequestId" {
+            let _ = write_element(&mut writer, name, value);
+        }
+    }
+    let _ = writer.write_event(Event::End(BytesEnd::new(root)));
     writer.into_inner()
 }
 

@@ -2,6 +2,7 @@
 //! temporary data directories, driven over HTTP with requests signed as the SDKs sign them.
 
 mod server {
+    pub mod aliyun;
     pub mod cluster;
     pub mod crash;
     pub mod dialect;

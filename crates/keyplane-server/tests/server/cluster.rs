@@ -53,6 +53,7 @@ struct Cluster {
     key_file: PathBuf,
     node_directories: [PathBuf; 2],
     root: Credentials,
+    aliyun_root: super::support::AliyunCredentials,
 }
 
 impl Cluster {
@@ -64,6 +65,7 @@ impl Cluster {
         let initialized = init_with(&node_directories[0], &["--database-url", &url]);
         Some(Self {
             root: Credentials::root(&initialized),
+            aliyun_root: super::support::AliyunCredentials::root(&initialized),
             _directory: directory,
             url,
             key_file,
@@ -327,5 +329,125 @@ async fn revocation_on_one_node_reaches_the_other_within_a_second() {
             )
             .await;
         }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_activation_code_registers_exactly_its_count_across_two_nodes() {
+    use super::support::{aliyun_call, register_source_server, SMC_VERSION};
+    let Some(cluster) = Cluster::new("redeem").await else {
+        return;
+    };
+    let nodes = [
+        cluster.start(0, &["--disable-rate-limits"]),
+        cluster.start(1, &["--disable-rate-limits"]),
+    ];
+    let root = cluster.aliyun_root.clone();
+    let created = aliyun_call(
+        nodes[0].address,
+        &root,
+        SMC_VERSION,
+        "CreateAccessToken",
+        &[("Name", "cluster-migration"), ("Count", "100")],
+    )
+    .await;
+    assert_eq!(
+        created.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&created.body)
+    );
+    let created = created.json();
+    let token_id = created["AccessTokenId"].as_str().unwrap().to_owned();
+    let token_code = created["AccessTokenCode"].as_str().unwrap().to_owned();
+
+    let mut tasks = Vec::new();
+    for index in 0..1000 {
+        let address = nodes[index % 2].address;
+        let (token_id, token_code) = (token_id.clone(), token_code.clone());
+        tasks.push(tokio::spawn(async move {
+            register_source_server(
+                address,
+                &token_id,
+                &token_code,
+                &format!("machine-{index:04}"),
+            )
+            .await
+        }));
+    }
+    let mut registered = Vec::new();
+    let mut refused = Vec::new();
+    for task in tasks {
+        let reply = task.await.unwrap();
+        match reply.status {
+            201 => registered.push(reply.json()["SourceId"].as_str().unwrap().to_owned()),
+            _ => refused.push((
+                reply.status,
+                reply.json()["Code"].as_str().unwrap().to_owned(),
+            )),
+        }
+    }
+    assert_eq!(registered.len(), 100);
+    registered.sort();
+    registered.dedup();
+    assert_eq!(registered.len(), 100, "every registration has its own id");
+    assert!(
+        refused
+            .iter()
+            .all(|(status, code)| *status == 409 && code == "AccessToken.Exhausted"),
+        "{refused:?}"
+    );
+    let listed = aliyun_call(
+        nodes[1].address,
+        &root,
+        SMC_VERSION,
+        "ListAccessTokens",
+        &[("AccessTokenId.1", &token_id)],
+    )
+    .await
+    .json();
+    let token = &listed["AccessTokens"]["AccessToken"][0];
+    assert_eq!(token["RegisteredCount"], "100");
+    assert_eq!(token["Status"], "activated");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_nonce_accepted_by_one_node_is_refused_by_the_other() {
+    use super::support::{acs3_parts, send, IMS_VERSION};
+    let Some(cluster) = Cluster::new("nonce").await else {
+        return;
+    };
+    let nodes = [cluster.start(0, &[]), cluster.start(1, &[])];
+    // One signed request (one nonce), sent to node A and then replayed to node B. The signed
+    // host is node A's; the signature covers it, not the address it is delivered to.
+    let host = nodes[0].address.to_string();
+    let (raw_query, headers) = acs3_parts(
+        &host,
+        &cluster.aliyun_root,
+        IMS_VERSION,
+        "ListAccessKeys",
+        &[],
+        time::OffsetDateTime::now_utc(),
+    );
+    let request = || {
+        let mut builder = http::Request::post(format!("/?{raw_query}"));
+        for (name, value) in &headers {
+            builder = builder.header(name, value);
+        }
+        builder
+            .body(http_body_util::Full::new(bytes::Bytes::new()))
+            .unwrap()
+    };
+    let first = send(nodes[0].address, request()).await;
+    assert_eq!(
+        first.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&first.body)
+    );
+    for node in &nodes {
+        let replay = send(node.address, request()).await;
+        assert_eq!(replay.status, 400);
+        assert_eq!(replay.json()["Code"], "SignatureNonceUsed");
     }
 }

@@ -329,3 +329,138 @@ pub async fn call(
 ) -> Reply {
     send(address, signed(address, credentials, version, action, body)).await
 }
+
+/// Alibaba (ACS3 / RPC v1) credentials for signing.
+#[derive(Debug, Clone)]
+pub struct AliyunCredentials {
+    pub access_key_id: String,
+    pub access_key_secret: String,
+}
+
+impl AliyunCredentials {
+    /// The root's Alibaba key from `keyplane init --json`.
+    pub fn root(init_output: &Value) -> Self {
+        Self {
+            access_key_id: init_output["aliyun"]["access_key_id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+            access_key_secret: init_output["aliyun"]["access_key_secret"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        }
+    }
+}
+
+pub const IMS_VERSION: &str = "2019-08-15";
+pub const SMC_VERSION: &str = "2019-06-01";
+
+/// The headers and raw query of an ACS3-signed RPC POST with the parameters in the query and
+/// an empty body, as the tea SDKs send it.
+pub fn acs3_parts(
+    host: &str,
+    credentials: &AliyunCredentials,
+    version: &str,
+    action: &str,
+    parameters: &[(&str, &str)],
+    now: time::OffsetDateTime,
+) -> (String, Vec<(String, String)>) {
+    use keyplane_crypto::aliyun::{acs3_hashed_payload, percent_encode_rfc3986, sign_acs3};
+    let raw_query = parameters
+        .iter()
+        .map(|(name, value)| {
+            format!(
+                "{}={}",
+                percent_encode_rfc3986(name),
+                percent_encode_rfc3986(value)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    let date = now
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+        ))
+        .unwrap();
+    let nonce = format!("{:032x}", rand::random::<u128>());
+    let mut headers: Vec<(String, String)> = [
+        ("host", host),
+        ("x-acs-action", action),
+        ("x-acs-version", version),
+        ("x-acs-date", date.as_str()),
+        ("x-acs-signature-nonce", nonce.as_str()),
+        ("x-acs-content-sha256", acs3_hashed_payload(b"").as_str()),
+    ]
+    .iter()
+    .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+    .collect();
+    let signed_names: Vec<String> = headers.iter().map(|(name, _)| name.clone()).collect();
+    let borrowed: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    let authorization = sign_acs3(
+        &keyplane_crypto::aliyun::AliyunRequest {
+            method: "POST",
+            raw_path: "/",
+            raw_query: &raw_query,
+            headers: &borrowed,
+            body: b"",
+        },
+        &credentials.access_key_id,
+        &signed_names,
+        credentials.access_key_secret.as_bytes(),
+    );
+    headers.push(("authorization".to_owned(), authorization));
+    (raw_query, headers)
+}
+
+/// Signs (ACS3) and sends an RPC call with the parameters in the query, returning the reply.
+pub async fn aliyun_call(
+    address: SocketAddr,
+    credentials: &AliyunCredentials,
+    version: &str,
+    action: &str,
+    parameters: &[(&str, &str)],
+) -> Reply {
+    let (raw_query, headers) = acs3_parts(
+        &address.to_string(),
+        credentials,
+        version,
+        action,
+        parameters,
+        time::OffsetDateTime::now_utc(),
+    );
+    let mut builder = Request::post(format!("/?{raw_query}"));
+    for (name, value) in &headers {
+        builder = builder.header(name, value);
+    }
+    send(address, builder.body(Full::new(Bytes::new())).unwrap()).await
+}
+
+/// Redeems an activation code at `POST /smc/v1/source-servers` for a machine.
+pub async fn register_source_server(
+    address: SocketAddr,
+    token_id: &str,
+    token_code: &str,
+    fingerprint: &str,
+) -> Reply {
+    let body = serde_json::json!({
+        "name": format!("server {fingerprint}"),
+        "hostname": format!("{fingerprint}.example.internal"),
+        "os": "Debian GNU/Linux 12",
+        "fingerprint": fingerprint,
+    })
+    .to_string();
+    send(
+        address,
+        Request::post("/smc/v1/source-servers")
+            .header("content-type", "application/json")
+            .header("x-keyplane-access-token-id", token_id)
+            .header("x-keyplane-access-token-code", token_code)
+            .body(Full::new(Bytes::from(body)))
+            .unwrap(),
+    )
+    .await
+}
