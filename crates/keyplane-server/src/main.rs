@@ -40,6 +40,9 @@ enum Command {
     User(UserCommand),
     /// Print the audit log as JSON lines.
     Audit(AuditArgs),
+    /// Server Migration Center: what activation codes were used for.
+    #[command(subcommand)]
+    Smc(SmcCommand),
     /// Apply pending database migrations and exit (serve applies them too).
     Migrate(MigrateArgs),
     /// Drive a running server with signed requests and report throughput and latency.
@@ -71,6 +74,22 @@ struct UserCreateArgs {
     /// Print the user as one JSON object.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum SmcCommand {
+    /// Print the source servers that registered by redeeming an activation code, as JSON
+    /// lines, oldest first.
+    SourceServers(SourceServersArgs),
+}
+
+#[derive(Debug, Args)]
+struct SourceServersArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Only the source servers registered with this activation code (`at-…`).
+    #[arg(long)]
+    access_token_id: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -141,6 +160,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             start(&mut Builder::new_multi_thread())?.block_on(create_user(args))
         }
         Command::Audit(args) => start(&mut Builder::new_multi_thread())?.block_on(audit(args)),
+        Command::Smc(SmcCommand::SourceServers(args)) => {
+            start(&mut Builder::new_multi_thread())?.block_on(source_servers(args))
+        }
         Command::Migrate(args) => start(&mut Builder::new_multi_thread())?.block_on(migrate(args)),
     }
 }
@@ -237,6 +259,45 @@ async fn create_user(args: UserCreateArgs) -> anyhow::Result<()> {
             user.uin,
             user.user_principal_name()
         );
+    }
+    Ok(())
+}
+
+async fn source_servers(args: SourceServersArgs) -> anyhow::Result<()> {
+    let data = data_config(&args.data)?;
+    let installation = Installation::open(&data, AuthorityConfig::default(), false).await?;
+    let listed = async {
+        let account = installation
+            .authority
+            .primary_account()
+            .await
+            .map_err(|error| anyhow::anyhow!("reading the account: {error}"))?;
+        installation
+            .authority
+            .source_servers(account.id, args.access_token_id.as_deref())
+            .await
+            .map_err(|error| anyhow::anyhow!("reading the source servers: {error}"))
+    }
+    .await;
+    installation.close().await;
+    let mut output = std::io::stdout().lock();
+    for server in listed? {
+        let line = json!({
+            "source_id": server.id,
+            "access_token_id": server.activation_code_id,
+            "name": server.name,
+            "hostname": server.hostname,
+            "os": server.operating_system,
+            "fingerprint": server.fingerprint,
+            "source_address": server.source_address,
+            "registered_at": server.registered_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+        });
+        if let Err(error) = writeln!(output, "{line}") {
+            if error.kind() == std::io::ErrorKind::BrokenPipe {
+                return Ok(());
+            }
+            return Err(error.into());
+        }
     }
     Ok(())
 }

@@ -9,5 +9,6 @@ mod server {
     pub mod lifecycle;
     pub mod quotas;
     pub mod robustness;
+    pub mod smc;
     pub mod support;
 }
