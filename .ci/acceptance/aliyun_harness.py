@@ -84,8 +84,8 @@ def check_ali_envelope(status: int, content_type: str | None, body: bytes, what:
         else:
             if not root.tag.endswith("Response"):
                 problems.append(f"{what}: XML success root <{root.tag}> is not <...Response>")
-            if not root.findtext("RequestId"):
-                problems.append(f"{what}: XML success without <RequestId>: {body[:200]!r}")
+            if not root.findtext("RequestId") or not children or children[0] != "RequestId":
+                problems.append(f"{what}: XML success does not start with <RequestId>: {body[:200]!r}")
             if root.find("Code") is not None:
                 problems.append(f"{what}: XML success with a top-level <Code>: {body[:200]!r}")
         return problems
@@ -111,6 +111,36 @@ def check_ali_envelope(status: int, content_type: str | None, body: bytes, what:
     return problems
 
 
+# Every Alibaba AccessKeySecret and every SMC AccessTokenCode the suite saw (all
+# of them are in harness.SECRETS too); test_zz_secrets_at_rest checks that the
+# collection worked.
+ALI_KEY_SECRETS: set[str] = set()
+ALI_TOKEN_CODES: set[str] = set()
+_KEY_FIELDS = {"AccessKeySecret", "accessKeySecret", "access_key_secret"}
+
+
+def ali_remember(secret: str, origin: str, kind: str = "key") -> None:
+    if isinstance(secret, str) and secret:
+        remember(secret, origin)
+        (ALI_TOKEN_CODES if kind == "code" else ALI_KEY_SECRETS).add(secret)
+
+
+def ali_harvest(obj: Any, origin: str) -> None:
+    """harness.harvest, also filing the Alibaba secrets and codes found."""
+    harvest(obj, origin)
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if k in _KEY_FIELDS and isinstance(v, str):
+                ali_remember(v, f"{origin}:{k}")
+            elif k == "AccessTokenCode" and isinstance(v, str):
+                ali_remember(v, f"{origin}:{k}", "code")
+            else:
+                ali_harvest(v, origin)
+    elif isinstance(obj, list):
+        for v in obj:
+            ali_harvest(v, origin)
+
+
 _SECRET_XML = re.compile(rb"<(AccessKeySecret|AccessTokenCode)>([^<]+)</\1>")
 
 
@@ -118,10 +148,12 @@ def _observe(client: str, action: str, status: int, content_type: str | None, bo
     ALI_OBSERVED.append(AliObserved(client, action, status, content_type, body))
     harness.VIOLATIONS.extend(check_ali_envelope(status, content_type, body, f"{client} {action}"))
     try:
-        harvest(json.loads(body), f"{client} response {action}")
+        ali_harvest(json.loads(body), f"{client} response {action}")
     except ValueError:
         for m in _SECRET_XML.finditer(body or b""):
-            remember(m.group(2).decode(), f"{client} XML response {action}:{m.group(1).decode()}")
+            field = m.group(1).decode()
+            ali_remember(m.group(2).decode(), f"{client} XML response {action}:{field}",
+                         "code" if field == "AccessTokenCode" else "key")
 
 
 _HOOKS = []
@@ -340,6 +372,7 @@ def fresh_nonce() -> str:
 # ---------------------------------------------------------------------------
 
 def root_cred(kp) -> tuple[str, str]:
+    ALI_KEY_SECRETS.add(kp.init.aliyun_secret)   # in harness.SECRETS since `init`
     return kp.init.aliyun_id, kp.init.aliyun_secret
 
 
@@ -360,7 +393,7 @@ def new_ali_user(kp, with_key: bool = True) -> harness.User:
     if with_key:
         k = ims(kp).create_access_key(m.CreateAccessKeyRequest(user_principal_name=u.principal)).body.access_key
         u.ali_id, u.ali_secret = k.access_key_id, k.access_key_secret
-        remember(u.ali_secret, f"{kp.label}: Alibaba key of {u.name}")
+        ali_remember(u.ali_secret, f"{kp.label}: Alibaba key of {u.name}")
     return u
 
 
@@ -396,7 +429,7 @@ def register(port: int, token_id: str | None, token_code: str | None, body: Any 
         headers["X-Keyplane-Access-Token-Id"] = token_id
     if token_code is not None:
         headers["X-Keyplane-Access-Token-Code"] = token_code
-        remember(token_code, "registration header")
+        remember(token_code, "registration header")   # wrong codes included: harmless
     if raw_body is None:
         if body is None:
             fp = fingerprint or unique("fp-")
@@ -410,3 +443,39 @@ def register(port: int, token_id: str | None, token_code: str | None, body: Any 
         return Registration(r.status, r.getheader("Content-Type"), r.read())
     finally:
         conn.close()
+
+
+@contextlib.contextmanager
+def tea_strings_to_sign():
+    """Collect the strings to sign the tea SDK computes (ACS3: through its
+    signature_method; RPC v1: through the hmac.new call in get_rpcsignature)."""
+    import types
+    from alibabacloud_tea_openapi import utils as tea_utils
+    seen: list[str] = []
+    original_method, original_hmac = tea_utils.signature_method, tea_utils.hmac
+
+    def signature_method(secret, source, sign_type):
+        seen.append(source)
+        return original_method(secret, source, sign_type)
+
+    def new(key, msg=None, digestmod=None):
+        if msg is not None:
+            seen.append(msg.decode("utf-8") if isinstance(msg, bytes) else msg)
+        return original_hmac.new(key, msg, digestmod)
+
+    tea_utils.signature_method = signature_method
+    tea_utils.hmac = types.SimpleNamespace(new=new)
+    try:
+        yield seen
+    finally:
+        tea_utils.signature_method, tea_utils.hmac = original_method, original_hmac
+
+
+SERVER_STS_MARKER = "server string to sign is:"
+
+
+def server_string_to_sign(message: str) -> str:
+    """The server's StringToSign from a SignatureDoesNotMatch message (the tea
+    SDK wraps it in 'code: 400, <Message> request id: <id>')."""
+    assert SERVER_STS_MARKER in message, f"no '{SERVER_STS_MARKER}' in {message!r}"
+    return message.split(SERVER_STS_MARKER, 1)[1]

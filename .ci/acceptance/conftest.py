@@ -81,13 +81,6 @@ def user(kp):
     return kp.new_user()
 
 
-@pytest.fixture
-def ali_user(kp):
-    """A fresh sub-user of the main account with one Alibaba access key
-    (created by the root with IMS CreateAccessKey UserPrincipalName=...)."""
-    return aliyun_harness.new_ali_user(kp)
-
-
 @pytest.fixture(autouse=True)
 def _every_sdk_reply_is_a_proper_envelope():
     """Every reply the Tencent Python SDK receives during a test must be HTTP

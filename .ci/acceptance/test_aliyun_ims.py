@@ -16,7 +16,8 @@ import pytest
 from alibabacloud_ims20190815 import models as m
 
 import harness
-from aliyun_harness import (TEA_MODES, ali_raises, ims, last_observed, new_ali_user, root_cred)
+from aliyun_harness import (TEA_MODES, ali_raises, ali_remember, ims, last_observed, new_ali_user,
+                            root_cred)
 from harness import unique
 
 MODES = list(TEA_MODES)
@@ -115,9 +116,10 @@ def test_sub_user_manages_its_own_keys_and_the_limit_of_two(kp, mode):
     u = new_ali_user(kp)
     sub = ims(kp, mode, (u.ali_id, u.ali_secret))
     k2 = sub.create_access_key(m.CreateAccessKeyRequest()).body.access_key
-    harness.remember(k2.access_key_secret, "sub-user's own second key")
+    ali_remember(k2.access_key_secret, "sub-user's own second key")
     assert set(listed(ims(kp, mode), u.principal)) == {u.ali_id, k2.access_key_id}
     assert set(listed(sub)) == {u.ali_id, k2.access_key_id}
+    assert set(listed(sub, u.principal)) == {u.ali_id, k2.access_key_id}, "naming oneself is allowed"
 
     with ali_raises("LimitExceeded.User.AccessKey", 409) as e:
         sub.create_access_key(m.CreateAccessKeyRequest())
@@ -135,7 +137,7 @@ def test_sub_user_manages_its_own_keys_and_the_limit_of_two(kp, mode):
     sub.delete_access_key(m.DeleteAccessKeyRequest(user_access_key_id=k2.access_key_id))
     assert list(listed(sub)) == [u.ali_id]
     k3 = sub.create_access_key(m.CreateAccessKeyRequest()).body.access_key
-    harness.remember(k3.access_key_secret, "sub-user's third key")
+    ali_remember(k3.access_key_secret, "sub-user's third key")
     sub.delete_access_key(m.DeleteAccessKeyRequest(user_access_key_id=k3.access_key_id))
 
 

@@ -1,0 +1,160 @@
+"""Signature and envelope errors of the Alibaba dialect, produced through the
+SDKs themselves (protocols.md B.3-B.7), for each Python client: the tea SDK in
+ACS3 mode and in RPC v1 mode, and the legacy aliyun-python-sdk-core.  The SDKs'
+clock and nonce helpers are monkeypatched where a bad timestamp or a repeated
+nonce is needed (aliyun_harness.tea_clock / legacy_clock).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+import pytest
+from alibabacloud_ims20190815 import models as m
+
+import aliyun_harness as A
+from aliyun_harness import IMS_VERSION, SMC_VERSION, ali_raises, fresh_nonce, iso_utc
+
+CLIENTS = ["tea-acs3", "tea-rpc-v1", "legacy"]
+
+
+def list_keys(kp, client: str, cred=None, timestamp=None, nonce=None, version=IMS_VERSION,
+              action="ListAccessKeys"):
+    """One call through `client`; returns the decoded reply."""
+    ak, sk = cred or A.root_cred(kp)
+    if client.startswith("tea-"):
+        c = A.ims_client(kp.port, ak, sk, client[4:])
+        with A.tea_clock(timestamp, nonce):
+            if (version, action) == (IMS_VERSION, "ListAccessKeys"):
+                return c.list_access_keys(m.ListAccessKeysRequest()).body.to_map()
+            return A.tea_call(c, version, action)["body"]
+    lc = A.legacy_client(ak, sk)
+    with A.legacy_clock(timestamp, nonce):
+        return A.legacy_json(lc, A.legacy_request(kp.port, version, action))
+
+
+def message_of(e: ali_raises) -> str:
+    return e.data["Message"] if e.data else e.message
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_signature_does_not_match(kp, client):
+    ak, sk = A.root_cred(kp)
+    wrong = ("Z" if sk[0] != "Z" else "Y") + sk[1:]
+    if client == "legacy":
+        lc = A.legacy_client(ak, wrong)
+        req = A.legacy_request(kp.port, IMS_VERSION, "ListAccessKeys")
+        with ali_raises("SignatureDoesNotMatch", 400) as e:
+            A.legacy_json(lc, req)
+        client_sts = [req.request.string_to_sign]
+    else:
+        with A.tea_strings_to_sign() as client_sts:
+            with ali_raises("SignatureDoesNotMatch", 400) as e:
+                list_keys(kp, client, (ak, wrong))
+    msg = message_of(e)
+    assert msg.startswith("Specified signature is not matched with our calculation."), msg
+    server_sts = A.server_string_to_sign(msg)
+    # the server's string to sign is exactly the one the client signed
+    assert client_sts and server_sts == client_sts[-1], (server_sts, client_sts)
+    if client == "tea-acs3":
+        assert re.fullmatch(r"ACS3-HMAC-SHA256\n[0-9a-f]{64}", server_sts), server_sts
+    else:
+        assert server_sts.startswith("POST&%2F&") and f"AccessKeyId%3D{ak}" in server_sts, server_sts
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_timestamp_window(kp, client):
+    """15 minutes either way: 16 minutes off is InvalidTimeStamp.Expired, 10 is fine."""
+    for offset in (-10 * 60, 10 * 60):
+        assert "AccessKeys" in list_keys(kp, client, timestamp=iso_utc(offset))
+    for offset in (-16 * 60, 16 * 60, -86400 * 365):
+        with ali_raises("InvalidTimeStamp.Expired", 400) as e:
+            list_keys(kp, client, timestamp=iso_utc(offset))
+        assert message_of(e) == "Specified time stamp or date value is expired."
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_timestamp_format(kp, client):
+    for bad in ("yesterday", "2026-13-45T99:00:00Z", "1700000000", ""):
+        with ali_raises("InvalidTimeStamp.Format", 400):
+            list_keys(kp, client, timestamp=bad)
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_signature_nonce_used(kp, client):
+    nonce = fresh_nonce()
+    assert "AccessKeys" in list_keys(kp, client, nonce=nonce)
+    with ali_raises("SignatureNonceUsed", 400) as e:
+        list_keys(kp, client, nonce=nonce)
+    assert message_of(e) == "Specified signature nonce was used already."
+    # also across clients and actions
+    other = [c for c in CLIENTS if c != client][0]
+    with ali_raises("SignatureNonceUsed", 400):
+        list_keys(kp, other, nonce=nonce)
+    with ali_raises("SignatureNonceUsed", 400):
+        list_keys(kp, client, nonce=nonce, version=SMC_VERSION, action="ListAccessTokens")
+    # a nonce is per access key: another key may use the same one
+    u = A.new_ali_user(kp)
+    assert "AccessKeys" in list_keys(kp, client, (u.ali_id, u.ali_secret), nonce=nonce)
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_unknown_access_key(kp, client):
+    unknown = "LTAI" + "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789") for _ in range(20))
+    with ali_raises("InvalidAccessKeyId.NotFound", 404) as e:
+        list_keys(kp, client, (unknown, "x" * 30))
+    assert message_of(e) == "Specified access key is not found."
+    with ali_raises("InvalidAccessKeyId.NotFound", 404):
+        list_keys(kp, client, ("not-an-id!", "x" * 30))
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_missing_parameter(kp, client):
+    with ali_raises("MissingParameter", 400) as e:
+        list_keys(kp, client, nonce="")
+    assert message_of(e) == "SignatureNonce is mandatory for this action."
+    if client == "tea-rpc-v1":
+        # the tea SDK leaves out a query parameter whose value is None
+        with ali_raises("MissingParameter", 400) as e:
+            list_keys(kp, client, timestamp=lambda: None)
+        assert message_of(e) == "Timestamp is mandatory for this action."
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_unknown_action_and_version(kp, client):
+    with ali_raises("InvalidAction.NotFound", 404) as e:
+        list_keys(kp, client, action="FrobnicateAccessKeys")
+    if e.data:
+        assert e.data["HostId"] == "ims.aliyuncs.com"
+    with ali_raises("InvalidAction.NotFound", 404):
+        list_keys(kp, client, version=SMC_VERSION, action="CreateAccessKey")
+    with ali_raises("InvalidVersion", 400):
+        list_keys(kp, client, version="2099-01-01")
+
+
+@pytest.mark.parametrize("mode", list(A.TEA_MODES))
+def test_security_token_is_refused(kp, mode):
+    from alibabacloud_ims20190815.client import Client
+    cfg = A.tea_config(kp.port, *A.root_cred(kp), mode=mode)
+    cfg.security_token = "CAIS-not-issued-by-keyplane"
+    with ali_raises("InvalidSecurityToken.MismatchWithAccessKey", 400):
+        Client(cfg).list_access_keys(m.ListAccessKeysRequest())
+
+
+def test_legacy_methods(kp):
+    """The legacy core signs GET (parameters in the query) as well as POST;
+    other methods are UnsupportedHTTPMethod."""
+    lc = A.legacy_client(*A.root_cred(kp))
+    for method in ("GET", "POST"):
+        r = A.legacy_json(lc, A.legacy_request(kp.port, IMS_VERSION, "ListAccessKeys", method=method))
+        assert kp.init.aliyun_id in [k["AccessKeyId"] for k in r["AccessKeys"]["AccessKey"]]
+    for method in ("PUT", "DELETE"):
+        with ali_raises("UnsupportedHTTPMethod", 400):
+            A.legacy_json(lc, A.legacy_request(kp.port, IMS_VERSION, "ListAccessKeys", method=method))
+
+
+def test_replies_were_observed_and_checked():
+    """The transport hooks saw the Alibaba replies (so the envelope checks ran)."""
+    seen = {(o.client, o.status >= 400) for o in A.ALI_OBSERVED}
+    assert {("tea", False), ("tea", True), ("legacy", False), ("legacy", True)} <= seen, seen
