@@ -23,6 +23,7 @@ import harness
 from aliyun_harness import ERROR_FIELDS, ali_harvest, new_ali_user, root_cred
 from harness import HERE, unique
 
+AWKWARD = "pop-core: 迁移 任务 ~*!'()&=+%/?#[]@$,;"
 NODE = os.environ.get("NODE") or shutil.which("node") or "node"
 METHODS = ["POST", "GET"]
 
@@ -117,6 +118,8 @@ def test_pop_core_smc(kp, method):
     r = run_node("ali_smc_flow.js", {
         "port": kp.port, "method": method, "root": {"accessKeyId": ak, "accessKeySecret": sk},
         "sub": {"accessKeyId": u.ali_id, "accessKeySecret": u.ali_secret}, "name": name,
+        # pop-core's own percent-encoding of !'()* and non-ASCII must agree with the server's
+        "description": AWKWARD,
     })
     a, b = r["created"], r["defaults"]
     for t in (a, b):
@@ -124,7 +127,7 @@ def test_pop_core_smc(kp, method):
     by_ids = {t["AccessTokenId"]: t for t in r["listByIds"]["AccessTokens"]["AccessToken"]}
     assert set(by_ids) == {a["AccessTokenId"], b["AccessTokenId"]}
     ta, tb = by_ids[a["AccessTokenId"]], by_ids[b["AccessTokenId"]]
-    assert (ta["Count"], ta["TimeToLiveInDays"], ta["Description"]) == ("2", "7", "pop-core")
+    assert (ta["Count"], ta["TimeToLiveInDays"], ta["Description"]) == ("2", "7", AWKWARD)
     assert (tb["Count"], tb["TimeToLiveInDays"], tb["Status"]) == ("100", "30", "unactivated")
     assert a["AccessTokenCode"] not in json.dumps(r["listByIds"])
     assert r["listByName"]["TotalCount"] == 2

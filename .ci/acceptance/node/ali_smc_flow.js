@@ -1,12 +1,13 @@
 "use strict";
 // SMC 2019-06-01 activation codes through @alicloud/pop-core's RPCClient.
-// KP_CFG: { port, method, root: {accessKeyId, accessKeySecret}, sub: {accessKeyId, accessKeySecret}, name }
+// KP_CFG: { port, method, root: {accessKeyId, accessKeySecret}, sub: {accessKeyId, accessKeySecret}, name,
+//           description }
 const { cfg, rpc, call, outcome, main, SMC } = require("./ali_lib");
 
 main(async () => {
   const out = {};
   const root = rpc(cfg.root, SMC);
-  out.created = await call(root, "CreateAccessToken", { Name: cfg.name, Description: "pop-core", Count: "2", TimeToLiveInDays: "7" });
+  out.created = await call(root, "CreateAccessToken", { Name: cfg.name, Description: cfg.description, Count: "2", TimeToLiveInDays: "7" });
   out.defaults = await call(root, "CreateAccessToken", { Name: cfg.name });
   const ids = [out.created.AccessTokenId, out.defaults.AccessTokenId];
   out.listByIds = await call(root, "ListAccessTokens", { AccessTokenId: ids });
