@@ -154,6 +154,64 @@ def test_legacy_methods(kp):
             A.legacy_json(lc, A.legacy_request(kp.port, IMS_VERSION, "ListAccessKeys", method=method))
 
 
+def test_acs3_unsigned_header_and_body_hash(kp, monkeypatch):
+    """ACS3 through the tea SDK with its signer tweaked: an x-acs-* header left
+    out of SignedHeaders, or an x-acs-content-sha256 that is not the body's
+    hash, is IncompleteSignature (protocols.md B.4)."""
+    import hashlib
+    from alibabacloud_tea_openapi import utils as tea_utils
+    c = A.ims_client(kp.port, *A.root_cred(kp))
+    original = tea_utils.get_canonicalized_headers
+
+    def without_nonce(headers):
+        return original({k: v for k, v in headers.items() if k.lower() != "x-acs-signature-nonce"})
+
+    monkeypatch.setattr(tea_utils, "get_canonicalized_headers", without_nonce)
+    with ali_raises("IncompleteSignature", 400) as e:
+        c.list_access_keys(m.ListAccessKeysRequest())
+    assert "x-acs-signature-nonce" in message_of(e)
+    monkeypatch.setattr(tea_utils, "get_canonicalized_headers", original)
+
+    monkeypatch.setattr(tea_utils.Utils, "hash", staticmethod(lambda raw, sign_type: hashlib.sha256(b"x").digest()))
+    with ali_raises("IncompleteSignature", 400) as e:
+        c.list_access_keys(m.ListAccessKeysRequest())
+    assert "x-acs-content-sha256" in message_of(e)
+
+
+def test_rate_limits_apply_to_the_alibaba_actions(kp_factory):
+    """`--rate-limit ims:ListAccessKeys=2` throttles IMS with Throttling.User
+    (400) through every client; the window passes."""
+    import time
+    d = kp_factory("ali-throttle", "--rate-limit", "ims:ListAccessKeys=2", "--rate-limit",
+                   "smc:CreateAccessToken=2")
+    for client in CLIENTS:
+        time.sleep(1.1)
+        outcomes = []
+        for _ in range(6):
+            try:
+                list_keys(d, client)
+                outcomes.append("ok")
+            except Exception as exc:  # noqa: BLE001
+                with ali_raises("Throttling.User", 400):
+                    raise exc
+                outcomes.append("throttled")
+        assert "throttled" in outcomes and outcomes[0] == "ok", (client, outcomes)
+        assert outcomes.count("ok") <= 4, (client, outcomes)
+    time.sleep(1.1)
+    from alibabacloud_smc20190601 import models as sm
+    s = A.smc_client(d.port, *A.root_cred(d))
+    codes = []
+    for _ in range(5):
+        try:
+            codes.append(s.create_access_token(sm.CreateAccessTokenRequest(name="thr_tok")).body.access_token_id)
+        except Exception as exc:  # noqa: BLE001
+            with ali_raises("Throttling.User", 400):
+                raise exc
+    assert 1 <= len(codes) <= 4, codes
+    time.sleep(1.1)
+    assert "AccessKeys" in list_keys(d, "tea-acs3")     # recovered
+
+
 AWKWARD = "迁移 任务 ~*!'()&=+%/?#[]@$,;:\"<>^`{|}"
 
 
