@@ -14,11 +14,13 @@ import shutil
 
 import pytest
 
+import aliyun_harness
 import harness
 from harness import Deployment, GENEROUS_RATE_LIMITS
 
 harness.scrub_proxy_env()
 harness.install_sdk_response_hook()
+aliyun_harness.install_ali_hooks()
 
 
 def pytest_collection_modifyitems(config, items):
@@ -81,9 +83,13 @@ def user(kp):
 
 @pytest.fixture(autouse=True)
 def _every_sdk_reply_is_a_proper_envelope():
-    """Every reply the Python SDK receives during a test must be HTTP 200 with
-    Content-Type exactly application/json and a {"Response": {..., RequestId}}
-    body (protocols.md A.5).  Checked after each test."""
+    """Every reply the Tencent Python SDK receives during a test must be HTTP
+    200 with Content-Type exactly application/json and a {"Response": {...,
+    RequestId}} body (protocols.md A.5); every reply an Alibaba Python client
+    (tea or legacy core) receives must be 200 with a top-level RequestId and no
+    top-level Code, or 4xx/5xx with RequestId, HostId, Code, Message and
+    Recommend, in JSON or (when asked for) XML (B.7).  Checked after each
+    test."""
     start = len(harness.VIOLATIONS)
     yield
     new = harness.VIOLATIONS[start:]

@@ -111,7 +111,8 @@ def child_env(extra: dict | None = None) -> dict:
 
 SECRETS: dict[str, str] = {}          # secret -> where it came from
 SECRET_FIELD_NAMES = {"SecretAccessKey", "AccessKeySecret", "secret_key",
-                      "access_key_secret", "secretKey"}
+                      "access_key_secret", "secretKey", "accessKeySecret",
+                      "AccessTokenCode"}
 
 
 def remember(secret: Any, origin: str) -> None:
@@ -299,6 +300,10 @@ class User:
     name: str
     secret_id: str | None = None
     secret_key: str | None = None
+    # Alibaba: `name@<account>.onaliyun.com` and the user's Alibaba access key
+    principal: str | None = None
+    ali_id: str | None = None
+    ali_secret: str | None = None
 
 
 LISTEN_RE = re.compile(r"listening on http://127\.0\.0\.1:(\d+)")
@@ -354,7 +359,7 @@ class Deployment:
         harvest(obj, "user create")
         if not isinstance(obj.get("uin"), int) or isinstance(obj.get("uin"), bool):
             raise KeyplaneError(f"user create: uin is not a JSON number: {cp.stdout}")
-        return User(uin=obj["uin"], name=obj.get("name"))
+        return User(uin=obj["uin"], name=obj.get("name"), principal=obj.get("user_principal_name"))
 
     def audit(self) -> subprocess.CompletedProcess:
         return run_cli(["audit", "--data-dir", str(self.data_dir)], timeout=120)

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Keyplane official-SDK acceptance suite (Tencent Cloud API 3.0).
+# Keyplane official-SDK acceptance suite (Tencent Cloud API 3.0 and the
+# Alibaba Cloud OpenAPI RPC dialect: IMS, SMC and the SMC agent endpoint).
 #
 #   .ci/acceptance/run.sh [pytest args...]      e.g.  run.sh -k node -x
 #
-# Idempotent: creates/refreshes .venv (requirements.txt), .venv-tccli
-# (requirements-tccli.txt) and node_modules (npm ci from package-lock.json)
+# Idempotent: creates/refreshes .venv (requirements.txt: the Tencent and the
+# Alibaba Python SDKs), .venv-tccli (requirements-tccli.txt) and node_modules
+# (npm ci from package-lock.json: tencentcloud-sdk-nodejs, @alicloud/pop-core)
 # only when their pins changed, builds the server with
 # `cargo build -p keyplane-server`, then runs pytest.  Exit code = pytest's.
 #
@@ -43,8 +45,9 @@ quiet() {
 
 fingerprint() { cat "$@" | sha256sum | cut -d' ' -f1; }
 
-# The local loopback calls must never go through a proxy (protocols.md A.6):
-# the Node SDK only honours http_proxy and ignores NO_PROXY.
+# The local loopback calls must never go through a proxy (protocols.md A.6,
+# B.9): the Tencent Node SDK only honours http_proxy and ignores NO_PROXY, and
+# the Alibaba tea Python SDK ignores NO_PROXY (and Config.no_proxy) altogether.
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY || true
 export NO_PROXY="127.0.0.1,localhost" no_proxy="127.0.0.1,localhost"
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
@@ -73,7 +76,8 @@ command -v node >/dev/null || { log "node not found"; exit 1; }
 command -v npm >/dev/null || { log "npm not found"; exit 1; }
 npm_stamp="$STAMPS/node_modules.sha256"
 npm_want="$(fingerprint "$HERE/package.json" "$HERE/package-lock.json"; node --version)"
-if [ ! -d "$HERE/node_modules/tencentcloud-sdk-nodejs" ] || [ ! -f "$npm_stamp" ] \
+if [ ! -d "$HERE/node_modules/tencentcloud-sdk-nodejs" ] || [ ! -d "$HERE/node_modules/@alicloud/pop-core" ] \
+   || [ ! -f "$npm_stamp" ] \
    || [ "$(cat "$npm_stamp")" != "$npm_want" ]; then
   log "npm ci"
   (cd "$HERE" && quiet npm ci --no-audit --no-fund --loglevel=error)

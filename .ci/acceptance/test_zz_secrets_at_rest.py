@@ -1,9 +1,11 @@
 """Secrets at rest.  Runs last (conftest moves `at_rest` tests to the end):
 every server the session started is stopped with SIGTERM, then no secret the
 suite was ever given (root secrets from init, every SecretAccessKey, every API
-Gateway AccessKeySecret incl. manual, refused and rotated ones) may occur as
-bytes in any file of any data directory, in `keyplane audit` output, or in the
-server logs.
+Gateway AccessKeySecret incl. manual, refused and rotated ones, every Alibaba
+AccessKeySecret and every SMC AccessTokenCode, whether it came through the tea
+SDK, the legacy core in JSON or XML, pop-core or a registration header) may
+occur as bytes in any file of any data directory, in `keyplane audit` output,
+or in the server logs.
 
 The whole data directory is scanned, the master-key file included: it holds no
 credential secret, so scanning it cannot produce a false positive.
@@ -15,9 +17,12 @@ import base64
 import json
 
 import pytest
+from alibabacloud_ims20190815 import models as ims_m
+from alibabacloud_smc20190601 import models as smc_m
 from tencentcloud.apigateway.v20180808 import models as gw
 from tencentcloud.cam.v20190116 import models as cam
 
+import aliyun_harness as ali
 import harness
 from harness import SECRETS, mk, raises_code, unique
 
@@ -52,6 +57,23 @@ def stopped(kp):
     # a rotated-away secret and a deleted key's secret must not linger either
     root_c.DeleteAccessKey(mk(cam.DeleteAccessKeyRequest, AccessKeyId=k2.AccessKeyId, TargetUin=u.uin))
 
+    # Alibaba: IMS keys (one used, then deleted), SMC codes (one redeemed, one deleted)
+    au = ali.new_ali_user(kp)
+    a2 = ali.ims(kp).create_access_key(ims_m.CreateAccessKeyRequest(user_principal_name=au.principal)).body.access_key
+    ali.ims(kp, "rpc-v1", (a2.access_key_id, a2.access_key_secret)).list_access_keys(ims_m.ListAccessKeysRequest())
+    with ali.ali_raises("SignatureDoesNotMatch", 400):
+        ali.ims(kp, cred=(au.ali_id, au.ali_secret[::-1])).list_access_keys(ims_m.ListAccessKeysRequest())
+    ali.ims(kp).delete_access_key(ims_m.DeleteAccessKeyRequest(user_access_key_id=a2.access_key_id,
+                                                              user_principal_name=au.principal))
+    s = ali.smc(kp)
+    t1 = s.create_access_token(smc_m.CreateAccessTokenRequest(name="atrest_kept", count="5")).body
+    t2 = s.create_access_token(smc_m.CreateAccessTokenRequest(name="atrest_deleted")).body
+    reg = ali.register(kp.port, t1.access_token_id, t1.access_token_code)
+    assert reg.status == 201, reg.body
+    assert ali.register(kp.port, t1.access_token_id, t1.access_token_code[::-1]).status == 401
+    s.delete_access_token(smc_m.DeleteAccessTokenRequest(access_token_id=t2.access_token_id))
+    info["ali_key_id"], info["token_id"], info["source_id"] = a2.access_key_id, t1.access_token_id, reg.doc["SourceId"]
+
     info["running_findings"] = []
     for d in harness.DEPLOYMENTS:
         info["running_findings"] += [f"[{d.label}] {f}" for f in
@@ -68,6 +90,15 @@ def test_servers_stop_cleanly_on_sigterm(stopped):
 
 def test_secrets_were_collected(stopped):
     assert len(SECRETS) >= 8, f"only {len(SECRETS)} secrets collected - the harvesting is broken"
+
+
+def test_alibaba_secrets_were_collected(stopped):
+    """Every Alibaba AccessKeySecret and AccessTokenCode seen is among the
+    secrets the scans below look for."""
+    assert len(ali.ALI_KEY_SECRETS) >= 10, f"only {len(ali.ALI_KEY_SECRETS)} Alibaba AccessKeySecrets collected"
+    assert len(ali.ALI_TOKEN_CODES) >= 10, f"only {len(ali.ALI_TOKEN_CODES)} AccessTokenCodes collected"
+    missing = [harness.describe_secret(x) for x in ali.ALI_KEY_SECRETS | ali.ALI_TOKEN_CODES if x not in SECRETS]
+    assert not missing, missing
 
 
 def test_database_files_exist(stopped):
@@ -125,6 +156,11 @@ def test_audit_records_the_workload(stopped, kp):
     assert "CreateApiKey" in text
     assert stopped["cam_key_id"] in text, "the created access key id is not in the audit records"
     assert stopped["api_key_id"] in text, "the created API key id is not in the audit records"
+    for action in ("CreateAccessToken", "DeleteAccessToken", "RegisterSourceServer", "DeleteAccessKey"):
+        assert action in text, f"no {action} in the audit records"
+    assert stopped["ali_key_id"] in text, "the created Alibaba access key id is not in the audit records"
+    assert stopped["token_id"] in text, "the access token id is not in the audit records"
+    assert stopped["source_id"] in text, "the registered source server is not in the audit records"
 
 
 def test_server_logs_have_no_secret(stopped):

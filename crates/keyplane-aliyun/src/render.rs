@@ -38,23 +38,37 @@ fn recommend(code: &str, product: &str, request_id: &str) -> String {
     format!("https://api.aliyun.com/troubleshoot?q={code}&product={product}&requestId={request_id}")
 }
 
-/// A success body: `RequestId` first, then the fields. Never a top-level `Code`.
+/// A success body: `RequestId` first, then the fields. Never a top-level `Code`. (JSON member
+/// order carries no meaning; XML element order is kept: `RequestId` first, as the service does.)
 pub fn success_body(
     format: Format,
     action: &str,
     fields: Map<String, Value>,
     request_id: &str,
 ) -> Vec<u8> {
-    let mut body = Map::with_capacity(fields.len() + 1);
-    body.insert("RequestId".to_owned(), Value::String(request_id.to_owned()));
-    body.extend(fields);
+    let request_id = Value::String(request_id.to_owned());
     match format {
-        Format::Json => serde_json::to_vec(&Value::Object(body)).unwrap_or_default(),
-        Format::Xml => xml_document(&format!("{action}Response"), &body),
+        Format::Json => {
+            let mut body = Map::with_capacity(fields.len() + 1);
+            body.insert("RequestId".to_owned(), request_id);
+            body.extend(fields);
+            serde_json::to_vec(&Value::Object(body)).unwrap_or_default()
+        }
+        Format::Xml => xml_document(
+            &format!("{action}Response"),
+            std::iter::once(("RequestId", &request_id)).chain(
+                fields
+                    .iter()
+                    .filter(|(name, _)| name.as_str() != "RequestId")
+                    .map(|(name, value)| (name.as_str(), value)),
+            ),
+        ),
     }
 }
 
-/// An error body for `error`, naming `host` as `HostId` and `product` in `Recommend`.
+/// An error body for `error`, naming `host` as `HostId` and `product` in `Recommend`. In XML
+/// the elements come in the service's order: `<Error><RequestId/><HostId/><Code/><Message/>
+/// <Recommend/></Error>`.
 pub fn error_body(
     format: Format,
     error: &AliyunError,
@@ -62,38 +76,47 @@ pub fn error_body(
     product: &str,
     request_id: &str,
 ) -> Vec<u8> {
-    let mut body = Map::new();
-    body.insert("RequestId".to_owned(), Value::String(request_id.to_owned()));
-    body.insert("HostId".to_owned(), Value::String(host.to_owned()));
-    body.insert("Code".to_owned(), Value::String(error.code.to_owned()));
-    body.insert("Message".to_owned(), Value::String(error.message.clone()));
-    body.insert(
-        "Recommend".to_owned(),
-        Value::String(recommend(error.code, product, request_id)),
-    );
+    let fields = [
+        ("RequestId", Value::String(request_id.to_owned())),
+        ("HostId", Value::String(host.to_owned())),
+        ("Code", Value::String(error.code.to_owned())),
+        ("Message", Value::String(error.message.clone())),
+        (
+            "Recommend",
+            Value::String(recommend(error.code, product, request_id)),
+        ),
+    ];
     match format {
-        Format::Json => serde_json::to_vec(&Value::Object(body)).unwrap_or_default(),
-        Format::Xml => xml_document("Error", &body),
+        Format::Json => {
+            let body: Map<String, Value> = fields
+                .into_iter()
+                .map(|(name, value)| (name.to_owned(), value))
+                .collect();
+            serde_json::to_vec(&Value::Object(body)).unwrap_or_default()
+        }
+        Format::Xml => xml_document("Error", fields.iter().map(|(name, value)| (*name, value))),
     }
 }
 
-/// An XML document with `root` holding `fields`, `RequestId` first as the real service writes
-/// it (the map itself is ordered by name).
-fn xml_document(root: &str, fields: &Map<String, Value>) -> Vec<u8> {
+/// An XML document whose root `root` holds `fields` in the order given.
+fn xml_document<'a>(root: &str, fields: impl IntoIterator<Item = (&'a str, &'a Value)>) -> Vec<u8> {
     let mut writer = Writer::new(Vec::new());
     // Writing into a Vec cannot fail.
     let _ = writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)));
-    let _ = writer.write_event(Event::Start(BytesStart::new(root)));
-    if let Some(request_id) = fields.get("RequestId") {
-        let _ = write_element(&mut writer, "RequestId", request_id);
-    }
-    for (name, value) in fields {
-        if name != "RequestId" {
-            let _ = write_element(&mut writer, name, value);
-        }
-    }
-    let _ = writer.write_event(Event::End(BytesEnd::new(root)));
+    let _ = write_object(&mut writer, root, fields);
     writer.into_inner()
+}
+
+fn write_object<'a>(
+    writer: &mut Writer<Vec<u8>>,
+    name: &str,
+    fields: impl IntoIterator<Item = (&'a str, &'a Value)>,
+) -> std::io::Result<()> {
+    writer.write_event(Event::Start(BytesStart::new(name)))?;
+    for (child, child_value) in fields {
+        write_element(writer, child, child_value)?;
+    }
+    writer.write_event(Event::End(BytesEnd::new(name)))
 }
 
 fn write_element(writer: &mut Writer<Vec<u8>>, name: &str, value: &Value) -> std::io::Result<()> {
@@ -104,13 +127,11 @@ fn write_element(writer: &mut Writer<Vec<u8>>, name: &str, value: &Value) -> std
             }
             Ok(())
         }
-        Value::Object(fields) => {
-            writer.write_event(Event::Start(BytesStart::new(name)))?;
-            for (child, child_value) in fields {
-                write_element(writer, child, child_value)?;
-            }
-            writer.write_event(Event::End(BytesEnd::new(name)))
-        }
+        Value::Object(fields) => write_object(
+            writer,
+            name,
+            fields.iter().map(|(child, value)| (child.as_str(), value)),
+        ),
         Value::Null => writer.write_event(Event::Empty(BytesStart::new(name))),
         Value::String(text) => write_text(writer, name, text),
         Value::Bool(flag) => write_text(writer, name, if *flag { "true" } else { "false" }),
@@ -122,4 +143,65 @@ fn write_text(writer: &mut Writer<Vec<u8>>, name: &str, text: &str) -> std::io::
     writer.write_event(Event::Start(BytesStart::new(name)))?;
     writer.write_event(Event::Text(BytesText::new(text)))?;
     writer.write_event(Event::End(BytesEnd::new(name)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_error_elements_come_in_the_service_order() {
+        let error = AliyunError::missing_parameter("Status");
+        let body = error_body(Format::Xml, &error, "ims.aliyuncs.com", "Ims", "R-1");
+        let text = String::from_utf8(body).unwrap();
+        let root = text
+            .split_once("?>")
+            .map_or(text.as_str(), |(_, rest)| rest);
+        assert_eq!(
+            root,
+            "<Error><RequestId>R-1</RequestId><HostId>ims.aliyuncs.com</HostId>\
+             <Code>MissingParameter</Code><Message>Status is mandatory for this action.</Message>\
+             <Recommend>https://api.aliyun.com/troubleshoot?q=MissingParameter&amp;product=Ims\
+             &amp;requestId=R-1</Recommend></Error>"
+        );
+    }
+
+    #[test]
+    fn xml_success_starts_with_the_request_id_and_nests_lists() {
+        let fields = match serde_json::json!({
+            "AccessKeys": {"AccessKey": [{"AccessKeyId": "a"}, {"AccessKeyId": "b"}]}
+        }) {
+            Value::Object(map) => map,
+            _ => unreachable!(),
+        };
+        let body = success_body(Format::Xml, "ListAccessKeys", fields, "R-2");
+        let text = String::from_utf8(body).unwrap();
+        assert!(text.ends_with(
+            "<ListAccessKeysResponse><RequestId>R-2</RequestId><AccessKeys>\
+             <AccessKey><AccessKeyId>a</AccessKeyId></AccessKey>\
+             <AccessKey><AccessKeyId>b</AccessKeyId></AccessKey>\
+             </AccessKeys></ListAccessKeysResponse>"
+        ));
+    }
+
+    #[test]
+    fn json_error_has_the_five_fields_and_success_no_code() {
+        let error = AliyunError::internal();
+        let body: Value =
+            serde_json::from_slice(&error_body(Format::Json, &error, "h", "p", "R-3")).unwrap();
+        let mut names: Vec<&str> = body
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            ["Code", "HostId", "Message", "Recommend", "RequestId"]
+        );
+        let success: Value =
+            serde_json::from_slice(&success_body(Format::Json, "X", Map::new(), "R-4")).unwrap();
+        assert_eq!(success, serde_json::json!({"RequestId": "R-4"}));
+    }
 }
