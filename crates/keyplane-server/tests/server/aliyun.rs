@@ -28,6 +28,7 @@ const VECTOR_SECRET: &str = "FakeAccessKeySecret00000000001";
 
 struct Harness {
     dialect: AliyunDialect,
+    authority: Arc<Authority>,
     _directory: tempfile::TempDir,
 }
 
@@ -72,7 +73,8 @@ async fn harness() -> Harness {
     };
     let authority = Arc::new(Authority::new(store, factory, config));
     Harness {
-        dialect: AliyunDialect::new(authority),
+        dialect: AliyunDialect::new(authority.clone()),
+        authority,
         _directory: directory,
     }
 }
@@ -418,4 +420,75 @@ async fn one_changed_byte_of_the_query_a_signed_header_or_the_body_is_refused() 
         }
     }
     assert!(refused > 3000, "only {refused} mutants");
+}
+
+#[tokio::test]
+async fn an_expired_activation_code_is_refused_and_consumes_nothing() {
+    use keyplane_core::authority::NewActivationCodeRequest;
+    use keyplane_core::{Caller, RequestContext};
+    let harness = harness().await;
+    let created_at = time::macros::datetime!(2026-11-24 01:00:00 UTC);
+    let mut context = RequestContext::operator(created_at, "r-1".to_owned(), "CreateAccessToken");
+    context.caller = Some(Caller {
+        account_id: VECTOR_ACCOUNT,
+        uin: VECTOR_ACCOUNT,
+        key_id: VECTOR_KEY_ID.to_owned(),
+    });
+    context.product = "smc".to_owned();
+    let issued = harness
+        .authority
+        .create_activation_code(
+            &context,
+            NewActivationCodeRequest {
+                name: Some("short-lived".to_owned()),
+                time_to_live_days: Some(1),
+                ..NewActivationCodeRequest::default()
+            },
+        )
+        .await
+        .unwrap();
+    let register = |now: OffsetDateTime| {
+        let headers = [
+            (
+                "x-keyplane-access-token-id",
+                issued.activation_code.id.clone(),
+            ),
+            (
+                "x-keyplane-access-token-code",
+                issued.code.expose().to_owned(),
+            ),
+        ];
+        let dialect = harness.dialect.clone();
+        async move {
+            let headers: Vec<(&str, &str)> = headers
+                .iter()
+                .map(|(name, value)| (*name, value.as_str()))
+                .collect();
+            let body = br#"{"name":"web-1","hostname":"web-1.internal","os":"Debian 12","fingerprint":"machine-0001"}"#;
+            dialect
+                .register_source_server(IncomingRequest {
+                    method: "POST",
+                    path: "/smc/v1/source-servers",
+                    raw_query: "",
+                    headers: &headers,
+                    body,
+                    source_address: "127.0.0.1",
+                    now,
+                })
+                .await
+        }
+    };
+    let expired = register(created_at + time::Duration::days(1)).await;
+    assert_eq!(expired.status, 403);
+    assert_eq!(code_of(&expired).as_deref(), Some("AccessToken.Expired"));
+    let stored = harness
+        .authority
+        .store()
+        .activation_code(&issued.activation_code.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.registered_count, 0);
+    let in_time = register(created_at + time::Duration::hours(23)).await;
+    assert_eq!(in_time.status, 201);
 }
