@@ -72,7 +72,10 @@ async fn harness() -> Harness {
     };
     let authority = Arc::new(Authority::new(store, factory, config));
     Harness {
-        dialect: AliyunDialect::new(authority),
+        dialect: AliyunDialect::new(
+            authority,
+            keyplane_aliyun::eas::PublicUrls::new("http://127.0.0.1:18080").unwrap(),
+        ),
         _directory: directory,
     }
 }
