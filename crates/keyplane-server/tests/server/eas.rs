@@ -1019,3 +1019,50 @@ async fn a_token_opens_nothing_once_its_worker_is_gone() {
         (404, "InvalidInstance.NotFound".to_owned())
     );
 }
+
+#[tokio::test]
+async fn tokens_are_removed_a_day_after_they_expire() {
+    let harness = harness().await;
+    let issued_at = SIGNING_TIME;
+    let (workbench, _, _) =
+        tokens_of(&send(&harness, &root_request(TOKEN_PATH, ""), issued_at).await);
+    let expiry = issued_at + time::Duration::seconds(TTL_SECONDS);
+    let kept_until = expiry + keyplane_core::authority::INSTANCE_TOKEN_RETENTION;
+    let removed = harness
+        .authority
+        .expire_instance_tokens(kept_until - time::Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(removed, 0);
+    // Until then a late presentation is told the token expired.
+    assert_eq!(
+        refused_with(
+            redeem(
+                &harness,
+                InstanceTokenPurpose::Workbench,
+                &workbench,
+                kept_until
+            )
+            .await
+        ),
+        (403, "InstanceToken.Expired")
+    );
+    let removed = harness
+        .authority
+        .expire_instance_tokens(kept_until)
+        .await
+        .unwrap();
+    assert_eq!(removed, 3);
+    assert_eq!(
+        refused_with(
+            redeem(
+                &harness,
+                InstanceTokenPurpose::Workbench,
+                &workbench,
+                kept_until
+            )
+            .await
+        ),
+        (401, "InvalidInstanceToken")
+    );
+}

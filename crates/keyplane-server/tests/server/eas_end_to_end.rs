@@ -1,9 +1,11 @@
 //! PAI-EAS end to end on one real server: the operator registers a service and its instances
 //! with `keyplane eas` (names and templates checked, the registry listed as JSON lines, an
-//! instance added while the server runs is visible at once), the root asks for tokens with an
-//! ACS3-signed `GET …/token`, the answer's URLs sit on `--public-url` (or on the listening
-//! address by default), and the tokens burn exactly once through the gateway's entry point on
-//! the same data directory; they are never stored or audited in clear.
+//! instance added while the server runs is visible at once, removal and deletion stop new
+//! tokens), the root asks for tokens with an ACS3-signed `GET …/token`, the answer's URLs sit on
+//! `--public-url` (or on the listening address by default), and the tokens burn exactly once
+//! through the gateway's entry point on the same data directory; they are never stored or
+//! audited in clear. Also: the public URL and the token lifetime resolve from flags, then the
+//! TOML file, then defaults, and unusable values stop the server from starting.
 
 use std::path::Path;
 
@@ -508,4 +510,65 @@ async fn token_urls_default_to_the_listening_address_and_deleted_services_open_n
     );
     assert!(!success);
     assert!(stderr.contains("time to live"), "{stderr}");
+}
+
+#[test]
+fn the_public_url_and_token_lifetime_come_from_flags_then_the_file_then_defaults() {
+    use clap::Parser;
+    use keyplane_server::config::{ServeArgs, ServeConfig};
+
+    #[derive(Parser)]
+    struct Command {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+    let resolve = |arguments: &[&str]| {
+        let mut argv = vec!["keyplane"];
+        argv.extend_from_slice(arguments);
+        ServeConfig::resolve(&Command::try_parse_from(argv).unwrap().serve)
+    };
+    let directory = tempfile::tempdir().unwrap();
+    let file = directory.path().join("keyplane.toml");
+    let file = file.to_str().unwrap();
+
+    let defaults = resolve(&[]).unwrap();
+    assert_eq!(defaults.public_url, None);
+    assert_eq!(defaults.instance_token_ttl, time::Duration::seconds(300));
+
+    std::fs::write(
+        file,
+        "public_url = \"https://toml.example/kp/\"\ninstance_token_ttl_seconds = 120\n",
+    )
+    .unwrap();
+    let from_file = resolve(&["--config", file]).unwrap();
+    assert_eq!(
+        from_file.public_url.as_ref().map(PublicUrls::base),
+        Some("https://toml.example/kp")
+    );
+    assert_eq!(from_file.instance_token_ttl, time::Duration::seconds(120));
+    let from_flags = resolve(&[
+        "--config",
+        file,
+        "--public-url",
+        "http://flag.example:8080",
+        "--instance-token-ttl",
+        "30",
+    ])
+    .unwrap();
+    assert_eq!(
+        from_flags.public_url.as_ref().map(PublicUrls::base),
+        Some("http://flag.example:8080")
+    );
+    assert_eq!(from_flags.instance_token_ttl, time::Duration::seconds(30));
+
+    for (contents, complaint) in [
+        ("instance_token_ttl_seconds = 86401\n", "1 to 86400 seconds"),
+        ("instance_token_ttl_seconds = -5\n", "1 to 86400 seconds"),
+        ("public_url = \"keyplane.example\"\n", "http:// or https://"),
+        ("public_url = \"https://kp.example/?x=1\"\n", "query"),
+    ] {
+        std::fs::write(file, contents).unwrap();
+        let error = format!("{:#}", resolve(&["--config", file]).unwrap_err());
+        assert!(error.contains(complaint), "{contents}: {error}");
+    }
 }
