@@ -1,7 +1,8 @@
-//! The Alibaba Cloud error table: every code this dialect sends, with its HTTP status, as a
-//! named constructor, and the two exhaustive mappings from core failures and signature
-//! failures. Alibaba errors are always 4xx/5xx (a 200 with a `Code` is a success to the tea
-//! SDKs), and carry `RequestId`, `HostId`, `Code`, `Message` and `Recommend` (protocols.md B.7).
+//! The Alibaba Cloud error table: every code this dialect sends (RPC, the EAS ROA operation
+//! and the agent and token endpoints), with its HTTP status, as a named constructor, and the
+//! two exhaustive mappings from core failures and signature failures. Alibaba errors are always
+//! 4xx/5xx (a 200 with a `Code` is a success to the tea SDKs), and carry `RequestId`, `HostId`,
+//! `Code`, `Message` and `Recommend` (protocols.md B.7).
 
 use keyplane_core::CoreError;
 use keyplane_crypto::aliyun::AliyunSignatureError;
@@ -301,6 +302,46 @@ impl AliyunError {
                 409,
                 "AccessToken.Exhausted",
                 "Every use of the access token has been taken.",
+            ),
+            CoreError::EasServiceNotFound => Self::new(
+                404,
+                "InvalidService.NotFound",
+                "The specified service does not exist in the cluster.",
+            ),
+            CoreError::EasInstanceNotFound => Self::new(
+                404,
+                "InvalidInstance.NotFound",
+                "The specified instance does not exist in the service.",
+            ),
+            CoreError::EasWorkerNotFound => Self::new(
+                404,
+                "InvalidWorker.NotFound",
+                "The specified worker does not exist in the instance.",
+            ),
+            CoreError::EasServiceAlreadyExists => Self::new(
+                409,
+                "EntityAlreadyExists.Service",
+                "A service with this name already exists in the cluster.",
+            ),
+            CoreError::EasInstanceAlreadyExists => Self::new(
+                409,
+                "EntityAlreadyExists.Instance",
+                "An instance with this name already exists in the service.",
+            ),
+            CoreError::InstanceTokenInvalid => Self::new(
+                401,
+                "InvalidInstanceToken",
+                "The instance token is not valid.",
+            ),
+            CoreError::InstanceTokenUsed => Self::new(
+                403,
+                "InstanceToken.AlreadyUsed",
+                "The instance token has already been used; request a new one.",
+            ),
+            CoreError::InstanceTokenExpired => Self::new(
+                403,
+                "InstanceToken.Expired",
+                "The instance token has expired; request a new one.",
             ),
             CoreError::AlreadyInitialized | CoreError::NotInitialized | CoreError::Internal => {
                 Self::internal()

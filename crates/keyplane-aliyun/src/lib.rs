@@ -3,10 +3,13 @@
 //! HMAC-SHA1, the 15-minute window, and nonces refused on reuse through the store's shared
 //! replay table, so on every node), routes it by (Version, Action) to IMS or SMC, applies rate
 //! limits, calls the core use cases and answers in Alibaba's JSON or XML envelope with the
-//! right HTTP status. It also serves the SMC agent's registration endpoint (`agent`). This
-//! crate owns the dialect's wire format and its error-code table.
+//! right HTTP status. It also serves the ROA operation of PAI-EAS, recognised by its path and
+//! signed ACS3 or ROA v1, and the redemption of the instance tokens it issues (`eas`), and the
+//! SMC agent's registration endpoint (`agent`). This crate owns the dialect's wire format and
+//! its error-code table.
 
 pub mod agent;
+pub mod eas;
 pub mod envelope;
 pub mod errors;
 pub mod ims;
@@ -16,6 +19,7 @@ mod time_format;
 
 use std::sync::Arc;
 
+use keyplane_core::authority::SigningKey;
 use keyplane_core::model::{KeyFamily, KeyUsage};
 use keyplane_core::{Authority, Caller, KeyLookup, RequestContext};
 use keyplane_crypto::aliyun::{
@@ -113,6 +117,8 @@ fn truncated(value: &str, limit: usize) -> String {
 #[derive(Clone)]
 pub struct AliyunDialect {
     authority: Arc<Authority>,
+    /// Where the EAS instance-token URLs point.
+    public_urls: eas::PublicUrls,
 }
 
 impl std::fmt::Debug for AliyunDialect {
@@ -124,8 +130,12 @@ impl std::fmt::Debug for AliyunDialect {
 }
 
 impl AliyunDialect {
-    pub fn new(authority: Arc<Authority>) -> Self {
-        Self { authority }
+    /// The dialect over `authority`; EAS answers point at `public_urls`.
+    pub fn new(authority: Arc<Authority>, public_urls: eas::PublicUrls) -> Self {
+        Self {
+            authority,
+            public_urls,
+        }
     }
 
     /// The answer to a request that failed before the dialect could read it (for example a
@@ -246,22 +256,7 @@ impl AliyunDialect {
         product: Product,
     ) -> Result<Caller, AliyunError> {
         let key_id = &envelope.access_key_id;
-        let well_formed = !key_id.is_empty()
-            && key_id.len() <= 128
-            && key_id.bytes().all(|byte| byte.is_ascii_alphanumeric());
-        if !well_formed {
-            return Err(AliyunError::access_key_not_found());
-        }
-        let signing_key = match self
-            .authority
-            .lookup_signing_key(key_id, KeyFamily::Aliyun)
-            .await
-            .map_err(|error| AliyunError::from_core(&error))?
-        {
-            KeyLookup::Active(key) => key,
-            KeyLookup::Inactive => return Err(AliyunError::access_key_inactive()),
-            KeyLookup::NotFound => return Err(AliyunError::access_key_not_found()),
-        };
+        let signing_key = self.signing_key(key_id).await?;
         let secret = signing_key.secret.expose().as_bytes();
         let now = request.now.unix_timestamp();
         match &envelope.scheme {
@@ -289,6 +284,46 @@ impl AliyunDialect {
             .as_deref()
             .filter(|nonce| !nonce.is_empty())
             .ok_or_else(|| AliyunError::missing_parameter("SignatureNonce"))?;
+        self.accept_nonce(key_id, nonce, request.now).await?;
+        self.record_use(
+            &signing_key.caller,
+            request,
+            product.name(),
+            &envelope.action,
+        );
+        Ok(signing_key.caller)
+    }
+
+    /// The active Alibaba access key a request claims to be signed with:
+    /// `InvalidAccessKeyId.NotFound` for a malformed, unknown or foreign-family id,
+    /// `InvalidAccessKeyId.Inactive` for a deactivated one.
+    async fn signing_key(&self, key_id: &str) -> Result<SigningKey, AliyunError> {
+        let well_formed = !key_id.is_empty()
+            && key_id.len() <= 128
+            && key_id.bytes().all(|byte| byte.is_ascii_alphanumeric());
+        if !well_formed {
+            return Err(AliyunError::access_key_not_found());
+        }
+        match self
+            .authority
+            .lookup_signing_key(key_id, KeyFamily::Aliyun)
+            .await
+            .map_err(|error| AliyunError::from_core(&error))?
+        {
+            KeyLookup::Active(key) => Ok(key),
+            KeyLookup::Inactive => Err(AliyunError::access_key_inactive()),
+            KeyLookup::NotFound => Err(AliyunError::access_key_not_found()),
+        }
+    }
+
+    /// Replay protection: refuses (`SignatureNonceUsed`) a nonce already used with `key_id`
+    /// within the window, on every node sharing the store.
+    async fn accept_nonce(
+        &self,
+        key_id: &str,
+        nonce: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), AliyunError> {
         if nonce.chars().count() > MAX_NONCE_CHARACTERS {
             return Err(AliyunError::invalid_parameter(
                 "SignatureNonce",
@@ -297,21 +332,31 @@ impl AliyunDialect {
         }
         let fresh = self
             .authority
-            .accept_nonce(key_id, nonce, NONCE_MEMORY, request.now)
+            .accept_nonce(key_id, nonce, NONCE_MEMORY, now)
             .await
             .map_err(|error| AliyunError::from_core(&error))?;
         if !fresh {
             return Err(AliyunError::nonce_used());
         }
+        Ok(())
+    }
+
+    /// Records, in memory, that `caller`'s key authenticated `request` for `product:action`.
+    fn record_use(
+        &self,
+        caller: &Caller,
+        request: &IncomingRequest<'_>,
+        product: &str,
+        action: &str,
+    ) {
         self.authority
-            .record_use(&signing_key.caller.key_id, request.now, || KeyUsage {
-                key_id: signing_key.caller.key_id.clone(),
+            .record_use(&caller.key_id, request.now, || KeyUsage {
+                key_id: caller.key_id.clone(),
                 used_at: request.now,
-                product: product.name().to_owned(),
-                action: envelope.action.clone(),
+                product: product.to_owned(),
+                action: action.to_owned(),
                 source_address: request.source_address.to_owned(),
             });
-        Ok(signing_key.caller)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The Alibaba dialect's pure parts: the HTTP status of every error code (pinned here, so a
 //! change is deliberate), the mapping of every core and signature failure, which requests are
-//! recognised as Alibaba's, and the JSON and XML shapes of answers.
+//! recognised as Alibaba's, the JSON and XML shapes of answers, and EAS's pure parts: public
+//! base URLs and the token URLs made on them, the `…/token` path and the `token` parameter.
 
 use keyplane_aliyun::envelope::{self, RawRequest};
 use keyplane_aliyun::render::{self, Format};
@@ -108,6 +109,38 @@ fn every_core_failure_has_its_documented_code_and_status() {
             CoreError::ActivationCodeExhausted,
             409,
             "AccessToken.Exhausted",
+        ),
+        (
+            CoreError::EasServiceNotFound,
+            404,
+            "InvalidService.NotFound",
+        ),
+        (
+            CoreError::EasInstanceNotFound,
+            404,
+            "InvalidInstance.NotFound",
+        ),
+        (CoreError::EasWorkerNotFound, 404, "InvalidWorker.NotFound"),
+        (
+            CoreError::EasServiceAlreadyExists,
+            409,
+            "EntityAlreadyExists.Service",
+        ),
+        (
+            CoreError::EasInstanceAlreadyExists,
+            409,
+            "EntityAlreadyExists.Instance",
+        ),
+        (CoreError::InstanceTokenInvalid, 401, "InvalidInstanceToken"),
+        (
+            CoreError::InstanceTokenUsed,
+            403,
+            "InstanceToken.AlreadyUsed",
+        ),
+        (
+            CoreError::InstanceTokenExpired,
+            403,
+            "InstanceToken.Expired",
         ),
         (CoreError::AlreadyInitialized, 500, "InternalError"),
         (CoreError::NotInitialized, 500, "InternalError"),
@@ -400,4 +433,100 @@ fn errors_carry_the_five_fields_and_escape_xml() {
         ),
         "{xml}"
     );
+}
+
+#[test]
+fn public_urls_make_http_and_websocket_urls_on_one_base() {
+    use keyplane_aliyun::eas::{PublicUrlError, PublicUrls};
+    use keyplane_core::model::InstanceTokenPurpose;
+    for (base, normalised, websocket) in [
+        (
+            "http://127.0.0.1:8080",
+            "http://127.0.0.1:8080",
+            "ws://127.0.0.1:8080",
+        ),
+        (
+            "HTTPS://kp.example/",
+            "https://kp.example",
+            "wss://kp.example",
+        ),
+        (
+            "https://kp.example:8443/a/b//",
+            "https://kp.example:8443/a/b",
+            "wss://kp.example:8443/a/b",
+        ),
+        ("http://[::1]:9000", "http://[::1]:9000", "ws://[::1]:9000"),
+    ] {
+        let urls = PublicUrls::new(base).unwrap();
+        assert_eq!(urls.base(), normalised);
+        assert_eq!(
+            urls.url(InstanceTokenPurpose::Workbench, "t0-_K"),
+            format!("{normalised}/eas/workbench?token=t0-_K")
+        );
+        assert_eq!(
+            urls.url(InstanceTokenPurpose::Terminal, "t0-_K"),
+            format!("{websocket}/eas/v1/terminal?token=t0-_K")
+        );
+        assert_eq!(
+            urls.url(InstanceTokenPurpose::Streamlog, "a b"),
+            format!("{websocket}/eas/v1/streamlog?token=a%20b")
+        );
+    }
+    for (base, error) in [
+        ("ftp://kp.example", PublicUrlError::UnsupportedScheme),
+        ("kp.example:8080", PublicUrlError::UnsupportedScheme),
+        ("ws://kp.example", PublicUrlError::UnsupportedScheme),
+        ("http://", PublicUrlError::MissingHost),
+        ("https:///path", PublicUrlError::MissingHost),
+        ("http://:8080", PublicUrlError::MissingHost),
+        ("http://kp.example/?a=b", PublicUrlError::UnexpectedPart),
+        ("http://kp.example#top", PublicUrlError::UnexpectedPart),
+        ("http://user@kp.example", PublicUrlError::UnexpectedPart),
+        ("http://kp example", PublicUrlError::InvalidCharacter),
+        ("http://kp.example\n", PublicUrlError::InvalidCharacter),
+    ] {
+        assert_eq!(PublicUrls::new(base), Err(error), "{base:?}");
+    }
+}
+
+#[test]
+fn token_paths_are_recognised_and_decoded() {
+    use keyplane_aliyun::eas::{is_eas_path, parse_token_path, token_from_query, TokenPath};
+    let path = |cluster: &str, service: &str, instance: &str| TokenPath {
+        cluster: cluster.to_owned(),
+        service: service.to_owned(),
+        instance: instance.to_owned(),
+    };
+    assert_eq!(
+        parse_token_path("/api/v2/services/cn-hangzhou/my_service/instances/my-1/token"),
+        Ok(Some(path("cn-hangzhou", "my_service", "my-1")))
+    );
+    assert_eq!(
+        parse_token_path("/api/v2/services/cn%2Dhangzhou/my%5Fservice/instances/a%20b/token"),
+        Ok(Some(path("cn-hangzhou", "my_service", "a b")))
+    );
+    for other in [
+        "/",
+        "/api/v2/services/",
+        "/api/v2/services/c/s",
+        "/api/v2/services/c/s/instances/i",
+        "/api/v2/services/c/s/instances/i/token/",
+        "/api/v2/services/c/s/instance/i/token",
+        "/api/v2/services//s/instances/i/token",
+        "/api/v2/services/c/s/instances//token",
+        "/api/v1/services/c/s/instances/i/token",
+    ] {
+        assert_eq!(parse_token_path(other), Ok(None), "{other}");
+    }
+    let invalid = parse_token_path("/api/v2/services/c/%FF/instances/i/token").unwrap_err();
+    assert_eq!((invalid.status, invalid.code), (400, "InvalidParameter"));
+    assert!(invalid.message.contains("ServiceName"));
+    assert!(is_eas_path("/api/v2/services/anything"));
+    assert!(!is_eas_path("/api/v2/service"));
+    assert!(!is_eas_path("/"));
+    assert_eq!(
+        token_from_query("a=1&token=abc-_9&token=second"),
+        Some("abc-_9".to_owned())
+    );
+    assert_eq!(token_from_query("tokens=x"), None);
 }

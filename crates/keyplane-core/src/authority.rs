@@ -1,7 +1,9 @@
 //! The use cases of Keyplane, independent of any wire format: who may do what (until policies
 //! exist: the root may do everything in its account; a sub-user may manage only its own access
 //! keys), quotas, rate limits, minting and sealing, the authentication key cache, last-use
-//! buffering and audit. Dialects parse a request, build a [`RequestContext`] and call in here.
+//! buffering and audit; the EAS service registry, and the instance tokens that open one of its
+//! workers (issued to the root, redeemed once by a terminal gateway). Dialects parse a request,
+//! build a [`RequestContext`] and call in here.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -14,12 +16,14 @@ use crate::error::CoreError;
 use crate::factory::CredentialFactory;
 use crate::model::{
     AccessKey, Account, ActivationCode, ActivationCodeStatus, ApiKey, ApiKeyType, ApiKeyWithSecret,
-    IssuedAccessKey, IssuedActivationCode, KeyFamily, KeyStatus, KeyUsage, Redemption, Secret,
+    EasInstance, EasService, InstanceSession, InstanceToken, InstanceTokenPurpose, IssuedAccessKey,
+    IssuedActivationCode, IssuedInstanceTokens, KeyFamily, KeyStatus, KeyUsage, Redemption, Secret,
     SourceServer, Tag, User,
 };
 use crate::rate_limit::{RateLimiter, RateLimits};
 use crate::rules;
 use crate::store::{ApiKeyChange, NewAccessKey, NewAccount, Store, StoreError};
+use crate::template::{CommandTemplate, TemplateValues};
 use crate::usage::{latest, UsageTracker};
 
 /// The most refused-request audit events held in memory between flushes; beyond it new ones
@@ -27,6 +31,11 @@ use crate::usage::{latest, UsageTracker};
 const AUDIT_BUFFER_LIMIT: usize = 100_000;
 /// How many times a generated identifier is re-drawn after a collision.
 const IDENTIFIER_ATTEMPTS: usize = 5;
+/// How long an expired instance token is kept (so that presenting it is answered "expired" or
+/// "used" rather than "not valid") before [`Authority::expire_instance_tokens`] removes it.
+pub const INSTANCE_TOKEN_RETENTION: time::Duration = time::Duration::days(1);
+/// The most workers one EAS instance may list.
+pub const MAX_WORKERS_PER_INSTANCE: usize = 64;
 
 /// Settings of the use cases.
 #[derive(Debug, Clone)]
@@ -34,6 +43,8 @@ pub struct AuthorityConfig {
     pub rate_limits: RateLimits,
     pub api_keys_per_account: u32,
     pub key_cache_capacity: u64,
+    /// How long an EAS instance token may be redeemed after it was issued.
+    pub instance_token_ttl: time::Duration,
 }
 
 impl Default for AuthorityConfig {
@@ -42,6 +53,7 @@ impl Default for AuthorityConfig {
             rate_limits: RateLimits::published_defaults(),
             api_keys_per_account: rules::DEFAULT_API_KEYS_PER_ACCOUNT,
             key_cache_capacity: 1_000_000,
+            instance_token_ttl: time::Duration::seconds(rules::DEFAULT_INSTANCE_TOKEN_TTL_SECONDS),
         }
     }
 }
@@ -189,6 +201,36 @@ pub struct RegistrationRequest {
     pub hostname: String,
     pub operating_system: String,
     pub fingerprint: String,
+}
+
+/// An EAS service to register: names and the operator's command templates (as typed; they are
+/// split into words here, see `template`).
+#[derive(Debug, Clone)]
+pub struct NewEasServiceRequest {
+    pub cluster: String,
+    pub name: String,
+    pub exec_template: String,
+    pub log_template: String,
+}
+
+/// An EAS instance to add to a registered service, with its workers (at least one; the first
+/// is the default worker).
+#[derive(Debug, Clone)]
+pub struct NewEasInstanceRequest {
+    pub cluster: String,
+    pub service: String,
+    pub name: String,
+    pub workers: Vec<String>,
+}
+
+/// Which worker `CreateServiceInstanceToken` asks tokens for; `worker: None` means the
+/// instance's first worker.
+#[derive(Debug, Clone)]
+pub struct InstanceTokenRequest {
+    pub cluster: String,
+    pub service: String,
+    pub instance: String,
+    pub worker: Option<String>,
 }
 
 /// The outcome of looking up the key a request claims to be signed with.
@@ -1077,6 +1119,333 @@ impl Authority {
         Ok(self
             .store
             .list_source_servers(account_id, activation_code_id)
+            .await?)
+    }
+
+    /// Refuses a caller that is neither an operator (no caller: the operator has the data
+    /// directory) nor the root of `account_id`.
+    fn require_administrator(
+        &self,
+        context: &RequestContext,
+        account_id: u64,
+    ) -> Result<(), CoreError> {
+        match &context.caller {
+            Some(caller) if !caller.is_root() || caller.account_id != account_id => {
+                Err(context.unauthorized())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Registers an EAS service in a cluster, with the operator's exec and log templates
+    /// (split into words here, once). Only an operator or the account's root may.
+    pub async fn create_eas_service(
+        &self,
+        context: &RequestContext,
+        account_id: u64,
+        request: NewEasServiceRequest,
+    ) -> Result<EasService, CoreError> {
+        self.require_administrator(context, account_id)?;
+        rules::check_eas_name("ClusterId", &request.cluster)?;
+        rules::check_eas_name("ServiceName", &request.name)?;
+        let template = |parameter: &str, text: &str| {
+            CommandTemplate::parse(text).map_err(|error| CoreError::InvalidValue {
+                parameter: parameter.to_owned(),
+                reason: error.to_string(),
+            })
+        };
+        let service = EasService {
+            account_id,
+            exec_template: template("ExecTemplate", &request.exec_template)?,
+            log_template: template("LogTemplate", &request.log_template)?,
+            cluster: request.cluster,
+            name: request.name,
+            created_at: context.now,
+        };
+        let audit = context.audit_event(
+            Some(format!("{}/{}", service.cluster, service.name)),
+            OUTCOME_SUCCESS,
+        );
+        Ok(self.store.create_eas_service(service, audit).await?)
+    }
+
+    /// Deletes an EAS service and its instances; tokens issued for them can no longer be
+    /// redeemed.
+    pub async fn delete_eas_service(
+        &self,
+        context: &RequestContext,
+        account_id: u64,
+        cluster: &str,
+        name: &str,
+    ) -> Result<(), CoreError> {
+        self.require_administrator(context, account_id)?;
+        let audit = context.audit_event(Some(format!("{cluster}/{name}")), OUTCOME_SUCCESS);
+        Ok(self
+            .store
+            .delete_eas_service(account_id, cluster, name, audit)
+            .await?)
+    }
+
+    /// Adds an instance, with its workers (1 to 64 distinct names), to a registered service.
+    pub async fn add_eas_instance(
+        &self,
+        context: &RequestContext,
+        account_id: u64,
+        request: NewEasInstanceRequest,
+    ) -> Result<EasInstance, CoreError> {
+        self.require_administrator(context, account_id)?;
+        rules::check_eas_name("ClusterId", &request.cluster)?;
+        rules::check_eas_name("ServiceName", &request.service)?;
+        rules::check_eas_name("InstanceName", &request.name)?;
+        if request.workers.is_empty() || request.workers.len() > MAX_WORKERS_PER_INSTANCE {
+            return Err(CoreError::InvalidValue {
+                parameter: "WorkerName".to_owned(),
+                reason: format!("an instance has 1 to {MAX_WORKERS_PER_INSTANCE} workers"),
+            });
+        }
+        for (index, worker) in request.workers.iter().enumerate() {
+            rules::check_eas_name("WorkerName", worker)?;
+            if request.workers[..index].contains(worker) {
+                return Err(CoreError::InvalidValue {
+                    parameter: "WorkerName".to_owned(),
+                    reason: format!("the worker {worker} is listed twice"),
+                });
+            }
+        }
+        let instance = EasInstance {
+            account_id,
+            cluster: request.cluster,
+            service: request.service,
+            name: request.name,
+            workers: request.workers,
+            created_at: context.now,
+        };
+        let audit = context.audit_event(
+            Some(format!(
+                "{}/{}/{}",
+                instance.cluster, instance.service, instance.name
+            )),
+            OUTCOME_SUCCESS,
+        );
+        Ok(self.store.add_eas_instance(instance, audit).await?)
+    }
+
+    /// Removes an instance from its service.
+    pub async fn remove_eas_instance(
+        &self,
+        context: &RequestContext,
+        account_id: u64,
+        cluster: &str,
+        service: &str,
+        name: &str,
+    ) -> Result<(), CoreError> {
+        self.require_administrator(context, account_id)?;
+        let audit =
+            context.audit_event(Some(format!("{cluster}/{service}/{name}")), OUTCOME_SUCCESS);
+        Ok(self
+            .store
+            .remove_eas_instance(account_id, cluster, service, name, audit)
+            .await?)
+    }
+
+    /// The account's EAS services, each with its instances, for operators.
+    pub async fn eas_registry(
+        &self,
+        account_id: u64,
+    ) -> Result<Vec<(EasService, Vec<EasInstance>)>, CoreError> {
+        let mut registry = Vec::new();
+        for service in self.store.list_eas_services(account_id).await? {
+            let instances = self
+                .store
+                .list_eas_instances(account_id, &service.cluster, &service.name)
+                .await?;
+            registry.push((service, instances));
+        }
+        Ok(registry)
+    }
+
+    /// The registered service and instance a request names, and the worker it opens (the
+    /// instance's first when it names none). Names that could not have been registered are
+    /// simply not found.
+    async fn resolve_worker(
+        &self,
+        account_id: u64,
+        cluster: &str,
+        service: &str,
+        instance: &str,
+        worker: Option<&str>,
+    ) -> Result<(EasService, EasInstance, String), CoreError> {
+        let service = if rules::is_eas_name(cluster) && rules::is_eas_name(service) {
+            self.store.eas_service(account_id, cluster, service).await?
+        } else {
+            None
+        }
+        .ok_or(CoreError::EasServiceNotFound)?;
+        let instance = if rules::is_eas_name(instance) {
+            self.store
+                .eas_instance(account_id, cluster, &service.name, instance)
+                .await?
+        } else {
+            None
+        }
+        .ok_or(CoreError::EasInstanceNotFound)?;
+        let worker = match worker {
+            Some(worker) if instance.has_worker(worker) => worker.to_owned(),
+            Some(_) => return Err(CoreError::EasWorkerNotFound),
+            None => instance
+                .workers
+                .first()
+                .cloned()
+                .ok_or(CoreError::EasWorkerNotFound)?,
+        };
+        Ok((service, instance, worker))
+    }
+
+    /// Issues single-use tokens for one worker of a registered instance (EAS
+    /// `CreateServiceInstanceToken`): one per [`InstanceTokenPurpose`], each valid for the
+    /// configured time to live, stored only as hashes, bound to the caller's account,
+    /// principal and key, and audited. Only the root may (until policies exist).
+    pub async fn create_instance_tokens(
+        &self,
+        context: &RequestContext,
+        request: InstanceTokenRequest,
+    ) -> Result<IssuedInstanceTokens, CoreError> {
+        let caller = self.require_root(context)?;
+        let (service, instance, worker) = self
+            .resolve_worker(
+                caller.account_id,
+                &request.cluster,
+                &request.service,
+                &request.instance,
+                request.worker.as_deref(),
+            )
+            .await?;
+        let expires_at = context.now + self.config.instance_token_ttl;
+        for _ in 0..IDENTIFIER_ATTEMPTS {
+            let grant_id = self.factory.new_instance_token_grant_id();
+            let secrets = InstanceTokenPurpose::ALL.map(|_| self.factory.new_instance_token());
+            let tokens: Vec<InstanceToken> = InstanceTokenPurpose::ALL
+                .iter()
+                .zip(&secrets)
+                .map(|(purpose, secret)| InstanceToken {
+                    token_hash: self.factory.hash_bearer(secret.expose()),
+                    grant_id: grant_id.clone(),
+                    purpose: *purpose,
+                    account_id: caller.account_id,
+                    principal_uin: caller.uin,
+                    key_id: caller.key_id.clone(),
+                    cluster: service.cluster.clone(),
+                    service: service.name.clone(),
+                    instance: instance.name.clone(),
+                    worker: worker.clone(),
+                    created_at: context.now,
+                    expires_at,
+                    used_at: None,
+                })
+                .collect();
+            let audit = context.audit_event(Some(tokens[0].audit_target()), OUTCOME_SUCCESS);
+            match self.store.create_instance_tokens(tokens, audit).await {
+                Err(StoreError::IdentifierTaken) => continue,
+                Err(error) => return Err(error.into()),
+                Ok(()) => {
+                    let [workbench, terminal, streamlog] = secrets;
+                    return Ok(IssuedInstanceTokens {
+                        grant_id,
+                        cluster: service.cluster,
+                        service: service.name,
+                        instance: instance.name,
+                        worker,
+                        expires_at,
+                        workbench,
+                        terminal,
+                        streamlog,
+                    });
+                }
+            }
+        }
+        Err(CoreError::Internal)
+    }
+
+    /// Redeems an instance token for `purpose`: the terminal gateway's entry point. The token
+    /// must have been issued for that purpose (else `InstanceTokenInvalid`, the same answer as
+    /// for an unknown token), be unused (`InstanceTokenUsed`) and unexpired at `context.now`
+    /// (`InstanceTokenExpired`), and its worker must still be registered
+    /// (`EasServiceNotFound`, `EasInstanceNotFound`, `EasWorkerNotFound`). The store then
+    /// burns it atomically across every node, writing the audit event (attributed to the
+    /// principal and key that asked for the token, with `context.action`, which should be
+    /// [`InstanceTokenPurpose::redemption_action`]) in the same transaction. Returns the
+    /// session to open: whose, which worker, and the expanded command (exec template for the
+    /// workbench and terminal, log template for the log stream). Refusals are the caller's to
+    /// audit, as with every other request.
+    pub async fn redeem_instance_token(
+        &self,
+        context: &RequestContext,
+        purpose: InstanceTokenPurpose,
+        token: &Secret,
+    ) -> Result<InstanceSession, CoreError> {
+        let token_hash = self.factory.hash_bearer(token.expose());
+        let stored = self
+            .store
+            .instance_token(&token_hash)
+            .await?
+            .filter(|stored| stored.purpose == purpose)
+            .ok_or(CoreError::InstanceTokenInvalid)?;
+        if stored.used_at.is_some() {
+            return Err(CoreError::InstanceTokenUsed);
+        }
+        if stored.is_expired(context.now) {
+            return Err(CoreError::InstanceTokenExpired);
+        }
+        let (service, _, worker) = self
+            .resolve_worker(
+                stored.account_id,
+                &stored.cluster,
+                &stored.service,
+                &stored.instance,
+                Some(&stored.worker),
+            )
+            .await?;
+        let mut audit = context.audit_event(Some(stored.audit_target()), OUTCOME_SUCCESS);
+        audit.account_id = Some(stored.account_id);
+        audit.principal_uin = Some(stored.principal_uin);
+        audit.key_id = Some(stored.key_id.clone());
+        let burned = self
+            .store
+            .burn_instance_token(&token_hash, purpose, context.now, audit)
+            .await?;
+        let template = match purpose {
+            InstanceTokenPurpose::Workbench | InstanceTokenPurpose::Terminal => {
+                &service.exec_template
+            }
+            InstanceTokenPurpose::Streamlog => &service.log_template,
+        };
+        let command = template.expand(&TemplateValues {
+            cluster: &burned.cluster,
+            service: &burned.service,
+            instance: &burned.instance,
+            worker: &worker,
+        });
+        Ok(InstanceSession {
+            grant_id: burned.grant_id,
+            purpose,
+            account_id: burned.account_id,
+            principal_uin: burned.principal_uin,
+            key_id: burned.key_id,
+            cluster: burned.cluster,
+            service: burned.service,
+            instance: burned.instance,
+            worker,
+            command,
+            token_expires_at: burned.expires_at,
+        })
+    }
+
+    /// Removes instance tokens that expired more than [`INSTANCE_TOKEN_RETENTION`] before
+    /// `now`; returns how many.
+    pub async fn expire_instance_tokens(&self, now: OffsetDateTime) -> Result<u64, CoreError> {
+        Ok(self
+            .store
+            .forget_expired_instance_tokens(now - INSTANCE_TOKEN_RETENTION)
             .await?)
     }
 

@@ -36,6 +36,22 @@ pub enum CoreError {
     ActivationCodeDisabled,
     #[error("every use of the activation code has been taken")]
     ActivationCodeExhausted,
+    #[error("the EAS service does not exist")]
+    EasServiceNotFound,
+    #[error("the EAS service instance does not exist")]
+    EasInstanceNotFound,
+    #[error("the worker does not exist in the EAS service instance")]
+    EasWorkerNotFound,
+    #[error("an EAS service with this name already exists in the cluster")]
+    EasServiceAlreadyExists,
+    #[error("an instance with this name already exists in the EAS service")]
+    EasInstanceAlreadyExists,
+    #[error("the instance token is not valid")]
+    InstanceTokenInvalid,
+    #[error("the instance token has already been used")]
+    InstanceTokenUsed,
+    #[error("the instance token has expired")]
+    InstanceTokenExpired,
     #[error("the caller is not authorized to perform {action}")]
     Unauthorized { action: String },
     #[error("the value of {parameter} has an invalid format: {expected}")]
@@ -74,6 +90,13 @@ impl From<StoreError> for CoreError {
             StoreError::ActivationCodeExpired => CoreError::ActivationCodeExpired,
             StoreError::ActivationCodeDisabled => CoreError::ActivationCodeDisabled,
             StoreError::ActivationCodeExhausted => CoreError::ActivationCodeExhausted,
+            StoreError::EasServiceNotFound => CoreError::EasServiceNotFound,
+            StoreError::EasInstanceNotFound => CoreError::EasInstanceNotFound,
+            StoreError::EasServiceAlreadyExists => CoreError::EasServiceAlreadyExists,
+            StoreError::EasInstanceAlreadyExists => CoreError::EasInstanceAlreadyExists,
+            StoreError::InstanceTokenNotFound => CoreError::InstanceTokenInvalid,
+            StoreError::InstanceTokenUsed => CoreError::InstanceTokenUsed,
+            StoreError::InstanceTokenExpired => CoreError::InstanceTokenExpired,
             StoreError::IdentifierTaken | StoreError::Backend(_) => {
                 tracing::error!(error = %error, "store failure");
                 CoreError::Internal

@@ -30,6 +30,10 @@ pub trait CredentialFactory: Send + Sync + 'static {
     fn new_activation_code(&self) -> Secret;
     /// A new source server id: `s-` + lowercase alphanumerics.
     fn new_source_server_id(&self) -> String;
+    /// A new instance-token grant id: `eit-` + lowercase alphanumerics.
+    fn new_instance_token_grant_id(&self) -> String;
+    /// A new instance token (the bearer secret), safe to put in a URL as it is.
+    fn new_instance_token(&self) -> Secret;
     /// The hash a bearer secret is stored as.
     fn hash_bearer(&self, secret: &str) -> Vec<u8>;
     /// Whether `secret` hashes to `hash`, compared in constant time.

@@ -1,5 +1,6 @@
-//! Keyplane's domain: the model (accounts, users, access keys, API keys), the rules that govern
-//! their lifecycle (quotas, formats, who may act on what), per-account rate limits, audit events,
+//! Keyplane's domain: the model (accounts, users, access keys, API keys, activation codes, the
+//! EAS service registry and instance tokens), the rules that govern their lifecycle (quotas,
+//! formats, who may act on what), command templates, per-account rate limits, audit events,
 //! and the two ports the outside world plugs into: [`store::Store`] (persistence) and
 //! [`clock::Clock`] (time). Nothing in this crate performs I/O, reads the clock or the
 //! environment, or knows a wire format: `now` is always a parameter.
@@ -13,6 +14,7 @@ pub mod model;
 pub mod rate_limit;
 pub mod rules;
 pub mod store;
+pub mod template;
 pub mod usage;
 
 pub use authority::{Authority, AuthorityConfig, Caller, KeyLookup, RequestContext};

@@ -237,3 +237,36 @@ pub fn check_source_server_field(
     }
     Ok(())
 }
+
+/// The longest EAS cluster, service, instance or worker name.
+pub const EAS_NAME_MAX_CHARACTERS: usize = 128;
+/// The default lifetime of an instance token.
+pub const DEFAULT_INSTANCE_TOKEN_TTL_SECONDS: i64 = 300;
+/// The longest lifetime an instance token may be configured with (one day).
+pub const MAX_INSTANCE_TOKEN_TTL_SECONDS: i64 = 86_400;
+
+/// Whether `value` is an EAS name: `[A-Za-z0-9][A-Za-z0-9._-]{0,127}`.
+pub fn is_eas_name(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= EAS_NAME_MAX_CHARACTERS
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes
+            .iter()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"._-".contains(byte))
+}
+
+/// An EAS cluster (region), service, instance or worker name: `[A-Za-z0-9][A-Za-z0-9._-]{0,127}`.
+/// These are the only values ever substituted into an operator's command template, so they
+/// can hold no whitespace, quote, shell character or path separator, and never start with `-`.
+pub fn check_eas_name(parameter: &str, value: &str) -> Result<(), CoreError> {
+    if !is_eas_name(value) {
+        return Err(CoreError::InvalidFormat {
+            parameter: parameter.to_owned(),
+            expected: "1 to 128 characters of letters, digits, '.', '_' and '-', starting with \
+                       a letter or a digit"
+                .to_owned(),
+        });
+    }
+    Ok(())
+}

@@ -7,8 +7,9 @@ use time::OffsetDateTime;
 
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::model::{
-    AccessKey, Account, ActivationCode, ApiKey, KeyFamily, KeyStatus, KeyUsage, Redemption,
-    SealedBlob, SourceServer, User,
+    AccessKey, Account, ActivationCode, ApiKey, EasInstance, EasService, InstanceToken,
+    InstanceTokenPurpose, KeyFamily, KeyStatus, KeyUsage, Redemption, SealedBlob, SourceServer,
+    User,
 };
 
 /// A store failure. The named variants are outcomes a use case expects; `Backend` is anything
@@ -43,6 +44,20 @@ pub enum StoreError {
     ActivationCodeDisabled,
     #[error("every use of the activation code is taken")]
     ActivationCodeExhausted,
+    #[error("EAS service not found")]
+    EasServiceNotFound,
+    #[error("EAS service instance not found")]
+    EasInstanceNotFound,
+    #[error("an EAS service with this name already exists in the cluster")]
+    EasServiceAlreadyExists,
+    #[error("an instance with this name already exists in the EAS service")]
+    EasInstanceAlreadyExists,
+    #[error("instance token not found")]
+    InstanceTokenNotFound,
+    #[error("the instance token has already been used")]
+    InstanceTokenUsed,
+    #[error("the instance token has expired")]
+    InstanceTokenExpired,
     #[error("storage backend failure: {0}")]
     Backend(String),
 }
@@ -298,4 +313,102 @@ pub trait Store: Send + Sync + 'static {
         account_id: u64,
         activation_code_id: Option<&str>,
     ) -> Result<Vec<SourceServer>, StoreError>;
+
+    /// Registers an EAS service; `EasServiceAlreadyExists` when the account already has a
+    /// service of that name in that cluster.
+    async fn create_eas_service(
+        &self,
+        service: EasService,
+        audit: AuditEvent,
+    ) -> Result<EasService, StoreError>;
+
+    /// An EAS service by cluster and name, within an account. Always reads what is committed
+    /// now: the registry is changed by `keyplane eas` commands from other processes.
+    async fn eas_service(
+        &self,
+        account_id: u64,
+        cluster: &str,
+        name: &str,
+    ) -> Result<Option<EasService>, StoreError>;
+
+    /// Every EAS service of an account, ordered by cluster, then name.
+    async fn list_eas_services(&self, account_id: u64) -> Result<Vec<EasService>, StoreError>;
+
+    /// Deletes an EAS service with its instances; `EasServiceNotFound` when absent. Tokens
+    /// issued for it can no longer be redeemed (redemption resolves the registry).
+    async fn delete_eas_service(
+        &self,
+        account_id: u64,
+        cluster: &str,
+        name: &str,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError>;
+
+    /// Adds an instance (with its workers) to its service: `EasServiceNotFound` when the
+    /// service does not exist, `EasInstanceAlreadyExists` when the instance does.
+    async fn add_eas_instance(
+        &self,
+        instance: EasInstance,
+        audit: AuditEvent,
+    ) -> Result<EasInstance, StoreError>;
+
+    /// An instance by name, within a service of an account; read like `eas_service`.
+    async fn eas_instance(
+        &self,
+        account_id: u64,
+        cluster: &str,
+        service: &str,
+        name: &str,
+    ) -> Result<Option<EasInstance>, StoreError>;
+
+    /// The instances of one service, ordered by name.
+    async fn list_eas_instances(
+        &self,
+        account_id: u64,
+        cluster: &str,
+        service: &str,
+    ) -> Result<Vec<EasInstance>, StoreError>;
+
+    /// Removes an instance; `EasInstanceNotFound` when absent.
+    async fn remove_eas_instance(
+        &self,
+        account_id: u64,
+        cluster: &str,
+        service: &str,
+        name: &str,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError>;
+
+    /// Stores the tokens one request issued, and its audit event, in one transaction;
+    /// `IdentifierTaken` (and nothing stored) when a token hash, or a (grant, purpose) pair,
+    /// is already stored.
+    async fn create_instance_tokens(
+        &self,
+        tokens: Vec<InstanceToken>,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError>;
+
+    /// An instance token by the hash of the token.
+    async fn instance_token(&self, token_hash: &[u8]) -> Result<Option<InstanceToken>, StoreError>;
+
+    /// Redeems the token with this hash for `purpose`, atomically across every node on the
+    /// store: `InstanceTokenNotFound` when no token of that purpose has this hash,
+    /// `InstanceTokenUsed` when it was redeemed before, `InstanceTokenExpired` when `now` is at
+    /// or past its expiry; otherwise marks it used at `now`, writes `audit` in the same
+    /// transaction and returns it. Of any number of concurrent redemptions of one token, at
+    /// most one succeeds; a refusal changes nothing and writes no audit event.
+    async fn burn_instance_token(
+        &self,
+        token_hash: &[u8],
+        purpose: InstanceTokenPurpose,
+        now: OffsetDateTime,
+        audit: AuditEvent,
+    ) -> Result<InstanceToken, StoreError>;
+
+    /// Removes the tokens that expired at or before `expired_before`, used or not; returns
+    /// how many.
+    async fn forget_expired_instance_tokens(
+        &self,
+        expired_before: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
 }

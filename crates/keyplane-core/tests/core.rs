@@ -1,10 +1,12 @@
-//! The domain's pure parts: lifecycle rules, the GCRA rate limiter on a manual clock, the
-//! last-use buffer, and redaction of secrets in `Debug`.
+//! The domain's pure parts: lifecycle rules (including EAS names), command templates (splitting,
+//! placeholders, expansion, refusals), the GCRA rate limiter on a manual clock, the last-use
+//! buffer, and redaction of secrets in `Debug`.
 
 use keyplane_core::clock::{Clock, ManualClock};
-use keyplane_core::model::{KeyUsage, SealedBlob, Secret, Tag};
+use keyplane_core::model::{InstanceTokenPurpose, KeyUsage, SealedBlob, Secret, Tag};
 use keyplane_core::rate_limit::{RateLimiter, RateLimits};
 use keyplane_core::rules;
+use keyplane_core::template::{self, CommandTemplate, Placeholder, TemplateError, TemplateValues};
 use keyplane_core::usage::{latest, UsageTracker};
 use keyplane_core::CoreError;
 use time::macros::datetime;
@@ -257,4 +259,201 @@ fn activation_code_status_follows_use_age_and_disabling() {
     code.disabled = true;
     assert_eq!(code.status(created), ActivationCodeStatus::Expired);
     assert!(!format!("{code:?}").contains("code_hash"));
+}
+
+#[test]
+fn eas_names_are_letters_digits_dots_underscores_and_dashes() {
+    for good in [
+        "cn-hangzhou",
+        "my_service",
+        "my-service-5d8f-abcde",
+        "worker0",
+        "a",
+        "0.9_x-y",
+        &"a".repeat(128),
+    ] {
+        assert!(rules::check_eas_name("ServiceName", good).is_ok(), "{good}");
+    }
+    for bad in [
+        "",
+        "-rf",
+        ".hidden",
+        "_x",
+        "a b",
+        "a/b",
+        "..",
+        "a;b",
+        "$(id)",
+        "a'b",
+        "a\"b",
+        "a\nb",
+        "a\0b",
+        "ünïcode",
+        "{worker}",
+        &"a".repeat(129),
+    ] {
+        assert!(
+            matches!(
+                rules::check_eas_name("ServiceName", bad),
+                Err(CoreError::InvalidFormat { ref parameter, .. }) if parameter == "ServiceName"
+            ),
+            "{bad:?}"
+        );
+    }
+}
+
+fn values() -> TemplateValues<'static> {
+    TemplateValues {
+        cluster: "cn-shanghai",
+        service: "svc",
+        instance: "svc-5d8f",
+        worker: "worker0",
+    }
+}
+
+#[test]
+fn templates_split_like_a_shell_without_expansion() {
+    let template = CommandTemplate::parse(
+        "  kubectl exec -it {instance} -c {worker}\t--\n sh -c 'echo \"$HOME\" | cat; {{literal}}' \
+         \"a \\\"b\\\" \\\\ \\n\" plain\\ space '' \"\" --label={cluster}/{service}",
+    )
+    .unwrap();
+    assert_eq!(
+        template.expand(&values()),
+        [
+            "kubectl",
+            "exec",
+            "-it",
+            "svc-5d8f",
+            "-c",
+            "worker0",
+            "--",
+            "sh",
+            "-c",
+            "echo \"$HOME\" | cat; {literal}",
+            "a \"b\" \\ \\n",
+            "plain space",
+            "",
+            "",
+            "--label=cn-shanghai/svc",
+        ]
+    );
+    assert_eq!(
+        template.placeholders(),
+        [
+            Placeholder::Instance,
+            Placeholder::Worker,
+            Placeholder::Cluster,
+            Placeholder::Service
+        ]
+    );
+    // Shell syntax is literal: no operator splits a word, no variable expands.
+    assert_eq!(
+        CommandTemplate::parse("docker exec {instance} ls;rm $PATH>x")
+            .unwrap()
+            .expand(&values()),
+        ["docker", "exec", "svc-5d8f", "ls;rm", "$PATH>x"]
+    );
+}
+
+#[test]
+fn stored_words_give_back_the_same_template() {
+    let template =
+        CommandTemplate::parse("sh -c 'exec kubectl logs -f {instance} # {{not}} a \"x\"' ''")
+            .unwrap();
+    let words = template.words();
+    assert_eq!(
+        words,
+        [
+            "sh",
+            "-c",
+            "exec kubectl logs -f {instance} # {{not}} a \"x\"",
+            ""
+        ]
+    );
+    let reloaded = CommandTemplate::from_words(words).unwrap();
+    assert_eq!(reloaded, template);
+    assert_eq!(
+        reloaded.expand(&values()),
+        [
+            "sh",
+            "-c",
+            "exec kubectl logs -f svc-5d8f # {not} a \"x\"",
+            ""
+        ]
+    );
+    // Stored words are not split again.
+    assert_eq!(
+        CommandTemplate::from_words(vec!["/bin/echo".to_owned(), "a b {worker}".to_owned()])
+            .unwrap()
+            .expand(&values()),
+        ["/bin/echo", "a b worker0"]
+    );
+}
+
+#[test]
+fn malformed_templates_are_refused() {
+    for (text, expected) in [
+        ("", TemplateError::Empty),
+        ("   \t\n ", TemplateError::Empty),
+        ("sh -c 'unterminated", TemplateError::UnterminatedQuote),
+        ("sh -c \"unterminated", TemplateError::UnterminatedQuote),
+        ("sh -c \"ends in \\", TemplateError::UnterminatedQuote),
+        ("sh trailing\\", TemplateError::TrailingBackslash),
+        (
+            "sh {instance} {pod}",
+            TemplateError::UnknownPlaceholder("pod".to_owned()),
+        ),
+        ("sh {}", TemplateError::UnknownPlaceholder(String::new())),
+        (
+            "sh {Instance}",
+            TemplateError::UnknownPlaceholder("Instance".to_owned()),
+        ),
+        ("sh {instance", TemplateError::UnclosedPlaceholder),
+        ("sh {inst{ance}", TemplateError::UnclosedPlaceholder),
+        ("sh instance}", TemplateError::UnmatchedClosingBrace),
+        (
+            "sh '${HOME}'",
+            TemplateError::UnknownPlaceholder("HOME".to_owned()),
+        ),
+        ("{instance} exec", TemplateError::ProgramNotFixed),
+        ("/usr/bin/{worker}sh", TemplateError::ProgramNotFixed),
+        ("'' exec", TemplateError::ProgramNotFixed),
+        ("sh -c 'a\0b'", TemplateError::NulCharacter),
+        (
+            &"x ".repeat(129),
+            TemplateError::TooManyWords {
+                limit: template::MAX_TEMPLATE_WORDS,
+            },
+        ),
+        (
+            &format!("sh {}", "x".repeat(4096)),
+            TemplateError::TooLong {
+                limit: template::MAX_TEMPLATE_BYTES,
+            },
+        ),
+    ] {
+        assert_eq!(CommandTemplate::parse(text), Err(expected), "{text:?}");
+    }
+    assert!(CommandTemplate::parse("sh '${{HOME}}'").is_ok());
+    assert_eq!(
+        CommandTemplate::from_words(Vec::new()),
+        Err(TemplateError::Empty)
+    );
+    assert_eq!(
+        CommandTemplate::from_words(vec!["sh".to_owned(), "}".to_owned()]),
+        Err(TemplateError::UnmatchedClosingBrace)
+    );
+}
+
+#[test]
+fn instance_token_purposes_round_trip_their_names() {
+    for purpose in InstanceTokenPurpose::ALL {
+        assert_eq!(InstanceTokenPurpose::parse(purpose.as_str()), Some(purpose));
+    }
+    assert_eq!(InstanceTokenPurpose::parse("Workbench"), None);
+    assert_eq!(
+        InstanceTokenPurpose::ALL.map(InstanceTokenPurpose::redemption_action),
+        ["OpenWorkbench", "OpenTerminal", "OpenStreamlog"]
+    );
 }

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Args;
+use keyplane_aliyun::eas::PublicUrls;
 use keyplane_core::rate_limit::RateLimits;
+use keyplane_core::rules::{DEFAULT_INSTANCE_TOKEN_TTL_SECONDS, MAX_INSTANCE_TOKEN_TTL_SECONDS};
 use serde::Deserialize;
 
 pub const DEFAULT_DATA_DIR: &str = "./keyplane-data";
@@ -62,6 +64,13 @@ pub struct ServeArgs {
     /// Request-serving threads. Default: one per core.
     #[arg(long, env = "KEYPLANE_WORKER_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
     pub worker_threads: Option<u16>,
+    /// Keyplane's public base URL, from which the EAS instance-token URLs are made:
+    /// http(s)://host[:port][/prefix]. Default: http://<the listening address>.
+    #[arg(long, env = "KEYPLANE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// How long an EAS instance token may be redeemed, in seconds (1 to 86400). Default 300.
+    #[arg(long = "instance-token-ttl", env = "KEYPLANE_INSTANCE_TOKEN_TTL")]
+    pub instance_token_ttl: Option<i64>,
 }
 
 /// How logs are written (to standard error).
@@ -92,6 +101,8 @@ pub struct FileConfig {
     pub flush_interval_milliseconds: Option<u64>,
     pub shutdown_grace_seconds: Option<u64>,
     pub worker_threads: Option<u16>,
+    pub public_url: Option<String>,
+    pub instance_token_ttl_seconds: Option<i64>,
 }
 
 impl FileConfig {
@@ -184,6 +195,10 @@ pub struct ServeConfig {
     pub shutdown_grace: Duration,
     /// `None`: one per core.
     pub worker_threads: Option<usize>,
+    /// Where EAS instance-token URLs point; `None`: `http://` and the address actually bound.
+    pub public_url: Option<PublicUrls>,
+    /// How long an EAS instance token may be redeemed.
+    pub instance_token_ttl: time::Duration,
 }
 
 fn parse_rate_limit(text: &str) -> anyhow::Result<(String, u32)> {
@@ -245,6 +260,26 @@ impl ServeConfig {
             worker_threads: match args.worker_threads.or(file.worker_threads) {
                 Some(0) => bail!("worker_threads must be at least 1"),
                 other => other.map(usize::from),
+            },
+            public_url: args
+                .public_url
+                .as_deref()
+                .or(file.public_url.as_deref())
+                .map(|text| {
+                    PublicUrls::new(text)
+                        .with_context(|| format!("the public URL `{text}` is not usable"))
+                })
+                .transpose()?,
+            instance_token_ttl: match args
+                .instance_token_ttl
+                .or(file.instance_token_ttl_seconds)
+                .unwrap_or(DEFAULT_INSTANCE_TOKEN_TTL_SECONDS)
+            {
+                seconds @ 1..=MAX_INSTANCE_TOKEN_TTL_SECONDS => time::Duration::seconds(seconds),
+                seconds => bail!(
+                    "the instance token time to live must be 1 to \
+                     {MAX_INSTANCE_TOKEN_TTL_SECONDS} seconds, not {seconds}"
+                ),
             },
         })
     }

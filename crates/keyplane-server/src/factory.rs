@@ -65,6 +65,15 @@ impl CredentialFactory for SealingFactory {
         format!("s-{}", generate::random_lowercase_alphanumeric(20))
     }
 
+    fn new_instance_token_grant_id(&self) -> String {
+        format!("eit-{}", generate::random_lowercase_alphanumeric(20))
+    }
+
+    fn new_instance_token(&self) -> Secret {
+        // 256 bits from the CSPRNG, base64url without padding: URL-safe as it is.
+        Secret::new(generate::bearer_token())
+    }
+
     fn hash_bearer(&self, secret: &str) -> Vec<u8> {
         token::hash_token(secret).to_vec()
     }

@@ -1,9 +1,10 @@
 //! The HTTP front: one listening port for every dialect and the native routes. Connections are
 //! served by hyper with explicit limits (header buffer, header count, header read timeout),
 //! request bodies are read with a size cap and a deadline, and every request is answered by
-//! exactly one route: `/healthz`, `/readyz`, the SMC agent's registration endpoint, the
-//! Alibaba dialect (recognised by its headers or parameters), or the Tencent dialect. Shutdown stops accepting, lets
-//! in-flight requests finish within a grace period, then flushes buffered writes.
+//! exactly one route: `/healthz`, `/readyz`, the SMC agent's registration endpoint, PAI-EAS
+//! (ROA, recognised by its `/api/v2/services/` path), the Alibaba RPC dialect (recognised by
+//! its headers or parameters), or the Tencent dialect. Shutdown stops accepting, lets in-flight
+//! requests finish within a grace period, then flushes buffered writes.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -112,6 +113,7 @@ fn aliyun_response(outgoing: keyplane_aliyun::OutgoingResponse) -> Response<Full
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Route {
     Registration,
+    Eas,
     Aliyun,
     Tencent,
 }
@@ -123,7 +125,7 @@ fn body_error(
     problem: Option<BodyProblem>,
 ) -> Response<Full<Bytes>> {
     match route {
-        Route::Registration | Route::Aliyun => {
+        Route::Registration | Route::Eas | Route::Aliyun => {
             aliyun_response(state.aliyun.error_response(match problem {
                 Some(BodyProblem::TooLarge) => AliyunError::request_too_large(MAX_TC3_BODY_BYTES),
                 _ => AliyunError::unreadable_body("it was not received completely."),
@@ -188,6 +190,8 @@ async fn serve_request(
     let route_of = |incoming: &IncomingRequest<'_>| {
         if incoming.path == REGISTRATION_PATH {
             Route::Registration
+        } else if keyplane_aliyun::eas::is_eas_path(incoming.path) {
+            Route::Eas
         } else if keyplane_aliyun::recognizes(&aliyun_request(incoming)) {
             Route::Aliyun
         } else {
@@ -220,6 +224,11 @@ async fn serve_request(
                 .aliyun
                 .register_source_server(aliyun_request(&incoming))
                 .await;
+            log_refusal(&outgoing.request_id, outgoing.error_code);
+            aliyun_response(outgoing)
+        }
+        Route::Eas => {
+            let outgoing = state.aliyun.handle_eas(aliyun_request(&incoming)).await;
             log_refusal(&outgoing.request_id, outgoing.error_code);
             aliyun_response(outgoing)
         }

@@ -1,4 +1,5 @@
-//! The `keyplane` binary: `serve`, `init`, `user create`, `audit` and `bench`.
+//! The `keyplane` binary: `serve`, `init`, `user create`, `audit`, `smc source-servers`, the
+//! `eas` registry commands, `migrate` and `bench`.
 
 /// mimalloc: the server allocates dozens of small, short-lived buffers per request across
 /// threads, where it is markedly cheaper than the system allocator (see docs/benchmarks.md).
@@ -10,6 +11,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
+use keyplane_aliyun::eas::PublicUrls;
 use keyplane_core::{AuthorityConfig, Clock, RequestContext};
 use keyplane_tencent::TencentDialect;
 use serde_json::json;
@@ -43,6 +45,9 @@ enum Command {
     /// Server Migration Center: what activation codes were used for.
     #[command(subcommand)]
     Smc(SmcCommand),
+    /// PAI-EAS: the services, instances and workers that instance tokens open.
+    #[command(subcommand)]
+    Eas(EasCommand),
     /// Apply pending database migrations and exit (serve applies them too).
     Migrate(MigrateArgs),
     /// Drive a running server with signed requests and report throughput and latency.
@@ -90,6 +95,99 @@ struct SourceServersArgs {
     /// Only the source servers registered with this activation code (`at-…`).
     #[arg(long)]
     access_token_id: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum EasCommand {
+    /// Register, delete and list services.
+    #[command(subcommand)]
+    Service(EasServiceCommand),
+    /// Add and remove instances of a service.
+    #[command(subcommand)]
+    Instance(EasInstanceCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum EasServiceCommand {
+    /// Register a service in a cluster, with the commands that reach a worker's shell and an
+    /// instance's log.
+    Create(EasServiceCreateArgs),
+    /// Delete a service and its instances (tokens issued for them stop working).
+    Delete(EasServiceArgs),
+    /// Print every service, with its instances and workers, as JSON lines.
+    List(EasServiceListArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum EasInstanceCommand {
+    /// Add an instance, with its workers, to a service.
+    Add(EasInstanceAddArgs),
+    /// Remove an instance from its service (tokens issued for it stop working).
+    Remove(EasInstanceArgs),
+}
+
+#[derive(Debug, Args)]
+struct EasServiceArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// The cluster (region) id, e.g. cn-shanghai.
+    #[arg(long)]
+    cluster: String,
+    /// The service name.
+    #[arg(long)]
+    name: String,
+}
+
+#[derive(Debug, Args)]
+struct EasServiceCreateArgs {
+    #[command(flatten)]
+    service: EasServiceArgs,
+    /// The command that opens a shell in a worker, split into words like a shell would (no
+    /// expansion); placeholders {cluster}, {service}, {instance}, {worker}. Example:
+    /// 'kubectl exec -it {instance} -c {worker} -- /bin/sh'.
+    #[arg(long = "exec")]
+    exec_template: String,
+    /// The command that streams an instance's log, with the same rules. Example:
+    /// 'kubectl logs -f {instance} -c {worker}'.
+    #[arg(long = "log")]
+    log_template: String,
+    /// Print the service as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct EasServiceListArgs {
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+#[derive(Debug, Args)]
+struct EasInstanceArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// The cluster (region) id.
+    #[arg(long)]
+    cluster: String,
+    /// The service the instance belongs to.
+    #[arg(long)]
+    service: String,
+    /// The instance name.
+    #[arg(long)]
+    name: String,
+}
+
+#[derive(Debug, Args)]
+struct EasInstanceAddArgs {
+    #[command(flatten)]
+    instance: EasInstanceArgs,
+    /// A worker (container) of the instance; repeatable, at least one. The first is the
+    /// default when a token request names none.
+    #[arg(long = "worker", required = true)]
+    workers: Vec<String>,
+    /// Print the instance as one JSON object.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -163,6 +261,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Smc(SmcCommand::SourceServers(args)) => {
             start(&mut Builder::new_multi_thread())?.block_on(source_servers(args))
         }
+        Command::Eas(command) => start(&mut Builder::new_multi_thread())?.block_on(eas(command)),
         Command::Migrate(args) => start(&mut Builder::new_multi_thread())?.block_on(migrate(args)),
     }
 }
@@ -302,6 +401,194 @@ async fn source_servers(args: SourceServersArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs an operator use case on the installation's account, closing the installation after.
+async fn on_account<T>(
+    data: &DataArgs,
+    action: &str,
+    work: impl AsyncFnOnce(
+        &keyplane_core::Authority,
+        u64,
+        &RequestContext,
+    ) -> Result<T, keyplane_core::CoreError>,
+) -> anyhow::Result<T> {
+    let data = data_config(data)?;
+    let installation = Installation::open(&data, AuthorityConfig::default(), false).await?;
+    let result = async {
+        let authority = &installation.authority;
+        let account = authority
+            .primary_account()
+            .await
+            .map_err(|error| anyhow::anyhow!("reading the account: {error}"))?;
+        let context =
+            RequestContext::operator(SystemClock.now(), uuid::Uuid::new_v4().to_string(), action);
+        work(authority, account.id, &context)
+            .await
+            .map_err(|error| anyhow::anyhow!("{error}"))
+    }
+    .await;
+    installation.close().await;
+    result
+}
+
+fn rfc3339(moment: time::OffsetDateTime) -> String {
+    moment
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn eas_service_json(service: &keyplane_core::model::EasService) -> serde_json::Value {
+    json!({
+        "cluster": service.cluster,
+        "name": service.name,
+        "exec": service.exec_template.words(),
+        "log": service.log_template.words(),
+        "created_at": rfc3339(service.created_at),
+    })
+}
+
+fn eas_instance_json(instance: &keyplane_core::model::EasInstance) -> serde_json::Value {
+    json!({
+        "cluster": instance.cluster,
+        "service": instance.service,
+        "name": instance.name,
+        "workers": instance.workers,
+        "created_at": rfc3339(instance.created_at),
+    })
+}
+
+async fn eas(command: EasCommand) -> anyhow::Result<()> {
+    use keyplane_core::authority::{NewEasInstanceRequest, NewEasServiceRequest};
+    match command {
+        EasCommand::Service(EasServiceCommand::Create(args)) => {
+            let request = NewEasServiceRequest {
+                cluster: args.service.cluster.clone(),
+                name: args.service.name.clone(),
+                exec_template: args.exec_template.clone(),
+                log_template: args.log_template.clone(),
+            };
+            let service = on_account(
+                &args.service.data,
+                "CreateEasService",
+                async |authority, account_id, context| {
+                    authority
+                        .create_eas_service(context, account_id, request)
+                        .await
+                },
+            )
+            .await
+            .context("registering the service")?;
+            if args.json {
+                println!("{}", eas_service_json(&service));
+            } else {
+                println!(
+                    "Registered service {}/{}: exec {:?}, log {:?}",
+                    service.cluster,
+                    service.name,
+                    service.exec_template.words(),
+                    service.log_template.words()
+                );
+            }
+        }
+        EasCommand::Service(EasServiceCommand::Delete(args)) => {
+            on_account(
+                &args.data,
+                "DeleteEasService",
+                async |authority, account_id, context| {
+                    authority
+                        .delete_eas_service(context, account_id, &args.cluster, &args.name)
+                        .await
+                },
+            )
+            .await
+            .context("deleting the service")?;
+            println!("Deleted service {}/{}", args.cluster, args.name);
+        }
+        EasCommand::Service(EasServiceCommand::List(args)) => {
+            let registry = on_account(
+                &args.data,
+                "ListEasServices",
+                async |authority, account_id, _| authority.eas_registry(account_id).await,
+            )
+            .await
+            .context("reading the services")?;
+            let mut output = std::io::stdout().lock();
+            for (service, instances) in registry {
+                let mut line = eas_service_json(&service);
+                line["instances"] = instances
+                    .iter()
+                    .map(|instance| {
+                        json!({
+                            "name": instance.name,
+                            "workers": instance.workers,
+                            "created_at": rfc3339(instance.created_at),
+                        })
+                    })
+                    .collect();
+                if let Err(error) = writeln!(output, "{line}") {
+                    if error.kind() == std::io::ErrorKind::BrokenPipe {
+                        return Ok(());
+                    }
+                    return Err(error.into());
+                }
+            }
+        }
+        EasCommand::Instance(EasInstanceCommand::Add(args)) => {
+            let request = NewEasInstanceRequest {
+                cluster: args.instance.cluster.clone(),
+                service: args.instance.service.clone(),
+                name: args.instance.name.clone(),
+                workers: args.workers.clone(),
+            };
+            let instance = on_account(
+                &args.instance.data,
+                "AddEasInstance",
+                async |authority, account_id, context| {
+                    authority
+                        .add_eas_instance(context, account_id, request)
+                        .await
+                },
+            )
+            .await
+            .context("adding the instance")?;
+            if args.json {
+                println!("{}", eas_instance_json(&instance));
+            } else {
+                println!(
+                    "Added instance {}/{}/{} with workers {}",
+                    instance.cluster,
+                    instance.service,
+                    instance.name,
+                    instance.workers.join(", ")
+                );
+            }
+        }
+        EasCommand::Instance(EasInstanceCommand::Remove(args)) => {
+            on_account(
+                &args.data,
+                "RemoveEasInstance",
+                async |authority, account_id, context| {
+                    authority
+                        .remove_eas_instance(
+                            context,
+                            account_id,
+                            &args.cluster,
+                            &args.service,
+                            &args.name,
+                        )
+                        .await
+                },
+            )
+            .await
+            .context("removing the instance")?;
+            println!(
+                "Removed instance {}/{}/{}",
+                args.cluster, args.service, args.name
+            );
+        }
+    }
+    Ok(())
+}
+
 async fn audit(args: AuditArgs) -> anyhow::Result<()> {
     let data = data_config(&args.data)?;
     let installation = Installation::open(&data, AuthorityConfig::default(), false).await?;
@@ -357,8 +644,9 @@ async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Expired nonces are removed every this many flushes (a replay inside its window is refused
-/// whether or not its record was removed yet: expiry is checked on insert).
+/// Expired nonces and long-expired instance tokens are removed every this many flushes (a
+/// replay inside its window is refused whether or not its record was removed yet: expiry is
+/// checked on insert; an expired token is refused whether or not it was removed).
 const NONCE_EXPIRY_TICKS: u64 = 60;
 
 async fn shutdown_signal() {
@@ -382,6 +670,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         rate_limits: config.rate_limits.clone(),
         api_keys_per_account: config.api_key_limit,
         key_cache_capacity: config.key_cache_capacity,
+        instance_token_ttl: config.instance_token_ttl,
     };
     let installation = Installation::open(&config.data, authority_config, true).await?;
     if !installation.is_initialized().await? {
@@ -393,12 +682,6 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         }
     }
     let authority = installation.authority.clone();
-    let state = Arc::new(http::AppState {
-        tencent: TencentDialect::new(authority.clone()),
-        aliyun: keyplane_aliyun::AliyunDialect::new(authority.clone()),
-        clock: Arc::new(SystemClock),
-        store: installation.backend.store(),
-    });
     let key_change_listener = match &installation.backend {
         Backend::Postgres(store) => {
             let store = store.clone();
@@ -418,8 +701,33 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
     let address = listener.local_addr()?;
+    let public_urls = match &config.public_url {
+        Some(public_urls) => public_urls.clone(),
+        None => {
+            if address.ip().is_unspecified() {
+                tracing::warn!(
+                    %address,
+                    "listening on every interface without --public-url: EAS token URLs will name \
+                     this unspecified address, which clients cannot reach"
+                );
+            }
+            PublicUrls::new(&format!("http://{address}"))
+                .context("the listening address does not make a public URL")?
+        }
+    };
+    let state = Arc::new(http::AppState {
+        tencent: TencentDialect::new(authority.clone()),
+        aliyun: keyplane_aliyun::AliyunDialect::new(authority.clone(), public_urls.clone()),
+        clock: Arc::new(SystemClock),
+        store: installation.backend.store(),
+    });
     println!("listening on http://{address}");
-    tracing::info!(%address, data_dir = %config.data.data_dir.display(), "keyplane is serving");
+    tracing::info!(
+        %address,
+        public_url = public_urls.base(),
+        data_dir = %config.data.data_dir.display(),
+        "keyplane is serving"
+    );
 
     let flusher = {
         let authority = authority.clone();
@@ -437,6 +745,9 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
                 if ticks.is_multiple_of(NONCE_EXPIRY_TICKS) {
                     if let Err(error) = authority.expire_nonces(SystemClock.now()).await {
                         tracing::warn!(%error, "removing expired nonces failed");
+                    }
+                    if let Err(error) = authority.expire_instance_tokens(SystemClock.now()).await {
+                        tracing::warn!(%error, "removing expired instance tokens failed");
                     }
                 }
                 let dropped = authority.dropped_audit_events();

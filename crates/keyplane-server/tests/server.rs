@@ -6,6 +6,8 @@ mod server {
     pub mod cluster;
     pub mod crash;
     pub mod dialect;
+    pub mod eas;
+    pub mod eas_end_to_end;
     pub mod lifecycle;
     pub mod quotas;
     pub mod robustness;

@@ -1,5 +1,6 @@
 //! Encodings every backend shares, so that both store the same values the same way: times as
-//! Unix nanoseconds, identifiers as signed 64-bit integers, tags as a JSON array of pairs.
+//! Unix nanoseconds, identifiers as signed 64-bit integers, tags as a JSON array of pairs,
+//! string lists (command-template words, worker names) as a JSON array of strings.
 
 use keyplane_core::model::Tag;
 use time::OffsetDateTime;
@@ -41,4 +42,14 @@ pub(crate) fn tags_from_json(text: &str) -> Result<Vec<Tag>, String> {
         .into_iter()
         .map(|(key, value)| Tag { key, value })
         .collect())
+}
+
+/// A list of strings (template words, worker names) as stored: a JSON array, in order.
+pub(crate) fn strings_to_json(values: &[String]) -> String {
+    serde_json::to_string(values).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// A stored list of strings.
+pub(crate) fn strings_from_json(text: &str) -> Result<Vec<String>, String> {
+    serde_json::from_str(text).map_err(|error| format!("malformed string list: {error}"))
 }

@@ -243,6 +243,14 @@ impl TencentError {
             | CoreError::ActivationCodeExpired
             | CoreError::ActivationCodeDisabled
             | CoreError::ActivationCodeExhausted
+            | CoreError::EasServiceNotFound
+            | CoreError::EasInstanceNotFound
+            | CoreError::EasWorkerNotFound
+            | CoreError::EasServiceAlreadyExists
+            | CoreError::EasInstanceAlreadyExists
+            | CoreError::InstanceTokenInvalid
+            | CoreError::InstanceTokenUsed
+            | CoreError::InstanceTokenExpired
             | CoreError::AlreadyInitialized
             | CoreError::NotInitialized
             | CoreError::Internal => Self::internal(),

@@ -73,7 +73,10 @@ async fn harness() -> Harness {
     };
     let authority = Arc::new(Authority::new(store, factory, config));
     Harness {
-        dialect: AliyunDialect::new(authority.clone()),
+        dialect: AliyunDialect::new(
+            authority.clone(),
+            keyplane_aliyun::eas::PublicUrls::new("http://127.0.0.1:18080").unwrap(),
+        ),
         authority,
         _directory: directory,
     }

@@ -451,3 +451,133 @@ async fn a_nonce_accepted_by_one_node_is_refused_by_the_other() {
         assert_eq!(replay.json()["Code"], "SignatureNonceUsed");
     }
 }
+
+/// The EAS registry through `keyplane eas … --database-url`, tokens issued by both nodes, and
+/// each token burned exactly once when both nodes' installations redeem it at the same time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn eas_tokens_issued_on_either_node_burn_exactly_once() {
+    use keyplane_aliyun::eas::{token_from_query, PublicUrls, TokenPresentation};
+    use keyplane_core::model::InstanceTokenPurpose;
+    use keyplane_server::config::{DataArgs, DataConfig, FileConfig};
+    use keyplane_server::installation::Installation;
+
+    let Some(cluster) = Cluster::new("eas_tokens").await else {
+        return;
+    };
+    let registry = |arguments: &[&str]| {
+        let output = Command::new(binary())
+            .args(arguments)
+            .arg("--data-dir")
+            .arg(&cluster.node_directories[1])
+            .args(cluster.arguments(&[]))
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{arguments:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    registry(&[
+        "eas",
+        "service",
+        "create",
+        "--cluster",
+        "cn-beijing",
+        "--name",
+        "svc",
+        "--exec",
+        "kubectl exec -it {instance} -c {worker} -- /bin/sh",
+        "--log",
+        "kubectl logs -f {instance} -c {worker}",
+    ]);
+    registry(&[
+        "eas",
+        "instance",
+        "add",
+        "--cluster",
+        "cn-beijing",
+        "--service",
+        "svc",
+        "--name",
+        "svc-1",
+        "--worker",
+        "worker0",
+    ]);
+    let listed = registry(&["eas", "service", "list"]);
+    assert!(listed.contains("\"svc-1\""), "{listed}");
+    let nodes = [cluster.start(0, &[]), cluster.start(1, &[])];
+    let mut workbench_tokens = Vec::new();
+    for node in &nodes {
+        let reply = super::support::create_service_instance_token(
+            node.address,
+            &cluster.aliyun_root,
+            "cn-beijing",
+            "svc",
+            "svc-1",
+            &[("WorkerName", "worker0")],
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{}", reply.json());
+        let url = reply.json()["WorkbenchUrl"].as_str().unwrap().to_owned();
+        let query = url.split_once('?').unwrap().1;
+        workbench_tokens.push(token_from_query(query).unwrap());
+    }
+
+    let mut gateways = Vec::new();
+    for node in 0..2 {
+        let data = DataConfig::resolve(
+            &DataArgs {
+                data_dir: Some(cluster.node_directories[node].clone()),
+                config: None,
+                master_key_file: Some(cluster.key_file.clone()),
+                database_url: Some(cluster.url.clone()),
+            },
+            &FileConfig::default(),
+        );
+        let installation =
+            Installation::open(&data, keyplane_core::AuthorityConfig::default(), false)
+                .await
+                .unwrap();
+        gateways.push((
+            keyplane_aliyun::AliyunDialect::new(
+                installation.authority.clone(),
+                PublicUrls::new("http://127.0.0.1").unwrap(),
+            ),
+            installation,
+        ));
+    }
+    for token in &workbench_tokens {
+        let mut attempts = Vec::new();
+        for index in 0..20 {
+            let gateway = gateways[index % 2].0.clone();
+            let token = token.clone();
+            attempts.push(tokio::spawn(async move {
+                gateway
+                    .redeem_instance_token(TokenPresentation {
+                        purpose: InstanceTokenPurpose::Workbench,
+                        token: &token,
+                        source_address: "192.0.2.1",
+                        user_agent: "cluster-test",
+                        now: time::OffsetDateTime::now_utc(),
+                    })
+                    .await
+            }));
+        }
+        let mut opened = 0;
+        for attempt in attempts {
+            match attempt.await.unwrap() {
+                Ok(session) => {
+                    assert_eq!(session.command[3], "svc-1");
+                    opened += 1;
+                }
+                Err(refusal) => assert_eq!(refusal.error.code, "InstanceToken.AlreadyUsed"),
+            }
+        }
+        assert_eq!(opened, 1);
+    }
+    for (_, installation) in gateways {
+        installation.close().await;
+    }
+}

@@ -366,8 +366,24 @@ pub fn acs3_parts(
     parameters: &[(&str, &str)],
     now: time::OffsetDateTime,
 ) -> (String, Vec<(String, String)>) {
-    use keyplane_crypto::aliyun::{acs3_hashed_payload, percent_encode_rfc3986, sign_acs3};
-    let raw_query = parameters
+    let raw_query = encoded_query(parameters);
+    let headers = acs3_headers(
+        host,
+        credentials,
+        "POST",
+        "/",
+        &raw_query,
+        version,
+        action,
+        now,
+    );
+    (raw_query, headers)
+}
+
+/// `name=value` pairs, RFC 3986-encoded, joined by `&`, in the order given.
+pub fn encoded_query(parameters: &[(&str, &str)]) -> String {
+    use keyplane_crypto::aliyun::percent_encode_rfc3986;
+    parameters
         .iter()
         .map(|(name, value)| {
             format!(
@@ -377,7 +393,23 @@ pub fn acs3_parts(
             )
         })
         .collect::<Vec<_>>()
-        .join("&");
+        .join("&")
+}
+
+/// The headers of an ACS3-signed request with an empty body (RPC on `/`, or ROA on its
+/// path), as the tea SDKs send them, with a fresh nonce.
+#[allow(clippy::too_many_arguments, reason = "one argument per signed part")]
+pub fn acs3_headers(
+    host: &str,
+    credentials: &AliyunCredentials,
+    method: &str,
+    raw_path: &str,
+    raw_query: &str,
+    version: &str,
+    action: &str,
+    now: time::OffsetDateTime,
+) -> Vec<(String, String)> {
+    use keyplane_crypto::aliyun::{acs3_hashed_payload, sign_acs3};
     let date = now
         .format(time::macros::format_description!(
             "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
@@ -402,9 +434,9 @@ pub fn acs3_parts(
         .collect();
     let authorization = sign_acs3(
         &keyplane_crypto::aliyun::AliyunRequest {
-            method: "POST",
-            raw_path: "/",
-            raw_query: &raw_query,
+            method,
+            raw_path,
+            raw_query,
             headers: &borrowed,
             body: b"",
         },
@@ -413,7 +445,65 @@ pub fn acs3_parts(
         credentials.access_key_secret.as_bytes(),
     );
     headers.push(("authorization".to_owned(), authorization));
-    (raw_query, headers)
+    headers
+}
+
+pub const EAS_VERSION: &str = "2021-07-01";
+
+/// Signs (ACS3) and sends EAS `CreateServiceInstanceToken` for a worker, as the tea SDK does:
+/// `GET /api/v2/services/{cluster}/{service}/instances/{instance}/token`.
+pub async fn create_service_instance_token(
+    address: SocketAddr,
+    credentials: &AliyunCredentials,
+    cluster: &str,
+    service: &str,
+    instance: &str,
+    parameters: &[(&str, &str)],
+) -> Reply {
+    use keyplane_crypto::aliyun::percent_encode_rfc3986;
+    let path = format!(
+        "/api/v2/services/{}/{}/instances/{}/token",
+        percent_encode_rfc3986(cluster),
+        percent_encode_rfc3986(service),
+        percent_encode_rfc3986(instance)
+    );
+    let raw_query = encoded_query(parameters);
+    let headers = acs3_headers(
+        &address.to_string(),
+        credentials,
+        "GET",
+        &path,
+        &raw_query,
+        EAS_VERSION,
+        "CreateServiceInstanceToken",
+        time::OffsetDateTime::now_utc(),
+    );
+    let target = if raw_query.is_empty() {
+        path
+    } else {
+        format!("{path}?{raw_query}")
+    };
+    let mut builder = Request::get(target);
+    for (name, value) in &headers {
+        builder = builder.header(name, value);
+    }
+    send(address, builder.body(Full::new(Bytes::new())).unwrap()).await
+}
+
+/// Runs `keyplane` with `arguments` (and `--data-dir`), returning its exit success, standard
+/// output and standard error.
+pub fn keyplane(data_dir: &Path, arguments: &[&str]) -> (bool, String, String) {
+    let output = Command::new(binary())
+        .args(arguments)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .output()
+        .expect("running keyplane");
+    (
+        output.status.success(),
+        String::from_utf8(output.stdout).expect("UTF-8 output"),
+        String::from_utf8(output.stderr).expect("UTF-8 errors"),
+    )
 }
 
 /// Signs (ACS3) and sends an RPC call with the parameters in the query, returning the reply.

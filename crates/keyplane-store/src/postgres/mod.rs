@@ -5,12 +5,14 @@
 //! under sqlx's advisory lock, so nodes starting together apply them once.
 
 mod activation;
+mod eas;
 
 use async_trait::async_trait;
 use keyplane_core::audit::{AuditEvent, AuditRecord};
 use keyplane_core::model::{
-    AccessKey, Account, ActivationCode, ApiKey, ApiKeyType, KeyFamily, KeyStatus, KeyUsage,
-    Redemption, SealedBlob, SourceServer, User,
+    AccessKey, Account, ActivationCode, ApiKey, ApiKeyType, EasInstance, EasService, InstanceToken,
+    InstanceTokenPurpose, KeyFamily, KeyStatus, KeyUsage, Redemption, SealedBlob, SourceServer,
+    User,
 };
 use keyplane_core::store::{ApiKeyChange, NewAccessKey, NewAccount, Store, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
@@ -898,5 +900,113 @@ impl Store for PostgresStore {
         activation_code_id: Option<&str>,
     ) -> Result<Vec<SourceServer>, StoreError> {
         activation::source_servers(&self.pool, account_id, activation_code_id).await
+    }
+
+    async fn create_eas_service(
+        &self,
+        service: EasService,
+        audit: AuditEvent,
+    ) -> Result<EasService, StoreError> {
+        eas::insert_service(self.begin().await?, &service, &audit).await?;
+        Ok(service)
+    }
+
+    async fn eas_service(
+        &self,
+        account_id: u64,
+        cluster: &str,
+        name: &str,
+    ) -> Result<Option<EasService>, StoreError> {
+        eas::find_service(&self.pool, account_id, cluster, name).await
+    }
+
+    async fn list_eas_services(&self, account_id: u64) -> Result<Vec<EasService>, StoreError> {
+        eas::list_services(&self.pool, account_id).await
+    }
+
+    async fn delete_eas_service(
+        &self,
+        account_id: u64,
+        cluster: &str,
+        name: &str,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError> {
+        eas::delete_service(self.begin().await?, account_id, cluster, name, &audit).await
+    }
+
+    async fn add_eas_instance(
+        &self,
+        instance: EasInstance,
+        audit: AuditEvent,
+    ) -> Result<EasInstance, StoreError> {
+        eas::insert_instance(self.begin().await?, &instance, &audit).await?;
+        Ok(instance)
+    }
+
+    async fn eas_instance(
+        &self,
+        account_id: u64,
+        cluster: &str,
+        service: &str,
+        name: &str,
+    ) -> Result<Option<EasInstance>, StoreError> {
+        eas::find_instance(&self.pool, account_id, cluster, service, name).await
+    }
+
+    async fn list_eas_instances(
+        &self,
+        account_id: u64,
+        cluster: &str,
+        service: &str,
+    ) -> Result<Vec<EasInstance>, StoreError> {
+        eas::list_instances(&self.pool, account_id, cluster, service).await
+    }
+
+    async fn remove_eas_instance(
+        &self,
+        account_id: u64,
+        cluster: &str,
+        service: &str,
+        name: &str,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError> {
+        eas::remove_instance(
+            self.begin().await?,
+            account_id,
+            cluster,
+            service,
+            name,
+            &audit,
+        )
+        .await
+    }
+
+    async fn create_instance_tokens(
+        &self,
+        tokens: Vec<InstanceToken>,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError> {
+        eas::insert_tokens(self.begin().await?, &tokens, &audit).await
+    }
+
+    async fn instance_token(&self, token_hash: &[u8]) -> Result<Option<InstanceToken>, StoreError> {
+        eas::find_token(&self.pool, token_hash).await
+    }
+
+    async fn burn_instance_token(
+        &self,
+        token_hash: &[u8],
+        purpose: InstanceTokenPurpose,
+        now: OffsetDateTime,
+        audit: AuditEvent,
+    ) -> Result<InstanceToken, StoreError> {
+        eas::burn_token(self.begin().await?, token_hash, purpose, now, &audit).await
+    }
+
+    async fn forget_expired_instance_tokens(
+        &self,
+        expired_before: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        eas::forget_expired_tokens(&self.pool, expired_before).await
     }
 }

@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0002_settings.sql"),
     include_str!("../../migrations/sqlite/0003_nonces.sql"),
     include_str!("../../migrations/sqlite/0004_activation_codes.sql"),
+    include_str!("../../migrations/sqlite/0005_eas.sql"),
 ];
 
 /// The schema version this build expects.

@@ -4,6 +4,7 @@
 //! read-only connections.
 
 mod activation;
+mod eas;
 mod migrations;
 mod worker;
 
@@ -12,8 +13,9 @@ use std::path::Path;
 use async_trait::async_trait;
 use keyplane_core::audit::{AuditEvent, AuditRecord};
 use keyplane_core::model::{
-    AccessKey, Account, ActivationCode, ApiKey, ApiKeyType, KeyFamily, KeyStatus, KeyUsage,
-    Redemption, SealedBlob, SourceServer, User,
+    AccessKey, Account, ActivationCode, ApiKey, ApiKeyType, EasInstance, EasService, InstanceToken,
+    InstanceTokenPurpose, KeyFamily, KeyStatus, KeyUsage, Redemption, SealedBlob, SourceServer,
+    User,
 };
 use keyplane_core::store::{ApiKeyChange, NewAccessKey, NewAccount, Store, StoreError};
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -864,6 +866,152 @@ impl Store for SqliteStore {
             .read(move |connection| {
                 activation::source_servers(connection, account_id, code_id.as_deref())
             })
+            .await
+    }
+
+    async fn create_eas_service(
+        &self,
+        service: EasService,
+        audit: AuditEvent,
+    ) -> Result<EasService, StoreError> {
+        self.connections
+            .write(move |connection| {
+                eas::insert_service(connection, &service, &audit)?;
+                Ok(service)
+            })
+            .await
+    }
+
+    async fn eas_service(
+        &self,
+        account_id: u64,
+        cluster: &str,
+        name: &str,
+    ) -> Result<Option<EasService>, StoreError> {
+        let (cluster, name) = (cluster.to_owned(), name.to_owned());
+        // The registry is changed by `keyplane eas` from other processes: read fresh.
+        self.connections
+            .read_fresh(move |connection| {
+                eas::find_service(connection, account_id, &cluster, &name)
+            })
+            .await
+    }
+
+    async fn list_eas_services(&self, account_id: u64) -> Result<Vec<EasService>, StoreError> {
+        self.connections
+            .read_fresh(move |connection| eas::list_services(connection, account_id))
+            .await
+    }
+
+    async fn delete_eas_service(
+        &self,
+        account_id: u64,
+        cluster: &str,
+        name: &str,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError> {
+        let (cluster, name) = (cluster.to_owned(), name.to_owned());
+        self.connections
+            .write(move |connection| {
+                eas::delete_service(connection, account_id, &cluster, &name, &audit)
+            })
+            .await
+    }
+
+    async fn add_eas_instance(
+        &self,
+        instance: EasInstance,
+        audit: AuditEvent,
+    ) -> Result<EasInstance, StoreError> {
+        self.connections
+            .write(move |connection| {
+                eas::insert_instance(connection, &instance, &audit)?;
+                Ok(instance)
+            })
+            .await
+    }
+
+    async fn eas_instance(
+        &self,
+        account_id: u64,
+        cluster: &str,
+        service: &str,
+        name: &str,
+    ) -> Result<Option<EasInstance>, StoreError> {
+        let (cluster, service, name) = (cluster.to_owned(), service.to_owned(), name.to_owned());
+        self.connections
+            .read_fresh(move |connection| {
+                eas::find_instance(connection, account_id, &cluster, &service, &name)
+            })
+            .await
+    }
+
+    async fn list_eas_instances(
+        &self,
+        account_id: u64,
+        cluster: &str,
+        service: &str,
+    ) -> Result<Vec<EasInstance>, StoreError> {
+        let (cluster, service) = (cluster.to_owned(), service.to_owned());
+        self.connections
+            .read_fresh(move |connection| {
+                eas::list_instances(connection, account_id, &cluster, &service)
+            })
+            .await
+    }
+
+    async fn remove_eas_instance(
+        &self,
+        account_id: u64,
+        cluster: &str,
+        service: &str,
+        name: &str,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError> {
+        let (cluster, service, name) = (cluster.to_owned(), service.to_owned(), name.to_owned());
+        self.connections
+            .write(move |connection| {
+                eas::remove_instance(connection, account_id, &cluster, &service, &name, &audit)
+            })
+            .await
+    }
+
+    async fn create_instance_tokens(
+        &self,
+        tokens: Vec<InstanceToken>,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError> {
+        self.connections
+            .write(move |connection| eas::insert_tokens(connection, &tokens, &audit))
+            .await
+    }
+
+    async fn instance_token(&self, token_hash: &[u8]) -> Result<Option<InstanceToken>, StoreError> {
+        let token_hash = token_hash.to_vec();
+        self.connections
+            .read(move |connection| eas::find_token(connection, &token_hash))
+            .await
+    }
+
+    async fn burn_instance_token(
+        &self,
+        token_hash: &[u8],
+        purpose: InstanceTokenPurpose,
+        now: OffsetDateTime,
+        audit: AuditEvent,
+    ) -> Result<InstanceToken, StoreError> {
+        let token_hash = token_hash.to_vec();
+        self.connections
+            .write(move |connection| eas::burn_token(connection, &token_hash, purpose, now, &audit))
+            .await
+    }
+
+    async fn forget_expired_instance_tokens(
+        &self,
+        expired_before: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        self.connections
+            .write(move |connection| eas::forget_expired_tokens(connection, expired_before))
             .await
     }
 }

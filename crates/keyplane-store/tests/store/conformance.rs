@@ -15,6 +15,8 @@ pub mod api_keys;
 pub mod audit;
 #[path = "conformance/concurrency.rs"]
 pub mod concurrency;
+#[path = "conformance/eas.rs"]
+pub mod eas;
 #[path = "conformance/key_usage.rs"]
 pub mod key_usage;
 #[path = "conformance/nonces.rs"]
@@ -73,6 +75,14 @@ macro_rules! conformance_tests {
             activation_codes::refused_redemptions_consume_nothing,
             activation_codes::concurrent_redemptions_register_exactly_count_servers,
             activation_codes::user_by_name_finds_users_within_their_account,
+            eas::eas_services_round_trip_and_are_scoped_to_their_account,
+            eas::eas_instances_belong_to_a_registered_service,
+            eas::deleting_an_eas_service_removes_its_instances,
+            eas::instance_tokens_round_trip_and_burn_once,
+            eas::refused_token_burns_change_nothing,
+            eas::colliding_instance_tokens_store_nothing,
+            eas::concurrent_burns_of_one_token_succeed_once,
+            eas::expired_instance_tokens_are_forgotten,
         );
     };
     (@cases $factory:path; $($module:ident :: $case:ident),+ $(,)?) => {

@@ -1,0 +1,369 @@
+//! The PostgreSQL side of the PAI-EAS registry (services, instances and their workers) and of
+//! instance tokens. Burning a token locks its row (`FOR UPDATE`) first, so of several nodes
+//! redeeming one token at once exactly one marks it used; the audit event is written in the
+//! same transaction.
+
+use keyplane_core::audit::AuditEvent;
+use keyplane_core::model::{EasInstance, EasService, InstanceToken, InstanceTokenPurpose};
+use keyplane_core::template::CommandTemplate;
+use keyplane_core::StoreError;
+use sqlx::postgres::PgRow;
+use sqlx::{PgPool, Postgres, Row, Transaction};
+use time::OffsetDateTime;
+
+use super::{backend, commit, decode, insert_audit, time_column, violated_constraint};
+use crate::codec::{as_i64, as_u64, nanos, strings_from_json, strings_to_json, time_from_nanos};
+
+const SERVICE_COLUMNS: &str = "account_id, cluster, name, exec_template, log_template, created_at";
+
+const INSTANCE_COLUMNS: &str = "account_id, cluster, service, name, workers, created_at";
+
+const TOKEN_COLUMNS: &str = "token_hash, grant_id, purpose, account_id, principal_uin, key_id, \
+     cluster, service, instance, worker, created_at, expires_at, used_at";
+
+/// Whether a statement failed on a foreign key (the row it refers to does not exist).
+fn is_foreign_key_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(database) if database.code().as_deref() == Some("23503"))
+}
+
+fn template_column(row: &PgRow, column: &str) -> Result<CommandTemplate, StoreError> {
+    let text: String = row.try_get(column).map_err(backend)?;
+    let words = decode(strings_from_json(&text))?;
+    CommandTemplate::from_words(words)
+        .map_err(|error| StoreError::Backend(format!("stored command template: {error}")))
+}
+
+fn service_from_row(row: &PgRow) -> Result<EasService, StoreError> {
+    Ok(EasService {
+        account_id: as_u64(row.try_get("account_id").map_err(backend)?),
+        cluster: row.try_get("cluster").map_err(backend)?,
+        name: row.try_get("name").map_err(backend)?,
+        exec_template: template_column(row, "exec_template")?,
+        log_template: template_column(row, "log_template")?,
+        created_at: time_column(row, "created_at")?,
+    })
+}
+
+fn instance_from_row(row: &PgRow) -> Result<EasInstance, StoreError> {
+    let workers: String = row.try_get("workers").map_err(backend)?;
+    Ok(EasInstance {
+        account_id: as_u64(row.try_get("account_id").map_err(backend)?),
+        cluster: row.try_get("cluster").map_err(backend)?,
+        service: row.try_get("service").map_err(backend)?,
+        name: row.try_get("name").map_err(backend)?,
+        workers: decode(strings_from_json(&workers))?,
+        created_at: time_column(row, "created_at")?,
+    })
+}
+
+fn token_from_row(row: &PgRow) -> Result<InstanceToken, StoreError> {
+    let purpose: String = row.try_get("purpose").map_err(backend)?;
+    let used_at: Option<i64> = row.try_get("used_at").map_err(backend)?;
+    Ok(InstanceToken {
+        token_hash: row.try_get("token_hash").map_err(backend)?,
+        grant_id: row.try_get("grant_id").map_err(backend)?,
+        purpose: InstanceTokenPurpose::parse(&purpose)
+            .ok_or_else(|| StoreError::Backend(format!("unknown token purpose {purpose}")))?,
+        account_id: as_u64(row.try_get("account_id").map_err(backend)?),
+        principal_uin: as_u64(row.try_get("principal_uin").map_err(backend)?),
+        key_id: row.try_get("key_id").map_err(backend)?,
+        cluster: row.try_get("cluster").map_err(backend)?,
+        service: row.try_get("service").map_err(backend)?,
+        instance: row.try_get("instance").map_err(backend)?,
+        worker: row.try_get("worker").map_err(backend)?,
+        created_at: time_column(row, "created_at")?,
+        expires_at: time_column(row, "expires_at")?,
+        used_at: used_at
+            .map(|value| decode(time_from_nanos(value)))
+            .transpose()?,
+    })
+}
+
+pub(super) async fn insert_service(
+    mut transaction: Transaction<'static, Postgres>,
+    service: &EasService,
+    audit: &AuditEvent,
+) -> Result<(), StoreError> {
+    let inserted = sqlx::query(&format!(
+        "INSERT INTO eas_services ({SERVICE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+    ))
+    .bind(as_i64(service.account_id))
+    .bind(&service.cluster)
+    .bind(&service.name)
+    .bind(strings_to_json(&service.exec_template.words()))
+    .bind(strings_to_json(&service.log_template.words()))
+    .bind(nanos(service.created_at))
+    .execute(&mut *transaction)
+    .await;
+    match inserted {
+        Ok(_) => {}
+        Err(error) if violated_constraint(&error).is_some() => {
+            return Err(StoreError::EasServiceAlreadyExists)
+        }
+        Err(error) => return Err(backend(error)),
+    }
+    insert_audit(&mut transaction, audit).await?;
+    commit(transaction).await
+}
+
+pub(super) async fn find_service(
+    pool: &PgPool,
+    account_id: u64,
+    cluster: &str,
+    name: &str,
+) -> Result<Option<EasService>, StoreError> {
+    let row = sqlx::query(&format!(
+        "SELECT {SERVICE_COLUMNS} FROM eas_services \
+         WHERE account_id = $1 AND cluster = $2 AND name = $3"
+    ))
+    .bind(as_i64(account_id))
+    .bind(cluster)
+    .bind(name)
+    .fetch_optional(pool)
+    .await
+    .map_err(backend)?;
+    row.map(|row| service_from_row(&row)).transpose()
+}
+
+pub(super) async fn list_services(
+    pool: &PgPool,
+    account_id: u64,
+) -> Result<Vec<EasService>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {SERVICE_COLUMNS} FROM eas_services WHERE account_id = $1 \
+         ORDER BY cluster COLLATE \"C\", name COLLATE \"C\""
+    ))
+    .bind(as_i64(account_id))
+    .fetch_all(pool)
+    .await
+    .map_err(backend)?;
+    rows.iter().map(service_from_row).collect()
+}
+
+pub(super) async fn delete_service(
+    mut transaction: Transaction<'static, Postgres>,
+    account_id: u64,
+    cluster: &str,
+    name: &str,
+    audit: &AuditEvent,
+) -> Result<(), StoreError> {
+    // Its instances go with it (ON DELETE CASCADE).
+    let deleted = sqlx::query(
+        "DELETE FROM eas_services WHERE account_id = $1 AND cluster = $2 AND name = $3",
+    )
+    .bind(as_i64(account_id))
+    .bind(cluster)
+    .bind(name)
+    .execute(&mut *transaction)
+    .await
+    .map_err(backend)?
+    .rows_affected();
+    if deleted == 0 {
+        return Err(StoreError::EasServiceNotFound);
+    }
+    insert_audit(&mut transaction, audit).await?;
+    commit(transaction).await
+}
+
+pub(super) async fn insert_instance(
+    mut transaction: Transaction<'static, Postgres>,
+    instance: &EasInstance,
+    audit: &AuditEvent,
+) -> Result<(), StoreError> {
+    let inserted = sqlx::query(&format!(
+        "INSERT INTO eas_instances ({INSTANCE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+    ))
+    .bind(as_i64(instance.account_id))
+    .bind(&instance.cluster)
+    .bind(&instance.service)
+    .bind(&instance.name)
+    .bind(strings_to_json(&instance.workers))
+    .bind(nanos(instance.created_at))
+    .execute(&mut *transaction)
+    .await;
+    match inserted {
+        Ok(_) => {}
+        // The service it belongs to is absent (or was deleted meanwhile).
+        Err(error) if is_foreign_key_violation(&error) => {
+            return Err(StoreError::EasServiceNotFound)
+        }
+        Err(error) if violated_constraint(&error).is_some() => {
+            return Err(StoreError::EasInstanceAlreadyExists)
+        }
+        Err(error) => return Err(backend(error)),
+    }
+    insert_audit(&mut transaction, audit).await?;
+    commit(transaction).await
+}
+
+pub(super) async fn find_instance(
+    pool: &PgPool,
+    account_id: u64,
+    cluster: &str,
+    service: &str,
+    name: &str,
+) -> Result<Option<EasInstance>, StoreError> {
+    let row = sqlx::query(&format!(
+        "SELECT {INSTANCE_COLUMNS} FROM eas_instances \
+         WHERE account_id = $1 AND cluster = $2 AND service = $3 AND name = $4"
+    ))
+    .bind(as_i64(account_id))
+    .bind(cluster)
+    .bind(service)
+    .bind(name)
+    .fetch_optional(pool)
+    .await
+    .map_err(backend)?;
+    row.map(|row| instance_from_row(&row)).transpose()
+}
+
+pub(super) async fn list_instances(
+    pool: &PgPool,
+    account_id: u64,
+    cluster: &str,
+    service: &str,
+) -> Result<Vec<EasInstance>, StoreError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {INSTANCE_COLUMNS} FROM eas_instances \
+         WHERE account_id = $1 AND cluster = $2 AND service = $3 ORDER BY name COLLATE \"C\""
+    ))
+    .bind(as_i64(account_id))
+    .bind(cluster)
+    .bind(service)
+    .fetch_all(pool)
+    .await
+    .map_err(backend)?;
+    rows.iter().map(instance_from_row).collect()
+}
+
+pub(super) async fn remove_instance(
+    mut transaction: Transaction<'static, Postgres>,
+    account_id: u64,
+    cluster: &str,
+    service: &str,
+    name: &str,
+    audit: &AuditEvent,
+) -> Result<(), StoreError> {
+    let deleted = sqlx::query(
+        "DELETE FROM eas_instances \
+         WHERE account_id = $1 AND cluster = $2 AND service = $3 AND name = $4",
+    )
+    .bind(as_i64(account_id))
+    .bind(cluster)
+    .bind(service)
+    .bind(name)
+    .execute(&mut *transaction)
+    .await
+    .map_err(backend)?
+    .rows_affected();
+    if deleted == 0 {
+        return Err(StoreError::EasInstanceNotFound);
+    }
+    insert_audit(&mut transaction, audit).await?;
+    commit(transaction).await
+}
+
+pub(super) async fn insert_tokens(
+    mut transaction: Transaction<'static, Postgres>,
+    tokens: &[InstanceToken],
+    audit: &AuditEvent,
+) -> Result<(), StoreError> {
+    for token in tokens {
+        let inserted = sqlx::query(&format!(
+            "INSERT INTO eas_instance_tokens ({TOKEN_COLUMNS}) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        ))
+        .bind(&token.token_hash)
+        .bind(&token.grant_id)
+        .bind(token.purpose.as_str())
+        .bind(as_i64(token.account_id))
+        .bind(as_i64(token.principal_uin))
+        .bind(&token.key_id)
+        .bind(&token.cluster)
+        .bind(&token.service)
+        .bind(&token.instance)
+        .bind(&token.worker)
+        .bind(nanos(token.created_at))
+        .bind(nanos(token.expires_at))
+        .bind(token.used_at.map(nanos))
+        .execute(&mut *transaction)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            // Dropping the transaction undoes the tokens inserted before.
+            Err(error) if violated_constraint(&error).is_some() => {
+                return Err(StoreError::IdentifierTaken)
+            }
+            Err(error) => return Err(backend(error)),
+        }
+    }
+    insert_audit(&mut transaction, audit).await?;
+    commit(transaction).await
+}
+
+pub(super) async fn find_token(
+    pool: &PgPool,
+    token_hash: &[u8],
+) -> Result<Option<InstanceToken>, StoreError> {
+    let row = sqlx::query(&format!(
+        "SELECT {TOKEN_COLUMNS} FROM eas_instance_tokens WHERE token_hash = $1"
+    ))
+    .bind(token_hash)
+    .fetch_optional(pool)
+    .await
+    .map_err(backend)?;
+    row.map(|row| token_from_row(&row)).transpose()
+}
+
+pub(super) async fn burn_token(
+    mut transaction: Transaction<'static, Postgres>,
+    token_hash: &[u8],
+    purpose: InstanceTokenPurpose,
+    now: OffsetDateTime,
+    audit: &AuditEvent,
+) -> Result<InstanceToken, StoreError> {
+    // The lock orders concurrent redemptions of one token: each later one waits, then reads
+    // the token as the earlier one left it (used).
+    let row = sqlx::query(&format!(
+        "SELECT {TOKEN_COLUMNS} FROM eas_instance_tokens WHERE token_hash = $1 FOR UPDATE"
+    ))
+    .bind(token_hash)
+    .fetch_optional(&mut *transaction)
+    .await
+    .map_err(backend)?;
+    let mut token = row
+        .map(|row| token_from_row(&row))
+        .transpose()?
+        .filter(|token| token.purpose == purpose)
+        .ok_or(StoreError::InstanceTokenNotFound)?;
+    if token.used_at.is_some() {
+        return Err(StoreError::InstanceTokenUsed);
+    }
+    if token.is_expired(now) {
+        return Err(StoreError::InstanceTokenExpired);
+    }
+    sqlx::query("UPDATE eas_instance_tokens SET used_at = $2 WHERE token_hash = $1")
+        .bind(token_hash)
+        .bind(nanos(now))
+        .execute(&mut *transaction)
+        .await
+        .map_err(backend)?;
+    insert_audit(&mut transaction, audit).await?;
+    commit(transaction).await?;
+    token.used_at = Some(now);
+    Ok(token)
+}
+
+pub(super) async fn forget_expired_tokens(
+    pool: &PgPool,
+    expired_before: OffsetDateTime,
+) -> Result<u64, StoreError> {
+    Ok(
+        sqlx::query("DELETE FROM eas_instance_tokens WHERE expires_at <= $1")
+            .bind(nanos(expired_before))
+            .execute(pool)
+            .await
+            .map_err(backend)?
+            .rows_affected(),
+    )
+}
