@@ -31,7 +31,7 @@ main(async () => {
   out.missingParameter = await outcome(root, "UpdateAccessKey", { UserAccessKeyId: k.AccessKeyId, ...upn });
   out.invalidParameter = await outcome(root, "UpdateAccessKey", { UserAccessKeyId: k.AccessKeyId, Status: "Asleep", ...upn });
   out.signatureMismatch = await outcome(
-    rpc({ accessKeyId: cfg.root.accessKeyId, accessKeySecret: "W" + cfg.root.accessKeySecret.slice(1) }, IMS),
+    rpc({ accessKeyId: cfg.root.accessKeyId, accessKeySecret: (cfg.root.accessKeySecret[0] === "W" ? "V" : "W") + cfg.root.accessKeySecret.slice(1) }, IMS),
     "ListAccessKeys",
     {},
   );
