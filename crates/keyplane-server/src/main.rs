@@ -720,6 +720,8 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         aliyun: keyplane_aliyun::AliyunDialect::new(authority.clone(), public_urls.clone()),
         clock: Arc::new(SystemClock),
         store: installation.backend.store(),
+        authority: authority.clone(),
+        gateway: keyplane_server::gateway::Gateway::new(config.gateway, &public_urls),
     });
     println!("listening on http://{address}");
     tracing::info!(
