@@ -123,6 +123,7 @@ impl RequestContext {
             outcome: outcome.to_owned(),
             source_address: self.source_address.clone(),
             user_agent: self.user_agent.clone(),
+            detail: None,
         }
     }
 

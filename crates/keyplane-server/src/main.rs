@@ -617,6 +617,7 @@ async fn audit(args: AuditArgs) -> anyhow::Result<()> {
                 "outcome": event.outcome,
                 "source_address": event.source_address,
                 "user_agent": event.user_agent,
+                "detail": event.detail,
             });
             if let Err(error) = writeln!(output, "{line}") {
                 // A reader that stops early (`keyplane audit | head`) is not a failure.

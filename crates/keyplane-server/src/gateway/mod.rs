@@ -422,6 +422,7 @@ fn audit_session(
         outcome: report.end.outcome().to_owned(),
         source_address: started.source_address.clone(),
         user_agent: started.user_agent.clone(),
+        detail: Some(detail),
     });
 }
 

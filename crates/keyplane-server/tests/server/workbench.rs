@@ -339,7 +339,40 @@ async fn terminal_and_log_websockets_run_real_programs_once_and_leave_nothing_be
         assert_eq!(line["target"], "cn-shanghai/svc/svc-1/worker0");
         assert_eq!(line["outcome"], "Success");
         assert_eq!(line["key_id"], root.access_key_id.as_str());
+        let detail = line["detail"].as_str().unwrap();
+        for field in [
+            "started=",
+            "ended=",
+            "bytes_from_client=",
+            "bytes_to_client=",
+        ] {
+            assert!(detail.contains(field), "{detail}");
+        }
     }
+    // The first terminal's traffic: what was typed, counted exactly, and its output.
+    let first = lines
+        .iter()
+        .find(|line| line["action"] == "TerminalSession")
+        .unwrap();
+    let detail = first["detail"].as_str().unwrap();
+    let typed = [
+        "echo hello-$((6*7))\n",
+        "echo pid-$$-$((1+1))end\n",
+        "stty size\n",
+        "echo grüße-€-日本\n",
+        "sleep 30\n",
+        "\u{3}",
+        "echo after-$((1+1))-interrupt\n",
+        "sleep 300 &\n",
+    ]
+    .iter()
+    .map(|text| text.len())
+    .sum::<usize>();
+    assert!(
+        detail.contains(&format!("bytes_from_client={typed} ")),
+        "{detail}"
+    );
+    assert!(detail.contains("end=client_closed"), "{detail}");
     assert_eq!(
         lines
             .iter()
