@@ -270,6 +270,14 @@ pub async fn serve(
             // request, carries it and is where the session is checked.
             return page::workbench();
         }
+        if request.method() != http::Method::GET {
+            // Only a real visit spends the one-time URL; HEAD (link checkers) does not.
+            return page::message(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Method not allowed",
+                "The Workbench URL is opened with GET.",
+            );
+        }
         return open_workbench(state, &request, source_address).await;
     }
     let accept = match websocket::check_handshake(request.method(), request.headers()) {

@@ -417,6 +417,9 @@ async fn the_workbench_url_opens_a_browser_session_once() {
         "{error}"
     );
 
+    // HEAD (a link checker) does not spend the URL.
+    let head = Request::head(path).body(Full::new(Bytes::new())).unwrap();
+    assert_eq!(send(server.address, head).await.status, 405);
     let reply = send(server.address, get(path, None)).await;
     assert_eq!(reply.status, 303);
     assert_eq!(reply.headers["location"], "workbench/terminal");
