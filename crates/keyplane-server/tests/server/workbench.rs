@@ -485,3 +485,57 @@ async fn the_workbench_url_opens_a_browser_session_once() {
     read_until(&mut client, "hello-42", 10).await;
     client.close(None).await.unwrap();
 }
+
+#[test]
+fn terminal_limits_come_from_flags_then_the_file_then_defaults() {
+    use clap::Parser;
+    use keyplane_server::config::{ServeArgs, ServeConfig};
+
+    #[derive(Parser)]
+    struct Command {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+    let resolve = |arguments: &[&str]| {
+        let mut argv = vec!["keyplane"];
+        argv.extend_from_slice(arguments);
+        ServeConfig::resolve(&Command::try_parse_from(argv).unwrap().serve)
+    };
+    let directory = tempfile::tempdir().unwrap();
+    let file = directory.path().join("keyplane.toml");
+    let file = file.to_str().unwrap();
+
+    let defaults = resolve(&[]).unwrap().gateway;
+    assert_eq!(defaults.idle_timeout, Duration::from_secs(900));
+    assert_eq!(defaults.max_session, Duration::from_secs(3600));
+
+    std::fs::write(
+        file,
+        "terminal_idle_timeout_seconds = 60\nterminal_max_session_seconds = 600\n",
+    )
+    .unwrap();
+    let from_file = resolve(&["--config", file]).unwrap().gateway;
+    assert_eq!(from_file.idle_timeout, Duration::from_secs(60));
+    assert_eq!(from_file.max_session, Duration::from_secs(600));
+    let from_flags = resolve(&[
+        "--config",
+        file,
+        "--terminal-idle-timeout",
+        "5",
+        "--terminal-max-session",
+        "50",
+    ])
+    .unwrap()
+    .gateway;
+    assert_eq!(from_flags.idle_timeout, Duration::from_secs(5));
+    assert_eq!(from_flags.max_session, Duration::from_secs(50));
+
+    for contents in [
+        "terminal_idle_timeout_seconds = 0\n",
+        "terminal_max_session_seconds = 604801\n",
+    ] {
+        std::fs::write(file, contents).unwrap();
+        let error = format!("{:#}", resolve(&["--config", file]).unwrap_err());
+        assert!(error.contains("1 to 604800 seconds"), "{contents}: {error}");
+    }
+}
