@@ -6,7 +6,8 @@
 //! an idle terminal is closed after the configured timeout; the Workbench URL sets the
 //! session cookie, redirects to the page, and a second opening shows a page and opens
 //! nothing; the page's socket requires the cookie and the public origin; every session is
-//! audited when it ends.
+//! audited when it ends. The maximum session length closes a busy terminal, and a shutdown
+//! closes running sessions (1001), ends their programs and flushes their audit records.
 
 use std::path::Path;
 use std::time::Duration;
@@ -380,6 +381,69 @@ async fn terminal_and_log_websockets_run_real_programs_once_and_leave_nothing_be
             .count(),
         1
     );
+}
+
+#[tokio::test]
+async fn the_maximum_session_length_and_a_shutdown_end_sessions_and_their_programs() {
+    let directory = tempfile::tempdir().unwrap();
+    let data_dir = directory.path();
+    let root = AliyunCredentials::root(&init(data_dir));
+    register(data_dir);
+    let server = Server::start(data_dir, &["--terminal-max-session", "2"]);
+    let server_pid = server.child.id();
+
+    // Busy, never idle, but no longer than the maximum length.
+    let answer = tokens(&server, &root).await;
+    let started = std::time::Instant::now();
+    let (mut client, _) = tokio_tungstenite::connect_async(answer["Url"].as_str().unwrap())
+        .await
+        .unwrap();
+    client
+        .send(Message::text("while :; do echo tick; sleep 0.2; done\n"))
+        .await
+        .unwrap();
+    let (output, close) = read_to_close(&mut client, 15).await;
+    assert!(output.contains("tick"), "{output:?}");
+    assert_eq!(
+        close,
+        Some((CloseCode::Away, "maximum session length reached".to_owned()))
+    );
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    wait_until("every child of the server ending", 10, || {
+        children_of(server_pid).is_empty()
+    })
+    .await;
+
+    // A shutdown closes running sessions (1001) and ends their programs before the server exits.
+    let answer = tokens(&server, &root).await;
+    let (mut client, _) = tokio_tungstenite::connect_async(answer["Url"].as_str().unwrap())
+        .await
+        .unwrap();
+    client
+        .send(Message::text("echo pid-$$-$((1+1))end\n"))
+        .await
+        .unwrap();
+    let output = read_until(&mut client, "-2end\r\n", 10).await;
+    let shell_pid: u32 = output
+        .rsplit("pid-")
+        .next()
+        .and_then(|rest| rest.split("-2end").next())
+        .and_then(|digits| digits.parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {output:?}"));
+    let terminating = tokio::task::spawn_blocking(move || server.terminate());
+    let (_, close) = read_to_close(&mut client, 15).await;
+    assert_eq!(
+        close,
+        Some((CloseCode::Away, "server shutting down".to_owned()))
+    );
+    assert!(terminating.await.unwrap().success());
+    assert!(!process_exists(shell_pid) && session_members(shell_pid) == 0);
+    // The session's audit record was flushed before the server stopped.
+    let sessions = audit_lines(data_dir)
+        .into_iter()
+        .filter(|line| line["action"] == "TerminalSession")
+        .count();
+    assert_eq!(sessions, 2);
 }
 
 /// `GET` with optional cookie and origin headers, for the browser routes.
