@@ -603,3 +603,59 @@ fn terminal_limits_come_from_flags_then_the_file_then_defaults() {
         assert!(error.contains("1 to 604800 seconds"), "{contents}: {error}");
     }
 }
+
+#[tokio::test]
+async fn an_expired_workbench_url_or_browser_session_opens_nothing() {
+    let directory = tempfile::tempdir().unwrap();
+    let data_dir = directory.path();
+    let root = AliyunCredentials::root(&init(data_dir));
+    register(data_dir);
+    let server = Server::start(
+        data_dir,
+        &["--instance-token-ttl", "1", "--terminal-max-session", "2"],
+    );
+    let base = format!("http://{}", server.address);
+    let path_of = |answer: &Value| {
+        answer["WorkbenchUrl"]
+            .as_str()
+            .unwrap()
+            .strip_prefix(&base)
+            .unwrap()
+            .to_owned()
+    };
+
+    // A Workbench URL opened after its token expired: a page that says so, no cookie.
+    let late = path_of(&tokens(&server, &root).await);
+    // Opened in time: a browser session that itself expires after the maximum length.
+    let reply = send(
+        server.address,
+        get(&path_of(&tokens(&server, &root).await), None),
+    )
+    .await;
+    assert_eq!(reply.status, 303);
+    let cookie = reply.headers["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("Max-Age=2"), "{cookie}");
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+
+    let expired = send(server.address, get(&late, None)).await;
+    assert_eq!(expired.status, 403);
+    assert!(expired.headers.get("set-cookie").is_none());
+    assert!(String::from_utf8_lossy(&expired.body).contains("has expired"));
+
+    let mut request = format!("ws://{}/eas/v1/session-terminal", server.address)
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("origin", base.parse().unwrap());
+    request
+        .headers_mut()
+        .insert("cookie", pair.parse().unwrap());
+    let error = tokio_tungstenite::connect_async(request).await.unwrap_err();
+    assert!(
+        matches!(&error, tokio_tungstenite::tungstenite::Error::Http(response) if response.status() == 401),
+        "{error}"
+    );
+    assert!(children_of(server.child.id()).is_empty());
+}
