@@ -119,20 +119,22 @@ fn escape_html(text: &str) -> String {
     escaped
 }
 
+/// The message pages' style, inline: they are served at several depths of the path (and under
+/// a public URL's prefix), where no one relative link to the stylesheet would work.
+const MESSAGE_STYLE: &str = "body { background: #1e1e1e; color: #ddd; font-family: sans-serif; } \
+     div { max-width: 40em; margin: 4em auto; line-height: 1.5; } h1 { font-size: 1.4em; }";
+
 /// A page that explains why nothing was opened.
 pub fn message(status: StatusCode, title: &str, explanation: &str) -> Response<Full<Bytes>> {
     let body = format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"referrer\" content=\"no-referrer\">\n<title>{title} · Keyplane Workbench</title>\n\
-         <link rel=\"stylesheet\" href=\"{prefix}assets/workbench.css\">\n</head>\n<body>\n\
+         <style>{MESSAGE_STYLE}</style>\n</head>\n<body>\n\
          <div class=\"message\">\n<h1>{title}</h1>\n<p>{explanation}</p>\n\
          <p>Ask for a new Workbench URL (<code>CreateServiceInstanceToken</code>) to open a terminal.</p>\n\
          </div>\n</body>\n</html>\n",
         title = escape_html(title),
         explanation = escape_html(explanation),
-        // Message pages are served at /eas/workbench (assets are under workbench/) and at
-        // /eas/workbench/terminal (assets are beside it).
-        prefix = "/eas/workbench/",
     );
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
