@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Keyplane official-SDK acceptance suite (Tencent Cloud API 3.0 and the
-# Alibaba Cloud OpenAPI RPC dialect: IMS, SMC and the SMC agent endpoint).
+# Keyplane official-SDK acceptance suite (Tencent Cloud API 3.0, the
+# Alibaba Cloud OpenAPI RPC dialect: IMS, SMC and the SMC agent endpoint, and
+# PAI-EAS with the Workbench in headless Chromium).
 #
 #   .ci/acceptance/run.sh [pytest args...]      e.g.  run.sh -k node -x
 #
@@ -71,12 +72,28 @@ make_venv() { # dir requirements-file
 make_venv "$HERE/.venv" "$HERE/requirements.txt"
 make_venv "$HERE/.venv-tccli" "$HERE/requirements-tccli.txt"
 
+# ---- Chromium (the Workbench browser test) -------------------------------------
+# Debian's chromium, driven by playwright-core (which downloads no browser).  Installed
+# quietly when missing; if that is impossible the browser test skips and says why.
+if [ ! -x /usr/bin/chromium ]; then
+  log "installing chromium (apt-get) for the Workbench browser test"
+  apt_sudo=""
+  if [ "$(id -u)" != "0" ] && command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+    apt_sudo="sudo -n"
+  fi
+  if ! { quiet $apt_sudo apt-get update -q && \
+         quiet $apt_sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium; }; then
+    log "chromium could not be installed: the Workbench browser test will be skipped"
+  fi
+fi
+
 # ---- node_modules ------------------------------------------------------------
 command -v node >/dev/null || { log "node not found"; exit 1; }
 command -v npm >/dev/null || { log "npm not found"; exit 1; }
 npm_stamp="$STAMPS/node_modules.sha256"
 npm_want="$(fingerprint "$HERE/package.json" "$HERE/package-lock.json"; node --version)"
 if [ ! -d "$HERE/node_modules/tencentcloud-sdk-nodejs" ] || [ ! -d "$HERE/node_modules/@alicloud/pop-core" ] \
+   || [ ! -d "$HERE/node_modules/playwright-core" ] \
    || [ ! -f "$npm_stamp" ] \
    || [ "$(cat "$npm_stamp")" != "$npm_want" ]; then
   log "npm ci"

@@ -21,6 +21,9 @@ pub struct AuditEvent {
     pub outcome: String,
     pub source_address: String,
     pub user_agent: String,
+    /// Free text for what the other fields do not hold (a terminal session's start, end and
+    /// bytes each way); `None` for most events.
+    pub detail: Option<String>,
 }
 
 /// A stored audit record with its position in the log.

@@ -123,6 +123,7 @@ impl RequestContext {
             outcome: outcome.to_owned(),
             source_address: self.source_address.clone(),
             user_agent: self.user_agent.clone(),
+            detail: None,
         }
     }
 
@@ -510,6 +511,13 @@ impl Authority {
 
     /// Queues the audit event of a refused request; written by [`Authority::flush`].
     pub fn record_refusal(&self, event: AuditEvent) {
+        self.record_buffered_event(event);
+    }
+
+    /// Buffers an audit event that is not part of a store transaction — a refusal, or the end
+    /// of a terminal or log session — for the next [`Authority::flush`] (bounded like
+    /// refusals: beyond the limit the event is counted and dropped).
+    pub fn record_buffered_event(&self, event: AuditEvent) {
         let mut buffer = self.audit_buffer.lock();
         if buffer.len() >= AUDIT_BUFFER_LIMIT {
             self.dropped_audit_events.fetch_add(1, Ordering::Relaxed);

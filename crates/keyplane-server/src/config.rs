@@ -14,6 +14,8 @@ use keyplane_core::rate_limit::RateLimits;
 use keyplane_core::rules::{DEFAULT_INSTANCE_TOKEN_TTL_SECONDS, MAX_INSTANCE_TOKEN_TTL_SECONDS};
 use serde::Deserialize;
 
+use crate::gateway::{GatewaySettings, DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_MAX_SESSION_SECONDS};
+
 pub const DEFAULT_DATA_DIR: &str = "./keyplane-data";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
@@ -71,6 +73,14 @@ pub struct ServeArgs {
     /// How long an EAS instance token may be redeemed, in seconds (1 to 86400). Default 300.
     #[arg(long = "instance-token-ttl", env = "KEYPLANE_INSTANCE_TOKEN_TTL")]
     pub instance_token_ttl: Option<i64>,
+    /// Close an EAS terminal after this many seconds without traffic either way (1 to
+    /// 604800). Default 900.
+    #[arg(long = "terminal-idle-timeout", env = "KEYPLANE_TERMINAL_IDLE_TIMEOUT")]
+    pub terminal_idle_timeout: Option<u64>,
+    /// The longest an EAS terminal, log stream or Workbench browser session lasts, in seconds
+    /// (1 to 604800). Default 3600.
+    #[arg(long = "terminal-max-session", env = "KEYPLANE_TERMINAL_MAX_SESSION")]
+    pub terminal_max_session: Option<u64>,
 }
 
 /// How logs are written (to standard error).
@@ -103,6 +113,8 @@ pub struct FileConfig {
     pub worker_threads: Option<u16>,
     pub public_url: Option<String>,
     pub instance_token_ttl_seconds: Option<i64>,
+    pub terminal_idle_timeout_seconds: Option<u64>,
+    pub terminal_max_session_seconds: Option<u64>,
 }
 
 impl FileConfig {
@@ -199,6 +211,18 @@ pub struct ServeConfig {
     pub public_url: Option<PublicUrls>,
     /// How long an EAS instance token may be redeemed.
     pub instance_token_ttl: time::Duration,
+    /// The terminal gateway's idle timeout and maximum session length.
+    pub gateway: GatewaySettings,
+}
+
+/// The longest terminal idle timeout or session length accepted: a week.
+pub const MAX_TERMINAL_SECONDS: u64 = 7 * 24 * 3600;
+
+fn terminal_seconds(name: &str, seconds: u64) -> anyhow::Result<Duration> {
+    if !(1..=MAX_TERMINAL_SECONDS).contains(&seconds) {
+        bail!("{name} must be 1 to {MAX_TERMINAL_SECONDS} seconds, not {seconds}");
+    }
+    Ok(Duration::from_secs(seconds))
 }
 
 fn parse_rate_limit(text: &str) -> anyhow::Result<(String, u32)> {
@@ -280,6 +304,20 @@ impl ServeConfig {
                     "the instance token time to live must be 1 to \
                      {MAX_INSTANCE_TOKEN_TTL_SECONDS} seconds, not {seconds}"
                 ),
+            },
+            gateway: GatewaySettings {
+                idle_timeout: terminal_seconds(
+                    "the terminal idle timeout",
+                    args.terminal_idle_timeout
+                        .or(file.terminal_idle_timeout_seconds)
+                        .unwrap_or(DEFAULT_IDLE_TIMEOUT_SECONDS),
+                )?,
+                max_session: terminal_seconds(
+                    "the maximum terminal session length",
+                    args.terminal_max_session
+                        .or(file.terminal_max_session_seconds)
+                        .unwrap_or(DEFAULT_MAX_SESSION_SECONDS),
+                )?,
             },
         })
     }

@@ -1,7 +1,8 @@
 //! The HTTP front: one listening port for every dialect and the native routes. Connections are
 //! served by hyper with explicit limits (header buffer, header count, header read timeout),
 //! request bodies are read with a size cap and a deadline, and every request is answered by
-//! exactly one route: `/healthz`, `/readyz`, the SMC agent's registration endpoint, PAI-EAS
+//! exactly one route: `/healthz`, `/readyz`, the EAS terminal gateway (`/eas/…`, see
+//! [`crate::gateway`]; its WebSockets are HTTP/1.1 upgrades), the SMC agent's registration endpoint, PAI-EAS
 //! (ROA, recognised by its `/api/v2/services/` path), the Alibaba RPC dialect (recognised by
 //! its headers or parameters), or the Tencent dialect. Shutdown stops accepting, lets in-flight
 //! requests finish within a grace period, then flushes buffered writes.
@@ -43,6 +44,10 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// For readiness: the store must answer.
     pub store: Arc<dyn keyplane_core::Store>,
+    /// For audit events written outside a use case (terminal sessions).
+    pub authority: Arc<keyplane_core::Authority>,
+    /// The EAS terminal gateway (`/eas/…`).
+    pub gateway: crate::gateway::Gateway,
 }
 
 /// How long `/readyz` waits for the store.
@@ -164,6 +169,9 @@ async fn serve_request(
                 ),
             });
         }
+        path if crate::gateway::is_gateway_path(path) => {
+            return Ok(crate::gateway::serve(&state, request, &source_address).await);
+        }
         _ => {}
     }
     let (parts, body) = request.into_parts();
@@ -265,14 +273,18 @@ fn aliyun_request<'a>(incoming: &IncomingRequest<'a>) -> keyplane_aliyun::Incomi
     }
 }
 
-/// Serves until `shutdown` resolves, then drains connections for up to `grace`.
+/// Serves until `shutdown` resolves, then drains connections for up to `grace`: each
+/// connection is asked to finish its in-flight request and close, and the gateway's terminal
+/// and log sessions are ended (their programs signalled and reaped).
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
     shutdown: impl std::future::Future<Output = ()>,
     grace: Duration,
 ) {
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // hyper-util's GracefulShutdown cannot watch connections that allow upgrades, so each
+    // connection task watches this channel itself; the sender learns when all have ended.
+    let (stop_connections, _) = tokio::sync::watch::channel(false);
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -298,22 +310,37 @@ pub async fn serve(
                 let service = service_fn(move |request| {
                     serve_request(state.clone(), source_address.clone(), request)
                 });
-                let connection = builder.serve_connection(TokioIo::new(stream), service);
-                let connection = graceful.watch(connection);
+                let connection = builder
+                    .serve_connection(TokioIo::new(stream), service)
+                    .with_upgrades();
+                let mut stop = stop_connections.subscribe();
                 tokio::spawn(async move {
-                    if let Err(error) = connection.await {
+                    tokio::pin!(connection);
+                    let result = tokio::select! {
+                        result = connection.as_mut() => result,
+                        () = async {
+                            let _ = stop.wait_for(|stopping| *stopping).await;
+                        } => {
+                            connection.as_mut().graceful_shutdown();
+                            connection.as_mut().await
+                        }
+                    };
+                    if let Err(error) = result {
                         tracing::debug!(%error, "connection ended with an error");
                     }
+                    drop(stop);
                 });
             }
             () = &mut shutdown => break,
         }
     }
     drop(listener);
-    if tokio::time::timeout(grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    let _ = stop_connections.send(true);
+    let drained = tokio::time::timeout(grace, async {
+        tokio::join!(stop_connections.closed(), state.gateway.shut_down(grace));
+    })
+    .await;
+    if drained.is_err() {
         tracing::warn!("connections still open after the shutdown grace period");
     }
 }

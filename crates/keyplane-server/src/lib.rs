@@ -1,9 +1,10 @@
 //! Keyplane's composition root: configuration, the installation on disk, the production
-//! credential factory, the HTTP front and the load generator. The `keyplane` binary
+//! credential factory, the HTTP front, the EAS terminal gateway and the load generator. The `keyplane` binary
 //! (`main.rs`) is a thin command-line layer over these modules.
 
 pub mod bench;
 pub mod config;
 pub mod factory;
+pub mod gateway;
 pub mod http;
 pub mod installation;

@@ -617,6 +617,7 @@ async fn audit(args: AuditArgs) -> anyhow::Result<()> {
                 "outcome": event.outcome,
                 "source_address": event.source_address,
                 "user_agent": event.user_agent,
+                "detail": event.detail,
             });
             if let Err(error) = writeln!(output, "{line}") {
                 // A reader that stops early (`keyplane audit | head`) is not a failure.
@@ -720,6 +721,8 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         aliyun: keyplane_aliyun::AliyunDialect::new(authority.clone(), public_urls.clone()),
         clock: Arc::new(SystemClock),
         store: installation.backend.store(),
+        authority: authority.clone(),
+        gateway: keyplane_server::gateway::Gateway::new(config.gateway, &public_urls),
     });
     println!("listening on http://{address}");
     tracing::info!(

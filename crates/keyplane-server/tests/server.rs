@@ -13,4 +13,5 @@ mod server {
     pub mod robustness;
     pub mod smc;
     pub mod support;
+    pub mod workbench;
 }

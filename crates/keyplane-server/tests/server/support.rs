@@ -141,6 +141,7 @@ impl Drop for Server {
 pub struct Reply {
     pub status: u16,
     pub content_type: Option<String>,
+    pub headers: http::HeaderMap,
     pub body: Bytes,
 }
 
@@ -200,6 +201,7 @@ pub async fn send(address: SocketAddr, request: Request<Full<Bytes>>) -> Reply {
         .get("content-type")
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
+    let headers = response.headers().clone();
     let body = response
         .into_body()
         .collect()
@@ -209,6 +211,7 @@ pub async fn send(address: SocketAddr, request: Request<Full<Bytes>>) -> Reply {
     Reply {
         status,
         content_type,
+        headers,
         body,
     }
 }

@@ -136,7 +136,8 @@ const ACCESS_KEY_COLUMNS: &str = "id, account_id, owner_uin, family, status, des
 const API_KEY_COLUMNS: &str = "id, account_id, key_type, secret_name, enabled, tags, \
      secret_key_version, secret_ciphertext, created_at, updated_at";
 
-/// Binds the eleven audit-event arguments the use-case functions take, in their order.
+/// Binds the eleven audit-event arguments the use-case functions take, in their order. The
+/// detail is not among them: the events those functions write carry none.
 fn bind_audit<'query>(
     query: sqlx::query::Query<'query, Postgres, sqlx::postgres::PgArguments>,
     event: &'query AuditEvent,
@@ -168,10 +169,17 @@ async fn insert_audit(
     transaction: &mut Transaction<'_, Postgres>,
     event: &AuditEvent,
 ) -> Result<(), StoreError> {
+    // A direct insert rather than keyplane_insert_audit (whose eleven arguments the use-case
+    // functions share), so that the detail column is written too.
     bind_audit(
-        sqlx::query("SELECT keyplane_insert_audit($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"),
+        sqlx::query(
+            "INSERT INTO audit_events (time, request_id, account_id, principal_uin, key_id, \
+             product, action, target, outcome, source_address, user_agent, detail) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        ),
         event,
     )
+    .bind(&event.detail)
     .execute(&mut **transaction)
     .await
     .map_err(backend)?;
@@ -800,7 +808,7 @@ impl Store for PostgresStore {
     async fn audit_records(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT sequence, time, request_id, account_id, principal_uin, key_id, product, \
-             action, target, outcome, source_address, user_agent FROM audit_events \
+             action, target, outcome, source_address, user_agent, detail FROM audit_events \
              WHERE sequence > $1 ORDER BY sequence LIMIT $2",
         )
         .bind(after)
@@ -830,6 +838,7 @@ impl Store for PostgresStore {
                         outcome: row.try_get("outcome").map_err(backend)?,
                         source_address: row.try_get("source_address").map_err(backend)?,
                         user_agent: row.try_get("user_agent").map_err(backend)?,
+                        detail: row.try_get("detail").map_err(backend)?,
                     },
                 })
             })

@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0003_nonces.sql"),
     include_str!("../../migrations/sqlite/0004_activation_codes.sql"),
     include_str!("../../migrations/sqlite/0005_eas.sql"),
+    include_str!("../../migrations/sqlite/0006_audit_detail.sql"),
 ];
 
 /// The schema version this build expects.

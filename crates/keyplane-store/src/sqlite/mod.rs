@@ -126,8 +126,8 @@ fn insert_audit(connection: &Connection, event: &AuditEvent) -> Result<(), Store
     connection
         .prepare_cached(
             "INSERT INTO audit_events (time, request_id, account_id, principal_uin, key_id, \
-             product, action, target, outcome, source_address, user_agent) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+             product, action, target, outcome, source_address, user_agent, detail) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         )
         .and_then(|mut statement| {
             statement.execute(params![
@@ -142,6 +142,7 @@ fn insert_audit(connection: &Connection, event: &AuditEvent) -> Result<(), Store
                 event.outcome,
                 event.source_address,
                 event.user_agent,
+                event.detail,
             ])
         })
         .map_err(backend)?;
@@ -745,7 +746,7 @@ impl Store for SqliteStore {
                 let mut statement = connection
                     .prepare_cached(
                         "SELECT sequence, time, request_id, account_id, principal_uin, key_id, \
-                         product, action, target, outcome, source_address, user_agent \
+                         product, action, target, outcome, source_address, user_agent, detail \
                          FROM audit_events WHERE sequence > ?1 ORDER BY sequence LIMIT ?2",
                     )
                     .map_err(backend)?;
@@ -765,6 +766,7 @@ impl Store for SqliteStore {
                                 outcome: row.get(9)?,
                                 source_address: row.get(10)?,
                                 user_agent: row.get(11)?,
+                                detail: row.get(12)?,
                             },
                         })
                     })

@@ -175,6 +175,7 @@ pub fn audit_event(action: &str, target: &str) -> AuditEvent {
         outcome: OUTCOME_SUCCESS.to_owned(),
         source_address: "192.0.2.10".to_owned(),
         user_agent: "keyplane-conformance/1.0".to_owned(),
+        detail: None,
     }
 }
 
@@ -192,6 +193,7 @@ pub fn refused_audit_event(request_number: u32, outcome: &str) -> AuditEvent {
         outcome: outcome.to_owned(),
         source_address: "2001:db8::7".to_owned(),
         user_agent: String::new(),
+        detail: None,
     }
 }
 

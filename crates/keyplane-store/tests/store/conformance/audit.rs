@@ -371,6 +371,10 @@ pub async fn append_audit_events_appends_in_order(store: Arc<dyn Store>) {
             outcome: "UnauthorizedOperation".to_owned(),
             ..audit_event("DeleteAccessKey", &tencent_key_id(1))
         },
+        AuditEvent {
+            detail: Some("started=… ended=… bytes_from_client=12 bytes_to_client=3456".to_owned()),
+            ..audit_event("TerminalSession", "cn-shanghai/svc/svc-1/worker0")
+        },
         refused_audit_event(2, "RequestLimitExceeded"),
     ];
     assert_eq!(store.append_audit_events(first_batch.clone()).await, Ok(()));

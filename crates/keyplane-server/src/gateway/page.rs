@@ -1,0 +1,142 @@
+//! The Workbench's browser side: the page (`/eas/workbench/terminal`), its assets (xterm.js
+//! and its fit addon, vendored under `assets/` with their licences, and Keyplane's own script
+//! and style), and the plain HTML pages that explain a refusal. Everything is compiled in; no
+//! request leaves the page (the Content-Security-Policy allows only this origin, no inline
+//! script, no framing). Inline styles are allowed because xterm.js writes its theme into a
+//! `<style>` element it creates.
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Response, StatusCode};
+use http_body_util::Full;
+
+/// The policy of every page and asset the gateway serves.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; font-src 'self'; \
+     base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+const WORKBENCH_HTML: &str = include_str!("../../assets/workbench.html");
+
+/// One compiled-in file.
+struct Asset {
+    name: &'static str,
+    content_type: &'static str,
+    body: &'static [u8],
+}
+
+const ASSETS: &[Asset] = &[
+    Asset {
+        name: "xterm.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../assets/xterm/xterm.js"),
+    },
+    Asset {
+        name: "xterm.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_bytes!("../../assets/xterm/xterm.css"),
+    },
+    Asset {
+        name: "addon-fit.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../assets/addon-fit/addon-fit.js"),
+    },
+    Asset {
+        name: "workbench.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../assets/workbench.js"),
+    },
+    Asset {
+        name: "workbench.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_bytes!("../../assets/workbench.css"),
+    },
+];
+
+/// Headers every gateway page carries: the policy, no caching of session pages, no sniffing,
+/// no referrer (the token URL must not leak through it).
+fn with_page_headers(
+    mut response: Response<Full<Bytes>>,
+    content_type: &'static str,
+    cacheable: bool,
+) -> Response<Full<Bytes>> {
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(if cacheable {
+            "public, max-age=3600"
+        } else {
+            "no-store"
+        }),
+    );
+    response
+}
+
+/// The Workbench page.
+pub fn workbench() -> Response<Full<Bytes>> {
+    with_page_headers(
+        Response::new(Full::new(Bytes::from_static(WORKBENCH_HTML.as_bytes()))),
+        "text/html; charset=utf-8",
+        false,
+    )
+}
+
+/// A compiled-in asset by its name under `assets/`, if there is one.
+pub fn asset(name: &str) -> Option<Response<Full<Bytes>>> {
+    let asset = ASSETS.iter().find(|asset| asset.name == name)?;
+    Some(with_page_headers(
+        Response::new(Full::new(Bytes::from_static(asset.body))),
+        asset.content_type,
+        true,
+    ))
+}
+
+/// Escapes text for HTML element content and attribute values.
+fn escape_html(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for character in text.chars() {
+        match character {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            other => escaped.push(other),
+        }
+    }
+    escaped
+}
+
+/// The message pages' style, inline: they are served at several depths of the path (and under
+/// a public URL's prefix), where no one relative link to the stylesheet would work.
+const MESSAGE_STYLE: &str = "body { background: #1e1e1e; color: #ddd; font-family: sans-serif; } \
+     div { max-width: 40em; margin: 4em auto; line-height: 1.5; } h1 { font-size: 1.4em; }";
+
+/// A page that explains why nothing was opened.
+pub fn message(status: StatusCode, title: &str, explanation: &str) -> Response<Full<Bytes>> {
+    let body = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"referrer\" content=\"no-referrer\">\n<title>{title} · Keyplane Workbench</title>\n\
+         <style>{MESSAGE_STYLE}</style>\n</head>\n<body>\n\
+         <div class=\"message\">\n<h1>{title}</h1>\n<p>{explanation}</p>\n\
+         <p>Ask for a new Workbench URL (<code>CreateServiceInstanceToken</code>) to open a terminal.</p>\n\
+         </div>\n</body>\n</html>\n",
+        title = escape_html(title),
+        explanation = escape_html(explanation),
+    );
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    with_page_headers(response, "text/html; charset=utf-8", false)
+}

@@ -1,0 +1,3 @@
+-- Free-text detail for audit events whose facts do not fit the other columns (an EAS terminal
+-- session's start, end and bytes each way). NULL for every earlier event.
+ALTER TABLE audit_events ADD COLUMN detail TEXT;
