@@ -348,14 +348,6 @@ async fn the_fifteen_minute_window_holds_in_both_directions() {
     }
 }
 
-/// Changes one byte of `text` at `index` to another printable byte.
-fn mutate(text: &str, index: usize) -> Option<String> {
-    let mut bytes = text.as_bytes().to_vec();
-    let original = bytes[index];
-    bytes[index] = if original == b'A' { b'B' } else { b'A' };
-    String::from_utf8(bytes).ok()
-}
-
 #[tokio::test]
 async fn one_changed_byte_of_the_query_a_signed_header_or_the_body_is_refused() {
     let harness = harness().await;
@@ -364,7 +356,7 @@ async fn one_changed_byte_of_the_query_a_signed_header_or_the_body_is_refused() 
         let now = vector.signed_at();
         let mut mutants = Vec::new();
         for index in 0..vector.query.len() {
-            if let Some(query) = mutate(&vector.query, index) {
+            if let Some(query) = super::support::mutate_byte(&vector.query, index) {
                 mutants.push(Vector {
                     query,
                     ..vector.clone()
@@ -381,7 +373,7 @@ async fn one_changed_byte_of_the_query_a_signed_header_or_the_body_is_refused() 
                 continue;
             }
             for index in 0..value.len() {
-                if let Some(changed) = mutate(value, index) {
+                if let Some(changed) = super::support::mutate_byte(value, index) {
                     let mut headers = vector.headers.clone();
                     headers[position].1 = changed;
                     mutants.push(Vector {
@@ -393,7 +385,7 @@ async fn one_changed_byte_of_the_query_a_signed_header_or_the_body_is_refused() 
         }
         if let Ok(body) = std::str::from_utf8(&vector.body) {
             for index in 0..body.len() {
-                if let Some(changed) = mutate(body, index) {
+                if let Some(changed) = super::support::mutate_byte(body, index) {
                     mutants.push(Vector {
                         body: changed.into_bytes(),
                         ..vector.clone()

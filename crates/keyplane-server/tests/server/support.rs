@@ -557,3 +557,12 @@ pub async fn register_source_server(
     )
     .await
 }
+
+/// `text` with its byte at `index` changed to another printable byte (`None` when the result
+/// is not UTF-8): the one-byte mutations of the signature tests.
+pub fn mutate_byte(text: &str, index: usize) -> Option<String> {
+    let mut bytes = text.as_bytes().to_vec();
+    let original = bytes[index];
+    bytes[index] = if original == b'A' { b'B' } else { b'A' };
+    String::from_utf8(bytes).ok()
+}
