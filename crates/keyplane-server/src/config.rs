@@ -161,6 +161,7 @@ impl DataConfig {
                     .database_acquire_timeout_seconds
                     .map(Duration::from_secs)
                     .unwrap_or(defaults.acquire_timeout),
+                ..defaults
             },
         }
     }
