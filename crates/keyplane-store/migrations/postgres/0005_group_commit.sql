@@ -85,13 +85,18 @@ CREATE TYPE keyplane_operation_result AS (
 -- Outcomes: created, user_not_found, user_name_taken, identifier_taken, quota_exceeded,
 -- already_exists, limit_exceeded, updated, deleted, not_found, owner_mismatch, recorded,
 -- accepted, replayed, appended.
+--
+-- Sequential scans are disabled inside: every lookup here has an index, and the plans a
+-- connection caches while a table is tiny would otherwise stay sequential scans as create and
+-- delete churn fills the table with dead rows (until autovacuum analyses it again).
 CREATE FUNCTION keyplane_apply_operations(operations keyplane_operation[])
-RETURNS SETOF keyplane_operation_result LANGUAGE plpgsql AS $$
+RETURNS SETOF keyplane_operation_result LANGUAGE plpgsql SET enable_seqscan = off AS $$
 DECLARE
     operation keyplane_operation;
     result keyplane_operation_result;
     operation_number INTEGER := 0;
     audited BOOLEAN[] := array_fill(false, ARRAY[cardinality(operations)]);
+    announced BOOLEAN[] := array_fill(false, ARRAY[cardinality(operations)]);
     locked_account BIGINT;
     locks_exclusively BOOLEAN;
     held BIGINT;
@@ -150,53 +155,50 @@ BEGIN
             END IF;
 
         WHEN 'create_access_key' THEN
-            PERFORM 1 FROM users
-                WHERE users.account_id = operation.account_id AND users.uin = operation.uin;
+            -- No row when the owner does not exist in the account.
+            SELECT COUNT(access_keys.id) INTO held
+                FROM users LEFT JOIN access_keys
+                    ON access_keys.owner_uin = users.uin
+                   AND access_keys.family = operation.family
+                WHERE users.account_id = operation.account_id AND users.uin = operation.uin
+                GROUP BY users.uin;
             IF NOT FOUND THEN
                 result.outcome := 'user_not_found';
+            ELSIF held >= operation.quota THEN
+                result.outcome := 'quota_exceeded';
             ELSE
-                SELECT COUNT(*) INTO held FROM access_keys
-                    WHERE access_keys.owner_uin = operation.uin
-                      AND access_keys.family = operation.family;
-                IF held >= operation.quota THEN
-                    result.outcome := 'quota_exceeded';
-                ELSE
-                    INSERT INTO access_keys (id, account_id, owner_uin, family, status,
-                                             description, secret_key_version, secret_ciphertext,
-                                             created_at, updated_at)
-                    VALUES (operation.id, operation.account_id, operation.uin, operation.family,
-                            'Active', operation.description, operation.secret_key_version,
-                            operation.secret_ciphertext, operation.at_time, operation.at_time)
-                    ON CONFLICT DO NOTHING;
-                    result.outcome := CASE WHEN FOUND THEN 'created' ELSE 'identifier_taken' END;
-                END IF;
+                INSERT INTO access_keys (id, account_id, owner_uin, family, status, description,
+                                         secret_key_version, secret_ciphertext, created_at,
+                                         updated_at)
+                VALUES (operation.id, operation.account_id, operation.uin, operation.family,
+                        'Active', operation.description, operation.secret_key_version,
+                        operation.secret_ciphertext, operation.at_time, operation.at_time)
+                ON CONFLICT DO NOTHING;
+                result.outcome := CASE WHEN FOUND THEN 'created' ELSE 'identifier_taken' END;
             END IF;
 
-        WHEN 'set_access_key_status', 'delete_access_key' THEN
-            SELECT access_keys.account_id, access_keys.owner_uin
-                INTO found_account, found_owner
-                FROM access_keys WHERE access_keys.id = operation.id;
-            IF NOT FOUND OR found_account <> operation.account_id THEN
-                result.outcome := 'not_found';
-            ELSIF found_owner <> operation.uin THEN
-                result.outcome := 'owner_mismatch';
-            ELSE
-                PERFORM pg_notify('keyplane_key_changes', operation.id);
-                IF operation.kind = 'delete_access_key' THEN
-                    DELETE FROM access_keys WHERE access_keys.id = operation.id;
-                    DELETE FROM key_usage WHERE key_usage.key_id = operation.id;
-                    result.outcome := 'deleted';
-                ELSE
-                    UPDATE access_keys
-                        SET status = operation.status, updated_at = operation.at_time
-                        WHERE access_keys.id = operation.id
-                        RETURNING * INTO access_key;
-                    result := ROW('updated', access_key.id, access_key.account_id,
-                                  access_key.owner_uin, access_key.family, access_key.status,
-                                  access_key.description, NULL, NULL, NULL, NULL,
-                                  access_key.secret_key_version, access_key.secret_ciphertext,
-                                  access_key.created_at, access_key.updated_at);
-                END IF;
+        WHEN 'delete_access_key' THEN
+            DELETE FROM access_keys
+                WHERE access_keys.id = operation.id
+                  AND access_keys.account_id = operation.account_id
+                  AND access_keys.owner_uin = operation.uin;
+            IF FOUND THEN
+                DELETE FROM key_usage WHERE key_usage.key_id = operation.id;
+                result.outcome := 'deleted';
+            END IF;
+
+        WHEN 'set_access_key_status' THEN
+            UPDATE access_keys SET status = operation.status, updated_at = operation.at_time
+                WHERE access_keys.id = operation.id
+                  AND access_keys.account_id = operation.account_id
+                  AND access_keys.owner_uin = operation.uin
+                RETURNING * INTO access_key;
+            IF FOUND THEN
+                result := ROW('updated', access_key.id, access_key.account_id,
+                              access_key.owner_uin, access_key.family, access_key.status,
+                              access_key.description, NULL, NULL, NULL, NULL,
+                              access_key.secret_key_version, access_key.secret_ciphertext,
+                              access_key.created_at, access_key.updated_at);
             END IF;
 
         WHEN 'create_api_key' THEN
@@ -274,12 +276,32 @@ BEGIN
             RAISE EXCEPTION 'unknown operation kind %', operation.kind;
         END CASE;
 
+        -- Why an access-key change was refused (rare, so not worth a statement when it is not).
+        IF operation.kind IN ('set_access_key_status', 'delete_access_key')
+           AND result.outcome IS NULL THEN
+            SELECT access_keys.account_id, access_keys.owner_uin
+                INTO found_account, found_owner
+                FROM access_keys WHERE access_keys.id = operation.id;
+            IF NOT FOUND OR found_account <> operation.account_id THEN
+                result.outcome := 'not_found';
+            ELSE
+                result.outcome := 'owner_mismatch';
+            END IF;
+        END IF;
+        -- Deactivated, reactivated and deleted keys are announced to every node on commit.
+        announced[operation_number] := operation.kind IN ('set_access_key_status',
+                                                          'delete_access_key')
+            AND result.outcome IN ('updated', 'deleted');
         -- The audit event of every operation that changed something goes in with the batch.
         audited[operation_number] := (operation.event).request_id IS NOT NULL
             AND result.outcome IN ('created', 'updated', 'deleted', 'appended');
         RETURN NEXT result;
     END LOOP;
 
+    PERFORM pg_notify('keyplane_key_changes', o.id)
+        FROM unnest(operations) WITH ORDINALITY AS o
+        WHERE announced[o.ordinality]
+        ORDER BY o.ordinality;
     INSERT INTO audit_events (time, request_id, account_id, principal_uin, key_id, product,
                               action, target, outcome, source_address, user_agent)
     SELECT (o.event).time, (o.event).request_id, (o.event).account_id, (o.event).principal_uin,

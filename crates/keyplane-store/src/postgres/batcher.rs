@@ -17,10 +17,13 @@ use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::task::JoinHandle;
 
+/// The most batches a batcher lets run at once, whatever its limits ask for.
+const MAX_IN_FLIGHT: usize = 1_024;
+
 /// How a batcher forms batches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchLimits {
-    /// The most batches running at once.
+    /// The most batches running at once (1 to 1,024).
     pub in_flight: usize,
     /// The most weight (see [`Batcher::start`]) one batch takes; a request heavier than this
     /// forms a batch of its own.
@@ -105,7 +108,8 @@ async fn dispatch<Request, Response, Run, RunFuture>(
     Run: Fn(Vec<Request>) -> RunFuture + Send + Sync + 'static,
     RunFuture: Future<Output = Vec<Result<Response, StoreError>>> + Send + 'static,
 {
-    let in_flight = limits.in_flight.max(1);
+    // At least one; at most a bound that keeps the permit count a small u32.
+    let in_flight = limits.in_flight.clamp(1, MAX_IN_FLIGHT);
     let slots = Arc::new(Semaphore::new(in_flight));
     // A request taken from the queue that did not fit in the previous batch.
     let mut carried: Option<Pending<Request, Response>> = None;

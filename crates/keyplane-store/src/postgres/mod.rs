@@ -15,6 +15,7 @@
 //! starting together apply them once.
 
 mod batcher;
+mod kept;
 mod operations;
 
 use std::collections::HashMap;
@@ -27,11 +28,12 @@ use keyplane_core::model::{
 };
 use keyplane_core::store::{ApiKeyChange, NewAccessKey, NewAccount, Store, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Postgres, Row, Transaction};
+use sqlx::{Connection, Postgres, Row, Transaction};
 use time::OffsetDateTime;
 
 pub use batcher::BatchLimits;
 use batcher::Batcher;
+use kept::{still_usable_after, KeptConnections};
 use operations::{job_weight, outcome, single, Job, JobRows, Operation};
 
 use crate::codec::{as_i64, as_u64, nanos, tags_from_json, tags_to_json, time_from_nanos};
@@ -79,6 +81,7 @@ type KeyListing = (i64, i64, KeyFamily);
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    kept: Arc<KeptConnections>,
     writes: Arc<Batcher<Job, JobRows>>,
     listings: Arc<Batcher<KeyListing, Vec<AccessKey>>>,
 }
@@ -215,9 +218,21 @@ impl PostgresStore {
         options: PgConnectOptions,
         settings: &PoolSettings,
     ) -> Result<Self, StoreError> {
+        // sqlx pings a connection every time it is taken from the pool by default: a round trip
+        // (and a wake-up of the server process) per query. Only connections that sat idle for
+        // a while are checked; a busy connection that breaks fails the query that uses it.
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)
+            .test_before_acquire(false)
+            .before_acquire(|connection, metadata| {
+                Box::pin(async move {
+                    if metadata.idle_for >= kept::PING_WHEN_IDLE_FOR {
+                        connection.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(options)
             .await
             .map_err(backend)?;
@@ -225,24 +240,26 @@ impl PostgresStore {
             .run(&pool)
             .await
             .map_err(|error| StoreError::Backend(format!("migrating: {error}")))?;
-        let write_pool = pool.clone();
+        let kept = Arc::new(KeptConnections::new(pool.clone()));
+        let write_connections = Arc::clone(&kept);
         let writes = Batcher::start(
             "writer",
             settings.write_batches,
             job_weight,
-            move |jobs: Vec<Job>| operations::apply(write_pool.clone(), jobs),
+            move |jobs: Vec<Job>| operations::apply(Arc::clone(&write_connections), jobs),
         );
-        let listing_pool = pool.clone();
+        let listing_connections = Arc::clone(&kept);
         let listings = Batcher::start(
             "key listing",
             settings.listing_batches,
             |_: &KeyListing| 1,
             move |requests: Vec<KeyListing>| {
-                list_access_keys_together(listing_pool.clone(), requests)
+                list_access_keys_together(Arc::clone(&listing_connections), requests)
             },
         );
         Ok(Self {
             pool,
+            kept,
             writes: Arc::new(writes),
             listings: Arc::new(listings),
         })
@@ -266,6 +283,7 @@ impl PostgresStore {
     pub async fn close(&self) {
         self.writes.close().await;
         self.listings.close().await;
+        self.kept.release_all();
         self.pool.close().await;
     }
 
@@ -330,7 +348,7 @@ async fn commit(transaction: Transaction<'_, Postgres>) -> Result<(), StoreError
 /// looked up once and every request gets the keys of its own, oldest first; the query is sent
 /// after every request of the batch was made, so each sees every write acknowledged before it.
 async fn list_access_keys_together(
-    pool: PgPool,
+    connections: Arc<KeptConnections>,
     requests: Vec<KeyListing>,
 ) -> Vec<Result<Vec<AccessKey>, StoreError>> {
     let mut distinct: Vec<KeyListing> = Vec::new();
@@ -348,6 +366,7 @@ async fn list_access_keys_together(
         let account_ids: Vec<i64> = distinct.iter().map(|listing| listing.0).collect();
         let owner_uins: Vec<i64> = distinct.iter().map(|listing| listing.1).collect();
         let families: Vec<&str> = distinct.iter().map(|listing| listing.2.as_str()).collect();
+        let mut connection = connections.take().await.map_err(backend)?;
         let rows = sqlx::query(
             "SELECT listing.number, k.id, k.account_id, k.owner_uin, k.family, k.status, \
              k.description, k.secret_key_version, k.secret_ciphertext, k.created_at, \
@@ -361,9 +380,20 @@ async fn list_access_keys_together(
         .bind(account_ids)
         .bind(owner_uins)
         .bind(families)
-        .fetch_all(&pool)
-        .await
-        .map_err(backend)?;
+        .fetch_all(&mut *connection)
+        .await;
+        let rows = match rows {
+            Ok(rows) => {
+                connections.keep(connection);
+                rows
+            }
+            Err(error) => {
+                if still_usable_after(&error) {
+                    connections.keep(connection);
+                }
+                return Err(backend(error));
+            }
+        };
         let mut listings: Vec<Vec<AccessKey>> = vec![Vec::new(); distinct.len()];
         for row in &rows {
             let number: i64 = row.try_get("number").map_err(backend)?;

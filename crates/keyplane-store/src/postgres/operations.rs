@@ -13,10 +13,13 @@
 
 use keyplane_core::audit::AuditEvent;
 use keyplane_core::store::StoreError;
-use sqlx::postgres::{PgPool, PgRow};
+use std::sync::Arc;
+
+use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::Row;
 
 use super::batcher::BatchLimits;
+use super::kept::{still_usable_after, KeptConnections};
 use crate::codec::{as_i64, nanos};
 
 /// How many times a batch is tried when the database picks it as a deadlock victim or fails
@@ -168,14 +171,17 @@ fn is_transient(error: &sqlx::Error) -> bool {
     )
 }
 
-/// One call of `keyplane_apply_operations`, tried again while the database picks it as a
-/// deadlock victim or fails it for serialisation.
-async fn call(pool: &PgPool, operations: &[Operation]) -> Result<Vec<PgRow>, Failure> {
+/// One call of `keyplane_apply_operations` on `connection`, tried again while the database
+/// picks it as a deadlock victim or fails it for serialisation.
+async fn call(
+    connection: &mut PgConnection,
+    operations: &[Operation],
+) -> Result<Vec<PgRow>, Failure> {
     let mut attempt = 1;
     loop {
         let result = sqlx::query("SELECT * FROM keyplane_apply_operations($1)")
             .bind(operations)
-            .fetch_all(pool)
+            .fetch_all(&mut *connection)
             .await;
         match result {
             Ok(rows) if rows.len() == operations.len() => return Ok(rows),
@@ -190,17 +196,28 @@ async fn call(pool: &PgPool, operations: &[Operation]) -> Result<Vec<PgRow>, Fai
                 tracing::debug!(%error, attempt, "a write batch is tried again");
                 attempt += 1;
             }
-            Err(error @ sqlx::Error::Database(_)) => return Err(Failure::Refused(error)),
+            Err(error) if still_usable_after(&error) => return Err(Failure::Refused(error)),
             Err(error) => return Err(Failure::Unknown(error.to_string())),
         }
     }
 }
 
 /// Applies a batch of jobs in one transaction and answers each with its own rows.
-pub(crate) async fn apply(pool: PgPool, jobs: Vec<Job>) -> Vec<Result<JobRows, StoreError>> {
+pub(crate) async fn apply(
+    connections: Arc<KeptConnections>,
+    jobs: Vec<Job>,
+) -> Vec<Result<JobRows, StoreError>> {
     let lengths: Vec<usize> = jobs.iter().map(Vec::len).collect();
     let operations: Vec<Operation> = jobs.into_iter().flatten().collect();
-    match call(&pool, &operations).await {
+    let mut connection = match connections.take().await {
+        Ok(connection) => connection,
+        Err(error) => {
+            let error = StoreError::Backend(error.to_string());
+            return lengths.iter().map(|_| Err(error.clone())).collect();
+        }
+    };
+    let mut healthy = true;
+    let results = match call(&mut connection, &operations).await {
         Ok(rows) => split(rows, &lengths),
         Err(Failure::Refused(error)) if lengths.len() > 1 => {
             tracing::warn!(%error, jobs = lengths.len(), "a write batch was refused; replaying its use cases one by one");
@@ -209,15 +226,28 @@ pub(crate) async fn apply(pool: PgPool, jobs: Vec<Job>) -> Vec<Result<JobRows, S
             for length in lengths {
                 let job = &operations[start..start + length];
                 start += length;
-                results.push(call(&pool, job).await.map_err(Failure::into_store_error));
+                let result = if healthy {
+                    call(&mut connection, job).await
+                } else {
+                    Err(Failure::Unknown(
+                        "the connection broke during the replay".to_owned(),
+                    ))
+                };
+                healthy &= !matches!(result, Err(Failure::Unknown(_)));
+                results.push(result.map_err(Failure::into_store_error));
             }
             results
         }
         Err(failure) => {
+            healthy = matches!(failure, Failure::Refused(_));
             let error = failure.into_store_error();
             lengths.iter().map(|_| Err(error.clone())).collect()
         }
+    };
+    if healthy {
+        connections.keep(connection);
     }
+    results
 }
 
 /// Splits a batch's rows into the rows of each job.
