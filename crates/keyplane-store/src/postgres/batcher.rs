@@ -2,7 +2,8 @@
 //! dispatcher task hands everything queued to a runner as one batch, with at most `in_flight`
 //! batches running at once. While batches are in flight, new requests queue up and form the
 //! next batch, so under load one database round trip (and, for writes, one commit) serves many
-//! requests, and at low load a request is sent on its own at once.
+//! requests, and at low load a request is sent on its own at once (after one yield to the
+//! scheduler, so that requests other tasks are about to submit join it).
 //!
 //! Every batch starts after each of its requests was submitted, so a batch never answers with
 //! a state older than its requests (no request is served from an earlier round trip's answer).
@@ -124,6 +125,11 @@ async fn dispatch<Request, Response, Run, RunFuture>(
                 None => break,
             },
         };
+        // Let every task that is ready to run go first: a request wakes the dispatcher, which
+        // Tokio would otherwise run right after that one submitter, before the other
+        // connections' requests, already read from their sockets, are queued. With nothing
+        // else to run this returns at once.
+        tokio::task::yield_now().await;
         let mut batch_weight = weight(&first.request);
         let mut batch = vec![first];
         while batch_weight < limits.max_weight {

@@ -68,9 +68,10 @@ impl Default for PoolSettings {
     }
 }
 
-/// Batch limits for key listings: up to four queries in flight, 256 listings per query.
+/// Batch limits for key listings: up to two queries in flight (more make smaller batches and
+/// cost more round trips per listing), 256 listings per query.
 const DEFAULT_LISTING_LIMITS: BatchLimits = BatchLimits {
-    in_flight: 4,
+    in_flight: 2,
     max_weight: 256,
 };
 
