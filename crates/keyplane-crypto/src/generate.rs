@@ -22,9 +22,8 @@ const NONZERO_DIGITS: &[u8] = b"123456789";
 
 /// A CSPRNG for one value, seeded from the operating system.
 fn seeded_from_the_os() -> StdRng {
-    StdRng::from_rng(OsRng).unwrap_or_else(|error| {
-        panic!("the operating system cannot provide random bytes: {error}")
-    })
+    StdRng::from_rng(OsRng)
+        .unwrap_or_else(|error| panic!("the operating system cannot provide random bytes: {error}"))
 }
 
 /// Draws `length` characters uniformly from a non-empty ASCII alphabet.

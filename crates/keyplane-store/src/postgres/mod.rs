@@ -219,6 +219,15 @@ impl PostgresStore {
         options: PgConnectOptions,
         settings: &PoolSettings,
     ) -> Result<Self, StoreError> {
+        // Batch runners keep their connections; the change listener holds one; at least one
+        // more must be left for every other query.
+        let needed = settings.write_batches.in_flight + settings.listing_batches.in_flight + 2;
+        if usize::try_from(settings.max_connections).unwrap_or(usize::MAX) < needed {
+            return Err(StoreError::Backend(format!(
+                "the connection pool needs at least {needed} connections: one per write batch \
+                 and listing query in flight, one for the change listener and one for the rest"
+            )));
+        }
         // sqlx pings a connection every time it is taken from the pool by default: a round trip
         // (and a wake-up of the server process) per query. Only connections that sat idle for
         // a while are checked; a busy connection that breaks fails the query that uses it.

@@ -431,3 +431,44 @@ async fn postgres_an_id_taken_meanwhile_fails_the_batch_for_a_retry() {
     expected.extend(["quota_exceeded"; 5]);
     assert_eq!(outcomes, expected);
 }
+
+/// Batch runners keep their connections, so a pool too small to leave one for other queries
+/// is refused when the store opens, rather than starving them later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_pool_too_small_for_its_batches_is_refused() {
+    let Some(test_store) = fresh_postgres_store().await else {
+        return;
+    };
+    let url = std::env::var(DATABASE_URL_VARIABLE).expect("set, since the store opened");
+    let options: PgConnectOptions = url.parse().expect("a PostgreSQL URL");
+    let schema = test_store.resource::<String>().expect("the schema name");
+    let defaults = PoolSettings::default();
+    let needed =
+        u32::try_from(defaults.write_batches.in_flight + defaults.listing_batches.in_flight + 2)
+            .expect("a small number");
+    let too_small = PoolSettings {
+        max_connections: needed - 1,
+        ..PoolSettings::default()
+    };
+    let refused = PostgresStore::connect_with(
+        options.clone().options([("search_path", schema.as_str())]),
+        &too_small,
+    )
+    .await
+    .expect_err("a pool one connection short is refused");
+    assert!(
+        refused
+            .to_string()
+            .contains(&format!("at least {needed} connections")),
+        "{refused}"
+    );
+    let enough = PoolSettings {
+        max_connections: needed,
+        ..PoolSettings::default()
+    };
+    let store =
+        PostgresStore::connect_with(options.options([("search_path", schema.as_str())]), &enough)
+            .await
+            .expect("a pool just large enough opens");
+    store.close().await;
+}
