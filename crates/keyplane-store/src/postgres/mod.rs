@@ -228,6 +228,12 @@ impl PostgresStore {
                  and listing query in flight, one for the change listener and one for the rest"
             )));
         }
+        // Every query here has an index to use. A connection caches a statement's plan; one
+        // planned while a table was tiny is a sequential scan, and stays one while create and
+        // delete churn fills the table with dead rows, until autovacuum analyses it again
+        // (listings ran at a third of their speed after a write burst). With sequential scans
+        // off the planner uses them only where no index applies.
+        //
         // sqlx pings a connection every time it is taken from the pool by default: a round trip
         // (and a wake-up of the server process) per query. Only connections that sat idle for
         // a while are checked; a busy connection that breaks fails the query that uses it.
@@ -243,7 +249,7 @@ impl PostgresStore {
                     Ok(true)
                 })
             })
-            .connect_with(options)
+            .connect_with(options.options([("enable_seqscan", "off")]))
             .await
             .map_err(backend)?;
         sqlx::migrate!("migrations/postgres")
