@@ -252,10 +252,7 @@ impl PostgresStore {
             .connect_with(options.options([("enable_seqscan", "off")]))
             .await
             .map_err(backend)?;
-        sqlx::migrate!("migrations/postgres")
-            .run(&pool)
-            .await
-            .map_err(|error| StoreError::Backend(format!("migrating: {error}")))?;
+        migrate(&pool).await?;
         let kept = Arc::new(KeptConnections::new(pool.clone()));
         let write_connections = Arc::clone(&kept);
         let writes = Batcher::start(
@@ -283,10 +280,7 @@ impl PostgresStore {
 
     /// Applies pending migrations (under an advisory lock: safe when nodes start together).
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::migrate!("migrations/postgres")
-            .run(&self.pool)
-            .await
-            .map_err(|error| StoreError::Backend(format!("migrating: {error}")))
+        migrate(&self.pool).await
     }
 
     /// The connection pool, for operations outside the Store trait.
@@ -354,6 +348,14 @@ impl PostgresStore {
             }
         }
     }
+}
+
+/// Applies the compiled-in migrations that `pool`'s database lacks, under sqlx's advisory lock.
+async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
+    sqlx::migrate!("migrations/postgres")
+        .run(pool)
+        .await
+        .map_err(|error| StoreError::Backend(format!("migrating: {error}")))
 }
 
 async fn commit(transaction: Transaction<'_, Postgres>) -> Result<(), StoreError> {

@@ -11,10 +11,10 @@
 //! so that only the job that caused it fails. A failure with an unknown outcome (the connection
 //! broke) is reported to every job of the batch, as a single use case would report it.
 
-use keyplane_core::audit::AuditEvent;
-use keyplane_core::store::StoreError;
 use std::sync::Arc;
 
+use keyplane_core::audit::AuditEvent;
+use keyplane_core::store::StoreError;
 use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::Row;
 
@@ -22,9 +22,10 @@ use super::batcher::BatchLimits;
 use super::kept::{still_usable_after, KeptConnections};
 use crate::codec::{as_i64, nanos};
 
-/// How many times a batch is tried when the database picks it as a deadlock victim or fails
-/// it for serialisation (cannot happen with the lock order the function keeps among batches,
-/// but can with other transactions, such as a unique-index wait on the same new name).
+/// How many times a batch is tried when the database picks it as a deadlock victim (batches
+/// take their row locks in one order, but a unique-index wait on a name two batches insert can
+/// still cross) or fails it for serialisation (the function does, when an access-key id it
+/// found free is taken by another transaction before its insertion).
 const ATTEMPTS_PER_BATCH: usize = 5;
 
 /// Batch limits for writes: one batch in flight (the next one forms while it runs and
@@ -222,7 +223,11 @@ pub(crate) async fn apply(
     let results = match call(&mut connection, &operations).await {
         Ok(rows) => split(rows, &lengths),
         Err(Failure::Refused(error)) if lengths.len() > 1 => {
-            tracing::warn!(%error, jobs = lengths.len(), "a write batch was refused; replaying its use cases one by one");
+            tracing::warn!(
+                %error,
+                jobs = lengths.len(),
+                "a write batch was refused; replaying its use cases one by one"
+            );
             let mut results = Vec::with_capacity(lengths.len());
             let mut start = 0;
             for length in lengths {
