@@ -5,13 +5,21 @@
 # Needs PostgreSQL at 127.0.0.1:5432 (user postgres, trust auth); uses a scratch database that
 # it drops at the end.
 #
+#
 #   tools/bench-postgres.sh [SECONDS] [CONCURRENCY]
+#
+# KEYPLANE_BINARY=path runs that binary instead of building this checkout (to compare builds
+# back to back on a shared machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-10}"
 concurrency="${2:-64}"
-cargo build --release --locked -p keyplane-server >/dev/null 2>&1 || cargo build --release --locked -p keyplane-server
-binary="$PWD/target/release/keyplane"
+if [ -n "${KEYPLANE_BINARY:-}" ]; then
+  binary="$KEYPLANE_BINARY"
+else
+  cargo build --release --locked -p keyplane-server >/dev/null 2>&1 || cargo build --release --locked -p keyplane-server
+  binary="$PWD/target/release/keyplane"
+fi
 database="keyplane_bench_$$"
 psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE $database"
 url="postgres://postgres@127.0.0.1:5432/$database"

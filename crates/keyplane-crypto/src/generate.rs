@@ -1,5 +1,8 @@
 //! Random identifiers, secrets and bearer tokens, all drawn from the operating system's CSPRNG
-//! ([`rand::rngs::OsRng`]), with uniform (unbiased) choice of every character.
+//! ([`rand::rngs::OsRng`]), with uniform (unbiased) choice of every character. A string of
+//! characters is drawn from a ChaCha CSPRNG ([`rand::rngs::StdRng`]) seeded for that string
+//! alone with 256 bits from the operating system: one system call per string instead of one
+//! per character (which was a third of a node's CPU time when minting keys).
 //!
 //! The formats follow the real services: Tencent CAM SecretId `AKID` + 32 alphanumerics and a
 //! 32-character SecretKey; Tencent API Gateway auto keys of 40 + 40 characters; Alibaba
@@ -10,18 +13,24 @@
 
 use base64::Engine as _;
 use rand::distributions::{Alphanumeric, Distribution, Slice};
-use rand::rngs::OsRng;
-use rand::{Rng, RngCore};
+use rand::rngs::{OsRng, StdRng};
+use rand::{Rng, RngCore, SeedableRng};
 
 const LOWERCASE_ALPHANUMERIC: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 const DIGITS: &[u8] = b"0123456789";
 const NONZERO_DIGITS: &[u8] = b"123456789";
 
+/// A CSPRNG for one value, seeded from the operating system.
+fn seeded_from_the_os() -> StdRng {
+    StdRng::from_rng(OsRng)
+        .unwrap_or_else(|error| panic!("the operating system cannot provide random bytes: {error}"))
+}
+
 /// Draws `length` characters uniformly from a non-empty ASCII alphabet.
 fn random_from_alphabet(alphabet: &'static [u8], length: usize) -> String {
     match Slice::new(alphabet) {
         Ok(distribution) => distribution
-            .sample_iter(OsRng)
+            .sample_iter(seeded_from_the_os())
             .take(length)
             .map(|byte| char::from(*byte))
             .collect(),
@@ -31,7 +40,7 @@ fn random_from_alphabet(alphabet: &'static [u8], length: usize) -> String {
 
 /// `length` characters from `[A-Za-z0-9]`.
 pub fn random_alphanumeric(length: usize) -> String {
-    OsRng
+    seeded_from_the_os()
         .sample_iter(&Alphanumeric)
         .take(length)
         .map(char::from)

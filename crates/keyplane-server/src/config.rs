@@ -100,6 +100,10 @@ pub struct FileConfig {
     pub database_url: Option<String>,
     pub database_max_connections: Option<u32>,
     pub database_acquire_timeout_seconds: Option<u64>,
+    /// Group commit on PostgreSQL: write batches in flight at once per node.
+    pub database_write_batches_in_flight: Option<usize>,
+    /// Key-listing queries in flight at once per node (PostgreSQL).
+    pub database_listing_queries_in_flight: Option<usize>,
     pub listen: Option<SocketAddr>,
     pub disable_rate_limits: Option<bool>,
     /// `"product:Action" = per_second`
@@ -184,6 +188,18 @@ impl DataConfig {
                     .database_acquire_timeout_seconds
                     .map(Duration::from_secs)
                     .unwrap_or(defaults.acquire_timeout),
+                write_batches: keyplane_store::postgres::BatchLimits {
+                    in_flight: file
+                        .database_write_batches_in_flight
+                        .unwrap_or(defaults.write_batches.in_flight),
+                    ..defaults.write_batches
+                },
+                listing_batches: keyplane_store::postgres::BatchLimits {
+                    in_flight: file
+                        .database_listing_queries_in_flight
+                        .unwrap_or(defaults.listing_batches.in_flight),
+                    ..defaults.listing_batches
+                },
             },
         }
     }

@@ -1,8 +1,25 @@
 //! The PostgreSQL implementation of the Store trait, for any number of `keyplane serve` nodes
-//! on one database. Every use case is one transaction; quotas are serialised by locking the
-//! row they count against (the owner user, the account) with `SELECT … FOR UPDATE`, so two
-//! nodes can never both take the last slot. Migrations are compiled in and applied on connect
-//! under sqlx's advisory lock, so nodes starting together apply them once.
+//! on one database.
+//!
+//! Writes are group-committed (`operations`): every write use case, with its audit event, is
+//! queued to a batcher, and the use cases that arrive while earlier batches are in flight are
+//! applied together by one call of a PL/pgSQL function, in one transaction with one durable
+//! commit, each with its own outcome. Quotas are serialised by locking the row they count
+//! against (the owner user, the account) with `SELECT … FOR UPDATE`, so two nodes can never both
+//! take the last slot; a batch takes all its row locks first, in one global order, so batches
+//! on several nodes wait for each other instead of deadlocking.
+//!
+//! Key listings, the hot read, are coalesced the same way (`batcher`): the listings requested
+//! while earlier ones are in flight are answered by one query. Other reads are single queries.
+//! Migrations are compiled in and applied on connect under sqlx's advisory lock, so nodes
+//! starting together apply them once.
+
+mod batcher;
+mod kept;
+mod operations;
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 mod activation;
 mod eas;
@@ -16,8 +33,13 @@ use keyplane_core::model::{
 };
 use keyplane_core::store::{ApiKeyChange, NewAccessKey, NewAccount, Store, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Postgres, Row, Transaction};
+use sqlx::{Connection, Postgres, Row, Transaction};
 use time::OffsetDateTime;
+
+pub use batcher::BatchLimits;
+use batcher::Batcher;
+use kept::{still_usable_after, KeptConnections};
+use operations::{job_weight, outcome, single, Job, JobRows, Operation};
 
 use crate::codec::{as_i64, as_u64, nanos, tags_from_json, tags_to_json, time_from_nanos};
 
@@ -27,11 +49,17 @@ pub const KEY_CHANGES_CHANNEL: &str = "keyplane_key_changes";
 /// An advisory-lock key that serialises `initialize` across nodes ("keyplane" in ASCII).
 const INITIALIZE_LOCK: i64 = 0x6b65_7970_6c61_6e65;
 
-/// Connection-pool settings.
+/// Connection-pool and batching settings.
 #[derive(Debug, Clone)]
 pub struct PoolSettings {
     pub max_connections: u32,
     pub acquire_timeout: std::time::Duration,
+    /// Group commit: how many write batches may be in flight at once, and how many operations
+    /// one batch takes.
+    pub write_batches: BatchLimits,
+    /// How many key-listing queries may be in flight at once, and how many listings one query
+    /// answers.
+    pub listing_batches: BatchLimits,
 }
 
 impl Default for PoolSettings {
@@ -39,14 +67,29 @@ impl Default for PoolSettings {
         Self {
             max_connections: 16,
             acquire_timeout: std::time::Duration::from_secs(5),
+            write_batches: operations::DEFAULT_WRITE_LIMITS,
+            listing_batches: DEFAULT_LISTING_LIMITS,
         }
     }
 }
+
+/// Batch limits for key listings: up to two queries in flight (more make smaller batches and
+/// cost more round trips per listing), 256 listings per query.
+const DEFAULT_LISTING_LIMITS: BatchLimits = BatchLimits {
+    in_flight: 2,
+    max_weight: 256,
+};
+
+/// One `list_access_keys` request: account, owner, family.
+type KeyListing = (i64, i64, KeyFamily);
 
 /// Keyplane's store on a PostgreSQL database.
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    kept: Arc<KeptConnections>,
+    writes: Arc<Batcher<Job, JobRows>>,
+    listings: Arc<Batcher<KeyListing, Vec<AccessKey>>>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -156,15 +199,6 @@ fn bind_audit<'query>(
         .bind(&event.user_agent)
 }
 
-/// Runs a use-case function that answers with an outcome word.
-async fn outcome(
-    pool: &PgPool,
-    query: sqlx::query::Query<'_, Postgres, sqlx::postgres::PgArguments>,
-) -> Result<String, StoreError> {
-    let row = query.fetch_one(pool).await.map_err(backend)?;
-    row.try_get::<String, _>(0).map_err(backend)
-}
-
 async fn insert_audit(
     transaction: &mut Transaction<'_, Postgres>,
     event: &AuditEvent,
@@ -184,6 +218,11 @@ async fn insert_audit(
     .await
     .map_err(backend)?;
     Ok(())
+}
+
+/// The error for an outcome word a use case does not expect.
+fn unexpected(outcome: &str) -> StoreError {
+    StoreError::Backend(format!("unexpected outcome {outcome}"))
 }
 
 async fn insert_access_key(
@@ -212,27 +251,6 @@ async fn insert_access_key(
     }
 }
 
-async fn owned_access_key(
-    transaction: &mut Transaction<'_, Postgres>,
-    account_id: u64,
-    owner_uin: u64,
-    key_id: &str,
-) -> Result<AccessKey, StoreError> {
-    let row = sqlx::query(&format!(
-        "SELECT {ACCESS_KEY_COLUMNS} FROM access_keys WHERE id = $1 FOR UPDATE"
-    ))
-    .bind(key_id)
-    .fetch_optional(&mut **transaction)
-    .await
-    .map_err(backend)?;
-    match row.map(|row| access_key_from_row(&row)).transpose()? {
-        Some(key) if key.account_id != account_id => Err(StoreError::AccessKeyNotFound),
-        Some(key) if key.owner_uin != owner_uin => Err(StoreError::OwnerMismatch),
-        Some(key) => Ok(key),
-        None => Err(StoreError::AccessKeyNotFound),
-    }
-}
-
 impl PostgresStore {
     /// Connects to `url` and applies pending migrations.
     pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Self, StoreError> {
@@ -247,23 +265,68 @@ impl PostgresStore {
         options: PgConnectOptions,
         settings: &PoolSettings,
     ) -> Result<Self, StoreError> {
+        // Batch runners keep their connections; the change listener holds one; at least one
+        // more must be left for every other query.
+        let needed = settings.write_batches.in_flight + settings.listing_batches.in_flight + 2;
+        if usize::try_from(settings.max_connections).unwrap_or(usize::MAX) < needed {
+            return Err(StoreError::Backend(format!(
+                "the connection pool needs at least {needed} connections: one per write batch \
+                 and listing query in flight, one for the change listener and one for the rest"
+            )));
+        }
+        // Every query here has an index to use. A connection caches a statement's plan; one
+        // planned while a table was tiny is a sequential scan, and stays one while create and
+        // delete churn fills the table with dead rows, until autovacuum analyses it again
+        // (listings ran at a third of their speed after a write burst). With sequential scans
+        // off the planner uses them only where no index applies.
+        //
+        // sqlx pings a connection every time it is taken from the pool by default: a round trip
+        // (and a wake-up of the server process) per query. Only connections that sat idle for
+        // a while are checked; a busy connection that breaks fails the query that uses it.
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)
-            .connect_with(options)
+            .test_before_acquire(false)
+            .before_acquire(|connection, metadata| {
+                Box::pin(async move {
+                    if metadata.idle_for >= kept::PING_WHEN_IDLE_FOR {
+                        connection.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
+            .connect_with(options.options([("enable_seqscan", "off")]))
             .await
             .map_err(backend)?;
-        let store = Self { pool };
-        store.migrate().await?;
-        Ok(store)
+        migrate(&pool).await?;
+        let kept = Arc::new(KeptConnections::new(pool.clone()));
+        let write_connections = Arc::clone(&kept);
+        let writes = Batcher::start(
+            "writer",
+            settings.write_batches,
+            job_weight,
+            move |jobs: Vec<Job>| operations::apply(Arc::clone(&write_connections), jobs),
+        );
+        let listing_connections = Arc::clone(&kept);
+        let listings = Batcher::start(
+            "key listing",
+            settings.listing_batches,
+            |_: &KeyListing| 1,
+            move |requests: Vec<KeyListing>| {
+                list_access_keys_together(Arc::clone(&listing_connections), requests)
+            },
+        );
+        Ok(Self {
+            pool,
+            kept,
+            writes: Arc::new(writes),
+            listings: Arc::new(listings),
+        })
     }
 
     /// Applies pending migrations (under an advisory lock: safe when nodes start together).
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::migrate!("migrations/postgres")
-            .run(&self.pool)
-            .await
-            .map_err(|error| StoreError::Backend(format!("migrating: {error}")))
+        migrate(&self.pool).await
     }
 
     /// The connection pool, for operations outside the Store trait.
@@ -271,9 +334,25 @@ impl PostgresStore {
         &self.pool
     }
 
-    /// Closes the pool, waiting for connections in use.
+    /// Answers the writes and listings already queued, then closes the pool, waiting for
+    /// connections in use.
     pub async fn close(&self) {
+        self.writes.close().await;
+        self.listings.close().await;
+        self.kept.release_all();
         self.pool.close().await;
+    }
+
+    /// Applies one use case's operations with the next group commit.
+    async fn write(&self, job: Job) -> Result<JobRows, StoreError> {
+        self.writes.submit(job).await
+    }
+
+    /// Applies a use case of one operation and returns its result row and outcome word.
+    async fn write_one(&self, operation: Operation) -> Result<(PgRow, String), StoreError> {
+        let row = single(self.write(vec![operation]).await?)?;
+        let outcome = outcome(&row)?;
+        Ok((row, outcome))
     }
 
     async fn begin(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
@@ -317,22 +396,86 @@ impl PostgresStore {
     }
 }
 
-/// Announces, on commit of `transaction`, that the access key `key_id` changed.
-async fn announce_key_change(
-    transaction: &mut Transaction<'_, Postgres>,
-    key_id: &str,
-) -> Result<(), StoreError> {
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(KEY_CHANGES_CHANNEL)
-        .bind(key_id)
-        .execute(&mut **transaction)
+/// Applies the compiled-in migrations that `pool`'s database lacks, under sqlx's advisory lock.
+async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
+    sqlx::migrate!("migrations/postgres")
+        .run(pool)
         .await
-        .map_err(backend)?;
-    Ok(())
+        .map_err(|error| StoreError::Backend(format!("migrating: {error}")))
 }
 
 async fn commit(transaction: Transaction<'_, Postgres>) -> Result<(), StoreError> {
     transaction.commit().await.map_err(backend)
+}
+
+/// Answers several key listings with one query. Each distinct (account, owner, family) is
+/// looked up once and every request gets the keys of its own, oldest first; the query is sent
+/// after every request of the batch was made, so each sees every write acknowledged before it.
+async fn list_access_keys_together(
+    connections: Arc<KeptConnections>,
+    requests: Vec<KeyListing>,
+) -> Vec<Result<Vec<AccessKey>, StoreError>> {
+    let mut distinct: Vec<KeyListing> = Vec::new();
+    let mut index_of: HashMap<KeyListing, usize> = HashMap::new();
+    let positions: Vec<usize> = requests
+        .iter()
+        .map(|request| {
+            *index_of.entry(*request).or_insert_with(|| {
+                distinct.push(*request);
+                distinct.len() - 1
+            })
+        })
+        .collect();
+    let answer = async {
+        let account_ids: Vec<i64> = distinct.iter().map(|listing| listing.0).collect();
+        let owner_uins: Vec<i64> = distinct.iter().map(|listing| listing.1).collect();
+        let families: Vec<&str> = distinct.iter().map(|listing| listing.2.as_str()).collect();
+        let mut connection = connections.take().await.map_err(backend)?;
+        let rows = sqlx::query(
+            "SELECT listing.number, k.id, k.account_id, k.owner_uin, k.family, k.status, \
+             k.description, k.secret_key_version, k.secret_ciphertext, k.created_at, \
+             k.updated_at \
+             FROM unnest($1::BIGINT[], $2::BIGINT[], $3::TEXT[]) WITH ORDINALITY \
+             AS listing (account_id, owner_uin, family, number) \
+             JOIN access_keys AS k ON k.account_id = listing.account_id \
+             AND k.owner_uin = listing.owner_uin AND k.family = listing.family \
+             ORDER BY listing.number, k.created_at, k.id",
+        )
+        .bind(account_ids)
+        .bind(owner_uins)
+        .bind(families)
+        .fetch_all(&mut *connection)
+        .await;
+        let rows = match rows {
+            Ok(rows) => {
+                connections.keep(connection);
+                rows
+            }
+            Err(error) => {
+                if still_usable_after(&error) {
+                    connections.keep(connection);
+                }
+                return Err(backend(error));
+            }
+        };
+        let mut listings: Vec<Vec<AccessKey>> = vec![Vec::new(); distinct.len()];
+        for row in &rows {
+            let number: i64 = row.try_get("number").map_err(backend)?;
+            let listing = usize::try_from(number - 1)
+                .ok()
+                .and_then(|index| listings.get_mut(index))
+                .ok_or_else(|| StoreError::Backend(format!("no listing number {number}")))?;
+            listing.push(access_key_from_row(row)?);
+        }
+        Ok::<_, StoreError>(listings)
+    };
+    match answer.await {
+        Ok(listings) => positions
+            .into_iter()
+            .map(|position| Ok(listings[position].clone()))
+            .collect(),
+        Err(error) => positions.iter().map(|_| Err(error.clone())).collect(),
+    }
 }
 
 #[async_trait]
@@ -399,20 +542,18 @@ impl Store for PostgresStore {
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let changed = sqlx::query(
-            "INSERT INTO nonces (key_id, nonce, expires_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (key_id, nonce) DO UPDATE SET expires_at = EXCLUDED.expires_at \
-             WHERE nonces.expires_at <= $4",
-        )
-        .bind(key_id)
-        .bind(nonce)
-        .bind(nanos(expires_at))
-        .bind(nanos(now))
-        .execute(&self.pool)
-        .await
-        .map_err(backend)?
-        .rows_affected();
-        Ok(changed == 1)
+        let operation = Operation {
+            id: Some(key_id.to_owned()),
+            name: Some(nonce.to_owned()),
+            at_time: Some(nanos(now)),
+            until_time: Some(nanos(expires_at)),
+            ..Operation::of_kind("remember_nonce")
+        };
+        match self.write_one(operation).await?.1.as_str() {
+            "accepted" => Ok(true),
+            "replayed" => Ok(false),
+            other => Err(unexpected(other)),
+        }
     }
 
     async fn forget_expired_nonces(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
@@ -448,28 +589,19 @@ impl Store for PostgresStore {
     }
 
     async fn create_user(&self, user: User, audit: AuditEvent) -> Result<User, StoreError> {
-        let mut transaction = self.begin().await?;
-        let result = sqlx::query(
-            "INSERT INTO users (uin, account_id, name, created_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(as_i64(user.uin))
-        .bind(as_i64(user.account_id))
-        .bind(&user.name)
-        .bind(nanos(user.created_at))
-        .execute(&mut *transaction)
-        .await;
-        if let Err(error) = result {
-            return Err(match violated_constraint(&error) {
-                Some(constraint) if constraint == "users_name_is_unique" => {
-                    StoreError::UserNameTaken
-                }
-                Some(_) => StoreError::IdentifierTaken,
-                None => backend(error),
-            });
+        let operation = Operation {
+            account_id: Some(as_i64(user.account_id)),
+            uin: Some(as_i64(user.uin)),
+            name: Some(user.name.clone()),
+            at_time: Some(nanos(user.created_at)),
+            ..Operation::of_kind("create_user")
+        };
+        match self.write_one(operation.audited(audit)).await?.1.as_str() {
+            "created" => Ok(user),
+            "user_name_taken" => Err(StoreError::UserNameTaken),
+            "identifier_taken" => Err(StoreError::IdentifierTaken),
+            other => Err(unexpected(other)),
         }
-        insert_audit(&mut transaction, &audit).await?;
-        commit(transaction).await?;
-        Ok(user)
     }
 
     async fn user(&self, account_id: u64, uin: u64) -> Result<Option<User>, StoreError> {
@@ -490,28 +622,24 @@ impl Store for PostgresStore {
         quota: u32,
         audit: AuditEvent,
     ) -> Result<AccessKey, StoreError> {
-        let query = sqlx::query(
-            "SELECT keyplane_create_access_key($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-             $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
-        )
-        .bind(&key.id)
-        .bind(as_i64(key.account_id))
-        .bind(as_i64(key.owner_uin))
-        .bind(key.family.as_str())
-        .bind(&key.description)
-        .bind(i64::from(key.sealed_secret.key_version))
-        .bind(&key.sealed_secret.ciphertext)
-        .bind(nanos(key.created_at))
-        .bind(i64::from(quota));
-        match outcome(&self.pool, bind_audit(query, &audit))
-            .await?
-            .as_str()
-        {
+        let operation = Operation {
+            id: Some(key.id.clone()),
+            account_id: Some(as_i64(key.account_id)),
+            uin: Some(as_i64(key.owner_uin)),
+            family: Some(key.family.as_str().to_owned()),
+            description: key.description.clone(),
+            secret_key_version: Some(i64::from(key.sealed_secret.key_version)),
+            secret_ciphertext: Some(key.sealed_secret.ciphertext.clone()),
+            at_time: Some(nanos(key.created_at)),
+            quota: Some(i64::from(quota)),
+            ..Operation::of_kind("create_access_key")
+        };
+        match self.write_one(operation.audited(audit)).await?.1.as_str() {
             "created" => Ok(key.into_active_key()),
             "user_not_found" => Err(StoreError::UserNotFound),
             "quota_exceeded" => Err(StoreError::AccessKeyQuotaExceeded { limit: quota }),
             "identifier_taken" => Err(StoreError::IdentifierTaken),
-            other => Err(StoreError::Backend(format!("unexpected outcome {other}"))),
+            other => Err(unexpected(other)),
         }
     }
 
@@ -532,17 +660,9 @@ impl Store for PostgresStore {
         owner_uin: u64,
         family: KeyFamily,
     ) -> Result<Vec<AccessKey>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {ACCESS_KEY_COLUMNS} FROM access_keys \
-             WHERE account_id = $1 AND owner_uin = $2 AND family = $3 ORDER BY created_at, id"
-        ))
-        .bind(as_i64(account_id))
-        .bind(as_i64(owner_uin))
-        .bind(family.as_str())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(backend)?;
-        rows.iter().map(access_key_from_row).collect()
+        self.listings
+            .submit((as_i64(account_id), as_i64(owner_uin), family))
+            .await
     }
 
     async fn set_access_key_status(
@@ -554,21 +674,21 @@ impl Store for PostgresStore {
         now: OffsetDateTime,
         audit: AuditEvent,
     ) -> Result<AccessKey, StoreError> {
-        let mut transaction = self.begin().await?;
-        let mut key = owned_access_key(&mut transaction, account_id, owner_uin, key_id).await?;
-        announce_key_change(&mut transaction, key_id).await?;
-        sqlx::query("UPDATE access_keys SET status = $1, updated_at = $2 WHERE id = $3")
-            .bind(status.as_str())
-            .bind(nanos(now))
-            .bind(key_id)
-            .execute(&mut *transaction)
-            .await
-            .map_err(backend)?;
-        insert_audit(&mut transaction, &audit).await?;
-        commit(transaction).await?;
-        key.status = status;
-        key.updated_at = now;
-        Ok(key)
+        let operation = Operation {
+            id: Some(key_id.to_owned()),
+            account_id: Some(as_i64(account_id)),
+            uin: Some(as_i64(owner_uin)),
+            status: Some(status.as_str().to_owned()),
+            at_time: Some(nanos(now)),
+            ..Operation::of_kind("set_access_key_status")
+        };
+        let (row, outcome) = self.write_one(operation.audited(audit)).await?;
+        match outcome.as_str() {
+            "updated" => access_key_from_row(&row),
+            "not_found" => Err(StoreError::AccessKeyNotFound),
+            "owner_mismatch" => Err(StoreError::OwnerMismatch),
+            other => Err(unexpected(other)),
+        }
     }
 
     async fn delete_access_key(
@@ -578,45 +698,42 @@ impl Store for PostgresStore {
         key_id: &str,
         audit: AuditEvent,
     ) -> Result<(), StoreError> {
-        let query = sqlx::query(
-            "SELECT keyplane_delete_access_key($1, $2, $3, \
-             $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        )
-        .bind(as_i64(account_id))
-        .bind(as_i64(owner_uin))
-        .bind(key_id);
-        match outcome(&self.pool, bind_audit(query, &audit))
-            .await?
-            .as_str()
-        {
+        let operation = Operation {
+            id: Some(key_id.to_owned()),
+            account_id: Some(as_i64(account_id)),
+            uin: Some(as_i64(owner_uin)),
+            ..Operation::of_kind("delete_access_key")
+        };
+        match self.write_one(operation.audited(audit)).await?.1.as_str() {
             "deleted" => Ok(()),
             "not_found" => Err(StoreError::AccessKeyNotFound),
             "owner_mismatch" => Err(StoreError::OwnerMismatch),
-            other => Err(StoreError::Backend(format!("unexpected outcome {other}"))),
+            other => Err(unexpected(other)),
         }
     }
 
     async fn record_key_usage(&self, usage: Vec<KeyUsage>) -> Result<(), StoreError> {
-        let mut transaction = self.begin().await?;
-        for record in &usage {
-            sqlx::query(
-                "INSERT INTO key_usage (key_id, used_at, product, action, source_address) \
-                 SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM access_keys WHERE id = $1) \
-                 ON CONFLICT (key_id) DO UPDATE SET used_at = excluded.used_at, \
-                 product = excluded.product, action = excluded.action, \
-                 source_address = excluded.source_address \
-                 WHERE excluded.used_at > key_usage.used_at",
-            )
-            .bind(&record.key_id)
-            .bind(nanos(record.used_at))
-            .bind(&record.product)
-            .bind(&record.action)
-            .bind(&record.source_address)
-            .execute(&mut *transaction)
-            .await
-            .map_err(backend)?;
+        if usage.is_empty() {
+            return Ok(());
         }
-        commit(transaction).await
+        let job = usage
+            .into_iter()
+            .map(|record| Operation {
+                id: Some(record.key_id),
+                at_time: Some(nanos(record.used_at)),
+                product: Some(record.product),
+                action: Some(record.action),
+                source_address: Some(record.source_address),
+                ..Operation::of_kind("record_key_usage")
+            })
+            .collect();
+        for row in self.write(job).await? {
+            match outcome(&row)?.as_str() {
+                "recorded" => {}
+                other => return Err(unexpected(other)),
+            }
+        }
+        Ok(())
     }
 
     async fn key_usage(&self, key_ids: &[String]) -> Result<Vec<KeyUsage>, StoreError> {
@@ -647,57 +764,26 @@ impl Store for PostgresStore {
         limit: u32,
         audit: AuditEvent,
     ) -> Result<ApiKey, StoreError> {
-        let mut transaction = self.begin().await?;
-        // Locking the account serialises every limit decision for it across nodes.
-        sqlx::query("SELECT id FROM accounts WHERE id = $1 FOR UPDATE")
-            .bind(as_i64(key.account_id))
-            .execute(&mut *transaction)
-            .await
-            .map_err(backend)?;
-        let exists: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM api_keys WHERE id = $1)")
-                .bind(&key.id)
-                .fetch_one(&mut *transaction)
-                .await
-                .map_err(backend)?;
-        if exists {
-            return Err(StoreError::ApiKeyAlreadyExists);
+        let operation = Operation {
+            id: Some(key.id.clone()),
+            account_id: Some(as_i64(key.account_id)),
+            key_type: Some(key.key_type.as_str().to_owned()),
+            secret_name: Some(key.secret_name.clone()),
+            enabled: Some(key.enabled),
+            tags: Some(tags_to_json(&key.tags)),
+            secret_key_version: Some(i64::from(key.sealed_secret.key_version)),
+            secret_ciphertext: Some(key.sealed_secret.ciphertext.clone()),
+            at_time: Some(nanos(key.created_at)),
+            updated_at_time: Some(nanos(key.updated_at)),
+            quota: Some(i64::from(limit)),
+            ..Operation::of_kind("create_api_key")
+        };
+        match self.write_one(operation.audited(audit)).await?.1.as_str() {
+            "created" => Ok(key),
+            "already_exists" => Err(StoreError::ApiKeyAlreadyExists),
+            "limit_exceeded" => Err(StoreError::ApiKeyLimitExceeded { limit }),
+            other => Err(unexpected(other)),
         }
-        let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_keys WHERE account_id = $1")
-            .bind(as_i64(key.account_id))
-            .fetch_one(&mut *transaction)
-            .await
-            .map_err(backend)?;
-        if held >= i64::from(limit) {
-            return Err(StoreError::ApiKeyLimitExceeded { limit });
-        }
-        let inserted = sqlx::query(
-            "INSERT INTO api_keys (id, account_id, key_type, secret_name, enabled, tags, \
-             secret_key_version, secret_ciphertext, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(&key.id)
-        .bind(as_i64(key.account_id))
-        .bind(key.key_type.as_str())
-        .bind(&key.secret_name)
-        .bind(key.enabled)
-        .bind(tags_to_json(&key.tags))
-        .bind(i64::from(key.sealed_secret.key_version))
-        .bind(&key.sealed_secret.ciphertext)
-        .bind(nanos(key.created_at))
-        .bind(nanos(key.updated_at))
-        .execute(&mut *transaction)
-        .await;
-        match inserted {
-            Ok(_) => {}
-            Err(error) if violated_constraint(&error).is_some() => {
-                return Err(StoreError::ApiKeyAlreadyExists)
-            }
-            Err(error) => return Err(backend(error)),
-        }
-        insert_audit(&mut transaction, &audit).await?;
-        commit(transaction).await?;
-        Ok(key)
     }
 
     async fn api_key(&self, account_id: u64, key_id: &str) -> Result<Option<ApiKey>, StoreError> {
@@ -731,49 +817,35 @@ impl Store for PostgresStore {
         now: OffsetDateTime,
         audit: AuditEvent,
     ) -> Result<ApiKey, StoreError> {
-        let mut transaction = self.begin().await?;
-        let row = sqlx::query(&format!(
-            "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE account_id = $1 AND id = $2 FOR UPDATE"
-        ))
-        .bind(as_i64(account_id))
-        .bind(key_id)
-        .fetch_optional(&mut *transaction)
-        .await
-        .map_err(backend)?;
-        let mut key = match row {
-            Some(row) => api_key_from_row(&row)?,
-            None => return Err(StoreError::ApiKeyNotFound),
+        let target = Operation {
+            id: Some(key_id.to_owned()),
+            account_id: Some(as_i64(account_id)),
+            at_time: Some(nanos(now)),
+            ..Operation::default()
         };
-        match change {
-            ApiKeyChange::SetEnabled(enabled) => {
-                sqlx::query("UPDATE api_keys SET enabled = $1, updated_at = $2 WHERE id = $3")
-                    .bind(enabled)
-                    .bind(nanos(now))
-                    .bind(key_id)
-                    .execute(&mut *transaction)
-                    .await
-                    .map_err(backend)?;
-                key.enabled = enabled;
-            }
-            ApiKeyChange::ReplaceSecret(sealed) => {
-                sqlx::query(
-                    "UPDATE api_keys SET secret_key_version = $1, secret_ciphertext = $2, \
-                     updated_at = $3 WHERE id = $4",
-                )
-                .bind(i64::from(sealed.key_version))
-                .bind(&sealed.ciphertext)
-                .bind(nanos(now))
-                .bind(key_id)
-                .execute(&mut *transaction)
-                .await
-                .map_err(backend)?;
-                key.sealed_secret = sealed;
-            }
+        let operation = match change {
+            ApiKeyChange::SetEnabled(enabled) => Operation {
+                enabled: Some(enabled),
+                ..Operation {
+                    kind: "set_api_key_enabled".to_owned(),
+                    ..target
+                }
+            },
+            ApiKeyChange::ReplaceSecret(sealed) => Operation {
+                secret_key_version: Some(i64::from(sealed.key_version)),
+                secret_ciphertext: Some(sealed.ciphertext),
+                ..Operation {
+                    kind: "replace_api_key_secret".to_owned(),
+                    ..target
+                }
+            },
+        };
+        let (row, outcome) = self.write_one(operation.audited(audit)).await?;
+        match outcome.as_str() {
+            "updated" => api_key_from_row(&row),
+            "not_found" => Err(StoreError::ApiKeyNotFound),
+            other => Err(unexpected(other)),
         }
-        key.updated_at = now;
-        insert_audit(&mut transaction, &audit).await?;
-        commit(transaction).await?;
-        Ok(key)
     }
 
     async fn delete_api_key(
@@ -782,22 +854,25 @@ impl Store for PostgresStore {
         key_id: &str,
         audit: AuditEvent,
     ) -> Result<(), StoreError> {
-        let mut transaction = self.begin().await?;
-        let deleted = sqlx::query("DELETE FROM api_keys WHERE account_id = $1 AND id = $2")
-            .bind(as_i64(account_id))
-            .bind(key_id)
-            .execute(&mut *transaction)
-            .await
-            .map_err(backend)?
-            .rows_affected();
-        if deleted == 0 {
-            return Err(StoreError::ApiKeyNotFound);
+        let operation = Operation {
+            id: Some(key_id.to_owned()),
+            account_id: Some(as_i64(account_id)),
+            ..Operation::of_kind("delete_api_key")
+        };
+        match self.write_one(operation.audited(audit)).await?.1.as_str() {
+            "deleted" => Ok(()),
+            "not_found" => Err(StoreError::ApiKeyNotFound),
+            other => Err(unexpected(other)),
         }
-        insert_audit(&mut transaction, &audit).await?;
-        commit(transaction).await
     }
 
     async fn append_audit_events(&self, events: Vec<AuditEvent>) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        // Buffered events (refusals, terminal sessions) are flushed in the background, not on
+        // a request's path: one plain transaction, which also writes their detail (the batch
+        // function's audit insert takes none).
         let mut transaction = self.begin().await?;
         for event in &events {
             insert_audit(&mut transaction, event).await?;

@@ -64,6 +64,8 @@ macro_rules! conformance_tests {
             concurrency::concurrent_creations_of_the_same_api_key_id_create_one,
             concurrency::concurrent_initializations_create_one_account,
             concurrency::concurrent_reads_during_writes_succeed,
+            concurrency::concurrent_creations_with_mixed_outcomes_each_get_their_own_answer,
+            concurrency::concurrent_creations_and_deletions_each_get_their_own_answer,
             audit::every_successful_mutation_writes_exactly_one_audit_event,
             audit::refused_access_key_over_quota_writes_no_audit_event,
             audit::every_refused_mutation_writes_no_audit_event,
