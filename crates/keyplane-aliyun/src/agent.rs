@@ -14,7 +14,9 @@ use serde_json::json;
 
 use crate::errors::{AliyunError, Product};
 use crate::render::{self, Format};
-use crate::{new_request_id, truncated, AliyunDialect, IncomingRequest, OutgoingResponse};
+use keyplane_core::audit::truncated;
+
+use crate::{new_request_id, AliyunDialect, IncomingRequest, OutgoingResponse};
 
 /// The registration endpoint.
 pub const REGISTRATION_PATH: &str = "/smc/v1/source-servers";

@@ -37,7 +37,9 @@ use time::OffsetDateTime;
 use crate::envelope::{self, Params, RawRequest};
 use crate::errors::AliyunError;
 use crate::render::{self, Format};
-use crate::{new_request_id, truncated, AliyunDialect, IncomingRequest, OutgoingResponse, Refusal};
+use keyplane_core::audit::truncated;
+
+use crate::{new_request_id, AliyunDialect, IncomingRequest, OutgoingResponse, Refusal};
 
 /// The API version of PAI-EAS.
 pub const VERSION: &str = "2021-07-01";

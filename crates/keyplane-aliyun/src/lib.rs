@@ -19,6 +19,8 @@ mod time_format;
 
 use std::sync::Arc;
 
+use keyplane_core::audit::truncated;
+
 use keyplane_core::authority::SigningKey;
 use keyplane_core::model::{KeyFamily, KeyUsage};
 use keyplane_core::{Authority, Caller, KeyLookup, RequestContext};
@@ -104,13 +106,6 @@ impl From<AliyunError> for Refusal {
             context: None,
         }
     }
-}
-
-fn truncated(value: &str, limit: usize) -> String {
-    if value.len() <= limit {
-        return value.to_owned();
-    }
-    value.chars().take(limit).collect()
 }
 
 /// The dialect, over the core use cases.

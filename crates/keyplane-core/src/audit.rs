@@ -32,3 +32,12 @@ pub struct AuditRecord {
     pub sequence: i64,
     pub event: AuditEvent,
 }
+
+/// `value` cut to at most `limit` characters: what a request claims (a key id, a user agent)
+/// is recorded and echoed bounded, whatever the client sent.
+pub fn truncated(value: &str, limit: usize) -> String {
+    if value.len() <= limit {
+        return value.to_owned();
+    }
+    value.chars().take(limit).collect()
+}

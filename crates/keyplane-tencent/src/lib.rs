@@ -12,6 +12,8 @@ pub mod params;
 
 use std::sync::Arc;
 
+use keyplane_core::audit::truncated;
+
 use keyplane_core::model::{KeyFamily, KeyUsage};
 use keyplane_core::{Authority, RequestContext};
 use keyplane_crypto::tencent::{
@@ -101,13 +103,6 @@ impl std::fmt::Debug for TencentDialect {
             .debug_struct("TencentDialect")
             .finish_non_exhaustive()
     }
-}
-
-fn truncated(value: &str, limit: usize) -> String {
-    if value.len() <= limit {
-        return value.to_owned();
-    }
-    value.chars().take(limit).collect()
 }
 
 impl TencentDialect {
