@@ -110,9 +110,11 @@ impl Policy {
         let Value::Object(object) = value else {
             return Err(PolicyError::NotObject);
         };
+        // The least unknown field, so the answer does not depend on the JSON map's order.
         if let Some(field) = object
             .keys()
-            .find(|key| *key != spec.version_field && *key != spec.statement_field)
+            .filter(|key| *key != spec.version_field && *key != spec.statement_field)
+            .min()
         {
             return Err(PolicyError::UnknownDocumentField {
                 field: excerpt(field),
@@ -190,23 +192,25 @@ fn read_statement(
         spec.not_resource_field,
         spec.condition_field,
     ];
-    for field in fields.keys() {
-        let lower = field.to_ascii_lowercase();
-        if matches!(
-            lower.as_str(),
-            "principal" | "notprincipal" | "not_principal"
-        ) {
-            return Err(PolicyError::PrincipalNotAllowed {
-                statement,
-                field: excerpt(field),
-            });
-        }
-        if !known.contains(&field.as_str()) {
-            return Err(PolicyError::UnknownStatementField {
-                statement,
-                field: excerpt(field),
-            });
-        }
+    if let Some(field) = fields.keys().find(|field| {
+        ["principal", "notprincipal", "not_principal"]
+            .iter()
+            .any(|name| field.eq_ignore_ascii_case(name))
+    }) {
+        return Err(PolicyError::PrincipalNotAllowed {
+            statement,
+            field: excerpt(field),
+        });
+    }
+    if let Some(field) = fields
+        .keys()
+        .filter(|field| !known.contains(&field.as_str()))
+        .min()
+    {
+        return Err(PolicyError::UnknownStatementField {
+            statement,
+            field: excerpt(field),
+        });
     }
     let effect = match fields.get(spec.effect_field) {
         None => {
