@@ -326,12 +326,12 @@ impl Authority {
     ) -> Self {
         Self {
             key_cache: moka::sync::Cache::new(config.key_cache_capacity),
+            permission_cache: moka::sync::Cache::new(config.key_cache_capacity),
             limiter: RateLimiter::new(config.rate_limits.clone()),
             store,
             factory,
             config,
             invalidation_epoch: AtomicU64::new(0),
-            permission_cache: moka::sync::Cache::new(config.key_cache_capacity),
             permission_epoch: AtomicU64::new(0),
             usage: UsageTracker::default(),
             audit_buffer: Mutex::new(Vec::new()),
