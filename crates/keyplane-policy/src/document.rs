@@ -7,15 +7,21 @@
 //! "condition":{…}}]}`, at most 4,096 characters; the effect is case-insensitive and an action's
 //! legacy `name/` prefix is dropped. Both accept the negated matchers (`NotAction` /
 //! `NotResource` in RAM, `not_action` / `not_resource` in CAM — a Keyplane extension there).
-//! A principal field is refused in both: these policies are attached to users.
+//! A principal field is refused in both: these policies are attached to users. A JSON object
+//! that repeats a field is refused ([`PolicyError::DuplicateField`]) rather than read as its
+//! last occurrence.
 //!
 //! Rendering is compact JSON (lists always as lists), in the field order above; a rendered
 //! policy parses back to an equal policy, provided it fits the target syntax's length limit
 //! (a RAM policy near 6,144 characters may not fit CAM's 4,096).
 
+use std::cell::RefCell;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::{Map, Number, Value};
 
 use crate::condition::{Condition, ConditionKey, Operator};
 use crate::error::{excerpt, excerpt_json, PolicyError};
@@ -102,11 +108,7 @@ impl Policy {
                 limit: spec.max_length,
             });
         }
-        let value: Value =
-            serde_json::from_str(document).map_err(|error| PolicyError::NotJson {
-                line: error.line(),
-                column: error.column(),
-            })?;
+        let value = read_json(document)?;
         let Value::Object(object) = value else {
             return Err(PolicyError::NotObject);
         };
@@ -172,6 +174,99 @@ impl Policy {
             syntax,
         })
         .unwrap_or_default()
+    }
+}
+
+/// The document as JSON, refusing an object that repeats a field: serde_json would keep the
+/// last silently, and `{"Effect":"Deny","Effect":"Allow"}` must not be read as an Allow that a
+/// reviewer took for a Deny.
+fn read_json(document: &str) -> Result<Value, PolicyError> {
+    let duplicate = RefCell::new(None);
+    let mut deserializer = serde_json::Deserializer::from_str(document);
+    let result = StrictJson {
+        duplicate: &duplicate,
+    }
+    .deserialize(&mut deserializer)
+    .and_then(|value| deserializer.end().map(|()| value));
+    result.map_err(|error| match duplicate.into_inner() {
+        Some(field) => PolicyError::DuplicateField {
+            field: excerpt(&field),
+        },
+        None => PolicyError::NotJson {
+            line: error.line(),
+            column: error.column(),
+        },
+    })
+}
+
+/// Reads any JSON value as serde_json's `Value` does, but records a repeated field and fails.
+#[derive(Clone, Copy)]
+struct StrictJson<'a> {
+    duplicate: &'a RefCell<Option<String>>,
+}
+
+impl<'de> DeserializeSeed<'de> for StrictJson<'_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StrictJson<'_> {
+    type Value = Value;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, value: bool) -> Result<Value, E> {
+        Ok(Value::Bool(value))
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<Value, E> {
+        Ok(Number::from_f64(value).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<Value, E> {
+        Ok(Value::String(value.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, value: String) -> Result<Value, E> {
+        Ok(Value::String(value))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut sequence: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = sequence.next_element_seed(self)? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                *self.duplicate.borrow_mut() = Some(key);
+                return Err(de::Error::custom("duplicate field"));
+            }
+            let value = map.next_value_seed(self)?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
     }
 }
 

@@ -18,6 +18,8 @@ pub enum PolicyError {
     TooLong { limit: usize },
     #[error("the policy document is not valid JSON (line {line}, column {column})")]
     NotJson { line: usize, column: usize },
+    #[error("the policy document repeats the field {field} in one object")]
+    DuplicateField { field: String },
     #[error("the policy document must be a JSON object")]
     NotObject,
     #[error("the policy document has an unknown field {field}")]

@@ -342,6 +342,9 @@ fn malformed_documents() {
         (Ram, "[]", "NotObject"),
         (Ram, r#""Version""#, "NotObject"),
         (Ram, &too_long_ram, "TooLong"),
+        (Ram, r#"{"Version":"1","Statement":[{"Effect":"Deny","Effect":"Allow","Action":"*","Resource":"*"}]}"#, "DuplicateField"),
+        (Ram, r#"{"Version":"1","Version":"1","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#, "DuplicateField"),
+        (Ram, r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]} {}"#, "NotJson"),
         (Ram, &too_many, "TooManyStatements"),
         (Ram, r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#, "MissingVersion"),
         (Ram, r#"{"Version":"2","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#, "BadVersion"),
@@ -391,6 +394,7 @@ fn malformed_documents() {
         (Ram, r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"DateLessThan":{"acs:CurrentTime":"2019-08-12T17:00:00"}}}]}"#, "BadDate"),
         (Cam, "{", "NotJson"),
         (Cam, "7", "NotObject"),
+        (Cam, r#"{"version":"2.0","statement":[{"effect":"allow","action":"*","resource":"*","condition":{"ip_equal":{"qcs:ip":"10.0.0.0/8"},"ip_equal":{"qcs:ip":"0.0.0.0/0"}}}]}"#, "DuplicateField"),
         (Cam, &cam_4100, "TooLong"),
         (Cam, r#"{"statement":[{"effect":"allow","action":"*","resource":"*"}]}"#, "MissingVersion"),
         (Cam, r#"{"version":"1","statement":[{"effect":"allow","action":"*","resource":"*"}]}"#, "BadVersion"),
@@ -457,6 +461,16 @@ fn error_details_and_messages() {
         error,
         PolicyError::UnknownDocumentField {
             field: "\"statement\"".to_owned()
+        }
+    );
+    assert_eq!(
+        Policy::parse(
+            r#"{"Version":"1","Statement":[{"Effect":"Deny","Action":"*","Resource":"*","Effect":"Allow"}]}"#,
+            Ram
+        )
+        .unwrap_err(),
+        PolicyError::DuplicateField {
+            field: "\"Effect\"".to_owned()
         }
     );
     assert_eq!(
