@@ -4,7 +4,7 @@
 //! RAM: `{"Version":"1","Statement":[{"Effect":"Allow"|"Deny","Action":…,"Resource":…,
 //! "Condition":{…}}]}`, at most 6,144 characters; field names and effects are case-sensitive.
 //! CAM: `{"version":"2.0","statement":[{"effect":"allow"|"deny","action":…,"resource":…,
-//! "condition":{…}}]}`, at most 4,096 characters; the effect is case-insensitive and an action's
+//! "condition":{…}}]}`, at most 6,144 characters; the effect is case-insensitive and an action's
 //! legacy `name/` prefix is dropped. Both accept the negated matchers (`NotAction` /
 //! `NotResource` in RAM, `not_action` / `not_resource` in CAM — a Keyplane extension there).
 //! A principal field is refused in both: these policies are attached to users. A JSON object
@@ -13,7 +13,7 @@
 //!
 //! Rendering is compact JSON (lists always as lists), in the field order above; a rendered
 //! policy parses back to an equal policy, provided it fits the target syntax's length limit
-//! (a RAM policy near 6,144 characters may not fit CAM's 4,096).
+//! (a policy near the 6,144-character limit may not fit it once rendered in the other syntax).
 
 use std::cell::RefCell;
 use std::fmt;
@@ -70,7 +70,7 @@ const RAM: Spec = Spec {
 };
 
 const CAM: Spec = Spec {
-    max_length: 4096,
+    max_length: 6144,
     version_field: "version",
     version: "2.0",
     statement_field: "statement",

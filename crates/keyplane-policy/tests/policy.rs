@@ -474,8 +474,8 @@ fn error_details_and_messages() {
         }
     );
     assert_eq!(
-        Policy::parse("x".repeat(5000).as_str(), Cam).unwrap_err(),
-        PolicyError::TooLong { limit: 4096 }
+        Policy::parse("x".repeat(7000).as_str(), Cam).unwrap_err(),
+        PolicyError::TooLong { limit: 6144 }
     );
     // Echoed values are cut short.
     let long_action = format!(

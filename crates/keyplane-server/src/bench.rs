@@ -296,6 +296,7 @@ async fn create_bench_users(args: &BenchArgs, count: usize) -> anyhow::Result<Ve
                 &context,
                 account.id,
                 &format!("bench-{}-{index}", &prefix[..8]),
+                Default::default(),
             )
             .await
             .map_err(|error| anyhow::anyhow!("creating a bench user: {error}"))?;

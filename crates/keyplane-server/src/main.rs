@@ -340,7 +340,7 @@ async fn create_user(args: UserCreateArgs) -> anyhow::Result<()> {
         "CreateUser",
     );
     let user = authority
-        .create_user(&context, account.id, &args.name)
+        .create_user(&context, account.id, &args.name, Default::default())
         .await
         .map_err(|error| anyhow::anyhow!("creating the user: {error}"))?;
     installation.close().await;
