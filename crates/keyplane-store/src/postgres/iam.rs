@@ -28,10 +28,15 @@ fn policy_from_row(row: &PgRow, prefix: &str) -> Result<CustomPolicy, StoreError
     let column = |name: &str| format!("{prefix}{name}");
     let syntax: String = row.try_get(column("syntax").as_str()).map_err(backend)?;
     Ok(CustomPolicy {
-        account_id: as_u64(row.try_get(column("account_id").as_str()).map_err(backend)?),
+        account_id: as_u64(
+            row.try_get(column("account_id").as_str())
+                .map_err(backend)?,
+        ),
         id: as_u64(row.try_get(column("id").as_str()).map_err(backend)?),
         name: row.try_get(column("name").as_str()).map_err(backend)?,
-        description: row.try_get(column("description").as_str()).map_err(backend)?,
+        description: row
+            .try_get(column("description").as_str())
+            .map_err(backend)?,
         syntax: PolicySyntax::parse(&syntax)
             .ok_or_else(|| StoreError::Backend(format!("unknown policy syntax {syntax}")))?,
         document: row.try_get(column("document").as_str()).map_err(backend)?,
@@ -91,12 +96,13 @@ pub(super) async fn delete_user(
     if !lock_user(&mut transaction, account_id, uin).await? {
         return Err(StoreError::UserNotFound);
     }
-    let key_ids: Vec<String> =
-        sqlx::query_scalar("SELECT id FROM access_keys WHERE owner_uin = $1 ORDER BY id FOR UPDATE")
-            .bind(as_i64(uin))
-            .fetch_all(&mut *transaction)
-            .await
-            .map_err(backend)?;
+    let key_ids: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM access_keys WHERE owner_uin = $1 ORDER BY id FOR UPDATE",
+    )
+    .bind(as_i64(uin))
+    .fetch_all(&mut *transaction)
+    .await
+    .map_err(backend)?;
     if !key_ids.is_empty() && !options.remove_access_keys {
         return Err(StoreError::UserHasAccessKeys);
     }
@@ -346,7 +352,7 @@ pub(super) async fn user_policies(
          LEFT JOIN custom_policies AS p ON a.policy_type = 'Custom' \
              AND p.account_id = a.account_id AND p.name = a.policy_name \
          WHERE a.user_uin = $2 AND a.account_id = $1 \
-         ORDER BY a.attached_at, a.policy_type, a.policy_name",
+         ORDER BY a.attached_at, a.policy_type COLLATE \"C\", a.policy_name COLLATE \"C\"",
     )
     .bind(as_i64(account_id))
     .bind(as_i64(uin))

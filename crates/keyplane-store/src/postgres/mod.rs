@@ -41,8 +41,8 @@ use sqlx::{Connection, Postgres, Row, Transaction};
 use time::OffsetDateTime;
 
 pub use batcher::BatchLimits;
-pub use changes::StoreChange;
 use batcher::Batcher;
+pub use changes::StoreChange;
 use kept::{still_usable_after, KeptConnections};
 use operations::{job_weight, outcome, single, Job, JobRows, Operation};
 

@@ -41,7 +41,10 @@ fn policy_from_row(row: &Row<'_>) -> rusqlite::Result<CustomPolicy> {
 }
 
 /// Every user of an account, oldest first.
-pub(super) fn list_users(connection: &Connection, account_id: u64) -> Result<Vec<User>, StoreError> {
+pub(super) fn list_users(
+    connection: &Connection,
+    account_id: u64,
+) -> Result<Vec<User>, StoreError> {
     let mut statement = connection
         .prepare_cached(&format!(
             "SELECT {USER_COLUMNS} FROM users WHERE account_id = ?1 ORDER BY created_at, uin"
@@ -68,14 +71,13 @@ pub(super) fn delete_user(
     }
     let key_ids: Vec<String> = {
         let mut statement = connection
-            .prepare_cached(
-                "SELECT id FROM access_keys WHERE owner_uin = ?1 ORDER BY id",
-            )
+            .prepare_cached("SELECT id FROM access_keys WHERE owner_uin = ?1 ORDER BY id")
             .map_err(backend)?;
         let rows = statement
             .query_map([as_i64(uin)], |row| row.get(0))
             .map_err(backend)?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)?
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(backend)?
     };
     if !key_ids.is_empty() && !options.remove_access_keys {
         return Err(StoreError::UserHasAccessKeys);
@@ -309,8 +311,9 @@ pub(super) fn user_policies(
         .query_map(params![as_i64(account_id), as_i64(uin)], |row| {
             let policy_type: String = row.get(0)?;
             Ok(PolicyAttachment {
-                policy_type: PolicyType::parse(&policy_type)
-                    .ok_or_else(|| conversion_error(format!("unknown policy type {policy_type}")))?,
+                policy_type: PolicyType::parse(&policy_type).ok_or_else(|| {
+                    conversion_error(format!("unknown policy type {policy_type}"))
+                })?,
                 policy_name: row.get(1)?,
                 attached_at: from_nanos(row.get(2)?)?,
                 custom: policy_from_columns(row, 3)?,

@@ -528,7 +528,14 @@ impl Store for SqliteStore {
         let policy_name = policy_name.to_owned();
         self.connections
             .write(move |connection| {
-                iam::detach_policy(connection, account_id, uin, policy_type, &policy_name, &audit)
+                iam::detach_policy(
+                    connection,
+                    account_id,
+                    uin,
+                    policy_type,
+                    &policy_name,
+                    &audit,
+                )
             })
             .await
     }
