@@ -13,6 +13,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use keyplane_aliyun::eas::PublicUrls;
 use keyplane_core::{AuthorityConfig, Clock, RequestContext};
+use keyplane_store::StoreChange;
 use keyplane_tencent::TencentDialect;
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -689,9 +690,12 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             let authority = authority.clone();
             Some(tokio::spawn(async move {
                 store
-                    .listen_for_key_changes(move |change| match change {
-                        Some(key_id) => authority.forget_key(&key_id),
-                        None => authority.forget_all_keys(),
+                    .listen_for_changes(move |change| match change {
+                        StoreChange::Key(id) => authority.forget_key(&id),
+                        StoreChange::UserPermissions { account_id, uin } => {
+                            authority.forget_user_permissions(account_id, uin)
+                        }
+                        StoreChange::Everything => authority.forget_everything(),
                     })
                     .await;
             }))

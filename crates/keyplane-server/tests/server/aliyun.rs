@@ -60,6 +60,7 @@ async fn harness() -> Harness {
         account_id: VECTOR_ACCOUNT,
         uin: VECTOR_USER_UIN,
         name: "alice".to_owned(),
+        profile: keyplane_core::model::UserProfile::default(),
         created_at: start,
     };
     let audit = keyplane_core::RequestContext::operator(start, "test".to_owned(), "CreateUser")

@@ -82,6 +82,7 @@ async fn harness() -> Harness {
         account_id: VECTOR_ACCOUNT,
         uin: ALICE_UIN,
         name: "alice".to_owned(),
+        profile: keyplane_core::model::UserProfile::default(),
         created_at: start,
     };
     store
