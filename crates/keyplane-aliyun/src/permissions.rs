@@ -109,14 +109,26 @@ pub const RAM: &[ActionPermission] = &[
 
 /// SMC 2019-06-01.
 pub const SMC: &[ActionPermission] = &[
-    entry("CreateAccessToken", "smc:CreateAccessToken", ResourceKind::Any),
-    entry("ListAccessTokens", "smc:ListAccessTokens", ResourceKind::Any),
+    entry(
+        "CreateAccessToken",
+        "smc:CreateAccessToken",
+        ResourceKind::Any,
+    ),
+    entry(
+        "ListAccessTokens",
+        "smc:ListAccessTokens",
+        ResourceKind::Any,
+    ),
     entry(
         "DisableAccessToken",
         "smc:DisableAccessToken",
         ResourceKind::Any,
     ),
-    entry("DeleteAccessToken", "smc:DeleteAccessToken", ResourceKind::Any),
+    entry(
+        "DeleteAccessToken",
+        "smc:DeleteAccessToken",
+        ResourceKind::Any,
+    ),
 ];
 
 /// The permission of PAI-EAS `CreateServiceInstanceToken` (its resource is the service the

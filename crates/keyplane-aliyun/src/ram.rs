@@ -79,11 +79,11 @@ pub async fn dispatch(
                 .iter()
                 .map(|attachment| {
                     let description = match attachment.policy_type {
-                        PolicyType::System => keyplane_policy::system_policy(
-                            &attachment.policy_name,
-                        )
-                        .map(|system| system.description.to_owned())
-                        .unwrap_or_default(),
+                        PolicyType::System => {
+                            keyplane_policy::system_policy(&attachment.policy_name)
+                                .map(|system| system.description.to_owned())
+                                .unwrap_or_default()
+                        }
                         PolicyType::Custom => attachment
                             .custom
                             .as_ref()

@@ -18,16 +18,14 @@ use crate::error::CoreError;
 use crate::factory::CredentialFactory;
 use crate::model::{
     AccessKey, Account, ActivationCode, ActivationCodeStatus, ApiKey, ApiKeyType, ApiKeyWithSecret,
-    EasInstance, EasService, InstanceSession, InstanceToken, InstanceTokenPurpose, IssuedAccessKey,
-    CustomPolicy, IssuedActivationCode, IssuedInstanceTokens, KeyFamily, KeyStatus, KeyUsage,
+    CustomPolicy, EasInstance, EasService, InstanceSession, InstanceToken, InstanceTokenPurpose,
+    IssuedAccessKey, IssuedActivationCode, IssuedInstanceTokens, KeyFamily, KeyStatus, KeyUsage,
     PolicyAttachment, PolicySyntax, PolicyType, Redemption, Secret, SourceServer, Tag, User,
     UserProfile,
 };
 use crate::rate_limit::{RateLimiter, RateLimits};
 use crate::rules;
-use crate::store::{
-    ApiKeyChange, DeleteUserOptions, NewAccessKey, NewAccount, Store, StoreError,
-};
+use crate::store::{ApiKeyChange, DeleteUserOptions, NewAccessKey, NewAccount, Store, StoreError};
 use crate::template::{CommandTemplate, TemplateValues};
 use crate::usage::{latest, UsageTracker};
 

@@ -132,7 +132,11 @@ impl Authorization {
         // The resource named is the first one refused (or the first asked on).
         Some(CoreError::AccessDenied(Box::new(AccessDenied {
             action: self.action.clone(),
-            resource: self.resources.first().cloned().unwrap_or_else(|| "*".into()),
+            resource: self
+                .resources
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "*".into()),
             account_id: self.account_id,
             principal_uin: self.principal_uin,
             principal_name: self.principal_name.clone(),

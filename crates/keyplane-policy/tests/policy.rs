@@ -324,15 +324,25 @@ fn malformed_documents() {
     let too_long_ram = format!(
         r#"{{"Version":"1","Statement":[{{"Effect":"Allow","Action":"*","Resource":"*"}}]}}{padding}"#
     );
-    let cam_4100 = format!(
+    let too_long_cam = format!(
         r#"{{"version":"2.0","statement":[{{"effect":"allow","action":"*","resource":"{}"}}]}}"#,
-        "a".repeat(4100)
+        "a".repeat(6200)
     );
     let ram_4100 = format!(
         r#"{{"Version":"1","Statement":[{{"Effect":"Allow","Action":"*","Resource":"{}"}}]}}"#,
         "a".repeat(4100)
     );
     assert!(Policy::parse(&ram_4100, Ram).is_ok(), "RAM allows 6144");
+    assert!(
+        Policy::parse(
+            &ram_4100
+                .replace("Version\":\"1", "version\":\"2.0")
+                .to_lowercase(),
+            Cam
+        )
+        .is_ok(),
+        "CAM allows 6144"
+    );
     let too_many = statements(101);
     assert!(Policy::parse(&statements(100), Ram).is_ok());
     #[rustfmt::skip]
@@ -395,7 +405,7 @@ fn malformed_documents() {
         (Cam, "{", "NotJson"),
         (Cam, "7", "NotObject"),
         (Cam, r#"{"version":"2.0","statement":[{"effect":"allow","action":"*","resource":"*","condition":{"ip_equal":{"qcs:ip":"10.0.0.0/8"},"ip_equal":{"qcs:ip":"0.0.0.0/0"}}}]}"#, "DuplicateField"),
-        (Cam, &cam_4100, "TooLong"),
+        (Cam, &too_long_cam, "TooLong"),
         (Cam, r#"{"statement":[{"effect":"allow","action":"*","resource":"*"}]}"#, "MissingVersion"),
         (Cam, r#"{"version":"1","statement":[{"effect":"allow","action":"*","resource":"*"}]}"#, "BadVersion"),
         (Cam, r#"{"Version":"2.0","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#, "UnknownDocumentField"),

@@ -252,8 +252,7 @@ pub async fn dispatch(
                 .filter_map(|attachment| {
                     let (policy_id, remark, create_mode) = match attachment.policy_type {
                         PolicyType::System => {
-                            let system =
-                                keyplane_policy::system_policy(&attachment.policy_name)?;
+                            let system = keyplane_policy::system_policy(&attachment.policy_name)?;
                             (system.cam_policy_id, system.description.to_owned(), 1)
                         }
                         PolicyType::Custom => {
@@ -335,7 +334,10 @@ fn user_fields(user: &User, listed: bool) -> Map<String, Value> {
     fields.insert("Name".into(), json!(user.name));
     fields.insert("Uid".into(), json!(user.uin));
     fields.insert("Remark".into(), json!(profile.comments));
-    fields.insert("ConsoleLogin".into(), json!(u8::from(profile.console_login)));
+    fields.insert(
+        "ConsoleLogin".into(),
+        json!(u8::from(profile.console_login)),
+    );
     fields.insert("PhoneNum".into(), json!(profile.phone_number));
     fields.insert("CountryCode".into(), json!(profile.phone_country_code));
     fields.insert("Email".into(), json!(profile.email));

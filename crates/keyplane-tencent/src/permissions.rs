@@ -76,8 +76,16 @@ pub const CAM: &[ActionPermission] = &[
     entry("ListUsers", "cam:ListUsers", ResourceKind::Any),
     entry("DeleteUser", "cam:DeleteUser", ResourceKind::Any),
     entry("CreatePolicy", "cam:CreatePolicy", ResourceKind::Any),
-    entry("AttachUserPolicy", "cam:AttachUserPolicy", ResourceKind::Any),
-    entry("DetachUserPolicy", "cam:DetachUserPolicy", ResourceKind::Any),
+    entry(
+        "AttachUserPolicy",
+        "cam:AttachUserPolicy",
+        ResourceKind::Any,
+    ),
+    entry(
+        "DetachUserPolicy",
+        "cam:DetachUserPolicy",
+        ResourceKind::Any,
+    ),
     entry(
         "ListAttachedUserPolicies",
         "cam:ListAttachedUserPolicies",
@@ -93,7 +101,11 @@ pub const API_GATEWAY: &[ActionPermission] = &[
         "apigw:DescribeApiKeysStatus",
         ResourceKind::ApiKeys,
     ),
-    entry("DescribeApiKey", "apigw:DescribeApiKey", ResourceKind::ApiKey),
+    entry(
+        "DescribeApiKey",
+        "apigw:DescribeApiKey",
+        ResourceKind::ApiKey,
+    ),
     entry("DisableApiKey", "apigw:DisableApiKey", ResourceKind::ApiKey),
     entry("EnableApiKey", "apigw:EnableApiKey", ResourceKind::ApiKey),
     entry("UpdateApiKey", "apigw:UpdateApiKey", ResourceKind::ApiKey),
@@ -133,7 +145,9 @@ impl RequestResource {
     ) -> Result<Self, TencentError> {
         let region = || region.unwrap_or("").to_owned();
         Ok(match entry.resource {
-            ResourceKind::TargetUser => RequestResource::User(params.optional_unsigned("TargetUin")?),
+            ResourceKind::TargetUser => {
+                RequestResource::User(params.optional_unsigned("TargetUin")?)
+            }
             ResourceKind::Any => RequestResource::Any,
             ResourceKind::ApiKeys => RequestResource::ApiKeys { region: region() },
             ResourceKind::ApiKey => RequestResource::ApiKey {

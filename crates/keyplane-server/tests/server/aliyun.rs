@@ -431,6 +431,13 @@ async fn an_expired_activation_code_is_refused_and_consumes_nothing() {
         key_id: VECTOR_KEY_ID.to_owned(),
     });
     context.product = "smc".to_owned();
+    context.authorization = Some(
+        harness
+            .authority
+            .authorize(&context, "smc:CreateAccessToken", |_| vec!["*".to_owned()])
+            .await
+            .unwrap(),
+    );
     let issued = harness
         .authority
         .create_activation_code(

@@ -7,8 +7,8 @@ use std::process::Command;
 use serde_json::json;
 
 use super::support::{
-    assert_healthy, binary, call, create_user, init, Credentials, Server, API_GATEWAY_VERSION,
-    CAM_VERSION,
+    assert_healthy, attach_policy, binary, call, create_user, init, Credentials, Server,
+    API_GATEWAY_VERSION, CAM_VERSION, MANAGE_OWN_ACCESS_KEYS,
 };
 
 #[test]
@@ -104,6 +104,7 @@ async fn acknowledged_writes_survive_shutdown_and_secrets_never_reach_disk() {
     let server = Server::start(directory.path(), &["--disable-rate-limits"]);
     let user = create_user(directory.path(), "alice");
     let uin = user["uin"].as_u64().unwrap();
+    attach_policy(server.address, &root, uin, MANAGE_OWN_ACCESS_KEYS).await;
     assert_eq!(
         user["user_principal_name"],
         json!(format!(
