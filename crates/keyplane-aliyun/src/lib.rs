@@ -284,7 +284,7 @@ impl AliyunDialect {
     pub(crate) async fn authorize(
         &self,
         context: &mut RequestContext,
-        permission: &str,
+        permission: &'static str,
         denial_code: &'static str,
         resources: impl FnOnce(keyplane_core::authorization::Principal<'_>) -> Vec<String>,
     ) -> Result<(), AliyunError> {

@@ -302,6 +302,9 @@ pub struct Authority {
     /// Sub-users' parsed policies by (account id, uin), dropped when they change.
     permission_cache: moka::sync::Cache<(u64, u64), Arc<UserPermissions>>,
     permission_epoch: AtomicU64,
+    /// The texts every root authorization carries, shared rather than allocated per request.
+    root_basis: Arc<str>,
+    no_name: Arc<str>,
     usage: UsageTracker,
     audit_buffer: Mutex<Vec<AuditEvent>>,
     dropped_audit_events: AtomicU64,
@@ -331,6 +334,8 @@ impl Authority {
             config,
             invalidation_epoch: AtomicU64::new(0),
             permission_epoch: AtomicU64::new(0),
+            root_basis: Arc::from(ROOT_BASIS),
+            no_name: Arc::from(""),
             usage: UsageTracker::default(),
             audit_buffer: Mutex::new(Vec::new()),
             dropped_audit_events: AtomicU64::new(0),
@@ -769,29 +774,29 @@ impl Authority {
     pub async fn authorize(
         &self,
         context: &RequestContext,
-        action: &str,
+        action: &'static str,
         resources: impl FnOnce(Principal<'_>) -> Vec<String>,
     ) -> Result<Authorization, CoreError> {
         let caller = context.caller()?;
         if caller.is_root() {
             return Ok(Authorization {
-                action: action.to_owned(),
+                action,
                 resources: Vec::new(),
                 account_id: caller.account_id,
                 principal_uin: caller.uin,
-                principal_name: String::new(),
+                principal_name: self.no_name.clone(),
                 decision: Decision::Allow,
-                statement: Some(ROOT_BASIS.to_owned()),
+                statement: Some(self.root_basis.clone()),
             });
         }
         let Some(permissions) = self.permissions(caller.account_id, caller.uin).await? else {
             // The key outlived its user only in a cache; nothing is allowed.
             return Ok(Authorization {
-                action: action.to_owned(),
+                action,
                 resources: Vec::new(),
                 account_id: caller.account_id,
                 principal_uin: caller.uin,
-                principal_name: String::new(),
+                principal_name: self.no_name.clone(),
                 decision: Decision::ImplicitDeny,
                 statement: None,
             });
@@ -801,6 +806,8 @@ impl Authority {
             uin: caller.uin,
             name: &permissions.user.name,
         });
+        // Every request of a sub-user comes through here: the evaluation reads only what
+        // `UserPermissions` prepared when the policies were loaded.
         Ok(authorization::evaluate(
             &permissions,
             action,

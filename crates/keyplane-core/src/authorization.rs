@@ -27,13 +27,19 @@ pub struct HeldPolicy {
 }
 
 /// What authorizing a sub-user needs: its name (resources and variables name it) and its
-/// policies, in attachment order.
+/// policies, in attachment order. Everything a request's evaluation reads is prepared here,
+/// once per change of the user's policies, so that evaluating allocates little.
 #[derive(Debug)]
 pub struct UserPermissions {
     pub user: User,
     pub policies: Vec<HeldPolicy>,
     /// The parsed policies again, as the evaluator takes them.
     references: Vec<Arc<Policy>>,
+    /// `<label>#<index>` of every statement, by policy then statement.
+    statement_labels: Vec<Vec<Arc<str>>>,
+    name: Arc<str>,
+    account_id_text: String,
+    uin_text: String,
 }
 
 impl UserPermissions {
@@ -75,10 +81,22 @@ impl UserPermissions {
             .iter()
             .map(|held| held.policy.clone())
             .collect::<Vec<_>>();
+        let statement_labels = policies
+            .iter()
+            .map(|held| {
+                (0..held.policy.statements.len())
+                    .map(|index| Arc::from(format!("{}#{index}", held.label)))
+                    .collect()
+            })
+            .collect();
         Self {
+            name: Arc::from(user.name.as_str()),
+            account_id_text: user.account_id.to_string(),
+            uin_text: user.uin.to_string(),
             user,
             policies,
             references,
+            statement_labels,
         }
     }
 }
@@ -105,17 +123,17 @@ impl Decision {
 /// A decision on one request: what was asked, by whom, the outcome, and what decided it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authorization {
-    pub action: String,
+    pub action: &'static str,
     /// The resources the request acts on (all must be allowed); empty for the root, whose
     /// requests need none.
     pub resources: Vec<String>,
     pub account_id: u64,
     pub principal_uin: u64,
-    pub principal_name: String,
+    pub principal_name: Arc<str>,
     pub decision: Decision,
     /// `root`, or `<label>#<statement index>` of the deciding statement; `None` when no
     /// statement matched.
-    pub statement: Option<String>,
+    pub statement: Option<Arc<str>>,
 }
 
 impl Authorization {
@@ -131,7 +149,7 @@ impl Authorization {
         }
         // The resource named is the first one refused (or the first asked on).
         Some(CoreError::AccessDenied(Box::new(AccessDenied {
-            action: self.action.clone(),
+            action: self.action.to_owned(),
             resource: self
                 .resources
                 .first()
@@ -139,7 +157,7 @@ impl Authorization {
                 .unwrap_or_else(|| "*".into()),
             account_id: self.account_id,
             principal_uin: self.principal_uin,
-            principal_name: self.principal_name.clone(),
+            principal_name: self.principal_name.to_string(),
             explicit: self.decision == Decision::ExplicitDeny,
         })))
     }
@@ -148,7 +166,7 @@ impl Authorization {
     pub fn audit(&self) -> AuditAuthorization {
         AuditAuthorization {
             decision: self.decision.as_str().to_owned(),
-            statement: self.statement.clone(),
+            statement: self.statement.as_deref().map(str::to_owned),
         }
     }
 }
@@ -177,13 +195,11 @@ pub fn source_ip(source_address: &str) -> Option<IpAddr> {
 /// in any order, the first refused one is put first so the denial names it.
 pub fn evaluate(
     permissions: &UserPermissions,
-    action: &str,
+    action: &'static str,
     mut resources: Vec<String>,
     source_address: &str,
     now: time::OffsetDateTime,
 ) -> Authorization {
-    let account_id = permissions.user.account_id.to_string();
-    let uin = permissions.user.uin.to_string();
     let source_ip = source_ip(source_address);
     let mut decision = Decision::Allow;
     let mut statement = None;
@@ -194,17 +210,18 @@ pub fn evaluate(
             resource,
             source_ip,
             now,
-            account_id: &account_id,
-            uin: &uin,
-            user_name: &permissions.user.name,
+            account_id: &permissions.account_id_text,
+            uin: &permissions.uin_text,
+            user_name: &permissions.name,
             extra_keys: &[],
         };
         let result = keyplane_policy::evaluate(&permissions.references, &request);
-        let label = result.matched.map(|matched| {
-            format!(
-                "{}#{}",
-                permissions.policies[matched.policy].label, matched.statement
-            )
+        let label = result.matched.and_then(|matched| {
+            permissions
+                .statement_labels
+                .get(matched.policy)?
+                .get(matched.statement)
+                .cloned()
         });
         match result.outcome {
             Outcome::ExplicitDeny => {
@@ -234,11 +251,11 @@ pub fn evaluate(
         resources.swap(0, index);
     }
     Authorization {
-        action: action.to_owned(),
+        action,
         resources,
         account_id: permissions.user.account_id,
         principal_uin: permissions.user.uin,
-        principal_name: permissions.user.name.clone(),
+        principal_name: permissions.name.clone(),
         decision,
         statement,
     }
