@@ -1072,7 +1072,10 @@ impl Authority {
         let mut rows = Vec::with_capacity(key_ids.len());
         for key_id in key_ids {
             let visible = match self.store.access_key(key_id).await? {
-                Some(key) => key.account_id == caller.account_id,
+                Some(key) => {
+                    key.account_id == caller.account_id
+                        && (caller.is_root() || key.owner_uin == caller.uin)
+                }
                 None => false,
             };
             let usage = if visible {

@@ -1,7 +1,9 @@
 //! The permission every Tencent action needs, and the resource it is asked on, named as CAM
 //! names them: `cam:CreateAccessKey` on `qcs::cam::uin/{owner}:uin/{target}`,
 //! `apigw:DeleteApiKey` on `qcs::apigw:{region}:uin/{owner}:apikey/{id}`, and `*` for the
-//! actions CAM authorizes at the operation level only (user and policy management). The
+//! actions CAM authorizes at the operation level only (user and policy management).
+//! `GetSecurityLastUsed` is asked on the caller's own user: a sub-user allowed it sees the last
+//! use of its own keys (the root: of every key in the account). The
 //! request pipeline authorizes every request from this table before dispatching it, so an
 //! action missing here is refused, never run unchecked.
 
@@ -15,6 +17,8 @@ use crate::params::Params;
 pub enum ResourceKind {
     /// The user named by `TargetUin` (default: the caller).
     TargetUser,
+    /// The caller's own user (what a sub-user may see of others is decided by the action).
+    Caller,
     /// Every resource: the action is authorized at the operation level.
     Any,
     /// The API keys of the account in the request's region, as a whole.
@@ -69,7 +73,7 @@ pub const CAM: &[ActionPermission] = &[
     entry(
         "GetSecurityLastUsed",
         "cam:GetSecurityLastUsed",
-        ResourceKind::Any,
+        ResourceKind::Caller,
     ),
     entry("AddUser", "cam:AddUser", ResourceKind::Any),
     entry("GetUser", "cam:GetUser", ResourceKind::Any),
