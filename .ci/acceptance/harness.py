@@ -117,7 +117,7 @@ def child_env(extra: dict | None = None) -> dict:
 SECRETS: dict[str, str] = {}          # secret -> where it came from
 SECRET_FIELD_NAMES = {"SecretAccessKey", "AccessKeySecret", "secret_key",
                       "access_key_secret", "secretKey", "accessKeySecret",
-                      "AccessTokenCode"}
+                      "AccessTokenCode", "SecretKey"}
 
 
 def remember(secret: Any, origin: str) -> None:
