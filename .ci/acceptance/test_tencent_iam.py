@@ -268,14 +268,17 @@ def test_cam_user_visible_to_ims(kp):
     import aliyun_harness as A
     name = unique("x2ims")
     r = add_user(kp.cam(), name, Remark="from CAM", PhoneNum="13800001111", CountryCode="86",
-                 Email="x2ims@example.com")
+                 Email="x2ims@example.com", UseApi=1)
     upn = f"{name}@{kp.init.account_id}.onaliyun.com"
     u = A.ims(kp).get_user(im.GetUserRequest(user_principal_name=upn)).body.user
     assert (u.user_principal_name, u.user_name, u.user_id) == (upn, name, str(r.Uin))
     assert (u.comments, u.email, u.mobile_phone) == ("from CAM", "x2ims@example.com", "86-13800001111")
     listed = A.ims(kp).list_users(im.ListUsersRequest()).body.users.user
     assert upn in {x.user_principal_name for x in listed}
-    delete_user(kp.cam(), name)
+    # its Tencent key blocks IMS DeleteUser as an Alibaba key would
+    with A.ali_raises("DeleteConflict.User.AccessKey", 409):
+        A.ims(kp).delete_user(im.DeleteUserRequest(user_principal_name=upn))
+    delete_user(kp.cam(), name, force=1)
     assert upn not in {x.user_principal_name for x in A.ims(kp).list_users(im.ListUsersRequest()).body.users.user}
 
 
@@ -294,6 +297,8 @@ def test_cam_create_attach_detach_list(kp):
         create_policy(root, cam_doc(allow("cam:ListUsers")), name=name)
     with raises_code("InvalidParameter.PolicyNameError"):
         create_policy(root, cam_doc(allow("cam:ListUsers")), name="bad name")
+    with raises_code("InvalidParameter.DescriptionLengthOverlimit"):
+        create_policy(root, cam_doc(allow("cam:ListUsers")), description="d" * 301)
 
     attach(kp, u.uin, pid)
     attach(kp, u.uin, pid)                                  # idempotent
