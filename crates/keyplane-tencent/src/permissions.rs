@@ -152,6 +152,7 @@ impl RequestResource {
             ResourceKind::TargetUser => {
                 RequestResource::User(params.optional_unsigned("TargetUin")?)
             }
+            ResourceKind::Caller => RequestResource::User(None),
             ResourceKind::Any => RequestResource::Any,
             ResourceKind::ApiKeys => RequestResource::ApiKeys { region: region() },
             ResourceKind::ApiKey => RequestResource::ApiKey {
