@@ -381,7 +381,7 @@ def test_user_without_policies_can_do_nothing_then_exactly_what_its_policy_says(
                                                               AccessKeyId=u.secret_id)), "cam:DeleteAccessKey", me),
         "GetSecurityLastUsed": (lambda: s.cam.GetSecurityLastUsed(mk(cam.GetSecurityLastUsedRequest,
                                                                      SecretIdList=[u.secret_id])),
-                                "cam:GetSecurityLastUsed", "*"),
+                                "cam:GetSecurityLastUsed", me),
         "AddUser": (lambda: add_user(s.cam), "cam:AddUser", "*"),
         "GetUser": (lambda: get_user(s.cam, u.name), "cam:GetUser", "*"),
         "ListUsers": (lambda: list_users(s.cam), "cam:ListUsers", "*"),
