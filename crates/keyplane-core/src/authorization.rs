@@ -6,10 +6,11 @@
 //! statement that made it, travel in the [`RequestContext`](crate::RequestContext) to the
 //! audit record. A user's policies are loaded once and cached until they change.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use keyplane_policy::{Outcome, Policy};
+use keyplane_policy::{Outcome, Policy, StatementRef};
 
 use crate::audit::AuditAuthorization;
 use crate::error::{AccessDenied, CoreError};
@@ -40,9 +41,25 @@ pub struct UserPermissions {
     name: Arc<str>,
     account_id_text: String,
     uin_text: String,
+    /// Per action asked, the statements whose action covers it, found on first use: a
+    /// request then looks only at those (the actions are a fixed set, so this stays small).
+    candidates_by_action: parking_lot::RwLock<HashMap<&'static str, Arc<[StatementRef]>>>,
 }
 
 impl UserPermissions {
+    /// The statements that can apply to `action`, in evaluation order.
+    fn candidates(&self, action: &'static str) -> Arc<[StatementRef]> {
+        if let Some(candidates) = self.candidates_by_action.read().get(action) {
+            return candidates.clone();
+        }
+        let candidates: Arc<[StatementRef]> =
+            keyplane_policy::candidates_for_action(&self.references, action).into();
+        self.candidates_by_action
+            .write()
+            .insert(action, candidates.clone());
+        candidates
+    }
+
     /// Parses the attached policies. A stored custom document that no longer parses (it was
     /// validated when created, so this means a damaged row) is logged and left out: it can
     /// only have granted, never protected, so leaving it out fails closed except for its
@@ -97,6 +114,7 @@ impl UserPermissions {
             policies,
             references,
             statement_labels,
+            candidates_by_action: parking_lot::RwLock::new(HashMap::new()),
         }
     }
 }
@@ -201,6 +219,7 @@ pub fn evaluate(
     now: time::OffsetDateTime,
 ) -> Authorization {
     let source_ip = source_ip(source_address);
+    let candidates = permissions.candidates(action);
     let mut decision = Decision::Allow;
     let mut statement = None;
     let mut refused_at = None;
@@ -215,7 +234,8 @@ pub fn evaluate(
             user_name: &permissions.name,
             extra_keys: &[],
         };
-        let result = keyplane_policy::evaluate(&permissions.references, &request);
+        let result =
+            keyplane_policy::evaluate_candidates(&permissions.references, &candidates, &request);
         let label = result.matched.and_then(|matched| {
             permissions
                 .statement_labels

@@ -65,6 +65,19 @@ impl Decision {
 }
 
 impl Statement {
+    /// Whether this statement's `Action` (or `NotAction`) covers `action`. Actions hold no
+    /// variables, so this depends on the action alone: a caller evaluating many requests may
+    /// find, once per action, the statements that can apply to it (see
+    /// [`evaluate_candidates`]).
+    pub fn covers_action(&self, action: &str) -> bool {
+        let unbound = Bindings {
+            account_id: "",
+            uin: "",
+            user_name: "",
+        };
+        self.actions.matches(action, &unbound)
+    }
+
     /// Whether this statement applies to `request` (whatever its effect).
     pub fn applies(&self, request: &Request<'_>) -> bool {
         let bindings = Bindings {
@@ -83,6 +96,68 @@ impl Statement {
                 )
             })
     }
+}
+
+/// Decides `request` like [`evaluate`], looking only at `candidates`: the statements, in
+/// policy then statement order, whose action covers `request.action`
+/// ([`Statement::covers_action`]). Every other statement cannot apply, so the decision is the
+/// same as `evaluate`'s; a reference that names no statement is skipped.
+pub fn evaluate_candidates<P: AsRef<Policy>>(
+    policies: &[P],
+    candidates: &[StatementRef],
+    request: &Request<'_>,
+) -> Decision {
+    let mut first_allow = None;
+    for candidate in candidates {
+        let Some(statement) = policies
+            .get(candidate.policy)
+            .and_then(|policy| policy.as_ref().statements.get(candidate.statement))
+        else {
+            continue;
+        };
+        if statement.effect == Effect::Allow && first_allow.is_some() {
+            continue;
+        }
+        if !statement.applies(request) {
+            continue;
+        }
+        match statement.effect {
+            Effect::Deny => {
+                return Decision {
+                    outcome: Outcome::ExplicitDeny,
+                    matched: Some(*candidate),
+                }
+            }
+            Effect::Allow => first_allow = Some(*candidate),
+        }
+    }
+    match first_allow {
+        Some(matched) => Decision {
+            outcome: Outcome::Allow,
+            matched: Some(matched),
+        },
+        None => Decision {
+            outcome: Outcome::ImplicitDeny,
+            matched: None,
+        },
+    }
+}
+
+/// The statements of `policies`, in order, whose action covers `action`: the candidates of
+/// [`evaluate_candidates`] for requests of that action.
+pub fn candidates_for_action<P: AsRef<Policy>>(policies: &[P], action: &str) -> Vec<StatementRef> {
+    let mut candidates = Vec::new();
+    for (policy_index, policy) in policies.iter().enumerate() {
+        for (statement_index, statement) in policy.as_ref().statements.iter().enumerate() {
+            if statement.covers_action(action) {
+                candidates.push(StatementRef {
+                    policy: policy_index,
+                    statement: statement_index,
+                });
+            }
+        }
+    }
+    candidates
 }
 
 /// Decides `request` against all `policies` (a slice of `&Policy`, `Policy` or `Arc<Policy>`).

@@ -35,7 +35,9 @@ pub mod system;
 pub use condition::{Condition, ConditionKey, Operator};
 pub use document::Syntax;
 pub use error::PolicyError;
-pub use evaluate::{evaluate, Decision, Outcome, Request, StatementRef};
+pub use evaluate::{
+    candidates_for_action, evaluate, evaluate_candidates, Decision, Outcome, Request, StatementRef,
+};
 pub use pattern::Pattern;
 pub use policy::{Effect, Matcher, Policy, Statement, MAX_STATEMENTS};
 pub use system::{system_policies, system_policy, system_policy_by_cam_id, SystemPolicy};

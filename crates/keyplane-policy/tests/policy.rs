@@ -270,6 +270,14 @@ fn evaluator_table() {
         let shared: Vec<std::sync::Arc<Policy>> =
             policies.iter().cloned().map(std::sync::Arc::new).collect();
         assert_eq!(evaluate(&shared, &case.request), decision, "{}", case.name);
+        // Looking only at the statements whose action covers the request's decides the same.
+        let candidates = keyplane_policy::candidates_for_action(&policies, case.request.action);
+        assert_eq!(
+            keyplane_policy::evaluate_candidates(&policies, &candidates, &case.request),
+            decision,
+            "{} (candidates)",
+            case.name
+        );
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
