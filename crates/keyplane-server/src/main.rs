@@ -619,6 +619,11 @@ async fn audit(args: AuditArgs) -> anyhow::Result<()> {
                 "source_address": event.source_address,
                 "user_agent": event.user_agent,
                 "detail": event.detail,
+                "decision": event.authorization.as_ref().map(|decision| decision.decision.clone()),
+                "decision_statement": event
+                    .authorization
+                    .as_ref()
+                    .and_then(|decision| decision.statement.clone()),
             });
             if let Err(error) = writeln!(output, "{line}") {
                 // A reader that stops early (`keyplane audit | head`) is not a failure.

@@ -245,4 +245,22 @@ async fn acknowledged_writes_survive_shutdown_and_secrets_never_reach_disk() {
     assert_eq!(create["target"], key["AccessKeyId"]);
     assert_eq!(create["key_id"], json!(root.secret_id));
     assert_eq!(create["source_address"], json!("127.0.0.1"));
+    // Each record carries the authorization decision and what made it.
+    assert_eq!(create["decision"], json!("Allow"));
+    assert_eq!(create["decision_statement"], json!("root"));
+    let refused = events
+        .iter()
+        .find(|event| event["action"] == "DescribeApiKeysStatus")
+        .unwrap();
+    assert_eq!(refused["decision"], json!("ImplicitDeny"));
+    assert_eq!(refused["decision_statement"], json!(null));
+    let operator = events
+        .iter()
+        .find(|event| event["action"] == "CreateUser")
+        .unwrap();
+    assert_eq!(
+        operator["decision"],
+        json!(null),
+        "operator commands decide nothing"
+    );
 }
