@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmarks recorded in docs/benchmarks.md, in one run, against a fresh release
-# server on loopback: (a) GET /healthz, (b) signed ListAccessKeys, (c) signed CreateAccessKey
+# server on loopback: (a) GET /healthz, (b) signed ListAccessKeys by the root and by a sub-user
+# holding ten policies, (c) signed CreateAccessKey
 # with durable commits (each worker creates then deletes its own user's key, so no user
 # reaches the quota). Rate limits are disabled for the measurement.
 #
@@ -38,6 +39,7 @@ echo "machine: $cores cores, $(uname -r); server $address ${pin_server[*]} ${ser
 run() { "${pin_generator[@]}" "$binary" bench --target "$address" --duration "$seconds" --warmup 2 --concurrency "$concurrency" "$@"; }
 run --scenario healthz
 run --scenario list-access-keys --credentials "$data/root.json"
+run --scenario list-access-keys-with-policies --credentials "$data/root.json"
 run --scenario create-access-key --credentials "$data/root.json" --data-dir "$data"
 # Latency below saturation: an open-loop offered load of 10,000 signed ListAccessKeys/s.
 run --scenario list-access-keys --credentials "$data/root.json" --rate 10000

@@ -32,6 +32,7 @@ import harness
 from harness import remember, harvest, unique
 
 IMS_VERSION = "2019-08-15"
+RAM_VERSION = "2015-05-01"
 SMC_VERSION = "2019-06-01"
 REGION = "cn-hangzhou"
 
@@ -77,6 +78,9 @@ def check_ali_envelope(status: int, content_type: str | None, body: bytes, what:
             return problems + [f"{what}: XML body does not parse ({e}): {body[:200]!r}"]
         children = _xml_children(root)
         if status >= 400:
+            # an authorization refusal (403) carries its AccessDeniedDetail after Recommend
+            if status == 403 and children[len(ERROR_FIELDS):] == ["AccessDeniedDetail"]:
+                children = children[:len(ERROR_FIELDS)]
             if root.tag != "Error" or children != list(ERROR_FIELDS):
                 problems.append(f"{what}: XML error is not <Error> with {ERROR_FIELDS}: {body[:300]!r}")
             elif any(not (root.findtext(f) or "") for f in ERROR_FIELDS):
@@ -225,6 +229,11 @@ def ims_client(port: int, ak: str, sk: str, mode: str = "acs3"):
 
 def smc_client(port: int, ak: str, sk: str, mode: str = "acs3"):
     from alibabacloud_smc20190601.client import Client
+    return Client(tea_config(port, ak, sk, mode))
+
+
+def ram_client(port: int, ak: str, sk: str, mode: str = "acs3"):
+    from alibabacloud_ram20150501.client import Client
     return Client(tea_config(port, ak, sk, mode))
 
 
@@ -384,12 +393,28 @@ def smc(kp, mode: str = "acs3", cred: tuple[str, str] | None = None):
     return smc_client(kp.port, *(cred or root_cred(kp)), mode=mode)
 
 
-def new_ali_user(kp, with_key: bool = True) -> harness.User:
-    """`keyplane user create`, then the root creates one Alibaba access key for
-    it with IMS CreateAccessKey UserPrincipalName=<name@account.onaliyun.com>."""
+def ram(kp, mode: str = "acs3", cred: tuple[str, str] | None = None):
+    return ram_client(kp.port, *(cred or root_cred(kp)), mode=mode)
+
+
+def attach_ram_policy(kp, user_name: str, policy_name: str, policy_type: str = "System") -> None:
+    """The root attaches a policy with RAM AttachPolicyToUser."""
+    from alibabacloud_ram20150501 import models as rm
+    ram(kp).attach_policy_to_user(rm.AttachPolicyToUserRequest(policy_type=policy_type, policy_name=policy_name,
+                                                                user_name=user_name))
+
+
+def new_ali_user(kp, with_key: bool = True, manage_own_keys: bool = True) -> harness.User:
+    """`keyplane user create`, then the root attaches the system policy
+    ManageOwnAccessKeys to it with RAM AttachPolicyToUser (sub-users start with
+    no permission at all; `manage_own_keys=False` leaves it so) and creates one
+    Alibaba access key for it with IMS CreateAccessKey
+    UserPrincipalName=<name@account.onaliyun.com>."""
     from alibabacloud_ims20190815 import models as m
     u = kp.user_create()
     assert u.principal and u.principal == f"{u.name}@{kp.init.account_id}.onaliyun.com", u
+    if manage_own_keys:
+        attach_ram_policy(kp, u.name, "ManageOwnAccessKeys")
     if with_key:
         k = ims(kp).create_access_key(m.CreateAccessKeyRequest(user_principal_name=u.principal)).body.access_key
         u.ali_id, u.ali_secret = k.access_key_id, k.access_key_secret

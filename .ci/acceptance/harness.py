@@ -40,6 +40,11 @@ CAM_VERSION = "2019-01-16"
 APIGW_VERSION = "2018-08-08"
 APIGW_REGION = "ap-guangzhou"
 
+# The built-in system policies, by CAM PolicyId (their RAM names are the same).
+ADMINISTRATOR_ACCESS_ID = 1
+READ_ONLY_ACCESS_ID = 2
+MANAGE_OWN_ACCESS_KEYS_ID = 3
+
 # Generous per-second overrides for the "main" server so that the functional
 # tests never trip the default per-account limits (5/s, 20/s).  The throttling
 # tests run against servers of their own.
@@ -112,7 +117,7 @@ def child_env(extra: dict | None = None) -> dict:
 SECRETS: dict[str, str] = {}          # secret -> where it came from
 SECRET_FIELD_NAMES = {"SecretAccessKey", "AccessKeySecret", "secret_key",
                       "access_key_secret", "secretKey", "accessKeySecret",
-                      "AccessTokenCode"}
+                      "AccessTokenCode", "SecretKey"}
 
 
 def remember(secret: Any, origin: str) -> None:
@@ -478,9 +483,21 @@ class Deployment:
         return common_client(self.port, service, version, *(cred or self.root_cred()),
                              region=region, variant=variant)
 
-    def new_user(self, with_key: bool = True, description: str | None = None) -> User:
-        """`keyplane user create`, then the root creates one access key for it."""
+    def attach_cam_policy(self, uin: int, policy_id: int) -> None:
+        """The root attaches a policy (system: 1 AdministratorAccess, 2 ReadOnlyAccess,
+        3 ManageOwnAccessKeys; or a custom PolicyId) with CAM AttachUserPolicy."""
+        from tencentcloud.cam.v20190116 import models
+        self.cam().AttachUserPolicy(mk(models.AttachUserPolicyRequest, PolicyId=policy_id, AttachUin=uin))
+
+    def new_user(self, with_key: bool = True, description: str | None = None,
+                 manage_own_keys: bool = True) -> User:
+        """`keyplane user create`, then the root attaches the system policy
+        ManageOwnAccessKeys (CAM PolicyId 3) to it (sub-users start with no
+        permission at all; `manage_own_keys=False` leaves it so) and creates one
+        access key for it."""
         u = self.user_create()
+        if manage_own_keys:
+            self.attach_cam_policy(u.uin, MANAGE_OWN_ACCESS_KEYS_ID)
         if with_key:
             from tencentcloud.cam.v20190116 import models
             fields = {"TargetUin": u.uin}

@@ -141,11 +141,14 @@ def response(result, action: str):
     return root
 
 
-def assert_xml_error(result, code: str, status: int, host: str | None = "ims.aliyuncs.com"):
+def assert_xml_error(result, code: str, status: int, host: str | None = "ims.aliyuncs.com",
+                     denied: bool = False):
+    """`denied`: an authorization refusal, which carries <AccessDeniedDetail> after <Recommend>."""
     got_status, root, body = result
     assert got_status == status, f"HTTP {got_status}, expected {status}: {body[:300]!r}"
     assert root.tag == "Error", body[:300]
-    assert tags(root) == ERROR_TAGS, f"XML error elements {tags(root)}, expected {ERROR_TAGS}"
+    want = ERROR_TAGS + (["AccessDeniedDetail"] if denied else [])
+    assert tags(root) == want, f"XML error elements {tags(root)}, expected {want}"
     assert root.findtext("Code") == code, body[:300]
     assert all(root.findtext(t) for t in ERROR_TAGS), body[:300]
     if host:
@@ -233,8 +236,12 @@ def test_legacy_xml_smc(kp):
     assert_xml_error(call(SMC_VERSION, "CreateAccessToken", Name="1bad"), "InvalidParameter", 400,
                      host="smc.aliyuncs.com")
     u = new_ali_user(kp)
-    assert_xml_error(xml_caller(kp, (u.ali_id, u.ali_secret))(SMC_VERSION, "ListAccessTokens"),
-                     "NoPermission", 403, host="smc.aliyuncs.com")
+    denial = assert_xml_error(xml_caller(kp, (u.ali_id, u.ali_secret))(SMC_VERSION, "ListAccessTokens"),
+                              "Forbidden.RAM", 403, host="smc.aliyuncs.com", denied=True)
+    detail = denial.find("AccessDeniedDetail")
+    assert detail.findtext("AuthAction") == "smc:ListAccessTokens"
+    assert detail.findtext("NoPermissionType") == "ImplicitDeny"
+    assert detail.findtext("AuthPrincipalType") == "SubUser"
     for t in wrapper:
         status, root, _ = call(SMC_VERSION, "DeleteAccessToken", AccessTokenId=t.findtext("AccessTokenId"))
         assert status == 200 and root.tag == "DeleteAccessTokenResponse" and tags(root) == ["RequestId"]

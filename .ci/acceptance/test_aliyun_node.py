@@ -140,6 +140,9 @@ def test_pop_core_smc(kp, method):
     assert "Name" in r["invalidName"]["data"]["Message"]
     failed(r["invalidDays"], "InvalidParameter", 400)
     assert "TimeToLiveInDays" in r["invalidDays"]["data"]["Message"]
-    failed(r["noPermission"], "NoPermission", 403)
+    # SMC refuses with Forbidden.RAM (RAM's own NoPermission is for IMS/RAM), with its AccessDeniedDetail
+    failed(r["noPermission"], "Forbidden.RAM", 403)
+    detail = r["noPermission"]["data"]["AccessDeniedDetail"]
+    assert (detail["AuthAction"], detail["NoPermissionType"]) == ("smc:CreateAccessToken", "ImplicitDeny"), detail
     failed(r["deleteAgain"], "InvalidAccessTokenId.NotFound", 404)
     assert r["listAfterDelete"]["TotalCount"] == 0

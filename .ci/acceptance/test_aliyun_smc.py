@@ -199,19 +199,26 @@ def test_disable_and_delete(kp, mode):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_sub_user_has_no_smc_permission(kp, mode):
+    """A sub-user whose policies (ManageOwnAccessKeys) do not cover SMC is
+    refused with SMC's Forbidden.RAM (403) and an AccessDeniedDetail."""
     u = new_ali_user(kp)
     root, sub = smc(kp, mode), smc(kp, mode, (u.ali_id, u.ali_secret))
     t = create(root, name=uname("perm"))
-    calls = [
-        lambda: sub.create_access_token(m.CreateAccessTokenRequest(name=uname("sub"))),
-        lambda: sub.list_access_tokens(m.ListAccessTokensRequest()),
-        lambda: sub.disable_access_token(m.DisableAccessTokenRequest(access_token_id=t.access_token_id)),
-        lambda: sub.delete_access_token(m.DeleteAccessTokenRequest(access_token_id=t.access_token_id)),
-    ]
-    for call in calls:
-        with ali_raises("NoPermission", 403) as e:
+    calls = {
+        "CreateAccessToken": lambda: sub.create_access_token(m.CreateAccessTokenRequest(name=uname("sub"))),
+        "ListAccessTokens": lambda: sub.list_access_tokens(m.ListAccessTokensRequest()),
+        "DisableAccessToken": lambda: sub.disable_access_token(
+            m.DisableAccessTokenRequest(access_token_id=t.access_token_id)),
+        "DeleteAccessToken": lambda: sub.delete_access_token(
+            m.DeleteAccessTokenRequest(access_token_id=t.access_token_id)),
+    }
+    for action, call in calls.items():
+        with ali_raises("Forbidden.RAM", 403) as e:
             call()
         assert e.data["HostId"] == "smc.aliyuncs.com"
+        detail = e.data["AccessDeniedDetail"]
+        assert detail["AuthAction"] == f"smc:{action}", detail
+        assert detail["NoPermissionType"] == "ImplicitDeny", detail
     assert one(root, t.access_token_id).status == "unactivated"
 
 

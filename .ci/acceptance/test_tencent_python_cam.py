@@ -271,10 +271,26 @@ def test_unknown_target_uin(kp):
 
 
 def test_subuser_cannot_create_key_for_root(kp, user):
+    """ManageOwnAccessKeys covers the user's own keys only: the root's are out of
+    reach (authorization refuses before the SubUin rule is reached)."""
     root_keys = set(list_keys(kp.cam()))
     sub = kp.cam(cred=(user.secret_id, user.secret_key))
-    with raises_code("OperationDenied.SubUin"):
+    with raises_code("AuthFailure.UnauthorizedOperation") as e:
         create_key(sub, kp.root_uin)
+    assert e.exc.message.startswith("you are not authorized to perform operation (cam:CreateAccessKey)\n"
+                                    f"resource (qcs::cam::uin/{kp.init.account_id}:uin/{kp.root_uin}) "
+                                    "has no permission"), e.exc.message
+    assert set(list_keys(kp.cam())) == root_keys
+
+
+def test_admin_subuser_cannot_create_key_for_root(kp):
+    """Even a sub-user allowed everything (AdministratorAccess) may not make
+    keys for the root: OperationDenied.SubUin."""
+    u = kp.new_user()
+    kp.attach_cam_policy(u.uin, harness.ADMINISTRATOR_ACCESS_ID)
+    root_keys = set(list_keys(kp.cam()))
+    with raises_code("OperationDenied.SubUin"):
+        create_key(kp.cam(cred=(u.secret_id, u.secret_key)), kp.root_uin)
     assert set(list_keys(kp.cam())) == root_keys
 
 
@@ -331,9 +347,8 @@ def test_subuser_cannot_touch_other_users(kp):
     s1 = kp.cam(cred=(u1.secret_id, u1.secret_key))
     with raises_code("AuthFailure.UnauthorizedOperation"):
         list_keys(s1, u2.uin)
-    # TargetUin = the root: the contract pins SubUin only for CreateAccessKey and
-    # UnauthorizedOperation for "anything else"; accept either for the root.
-    with raises_code(("AuthFailure.UnauthorizedOperation", "OperationDenied.SubUin")):
+    # TargetUin = the root: ManageOwnAccessKeys does not cover the root's keys
+    with raises_code("AuthFailure.UnauthorizedOperation"):
         list_keys(s1, kp.root_uin)
     with raises_code("AuthFailure.UnauthorizedOperation"):
         create_key(s1, u2.uin)
@@ -353,10 +368,10 @@ def test_subuser_cannot_touch_other_users(kp):
             update_key(s1, spare.AccessKeyId, "Inactive")
         with raises_code(None):
             delete_key(s1, spare.AccessKeyId)
-        # TargetUin = root: not pinned between the two codes
-        with raises_code(("AuthFailure.UnauthorizedOperation", "OperationDenied.SubUin")):
+        # TargetUin = root: not the caller's own user, so not authorized
+        with raises_code("AuthFailure.UnauthorizedOperation"):
             update_key(s1, spare.AccessKeyId, "Inactive", kp.root_uin)
-        with raises_code(("AuthFailure.UnauthorizedOperation", "OperationDenied.SubUin")):
+        with raises_code("AuthFailure.UnauthorizedOperation"):
             delete_key(s1, spare.AccessKeyId, kp.root_uin)
         assert list_keys(kp.cam())[spare.AccessKeyId].Status == "Active"
     assert set(list_keys(kp.cam(), u2.uin)) == {u2.secret_id}

@@ -60,6 +60,7 @@ impl AliyunDialect {
             user_agent: truncated(header(&request, "user-agent").unwrap_or(""), 256),
             product: Product::Smc.name().to_owned(),
             action: REGISTRATION_ACTION.to_owned(),
+            authorization: None,
         };
         let outcome = self.registration(&request, &context).await;
         match outcome {

@@ -36,6 +36,7 @@ use time::OffsetDateTime;
 
 use crate::envelope::{self, Params, RawRequest};
 use crate::errors::AliyunError;
+use crate::permissions;
 use crate::render::{self, Format};
 use keyplane_core::audit::truncated;
 
@@ -337,6 +338,7 @@ impl AliyunDialect {
             user_agent: truncated(raw.header("user-agent").unwrap_or(""), 256),
             product: PRODUCT.to_owned(),
             action: ACTION.to_owned(),
+            authorization: None,
         };
         let refuse = |error: AliyunError, context: &RequestContext| Refusal {
             error,
@@ -350,6 +352,20 @@ impl AliyunDialect {
         self.authority
             .admit(&context)
             .map_err(|error| refuse(AliyunError::from_core(&error), &context))?;
+        self.authorize(
+            &mut context,
+            permissions::EAS_CREATE_SERVICE_INSTANCE_TOKEN,
+            "Forbidden.RAM",
+            |principal| {
+                vec![permissions::eas_service_resource(
+                    principal.account_id,
+                    &path.cluster,
+                    &path.service,
+                )]
+            },
+        )
+        .await
+        .map_err(|error| refuse(error, &context))?;
         self.issue_tokens(&context, path, &params)
             .await
             .map_err(|error| refuse(error, &context))
@@ -480,6 +496,7 @@ impl AliyunDialect {
             user_agent: truncated(presentation.user_agent, 256),
             product: PRODUCT.to_owned(),
             action: presentation.purpose.redemption_action().to_owned(),
+            authorization: None,
         };
         let token = presentation.token;
         let plausible = !token.is_empty()

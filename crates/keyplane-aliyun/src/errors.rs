@@ -4,6 +4,7 @@
 //! 4xx/5xx (a 200 with a `Code` is a success to the tea SDKs), and carry `RequestId`, `HostId`,
 //! `Code`, `Message` and `Recommend` (protocols.md B.7).
 
+use keyplane_core::error::AccessDenied;
 use keyplane_core::CoreError;
 use keyplane_crypto::aliyun::AliyunSignatureError;
 
@@ -14,6 +15,8 @@ pub enum Product {
     Ims,
     /// Server Migration Center, 2019-06-01.
     Smc,
+    /// Resource Access Management, 2015-05-01 (its policy actions).
+    Ram,
 }
 
 impl Product {
@@ -22,6 +25,7 @@ impl Product {
         match self {
             Product::Ims => "ims",
             Product::Smc => "smc",
+            Product::Ram => "ram",
         }
     }
 
@@ -30,6 +34,7 @@ impl Product {
         match self {
             Product::Ims => "ims.aliyuncs.com",
             Product::Smc => "smc.aliyuncs.com",
+            Product::Ram => "ram.aliyuncs.com",
         }
     }
 
@@ -38,6 +43,7 @@ impl Product {
         match self {
             Product::Ims => "Ims",
             Product::Smc => "smc",
+            Product::Ram => "Ram",
         }
     }
 }
@@ -48,7 +54,14 @@ pub struct AliyunError {
     pub status: u16,
     pub code: &'static str,
     pub message: String,
+    /// For an authorization refusal, the `AccessDeniedDetail` object: which action, resource
+    /// and principal.
+    pub access_denied_detail: Option<Box<serde_json::Map<String, serde_json::Value>>>,
 }
+
+/// The message of Alibaba's authorization refusals.
+const NO_PERMISSION_MESSAGE: &str =
+    "You are not authorized to do this action. You should be authorized by RAM.";
 
 impl AliyunError {
     fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
@@ -56,7 +69,56 @@ impl AliyunError {
             status,
             code,
             message: message.into(),
+            access_denied_detail: None,
         }
+    }
+
+    /// An authorization refusal (403) with its `AccessDeniedDetail`: `NoPermission` from RAM
+    /// itself (IMS and RAM), `Forbidden.RAM` from other products (SMC, EAS), as Alibaba does.
+    /// The detail has Alibaba's fields, plus `AuthResource` (what was asked on), and its
+    /// `EncodedDiagnosticMessage` is the diagnosis as base64 JSON.
+    pub fn access_denied(denied: &AccessDenied, code: &'static str) -> Self {
+        use base64::Engine;
+        let no_permission_type = if denied.explicit {
+            "ExplicitDeny"
+        } else {
+            "ImplicitDeny"
+        };
+        let diagnosis = serde_json::json!({
+            "AuthAction": denied.action,
+            "AuthResource": denied.resource,
+            "AuthPrincipal": {
+                "AuthPrincipalType": "SubUser",
+                "AuthPrincipalOwnerId": denied.account_id.to_string(),
+                "AuthPrincipalDisplayName": denied.principal_name,
+                "AuthPrincipalId": denied.principal_uin.to_string(),
+            },
+            "ExplicitDeny": denied.explicit,
+            "NoPermissionPolicyType": "AccountLevelIdentityBasedPolicy",
+        });
+        let encoded = base64::engine::general_purpose::STANDARD
+            .encode(serde_json::to_vec(&diagnosis).unwrap_or_default());
+        let detail = serde_json::json!({
+            "AuthAction": denied.action,
+            "AuthResource": denied.resource,
+            "AuthPrincipalType": "SubUser",
+            "AuthPrincipalOwnerId": denied.account_id.to_string(),
+            "AuthPrincipalDisplayName": denied.principal_name,
+            "PolicyType": "AccountLevelIdentityBasedPolicy",
+            "NoPermissionType": no_permission_type,
+            "EncodedDiagnosticMessage": encoded,
+        });
+        let mut error = Self::new(403, code, NO_PERMISSION_MESSAGE);
+        if let serde_json::Value::Object(detail) = detail {
+            error.access_denied_detail = Some(Box::new(detail));
+        }
+        error
+    }
+
+    /// A refusal by code and status, for the IMS and RAM outcomes this table names only by
+    /// their action (`DeleteConflict.User.AccessKey`, `EntityNotExist.User.Policy`, ...).
+    pub fn named(status: u16, code: &'static str, message: &str) -> Self {
+        Self::new(status, code, message)
     }
 
     /// `MissingParameter` (400): a required parameter is absent or empty.
@@ -259,11 +321,56 @@ impl AliyunError {
                 "EntityAlreadyExists",
                 "The specified resource already exists.",
             ),
-            CoreError::SubUserActingOnRoot | CoreError::Unauthorized { .. } => Self::new(
-                403,
-                "NoPermission",
-                "You are not authorized to do this action. You should be authorized by RAM.",
+            CoreError::SubUserActingOnRoot | CoreError::Unauthorized { .. } => {
+                Self::new(403, "NoPermission", NO_PERMISSION_MESSAGE)
+            }
+            CoreError::AccessDenied(denied) => Self::access_denied(denied, "NoPermission"),
+            CoreError::UserHasAccessKeys => Self::new(
+                409,
+                "DeleteConflict.User.AccessKey",
+                "The user CAN NOT has any access key while deleting the user.",
             ),
+            CoreError::UserHasPolicies => Self::new(
+                409,
+                "DeleteConflict.User.Policy",
+                "The user CAN NOT has any attached policy while deleting the user.",
+            ),
+            CoreError::RootUserUndeletable => {
+                Self::new(404, "EntityNotExist.User", "The user does not exist.")
+            }
+            CoreError::PolicyNotFound => {
+                Self::new(404, "EntityNotExist.Policy", "The policy does not exist.")
+            }
+            CoreError::PolicyNameTaken => Self::new(
+                409,
+                "EntityAlreadyExists.Policy",
+                "The policy does already EXIST.",
+            ),
+            CoreError::PolicyLimitExceeded { limit } => Self::new(
+                409,
+                "LimitExceeded.Policy",
+                format!("The count of policy beyond the current limit of {limit}."),
+            ),
+            CoreError::PolicyAlreadyAttached => Self::new(
+                409,
+                "EntityAlreadyExists.User.Policy",
+                "The user has already been attached this policy.",
+            ),
+            CoreError::PolicyNotAttached => Self::new(
+                404,
+                "EntityNotExist.User.Policy",
+                "The indicate policy of the user does not exist.",
+            ),
+            CoreError::AttachmentLimitExceeded { limit } => Self::new(
+                409,
+                "LimitExceeded.User.Policy",
+                format!(
+                    "The policy count of the user attached policies beyond the current limit of {limit}."
+                ),
+            ),
+            CoreError::MalformedPolicyDocument { reason } => {
+                Self::new(400, "MalformedPolicyDocument", reason.clone())
+            }
             CoreError::InvalidFormat {
                 parameter,
                 expected,

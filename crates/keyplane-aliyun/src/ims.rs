@@ -1,9 +1,12 @@
-//! RAM identity (IMS, 2019-08-15) access-key actions: `CreateAccessKey`, `ListAccessKeys`,
-//! `UpdateAccessKey`, `DeleteAccessKey`, `GetAccessKeyLastUsed`. Users are named by
-//! `UserPrincipalName` (`name@<account-id>.onaliyun.com`; absent = the caller); keys are of the
-//! Alibaba family. Who may act on whom is the core's rule.
+//! RAM identity (IMS, 2019-08-15): access keys (`CreateAccessKey`, `ListAccessKeys`,
+//! `UpdateAccessKey`, `DeleteAccessKey`, `GetAccessKeyLastUsed`) and RAM users
+//! (`CreateUser`, `GetUser`, `ListUsers`, `DeleteUser`, the same users CAM serves). Users are
+//! named by `UserPrincipalName` (`name@<account-id>.onaliyun.com`; absent = the caller for key
+//! actions); keys are of the Alibaba family. Whether the caller may is decided before
+//! dispatch, from `permissions`.
 
-use keyplane_core::model::{AccessKey, KeyFamily, KeyStatus};
+use keyplane_core::model::{AccessKey, KeyFamily, KeyStatus, User, UserProfile};
+use keyplane_core::store::DeleteUserOptions;
 use keyplane_core::{Authority, CoreError, RequestContext};
 use serde_json::{json, Map, Value};
 
@@ -18,7 +21,20 @@ pub const ACTIONS: &[&str] = &[
     "UpdateAccessKey",
     "DeleteAccessKey",
     "GetAccessKeyLastUsed",
+    "CreateUser",
+    "GetUser",
+    "ListUsers",
+    "DeleteUser",
 ];
+
+/// Bounds of the user fields (IMS CreateUser).
+const USER_NAME_MAX_CHARACTERS: usize = 64;
+const PRINCIPAL_NAME_MAX_CHARACTERS: usize = 128;
+const DISPLAY_NAME_MAX_CHARACTERS: usize = 24;
+const COMMENTS_MAX_CHARACTERS: usize = 128;
+const CONTACT_MAX_CHARACTERS: usize = 128;
+/// Default and largest `MaxItems` of ListUsers.
+const MAX_LIST_ITEMS: usize = 1_000;
 
 fn core(error: CoreError) -> AliyunError {
     AliyunError::from_core(&error)
@@ -73,6 +89,30 @@ pub async fn dispatch(
     context: &RequestContext,
     params: &Params,
 ) -> Result<Map<String, Value>, AliyunError> {
+    match context.action.as_str() {
+        "CreateUser" => return create_user(authority, context, params).await,
+        "GetUser" => {
+            let user = selected_user(authority, context, params).await?;
+            return Ok(fields(json!({ "User": user_object(&user, true) })));
+        }
+        "ListUsers" => return list_users(authority, context, params).await,
+        "DeleteUser" => {
+            let user = selected_user(authority, context, params).await?;
+            authority
+                .delete_user(
+                    context,
+                    user.uin,
+                    DeleteUserOptions {
+                        remove_access_keys: false,
+                        detach_policies: false,
+                    },
+                )
+                .await
+                .map_err(core)?;
+            return Ok(Map::new());
+        }
+        _ => {}
+    }
     let target = target_user(authority, context, params).await?;
     match context.action.as_str() {
         "CreateAccessKey" => {
@@ -146,4 +186,236 @@ pub async fn dispatch(
         }
         _ => Err(AliyunError::action_not_found()),
     }
+}
+
+/// The RAM user (never the root account) named by exactly one of `UserPrincipalName`,
+/// `UserId` and `UserAccessKeyId`.
+async fn selected_user(
+    authority: &Authority,
+    context: &RequestContext,
+    params: &Params,
+) -> Result<User, AliyunError> {
+    let user = if let Some(uin) = target_user(authority, context, params).await? {
+        authority.user_with_uin(context, uin).await
+    } else if let Some(user_id) = params.non_empty("UserId") {
+        match user_id.parse::<u64>() {
+            Ok(uin) => authority.user_with_uin(context, uin).await,
+            Err(_) => Err(CoreError::UserNotFound),
+        }
+    } else if let Some(key_id) = params.non_empty("UserAccessKeyId") {
+        authority.user_with_access_key(context, key_id).await
+    } else {
+        return Err(AliyunError::missing_parameter("UserPrincipalName"));
+    };
+    match user {
+        Ok(user) if !user.is_root() => Ok(user),
+        Ok(_) => Err(core(CoreError::UserNotFound)),
+        Err(error) => Err(core(error)),
+    }
+}
+
+/// The IMS `User` object. `with_name` adds `UserName` (GetUser shows it, ListUsers does not).
+fn user_object(user: &User, with_name: bool) -> Value {
+    let profile = &user.profile;
+    let mobile_phone = if profile.phone_number.is_empty() {
+        String::new()
+    } else if profile.phone_country_code.is_empty() {
+        profile.phone_number.clone()
+    } else {
+        format!("{}-{}", profile.phone_country_code, profile.phone_number)
+    };
+    let mut object = json!({
+        "UserPrincipalName": user.user_principal_name(),
+        "DisplayName": profile.display_name,
+        "UserId": user.uin.to_string(),
+        "Comments": profile.comments,
+        "Email": profile.email,
+        "MobilePhone": mobile_phone,
+        "CreateDate": iso8601(user.created_at),
+        "UpdateDate": iso8601(user.created_at),
+        "ProvisionType": "Manual",
+        "Status": "active",
+    });
+    if with_name {
+        object["UserName"] = json!(user.name);
+    }
+    object
+}
+
+/// A bounded optional text parameter; `InvalidParameter.<Name>.Length` beyond `limit`.
+fn bounded(
+    params: &Params,
+    name: &str,
+    limit: usize,
+    code: &'static str,
+) -> Result<String, AliyunError> {
+    let value = params.non_empty(name).unwrap_or("");
+    if value.chars().count() > limit {
+        return Err(AliyunError::named(
+            400,
+            code,
+            &format!("The parameter - \"{name}\" beyond the length limit."),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+async fn create_user(
+    authority: &Authority,
+    context: &RequestContext,
+    params: &Params,
+) -> Result<Map<String, Value>, AliyunError> {
+    let caller = context.caller.as_ref().ok_or_else(AliyunError::internal)?;
+    let principal_name = params.required("UserPrincipalName")?;
+    let (name, domain) = principal_name.rsplit_once('@').ok_or_else(|| {
+        AliyunError::named(
+            400,
+            "InvalidParameter.UserPrincipalName.Format",
+            "The format of the parameter - \"UserPrincipalName\" is incorrect: it must be <name>@<account id>.onaliyun.com.",
+        )
+    })?;
+    if !domain.eq_ignore_ascii_case(&format!("{}.onaliyun.com", caller.account_id)) {
+        return Err(AliyunError::named(
+            400,
+            "InvalidParameter.UserPrincipalName.Format",
+            "The domain of the parameter - \"UserPrincipalName\" must be the account's default domain, <account id>.onaliyun.com.",
+        ));
+    }
+    if name.is_empty()
+        || name.chars().count() > USER_NAME_MAX_CHARACTERS
+        || principal_name.chars().count() > PRINCIPAL_NAME_MAX_CHARACTERS
+    {
+        return Err(AliyunError::named(
+            400,
+            "InvalidParameter.UserName.Length",
+            "The parameter - \"UserName\" beyond the length limit.",
+        ));
+    }
+    if !name
+        .chars()
+        .all(|character| character.is_ascii_alphanumeric() || "._-".contains(character))
+    {
+        return Err(AliyunError::named(
+            400,
+            "InvalidParameter.UserName.InvalidChars",
+            "The parameter - \"UserName\" contains invalid chars.",
+        ));
+    }
+    let display_name = params.required("DisplayName")?;
+    if display_name.chars().count() > DISPLAY_NAME_MAX_CHARACTERS {
+        return Err(AliyunError::named(
+            400,
+            "InvalidParameter.DisplayName.Length",
+            "The parameter - \"DisplayName\" beyond the length limit.",
+        ));
+    }
+    let comments = bounded(
+        params,
+        "Comments",
+        COMMENTS_MAX_CHARACTERS,
+        "InvalidParameter.Comments.Length",
+    )?;
+    let email = bounded(
+        params,
+        "Email",
+        CONTACT_MAX_CHARACTERS,
+        "InvalidParameter.Email.Format",
+    )?;
+    if !email.is_empty() && !email.contains('@') {
+        return Err(AliyunError::named(
+            400,
+            "InvalidParameter.Email.Format",
+            "The format of the parameter - \"Email\" is incorrect.",
+        ));
+    }
+    let mobile_phone = bounded(
+        params,
+        "MobilePhone",
+        CONTACT_MAX_CHARACTERS,
+        "InvalidParameter.MobilePhone.Format",
+    )?;
+    let (phone_country_code, phone_number) = if mobile_phone.is_empty() {
+        (String::new(), String::new())
+    } else {
+        match mobile_phone.split_once('-') {
+            Some((country, number))
+                if !country.is_empty()
+                    && !number.is_empty()
+                    && country.bytes().all(|byte| byte.is_ascii_digit())
+                    && number.bytes().all(|byte| byte.is_ascii_digit()) =>
+            {
+                (country.to_owned(), number.to_owned())
+            }
+            _ => {
+                return Err(AliyunError::named(
+                    400,
+                    "InvalidParameter.MobilePhone.Format",
+                    "The format of the parameter - \"MobilePhone\" is incorrect: it must be <country code>-<number>.",
+                ))
+            }
+        }
+    };
+    let profile = UserProfile {
+        display_name: display_name.to_owned(),
+        comments,
+        email,
+        phone_country_code,
+        phone_number,
+        console_login: false,
+    };
+    let user = authority
+        .create_user(context, caller.account_id, name, profile)
+        .await
+        .map_err(core)?;
+    Ok(fields(json!({ "User": user_object(&user, false) })))
+}
+
+async fn list_users(
+    authority: &Authority,
+    context: &RequestContext,
+    params: &Params,
+) -> Result<Map<String, Value>, AliyunError> {
+    let max_items = match params.non_empty("MaxItems") {
+        None => MAX_LIST_ITEMS,
+        Some(text) => match text.parse::<usize>() {
+            Ok(value) if (1..=MAX_LIST_ITEMS).contains(&value) => value,
+            _ => {
+                return Err(AliyunError::invalid_parameter(
+                    "MaxItems",
+                    &format!("it must be an integer from 1 to {MAX_LIST_ITEMS}."),
+                ))
+            }
+        },
+    };
+    let users: Vec<User> = authority
+        .list_users(context)
+        .await
+        .map_err(core)?
+        .into_iter()
+        .filter(|user| !user.is_root())
+        .collect();
+    // The marker is the UserId of the last user of the previous page: users are listed in
+    // creation order, so the next page starts after it.
+    let start = match params.non_empty("Marker") {
+        None => 0,
+        Some(marker) => users
+            .iter()
+            .position(|user| user.uin.to_string() == marker)
+            .map(|position| position + 1)
+            .ok_or_else(|| {
+                AliyunError::invalid_parameter("Marker", "it does not continue a listing.")
+            })?,
+    };
+    let page: Vec<&User> = users.iter().skip(start).take(max_items).collect();
+    let truncated = start + page.len() < users.len();
+    let mut answer = json!({
+        "IsTruncated": truncated,
+        "Users": { "User": page.iter().map(|user| user_object(user, false)).collect::<Vec<_>>() },
+    });
+    if truncated {
+        if let Some(last) = page.last() {
+            answer["Marker"] = json!(last.uin.to_string());
+        }
+    }
+    Ok(fields(answer))
 }

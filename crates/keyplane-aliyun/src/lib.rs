@@ -13,6 +13,8 @@ pub mod eas;
 pub mod envelope;
 pub mod errors;
 pub mod ims;
+pub mod permissions;
+pub mod ram;
 pub mod render;
 pub mod smc;
 mod time_format;
@@ -35,14 +37,18 @@ pub use errors::{AliyunError, Product};
 use render::Format;
 
 /// The RPC API versions served, and the product each one is.
-pub const VERSIONS: &[(&str, Product)] =
-    &[("2019-08-15", Product::Ims), ("2019-06-01", Product::Smc)];
+pub const VERSIONS: &[(&str, Product)] = &[
+    ("2019-08-15", Product::Ims),
+    ("2019-06-01", Product::Smc),
+    ("2015-05-01", Product::Ram),
+];
 
 /// Every action of every product this dialect dispatches: the dispatch tables.
 pub fn actions(product: Product) -> &'static [&'static str] {
     match product {
         Product::Ims => ims::ACTIONS,
         Product::Smc => smc::ACTIONS,
+        Product::Ram => ram::ACTIONS,
     }
 }
 
@@ -221,6 +227,7 @@ impl AliyunDialect {
             user_agent: truncated(raw.header("user-agent").unwrap_or(""), 256),
             product: product.name().to_owned(),
             action: envelope.action.clone(),
+            authorization: None,
         };
         let refuse = |error: AliyunError, context: &RequestContext| Refusal {
             error,
@@ -234,13 +241,67 @@ impl AliyunDialect {
         self.authority
             .admit(&context)
             .map_err(|error| refuse(AliyunError::from_core(&error), &context))?;
+        self.authorize_rpc(&mut context, product, &envelope.params)
+            .await
+            .map_err(|error| refuse(error, &context))?;
         let result = match product {
             Product::Ims => ims::dispatch(&self.authority, &context, &envelope.params).await,
             Product::Smc => smc::dispatch(&self.authority, &context, &envelope.params).await,
+            Product::Ram => ram::dispatch(&self.authority, &context, &envelope.params).await,
         };
         result
             .map(|fields| (envelope.action.clone(), fields))
             .map_err(|error| refuse(error, &context))
+    }
+
+    /// Authorizes an RPC request from the product's permission table (an action missing from
+    /// it is refused: nothing runs unchecked).
+    async fn authorize_rpc(
+        &self,
+        context: &mut RequestContext,
+        product: Product,
+        params: &Params,
+    ) -> Result<(), AliyunError> {
+        let Some(entry) = permissions::permission(product, &context.action) else {
+            tracing::error!(action = %context.action, "an action has no declared permission");
+            return Err(AliyunError::internal());
+        };
+        let resource =
+            permissions::RequestResource::read(entry, params, &self.authority, context).await?;
+        self.authorize(
+            context,
+            entry.permission,
+            permissions::denial_code(product),
+            |principal| resource.names(principal),
+        )
+        .await
+    }
+
+    /// Decides whether the caller may perform `permission` on the resources `resources`
+    /// names, records the decision in the context (for the audit record, whatever the
+    /// outcome), and refuses with `denial_code` (403, with `AccessDeniedDetail`) when it is
+    /// not an allow.
+    pub(crate) async fn authorize(
+        &self,
+        context: &mut RequestContext,
+        permission: &'static str,
+        denial_code: &'static str,
+        resources: impl FnOnce(keyplane_core::authorization::Principal<'_>) -> Vec<String>,
+    ) -> Result<(), AliyunError> {
+        let authorization = self
+            .authority
+            .authorize(context, permission, resources)
+            .await
+            .map_err(|error| AliyunError::from_core(&error))?;
+        let denial = authorization.denial();
+        context.authorization = Some(authorization);
+        match denial {
+            Some(keyplane_core::CoreError::AccessDenied(denied)) => {
+                Err(AliyunError::access_denied(&denied, denial_code))
+            }
+            Some(other) => Err(AliyunError::from_core(&other)),
+            None => Ok(()),
+        }
     }
 
     /// Checks the signature, then the nonce, and returns the caller. Records the key's use.

@@ -68,7 +68,7 @@ pub fn success_body(
 
 /// An error body for `error`, naming `host` as `HostId` and `product` in `Recommend`. In XML
 /// the elements come in the service's order: `<Error><RequestId/><HostId/><Code/><Message/>
-/// <Recommend/></Error>`.
+/// <Recommend/></Error>`. An authorization refusal adds its `AccessDeniedDetail` last.
 pub fn error_body(
     format: Format,
     error: &AliyunError,
@@ -76,7 +76,7 @@ pub fn error_body(
     product: &str,
     request_id: &str,
 ) -> Vec<u8> {
-    let fields = [
+    let mut fields = vec![
         ("RequestId", Value::String(request_id.to_owned())),
         ("HostId", Value::String(host.to_owned())),
         ("Code", Value::String(error.code.to_owned())),
@@ -86,6 +86,9 @@ pub fn error_body(
             Value::String(recommend(error.code, product, request_id)),
         ),
     ];
+    if let Some(detail) = &error.access_denied_detail {
+        fields.push(("AccessDeniedDetail", Value::Object((**detail).clone())));
+    }
     match format {
         Format::Json => {
             let body: Map<String, Value> = fields

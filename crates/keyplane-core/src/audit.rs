@@ -24,6 +24,20 @@ pub struct AuditEvent {
     /// Free text for what the other fields do not hold (a terminal session's start, end and
     /// bytes each way); `None` for most events.
     pub detail: Option<String>,
+    /// The authorization decision behind the outcome, when one was made (requests by an
+    /// authenticated principal); `None` for operator commands and for requests refused before
+    /// authorization.
+    pub authorization: Option<AuditAuthorization>,
+}
+
+/// The authorization decision recorded with an audit event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditAuthorization {
+    /// `Allow`, `ExplicitDeny` or `ImplicitDeny`.
+    pub decision: String,
+    /// What decided it: `root`, or the policy and statement that matched
+    /// (`System:ReadOnlyAccess#0`, `Custom:keys-admin#2`); `None` when nothing matched.
+    pub statement: Option<String>,
 }
 
 /// A stored audit record with its position in the log.

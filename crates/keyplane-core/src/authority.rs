@@ -1,6 +1,7 @@
-//! The use cases of Keyplane, independent of any wire format: who may do what (until policies
-//! exist: the root may do everything in its account; a sub-user may manage only its own access
-//! keys), quotas, rate limits, minting and sealing, the authentication key cache, last-use
+//! The use cases of Keyplane, independent of any wire format: who may do what (the root
+//! everything in its account, a sub-user what its policies allow: see `authorization`; every
+//! use case acting for a caller requires the request to have been authorized), users and
+//! policies, quotas, rate limits, minting and sealing, the authentication key cache, last-use
 //! buffering and audit; the EAS service registry, and the instance tokens that open one of its
 //! workers (issued to the root, redeemed once by a terminal gateway). Dialects parse a request,
 //! build a [`RequestContext`] and call in here.
@@ -12,17 +13,19 @@ use parking_lot::Mutex;
 use time::OffsetDateTime;
 
 use crate::audit::{AuditEvent, AuditRecord, OUTCOME_SUCCESS};
+use crate::authorization::{self, Authorization, Decision, Principal, UserPermissions, ROOT_BASIS};
 use crate::error::CoreError;
 use crate::factory::CredentialFactory;
 use crate::model::{
     AccessKey, Account, ActivationCode, ActivationCodeStatus, ApiKey, ApiKeyType, ApiKeyWithSecret,
-    EasInstance, EasService, InstanceSession, InstanceToken, InstanceTokenPurpose, IssuedAccessKey,
-    IssuedActivationCode, IssuedInstanceTokens, KeyFamily, KeyStatus, KeyUsage, Redemption, Secret,
-    SourceServer, Tag, User,
+    CustomPolicy, EasInstance, EasService, InstanceSession, InstanceToken, InstanceTokenPurpose,
+    IssuedAccessKey, IssuedActivationCode, IssuedInstanceTokens, KeyFamily, KeyStatus, KeyUsage,
+    PolicyAttachment, PolicySyntax, PolicyType, Redemption, Secret, SourceServer, Tag, User,
+    UserProfile,
 };
 use crate::rate_limit::{RateLimiter, RateLimits};
 use crate::rules;
-use crate::store::{ApiKeyChange, NewAccessKey, NewAccount, Store, StoreError};
+use crate::store::{ApiKeyChange, DeleteUserOptions, NewAccessKey, NewAccount, Store, StoreError};
 use crate::template::{CommandTemplate, TemplateValues};
 use crate::usage::{latest, UsageTracker};
 
@@ -87,6 +90,9 @@ pub struct RequestContext {
     /// The product, as used in rate-limit names and audit records: `cam`, `apigateway`, ...
     pub product: String,
     pub action: String,
+    /// The authorization decision on this request, once made ([`Authority::authorize`]);
+    /// every use case that acts for a caller requires an allowing one.
+    pub authorization: Option<Authorization>,
 }
 
 impl RequestContext {
@@ -102,6 +108,7 @@ impl RequestContext {
             user_agent: "keyplane-cli".to_owned(),
             product: "keyplane".to_owned(),
             action: action.to_owned(),
+            authorization: None,
         }
     }
 
@@ -124,6 +131,7 @@ impl RequestContext {
             source_address: self.source_address.clone(),
             user_agent: self.user_agent.clone(),
             detail: None,
+            authorization: self.authorization.as_ref().map(Authorization::audit),
         }
     }
 
@@ -131,6 +139,37 @@ impl RequestContext {
         self.caller.as_ref().ok_or_else(|| CoreError::Unauthorized {
             action: self.action.clone(),
         })
+    }
+
+    /// The caller, provided the request was authorized: use cases that act for a caller fail
+    /// closed when a dialect did not authorize (or was refused) before calling them.
+    fn authorized_caller(&self) -> Result<&Caller, CoreError> {
+        let caller = self.caller()?;
+        match &self.authorization {
+            Some(authorization)
+                if authorization.allowed()
+                    && authorization.account_id == caller.account_id
+                    && authorization.principal_uin == caller.uin =>
+            {
+                Ok(caller)
+            }
+            _ => {
+                tracing::error!(
+                    action = %self.action,
+                    "a use case was called for an unauthorized request"
+                );
+                Err(self.unauthorized())
+            }
+        }
+    }
+
+    /// Fails closed unless the request is an operator's (no caller) or was authorized.
+    fn operator_or_authorized(&self, account_id: u64) -> Result<(), CoreError> {
+        match &self.caller {
+            None => Ok(()),
+            Some(caller) if caller.account_id != account_id => Err(self.unauthorized()),
+            Some(_) => self.authorized_caller().map(|_| ()),
+        }
     }
 
     fn unauthorized(&self) -> CoreError {
@@ -260,6 +299,12 @@ pub struct Authority {
     limiter: RateLimiter,
     key_cache: moka::sync::Cache<String, Arc<CachedKey>>,
     invalidation_epoch: AtomicU64,
+    /// Sub-users' parsed policies by (account id, uin), dropped when they change.
+    permission_cache: moka::sync::Cache<(u64, u64), Arc<UserPermissions>>,
+    permission_epoch: AtomicU64,
+    /// The texts every root authorization carries, shared rather than allocated per request.
+    root_basis: Arc<str>,
+    no_name: Arc<str>,
     usage: UsageTracker,
     audit_buffer: Mutex<Vec<AuditEvent>>,
     dropped_audit_events: AtomicU64,
@@ -282,11 +327,15 @@ impl Authority {
     ) -> Self {
         Self {
             key_cache: moka::sync::Cache::new(config.key_cache_capacity),
+            permission_cache: moka::sync::Cache::new(config.key_cache_capacity),
             limiter: RateLimiter::new(config.rate_limits.clone()),
             store,
             factory,
             config,
             invalidation_epoch: AtomicU64::new(0),
+            permission_epoch: AtomicU64::new(0),
+            root_basis: Arc::from(ROOT_BASIS),
+            no_name: Arc::from(""),
             usage: UsageTracker::default(),
             audit_buffer: Mutex::new(Vec::new()),
             dropped_audit_events: AtomicU64::new(0),
@@ -326,6 +375,7 @@ impl Authority {
             account_id,
             uin: account_id,
             name: "root".to_owned(),
+            profile: UserProfile::default(),
             created_at: now,
         };
         let (tencent_key, tencent_secret) =
@@ -363,24 +413,22 @@ impl Authority {
             .ok_or(CoreError::NotInitialized)
     }
 
-    /// Adds a sub-user to the account. Only the root (or an operator, with no caller) may.
+    /// Adds a sub-user to the account: an operator (no caller) or an authorized request may.
     pub async fn create_user(
         &self,
         context: &RequestContext,
         account_id: u64,
         name: &str,
+        profile: UserProfile,
     ) -> Result<User, CoreError> {
-        if let Some(caller) = &context.caller {
-            if !caller.is_root() || caller.account_id != account_id {
-                return Err(context.unauthorized());
-            }
-        }
+        context.operator_or_authorized(account_id)?;
         rules::check_user_name(name)?;
         for _ in 0..IDENTIFIER_ATTEMPTS {
             let user = User {
                 account_id,
                 uin: self.factory.new_user_uin(),
                 name: name.to_owned(),
+                profile: profile.clone(),
                 created_at: context.now,
             };
             let audit = context.audit_event(Some(format!("user/{name}")), OUTCOME_SUCCESS);
@@ -390,6 +438,226 @@ impl Authority {
             }
         }
         Err(CoreError::Internal)
+    }
+
+    /// Every user of the caller's account, the root first.
+    pub async fn list_users(&self, context: &RequestContext) -> Result<Vec<User>, CoreError> {
+        let caller = context.authorized_caller()?;
+        Ok(self.store.list_users(caller.account_id).await?)
+    }
+
+    /// A user of the caller's account by uin: `UserNotFound` when there is none.
+    pub async fn user_with_uin(
+        &self,
+        context: &RequestContext,
+        uin: u64,
+    ) -> Result<User, CoreError> {
+        let caller = context.caller()?;
+        self.store
+            .user(caller.account_id, uin)
+            .await?
+            .ok_or(CoreError::UserNotFound)
+    }
+
+    /// The user of the caller's account holding access key `key_id`: `UserNotFound` when no
+    /// key of the account has that id.
+    pub async fn user_with_access_key(
+        &self,
+        context: &RequestContext,
+        key_id: &str,
+    ) -> Result<User, CoreError> {
+        let caller = context.caller()?;
+        let key = self
+            .store
+            .access_key(key_id)
+            .await?
+            .filter(|key| key.account_id == caller.account_id)
+            .ok_or(CoreError::UserNotFound)?;
+        self.store
+            .user(caller.account_id, key.owner_uin)
+            .await?
+            .ok_or(CoreError::UserNotFound)
+    }
+
+    /// Deletes a sub-user of the caller's account (never the root:
+    /// `RootUserUndeletable`), with its attachments and, per `options`, its access keys,
+    /// which stop authenticating at once.
+    pub async fn delete_user(
+        &self,
+        context: &RequestContext,
+        uin: u64,
+        options: DeleteUserOptions,
+    ) -> Result<(), CoreError> {
+        let caller = context.authorized_caller()?;
+        if uin == caller.account_id {
+            return Err(CoreError::RootUserUndeletable);
+        }
+        let user = self
+            .store
+            .user(caller.account_id, uin)
+            .await?
+            .ok_or(CoreError::UserNotFound)?;
+        let audit = context.audit_event(Some(format!("user/{}", user.name)), OUTCOME_SUCCESS);
+        let deleted_keys = self
+            .store
+            .delete_user(caller.account_id, uin, options, audit)
+            .await;
+        self.forget_user_permissions(caller.account_id, uin);
+        for key_id in deleted_keys? {
+            self.invalidate_key(&key_id);
+        }
+        Ok(())
+    }
+
+    /// Creates a custom policy from a document in `syntax`, stored in the common form. The
+    /// dialect has checked the name's format and the document's length (each cloud has its
+    /// own); here the document is parsed (`MalformedPolicyDocument`, saying what is wrong),
+    /// and names of system policies are taken.
+    pub async fn create_policy(
+        &self,
+        context: &RequestContext,
+        syntax: PolicySyntax,
+        name: &str,
+        description: &str,
+        document: &str,
+    ) -> Result<CustomPolicy, CoreError> {
+        let caller = context.authorized_caller()?;
+        let policy_syntax = match syntax {
+            PolicySyntax::Ram => keyplane_policy::Syntax::Ram,
+            PolicySyntax::Cam => keyplane_policy::Syntax::Cam,
+        };
+        let parsed = keyplane_policy::Policy::parse(document, policy_syntax).map_err(|error| {
+            CoreError::MalformedPolicyDocument {
+                reason: error.to_string(),
+            }
+        })?;
+        if keyplane_policy::system_policy(name).is_some() {
+            return Err(CoreError::PolicyNameTaken);
+        }
+        for _ in 0..IDENTIFIER_ATTEMPTS {
+            let policy = CustomPolicy {
+                account_id: caller.account_id,
+                id: self.factory.new_policy_id(),
+                name: name.to_owned(),
+                description: description.to_owned(),
+                syntax,
+                document: parsed.to_stored(),
+                created_at: context.now,
+            };
+            let audit = context.audit_event(Some(format!("policy/{name}")), OUTCOME_SUCCESS);
+            match self
+                .store
+                .create_custom_policy(policy, rules::CUSTOM_POLICIES_PER_ACCOUNT, audit)
+                .await
+            {
+                Err(StoreError::IdentifierTaken) => continue,
+                result => return Ok(result?),
+            }
+        }
+        Err(CoreError::Internal)
+    }
+
+    /// The policy a CAM `PolicyId` names: a system policy's fixed id, or a custom policy of
+    /// the caller's account. Returns its type and name; `PolicyNotFound` otherwise.
+    pub async fn policy_with_id(
+        &self,
+        context: &RequestContext,
+        policy_id: u64,
+    ) -> Result<(PolicyType, String), CoreError> {
+        let caller = context.caller()?;
+        if let Some(system) = keyplane_policy::system_policy_by_cam_id(policy_id) {
+            return Ok((PolicyType::System, system.name.to_owned()));
+        }
+        let custom = self
+            .store
+            .custom_policy_by_id(caller.account_id, policy_id)
+            .await?
+            .ok_or(CoreError::PolicyNotFound)?;
+        Ok((PolicyType::Custom, custom.name))
+    }
+
+    /// A custom policy of the caller's account by name: `PolicyNotFound` when there is none.
+    pub async fn custom_policy_named(
+        &self,
+        context: &RequestContext,
+        name: &str,
+    ) -> Result<CustomPolicy, CoreError> {
+        let caller = context.caller()?;
+        self.store
+            .custom_policy_by_name(caller.account_id, name)
+            .await?
+            .ok_or(CoreError::PolicyNotFound)
+    }
+
+    /// Attaches a system or custom policy to a user of the caller's account; its
+    /// authorizations change at once on this node and, on a shared database, on every node.
+    pub async fn attach_policy(
+        &self,
+        context: &RequestContext,
+        uin: u64,
+        policy_type: PolicyType,
+        policy_name: &str,
+    ) -> Result<(), CoreError> {
+        let caller = context.authorized_caller()?;
+        if policy_type == PolicyType::System
+            && keyplane_policy::system_policy(policy_name).is_none()
+        {
+            return Err(CoreError::PolicyNotFound);
+        }
+        let audit = context.audit_event(
+            Some(format!("user/{uin}:{}:{policy_name}", policy_type.as_str())),
+            OUTCOME_SUCCESS,
+        );
+        let result = self
+            .store
+            .attach_policy(
+                caller.account_id,
+                uin,
+                policy_type,
+                policy_name,
+                context.now,
+                rules::ATTACHED_POLICIES_PER_USER,
+                audit,
+            )
+            .await;
+        self.forget_user_permissions(caller.account_id, uin);
+        Ok(result?)
+    }
+
+    /// Detaches a policy from a user of the caller's account, effective at once.
+    pub async fn detach_policy(
+        &self,
+        context: &RequestContext,
+        uin: u64,
+        policy_type: PolicyType,
+        policy_name: &str,
+    ) -> Result<(), CoreError> {
+        let caller = context.authorized_caller()?;
+        let audit = context.audit_event(
+            Some(format!("user/{uin}:{}:{policy_name}", policy_type.as_str())),
+            OUTCOME_SUCCESS,
+        );
+        let result = self
+            .store
+            .detach_policy(caller.account_id, uin, policy_type, policy_name, audit)
+            .await;
+        self.forget_user_permissions(caller.account_id, uin);
+        Ok(result?)
+    }
+
+    /// The policies attached to a user of the caller's account, in attachment order:
+    /// `UserNotFound` when there is no such user.
+    pub async fn user_policies(
+        &self,
+        context: &RequestContext,
+        uin: u64,
+    ) -> Result<Vec<PolicyAttachment>, CoreError> {
+        let caller = context.authorized_caller()?;
+        let attachments = self.store.user_policies(caller.account_id, uin).await?;
+        if attachments.is_empty() && self.store.user(caller.account_id, uin).await?.is_none() {
+            return Err(CoreError::UserNotFound);
+        }
+        Ok(attachments)
     }
 
     /// Looks up the access key a request claims to be signed with. `None` when the key is
@@ -457,6 +725,96 @@ impl Authority {
     pub fn forget_all_keys(&self) {
         self.invalidation_epoch.fetch_add(1, Ordering::AcqRel);
         self.key_cache.invalidate_all();
+    }
+
+    /// Drops one user's policies from the permission cache because another node changed them
+    /// (attached, detached, or deleted the user).
+    pub fn forget_user_permissions(&self, account_id: u64, uin: u64) {
+        self.permission_epoch.fetch_add(1, Ordering::AcqRel);
+        self.permission_cache.invalidate(&(account_id, uin));
+    }
+
+    /// Drops everything cached about keys and permissions: changes made elsewhere may have
+    /// been missed (the notification channel was interrupted).
+    pub fn forget_everything(&self) {
+        self.forget_all_keys();
+        self.permission_epoch.fetch_add(1, Ordering::AcqRel);
+        self.permission_cache.invalidate_all();
+    }
+
+    /// A sub-user's parsed policies: from the cache, or loaded (the user and its attachments)
+    /// and cached unless they changed meanwhile. `None` when the user no longer exists.
+    async fn permissions(
+        &self,
+        account_id: u64,
+        uin: u64,
+    ) -> Result<Option<Arc<UserPermissions>>, CoreError> {
+        if let Some(cached) = self.permission_cache.get(&(account_id, uin)) {
+            return Ok(Some(cached));
+        }
+        let epoch = self.permission_epoch.load(Ordering::Acquire);
+        let Some(user) = self.store.user(account_id, uin).await? else {
+            return Ok(None);
+        };
+        let attachments = self.store.user_policies(account_id, uin).await?;
+        let permissions = Arc::new(UserPermissions::new(user, &attachments));
+        if self.permission_epoch.load(Ordering::Acquire) == epoch {
+            self.permission_cache
+                .insert((account_id, uin), permissions.clone());
+        }
+        Ok(Some(permissions))
+    }
+
+    /// Decides whether the request's caller may perform `action` (`product:Action`, as the
+    /// dialect's cloud names it) on the resources `resources` names for it. The root may do
+    /// everything in its account (its resources are not even named); a sub-user what its
+    /// policies allow, evaluated on the request's source address and time. Returns the
+    /// decision either way: the dialect records it in the context (for the audit record) and
+    /// answers [`Authorization::denial`] when it is not an allow.
+    pub async fn authorize(
+        &self,
+        context: &RequestContext,
+        action: &'static str,
+        resources: impl FnOnce(Principal<'_>) -> Vec<String>,
+    ) -> Result<Authorization, CoreError> {
+        let caller = context.caller()?;
+        if caller.is_root() {
+            return Ok(Authorization {
+                action,
+                resources: Vec::new(),
+                account_id: caller.account_id,
+                principal_uin: caller.uin,
+                principal_name: self.no_name.clone(),
+                decision: Decision::Allow,
+                statement: Some(self.root_basis.clone()),
+            });
+        }
+        let Some(permissions) = self.permissions(caller.account_id, caller.uin).await? else {
+            // The key outlived its user only in a cache; nothing is allowed.
+            return Ok(Authorization {
+                action,
+                resources: Vec::new(),
+                account_id: caller.account_id,
+                principal_uin: caller.uin,
+                principal_name: self.no_name.clone(),
+                decision: Decision::ImplicitDeny,
+                statement: None,
+            });
+        };
+        let resources = resources(Principal {
+            account_id: caller.account_id,
+            uin: caller.uin,
+            name: &permissions.user.name,
+        });
+        // Every request of a sub-user comes through here: the evaluation reads only what
+        // `UserPermissions` prepared when the policies were loaded.
+        Ok(authorization::evaluate(
+            &permissions,
+            action,
+            resources,
+            &context.source_address,
+            context.now,
+        ))
     }
 
     /// Records a successful authentication, in memory; flushed by [`Authority::flush`].
@@ -552,25 +910,20 @@ impl Authority {
         Ok(())
     }
 
-    /// Resolves the user an access-key action targets, enforcing who may act on whom:
-    /// the root on anyone in its account, a sub-user only on itself. Returns the target's
-    /// (account id, uin). Whether the target exists is not looked up here: the store's use
-    /// case finds out in its own transaction, and `explain_failure` tells an
-    /// unknown user apart on the failure path, so a successful request costs no extra read.
+    /// Resolves the user an access-key action targets (default: the caller), for an
+    /// authorized request. Whether the target exists is not looked up here: the store's use
+    /// case finds out in its own transaction, and `explain_failure` tells an unknown user
+    /// apart on the failure path, so a successful request costs no extra read. Whatever its
+    /// policies allow, a sub-user never acts on the root's keys.
     fn key_management_target(
         &self,
         context: &RequestContext,
         target_uin: Option<u64>,
     ) -> Result<(u64, u64), CoreError> {
-        let caller = context.caller()?;
+        let caller = context.authorized_caller()?;
         let target_uin = target_uin.unwrap_or(caller.uin);
-        if !caller.is_root() {
-            if target_uin == caller.account_id {
-                return Err(CoreError::SubUserActingOnRoot);
-            }
-            if target_uin != caller.uin {
-                return Err(context.unauthorized());
-            }
+        if !caller.is_root() && target_uin == caller.account_id {
+            return Err(CoreError::SubUserActingOnRoot);
         }
         Ok((caller.account_id, target_uin))
     }
@@ -597,16 +950,12 @@ impl Authority {
         }
     }
 
-    fn require_root<'context>(
+    /// The caller of an authorized request (see [`RequestContext::authorized_caller`]).
+    fn require_authorized<'context>(
         &self,
         context: &'context RequestContext,
     ) -> Result<&'context Caller, CoreError> {
-        let caller = context.caller()?;
-        if caller.is_root() {
-            Ok(caller)
-        } else {
-            Err(context.unauthorized())
-        }
+        context.authorized_caller()
     }
 
     /// Mints an access key of `family` for the target user (default: the caller), within the
@@ -626,6 +975,7 @@ impl Authority {
             account_id,
             uin: owner_uin,
             name: String::new(),
+            profile: UserProfile::default(),
             created_at: context.now,
         };
         for _ in 0..IDENTIFIER_ATTEMPTS {
@@ -717,7 +1067,7 @@ impl Authority {
         context: &RequestContext,
         key_ids: &[String],
     ) -> Result<Vec<(String, Option<KeyUsage>)>, CoreError> {
-        let caller = context.caller()?;
+        let caller = context.authorized_caller()?;
         let stored = self.store.key_usage(key_ids).await?;
         let mut rows = Vec::with_capacity(key_ids.len());
         for key_id in key_ids {
@@ -750,7 +1100,7 @@ impl Authority {
         context: &RequestContext,
         request: NewApiKeyRequest,
     ) -> Result<ApiKeyWithSecret, CoreError> {
-        let caller = self.require_root(context)?;
+        let caller = self.require_authorized(context)?;
         rules::check_secret_name(&request.secret_name)?;
         rules::check_tags(&request.tags)?;
         let manual = match request.key_type {
@@ -815,7 +1165,7 @@ impl Authority {
         offset: usize,
         limit: usize,
     ) -> Result<(usize, Vec<ApiKeyWithSecret>), CoreError> {
-        let caller = self.require_root(context)?;
+        let caller = self.require_authorized(context)?;
         // Secrets are opened only where needed: for every key when the filter names secrets,
         // otherwise only for the page returned.
         let mut matching: Vec<(ApiKey, Option<Secret>)> = Vec::new();
@@ -855,7 +1205,7 @@ impl Authority {
         context: &RequestContext,
         key_id: &str,
     ) -> Result<ApiKeyWithSecret, CoreError> {
-        let caller = self.require_root(context)?;
+        let caller = self.require_authorized(context)?;
         let key = self
             .store
             .api_key(caller.account_id, key_id)
@@ -871,7 +1221,7 @@ impl Authority {
         key_id: &str,
         enabled: bool,
     ) -> Result<ApiKey, CoreError> {
-        let caller = self.require_root(context)?;
+        let caller = self.require_authorized(context)?;
         let audit = context.audit_event(Some(key_id.to_owned()), OUTCOME_SUCCESS);
         Ok(self
             .store
@@ -893,7 +1243,7 @@ impl Authority {
         key_id: &str,
         new_secret: Option<Secret>,
     ) -> Result<ApiKeyWithSecret, CoreError> {
-        let caller = self.require_root(context)?;
+        let caller = self.require_authorized(context)?;
         let existing = self
             .store
             .api_key(caller.account_id, key_id)
@@ -937,7 +1287,7 @@ impl Authority {
         context: &RequestContext,
         key_id: &str,
     ) -> Result<(), CoreError> {
-        let caller = self.require_root(context)?;
+        let caller = self.require_authorized(context)?;
         let audit = context.audit_event(Some(key_id.to_owned()), OUTCOME_SUCCESS);
         Ok(self
             .store
@@ -959,13 +1309,13 @@ impl Authority {
             .ok_or(CoreError::UserNotFound)
     }
 
-    /// Mints an SMC activation code; only the root may (until policies exist).
+    /// Mints an SMC activation code.
     pub async fn create_activation_code(
         &self,
         context: &RequestContext,
         request: NewActivationCodeRequest,
     ) -> Result<IssuedActivationCode, CoreError> {
-        let caller = self.require_root(context)?;
+        let caller = self.require_authorized(context)?;
         let name = request.name.unwrap_or_default();
         if !name.is_empty() {
             rules::check_activation_code_name(&name)?;
@@ -1023,7 +1373,7 @@ impl Authority {
         offset: usize,
         limit: usize,
     ) -> Result<(usize, Vec<ActivationCode>), CoreError> {
-        let caller = self.require_root(context)?;
+        let caller = self.require_authorized(context)?;
         let matching: Vec<ActivationCode> = self
             .store
             .list_activation_codes(caller.account_id)
@@ -1050,7 +1400,7 @@ impl Authority {
         context: &RequestContext,
         code_id: &str,
     ) -> Result<ActivationCode, CoreError> {
-        let caller = self.require_root(context)?;
+        let caller = self.require_authorized(context)?;
         let audit = context.audit_event(Some(code_id.to_owned()), OUTCOME_SUCCESS);
         Ok(self
             .store
@@ -1064,7 +1414,7 @@ impl Authority {
         context: &RequestContext,
         code_id: &str,
     ) -> Result<(), CoreError> {
-        let caller = self.require_root(context)?;
+        let caller = self.require_authorized(context)?;
         let audit = context.audit_event(Some(code_id.to_owned()), OUTCOME_SUCCESS);
         Ok(self
             .store
@@ -1130,21 +1480,6 @@ impl Authority {
             .await?)
     }
 
-    /// Refuses a caller that is neither an operator (no caller: the operator has the data
-    /// directory) nor the root of `account_id`.
-    fn require_administrator(
-        &self,
-        context: &RequestContext,
-        account_id: u64,
-    ) -> Result<(), CoreError> {
-        match &context.caller {
-            Some(caller) if !caller.is_root() || caller.account_id != account_id => {
-                Err(context.unauthorized())
-            }
-            _ => Ok(()),
-        }
-    }
-
     /// Registers an EAS service in a cluster, with the operator's exec and log templates
     /// (split into words here, once). Only an operator or the account's root may.
     pub async fn create_eas_service(
@@ -1153,7 +1488,7 @@ impl Authority {
         account_id: u64,
         request: NewEasServiceRequest,
     ) -> Result<EasService, CoreError> {
-        self.require_administrator(context, account_id)?;
+        context.operator_or_authorized(account_id)?;
         rules::check_eas_name("ClusterId", &request.cluster)?;
         rules::check_eas_name("ServiceName", &request.name)?;
         let template = |parameter: &str, text: &str| {
@@ -1186,7 +1521,7 @@ impl Authority {
         cluster: &str,
         name: &str,
     ) -> Result<(), CoreError> {
-        self.require_administrator(context, account_id)?;
+        context.operator_or_authorized(account_id)?;
         let audit = context.audit_event(Some(format!("{cluster}/{name}")), OUTCOME_SUCCESS);
         Ok(self
             .store
@@ -1201,7 +1536,7 @@ impl Authority {
         account_id: u64,
         request: NewEasInstanceRequest,
     ) -> Result<EasInstance, CoreError> {
-        self.require_administrator(context, account_id)?;
+        context.operator_or_authorized(account_id)?;
         rules::check_eas_name("ClusterId", &request.cluster)?;
         rules::check_eas_name("ServiceName", &request.service)?;
         rules::check_eas_name("InstanceName", &request.name)?;
@@ -1247,7 +1582,7 @@ impl Authority {
         service: &str,
         name: &str,
     ) -> Result<(), CoreError> {
-        self.require_administrator(context, account_id)?;
+        context.operator_or_authorized(account_id)?;
         let audit =
             context.audit_event(Some(format!("{cluster}/{service}/{name}")), OUTCOME_SUCCESS);
         Ok(self
@@ -1312,13 +1647,13 @@ impl Authority {
     /// Issues single-use tokens for one worker of a registered instance (EAS
     /// `CreateServiceInstanceToken`): one per [`InstanceTokenPurpose`], each valid for the
     /// configured time to live, stored only as hashes, bound to the caller's account,
-    /// principal and key, and audited. Only the root may (until policies exist).
+    /// principal and key, and audited.
     pub async fn create_instance_tokens(
         &self,
         context: &RequestContext,
         request: InstanceTokenRequest,
     ) -> Result<IssuedInstanceTokens, CoreError> {
-        let caller = self.require_root(context)?;
+        let caller = self.require_authorized(context)?;
         let (service, instance, worker) = self
             .resolve_worker(
                 caller.account_id,

@@ -4,6 +4,31 @@
 
 use crate::store::StoreError;
 
+/// Who was refused what: everything a dialect's denial names (Alibaba's `AccessDeniedDetail`,
+/// Tencent's message).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessDenied {
+    /// The permission asked for, `product:Action` (`ram:CreateAccessKey`).
+    pub action: String,
+    /// The resource it was asked on, named as the dialect's cloud names it.
+    pub resource: String,
+    pub account_id: u64,
+    pub principal_uin: u64,
+    pub principal_name: String,
+    /// Whether a statement denied it (`true`) or no statement allowed it.
+    pub explicit: bool,
+}
+
+impl std::fmt::Display for AccessDenied {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            formatter,
+            "user {} ({}) is not authorized to perform {} on {}",
+            self.principal_name, self.principal_uin, self.action, self.resource
+        )
+    }
+}
+
 /// A use case failed. Variants carry only what a client may be told; internal details are
 /// logged where they happen and never travel in these values.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -54,6 +79,28 @@ pub enum CoreError {
     InstanceTokenExpired,
     #[error("the caller is not authorized to perform {action}")]
     Unauthorized { action: String },
+    #[error("{0}")]
+    AccessDenied(Box<AccessDenied>),
+    #[error("the user still holds access keys")]
+    UserHasAccessKeys,
+    #[error("the user still has policies attached")]
+    UserHasPolicies,
+    #[error("the root user cannot be deleted")]
+    RootUserUndeletable,
+    #[error("the policy does not exist")]
+    PolicyNotFound,
+    #[error("a policy with this name already exists")]
+    PolicyNameTaken,
+    #[error("the account already holds the maximum of {limit} custom policies")]
+    PolicyLimitExceeded { limit: u32 },
+    #[error("the policy is already attached to the user")]
+    PolicyAlreadyAttached,
+    #[error("the policy is not attached to the user")]
+    PolicyNotAttached,
+    #[error("the user already has the maximum of {limit} policies attached")]
+    AttachmentLimitExceeded { limit: u32 },
+    #[error("the policy document is malformed: {reason}")]
+    MalformedPolicyDocument { reason: String },
     #[error("the value of {parameter} has an invalid format: {expected}")]
     InvalidFormat { parameter: String, expected: String },
     #[error("the value of {parameter} is invalid: {reason}")]
@@ -97,6 +144,16 @@ impl From<StoreError> for CoreError {
             StoreError::InstanceTokenNotFound => CoreError::InstanceTokenInvalid,
             StoreError::InstanceTokenUsed => CoreError::InstanceTokenUsed,
             StoreError::InstanceTokenExpired => CoreError::InstanceTokenExpired,
+            StoreError::UserHasAccessKeys => CoreError::UserHasAccessKeys,
+            StoreError::UserHasPolicies => CoreError::UserHasPolicies,
+            StoreError::PolicyNotFound => CoreError::PolicyNotFound,
+            StoreError::PolicyNameTaken => CoreError::PolicyNameTaken,
+            StoreError::PolicyLimitExceeded { limit } => CoreError::PolicyLimitExceeded { limit },
+            StoreError::PolicyAlreadyAttached => CoreError::PolicyAlreadyAttached,
+            StoreError::PolicyNotAttached => CoreError::PolicyNotAttached,
+            StoreError::AttachmentLimitExceeded { limit } => {
+                CoreError::AttachmentLimitExceeded { limit }
+            }
             StoreError::IdentifierTaken | StoreError::Backend(_) => {
                 tracing::error!(error = %error, "store failure");
                 CoreError::Internal

@@ -12,6 +12,8 @@ pub trait CredentialFactory: Send + Sync + 'static {
     fn new_account_id(&self) -> u64;
     /// A new numeric user uin.
     fn new_user_uin(&self) -> u64;
+    /// A new numeric custom policy id (the CAM `PolicyId`).
+    fn new_policy_id(&self) -> u64;
     /// A new access key id of the family's format.
     fn new_access_key_id(&self, family: KeyFamily) -> String;
     /// A new access key secret of the family's format.

@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod authority;
+pub mod authorization;
 pub mod clock;
 pub mod error;
 pub mod factory;

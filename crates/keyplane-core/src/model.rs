@@ -19,7 +19,103 @@ pub struct User {
     pub account_id: u64,
     pub uin: u64,
     pub name: String,
+    pub profile: UserProfile,
     pub created_at: OffsetDateTime,
+}
+
+/// What a user's creator said about it, in the union of both clouds' fields (CAM `Remark`,
+/// `Email`, `PhoneNum`, `CountryCode`, `ConsoleLogin`; IMS `DisplayName`, `Comments`,
+/// `Email`, `MobilePhone` as `<country code>-<number>`). Empty text means "not given".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserProfile {
+    pub display_name: String,
+    pub comments: String,
+    pub email: String,
+    pub phone_country_code: String,
+    pub phone_number: String,
+    pub console_login: bool,
+}
+
+/// Whether a policy is one of Keyplane's built-in system policies or one an account wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PolicyType {
+    System,
+    Custom,
+}
+
+impl PolicyType {
+    /// The RAM spelling, also what the store keeps: `System` / `Custom`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyType::System => "System",
+            PolicyType::Custom => "Custom",
+        }
+    }
+
+    /// Parses `System` / `Custom` exactly.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "System" => Some(PolicyType::System),
+            "Custom" => Some(PolicyType::Custom),
+            _ => None,
+        }
+    }
+}
+
+/// The policy document syntax a custom policy was written in (both are stored in one common
+/// form; this is kept to tell where it came from).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PolicySyntax {
+    /// Alibaba RAM: `{"Version":"1","Statement":[...]}`.
+    Ram,
+    /// Tencent CAM: `{"version":"2.0","statement":[...]}`.
+    Cam,
+}
+
+impl PolicySyntax {
+    /// The name the store keeps: `ram` / `cam`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicySyntax::Ram => "ram",
+            PolicySyntax::Cam => "cam",
+        }
+    }
+
+    /// Parses `ram` / `cam`.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "ram" => Some(PolicySyntax::Ram),
+            "cam" => Some(PolicySyntax::Cam),
+            _ => None,
+        }
+    }
+}
+
+/// A custom policy as stored: its document in the common form (`keyplane-policy`'s stored
+/// JSON), whatever syntax it was written in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomPolicy {
+    pub account_id: u64,
+    /// The CAM `PolicyId`; unique in the installation.
+    pub id: u64,
+    /// Unique within the account; the RAM `PolicyName`.
+    pub name: String,
+    pub description: String,
+    pub syntax: PolicySyntax,
+    /// The document in the common form.
+    pub document: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// A policy attached to a user: which one (system policies by name, custom ones by name in
+/// the account) and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyAttachment {
+    pub policy_type: PolicyType,
+    pub policy_name: String,
+    pub attached_at: OffsetDateTime,
+    /// The custom policy itself (`None` for a system policy).
+    pub custom: Option<CustomPolicy>,
 }
 
 impl User {

@@ -270,3 +270,8 @@ pub fn check_eas_name(parameter: &str, value: &str) -> Result<(), CoreError> {
     }
     Ok(())
 }
+
+/// The most custom policies one account may hold (RAM's and CAM's documented quota).
+pub const CUSTOM_POLICIES_PER_ACCOUNT: u32 = 1_500;
+/// The most policies one user may have attached (CAM's documented limit).
+pub const ATTACHED_POLICIES_PER_USER: u32 = 200;

@@ -7,9 +7,9 @@ use time::OffsetDateTime;
 
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::model::{
-    AccessKey, Account, ActivationCode, ApiKey, EasInstance, EasService, InstanceToken,
-    InstanceTokenPurpose, KeyFamily, KeyStatus, KeyUsage, Redemption, SealedBlob, SourceServer,
-    User,
+    AccessKey, Account, ActivationCode, ApiKey, CustomPolicy, EasInstance, EasService,
+    InstanceToken, InstanceTokenPurpose, KeyFamily, KeyStatus, KeyUsage, PolicyAttachment,
+    PolicyType, Redemption, SealedBlob, SourceServer, User,
 };
 
 /// A store failure. The named variants are outcomes a use case expects; `Backend` is anything
@@ -58,6 +58,22 @@ pub enum StoreError {
     InstanceTokenUsed,
     #[error("the instance token has expired")]
     InstanceTokenExpired,
+    #[error("the user still holds access keys")]
+    UserHasAccessKeys,
+    #[error("the user still has policies attached")]
+    UserHasPolicies,
+    #[error("policy not found")]
+    PolicyNotFound,
+    #[error("a policy with this name already exists")]
+    PolicyNameTaken,
+    #[error("custom policy limit of {limit} reached")]
+    PolicyLimitExceeded { limit: u32 },
+    #[error("the policy is already attached to the user")]
+    PolicyAlreadyAttached,
+    #[error("the policy is not attached to the user")]
+    PolicyNotAttached,
+    #[error("attached policy limit of {limit} reached")]
+    AttachmentLimitExceeded { limit: u32 },
     #[error("storage backend failure: {0}")]
     Backend(String),
 }
@@ -97,6 +113,7 @@ impl NewAccount {
             account_id: self.account_id,
             uin: self.account_id,
             name: self.root_name.clone(),
+            profile: crate::model::UserProfile::default(),
             created_at: self.created_at,
         }
     }
@@ -124,6 +141,17 @@ impl NewAccessKey {
 pub enum ApiKeyChange {
     SetEnabled(bool),
     ReplaceSecret(SealedBlob),
+}
+
+/// How `Store::delete_user` treats what the user still has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeleteUserOptions {
+    /// Delete the user's access keys (both families) with it; otherwise refuse with
+    /// `UserHasAccessKeys` while it holds any.
+    pub remove_access_keys: bool,
+    /// Detach its policies with it; otherwise refuse with `UserHasPolicies` while any are
+    /// attached.
+    pub detach_policies: bool,
 }
 
 /// Persistence for Keyplane. Every mutating method takes the audit event describing it and
@@ -172,6 +200,82 @@ pub trait Store: Send + Sync + 'static {
 
     /// A user by name, within an account.
     async fn user_by_name(&self, account_id: u64, name: &str) -> Result<Option<User>, StoreError>;
+
+    /// Every user of an account (the root included), oldest first.
+    async fn list_users(&self, account_id: u64) -> Result<Vec<User>, StoreError>;
+
+    /// Deletes a user (the core never asks for the root) and its attachments, per `options`
+    /// also its access keys, with the audit event, in one transaction: `UserNotFound`,
+    /// `UserHasAccessKeys`, `UserHasPolicies`. Returns the ids of the access keys deleted (the
+    /// caller drops them from its authentication cache; on a shared database every node is
+    /// told, as for any key change).
+    async fn delete_user(
+        &self,
+        account_id: u64,
+        uin: u64,
+        options: DeleteUserOptions,
+        audit: AuditEvent,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// Inserts a custom policy unless the account holds `limit` of them
+    /// (`PolicyLimitExceeded`) or one of that name (`PolicyNameTaken`); `IdentifierTaken` when
+    /// the id exists.
+    async fn create_custom_policy(
+        &self,
+        policy: CustomPolicy,
+        limit: u32,
+        audit: AuditEvent,
+    ) -> Result<CustomPolicy, StoreError>;
+
+    /// A custom policy by name, within an account.
+    async fn custom_policy_by_name(
+        &self,
+        account_id: u64,
+        name: &str,
+    ) -> Result<Option<CustomPolicy>, StoreError>;
+
+    /// A custom policy by id, within an account.
+    async fn custom_policy_by_id(
+        &self,
+        account_id: u64,
+        id: u64,
+    ) -> Result<Option<CustomPolicy>, StoreError>;
+
+    /// Attaches a policy to a user, with the audit event, in one transaction: `UserNotFound`,
+    /// `PolicyNotFound` (a custom policy not in the account; system policy names are the
+    /// core's to check), `PolicyAlreadyAttached`, and `AttachmentLimitExceeded` when the user
+    /// already has `limit` policies attached. On a shared database every node is told that
+    /// the user's permissions changed.
+    #[allow(clippy::too_many_arguments)]
+    async fn attach_policy(
+        &self,
+        account_id: u64,
+        uin: u64,
+        policy_type: PolicyType,
+        policy_name: &str,
+        attached_at: OffsetDateTime,
+        limit: u32,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError>;
+
+    /// Detaches a policy from a user: `UserNotFound`, `PolicyNotAttached`. Every node is told,
+    /// as for `attach_policy`.
+    async fn detach_policy(
+        &self,
+        account_id: u64,
+        uin: u64,
+        policy_type: PolicyType,
+        policy_name: &str,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError>;
+
+    /// The policies attached to a user, in the order they were attached, each custom one with
+    /// its policy (one read: this feeds every authorization of the user).
+    async fn user_policies(
+        &self,
+        account_id: u64,
+        uin: u64,
+    ) -> Result<Vec<PolicyAttachment>, StoreError>;
 
     /// Inserts an access key unless its owner already holds `quota` keys of its family
     /// (inactive ones included): `AccessKeyQuotaExceeded`. `UserNotFound` when the owner does

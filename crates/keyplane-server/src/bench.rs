@@ -34,7 +34,14 @@ pub enum Scenario {
     /// Signed CAM `CreateAccessKey` then `DeleteAccessKey`, one user per worker, so no user
     /// exceeds its quota; throughput counts creates.
     CreateAccessKey,
+    /// Signed CAM `ListAccessKeys` by a sub-user with ten custom policies attached (thirty
+    /// statements, denies and source-address conditions among them), set up through the API
+    /// by the root first: the cost of authorization against `list-access-keys` by the root.
+    ListAccessKeysWithPolicies,
 }
+
+/// How many policies the sub-user of `list-access-keys-with-policies` holds.
+const BENCH_POLICIES: usize = 10;
 
 /// Flags of `keyplane bench`.
 #[derive(Debug, Clone, Args)]
@@ -219,7 +226,7 @@ async fn run_worker(
                     .body(Full::new(Bytes::new()))?;
                 exchange(&mut sender, request).await.is_ok()
             }
-            Scenario::ListAccessKeys => {
+            Scenario::ListAccessKeys | Scenario::ListAccessKeysWithPolicies => {
                 let signer = signer.as_mut().context("credentials are required")?;
                 let call = Call {
                     action: "ListAccessKeys",
@@ -296,6 +303,7 @@ async fn create_bench_users(args: &BenchArgs, count: usize) -> anyhow::Result<Ve
                 &context,
                 account.id,
                 &format!("bench-{}-{index}", &prefix[..8]),
+                Default::default(),
             )
             .await
             .map_err(|error| anyhow::anyhow!("creating a bench user: {error}"))?;
@@ -303,6 +311,96 @@ async fn create_bench_users(args: &BenchArgs, count: usize) -> anyhow::Result<Ve
     }
     installation.close().await;
     Ok(uins)
+}
+
+/// Signs `call` as `root` and sends it on a fresh connection; the `Response` object, or an
+/// error naming the action and the code.
+async fn root_call(
+    target: SocketAddr,
+    signer: &mut Tc3Signer,
+    action: &'static str,
+    body: serde_json::Value,
+) -> anyhow::Result<serde_json::Value> {
+    let host = target.to_string();
+    let mut sender = connect(target).await?;
+    let call = Call {
+        action,
+        body: body.to_string(),
+    };
+    let answer = exchange(&mut sender, signed_request(&host, signer, &call)?).await?;
+    let value: serde_json::Value = serde_json::from_slice(&answer)?;
+    if let Some(error) = value["Response"].get("Error") {
+        bail!("{action} refused: {error}");
+    }
+    Ok(value["Response"].clone())
+}
+
+/// Creates, through the API as the root, a sub-user with a key and ten custom policies of
+/// three statements each: nine about other actions (allows, denies, some conditioned on the
+/// source address), so that every statement must be looked at, and the tenth allowing
+/// `cam:ListAccessKeys` on the user itself. Returns the sub-user's key.
+async fn create_policy_user(target: SocketAddr, root: &Credentials) -> anyhow::Result<Credentials> {
+    let mut signer = Tc3Signer::new(&root.secret_id, root.secret_key.as_bytes(), "cam");
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
+    let added = root_call(
+        target,
+        &mut signer,
+        "AddUser",
+        json!({ "Name": format!("bench-policies-{suffix}"), "UseApi": 1 }),
+    )
+    .await?;
+    let uin = added["Uin"].as_u64().context("AddUser gave no Uin")?;
+    for index in 0..BENCH_POLICIES {
+        let statements = if index + 1 == BENCH_POLICIES {
+            json!([
+                {"effect": "deny", "action": ["cam:DeleteUser", "cam:AddUser"], "resource": "*"},
+                {"effect": "allow", "action": "cam:Get*", "resource": "*",
+                 "condition": {"ip_equal": {"qcs:ip": ["10.0.0.0/8", "127.0.0.0/8"]}}},
+                {"effect": "allow", "action": ["cam:ListAccessKeys"],
+                 "resource": "qcs::cam::uin/${AccountId}:uin/${Uin}"},
+            ])
+        } else {
+            json!([
+                {"effect": "allow", "action": [format!("apigw:Describe{index}*"), "apigw:EnableApiKey"],
+                 "resource": format!("qcs::apigw:ap-guangzhou:uin/*:apikey/key{index}-*")},
+                {"effect": "deny", "action": format!("cam:Delete{index}*"), "resource": "*",
+                 "condition": {"ip_not_equal": {"qcs:ip": ["192.0.2.0/24"]}}},
+                {"effect": "allow", "action": ["cam:ListAttachedUserPolicies", "cam:GetUser"],
+                 "resource": "*", "condition": {"date_less_than": {"qcs:current_time": "2099-01-01T00:00:00Z"}}},
+            ])
+        };
+        let document = json!({ "version": "2.0", "statement": statements });
+        let created = root_call(
+            target,
+            &mut signer,
+            "CreatePolicy",
+            json!({
+                "PolicyName": format!("bench-{suffix}-{index}"),
+                "PolicyDocument": document.to_string(),
+            }),
+        )
+        .await?;
+        let policy_id = created["PolicyId"]
+            .as_u64()
+            .context("CreatePolicy gave no PolicyId")?;
+        root_call(
+            target,
+            &mut signer,
+            "AttachUserPolicy",
+            json!({ "PolicyId": policy_id, "AttachUin": uin }),
+        )
+        .await?;
+    }
+    Ok(Credentials {
+        secret_id: added["SecretId"]
+            .as_str()
+            .context("AddUser gave no SecretId")?
+            .to_owned(),
+        secret_key: added["SecretKey"]
+            .as_str()
+            .context("AddUser gave no SecretKey")?
+            .to_owned(),
+    })
 }
 
 fn percentile(sorted: &[u32], fraction: f64) -> f64 {
@@ -330,6 +428,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         create_bench_users(&args, args.concurrency).await?
     } else {
         Vec::new()
+    };
+    // The policy scenario signs as a sub-user the root sets up first.
+    let credentials = match (args.scenario, credentials) {
+        (Scenario::ListAccessKeysWithPolicies, Some(root)) => {
+            Some(Arc::new(create_policy_user(args.target[0], &root).await?))
+        }
+        (_, credentials) => credentials,
     };
     let args = Arc::new(args);
     let start = Instant::now();

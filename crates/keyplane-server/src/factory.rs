@@ -8,6 +8,8 @@ use keyplane_crypto::{generate, token};
 
 /// Uins and account ids are 12-digit numbers, as Tencent's are.
 const UIN_RANGE: std::ops::RangeInclusive<u64> = 100_000_000_000..=999_999_999_999;
+/// Custom policy ids: eight or nine digits, like CAM's, clear of the system policies' small ids.
+const POLICY_ID_RANGE: std::ops::RangeInclusive<u64> = 10_000_000..=999_999_999;
 
 /// Mints and seals with the OS CSPRNG and the master keyring.
 #[derive(Debug)]
@@ -28,6 +30,10 @@ impl CredentialFactory for SealingFactory {
 
     fn new_user_uin(&self) -> u64 {
         generate::random_u64_in(UIN_RANGE)
+    }
+
+    fn new_policy_id(&self) -> u64 {
+        generate::random_u64_in(POLICY_ID_RANGE)
     }
 
     fn new_access_key_id(&self, family: KeyFamily) -> String {

@@ -13,6 +13,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use keyplane_aliyun::eas::PublicUrls;
 use keyplane_core::{AuthorityConfig, Clock, RequestContext};
+use keyplane_store::StoreChange;
 use keyplane_tencent::TencentDialect;
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -340,7 +341,7 @@ async fn create_user(args: UserCreateArgs) -> anyhow::Result<()> {
         "CreateUser",
     );
     let user = authority
-        .create_user(&context, account.id, &args.name)
+        .create_user(&context, account.id, &args.name, Default::default())
         .await
         .map_err(|error| anyhow::anyhow!("creating the user: {error}"))?;
     installation.close().await;
@@ -618,6 +619,11 @@ async fn audit(args: AuditArgs) -> anyhow::Result<()> {
                 "source_address": event.source_address,
                 "user_agent": event.user_agent,
                 "detail": event.detail,
+                "decision": event.authorization.as_ref().map(|decision| decision.decision.clone()),
+                "decision_statement": event
+                    .authorization
+                    .as_ref()
+                    .and_then(|decision| decision.statement.clone()),
             });
             if let Err(error) = writeln!(output, "{line}") {
                 // A reader that stops early (`keyplane audit | head`) is not a failure.
@@ -689,9 +695,12 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             let authority = authority.clone();
             Some(tokio::spawn(async move {
                 store
-                    .listen_for_key_changes(move |change| match change {
-                        Some(key_id) => authority.forget_key(&key_id),
-                        None => authority.forget_all_keys(),
+                    .listen_for_changes(move |change| match change {
+                        StoreChange::Key(id) => authority.forget_key(&id),
+                        StoreChange::UserPermissions { account_id, uin } => {
+                            authority.forget_user_permissions(account_id, uin)
+                        }
+                        StoreChange::Everything => authority.forget_everything(),
                     })
                     .await;
             }))

@@ -3,6 +3,7 @@
 
 mod server {
     pub mod aliyun;
+    pub mod authorization;
     pub mod cluster;
     pub mod crash;
     pub mod dialect;

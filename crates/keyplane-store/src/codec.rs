@@ -2,6 +2,7 @@
 //! Unix nanoseconds, identifiers as signed 64-bit integers, tags as a JSON array of pairs,
 //! string lists (command-template words, worker names) as a JSON array of strings.
 
+use keyplane_core::audit::AuditAuthorization;
 use keyplane_core::model::Tag;
 use time::OffsetDateTime;
 
@@ -52,4 +53,16 @@ pub(crate) fn strings_to_json(values: &[String]) -> String {
 /// A stored list of strings.
 pub(crate) fn strings_from_json(text: &str) -> Result<Vec<String>, String> {
     serde_json::from_str(text).map_err(|error| format!("malformed string list: {error}"))
+}
+
+/// An audit event's authorization from its `decision` and `decision_statement` columns: none
+/// without a decision.
+pub(crate) fn authorization_from_columns(
+    decision: Option<String>,
+    statement: Option<String>,
+) -> Option<AuditAuthorization> {
+    decision.map(|decision| AuditAuthorization {
+        decision,
+        statement,
+    })
 }

@@ -1,9 +1,15 @@
-//! CAM 2019-01-16 access-key actions: CreateAccessKey, ListAccessKeys, UpdateAccessKey,
-//! DeleteAccessKey and GetSecurityLastUsed, with CAM's field names, types and time format
-//! (`YYYY-MM-DD hh:mm:ss`, UTC).
+//! CAM 2019-01-16 actions, with CAM's field names, types and time format
+//! (`YYYY-MM-DD hh:mm:ss`, UTC): access keys (CreateAccessKey, ListAccessKeys,
+//! UpdateAccessKey, DeleteAccessKey, GetSecurityLastUsed), sub-users (AddUser, GetUser,
+//! ListUsers, DeleteUser) and policies (CreatePolicy, AttachUserPolicy, DetachUserPolicy,
+//! ListAttachedUserPolicies). Users are the same users IMS serves; policies are written in
+//! CAM syntax and stored in the common form.
 
-use keyplane_core::model::{AccessKey, KeyFamily, KeyStatus};
+use keyplane_core::model::{
+    AccessKey, KeyFamily, KeyStatus, PolicySyntax, PolicyType, User, UserProfile,
+};
 use keyplane_core::rules::DESCRIPTION_MAX_CHARACTERS;
+use keyplane_core::store::DeleteUserOptions;
 use keyplane_core::{Authority, CoreError, RequestContext};
 use serde_json::{json, Map, Value};
 use time::macros::format_description;
@@ -19,7 +25,25 @@ pub const ACTIONS: &[&str] = &[
     "UpdateAccessKey",
     "DeleteAccessKey",
     "GetSecurityLastUsed",
+    "AddUser",
+    "GetUser",
+    "ListUsers",
+    "DeleteUser",
+    "CreatePolicy",
+    "AttachUserPolicy",
+    "DetachUserPolicy",
+    "ListAttachedUserPolicies",
 ];
+
+/// The longest profile text (Remark, Email, PhoneNum, CountryCode) accepted.
+const PROFILE_FIELD_MAX_CHARACTERS: usize = 255;
+/// The longest policy document accepted (CAM's `PolicyDocumentLengthOverLimit`).
+pub const POLICY_DOCUMENT_MAX_CHARACTERS: usize = 6_144;
+/// The longest policy description, in bytes (CAM's `DescriptionLengthOverlimit`).
+const POLICY_DESCRIPTION_MAX_BYTES: usize = 300;
+/// Default and largest page size of ListAttachedUserPolicies.
+const DEFAULT_POLICY_PAGE_SIZE: u64 = 20;
+const MAX_POLICY_PAGE_SIZE: u64 = 200;
 
 /// The most SecretIds one GetSecurityLastUsed may ask about.
 const LAST_USED_MAX_IDS: usize = 10;
@@ -150,6 +174,347 @@ pub async fn dispatch(
                 .collect();
             Ok(response(json!({ "SecretIdLastUsedRows": rows })))
         }
+        "AddUser" => add_user(authority, context, params).await,
+        "GetUser" => {
+            params.allow_only(&["Name"])?;
+            let user = sub_user_named(authority, context, &params.required_string("Name")?).await?;
+            Ok(response(Value::Object(user_fields(&user, false))))
+        }
+        "ListUsers" => {
+            params.allow_only(&[])?;
+            let users = authority.list_users(context).await.map_err(core_error)?;
+            let users: Vec<Value> = users
+                .iter()
+                .filter(|user| !user.is_root())
+                .map(|user| Value::Object(user_fields(user, true)))
+                .collect();
+            Ok(response(json!({ "Data": users })))
+        }
+        "DeleteUser" => delete_user(authority, context, params).await,
+        "CreatePolicy" => create_policy(authority, context, params).await,
+        "AttachUserPolicy" | "DetachUserPolicy" => {
+            let attach = context.action == "AttachUserPolicy";
+            let uin_parameter = if attach { "AttachUin" } else { "DetachUin" };
+            params.allow_only(&["PolicyId", uin_parameter])?;
+            let policy_id = required_unsigned(params, "PolicyId")?;
+            let uin = required_unsigned(params, uin_parameter)?;
+            let (policy_type, policy_name) = authority
+                .policy_with_id(context, policy_id)
+                .await
+                .map_err(core_error)?;
+            let user = sub_user_with_uin(authority, context, uin).await?;
+            let result = if attach {
+                authority
+                    .attach_policy(context, user.uin, policy_type, &policy_name)
+                    .await
+            } else {
+                authority
+                    .detach_policy(context, user.uin, policy_type, &policy_name)
+                    .await
+            };
+            match result {
+                // Attaching an attached policy, or detaching a detached one, changes nothing
+                // and succeeds, as on CAM.
+                Ok(()) | Err(CoreError::PolicyAlreadyAttached | CoreError::PolicyNotAttached) => {
+                    Ok(Map::new())
+                }
+                Err(error) => Err(user_error(error)),
+            }
+        }
+        "ListAttachedUserPolicies" => {
+            params.allow_only(&["TargetUin", "Page", "Rp"])?;
+            let uin = required_unsigned(params, "TargetUin")?;
+            let page = params.optional_unsigned("Page")?.unwrap_or(1);
+            let page_size = params
+                .optional_unsigned("Rp")?
+                .unwrap_or(DEFAULT_POLICY_PAGE_SIZE);
+            if page == 0 {
+                return Err(TencentError::invalid_value("Page", "must be 1 or more"));
+            }
+            if page_size == 0 || page_size > MAX_POLICY_PAGE_SIZE {
+                return Err(TencentError::invalid_value(
+                    "Rp",
+                    &format!("must be 1 to {MAX_POLICY_PAGE_SIZE}"),
+                ));
+            }
+            let user = sub_user_with_uin(authority, context, uin).await?;
+            let attachments = authority
+                .user_policies(context, user.uin)
+                .await
+                .map_err(user_error)?;
+            let total = attachments.len();
+            let skip = usize::try_from((page - 1).saturating_mul(page_size)).unwrap_or(usize::MAX);
+            let take = usize::try_from(page_size).unwrap_or(usize::MAX);
+            let list: Vec<Value> = attachments
+                .iter()
+                .skip(skip)
+                .take(take)
+                .filter_map(|attachment| {
+                    let (policy_id, remark, create_mode) = match attachment.policy_type {
+                        PolicyType::System => {
+                            let system = keyplane_policy::system_policy(&attachment.policy_name)?;
+                            (system.cam_policy_id, system.description.to_owned(), 1)
+                        }
+                        PolicyType::Custom => {
+                            let custom = attachment.custom.as_ref()?;
+                            (custom.id, custom.description.clone(), 2)
+                        }
+                    };
+                    Some(json!({
+                        "PolicyId": policy_id,
+                        "PolicyName": attachment.policy_name,
+                        "AddTime": format_time(attachment.attached_at),
+                        "CreateMode": create_mode,
+                        "PolicyType": match attachment.policy_type {
+                            PolicyType::System => "QCS",
+                            PolicyType::Custom => "User",
+                        },
+                        "Remark": remark,
+                        "Deactived": 0,
+                        "DeactivedDetail": [],
+                    }))
+                })
+                .collect();
+            Ok(response(json!({ "TotalNum": total, "List": list })))
+        }
         other => Err(TencentError::invalid_action(other)),
     }
+}
+
+/// A required unsigned integer parameter.
+fn required_unsigned(params: &Params, name: &str) -> Result<u64, TencentError> {
+    params
+        .optional_unsigned(name)?
+        .ok_or_else(|| TencentError::missing_parameter(name))
+}
+
+/// The error of a user or policy action: CAM names a missing user `ResourceNotFound` there.
+fn user_error(error: CoreError) -> TencentError {
+    match error {
+        CoreError::UserNotFound => TencentError::new(
+            "ResourceNotFound.UserNotExist",
+            "The specified user does not exist.",
+        ),
+        other => core_error(other),
+    }
+}
+
+/// The sub-user (never the root, which CAM does not list among them) named `name`.
+async fn sub_user_named(
+    authority: &Authority,
+    context: &RequestContext,
+    name: &str,
+) -> Result<User, TencentError> {
+    match authority.user_named(context, name).await {
+        Ok(user) if !user.is_root() => Ok(user),
+        Ok(_) => Err(user_error(CoreError::UserNotFound)),
+        Err(error) => Err(user_error(error)),
+    }
+}
+
+/// The sub-user with uin `uin`.
+async fn sub_user_with_uin(
+    authority: &Authority,
+    context: &RequestContext,
+    uin: u64,
+) -> Result<User, TencentError> {
+    match authority.user_with_uin(context, uin).await {
+        Ok(user) if !user.is_root() => Ok(user),
+        Ok(_) => Err(user_error(CoreError::UserNotFound)),
+        Err(error) => Err(user_error(error)),
+    }
+}
+
+/// A user as GetUser (`listed: false`) or ListUsers' `SubAccountInfo` (`listed: true`)
+/// shows it.
+fn user_fields(user: &User, listed: bool) -> Map<String, Value> {
+    let profile = &user.profile;
+    let mut fields = Map::new();
+    fields.insert("Uin".into(), json!(user.uin));
+    fields.insert("Name".into(), json!(user.name));
+    fields.insert("Uid".into(), json!(user.uin));
+    fields.insert("Remark".into(), json!(profile.comments));
+    fields.insert(
+        "ConsoleLogin".into(),
+        json!(u8::from(profile.console_login)),
+    );
+    fields.insert("PhoneNum".into(), json!(profile.phone_number));
+    fields.insert("CountryCode".into(), json!(profile.phone_country_code));
+    fields.insert("Email".into(), json!(profile.email));
+    if listed {
+        fields.insert("CreateTime".into(), json!(format_time(user.created_at)));
+        fields.insert("NickName".into(), json!(profile.display_name));
+    } else {
+        fields.insert("RecentlyLoginIP".into(), json!(""));
+        fields.insert("RecentlyLoginTime".into(), json!(""));
+    }
+    fields
+}
+
+/// An optional 0/1 flag.
+fn optional_flag(params: &Params, name: &str) -> Result<bool, TencentError> {
+    match params.optional_unsigned(name)? {
+        None | Some(0) => Ok(false),
+        Some(1) => Ok(true),
+        Some(_) => Err(TencentError::invalid_value(name, "must be 0 or 1")),
+    }
+}
+
+/// An optional profile text, bounded.
+fn profile_text(params: &Params, name: &str) -> Result<String, TencentError> {
+    let value = params.optional_string(name)?.unwrap_or_default();
+    if value.chars().count() > PROFILE_FIELD_MAX_CHARACTERS {
+        return Err(TencentError::invalid_value(
+            name,
+            &format!("must be at most {PROFILE_FIELD_MAX_CHARACTERS} characters"),
+        ));
+    }
+    Ok(value)
+}
+
+async fn add_user(
+    authority: &Authority,
+    context: &RequestContext,
+    params: &Params,
+) -> Result<Map<String, Value>, TencentError> {
+    params.allow_only(&[
+        "Name",
+        "Remark",
+        "ConsoleLogin",
+        "UseApi",
+        "Password",
+        "NeedResetPassword",
+        "PhoneNum",
+        "CountryCode",
+        "Email",
+    ])?;
+    let name = params.required_string("Name")?;
+    let console_login = optional_flag(params, "ConsoleLogin")?;
+    let use_api = optional_flag(params, "UseApi")?;
+    optional_flag(params, "NeedResetPassword")?;
+    if params
+        .optional_string("Password")?
+        .is_some_and(|password| !password.is_empty())
+    {
+        return Err(TencentError::new(
+            "UnsupportedOperation",
+            "Keyplane has no console: sub-users have no password.",
+        ));
+    }
+    let profile = UserProfile {
+        display_name: String::new(),
+        comments: profile_text(params, "Remark")?,
+        email: profile_text(params, "Email")?,
+        phone_country_code: profile_text(params, "CountryCode")?,
+        phone_number: profile_text(params, "PhoneNum")?,
+        console_login,
+    };
+    let caller = context.caller.as_ref().ok_or_else(TencentError::internal)?;
+    let user = authority
+        .create_user(context, caller.account_id, &name, profile)
+        .await
+        .map_err(|error| match error {
+            CoreError::InvalidFormat { .. } => TencentError::new(
+                "InvalidParameter.UserNameIllegal",
+                "The user name must be 1 to 64 letters, digits and +=,.@_- characters.",
+            ),
+            other => core_error(other),
+        })?;
+    let mut fields = Map::new();
+    fields.insert("Uin".into(), json!(user.uin));
+    fields.insert("Name".into(), json!(user.name));
+    fields.insert("Uid".into(), json!(user.uin));
+    if use_api {
+        let issued = authority
+            .create_access_key(context, KeyFamily::Tencent, Some(user.uin), None)
+            .await
+            .map_err(core_error)?;
+        fields.insert("SecretId".into(), json!(issued.key.id));
+        fields.insert("SecretKey".into(), json!(issued.secret.expose()));
+    }
+    Ok(fields)
+}
+
+async fn delete_user(
+    authority: &Authority,
+    context: &RequestContext,
+    params: &Params,
+) -> Result<Map<String, Value>, TencentError> {
+    params.allow_only(&["Name", "Force"])?;
+    let name = params.required_string("Name")?;
+    let force = optional_flag(params, "Force")?;
+    let user = sub_user_named(authority, context, &name).await?;
+    let keep_keys = DeleteUserOptions {
+        remove_access_keys: false,
+        detach_policies: true,
+    };
+    match authority.delete_user(context, user.uin, keep_keys).await {
+        Ok(()) => return Ok(Map::new()),
+        Err(CoreError::UserHasAccessKeys) if force => {}
+        Err(error) => return Err(user_error(error)),
+    }
+    // Deleting the user's keys with it needs the permission to delete them, as on CAM.
+    let owner = user.account_id;
+    let allowed = authority
+        .authorize(context, "cam:DeleteApiKey", |_| {
+            vec![format!("qcs::cam::uin/{owner}:uin/{}", user.uin)]
+        })
+        .await
+        .map_err(core_error)?;
+    if !allowed.allowed() {
+        return Err(TencentError::new(
+            "UnauthorizedOperation.DeleteApiKey",
+            "You are not authorized to delete the user's API keys (cam:DeleteApiKey).",
+        ));
+    }
+    let remove_keys = DeleteUserOptions {
+        remove_access_keys: true,
+        detach_policies: true,
+    };
+    authority
+        .delete_user(context, user.uin, remove_keys)
+        .await
+        .map_err(user_error)?;
+    Ok(Map::new())
+}
+
+async fn create_policy(
+    authority: &Authority,
+    context: &RequestContext,
+    params: &Params,
+) -> Result<Map<String, Value>, TencentError> {
+    params.allow_only(&["PolicyName", "PolicyDocument", "Description"])?;
+    let name = params.required_string("PolicyName")?;
+    let document = params.required_string("PolicyDocument")?;
+    let description = params.optional_string("Description")?.unwrap_or_default();
+    let name_valid = !name.is_empty()
+        && name.chars().count() <= 128
+        && name
+            .chars()
+            .all(|character| character.is_ascii_alphanumeric() || "+=,.@_-".contains(character));
+    if !name_valid {
+        return Err(TencentError::new(
+            "InvalidParameter.PolicyNameError",
+            "The policy name must be 1 to 128 letters, digits and +=,.@_- characters.",
+        ));
+    }
+    if document.chars().count() > POLICY_DOCUMENT_MAX_CHARACTERS {
+        return Err(TencentError::new(
+            "InvalidParameter.PolicyDocumentLengthOverLimit",
+            format!(
+                "The policy document must be at most {POLICY_DOCUMENT_MAX_CHARACTERS} characters."
+            ),
+        ));
+    }
+    if description.len() > POLICY_DESCRIPTION_MAX_BYTES {
+        return Err(TencentError::new(
+            "InvalidParameter.DescriptionLengthOverlimit",
+            format!("Description must be at most {POLICY_DESCRIPTION_MAX_BYTES} bytes."),
+        ));
+    }
+    let policy = authority
+        .create_policy(context, PolicySyntax::Cam, &name, &description, &document)
+        .await
+        .map_err(core_error)?;
+    Ok(response(json!({ "PolicyId": policy.id })))
 }

@@ -211,6 +211,45 @@ impl TencentError {
                 "AuthFailure.UnauthorizedOperation",
                 format!("You are not authorized to perform operation ({action})."),
             ),
+            CoreError::AccessDenied(denied) => Self::new(
+                "AuthFailure.UnauthorizedOperation",
+                format!(
+                    "you are not authorized to perform operation ({})\nresource ({}) has no permission\n",
+                    denied.action, denied.resource
+                ),
+            ),
+            CoreError::UserHasAccessKeys => {
+                Self::new("OperationDenied.HaveKeys", "There are undeleted API keys.")
+            }
+            CoreError::RootUserUndeletable => Self::new(
+                "ResourceNotFound.UserNotExist",
+                "The specified user does not exist.",
+            ),
+            CoreError::PolicyNotFound => Self::new(
+                "ResourceNotFound.PolicyIdNotFound",
+                "The policy specified by PolicyId does not exist.",
+            ),
+            CoreError::PolicyNameTaken => Self::new(
+                "FailedOperation.PolicyNameInUse",
+                "A policy with this PolicyName already exists.",
+            ),
+            CoreError::PolicyLimitExceeded { limit } => Self::new(
+                "FailedOperation.PolicyFull",
+                format!("The account already holds the maximum of {limit} custom policies."),
+            ),
+            CoreError::AttachmentLimitExceeded { limit } => Self::new(
+                "InvalidParameter.AttachmentFull",
+                format!("A user may have at most {limit} policies attached."),
+            ),
+            CoreError::MalformedPolicyDocument { reason } => Self::new(
+                "InvalidParameter.PolicyDocumentError",
+                format!("The policy document is invalid: {reason}"),
+            ),
+            // CAM detaches policies with the user and treats attach and detach as idempotent
+            // (the actions map these outcomes to success before they get here).
+            CoreError::UserHasPolicies
+            | CoreError::PolicyAlreadyAttached
+            | CoreError::PolicyNotAttached => Self::new("FailedOperation", error.to_string()),
             CoreError::InvalidFormat {
                 parameter,
                 expected,

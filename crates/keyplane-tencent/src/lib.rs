@@ -1,6 +1,7 @@
 //! The Tencent Cloud API 3.0 dialect: recognises a request, reads its envelope, authenticates
 //! it (TC3-HMAC-SHA256 or legacy v1), routes it by (Version, Action) to CAM or API Gateway,
-//! applies rate limits, calls the core use cases and writes the answer in Tencent's envelope.
+//! applies rate limits, authorizes it against the caller's policies (`permissions` names
+//! every action's permission and resource), calls the core use cases and writes the answer in Tencent's envelope.
 //! This crate owns the dialect's wire format and its error-code table; it does no I/O of its
 //! own beyond what the core's `Authority` does through its ports.
 
@@ -9,6 +10,7 @@ pub mod cam;
 pub mod envelope;
 pub mod errors;
 pub mod params;
+pub mod permissions;
 
 use std::sync::Arc;
 
@@ -204,6 +206,7 @@ impl TencentDialect {
             user_agent: truncated(raw.header("user-agent").unwrap_or(""), 256),
             product: product.name().to_owned(),
             action: envelope.action.clone(),
+            authorization: None,
         };
         let refuse = |error: TencentError, context: &RequestContext| Refusal {
             error,
@@ -224,11 +227,45 @@ impl TencentDialect {
             .params
             .as_ref()
             .map_err(|error| refuse(error.clone(), &context))?;
+        self.authorize(&mut context, product, params, envelope.region.as_deref())
+            .await
+            .map_err(|error| refuse(error, &context))?;
         let result = match product {
             Product::Cam => cam::dispatch(&self.authority, &context, params).await,
             Product::ApiGateway => apigateway::dispatch(&self.authority, &context, params).await,
         };
         result.map_err(|error| refuse(error, &context))
+    }
+
+    /// Authorizes the request against the caller's policies, recording the decision in the
+    /// context (for the audit record, whatever the outcome); a refusal is
+    /// `AuthFailure.UnauthorizedOperation`. An action without a declared permission is
+    /// refused: nothing runs unchecked.
+    async fn authorize(
+        &self,
+        context: &mut RequestContext,
+        product: Product,
+        params: &params::Params,
+        region: Option<&str>,
+    ) -> Result<(), TencentError> {
+        let Some(entry) = permissions::permission(product, &context.action) else {
+            tracing::error!(action = %context.action, "an action has no declared permission");
+            return Err(TencentError::internal());
+        };
+        let resource = permissions::RequestResource::read(entry, params, region)?;
+        let authorization = self
+            .authority
+            .authorize(context, entry.permission, |principal| {
+                resource.names(principal)
+            })
+            .await
+            .map_err(|error| TencentError::from_core(&error, product))?;
+        let denial = authorization.denial();
+        context.authorization = Some(authorization);
+        match denial {
+            Some(error) => Err(TencentError::from_core(&error, product)),
+            None => Ok(()),
+        }
     }
 
     /// Checks the signature and returns the caller. Records the key's use on success.

@@ -431,6 +431,7 @@ fn audit_session(
         source_address: started.source_address.clone(),
         user_agent: started.user_agent.clone(),
         detail: Some(detail),
+        authorization: None,
     });
 }
 

@@ -60,6 +60,7 @@ async fn harness() -> Harness {
         account_id: VECTOR_ACCOUNT,
         uin: VECTOR_USER_UIN,
         name: "alice".to_owned(),
+        profile: keyplane_core::model::UserProfile::default(),
         created_at: start,
     };
     let audit = keyplane_core::RequestContext::operator(start, "test".to_owned(), "CreateUser")
@@ -430,6 +431,13 @@ async fn an_expired_activation_code_is_refused_and_consumes_nothing() {
         key_id: VECTOR_KEY_ID.to_owned(),
     });
     context.product = "smc".to_owned();
+    context.authorization = Some(
+        harness
+            .authority
+            .authorize(&context, "smc:CreateAccessToken", |_| vec!["*".to_owned()])
+            .await
+            .unwrap(),
+    );
     let issued = harness
         .authority
         .create_activation_code(

@@ -581,3 +581,105 @@ async fn eas_tokens_issued_on_either_node_burn_exactly_once() {
         installation.close().await;
     }
 }
+
+/// Polls `node` with `key` (CAM `ListAccessKeys`) until its answer's code is `wanted`;
+/// returns how long that took.
+async fn time_until_code(node: &Server, key: &Credentials, wanted: Option<&str>) -> Duration {
+    let started = Instant::now();
+    loop {
+        let reply = call(node.address, key, CAM_VERSION, "ListAccessKeys", "{}").await;
+        if reply.error_code().as_deref() == wanted {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "still {:?} after 5 s, waiting for {wanted:?}",
+            reply.error_code()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permission_changes_on_one_node_reach_the_other_within_a_second() {
+    let Some(cluster) = Cluster::new("permissions").await else {
+        return;
+    };
+    let nodes = [
+        cluster.start(0, &["--disable-rate-limits"]),
+        cluster.start(1, &["--disable-rate-limits"]),
+    ];
+    let added = call(
+        nodes[0].address,
+        &cluster.root,
+        CAM_VERSION,
+        "AddUser",
+        &json!({ "Name": "grace", "UseApi": 1 }).to_string(),
+    )
+    .await;
+    assert_eq!(added.error_code(), None);
+    let user = added.json()["Response"].clone();
+    let uin = user["Uin"].as_u64().unwrap();
+    let grace = Credentials {
+        secret_id: user["SecretId"].as_str().unwrap().to_owned(),
+        secret_key: user["SecretKey"].as_str().unwrap().to_owned(),
+    };
+    // Node B loads grace's (empty) permissions and refuses.
+    let denied = Some("AuthFailure.UnauthorizedOperation");
+    let reply = call(
+        nodes[1].address,
+        &grace,
+        CAM_VERSION,
+        "ListAccessKeys",
+        "{}",
+    )
+    .await;
+    assert_eq!(reply.error_code().as_deref(), denied);
+    // Attached on node A: node B allows within a second.
+    let attach = json!({ "PolicyId": 3, "AttachUin": uin }).to_string();
+    let reply = call(
+        nodes[0].address,
+        &cluster.root,
+        CAM_VERSION,
+        "AttachUserPolicy",
+        &attach,
+    )
+    .await;
+    assert_eq!(reply.error_code(), None);
+    let elapsed = time_until_code(&nodes[1], &grace, None).await;
+    assert!(
+        elapsed < Duration::from_secs(1),
+        "attach reached node B after {elapsed:?}"
+    );
+    // Detached on node A: node B refuses again within a second.
+    let detach = json!({ "PolicyId": 3, "DetachUin": uin }).to_string();
+    let reply = call(
+        nodes[0].address,
+        &cluster.root,
+        CAM_VERSION,
+        "DetachUserPolicy",
+        &detach,
+    )
+    .await;
+    assert_eq!(reply.error_code(), None);
+    let elapsed = time_until_code(&nodes[1], &grace, denied).await;
+    assert!(
+        elapsed < Duration::from_secs(1),
+        "detach reached node B after {elapsed:?}"
+    );
+    // Deleted with its keys on node A: node B no longer knows the key.
+    let reply = call(
+        nodes[0].address,
+        &cluster.root,
+        CAM_VERSION,
+        "DeleteUser",
+        &json!({ "Name": "grace", "Force": 1 }).to_string(),
+    )
+    .await;
+    assert_eq!(reply.error_code(), None);
+    let elapsed = time_until_code(&nodes[1], &grace, Some("AuthFailure.SecretIdNotFound")).await;
+    assert!(
+        elapsed < Duration::from_secs(1),
+        "deletion reached node B after {elapsed:?}"
+    );
+}

@@ -13,7 +13,10 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::cluster::fresh_database_url;
-use super::support::{call, create_user_with, init_with, Credentials, Server, CAM_VERSION};
+use super::support::{
+    attach_policy, call, create_user_with, init_with, Credentials, Server, CAM_VERSION,
+    MANAGE_OWN_ACCESS_KEYS,
+};
 
 /// Where a key's lifecycle stood, as far as its client knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +49,9 @@ async fn drive_until_killed(data_dir: &Path, extra: &[&str], root: &Credentials)
     arguments.extend_from_slice(extra);
     let mut server = Server::start(data_dir, &arguments);
     let address = server.address;
+    for uin in &users {
+        attach_policy(address, root, *uin, MANAGE_OWN_ACCESS_KEYS).await;
+    }
     let acknowledged = Arc::new(Mutex::new(Acknowledged::default()));
     let stop = Arc::new(AtomicBool::new(false));
     let mut workers = Vec::new();

@@ -405,7 +405,7 @@ async fn rate_limits_follow_the_published_defaults_on_the_injected_clock() {
 }
 
 #[tokio::test]
-async fn sub_users_manage_only_their_own_keys() {
+async fn sub_users_with_manage_own_access_keys_manage_only_their_own_keys() {
     let harness = harness(unlimited()).await;
     let context = keyplane_core::RequestContext::operator(
         harness.clock.now(),
@@ -414,12 +414,12 @@ async fn sub_users_manage_only_their_own_keys() {
     );
     let alice = harness
         .authority
-        .create_user(&context, VECTOR_ACCOUNT, "alice")
+        .create_user(&context, VECTOR_ACCOUNT, "alice", Default::default())
         .await
         .unwrap();
     let bob = harness
         .authority
-        .create_user(&context, VECTOR_ACCOUNT, "bob")
+        .create_user(&context, VECTOR_ACCOUNT, "bob", Default::default())
         .await
         .unwrap();
     let created = call(
@@ -441,6 +441,28 @@ async fn sub_users_manage_only_their_own_keys() {
             .unwrap()
             .to_owned(),
     };
+    // Without a policy, the sub-user may not even list its own keys.
+    let response = call(
+        &harness,
+        &alice_key,
+        CAM_VERSION,
+        "ListAccessKeys",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        error_code(&response).as_deref(),
+        Some("AuthFailure.UnauthorizedOperation")
+    );
+    let attached = call(
+        &harness,
+        &harness.root,
+        CAM_VERSION,
+        "AttachUserPolicy",
+        json!({ "PolicyId": 3, "AttachUin": alice.uin }),
+    )
+    .await;
+    assert_eq!(error_code(&attached), None, "{attached}");
     let cases = [
         (CAM_VERSION, "CreateAccessKey", json!({}), None),
         (
@@ -453,13 +475,13 @@ async fn sub_users_manage_only_their_own_keys() {
             CAM_VERSION,
             "CreateAccessKey",
             json!({ "TargetUin": VECTOR_ACCOUNT }),
-            Some("OperationDenied.SubUin"),
+            Some("AuthFailure.UnauthorizedOperation"),
         ),
         (
             CAM_VERSION,
             "ListAccessKeys",
             json!({ "TargetUin": VECTOR_ACCOUNT }),
-            Some("OperationDenied.SubUin"),
+            Some("AuthFailure.UnauthorizedOperation"),
         ),
         (
             CAM_VERSION,

@@ -82,6 +82,7 @@ async fn harness() -> Harness {
         account_id: VECTOR_ACCOUNT,
         uin: ALICE_UIN,
         name: "alice".to_owned(),
+        profile: keyplane_core::model::UserProfile::default(),
         created_at: start,
     };
     store
@@ -661,11 +662,12 @@ async fn unknown_names_a_wrong_action_type_and_malformed_requests_are_refused() 
         );
     }
 
-    // The root is the only principal allowed, until policies exist.
+    // A sub-user with no policy allowing eas:CreateServiceInstanceToken is refused, as EAS
+    // refuses: Forbidden.RAM.
     let alice = acs3_request(TOKEN_PATH, "", ALICE_KEY_ID, ALICE_SECRET, Some(""), &[]);
     assert_eq!(
         refusal(&send(&harness, &alice, now).await),
-        (403, "NoPermission".to_owned())
+        (403, "Forbidden.RAM".to_owned())
     );
     // ACS3 requires a nonce.
     let no_nonce = acs3_request(TOKEN_PATH, "", VECTOR_KEY_ID, VECTOR_SECRET, None, &[]);
@@ -747,7 +749,15 @@ async fn unknown_names_a_wrong_action_type_and_malformed_requests_are_refused() 
         })
         .collect();
     assert!(refused.contains(&("InvalidWorker.NotFound", Some(VECTOR_KEY_ID), "eas")));
-    assert!(refused.contains(&("NoPermission", Some(ALICE_KEY_ID), "eas")));
+    assert!(refused.contains(&("Forbidden.RAM", Some(ALICE_KEY_ID), "eas")));
+    // The refusal records the decision: no statement allowed it.
+    let denied = records
+        .iter()
+        .find(|record| record.event.key_id.as_deref() == Some(ALICE_KEY_ID))
+        .unwrap();
+    let authorization = denied.event.authorization.as_ref().unwrap();
+    assert_eq!(authorization.decision, "ImplicitDeny");
+    assert_eq!(authorization.statement, None);
     assert!(refused.contains(&("InvalidParameter", Some(VECTOR_KEY_ID), "eas")));
     assert!(!refused
         .iter()

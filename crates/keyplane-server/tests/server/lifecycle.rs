@@ -7,8 +7,8 @@ use std::process::Command;
 use serde_json::json;
 
 use super::support::{
-    assert_healthy, binary, call, create_user, init, Credentials, Server, API_GATEWAY_VERSION,
-    CAM_VERSION,
+    assert_healthy, attach_policy, binary, call, create_user, init, Credentials, Server,
+    API_GATEWAY_VERSION, CAM_VERSION, MANAGE_OWN_ACCESS_KEYS,
 };
 
 #[test]
@@ -104,6 +104,7 @@ async fn acknowledged_writes_survive_shutdown_and_secrets_never_reach_disk() {
     let server = Server::start(directory.path(), &["--disable-rate-limits"]);
     let user = create_user(directory.path(), "alice");
     let uin = user["uin"].as_u64().unwrap();
+    attach_policy(server.address, &root, uin, MANAGE_OWN_ACCESS_KEYS).await;
     assert_eq!(
         user["user_principal_name"],
         json!(format!(
@@ -244,4 +245,22 @@ async fn acknowledged_writes_survive_shutdown_and_secrets_never_reach_disk() {
     assert_eq!(create["target"], key["AccessKeyId"]);
     assert_eq!(create["key_id"], json!(root.secret_id));
     assert_eq!(create["source_address"], json!("127.0.0.1"));
+    // Each record carries the authorization decision and what made it.
+    assert_eq!(create["decision"], json!("Allow"));
+    assert_eq!(create["decision_statement"], json!("root"));
+    let refused = events
+        .iter()
+        .find(|event| event["action"] == "DescribeApiKeysStatus")
+        .unwrap();
+    assert_eq!(refused["decision"], json!("ImplicitDeny"));
+    assert_eq!(refused["decision_statement"], json!(null));
+    let operator = events
+        .iter()
+        .find(|event| event["action"] == "CreateUser")
+        .unwrap();
+    assert_eq!(
+        operator["decision"],
+        json!(null),
+        "operator commands decide nothing"
+    );
 }

@@ -333,6 +333,27 @@ pub async fn call(
     send(address, signed(address, credentials, version, action, body)).await
 }
 
+/// The CAM `PolicyId` of the built-in `ManageOwnAccessKeys` system policy.
+pub const MANAGE_OWN_ACCESS_KEYS: u64 = 3;
+
+/// Attaches the policy `policy_id` to the user `uin`, through CAM `AttachUserPolicy` signed by
+/// `root`; panics if it is refused.
+pub async fn attach_policy(address: SocketAddr, root: &Credentials, uin: u64, policy_id: u64) {
+    let reply = call(
+        address,
+        root,
+        CAM_VERSION,
+        "AttachUserPolicy",
+        &serde_json::json!({ "PolicyId": policy_id, "AttachUin": uin }).to_string(),
+    )
+    .await;
+    assert_eq!(
+        reply.error_code(),
+        None,
+        "attaching policy {policy_id} to {uin}"
+    );
+}
+
 /// Alibaba (ACS3 / RPC v1) credentials for signing.
 #[derive(Debug, Clone)]
 pub struct AliyunCredentials {

@@ -22,28 +22,37 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 mod activation;
+mod changes;
 mod eas;
+mod iam;
 
 use async_trait::async_trait;
 use keyplane_core::audit::{AuditEvent, AuditRecord};
 use keyplane_core::model::{
-    AccessKey, Account, ActivationCode, ApiKey, ApiKeyType, EasInstance, EasService, InstanceToken,
-    InstanceTokenPurpose, KeyFamily, KeyStatus, KeyUsage, Redemption, SealedBlob, SourceServer,
-    User,
+    AccessKey, Account, ActivationCode, ApiKey, ApiKeyType, CustomPolicy, EasInstance, EasService,
+    InstanceToken, InstanceTokenPurpose, KeyFamily, KeyStatus, KeyUsage, PolicyAttachment,
+    PolicyType, Redemption, SealedBlob, SourceServer, User, UserProfile,
 };
-use keyplane_core::store::{ApiKeyChange, NewAccessKey, NewAccount, Store, StoreError};
+use keyplane_core::store::{
+    ApiKeyChange, DeleteUserOptions, NewAccessKey, NewAccount, Store, StoreError,
+};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection, Postgres, Row, Transaction};
 use time::OffsetDateTime;
 
 pub use batcher::BatchLimits;
 use batcher::Batcher;
+pub use changes::StoreChange;
 use kept::{still_usable_after, KeptConnections};
 use operations::{job_weight, outcome, single, Job, JobRows, Operation};
 
-use crate::codec::{as_i64, as_u64, nanos, tags_from_json, tags_to_json, time_from_nanos};
+use crate::codec::{
+    as_i64, as_u64, authorization_from_columns, nanos, tags_from_json, tags_to_json,
+    time_from_nanos,
+};
 
-/// The channel on which access-key changes are announced to every node.
+/// The channel on which access-key and permission changes are announced to every node (see
+/// [`StoreChange`] for the payloads).
 pub const KEY_CHANGES_CHANNEL: &str = "keyplane_key_changes";
 
 /// An advisory-lock key that serialises `initialize` across nodes ("keyplane" in ASCII).
@@ -121,11 +130,22 @@ fn time_column(row: &PgRow, column: &str) -> Result<OffsetDateTime, StoreError> 
     decode(time_from_nanos(row.try_get(column).map_err(backend)?))
 }
 
+const USER_COLUMNS: &str = "account_id, uin, name, created_at, display_name, comments, email, \
+     phone_country_code, phone_number, console_login";
+
 fn user_from_row(row: &PgRow) -> Result<User, StoreError> {
     Ok(User {
         account_id: as_u64(row.try_get("account_id").map_err(backend)?),
         uin: as_u64(row.try_get("uin").map_err(backend)?),
         name: row.try_get("name").map_err(backend)?,
+        profile: UserProfile {
+            display_name: row.try_get("display_name").map_err(backend)?,
+            comments: row.try_get("comments").map_err(backend)?,
+            email: row.try_get("email").map_err(backend)?,
+            phone_country_code: row.try_get("phone_country_code").map_err(backend)?,
+            phone_number: row.try_get("phone_number").map_err(backend)?,
+            console_login: row.try_get("console_login").map_err(backend)?,
+        },
         created_at: time_column(row, "created_at")?,
     })
 }
@@ -179,41 +199,31 @@ const ACCESS_KEY_COLUMNS: &str = "id, account_id, owner_uin, family, status, des
 const API_KEY_COLUMNS: &str = "id, account_id, key_type, secret_name, enabled, tags, \
      secret_key_version, secret_ciphertext, created_at, updated_at";
 
-/// Binds the eleven audit-event arguments the use-case functions take, in their order. The
-/// detail is not among them: the events those functions write carry none.
-fn bind_audit<'query>(
-    query: sqlx::query::Query<'query, Postgres, sqlx::postgres::PgArguments>,
-    event: &'query AuditEvent,
-) -> sqlx::query::Query<'query, Postgres, sqlx::postgres::PgArguments> {
-    query
-        .bind(nanos(event.time))
-        .bind(&event.request_id)
-        .bind(event.account_id.map(as_i64))
-        .bind(event.principal_uin.map(as_i64))
-        .bind(&event.key_id)
-        .bind(&event.product)
-        .bind(&event.action)
-        .bind(&event.target)
-        .bind(&event.outcome)
-        .bind(&event.source_address)
-        .bind(&event.user_agent)
-}
-
 async fn insert_audit(
     transaction: &mut Transaction<'_, Postgres>,
     event: &AuditEvent,
 ) -> Result<(), StoreError> {
-    // A direct insert rather than keyplane_insert_audit (whose eleven arguments the use-case
-    // functions share), so that the detail column is written too.
-    bind_audit(
-        sqlx::query(
-            "INSERT INTO audit_events (time, request_id, account_id, principal_uin, key_id, \
-             product, action, target, outcome, source_address, user_agent, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        ),
-        event,
+    let authorization = event.authorization.as_ref();
+    sqlx::query(
+        "INSERT INTO audit_events (time, request_id, account_id, principal_uin, key_id, \
+         product, action, target, outcome, source_address, user_agent, detail, decision, \
+         decision_statement) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
+    .bind(nanos(event.time))
+    .bind(&event.request_id)
+    .bind(event.account_id.map(as_i64))
+    .bind(event.principal_uin.map(as_i64))
+    .bind(&event.key_id)
+    .bind(&event.product)
+    .bind(&event.action)
+    .bind(&event.target)
+    .bind(&event.outcome)
+    .bind(&event.source_address)
+    .bind(&event.user_agent)
     .bind(&event.detail)
+    .bind(authorization.map(|authorization| &authorization.decision))
+    .bind(authorization.and_then(|authorization| authorization.statement.as_ref()))
     .execute(&mut **transaction)
     .await
     .map_err(backend)?;
@@ -359,35 +369,47 @@ impl PostgresStore {
         self.pool.begin().await.map_err(backend)
     }
 
-    /// Calls `on_change` with the id of every access key changed (deactivated, reactivated,
-    /// deleted) by any node, as the changes commit; with `None` when notifications may have
-    /// been missed (the listening connection was lost), so that caches drop everything. Runs
-    /// until the task is cancelled, reconnecting as needed.
-    pub async fn listen_for_key_changes(&self, on_change: impl Fn(Option<String>) + Send) {
+    /// Calls `on_change` with every change any node announces as it commits: an access key
+    /// deactivated, reactivated or deleted ([`StoreChange::Key`]), a user's permissions changed
+    /// (a policy attached or detached, the user deleted: [`StoreChange::UserPermissions`]), and
+    /// [`StoreChange::Everything`] when notifications may have been missed (on every
+    /// (re)connection, and for a payload it does not understand), so that caches drop
+    /// everything. Runs until the task is cancelled, reconnecting as needed.
+    pub async fn listen_for_changes(&self, on_change: impl Fn(StoreChange) + Send) {
         loop {
             let mut listener = match sqlx::postgres::PgListener::connect_with(&self.pool).await {
                 Ok(listener) => listener,
                 Err(error) => {
-                    tracing::warn!(%error, "cannot listen for key changes; retrying");
+                    tracing::warn!(%error, "cannot listen for store changes; retrying");
                     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                     continue;
                 }
             };
             if let Err(error) = listener.listen(KEY_CHANGES_CHANNEL).await {
-                tracing::warn!(%error, "cannot listen for key changes; retrying");
+                tracing::warn!(%error, "cannot listen for store changes; retrying");
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                 continue;
             }
             // Anything changed before this point was missed.
-            on_change(None);
+            on_change(StoreChange::Everything);
             loop {
                 match listener.try_recv().await {
-                    Ok(Some(notification)) => on_change(Some(notification.payload().to_owned())),
+                    Ok(Some(notification)) => {
+                        let change = StoreChange::from_payload(notification.payload());
+                        if change == StoreChange::Everything {
+                            tracing::warn!(
+                                payload = notification.payload(),
+                                "a store change notification was not understood; forgetting \
+                                 everything cached"
+                            );
+                        }
+                        on_change(change);
+                    }
                     // The connection was lost and re-established: notifications were missed.
-                    Ok(None) => on_change(None),
+                    Ok(None) => on_change(StoreChange::Everything),
                     Err(error) => {
-                        tracing::warn!(%error, "listening for key changes failed; reconnecting");
-                        on_change(None);
+                        tracing::warn!(%error, "listening for store changes failed; reconnecting");
+                        on_change(StoreChange::Everything);
                         break;
                     }
                 }
@@ -594,6 +616,12 @@ impl Store for PostgresStore {
             uin: Some(as_i64(user.uin)),
             name: Some(user.name.clone()),
             at_time: Some(nanos(user.created_at)),
+            display_name: Some(user.profile.display_name.clone()),
+            comments: Some(user.profile.comments.clone()),
+            email: Some(user.profile.email.clone()),
+            phone_country_code: Some(user.profile.phone_country_code.clone()),
+            phone_number: Some(user.profile.phone_number.clone()),
+            console_login: Some(user.profile.console_login),
             ..Operation::of_kind("create_user")
         };
         match self.write_one(operation.audited(audit)).await?.1.as_str() {
@@ -605,15 +633,103 @@ impl Store for PostgresStore {
     }
 
     async fn user(&self, account_id: u64, uin: u64) -> Result<Option<User>, StoreError> {
-        let row = sqlx::query(
-            "SELECT account_id, uin, name, created_at FROM users WHERE account_id = $1 AND uin = $2",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE account_id = $1 AND uin = $2"
+        ))
         .bind(as_i64(account_id))
         .bind(as_i64(uin))
         .fetch_optional(&self.pool)
         .await
         .map_err(backend)?;
         row.map(|row| user_from_row(&row)).transpose()
+    }
+
+    async fn list_users(&self, account_id: u64) -> Result<Vec<User>, StoreError> {
+        iam::list_users(&self.pool, account_id).await
+    }
+
+    async fn delete_user(
+        &self,
+        account_id: u64,
+        uin: u64,
+        options: DeleteUserOptions,
+        audit: AuditEvent,
+    ) -> Result<Vec<String>, StoreError> {
+        iam::delete_user(self.begin().await?, account_id, uin, options, &audit).await
+    }
+
+    async fn create_custom_policy(
+        &self,
+        policy: CustomPolicy,
+        limit: u32,
+        audit: AuditEvent,
+    ) -> Result<CustomPolicy, StoreError> {
+        iam::create_custom_policy(self.begin().await?, &policy, limit, &audit).await?;
+        Ok(policy)
+    }
+
+    async fn custom_policy_by_name(
+        &self,
+        account_id: u64,
+        name: &str,
+    ) -> Result<Option<CustomPolicy>, StoreError> {
+        iam::policy_by_name(&self.pool, account_id, name).await
+    }
+
+    async fn custom_policy_by_id(
+        &self,
+        account_id: u64,
+        id: u64,
+    ) -> Result<Option<CustomPolicy>, StoreError> {
+        iam::policy_by_id(&self.pool, account_id, id).await
+    }
+
+    async fn attach_policy(
+        &self,
+        account_id: u64,
+        uin: u64,
+        policy_type: PolicyType,
+        policy_name: &str,
+        attached_at: OffsetDateTime,
+        limit: u32,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError> {
+        let attachment = iam::Attachment {
+            account_id,
+            uin,
+            policy_type,
+            policy_name,
+            attached_at,
+            limit,
+        };
+        iam::attach_policy(self.begin().await?, &attachment, &audit).await
+    }
+
+    async fn detach_policy(
+        &self,
+        account_id: u64,
+        uin: u64,
+        policy_type: PolicyType,
+        policy_name: &str,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError> {
+        iam::detach_policy(
+            self.begin().await?,
+            account_id,
+            uin,
+            policy_type,
+            policy_name,
+            &audit,
+        )
+        .await
+    }
+
+    async fn user_policies(
+        &self,
+        account_id: u64,
+        uin: u64,
+    ) -> Result<Vec<PolicyAttachment>, StoreError> {
+        iam::user_policies(&self.pool, account_id, uin).await
     }
 
     async fn create_access_key_within_quota(
@@ -883,8 +999,9 @@ impl Store for PostgresStore {
     async fn audit_records(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT sequence, time, request_id, account_id, principal_uin, key_id, product, \
-             action, target, outcome, source_address, user_agent, detail FROM audit_events \
-             WHERE sequence > $1 ORDER BY sequence LIMIT $2",
+             action, target, outcome, source_address, user_agent, detail, decision, \
+             decision_statement FROM audit_events WHERE sequence > $1 ORDER BY sequence \
+             LIMIT $2",
         )
         .bind(after)
         .bind(i64::from(limit))
@@ -914,6 +1031,10 @@ impl Store for PostgresStore {
                         source_address: row.try_get("source_address").map_err(backend)?,
                         user_agent: row.try_get("user_agent").map_err(backend)?,
                         detail: row.try_get("detail").map_err(backend)?,
+                        authorization: authorization_from_columns(
+                            row.try_get("decision").map_err(backend)?,
+                            row.try_get("decision_statement").map_err(backend)?,
+                        ),
                     },
                 })
             })
@@ -921,9 +1042,9 @@ impl Store for PostgresStore {
     }
 
     async fn user_by_name(&self, account_id: u64, name: &str) -> Result<Option<User>, StoreError> {
-        let row = sqlx::query(
-            "SELECT account_id, uin, name, created_at FROM users WHERE account_id = $1 AND name = $2",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE account_id = $1 AND name = $2"
+        ))
         .bind(as_i64(account_id))
         .bind(name)
         .fetch_optional(&self.pool)

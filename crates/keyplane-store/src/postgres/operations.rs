@@ -37,7 +37,9 @@ pub const DEFAULT_WRITE_LIMITS: BatchLimits = BatchLimits {
     max_weight: 1_024,
 };
 
-/// An audit event as the `keyplane_audit_event` type.
+/// An audit event as the `keyplane_audit_event` type (its fields in the type's attribute
+/// order: 0005's, then the authorization added by 0013). The detail is not among them: events
+/// that carry one are written in plain transactions.
 #[derive(Debug, Clone, sqlx::Type)]
 #[sqlx(type_name = "keyplane_audit_event")]
 pub(crate) struct AuditEventValue {
@@ -52,10 +54,16 @@ pub(crate) struct AuditEventValue {
     outcome: String,
     source_address: String,
     user_agent: String,
+    decision: Option<String>,
+    decision_statement: Option<String>,
 }
 
 impl From<AuditEvent> for AuditEventValue {
     fn from(event: AuditEvent) -> Self {
+        let (decision, decision_statement) = match event.authorization {
+            Some(authorization) => (Some(authorization.decision), authorization.statement),
+            None => (None, None),
+        };
         Self {
             time: nanos(event.time),
             request_id: event.request_id,
@@ -68,12 +76,14 @@ impl From<AuditEvent> for AuditEventValue {
             outcome: event.outcome,
             source_address: event.source_address,
             user_agent: event.user_agent,
+            decision,
+            decision_statement,
         }
     }
 }
 
 /// One write use case as the `keyplane_operation` type; which fields a kind uses is documented
-/// in migration 0005. Built by the store with struct-update syntax over `Default`.
+/// in migrations 0005 and 0013. Built by the store with struct-update syntax over `Default`.
 #[derive(Debug, Clone, Default, sqlx::Type)]
 #[sqlx(type_name = "keyplane_operation")]
 pub(crate) struct Operation {
@@ -99,6 +109,13 @@ pub(crate) struct Operation {
     pub action: Option<String>,
     pub source_address: Option<String>,
     pub event: Option<AuditEventValue>,
+    // Added by migration 0013, after `event` as ALTER TYPE appends them: create_user's profile.
+    pub display_name: Option<String>,
+    pub comments: Option<String>,
+    pub email: Option<String>,
+    pub phone_country_code: Option<String>,
+    pub phone_number: Option<String>,
+    pub console_login: Option<bool>,
 }
 
 impl Operation {

@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0004_activation_codes.sql"),
     include_str!("../../migrations/sqlite/0005_eas.sql"),
     include_str!("../../migrations/sqlite/0006_audit_detail.sql"),
+    include_str!("../../migrations/sqlite/0007_iam.sql"),
 ];
 
 /// The schema version this build expects.

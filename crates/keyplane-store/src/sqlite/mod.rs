@@ -5,6 +5,7 @@
 
 mod activation;
 mod eas;
+mod iam;
 mod migrations;
 mod worker;
 
@@ -13,18 +14,23 @@ use std::path::Path;
 use async_trait::async_trait;
 use keyplane_core::audit::{AuditEvent, AuditRecord};
 use keyplane_core::model::{
-    AccessKey, Account, ActivationCode, ApiKey, ApiKeyType, EasInstance, EasService, InstanceToken,
-    InstanceTokenPurpose, KeyFamily, KeyStatus, KeyUsage, Redemption, SealedBlob, SourceServer,
-    User,
+    AccessKey, Account, ActivationCode, ApiKey, ApiKeyType, CustomPolicy, EasInstance, EasService,
+    InstanceToken, InstanceTokenPurpose, KeyFamily, KeyStatus, KeyUsage, PolicyAttachment,
+    PolicyType, Redemption, SealedBlob, SourceServer, User, UserProfile,
 };
-use keyplane_core::store::{ApiKeyChange, NewAccessKey, NewAccount, Store, StoreError};
+use keyplane_core::store::{
+    ApiKeyChange, DeleteUserOptions, NewAccessKey, NewAccount, Store, StoreError,
+};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use time::OffsetDateTime;
 
 pub use migrations::SCHEMA_VERSION;
 use worker::{backend, open_connection, Connections};
 
-use crate::codec::{as_i64, as_u64, nanos, tags_from_json, tags_to_json, time_from_nanos};
+use crate::codec::{
+    as_i64, as_u64, authorization_from_columns, nanos, tags_from_json, tags_to_json,
+    time_from_nanos,
+};
 
 /// Keyplane's store on one SQLite file.
 pub struct SqliteStore {
@@ -63,7 +69,8 @@ fn conversion_error(message: String) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, message.into())
 }
 
-const USER_COLUMNS: &str = "account_id, uin, name, created_at";
+const USER_COLUMNS: &str = "account_id, uin, name, created_at, display_name, comments, email, \
+     phone_country_code, phone_number, console_login";
 
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
@@ -71,6 +78,14 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
         uin: as_u64(row.get(1)?),
         name: row.get(2)?,
         created_at: from_nanos(row.get(3)?)?,
+        profile: UserProfile {
+            display_name: row.get(4)?,
+            comments: row.get(5)?,
+            email: row.get(6)?,
+            phone_country_code: row.get(7)?,
+            phone_number: row.get(8)?,
+            console_login: row.get(9)?,
+        },
     })
 }
 
@@ -126,10 +141,12 @@ fn insert_audit(connection: &Connection, event: &AuditEvent) -> Result<(), Store
     connection
         .prepare_cached(
             "INSERT INTO audit_events (time, request_id, account_id, principal_uin, key_id, \
-             product, action, target, outcome, source_address, user_agent, detail) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+             product, action, target, outcome, source_address, user_agent, detail, decision, \
+             decision_statement) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         )
         .and_then(|mut statement| {
+            let authorization = event.authorization.as_ref();
             statement.execute(params![
                 nanos(event.time),
                 event.request_id,
@@ -143,6 +160,8 @@ fn insert_audit(connection: &Connection, event: &AuditEvent) -> Result<(), Store
                 event.source_address,
                 event.user_agent,
                 event.detail,
+                authorization.map(|authorization| &authorization.decision),
+                authorization.and_then(|authorization| authorization.statement.as_ref()),
             ])
         })
         .map_err(backend)?;
@@ -383,13 +402,22 @@ impl Store for SqliteStore {
                 if name_taken {
                     return Err(StoreError::UserNameTaken);
                 }
+                let profile = &user.profile;
                 let result = connection.execute(
-                    "INSERT INTO users (uin, account_id, name, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT INTO users (uin, account_id, name, created_at, display_name, comments, \
+                     email, phone_country_code, phone_number, console_login) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                     params![
                         as_i64(user.uin),
                         as_i64(user.account_id),
                         user.name,
-                        nanos(user.created_at)
+                        nanos(user.created_at),
+                        profile.display_name,
+                        profile.comments,
+                        profile.email,
+                        profile.phone_country_code,
+                        profile.phone_number,
+                        profile.console_login,
                     ],
                 );
                 match result {
@@ -409,6 +437,116 @@ impl Store for SqliteStore {
         // Users are also created by `keyplane user create` in another process.
         self.connections
             .read_fresh(move |connection| find_user(connection, account_id, uin))
+            .await
+    }
+
+    async fn list_users(&self, account_id: u64) -> Result<Vec<User>, StoreError> {
+        // Users are also created by `keyplane user create` in another process.
+        self.connections
+            .read_fresh(move |connection| iam::list_users(connection, account_id))
+            .await
+    }
+
+    async fn delete_user(
+        &self,
+        account_id: u64,
+        uin: u64,
+        options: DeleteUserOptions,
+        audit: AuditEvent,
+    ) -> Result<Vec<String>, StoreError> {
+        self.connections
+            .write(move |connection| iam::delete_user(connection, account_id, uin, options, &audit))
+            .await
+    }
+
+    async fn create_custom_policy(
+        &self,
+        policy: CustomPolicy,
+        limit: u32,
+        audit: AuditEvent,
+    ) -> Result<CustomPolicy, StoreError> {
+        self.connections
+            .write(move |connection| {
+                iam::create_custom_policy(connection, &policy, limit, &audit)?;
+                Ok(policy)
+            })
+            .await
+    }
+
+    async fn custom_policy_by_name(
+        &self,
+        account_id: u64,
+        name: &str,
+    ) -> Result<Option<CustomPolicy>, StoreError> {
+        let name = name.to_owned();
+        self.connections
+            .read(move |connection| iam::policy_by_name(connection, account_id, &name))
+            .await
+    }
+
+    async fn custom_policy_by_id(
+        &self,
+        account_id: u64,
+        id: u64,
+    ) -> Result<Option<CustomPolicy>, StoreError> {
+        self.connections
+            .read(move |connection| iam::policy_by_id(connection, account_id, id))
+            .await
+    }
+
+    async fn attach_policy(
+        &self,
+        account_id: u64,
+        uin: u64,
+        policy_type: PolicyType,
+        policy_name: &str,
+        attached_at: OffsetDateTime,
+        limit: u32,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError> {
+        let attachment = iam::Attachment {
+            account_id,
+            uin,
+            policy_type,
+            policy_name: policy_name.to_owned(),
+            attached_at: nanos(attached_at),
+            limit,
+        };
+        self.connections
+            .write(move |connection| iam::attach_policy(connection, &attachment, &audit))
+            .await
+    }
+
+    async fn detach_policy(
+        &self,
+        account_id: u64,
+        uin: u64,
+        policy_type: PolicyType,
+        policy_name: &str,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError> {
+        let policy_name = policy_name.to_owned();
+        self.connections
+            .write(move |connection| {
+                iam::detach_policy(
+                    connection,
+                    account_id,
+                    uin,
+                    policy_type,
+                    &policy_name,
+                    &audit,
+                )
+            })
+            .await
+    }
+
+    async fn user_policies(
+        &self,
+        account_id: u64,
+        uin: u64,
+    ) -> Result<Vec<PolicyAttachment>, StoreError> {
+        self.connections
+            .read(move |connection| iam::user_policies(connection, account_id, uin))
             .await
     }
 
@@ -746,7 +884,8 @@ impl Store for SqliteStore {
                 let mut statement = connection
                     .prepare_cached(
                         "SELECT sequence, time, request_id, account_id, principal_uin, key_id, \
-                         product, action, target, outcome, source_address, user_agent, detail \
+                         product, action, target, outcome, source_address, user_agent, detail, \
+                         decision, decision_statement \
                          FROM audit_events WHERE sequence > ?1 ORDER BY sequence LIMIT ?2",
                     )
                     .map_err(backend)?;
@@ -767,6 +906,10 @@ impl Store for SqliteStore {
                                 source_address: row.get(10)?,
                                 user_agent: row.get(11)?,
                                 detail: row.get(12)?,
+                                authorization: authorization_from_columns(
+                                    row.get(13)?,
+                                    row.get(14)?,
+                                ),
                             },
                         })
                     })

@@ -10,9 +10,10 @@
 
 use std::sync::Arc;
 
-use keyplane_core::model::KeyFamily;
-use keyplane_core::store::Store;
+use keyplane_core::model::{KeyFamily, PolicyType};
+use keyplane_core::store::{DeleteUserOptions, Store};
 use keyplane_store::postgres::{PoolSettings, PostgresStore};
+use keyplane_store::StoreChange;
 use serde_json::{json, Value};
 use sqlx::postgres::{PgConnectOptions, PgListener};
 use sqlx::{Connection, PgConnection, Row};
@@ -471,4 +472,174 @@ async fn postgres_a_pool_too_small_for_its_batches_is_refused() {
             .await
             .expect("a pool just large enough opens");
     store.close().await;
+}
+
+/// Payloads of `keyplane_key_changes` as a listener reads them: key ids are alphanumeric,
+/// permission changes `user:<account>:<uin>`, anything else means "forget everything".
+#[test]
+fn postgres_change_payloads_are_parsed_robustly() {
+    assert_eq!(
+        StoreChange::from_payload("AKID0123456789abcdefABCDEF"),
+        StoreChange::Key("AKID0123456789abcdefABCDEF".to_owned())
+    );
+    assert_eq!(
+        StoreChange::from_payload("user:100000000001:100000000101"),
+        StoreChange::UserPermissions {
+            account_id: 100_000_000_001,
+            uin: 100_000_000_101,
+        }
+    );
+    for payload in [
+        "",
+        "user:",
+        "user:1",
+        "user:1:",
+        "user::2",
+        "user:x:2",
+        "user:1:2:3",
+        "user:+1:2",
+        "user:1:99999999999999999999",
+        "AKID-1",
+        "AKID 1",
+        "key:AKID1",
+    ] {
+        assert_eq!(
+            StoreChange::from_payload(payload),
+            StoreChange::Everything,
+            "{payload:?}"
+        );
+    }
+}
+
+/// Attaching, detaching and deleting a user reach every node's `listen_for_changes` as
+/// permission changes; deleting the user also announces each of its keys, before the user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_permission_changes_reach_listeners() {
+    let Some(test_store) = fresh_postgres_store().await else {
+        return;
+    };
+    let store = test_store.store();
+    crate::support::initialize(&*store).await;
+    // Notifications are seen database-wide: a uin and key ids no other test uses.
+    const LISTENED_UIN: u64 = 100_000_000_777;
+    let listened = StoreChange::UserPermissions {
+        account_id: ACCOUNT_ID,
+        uin: LISTENED_UIN,
+    };
+    let key_ids = [batch_key_id("LISTEN", 1), batch_key_id("LISTEN", 2)];
+    store
+        .create_user(
+            user(LISTENED_UIN, "listened", at(10)),
+            crate::support::audit_event("CreateUser", "listened"),
+        )
+        .await
+        .expect("creating the user");
+    for key_id in &key_ids {
+        create_access_key(
+            &*store,
+            &new_access_key(key_id, LISTENED_UIN, KeyFamily::Tencent, at(11)),
+        )
+        .await;
+    }
+
+    let url = std::env::var(DATABASE_URL_VARIABLE).expect("set, since the store opened");
+    let options: PgConnectOptions = url.parse().expect("a PostgreSQL URL");
+    let schema = test_store.resource::<String>().expect("the schema name");
+    let other_node = PostgresStore::connect_with(
+        options.options([("search_path", schema.as_str())]),
+        &PoolSettings::default(),
+    )
+    .await
+    .expect("another node's store");
+    let (sender, mut changes) = tokio::sync::mpsc::unbounded_channel();
+    let listening = {
+        let other_node = other_node.clone();
+        tokio::spawn(async move {
+            other_node
+                .listen_for_changes(move |change| {
+                    let _ = sender.send(change);
+                })
+                .await;
+        })
+    };
+    // The listener announces Everything once it listens.
+    assert_eq!(next_change(&mut changes).await, StoreChange::Everything);
+
+    let event = |action: &str| crate::support::audit_event(action, "listened");
+    store
+        .attach_policy(
+            ACCOUNT_ID,
+            LISTENED_UIN,
+            PolicyType::System,
+            "ReadOnlyAccess",
+            at(20),
+            10,
+            event("AttachUserPolicy"),
+        )
+        .await
+        .expect("attaching");
+    store
+        .detach_policy(
+            ACCOUNT_ID,
+            LISTENED_UIN,
+            PolicyType::System,
+            "ReadOnlyAccess",
+            event("DetachUserPolicy"),
+        )
+        .await
+        .expect("detaching");
+    store
+        .attach_policy(
+            ACCOUNT_ID,
+            LISTENED_UIN,
+            PolicyType::System,
+            "AdministratorAccess",
+            at(21),
+            10,
+            event("AttachUserPolicy"),
+        )
+        .await
+        .expect("attaching again");
+    let deleted = store
+        .delete_user(
+            ACCOUNT_ID,
+            LISTENED_UIN,
+            DeleteUserOptions {
+                remove_access_keys: true,
+                detach_policies: true,
+            },
+            event("DeleteUser"),
+        )
+        .await
+        .expect("deleting the user");
+    assert_eq!(deleted, key_ids.to_vec());
+
+    let mut expected = vec![listened.clone(), listened.clone(), listened.clone()];
+    expected.extend(key_ids.iter().cloned().map(StoreChange::Key));
+    expected.push(listened);
+    let mut seen = Vec::new();
+    while seen.len() < expected.len() {
+        let change = next_change(&mut changes).await;
+        let ours = match &change {
+            StoreChange::Key(id) => id.starts_with("AKIDLISTEN"),
+            StoreChange::UserPermissions { uin, .. } => *uin == LISTENED_UIN,
+            StoreChange::Everything => false,
+        };
+        if ours {
+            seen.push(change);
+        }
+    }
+    assert_eq!(seen, expected);
+    listening.abort();
+    other_node.close().await;
+}
+
+/// The next change a listener reported, within 5 s.
+async fn next_change(
+    changes: &mut tokio::sync::mpsc::UnboundedReceiver<StoreChange>,
+) -> StoreChange {
+    tokio::time::timeout(std::time::Duration::from_secs(5), changes.recv())
+        .await
+        .expect("a change within 5 s")
+        .expect("the listener runs")
 }

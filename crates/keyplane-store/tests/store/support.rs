@@ -9,6 +9,7 @@ use std::sync::Arc;
 use keyplane_core::audit::{AuditEvent, AuditRecord, OUTCOME_SUCCESS};
 use keyplane_core::model::{
     AccessKey, Account, ApiKey, ApiKeyType, KeyFamily, KeyStatus, KeyUsage, SealedBlob, Tag, User,
+    UserProfile,
 };
 use keyplane_core::store::{NewAccessKey, NewAccount, Store};
 use time::macros::datetime;
@@ -147,6 +148,7 @@ pub fn root_user() -> User {
         account_id: ACCOUNT_ID,
         uin: ACCOUNT_ID,
         name: ROOT_NAME.to_owned(),
+        profile: UserProfile::default(),
         created_at: at(0),
     }
 }
@@ -157,6 +159,7 @@ pub fn user(uin: u64, name: &str, created_at: OffsetDateTime) -> User {
         account_id: ACCOUNT_ID,
         uin,
         name: name.to_owned(),
+        profile: UserProfile::default(),
         created_at,
     }
 }
@@ -176,6 +179,7 @@ pub fn audit_event(action: &str, target: &str) -> AuditEvent {
         source_address: "192.0.2.10".to_owned(),
         user_agent: "keyplane-conformance/1.0".to_owned(),
         detail: None,
+        authorization: None,
     }
 }
 
@@ -194,6 +198,7 @@ pub fn refused_audit_event(request_number: u32, outcome: &str) -> AuditEvent {
         source_address: "2001:db8::7".to_owned(),
         user_agent: String::new(),
         detail: None,
+        authorization: None,
     }
 }
 

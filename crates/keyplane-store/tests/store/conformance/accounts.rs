@@ -35,6 +35,7 @@ pub async fn initialize_creates_account_root_user_and_root_keys(store: Arc<dyn S
             account_id: ACCOUNT_ID,
             uin: ACCOUNT_ID,
             name: ROOT_NAME.to_owned(),
+            profile: keyplane_core::model::UserProfile::default(),
             created_at: at(0),
         }
     );

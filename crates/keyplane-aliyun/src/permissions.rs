@@ -1,0 +1,272 @@
+//! The permission every Alibaba action needs, and the resources it is asked on, named as RAM
+//! names them: IMS and RAM actions are `ram:<Action>` on `acs:ram::{account}:user/{name}` or
+//! `acs:ram::{account}:policy/{name}` (system policies: `acs:ram::system:policy/{name}`), SMC
+//! actions `smc:<Action>` (authorized at the operation level: `*`), and the EAS token
+//! `eas:CreateServiceInstanceToken` on `acs:eas:{cluster}:{account}:service/{service}`. The
+//! pipelines authorize every request from these tables before dispatching it, so an action
+//! missing here is refused, never run unchecked.
+
+use keyplane_core::authorization::Principal;
+use keyplane_core::{Authority, RequestContext};
+
+use crate::envelope::Params;
+use crate::errors::{AliyunError, Product};
+
+/// How the resources of an action are named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceKind {
+    /// The user named by `UserPrincipalName` (default: the caller).
+    UserOrCaller,
+    /// The user named by exactly one of `UserPrincipalName`, `UserId`, `UserAccessKeyId`.
+    SelectedUser,
+    /// The user `UserPrincipalName` creates.
+    NewUser,
+    /// Every user of the account.
+    AllUsers,
+    /// The user named by RAM's `UserName`.
+    UserName,
+    /// RAM's `UserName` and the policy named by `PolicyType` and `PolicyName`.
+    UserAndPolicy,
+    /// The custom policy `PolicyName` creates.
+    NewPolicy,
+    /// Every resource: the action is authorized at the operation level.
+    Any,
+}
+
+/// One action of a dispatch table, with the permission it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActionPermission {
+    pub action: &'static str,
+    /// `service:Action`, as written in a RAM policy.
+    pub permission: &'static str,
+    pub resource: ResourceKind,
+}
+
+const fn entry(
+    action: &'static str,
+    permission: &'static str,
+    resource: ResourceKind,
+) -> ActionPermission {
+    ActionPermission {
+        action,
+        permission,
+        resource,
+    }
+}
+
+/// IMS 2019-08-15 (RAM identity; its permissions are RAM's).
+pub const IMS: &[ActionPermission] = &[
+    entry(
+        "CreateAccessKey",
+        "ram:CreateAccessKey",
+        ResourceKind::UserOrCaller,
+    ),
+    entry(
+        "ListAccessKeys",
+        "ram:ListAccessKeys",
+        ResourceKind::UserOrCaller,
+    ),
+    entry(
+        "UpdateAccessKey",
+        "ram:UpdateAccessKey",
+        ResourceKind::UserOrCaller,
+    ),
+    entry(
+        "DeleteAccessKey",
+        "ram:DeleteAccessKey",
+        ResourceKind::UserOrCaller,
+    ),
+    entry(
+        "GetAccessKeyLastUsed",
+        "ram:GetAccessKeyLastUsed",
+        ResourceKind::UserOrCaller,
+    ),
+    entry("CreateUser", "ram:CreateUser", ResourceKind::NewUser),
+    entry("GetUser", "ram:GetUser", ResourceKind::SelectedUser),
+    entry("ListUsers", "ram:ListUsers", ResourceKind::AllUsers),
+    entry("DeleteUser", "ram:DeleteUser", ResourceKind::SelectedUser),
+];
+
+/// RAM 2015-05-01 (its policy actions).
+pub const RAM: &[ActionPermission] = &[
+    entry("CreatePolicy", "ram:CreatePolicy", ResourceKind::NewPolicy),
+    entry(
+        "AttachPolicyToUser",
+        "ram:AttachPolicyToUser",
+        ResourceKind::UserAndPolicy,
+    ),
+    entry(
+        "DetachPolicyFromUser",
+        "ram:DetachPolicyFromUser",
+        ResourceKind::UserAndPolicy,
+    ),
+    entry(
+        "ListPoliciesForUser",
+        "ram:ListPoliciesForUser",
+        ResourceKind::UserName,
+    ),
+];
+
+/// SMC 2019-06-01.
+pub const SMC: &[ActionPermission] = &[
+    entry(
+        "CreateAccessToken",
+        "smc:CreateAccessToken",
+        ResourceKind::Any,
+    ),
+    entry(
+        "ListAccessTokens",
+        "smc:ListAccessTokens",
+        ResourceKind::Any,
+    ),
+    entry(
+        "DisableAccessToken",
+        "smc:DisableAccessToken",
+        ResourceKind::Any,
+    ),
+    entry(
+        "DeleteAccessToken",
+        "smc:DeleteAccessToken",
+        ResourceKind::Any,
+    ),
+];
+
+/// The permission of PAI-EAS `CreateServiceInstanceToken` (its resource is the service the
+/// path names; see [`eas_service_resource`]).
+pub const EAS_CREATE_SERVICE_INSTANCE_TOKEN: &str = "eas:CreateServiceInstanceToken";
+
+/// The permission table of an RPC product.
+pub fn table(product: Product) -> &'static [ActionPermission] {
+    match product {
+        Product::Ims => IMS,
+        Product::Ram => RAM,
+        Product::Smc => SMC,
+    }
+}
+
+/// The permission `action` of `product` needs; `None` for an action the table lacks (the
+/// pipeline refuses it).
+pub fn permission(product: Product, action: &str) -> Option<&'static ActionPermission> {
+    table(product).iter().find(|entry| entry.action == action)
+}
+
+/// The code an authorization refusal of `product` carries: RAM's own `NoPermission` for IMS
+/// and RAM, `Forbidden.RAM` for the other products.
+pub fn denial_code(product: Product) -> &'static str {
+    match product {
+        Product::Ims | Product::Ram => "NoPermission",
+        Product::Smc => "Forbidden.RAM",
+    }
+}
+
+/// The EAS service resource: `acs:eas:{cluster}:{account}:service/{service}`.
+pub fn eas_service_resource(account_id: u64, cluster: &str, service: &str) -> String {
+    format!("acs:eas:{cluster}:{account_id}:service/{service}")
+}
+
+/// The user part of a `UserPrincipalName` (`name@domain`), as resources name users.
+pub fn principal_name_user(principal_name: &str) -> &str {
+    principal_name
+        .rsplit_once('@')
+        .map_or(principal_name, |(name, _)| name)
+}
+
+/// The resources of one request, with what was read from its parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestResource {
+    /// A user by name; `None` is the caller.
+    User(Option<String>),
+    AllUsers,
+    UserAndPolicy {
+        user: String,
+        system_policy: bool,
+        policy: String,
+    },
+    Policy(String),
+    Any,
+}
+
+impl RequestResource {
+    /// Reads what naming the resources of `entry` needs from the parameters. A user selected
+    /// by id or access key is looked up (in the caller's account) to be named; one that does
+    /// not exist is named by what the request gave, and the action reports it missing if the
+    /// request is allowed.
+    pub async fn read(
+        entry: &ActionPermission,
+        params: &Params,
+        authority: &Authority,
+        context: &RequestContext,
+    ) -> Result<Self, AliyunError> {
+        let text = |name: &str| params.non_empty(name).unwrap_or("").to_owned();
+        Ok(match entry.resource {
+            ResourceKind::UserOrCaller => RequestResource::User(
+                params
+                    .non_empty("UserPrincipalName")
+                    .map(|name| principal_name_user(name).to_owned()),
+            ),
+            ResourceKind::NewUser => RequestResource::User(Some(
+                principal_name_user(params.required("UserPrincipalName")?).to_owned(),
+            )),
+            ResourceKind::SelectedUser => {
+                let name = if let Some(principal_name) = params.non_empty("UserPrincipalName") {
+                    principal_name_user(principal_name).to_owned()
+                } else if let Some(user_id) = params.non_empty("UserId") {
+                    match user_id.parse::<u64>() {
+                        Ok(uin) => authority
+                            .user_with_uin(context, uin)
+                            .await
+                            .map(|user| user.name)
+                            .unwrap_or_else(|_| user_id.to_owned()),
+                        Err(_) => user_id.to_owned(),
+                    }
+                } else if let Some(key_id) = params.non_empty("UserAccessKeyId") {
+                    authority
+                        .user_with_access_key(context, key_id)
+                        .await
+                        .map(|user| user.name)
+                        .unwrap_or_else(|_| key_id.to_owned())
+                } else {
+                    return Err(AliyunError::missing_parameter("UserPrincipalName"));
+                };
+                RequestResource::User(Some(name))
+            }
+            ResourceKind::AllUsers => RequestResource::AllUsers,
+            ResourceKind::UserName => {
+                RequestResource::User(Some(params.required("UserName")?.to_owned()))
+            }
+            ResourceKind::UserAndPolicy => RequestResource::UserAndPolicy {
+                user: params.required("UserName")?.to_owned(),
+                system_policy: text("PolicyType") == "System",
+                policy: params.required("PolicyName")?.to_owned(),
+            },
+            ResourceKind::NewPolicy => {
+                RequestResource::Policy(params.required("PolicyName")?.to_owned())
+            }
+            ResourceKind::Any => RequestResource::Any,
+        })
+    }
+
+    /// The resource names, for `principal`.
+    pub fn names(&self, principal: Principal<'_>) -> Vec<String> {
+        let account = principal.account_id;
+        let user = |name: &str| format!("acs:ram::{account}:user/{name}");
+        match self {
+            RequestResource::User(name) => vec![user(name.as_deref().unwrap_or(principal.name))],
+            RequestResource::AllUsers => vec![user("*")],
+            RequestResource::UserAndPolicy {
+                user: user_name,
+                system_policy,
+                policy,
+            } => vec![
+                user(user_name),
+                if *system_policy {
+                    format!("acs:ram::system:policy/{policy}")
+                } else {
+                    format!("acs:ram::{account}:policy/{policy}")
+                },
+            ],
+            RequestResource::Policy(name) => vec![format!("acs:ram::{account}:policy/{name}")],
+            RequestResource::Any => vec!["*".to_owned()],
+        }
+    }
+}

@@ -1,0 +1,1066 @@
+//! Authorization in-process, both dialects over one real SQLite store: every action of every
+//! dispatch table declares its permission, is refused to a sub-user without policies with the
+//! dialect's own denial, and gets past authorization once a policy allows exactly that
+//! permission (while another action stays refused); explicit denies win across policies;
+//! source-address and time conditions; detaching takes effect at once; the decision and the
+//! deciding statement reach the audit record; users and policies made through one dialect are
+//! seen through the other.
+
+use std::sync::Arc;
+
+use keyplane_aliyun::{AliyunDialect, OutgoingResponse};
+use keyplane_core::authority::InitializedAccount;
+use keyplane_core::rate_limit::RateLimits;
+use keyplane_core::{Authority, AuthorityConfig};
+use keyplane_crypto::seal::{Keyring, MasterKey};
+use keyplane_server::factory::SealingFactory;
+use keyplane_store::SqliteStore;
+use keyplane_tencent::TencentDialect;
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use super::support::{
+    acs3_headers, encoded_query, tc3_headers, AliyunCredentials, Credentials, API_GATEWAY_VERSION,
+    CAM_VERSION, IMS_VERSION,
+};
+
+const HOST: &str = "127.0.0.1:18080";
+const RAM_VERSION: &str = "2015-05-01";
+const EAS_VERSION: &str = "2021-07-01";
+const NOW: OffsetDateTime = time::macros::datetime!(2026-11-24 10:00:00 UTC);
+const LOOPBACK: &str = "127.0.0.1";
+
+struct Harness {
+    tencent: TencentDialect,
+    aliyun: AliyunDialect,
+    authority: Arc<Authority>,
+    account_id: u64,
+    root_tencent: Credentials,
+    root_aliyun: AliyunCredentials,
+    _directory: tempfile::TempDir,
+}
+
+/// A sub-user with one key of each family.
+struct SubUser {
+    name: String,
+    uin: u64,
+    tencent: Credentials,
+    aliyun: AliyunCredentials,
+}
+
+async fn harness() -> Harness {
+    let directory = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&directory.path().join("keyplane.db")).unwrap());
+    let factory = Arc::new(SealingFactory::new(Keyring::new(MasterKey::generate(1))));
+    let mut rate_limits = RateLimits::published_defaults();
+    rate_limits.disable();
+    let config = AuthorityConfig {
+        rate_limits,
+        ..AuthorityConfig::default()
+    };
+    let authority = Arc::new(Authority::new(store, factory, config));
+    let InitializedAccount {
+        account,
+        tencent_key,
+        aliyun_key,
+        ..
+    } = authority.initialize(NOW).await.unwrap();
+    Harness {
+        tencent: TencentDialect::new(authority.clone()),
+        aliyun: AliyunDialect::new(
+            authority.clone(),
+            keyplane_aliyun::eas::PublicUrls::new("http://127.0.0.1:18080").unwrap(),
+        ),
+        authority,
+        account_id: account.id,
+        root_tencent: Credentials {
+            secret_id: tencent_key.key.id,
+            secret_key: tencent_key.secret.expose().to_owned(),
+        },
+        root_aliyun: AliyunCredentials {
+            access_key_id: aliyun_key.key.id,
+            access_key_secret: aliyun_key.secret.expose().to_owned(),
+        },
+        _directory: directory,
+    }
+}
+
+/// A Tencent answer: the error code (None on success) and the response object.
+async fn tencent_from(
+    harness: &Harness,
+    credentials: &Credentials,
+    version: &str,
+    action: &str,
+    body: &Value,
+    source_address: &str,
+) -> (Option<String>, Value) {
+    let body = body.to_string();
+    let headers = tc3_headers(
+        HOST,
+        credentials,
+        version,
+        action,
+        &body,
+        NOW.unix_timestamp(),
+    );
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    let response = harness
+        .tencent
+        .handle(keyplane_tencent::IncomingRequest {
+            method: "POST",
+            path: "/",
+            raw_query: "",
+            headers: &headers,
+            body: body.as_bytes(),
+            source_address,
+            now: NOW,
+        })
+        .await;
+    let json: Value = serde_json::from_slice(&response.body).unwrap();
+    let code = json["Response"]["Error"]["Code"]
+        .as_str()
+        .map(str::to_owned);
+    (code, json["Response"].clone())
+}
+
+async fn tencent(
+    harness: &Harness,
+    credentials: &Credentials,
+    version: &str,
+    action: &str,
+    body: Value,
+) -> (Option<String>, Value) {
+    tencent_from(harness, credentials, version, action, &body, LOOPBACK).await
+}
+
+/// An Alibaba RPC answer (ACS3, parameters in the query): HTTP status, code, body.
+async fn aliyun(
+    harness: &Harness,
+    credentials: &AliyunCredentials,
+    version: &str,
+    action: &str,
+    parameters: &[(&str, &str)],
+) -> (u16, Option<String>, Value) {
+    let raw_query = encoded_query(parameters);
+    let headers = acs3_headers(
+        HOST,
+        credentials,
+        "POST",
+        "/",
+        &raw_query,
+        version,
+        action,
+        NOW,
+    );
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    let response = harness
+        .aliyun
+        .handle(keyplane_aliyun::IncomingRequest {
+            method: "POST",
+            path: "/",
+            raw_query: &raw_query,
+            headers: &headers,
+            body: b"",
+            source_address: LOOPBACK,
+            now: NOW,
+        })
+        .await;
+    answer(&response)
+}
+
+/// PAI-EAS `CreateServiceInstanceToken` (ROA, ACS3) for one cluster and service.
+async fn eas_token(
+    harness: &Harness,
+    credentials: &AliyunCredentials,
+    cluster: &str,
+    service: &str,
+) -> (u16, Option<String>, Value) {
+    let path = format!("/api/v2/services/{cluster}/{service}/instances/instance-1/token");
+    let headers = acs3_headers(
+        HOST,
+        credentials,
+        "GET",
+        &path,
+        "",
+        EAS_VERSION,
+        "CreateServiceInstanceToken",
+        NOW,
+    );
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    let response = harness
+        .aliyun
+        .handle_eas(keyplane_aliyun::IncomingRequest {
+            method: "GET",
+            path: &path,
+            raw_query: "",
+            headers: &headers,
+            body: b"",
+            source_address: LOOPBACK,
+            now: NOW,
+        })
+        .await;
+    answer(&response)
+}
+
+fn answer(response: &OutgoingResponse) -> (u16, Option<String>, Value) {
+    let json: Value = serde_json::from_slice(&response.body).unwrap();
+    let code = json["Code"].as_str().map(str::to_owned);
+    (response.status, code, json)
+}
+
+/// Creates a sub-user through IMS, then one key of each family for it through the root.
+async fn sub_user(harness: &Harness, name: &str) -> SubUser {
+    let principal_name = format!("{name}@{}.onaliyun.com", harness.account_id);
+    let (status, code, body) = aliyun(
+        harness,
+        &harness.root_aliyun,
+        IMS_VERSION,
+        "CreateUser",
+        &[
+            ("UserPrincipalName", &principal_name),
+            ("DisplayName", name),
+        ],
+    )
+    .await;
+    assert_eq!((status, code), (200, None), "{body}");
+    let uin: u64 = body["User"]["UserId"].as_str().unwrap().parse().unwrap();
+    let (code, created) = tencent(
+        harness,
+        &harness.root_tencent,
+        CAM_VERSION,
+        "CreateAccessKey",
+        json!({ "TargetUin": uin }),
+    )
+    .await;
+    assert_eq!(code, None, "{created}");
+    let (status, _, created_aliyun) = aliyun(
+        harness,
+        &harness.root_aliyun,
+        IMS_VERSION,
+        "CreateAccessKey",
+        &[("UserPrincipalName", &principal_name)],
+    )
+    .await;
+    assert_eq!(status, 200, "{created_aliyun}");
+    SubUser {
+        name: name.to_owned(),
+        uin,
+        tencent: Credentials {
+            secret_id: created["AccessKey"]["AccessKeyId"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+            secret_key: created["AccessKey"]["SecretAccessKey"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        },
+        aliyun: AliyunCredentials {
+            access_key_id: created_aliyun["AccessKey"]["AccessKeyId"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+            access_key_secret: created_aliyun["AccessKey"]["AccessKeySecret"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        },
+    }
+}
+
+/// Creates a CAM-syntax custom policy through the root; returns its PolicyId.
+async fn cam_policy(harness: &Harness, name: &str, document: Value) -> u64 {
+    let (code, body) = tencent(
+        harness,
+        &harness.root_tencent,
+        CAM_VERSION,
+        "CreatePolicy",
+        json!({ "PolicyName": name, "PolicyDocument": document.to_string() }),
+    )
+    .await;
+    assert_eq!(code, None, "{body}");
+    body["PolicyId"].as_u64().unwrap()
+}
+
+async fn attach(harness: &Harness, policy_id: u64, uin: u64) {
+    let (code, body) = tencent(
+        harness,
+        &harness.root_tencent,
+        CAM_VERSION,
+        "AttachUserPolicy",
+        json!({ "PolicyId": policy_id, "AttachUin": uin }),
+    )
+    .await;
+    assert_eq!(code, None, "{body}");
+}
+
+async fn detach(harness: &Harness, policy_id: u64, uin: u64) {
+    let (code, body) = tencent(
+        harness,
+        &harness.root_tencent,
+        CAM_VERSION,
+        "DetachUserPolicy",
+        json!({ "PolicyId": policy_id, "DetachUin": uin }),
+    )
+    .await;
+    assert_eq!(code, None, "{body}");
+}
+
+fn allow(action: &str) -> Value {
+    json!({"version": "2.0", "statement": [{"effect": "allow", "action": [action], "resource": ["*"]}]})
+}
+
+/// A request body for each Tencent action that carries whatever its resource is named from.
+fn tencent_body(action: &str, user: &SubUser) -> Value {
+    match action {
+        "DescribeApiKey" | "DisableApiKey" | "EnableApiKey" | "UpdateApiKey" | "DeleteApiKey" => {
+            json!({ "AccessKeyId": "no_such_key_000" })
+        }
+        "CreateApiKey" => json!({ "SecretName": "from-matrix" }),
+        "UpdateAccessKey" => json!({ "AccessKeyId": user.tencent.secret_id, "Status": "Active" }),
+        "DeleteAccessKey" => json!({ "AccessKeyId": "AKIDnosuchkey000000000000000000000000" }),
+        "GetSecurityLastUsed" => json!({ "SecretIdList": [user.tencent.secret_id] }),
+        "AddUser" => json!({ "Name": format!("{}-added", user.name) }),
+        "GetUser" | "DeleteUser" => json!({ "Name": "nobody-here" }),
+        "CreatePolicy" => json!({
+            "PolicyName": format!("made-by-{}", user.name),
+            "PolicyDocument": allow("cam:GetUser").to_string(),
+        }),
+        "AttachUserPolicy" => json!({ "PolicyId": 2, "AttachUin": 1 }),
+        "DetachUserPolicy" => json!({ "PolicyId": 2, "DetachUin": 1 }),
+        "ListAttachedUserPolicies" => json!({ "TargetUin": 1 }),
+        _ => json!({}),
+    }
+}
+
+fn tencent_product_name(product: keyplane_tencent::Product) -> (&'static str, &'static str) {
+    match product {
+        keyplane_tencent::Product::Cam => (CAM_VERSION, "cam"),
+        keyplane_tencent::Product::ApiGateway => (API_GATEWAY_VERSION, "apigw"),
+    }
+}
+
+#[tokio::test]
+async fn every_tencent_action_declares_its_permission_and_is_enforced() {
+    let harness = harness().await;
+    let user = sub_user(&harness, "matrix").await;
+    for (_, product) in keyplane_tencent::VERSIONS {
+        let (version, service) = tencent_product_name(*product);
+        let table = keyplane_tencent::permissions::table(*product);
+        assert_eq!(
+            table.len(),
+            keyplane_tencent::actions(*product).len(),
+            "{version}: the permission table and the dispatch table differ"
+        );
+        for action in keyplane_tencent::actions(*product) {
+            let entry = keyplane_tencent::permissions::permission(*product, action)
+                .unwrap_or_else(|| panic!("{action} has no declared permission"));
+            assert_eq!(entry.permission, format!("{service}:{action}"));
+            let body = tencent_body(action, &user);
+
+            let (code, response) =
+                tencent(&harness, &user.tencent, version, action, body.clone()).await;
+            assert_eq!(
+                code.as_deref(),
+                Some("AuthFailure.UnauthorizedOperation"),
+                "{action} without a policy: {response}"
+            );
+            let message = response["Error"]["Message"].as_str().unwrap();
+            assert!(message.contains(entry.permission), "{message}");
+
+            let policy = cam_policy(
+                &harness,
+                &format!("allow-{action}"),
+                allow(entry.permission),
+            )
+            .await;
+            attach(&harness, policy, user.uin).await;
+            let (code, response) = tencent(&harness, &user.tencent, version, action, body).await;
+            assert_ne!(
+                code.as_deref(),
+                Some("AuthFailure.UnauthorizedOperation"),
+                "{action} with a policy allowing it: {response}"
+            );
+            // Exactly what the policy says: another action stays refused.
+            let other = if *action == "ListUsers" {
+                "GetUser"
+            } else {
+                "ListUsers"
+            };
+            let (code, _) = tencent(
+                &harness,
+                &user.tencent,
+                CAM_VERSION,
+                other,
+                tencent_body(other, &user),
+            )
+            .await;
+            assert_eq!(
+                code.as_deref(),
+                Some("AuthFailure.UnauthorizedOperation"),
+                "{other} while only {action} is allowed"
+            );
+            detach(&harness, policy, user.uin).await;
+        }
+    }
+}
+
+/// Request parameters for each Alibaba RPC action that carry whatever its resources are
+/// named from.
+fn aliyun_parameters(action: &str, user: &SubUser, account_id: u64) -> Vec<(String, String)> {
+    let own = format!("{}@{account_id}.onaliyun.com", user.name);
+    let pairs: Vec<(&str, String)> = match action {
+        "UpdateAccessKey" => vec![
+            ("UserAccessKeyId", user.aliyun.access_key_id.clone()),
+            ("Status", "Active".to_owned()),
+        ],
+        "DeleteAccessKey" | "GetAccessKeyLastUsed" => {
+            vec![("UserAccessKeyId", "LTAInosuchkey00000000000".to_owned())]
+        }
+        "CreateUser" => vec![
+            (
+                "UserPrincipalName",
+                format!("{}-made@{account_id}.onaliyun.com", user.name),
+            ),
+            ("DisplayName", "made".to_owned()),
+        ],
+        "GetUser" | "DeleteUser" => vec![(
+            "UserPrincipalName",
+            format!("nobody@{account_id}.onaliyun.com"),
+        )],
+        "CreatePolicy" => vec![
+            ("PolicyName", format!("made-by-{}", user.name)),
+            (
+                "PolicyDocument",
+                r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"ram:GetUser","Resource":"*"}]}"#.to_owned(),
+            ),
+        ],
+        "AttachPolicyToUser" | "DetachPolicyFromUser" => vec![
+            ("PolicyType", "System".to_owned()),
+            ("PolicyName", "ReadOnlyAccess".to_owned()),
+            ("UserName", "nobody".to_owned()),
+        ],
+        "ListPoliciesForUser" => vec![("UserName", "nobody".to_owned())],
+        "DisableAccessToken" | "DeleteAccessToken" => {
+            vec![("AccessTokenId", "at-nosuchtoken".to_owned())]
+        }
+        "CreateAccessKey" | "ListAccessKeys" => vec![("UserPrincipalName", own)],
+        _ => vec![],
+    };
+    pairs
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect()
+}
+
+fn ram_allow(action: &str) -> String {
+    json!({"Version": "1", "Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]})
+        .to_string()
+}
+
+/// Creates a RAM-syntax custom policy and attaches it through RAM, as the root.
+async fn ram_policy_attached(harness: &Harness, name: &str, document: &str, user: &SubUser) {
+    let (status, _, body) = aliyun(
+        harness,
+        &harness.root_aliyun,
+        RAM_VERSION,
+        "CreatePolicy",
+        &[("PolicyName", name), ("PolicyDocument", document)],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _, body) = aliyun(
+        harness,
+        &harness.root_aliyun,
+        RAM_VERSION,
+        "AttachPolicyToUser",
+        &[
+            ("PolicyType", "Custom"),
+            ("PolicyName", name),
+            ("UserName", &user.name),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+async fn ram_detach(harness: &Harness, name: &str, user: &SubUser) {
+    let (status, _, body) = aliyun(
+        harness,
+        &harness.root_aliyun,
+        RAM_VERSION,
+        "DetachPolicyFromUser",
+        &[
+            ("PolicyType", "Custom"),
+            ("PolicyName", name),
+            ("UserName", &user.name),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn every_alibaba_action_declares_its_permission_and_is_enforced() {
+    use keyplane_aliyun::permissions;
+    let harness = harness().await;
+    let user = sub_user(&harness, "matrix").await;
+    for (version, product) in keyplane_aliyun::VERSIONS {
+        let table = permissions::table(*product);
+        assert_eq!(
+            table.len(),
+            keyplane_aliyun::actions(*product).len(),
+            "{version}: the permission table and the dispatch table differ"
+        );
+        let service = match product {
+            keyplane_aliyun::Product::Ims | keyplane_aliyun::Product::Ram => "ram",
+            keyplane_aliyun::Product::Smc => "smc",
+        };
+        let denial = permissions::denial_code(*product);
+        for action in keyplane_aliyun::actions(*product) {
+            let entry = permissions::permission(*product, action)
+                .unwrap_or_else(|| panic!("{action} has no declared permission"));
+            assert_eq!(entry.permission, format!("{service}:{action}"));
+            let owned = aliyun_parameters(action, &user, harness.account_id);
+            let parameters: Vec<(&str, &str)> = owned
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str()))
+                .collect();
+
+            let (status, code, body) =
+                aliyun(&harness, &user.aliyun, version, action, &parameters).await;
+            assert_eq!(
+                (status, code.as_deref()),
+                (403, Some(denial)),
+                "{action} without a policy: {body}"
+            );
+            let detail = &body["AccessDeniedDetail"];
+            assert_eq!(detail["AuthAction"], entry.permission, "{body}");
+            assert_eq!(detail["NoPermissionType"], "ImplicitDeny", "{body}");
+            assert_eq!(detail["AuthPrincipalDisplayName"], "matrix", "{body}");
+            assert_eq!(
+                detail["AuthPrincipalOwnerId"],
+                harness.account_id.to_string(),
+                "{body}"
+            );
+            assert!(
+                detail["AuthResource"]
+                    .as_str()
+                    .is_some_and(|resource| !resource.is_empty()),
+                "{body}"
+            );
+
+            let name = format!("allow-{action}");
+            ram_policy_attached(&harness, &name, &ram_allow(entry.permission), &user).await;
+            let (status, code, body) =
+                aliyun(&harness, &user.aliyun, version, action, &parameters).await;
+            assert_ne!(
+                (status, code.as_deref()),
+                (403, Some(denial)),
+                "{action} with a policy allowing it: {body}"
+            );
+            let other = if *action == "ListUsers" {
+                "GetUser"
+            } else {
+                "ListUsers"
+            };
+            let other_owned = aliyun_parameters(other, &user, harness.account_id);
+            let other_parameters: Vec<(&str, &str)> = other_owned
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str()))
+                .collect();
+            let (status, code, _) = aliyun(
+                &harness,
+                &user.aliyun,
+                IMS_VERSION,
+                other,
+                &other_parameters,
+            )
+            .await;
+            assert_eq!(
+                (status, code.as_deref()),
+                (403, Some("NoPermission")),
+                "{other} while only {action} is allowed"
+            );
+            ram_detach(&harness, &name, &user).await;
+        }
+    }
+
+    // PAI-EAS: refused as EAS refuses (Forbidden.RAM), on the service's resource.
+    let (status, code, body) = eas_token(&harness, &user.aliyun, "cn-hangzhou", "svc-a").await;
+    assert_eq!(
+        (status, code.as_deref()),
+        (403, Some("Forbidden.RAM")),
+        "{body}"
+    );
+    assert_eq!(
+        body["AccessDeniedDetail"]["AuthResource"],
+        format!("acs:eas:cn-hangzhou:{}:service/svc-a", harness.account_id)
+    );
+    assert_eq!(
+        body["AccessDeniedDetail"]["AuthAction"],
+        permissions::EAS_CREATE_SERVICE_INSTANCE_TOKEN
+    );
+    let document = json!({"Version": "1", "Statement": [{"Effect": "Allow",
+        "Action": "eas:CreateServiceInstanceToken",
+        "Resource": "acs:eas:*:*:service/svc-a"}]})
+    .to_string();
+    ram_policy_attached(&harness, "eas-svc-a", &document, &user).await;
+    let (status, code, body) = eas_token(&harness, &user.aliyun, "cn-hangzhou", "svc-a").await;
+    assert_eq!(
+        (status, code.as_deref()),
+        (404, Some("InvalidService.NotFound")),
+        "allowed, and then the service is looked up: {body}"
+    );
+    let (status, code, _) = eas_token(&harness, &user.aliyun, "cn-hangzhou", "svc-b").await;
+    assert_eq!((status, code.as_deref()), (403, Some("Forbidden.RAM")));
+}
+
+#[tokio::test]
+async fn explicit_deny_wins_conditions_apply_and_detaching_takes_effect_at_once() {
+    let harness = harness().await;
+    let user = sub_user(&harness, "carol").await;
+    let list = |source: &'static str| {
+        let harness = &harness;
+        let credentials = user.tencent.clone();
+        async move {
+            tencent_from(
+                harness,
+                &credentials,
+                CAM_VERSION,
+                "ListAccessKeys",
+                &json!({}),
+                source,
+            )
+            .await
+            .0
+        }
+    };
+    // The system policy lets the user manage its own keys, and only its own.
+    attach(&harness, 3, user.uin).await;
+    assert_eq!(list(LOOPBACK).await, None);
+    let (code, _) = tencent(
+        &harness,
+        &user.tencent,
+        CAM_VERSION,
+        "ListAccessKeys",
+        json!({ "TargetUin": harness.account_id }),
+    )
+    .await;
+    assert_eq!(code.as_deref(), Some("AuthFailure.UnauthorizedOperation"));
+
+    // An explicit deny in another policy wins over the allow.
+    let deny = cam_policy(
+        &harness,
+        "deny-listing",
+        json!({"version": "2.0", "statement": [{"effect": "deny", "action": "cam:List*", "resource": "*"}]}),
+    )
+    .await;
+    attach(&harness, deny, user.uin).await;
+    assert_eq!(
+        list(LOOPBACK).await.as_deref(),
+        Some("AuthFailure.UnauthorizedOperation")
+    );
+    // Actions are named per cloud: denying cam:List* leaves ram:ListAccessKeys allowed.
+    let (status, _, body) =
+        aliyun(&harness, &user.aliyun, IMS_VERSION, "ListAccessKeys", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, code, body) = aliyun(&harness, &user.aliyun, IMS_VERSION, "ListUsers", &[]).await;
+    assert_eq!(
+        (status, code.as_deref()),
+        (403, Some("NoPermission")),
+        "{body}"
+    );
+    assert_eq!(
+        body["AccessDeniedDetail"]["NoPermissionType"],
+        "ImplicitDeny"
+    );
+    // Detaching it takes effect at once.
+    detach(&harness, deny, user.uin).await;
+    assert_eq!(list(LOOPBACK).await, None);
+
+    // A deny conditioned on the source address applies only from there.
+    let outside = cam_policy(
+        &harness,
+        "deny-outside",
+        json!({"version": "2.0", "statement": [{"effect": "deny", "action": "*", "resource": "*",
+            "condition": {"ip_not_equal": {"qcs:ip": ["127.0.0.0/8", "10.0.0.0/8"]}}}]}),
+    )
+    .await;
+    attach(&harness, outside, user.uin).await;
+    assert_eq!(list(LOOPBACK).await, None);
+    assert_eq!(list("10.1.2.3").await, None);
+    assert_eq!(
+        list("192.0.2.7").await.as_deref(),
+        Some("AuthFailure.UnauthorizedOperation")
+    );
+    detach(&harness, outside, user.uin).await;
+
+    // An allow that expired is no allow: the RAM syntax, through RAM.
+    ram_policy_attached(
+        &harness,
+        "expired-listing",
+        &json!({"Version": "1", "Statement": [{"Effect": "Allow", "Action": "cam:GetUser", "Resource": "*",
+            "Condition": {"DateLessThan": {"acs:CurrentTime": "2026-01-01T00:00:00Z"}}}]})
+        .to_string(),
+        &user,
+    )
+    .await;
+    let (code, _) = tencent(
+        &harness,
+        &user.tencent,
+        CAM_VERSION,
+        "GetUser",
+        json!({ "Name": "carol" }),
+    )
+    .await;
+    assert_eq!(code.as_deref(), Some("AuthFailure.UnauthorizedOperation"));
+}
+
+#[tokio::test]
+async fn the_decision_and_its_statement_reach_the_audit_record() {
+    let harness = harness().await;
+    let user = sub_user(&harness, "dave").await;
+    // Refused: no statement.
+    let (code, _) = tencent(
+        &harness,
+        &user.tencent,
+        CAM_VERSION,
+        "CreateAccessKey",
+        json!({}),
+    )
+    .await;
+    assert_eq!(code.as_deref(), Some("AuthFailure.UnauthorizedOperation"));
+    // Allowed by the second statement of a custom policy.
+    let policy = cam_policy(
+        &harness,
+        "two-statements",
+        json!({"version": "2.0", "statement": [
+            {"effect": "allow", "action": "cam:GetUser", "resource": "*"},
+            {"effect": "allow", "action": "cam:CreateAccessKey", "resource": "qcs::cam::uin/*:uin/*"}]}),
+    )
+    .await;
+    attach(&harness, policy, user.uin).await;
+    let (code, created) = tencent(
+        &harness,
+        &user.tencent,
+        CAM_VERSION,
+        "CreateAccessKey",
+        json!({}),
+    )
+    .await;
+    assert_eq!(code, None, "{created}");
+    let new_key = created["AccessKey"]["AccessKeyId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    harness.authority.flush().await.unwrap();
+    let records = harness.authority.audit_records(0, 10_000).await.unwrap();
+    let mine: Vec<_> = records
+        .iter()
+        .filter(|record| record.event.principal_uin == Some(user.uin))
+        .collect();
+    let refused = mine
+        .iter()
+        .find(|record| record.event.outcome == "AuthFailure.UnauthorizedOperation")
+        .expect("the refusal is audited");
+    let decision = refused.event.authorization.as_ref().unwrap();
+    assert_eq!(
+        (decision.decision.as_str(), decision.statement.as_deref()),
+        ("ImplicitDeny", None)
+    );
+    let allowed = mine
+        .iter()
+        .find(|record| record.event.target.as_deref() == Some(new_key.as_str()))
+        .expect("the creation is audited");
+    let decision = allowed.event.authorization.as_ref().unwrap();
+    assert_eq!(decision.decision, "Allow");
+    assert_eq!(
+        decision.statement.as_deref(),
+        Some("Custom:two-statements#1")
+    );
+    // The root's changes record the root as the basis.
+    let root_attach = records
+        .iter()
+        .find(|record| record.event.action == "AttachUserPolicy")
+        .unwrap();
+    let decision = root_attach.event.authorization.as_ref().unwrap();
+    assert_eq!(
+        (decision.decision.as_str(), decision.statement.as_deref()),
+        ("Allow", Some("root"))
+    );
+}
+
+#[tokio::test]
+async fn users_and_policies_are_one_model_across_both_dialects() {
+    let harness = harness().await;
+    // CAM AddUser, seen through IMS.
+    let (code, added) = tencent(
+        &harness,
+        &harness.root_tencent,
+        CAM_VERSION,
+        "AddUser",
+        json!({ "Name": "erin", "Remark": "from CAM", "Email": "erin@example.test",
+                "CountryCode": "86", "PhoneNum": "18600000000", "UseApi": 1 }),
+    )
+    .await;
+    assert_eq!(code, None, "{added}");
+    let uin = added["Uin"].as_u64().unwrap();
+    assert!(added["SecretId"].as_str().unwrap().starts_with("AKID"));
+    let principal_name = format!("erin@{}.onaliyun.com", harness.account_id);
+    let (status, _, got) = aliyun(
+        &harness,
+        &harness.root_aliyun,
+        IMS_VERSION,
+        "GetUser",
+        &[("UserPrincipalName", &principal_name)],
+    )
+    .await;
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(got["User"]["UserId"], uin.to_string());
+    assert_eq!(got["User"]["UserName"], "erin");
+    assert_eq!(got["User"]["Comments"], "from CAM");
+    assert_eq!(got["User"]["MobilePhone"], "86-18600000000");
+    // IMS CreateUser, seen through CAM.
+    let (status, _, created) = aliyun(
+        &harness,
+        &harness.root_aliyun,
+        IMS_VERSION,
+        "CreateUser",
+        &[
+            (
+                "UserPrincipalName",
+                &format!("frank@{}.onaliyun.com", harness.account_id),
+            ),
+            ("DisplayName", "Frank"),
+            ("Comments", "from IMS"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{created}");
+    let (code, listed) = tencent(
+        &harness,
+        &harness.root_tencent,
+        CAM_VERSION,
+        "ListUsers",
+        json!({}),
+    )
+    .await;
+    assert_eq!(code, None);
+    let mut names: Vec<&str> = listed["Data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|user| user["Name"].as_str().unwrap())
+        .collect();
+    // Both were created at the same instant on this clock; only the set matters here.
+    names.sort_unstable();
+    assert_eq!(names, ["erin", "frank"], "the root is not a sub-user");
+    // A RAM policy attached through RAM is listed by CAM, and the reverse.
+    let frank = SubUser {
+        name: "frank".to_owned(),
+        uin: created["User"]["UserId"].as_str().unwrap().parse().unwrap(),
+        tencent: harness.root_tencent.clone(),
+        aliyun: harness.root_aliyun.clone(),
+    };
+    ram_policy_attached(&harness, "ram-written", &ram_allow("ram:GetUser"), &frank).await;
+    attach(&harness, 2, frank.uin).await;
+    let (code, attached) = tencent(
+        &harness,
+        &harness.root_tencent,
+        CAM_VERSION,
+        "ListAttachedUserPolicies",
+        json!({ "TargetUin": frank.uin }),
+    )
+    .await;
+    assert_eq!(code, None, "{attached}");
+    assert_eq!(attached["TotalNum"], 2);
+    assert_eq!(attached["List"][0]["PolicyName"], "ram-written");
+    assert_eq!(attached["List"][0]["PolicyType"], "User");
+    assert_eq!(attached["List"][1]["PolicyName"], "ReadOnlyAccess");
+    assert_eq!(attached["List"][1]["PolicyType"], "QCS");
+    let (status, _, listed) = aliyun(
+        &harness,
+        &harness.root_aliyun,
+        RAM_VERSION,
+        "ListPoliciesForUser",
+        &[("UserName", "frank")],
+    )
+    .await;
+    assert_eq!(status, 200, "{listed}");
+    let policies = listed["Policies"]["Policy"].as_array().unwrap();
+    assert_eq!(policies.len(), 2);
+    assert_eq!(policies[1]["PolicyType"], "System");
+
+    // IMS refuses to delete a user that has keys or policies; CAM Force removes both.
+    let (status, code, _) = aliyun(
+        &harness,
+        &harness.root_aliyun,
+        IMS_VERSION,
+        "DeleteUser",
+        &[("UserPrincipalName", &principal_name)],
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_deref()),
+        (409, Some("DeleteConflict.User.AccessKey"))
+    );
+    let (code, _) = tencent(
+        &harness,
+        &harness.root_tencent,
+        CAM_VERSION,
+        "DeleteUser",
+        json!({ "Name": "erin" }),
+    )
+    .await;
+    assert_eq!(code.as_deref(), Some("OperationDenied.HaveKeys"));
+    let erin_key = Credentials {
+        secret_id: added["SecretId"].as_str().unwrap().to_owned(),
+        secret_key: added["SecretKey"].as_str().unwrap().to_owned(),
+    };
+    let (code, _) = tencent(
+        &harness,
+        &harness.root_tencent,
+        CAM_VERSION,
+        "DeleteUser",
+        json!({ "Name": "erin", "Force": 1 }),
+    )
+    .await;
+    assert_eq!(code, None);
+    let (code, _) = tencent(
+        &harness,
+        &erin_key,
+        CAM_VERSION,
+        "ListAccessKeys",
+        json!({}),
+    )
+    .await;
+    assert_eq!(code.as_deref(), Some("AuthFailure.SecretIdNotFound"));
+    let (code, _) = tencent(
+        &harness,
+        &harness.root_tencent,
+        CAM_VERSION,
+        "GetUser",
+        json!({ "Name": "erin" }),
+    )
+    .await;
+    assert_eq!(code.as_deref(), Some("ResourceNotFound.UserNotExist"));
+    let (status, code, _) = aliyun(
+        &harness,
+        &harness.root_aliyun,
+        IMS_VERSION,
+        "DeleteUser",
+        &[(
+            "UserPrincipalName",
+            &format!("frank@{}.onaliyun.com", harness.account_id),
+        )],
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_deref()),
+        (409, Some("DeleteConflict.User.Policy"))
+    );
+}
+
+#[tokio::test]
+async fn malformed_documents_are_refused_at_creation_with_each_clouds_code() {
+    let harness = harness().await;
+    for document in [
+        "not json",
+        r#"{"version":"1.0","statement":[]}"#,
+        r#"{"version":"2.0","statement":[{"effect":"maybe","action":"*","resource":"*"}]}"#,
+        r#"{"version":"2.0","statement":[{"effect":"allow","resource":"*"}]}"#,
+        r#"{"version":"2.0","statement":[{"effect":"allow","action":"*","resource":"*","condition":{"ip_sometimes":{"qcs:ip":"10.0.0.0/8"}}}]}"#,
+        r#"{"version":"2.0","statement":[{"effect":"allow","principal":{"qcs":["*"]},"action":"*","resource":"*"}]}"#,
+    ] {
+        let (code, body) = tencent(
+            &harness,
+            &harness.root_tencent,
+            CAM_VERSION,
+            "CreatePolicy",
+            json!({ "PolicyName": "bad", "PolicyDocument": document }),
+        )
+        .await;
+        assert_eq!(
+            code.as_deref(),
+            Some("InvalidParameter.PolicyDocumentError"),
+            "{document}: {body}"
+        );
+    }
+    for document in [
+        "[]",
+        r#"{"Version":"2","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+        r#"{"Version":"1","Statement":[{"Effect":"allow","Action":"*","Resource":"*"}]}"#,
+        r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"*"}]}"#,
+        r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"IpAddress":{"acs:SourceIp":"not-an-ip"}}}]}"#,
+    ] {
+        let (status, code, body) = aliyun(
+            &harness,
+            &harness.root_aliyun,
+            RAM_VERSION,
+            "CreatePolicy",
+            &[("PolicyName", "bad"), ("PolicyDocument", document)],
+        )
+        .await;
+        assert_eq!(
+            (status, code.as_deref()),
+            (400, Some("MalformedPolicyDocument")),
+            "{document}: {body}"
+        );
+    }
+    // Nothing was stored by the refusals: the name is still free.
+    let (status, _, body) = aliyun(
+        &harness,
+        &harness.root_aliyun,
+        RAM_VERSION,
+        "CreatePolicy",
+        &[
+            ("PolicyName", "bad"),
+            ("PolicyDocument", &ram_allow("ram:*")),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, code, _) = aliyun(
+        &harness,
+        &harness.root_aliyun,
+        RAM_VERSION,
+        "CreatePolicy",
+        &[
+            ("PolicyName", "bad"),
+            ("PolicyDocument", &ram_allow("ram:*")),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_deref()),
+        (409, Some("EntityAlreadyExists.Policy"))
+    );
+    let (code, _) = tencent(
+        &harness,
+        &harness.root_tencent,
+        CAM_VERSION,
+        "CreatePolicy",
+        json!({ "PolicyName": "bad", "PolicyDocument": allow("cam:*").to_string() }),
+    )
+    .await;
+    assert_eq!(code.as_deref(), Some("FailedOperation.PolicyNameInUse"));
+    let (code, _) = tencent(
+        &harness,
+        &harness.root_tencent,
+        CAM_VERSION,
+        "CreatePolicy",
+        json!({ "PolicyName": "AdministratorAccess", "PolicyDocument": allow("cam:*").to_string() }),
+    )
+    .await;
+    assert_eq!(code.as_deref(), Some("FailedOperation.PolicyNameInUse"));
+}

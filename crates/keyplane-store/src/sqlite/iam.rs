@@ -1,0 +1,324 @@
+//! Users, custom policies and policy attachments on SQLite. Every write runs as one job of the
+//! single writer (in its own savepoint), so its checks and changes are atomic and serialised
+//! with every other write: no lock is needed for the limits.
+
+use keyplane_core::audit::AuditEvent;
+use keyplane_core::model::{CustomPolicy, PolicyAttachment, PolicySyntax, PolicyType, User};
+use keyplane_core::store::{DeleteUserOptions, StoreError};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::worker::backend;
+use super::{
+    conversion_error, find_user, from_nanos, insert_audit, is_unique_violation, user_from_row,
+    USER_COLUMNS,
+};
+use crate::codec::{as_i64, as_u64, nanos};
+
+const POLICY_COLUMNS: &str = "account_id, id, name, description, syntax, document, created_at";
+
+/// A custom policy from `POLICY_COLUMNS` starting at column `first` (`None` when its id is
+/// NULL, as on the outer side of a join).
+fn policy_from_columns(row: &Row<'_>, first: usize) -> rusqlite::Result<Option<CustomPolicy>> {
+    let Some(id) = row.get::<_, Option<i64>>(first + 1)? else {
+        return Ok(None);
+    };
+    let syntax: String = row.get(first + 4)?;
+    Ok(Some(CustomPolicy {
+        account_id: as_u64(row.get(first)?),
+        id: as_u64(id),
+        name: row.get(first + 2)?,
+        description: row.get(first + 3)?,
+        syntax: PolicySyntax::parse(&syntax)
+            .ok_or_else(|| conversion_error(format!("unknown policy syntax {syntax}")))?,
+        document: row.get(first + 5)?,
+        created_at: from_nanos(row.get(first + 6)?)?,
+    }))
+}
+
+fn policy_from_row(row: &Row<'_>) -> rusqlite::Result<CustomPolicy> {
+    policy_from_columns(row, 0)?
+        .ok_or_else(|| conversion_error("a custom policy without an id".to_owned()))
+}
+
+/// Every user of an account, oldest first.
+pub(super) fn list_users(
+    connection: &Connection,
+    account_id: u64,
+) -> Result<Vec<User>, StoreError> {
+    let mut statement = connection
+        .prepare_cached(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE account_id = ?1 ORDER BY created_at, uin"
+        ))
+        .map_err(backend)?;
+    let rows = statement
+        .query_map([as_i64(account_id)], user_from_row)
+        .map_err(backend)?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+}
+
+/// Deletes a user, its attachments and (per `options`) its access keys with their last uses;
+/// X. Refusals are checked in the contract's order:
+/// `UserNotFound`, `UserHasAccessKeys`, `UserHasPolicies`.
+pub(super) fn delete_user(
+    connection: &Connection,
+    account_id: u64,
+    uin: u64,
+    options: DeleteUserOptions,
+    audit: &AuditEvent,
+) -> Result<Vec<String>, StoreError> {
+    if find_user(connection, account_id, uin)?.is_none() {
+        return Err(StoreError::UserNotFound);
+    }
+    let key_ids: Vec<String> = {
+        let mut statement = connection
+            .prepare_cached("SELECT id FROM access_keys WHERE owner_uin = ?1 ORDER BY id")
+            .map_err(backend)?;
+        let rows = statement
+            .query_map([as_i64(uin)], |row| row.get(0))
+            .map_err(backend)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(backend)?
+    };
+    if !key_ids.is_empty() && !options.remove_access_keys {
+        return Err(StoreError::UserHasAccessKeys);
+    }
+    if attachment_count(connection, uin)? > 0 && !options.detach_policies {
+        return Err(StoreError::UserHasPolicies);
+    }
+    for key_id in &key_ids {
+        connection
+            .execute("DELETE FROM key_usage WHERE key_id = ?1", [key_id])
+            .map_err(backend)?;
+    }
+    let statements = [
+        "DELETE FROM access_keys WHERE owner_uin = ?1",
+        "DELETE FROM policy_attachments WHERE user_uin = ?1",
+        "DELETE FROM users WHERE uin = ?1",
+    ];
+    for statement in statements {
+        connection
+            .execute(statement, [as_i64(uin)])
+            .map_err(backend)?;
+    }
+    insert_audit(connection, audit)?;
+    Ok(key_ids)
+}
+
+fn attachment_count(connection: &Connection, uin: u64) -> Result<i64, StoreError> {
+    connection
+        .prepare_cached("SELECT COUNT(*) FROM policy_attachments WHERE user_uin = ?1")
+        .and_then(|mut statement| statement.query_row([as_i64(uin)], |row| row.get(0)))
+        .map_err(backend)
+}
+
+/// Inserts a custom policy. Checked in this order: `PolicyNameTaken`, `PolicyLimitExceeded`,
+/// `IdentifierTaken` (a name already taken is the answer whatever the count; an id collision,
+/// which the caller cures by drawing another id, is looked at last).
+pub(super) fn create_custom_policy(
+    connection: &Connection,
+    policy: &CustomPolicy,
+    limit: u32,
+    audit: &AuditEvent,
+) -> Result<(), StoreError> {
+    let account_id = as_i64(policy.account_id);
+    let (name_taken, held): (bool, i64) = connection
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM custom_policies WHERE account_id = ?1 AND name = ?2), \
+             (SELECT COUNT(*) FROM custom_policies WHERE account_id = ?1)",
+            params![account_id, policy.name],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .map_err(backend)?;
+    if name_taken {
+        return Err(StoreError::PolicyNameTaken);
+    }
+    if held >= i64::from(limit) {
+        return Err(StoreError::PolicyLimitExceeded { limit });
+    }
+    let result = connection.execute(
+        "INSERT INTO custom_policies (account_id, id, name, description, syntax, document, \
+         created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            account_id,
+            as_i64(policy.id),
+            policy.name,
+            policy.description,
+            policy.syntax.as_str(),
+            policy.document,
+            nanos(policy.created_at),
+        ],
+    );
+    match result {
+        Ok(_) => insert_audit(connection, audit),
+        Err(error) if is_unique_violation(&error) => Err(StoreError::IdentifierTaken),
+        Err(error) => Err(backend(error)),
+    }
+}
+
+/// A custom policy by name within an account.
+pub(super) fn policy_by_name(
+    connection: &Connection,
+    account_id: u64,
+    name: &str,
+) -> Result<Option<CustomPolicy>, StoreError> {
+    connection
+        .prepare_cached(&format!(
+            "SELECT {POLICY_COLUMNS} FROM custom_policies WHERE account_id = ?1 AND name = ?2"
+        ))
+        .and_then(|mut statement| {
+            statement
+                .query_row(params![as_i64(account_id), name], policy_from_row)
+                .optional()
+        })
+        .map_err(backend)
+}
+
+/// A custom policy by id within an account.
+pub(super) fn policy_by_id(
+    connection: &Connection,
+    account_id: u64,
+    id: u64,
+) -> Result<Option<CustomPolicy>, StoreError> {
+    connection
+        .prepare_cached(&format!(
+            "SELECT {POLICY_COLUMNS} FROM custom_policies WHERE account_id = ?1 AND id = ?2"
+        ))
+        .and_then(|mut statement| {
+            statement
+                .query_row(params![as_i64(account_id), as_i64(id)], policy_from_row)
+                .optional()
+        })
+        .map_err(backend)
+}
+
+/// What to attach, and under which limit.
+pub(super) struct Attachment {
+    pub account_id: u64,
+    pub uin: u64,
+    pub policy_type: PolicyType,
+    pub policy_name: String,
+    pub attached_at: i64,
+    pub limit: u32,
+}
+
+/// Attaches a policy. Checked in this order: `UserNotFound`, `PolicyNotFound` (custom only),
+/// `PolicyAlreadyAttached`, `AttachmentLimitExceeded`.
+pub(super) fn attach_policy(
+    connection: &Connection,
+    attachment: &Attachment,
+    audit: &AuditEvent,
+) -> Result<(), StoreError> {
+    if find_user(connection, attachment.account_id, attachment.uin)?.is_none() {
+        return Err(StoreError::UserNotFound);
+    }
+    if attachment.policy_type == PolicyType::Custom
+        && policy_by_name(connection, attachment.account_id, &attachment.policy_name)?.is_none()
+    {
+        return Err(StoreError::PolicyNotFound);
+    }
+    if is_attached(
+        connection,
+        attachment.uin,
+        attachment.policy_type,
+        &attachment.policy_name,
+    )? {
+        return Err(StoreError::PolicyAlreadyAttached);
+    }
+    if attachment_count(connection, attachment.uin)? >= i64::from(attachment.limit) {
+        return Err(StoreError::AttachmentLimitExceeded {
+            limit: attachment.limit,
+        });
+    }
+    connection
+        .execute(
+            "INSERT INTO policy_attachments (account_id, user_uin, policy_type, policy_name, \
+             attached_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                as_i64(attachment.account_id),
+                as_i64(attachment.uin),
+                attachment.policy_type.as_str(),
+                attachment.policy_name,
+                attachment.attached_at,
+            ],
+        )
+        .map_err(backend)?;
+    insert_audit(connection, audit)
+}
+
+fn is_attached(
+    connection: &Connection,
+    uin: u64,
+    policy_type: PolicyType,
+    policy_name: &str,
+) -> Result<bool, StoreError> {
+    connection
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM policy_attachments \
+             WHERE user_uin = ?1 AND policy_type = ?2 AND policy_name = ?3)",
+        )
+        .and_then(|mut statement| {
+            statement.query_row(
+                params![as_i64(uin), policy_type.as_str(), policy_name],
+                |row| row.get(0),
+            )
+        })
+        .map_err(backend)
+}
+
+/// Detaches a policy: `UserNotFound`, `PolicyNotAttached`.
+pub(super) fn detach_policy(
+    connection: &Connection,
+    account_id: u64,
+    uin: u64,
+    policy_type: PolicyType,
+    policy_name: &str,
+    audit: &AuditEvent,
+) -> Result<(), StoreError> {
+    if find_user(connection, account_id, uin)?.is_none() {
+        return Err(StoreError::UserNotFound);
+    }
+    let detached = connection
+        .execute(
+            "DELETE FROM policy_attachments \
+             WHERE user_uin = ?1 AND policy_type = ?2 AND policy_name = ?3",
+            params![as_i64(uin), policy_type.as_str(), policy_name],
+        )
+        .map_err(backend)?;
+    if detached == 0 {
+        return Err(StoreError::PolicyNotAttached);
+    }
+    insert_audit(connection, audit)
+}
+
+/// A user's attachments in attach order, each custom one with its policy: one query.
+pub(super) fn user_policies(
+    connection: &Connection,
+    account_id: u64,
+    uin: u64,
+) -> Result<Vec<PolicyAttachment>, StoreError> {
+    let mut statement = connection
+        .prepare_cached(
+            "SELECT a.policy_type, a.policy_name, a.attached_at, p.account_id, p.id, p.name, \
+             p.description, p.syntax, p.document, p.created_at \
+             FROM policy_attachments AS a \
+             LEFT JOIN custom_policies AS p ON a.policy_type = 'Custom' \
+                 AND p.account_id = a.account_id AND p.name = a.policy_name \
+             WHERE a.user_uin = ?2 AND a.account_id = ?1 \
+             ORDER BY a.attached_at, a.policy_type, a.policy_name",
+        )
+        .map_err(backend)?;
+    let rows = statement
+        .query_map(params![as_i64(account_id), as_i64(uin)], |row| {
+            let policy_type: String = row.get(0)?;
+            Ok(PolicyAttachment {
+                policy_type: PolicyType::parse(&policy_type).ok_or_else(|| {
+                    conversion_error(format!("unknown policy type {policy_type}"))
+                })?,
+                policy_name: row.get(1)?,
+                attached_at: from_nanos(row.get(2)?)?,
+                custom: policy_from_columns(row, 3)?,
+            })
+        })
+        .map_err(backend)?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+}
