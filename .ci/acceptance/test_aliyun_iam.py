@@ -126,10 +126,11 @@ def assert_denied(kp, user, call, action: str, resource: str | tuple | None = No
     assert d["NoPermissionType"] == kind, d
     assert d["AuthPrincipalType"] == "SubUser", d
     assert d["AuthPrincipalOwnerId"] == str(kp.init.account_id), d
-    assert d["AuthPrincipalDisplayName"] in (user.name, str(user.uin)), d
-    assert d["PolicyType"], d
+    assert d["AuthPrincipalDisplayName"] == str(user.uin), d   # the UID, as on Alibaba
+    assert d["PolicyType"] == "AccountLevelIdentityBasedPolicy", d
     diag = json.loads(base64.b64decode(d["EncodedDiagnosticMessage"]))
     assert diag["AuthAction"] == action and diag.get("AuthResource") == d["AuthResource"], diag
+    assert diag["AuthPrincipal"]["AuthPrincipalName"] == user.name, diag
     return d
 
 

@@ -75,8 +75,9 @@ impl AliyunError {
 
     /// An authorization refusal (403) with its `AccessDeniedDetail`: `NoPermission` from RAM
     /// itself (IMS and RAM), `Forbidden.RAM` from other products (SMC, EAS), as Alibaba does.
-    /// The detail has Alibaba's fields, plus `AuthResource` (what was asked on), and its
-    /// `EncodedDiagnosticMessage` is the diagnosis as base64 JSON.
+    /// The detail has Alibaba's fields (the principal's display name is its UID), plus
+    /// `AuthResource` (what was asked on), and its `EncodedDiagnosticMessage` is the diagnosis
+    /// as base64 JSON, which also names the user.
     pub fn access_denied(denied: &AccessDenied, code: &'static str) -> Self {
         use base64::Engine;
         let no_permission_type = if denied.explicit {
@@ -90,20 +91,21 @@ impl AliyunError {
             "AuthPrincipal": {
                 "AuthPrincipalType": "SubUser",
                 "AuthPrincipalOwnerId": denied.account_id.to_string(),
-                "AuthPrincipalDisplayName": denied.principal_name,
-                "AuthPrincipalId": denied.principal_uin.to_string(),
+                "AuthPrincipalDisplayName": denied.principal_uin.to_string(),
+                "AuthPrincipalName": denied.principal_name,
             },
             "ExplicitDeny": denied.explicit,
             "NoPermissionPolicyType": "AccountLevelIdentityBasedPolicy",
         });
         let encoded = base64::engine::general_purpose::STANDARD
             .encode(serde_json::to_vec(&diagnosis).unwrap_or_default());
+        // As on Alibaba, the display name of a RAM user's principal is its UID.
         let detail = serde_json::json!({
             "AuthAction": denied.action,
             "AuthResource": denied.resource,
             "AuthPrincipalType": "SubUser",
             "AuthPrincipalOwnerId": denied.account_id.to_string(),
-            "AuthPrincipalDisplayName": denied.principal_name,
+            "AuthPrincipalDisplayName": denied.principal_uin.to_string(),
             "PolicyType": "AccountLevelIdentityBasedPolicy",
             "NoPermissionType": no_permission_type,
             "EncodedDiagnosticMessage": encoded,

@@ -546,7 +546,11 @@ async fn every_alibaba_action_declares_its_permission_and_is_enforced() {
             let detail = &body["AccessDeniedDetail"];
             assert_eq!(detail["AuthAction"], entry.permission, "{body}");
             assert_eq!(detail["NoPermissionType"], "ImplicitDeny", "{body}");
-            assert_eq!(detail["AuthPrincipalDisplayName"], "matrix", "{body}");
+            assert_eq!(
+                detail["AuthPrincipalDisplayName"],
+                user.uin.to_string(),
+                "the display name is the UID, as on Alibaba: {body}"
+            );
             assert_eq!(
                 detail["AuthPrincipalOwnerId"],
                 harness.account_id.to_string(),
