@@ -627,3 +627,35 @@ def test_administrator_access(kp, mode):
     s.ims.delete_user(im.DeleteUserRequest(user_principal_name=made.user_principal_name))
     detach(kp, u.name, "AdministratorAccess", "System", mode)
     assert_denied(kp, u, lambda: create_user(s.ims, kp, "late"), "ram:CreateUser", user_arn(kp, "late"))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_ram_get_and_delete_policy(kp, mode):
+    """GetPolicy shows the document in RAM syntax with its attachment count (a policy written
+    in CAM syntax too); DeletePolicy is refused while the policy is attached
+    (DeleteConflict.Policy.User, 409) and then deletes it."""
+    client = ram(kp, mode)
+    u = new_ali_user(kp, manage_own_keys=False)
+    name = grant(kp, u, allow("ram:ListUsers", condition={"IpAddress": {"acs:SourceIp": "127.0.0.1"}}))
+    got = client.get_policy(rm.GetPolicyRequest(policy_type="Custom", policy_name=name)).body
+    assert got.policy.attachment_count == 1 and got.policy.default_version == "v1", got
+    assert got.default_policy_version.is_default_version is True
+    doc = json.loads(got.default_policy_version.policy_document)
+    assert doc["Version"] == "1"
+    assert doc["Statement"][0]["Condition"] == {"IpAddress": {"acs:SourceIp": ["127.0.0.1"]}}
+    system = client.get_policy(rm.GetPolicyRequest(policy_type="System", policy_name="ReadOnlyAccess")).body
+    assert system.policy.policy_type == "System"
+    # A CAM-syntax policy reads back in RAM syntax.
+    cam_id = kp.cam().CreatePolicy(mk(cam.CreatePolicyRequest, PolicyName=unique("camdoc"), PolicyDocument=json.dumps(
+        {"version": "2.0", "statement": [{"effect": "deny", "action": "ram:*", "resource": "*"}]}))).PolicyId
+    cam_name = kp.cam().GetPolicy(mk(cam.GetPolicyRequest, PolicyId=cam_id)).PolicyName
+    as_ram = json.loads(client.get_policy(rm.GetPolicyRequest(policy_type="Custom", policy_name=cam_name))
+                        .body.default_policy_version.policy_document)
+    assert as_ram["Statement"][0]["Effect"] == "Deny" and as_ram["Statement"][0]["Action"] == ["ram:*"]
+
+    with ali_raises("DeleteConflict.Policy.User", 409):
+        client.delete_policy(rm.DeletePolicyRequest(policy_name=name))
+    detach(kp, u.name, name)
+    client.delete_policy(rm.DeletePolicyRequest(policy_name=name))
+    with ali_raises("EntityNotExist.Policy", 404):
+        client.get_policy(rm.GetPolicyRequest(policy_type="Custom", policy_name=name))

@@ -573,3 +573,35 @@ def test_tccli_users_and_policies(kp, tccli_home):
     ok_json(tccli(kp, tccli_home, "cam", "DeleteUser", "--Name", name, "--Force", 1), "DeleteUser Force=1")
     fails_with(tccli(kp, tccli_home, "cam", "ListAccessKeys", cred=cred), "AuthFailure.SecretIdNotFound",
                "the deleted user's key")
+
+
+def test_cam_get_and_delete_policy(kp):
+    """GetPolicy shows the document in CAM syntax (also a preset policy's); DeletePolicy takes a
+    list of ids, detaches the policy from its users (who lose what it granted at once) and
+    refuses a preset policy."""
+    root = kp.cam()
+    u = kp.new_user(manage_own_keys=False)
+    document = cam_doc(allow("cam:ListAccessKeys", condition={"ip_equal": {"qcs:ip": "127.0.0.1"}}))
+    policy_id = create_policy(root, document, description="list keys from here")
+    attach(kp, u.uin, policy_id)
+    got = root.GetPolicy(mk(cam.GetPolicyRequest, PolicyId=policy_id))
+    assert got.Type == 1 and got.Description == "list keys from here", got
+    body = raw("GetPolicy")
+    assert {"PolicyName", "Description", "Type", "AddTime", "UpdateTime", "PolicyDocument"} <= set(body), body
+    doc = json.loads(got.PolicyDocument)
+    assert doc["version"] == "2.0"
+    assert doc["statement"][0]["action"] == ["cam:ListAccessKeys"]
+    assert doc["statement"][0]["condition"] == {"ip_equal": {"qcs:ip": ["127.0.0.1"]}}
+    preset = root.GetPolicy(mk(cam.GetPolicyRequest, PolicyId=READ_ONLY_ACCESS_ID))
+    assert (preset.PolicyName, preset.Type) == ("ReadOnlyAccess", 2)
+
+    sub = kp.cam(cred=(u.secret_id, u.secret_key))
+    sub.ListAccessKeys(mk(cam.ListAccessKeysRequest))
+    root.DeletePolicy(mk(cam.DeletePolicyRequest, PolicyId=[policy_id]))
+    with raises_code("AuthFailure.UnauthorizedOperation"):
+        sub.ListAccessKeys(mk(cam.ListAccessKeysRequest))
+    assert attached(root, u.uin) == {}
+    with raises_code("ResourceNotFound.PolicyIdNotFound"):
+        root.GetPolicy(mk(cam.GetPolicyRequest, PolicyId=policy_id))
+    with raises_code("InvalidParameter.PolicyIdError"):
+        root.DeletePolicy(mk(cam.DeletePolicyRequest, PolicyId=[ADMINISTRATOR_ACCESS_ID]))

@@ -358,6 +358,11 @@ impl AliyunError {
                 "EntityAlreadyExists.User.Policy",
                 "The user has already been attached this policy.",
             ),
+            CoreError::PolicyInUse => Self::new(
+                409,
+                "DeleteConflict.Policy.User",
+                "The policy CAN NOT been attached to any user while deleting the policy.",
+            ),
             CoreError::PolicyNotAttached => Self::new(
                 404,
                 "EntityNotExist.User.Policy",

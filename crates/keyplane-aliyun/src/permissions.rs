@@ -29,6 +29,8 @@ pub enum ResourceKind {
     UserAndPolicy,
     /// The custom policy `PolicyName` creates.
     NewPolicy,
+    /// The policy named by `PolicyType` (default `Custom`) and `PolicyName`.
+    Policy,
     /// Every resource: the action is authorized at the operation level.
     Any,
 }
@@ -90,6 +92,8 @@ pub const IMS: &[ActionPermission] = &[
 /// RAM 2015-05-01 (its policy actions).
 pub const RAM: &[ActionPermission] = &[
     entry("CreatePolicy", "ram:CreatePolicy", ResourceKind::NewPolicy),
+    entry("GetPolicy", "ram:GetPolicy", ResourceKind::Policy),
+    entry("DeletePolicy", "ram:DeletePolicy", ResourceKind::Policy),
     entry(
         "AttachPolicyToUser",
         "ram:AttachPolicyToUser",
@@ -183,6 +187,7 @@ pub enum RequestResource {
         policy: String,
     },
     Policy(String),
+    SystemPolicy(String),
     Any,
 }
 
@@ -242,6 +247,14 @@ impl RequestResource {
             ResourceKind::NewPolicy => {
                 RequestResource::Policy(params.required("PolicyName")?.to_owned())
             }
+            ResourceKind::Policy => {
+                let name = params.required("PolicyName")?.to_owned();
+                if text("PolicyType") == "System" {
+                    RequestResource::SystemPolicy(name)
+                } else {
+                    RequestResource::Policy(name)
+                }
+            }
             ResourceKind::Any => RequestResource::Any,
         })
     }
@@ -266,6 +279,7 @@ impl RequestResource {
                 },
             ],
             RequestResource::Policy(name) => vec![format!("acs:ram::{account}:policy/{name}")],
+            RequestResource::SystemPolicy(name) => vec![format!("acs:ram::system:policy/{name}")],
             RequestResource::Any => vec!["*".to_owned()],
         }
     }

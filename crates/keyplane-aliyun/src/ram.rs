@@ -1,5 +1,6 @@
 //! RAM 2015-05-01 policy actions: `CreatePolicy` (a RAM-syntax document, stored in the common
-//! form), `AttachPolicyToUser`, `DetachPolicyFromUser` and `ListPoliciesForUser`, with RAM's
+//! form), `GetPolicy` (the document rendered in RAM syntax, whichever syntax it was written
+//! in), `DeletePolicy` (refused while attached), `AttachPolicyToUser`, `DetachPolicyFromUser` and `ListPoliciesForUser`, with RAM's
 //! field names, limits and error codes. Users are named by RAM's `UserName` (the part of the
 //! `UserPrincipalName` before `@`); policies by `PolicyType` (`System` or `Custom`) and
 //! `PolicyName`.
@@ -15,6 +16,8 @@ use crate::time_format::iso8601;
 /// The actions of the dispatch table.
 pub const ACTIONS: &[&str] = &[
     "CreatePolicy",
+    "GetPolicy",
+    "DeletePolicy",
     "AttachPolicyToUser",
     "DetachPolicyFromUser",
     "ListPoliciesForUser",
@@ -46,6 +49,16 @@ pub async fn dispatch(
 ) -> Result<Map<String, Value>, AliyunError> {
     match context.action.as_str() {
         "CreatePolicy" => create_policy(authority, context, params).await,
+        "GetPolicy" => get_policy(authority, context, params).await,
+        "DeletePolicy" => {
+            let name = params.required("PolicyName")?;
+            check_policy_name(name)?;
+            authority
+                .delete_policy(context, name, false)
+                .await
+                .map_err(core)?;
+            Ok(Map::new())
+        }
         "AttachPolicyToUser" | "DetachPolicyFromUser" => {
             let policy_type = policy_type(params)?;
             let policy_name = params.required("PolicyName")?;
@@ -188,4 +201,63 @@ async fn create_policy(
             "CreateDate": iso8601(policy.created_at),
         }
     })))
+}
+
+async fn get_policy(
+    authority: &Authority,
+    context: &RequestContext,
+    params: &Params,
+) -> Result<Map<String, Value>, AliyunError> {
+    let policy_type = policy_type(params)?;
+    let name = params.required("PolicyName")?;
+    check_policy_name(name)?;
+    let (description, document, created) = match policy_type {
+        PolicyType::System => {
+            let system = keyplane_policy::system_policy(name)
+                .ok_or_else(|| core(CoreError::PolicyNotFound))?;
+            (
+                system.description.to_owned(),
+                system.policy.render(keyplane_policy::Syntax::Ram),
+                None,
+            )
+        }
+        PolicyType::Custom => {
+            let custom = authority
+                .custom_policy_named(context, name)
+                .await
+                .map_err(core)?;
+            let document = keyplane_policy::Policy::from_stored(&custom.document)
+                .map_err(|_| AliyunError::internal())?;
+            (
+                custom.description,
+                document.render(keyplane_policy::Syntax::Ram),
+                Some(iso8601(custom.created_at)),
+            )
+        }
+    };
+    let attachments = authority
+        .policy_attachment_count(context, policy_type, name)
+        .await
+        .map_err(core)?;
+    let mut policy = json!({
+        "PolicyName": name,
+        "PolicyType": policy_type.as_str(),
+        "Description": description,
+        "DefaultVersion": DEFAULT_VERSION,
+        "AttachmentCount": attachments,
+        "PolicyDocument": document,
+    });
+    let mut version = json!({
+        "VersionId": DEFAULT_VERSION,
+        "IsDefaultVersion": true,
+        "PolicyDocument": document,
+    });
+    if let Some(created) = created {
+        policy["CreateDate"] = json!(created);
+        policy["UpdateDate"] = json!(created);
+        version["CreateDate"] = json!(created);
+    }
+    Ok(fields(
+        json!({ "Policy": policy, "DefaultPolicyVersion": version }),
+    ))
 }

@@ -589,6 +589,41 @@ impl Authority {
             .ok_or(CoreError::PolicyNotFound)
     }
 
+    /// Deletes a custom policy of the caller's account. While it is attached: with `detach`
+    /// its attachments go with it (the users' authorizations change at once, on every node),
+    /// otherwise `PolicyInUse`.
+    pub async fn delete_policy(
+        &self,
+        context: &RequestContext,
+        name: &str,
+        detach: bool,
+    ) -> Result<(), CoreError> {
+        let caller = context.authorized_caller()?;
+        let audit = context.audit_event(Some(format!("policy/{name}")), OUTCOME_SUCCESS);
+        let detached = self
+            .store
+            .delete_custom_policy(caller.account_id, name, detach, audit)
+            .await?;
+        for uin in detached {
+            self.forget_user_permissions(caller.account_id, uin);
+        }
+        Ok(())
+    }
+
+    /// How many users of the caller's account have the policy attached.
+    pub async fn policy_attachment_count(
+        &self,
+        context: &RequestContext,
+        policy_type: PolicyType,
+        name: &str,
+    ) -> Result<u64, CoreError> {
+        let caller = context.authorized_caller()?;
+        Ok(self
+            .store
+            .policy_attachment_count(caller.account_id, policy_type, name)
+            .await?)
+    }
+
     /// Attaches a system or custom policy to a user of the caller's account; its
     /// authorizations change at once on this node and, on a shared database, on every node.
     pub async fn attach_policy(

@@ -97,6 +97,8 @@ pub enum CoreError {
     PolicyAlreadyAttached,
     #[error("the policy is not attached to the user")]
     PolicyNotAttached,
+    #[error("the policy is attached to users")]
+    PolicyInUse,
     #[error("the user already has the maximum of {limit} policies attached")]
     AttachmentLimitExceeded { limit: u32 },
     #[error("the policy document is malformed: {reason}")]
@@ -151,6 +153,7 @@ impl From<StoreError> for CoreError {
             StoreError::PolicyLimitExceeded { limit } => CoreError::PolicyLimitExceeded { limit },
             StoreError::PolicyAlreadyAttached => CoreError::PolicyAlreadyAttached,
             StoreError::PolicyNotAttached => CoreError::PolicyNotAttached,
+            StoreError::PolicyInUse => CoreError::PolicyInUse,
             StoreError::AttachmentLimitExceeded { limit } => {
                 CoreError::AttachmentLimitExceeded { limit }
             }

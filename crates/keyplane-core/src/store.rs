@@ -70,6 +70,8 @@ pub enum StoreError {
     PolicyLimitExceeded { limit: u32 },
     #[error("the policy is already attached to the user")]
     PolicyAlreadyAttached,
+    #[error("the policy is attached to users")]
+    PolicyInUse,
     #[error("the policy is not attached to the user")]
     PolicyNotAttached,
     #[error("attached policy limit of {limit} reached")]
@@ -240,6 +242,26 @@ pub trait Store: Send + Sync + 'static {
         account_id: u64,
         id: u64,
     ) -> Result<Option<CustomPolicy>, StoreError>;
+
+    /// Deletes a custom policy of the account, with the audit event, in one transaction:
+    /// `PolicyNotFound`; `PolicyInUse` while it is attached to any user, unless `detach`, when
+    /// its attachments go with it (and, on a shared database, every node is told of each user
+    /// whose permissions changed). Returns the uins of the users it was detached from.
+    async fn delete_custom_policy(
+        &self,
+        account_id: u64,
+        name: &str,
+        detach: bool,
+        audit: AuditEvent,
+    ) -> Result<Vec<u64>, StoreError>;
+
+    /// How many users of the account have the policy attached.
+    async fn policy_attachment_count(
+        &self,
+        account_id: u64,
+        policy_type: PolicyType,
+        name: &str,
+    ) -> Result<u64, StoreError>;
 
     /// Attaches a policy to a user, with the audit event, in one transaction: `UserNotFound`,
     /// `PolicyNotFound` (a custom policy not in the account; system policy names are the

@@ -1,8 +1,8 @@
 //! CAM 2019-01-16 actions, with CAM's field names, types and time format
 //! (`YYYY-MM-DD hh:mm:ss`, UTC): access keys (CreateAccessKey, ListAccessKeys,
 //! UpdateAccessKey, DeleteAccessKey, GetSecurityLastUsed), sub-users (AddUser, GetUser,
-//! ListUsers, DeleteUser) and policies (CreatePolicy, AttachUserPolicy, DetachUserPolicy,
-//! ListAttachedUserPolicies). Users are the same users IMS serves; policies are written in
+//! ListUsers, DeleteUser) and policies (CreatePolicy, GetPolicy, DeletePolicy,
+//! AttachUserPolicy, DetachUserPolicy, ListAttachedUserPolicies). Users are the same users IMS serves; policies are written in
 //! CAM syntax and stored in the common form.
 
 use keyplane_core::model::{
@@ -30,6 +30,8 @@ pub const ACTIONS: &[&str] = &[
     "ListUsers",
     "DeleteUser",
     "CreatePolicy",
+    "GetPolicy",
+    "DeletePolicy",
     "AttachUserPolicy",
     "DetachUserPolicy",
     "ListAttachedUserPolicies",
@@ -192,6 +194,75 @@ pub async fn dispatch(
         }
         "DeleteUser" => delete_user(authority, context, params).await,
         "CreatePolicy" => create_policy(authority, context, params).await,
+        "GetPolicy" => {
+            params.allow_only(&["PolicyId"])?;
+            let policy_id = required_unsigned(params, "PolicyId")?;
+            let (policy_type, name) = authority
+                .policy_with_id(context, policy_id)
+                .await
+                .map_err(core_error)?;
+            let fields = match policy_type {
+                PolicyType::System => {
+                    let system =
+                        keyplane_policy::system_policy(&name).ok_or_else(TencentError::internal)?;
+                    json!({
+                        "PolicyName": system.name,
+                        "Description": system.description,
+                        "Type": 2,
+                        "PolicyDocument": system.policy.render(keyplane_policy::Syntax::Cam),
+                    })
+                }
+                PolicyType::Custom => {
+                    let custom = authority
+                        .custom_policy_named(context, &name)
+                        .await
+                        .map_err(core_error)?;
+                    let document = keyplane_policy::Policy::from_stored(&custom.document)
+                        .map_err(|_| TencentError::internal())?;
+                    json!({
+                        "PolicyName": custom.name,
+                        "Description": custom.description,
+                        "Type": 1,
+                        "AddTime": format_time(custom.created_at),
+                        "UpdateTime": format_time(custom.created_at),
+                        "PolicyDocument": document.render(keyplane_policy::Syntax::Cam),
+                    })
+                }
+            };
+            let mut fields = response(fields);
+            fields.insert("PresetAlias".into(), json!(""));
+            fields.insert("IsServiceLinkedRolePolicy".into(), json!(0));
+            Ok(fields)
+        }
+        "DeletePolicy" => {
+            params.allow_only(&["PolicyId"])?;
+            let policy_ids = params
+                .optional_unsigned_list("PolicyId")?
+                .filter(|ids| !ids.is_empty())
+                .ok_or_else(|| TencentError::missing_parameter("PolicyId"))?;
+            // Every id is checked before anything is deleted; system policies cannot be.
+            let mut names = Vec::with_capacity(policy_ids.len());
+            for policy_id in policy_ids {
+                match authority.policy_with_id(context, policy_id).await {
+                    Ok((PolicyType::Custom, name)) => names.push(name),
+                    Ok((PolicyType::System, _)) => {
+                        return Err(TencentError::new(
+                            "InvalidParameter.PolicyIdError",
+                            format!("Policy {policy_id} is a preset policy and cannot be deleted."),
+                        ))
+                    }
+                    Err(error) => return Err(core_error(error)),
+                }
+            }
+            for name in names {
+                // CAM detaches a deleted policy from its users.
+                match authority.delete_policy(context, &name, true).await {
+                    Ok(()) | Err(CoreError::PolicyNotFound) => {}
+                    Err(error) => return Err(core_error(error)),
+                }
+            }
+            Ok(Map::new())
+        }
         "AttachUserPolicy" | "DetachUserPolicy" => {
             let attach = context.action == "AttachUserPolicy";
             let uin_parameter = if attach { "AttachUin" } else { "DetachUin" };

@@ -245,11 +245,13 @@ impl TencentError {
                 "InvalidParameter.PolicyDocumentError",
                 format!("The policy document is invalid: {reason}"),
             ),
-            // CAM detaches policies with the user and treats attach and detach as idempotent
+            // CAM detaches policies with the user or the policy deleted and treats attach and
+            // detach as idempotent
             // (the actions map these outcomes to success before they get here).
             CoreError::UserHasPolicies
             | CoreError::PolicyAlreadyAttached
-            | CoreError::PolicyNotAttached => Self::new("FailedOperation", error.to_string()),
+            | CoreError::PolicyNotAttached
+            | CoreError::PolicyInUse => Self::new("FailedOperation", error.to_string()),
             CoreError::InvalidFormat {
                 parameter,
                 expected,

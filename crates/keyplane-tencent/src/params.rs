@@ -83,6 +83,23 @@ impl Params {
             .transpose()
     }
 
+    /// An optional array of non-negative integers (numbers, or their decimal text in the v1
+    /// flat form `Name.0=…`).
+    pub fn optional_unsigned_list(&self, name: &str) -> Result<Option<Vec<u64>>, TencentError> {
+        self.value(name)
+            .map(|value| {
+                let Value::Array(elements) = value else {
+                    return Err(TencentError::invalid_type(name, "an array of integers"));
+                };
+                elements
+                    .iter()
+                    .enumerate()
+                    .map(|(index, element)| as_unsigned(&format!("{name}.{index}"), element))
+                    .collect()
+            })
+            .transpose()
+    }
+
     /// An optional array of strings.
     pub fn optional_string_list(&self, name: &str) -> Result<Option<Vec<String>>, TencentError> {
         self.value(name)

@@ -80,6 +80,8 @@ pub const CAM: &[ActionPermission] = &[
     entry("ListUsers", "cam:ListUsers", ResourceKind::Any),
     entry("DeleteUser", "cam:DeleteUser", ResourceKind::Any),
     entry("CreatePolicy", "cam:CreatePolicy", ResourceKind::Any),
+    entry("GetPolicy", "cam:GetPolicy", ResourceKind::Any),
+    entry("DeletePolicy", "cam:DeletePolicy", ResourceKind::Any),
     entry(
         "AttachUserPolicy",
         "cam:AttachUserPolicy",

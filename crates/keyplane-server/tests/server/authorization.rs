@@ -335,6 +335,8 @@ fn tencent_body(action: &str, user: &SubUser) -> Value {
             "PolicyName": format!("made-by-{}", user.name),
             "PolicyDocument": allow("cam:GetUser").to_string(),
         }),
+        "GetPolicy" => json!({ "PolicyId": 1 }),
+        "DeletePolicy" => json!({ "PolicyId": [999] }),
         "AttachUserPolicy" => json!({ "PolicyId": 2, "AttachUin": 1 }),
         "DetachUserPolicy" => json!({ "PolicyId": 2, "DetachUin": 1 }),
         "ListAttachedUserPolicies" => json!({ "TargetUin": 1 }),
@@ -450,6 +452,11 @@ fn aliyun_parameters(action: &str, user: &SubUser, account_id: u64) -> Vec<(Stri
             ("UserName", "nobody".to_owned()),
         ],
         "ListPoliciesForUser" => vec![("UserName", "nobody".to_owned())],
+        "GetPolicy" => vec![
+            ("PolicyType", "System".to_owned()),
+            ("PolicyName", "ReadOnlyAccess".to_owned()),
+        ],
+        "DeletePolicy" => vec![("PolicyName", "no-such-policy".to_owned())],
         "DisableAccessToken" | "DeleteAccessToken" => {
             vec![("AccessTokenId", "at-nosuchtoken".to_owned())]
         }
@@ -1067,4 +1074,174 @@ async fn malformed_documents_are_refused_at_creation_with_each_clouds_code() {
     )
     .await;
     assert_eq!(code.as_deref(), Some("FailedOperation.PolicyNameInUse"));
+}
+
+#[tokio::test]
+async fn a_policy_reads_back_in_the_asking_clouds_syntax_and_deletes_as_each_cloud_does() {
+    let harness = harness().await;
+    let user = sub_user(&harness, "heidi").await;
+    // Written in RAM syntax through RAM, attached through RAM.
+    let document = json!({"Version": "1", "Statement": [{"Effect": "Allow",
+        "Action": ["cam:ListAccessKeys", "ram:ListAccessKeys"],
+        "Resource": "*", "Condition": {"IpAddress": {"acs:SourceIp": "127.0.0.0/8"}}}]})
+    .to_string();
+    ram_policy_attached(&harness, "read-keys", &document, &user).await;
+    let (status, _, got) = aliyun(
+        &harness,
+        &harness.root_aliyun,
+        RAM_VERSION,
+        "GetPolicy",
+        &[("PolicyType", "Custom"), ("PolicyName", "read-keys")],
+    )
+    .await;
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(got["Policy"]["AttachmentCount"], 1);
+    assert_eq!(got["Policy"]["DefaultVersion"], "v1");
+    let ram_document: Value = serde_json::from_str(
+        got["DefaultPolicyVersion"]["PolicyDocument"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(ram_document["Version"], "1");
+    assert_eq!(
+        ram_document["Statement"][0]["Condition"]["IpAddress"]["acs:SourceIp"],
+        json!(["127.0.0.0/8"])
+    );
+    // Read through CAM: the same policy, in CAM syntax.
+    let (code, listed) = tencent(
+        &harness,
+        &harness.root_tencent,
+        CAM_VERSION,
+        "ListAttachedUserPolicies",
+        json!({ "TargetUin": user.uin }),
+    )
+    .await;
+    assert_eq!(code, None, "{listed}");
+    let policy_id = listed["List"][0]["PolicyId"].as_u64().unwrap();
+    let (code, got) = tencent(
+        &harness,
+        &harness.root_tencent,
+        CAM_VERSION,
+        "GetPolicy",
+        json!({ "PolicyId": policy_id }),
+    )
+    .await;
+    assert_eq!(code, None, "{got}");
+    assert_eq!(got["Type"], 1);
+    let cam_document: Value =
+        serde_json::from_str(got["PolicyDocument"].as_str().unwrap()).unwrap();
+    assert_eq!(cam_document["version"], "2.0");
+    assert_eq!(cam_document["statement"][0]["effect"], "allow");
+    assert_eq!(
+        cam_document["statement"][0]["condition"]["ip_equal"]["qcs:ip"],
+        json!(["127.0.0.0/8"])
+    );
+    let (code, system) = tencent(
+        &harness,
+        &harness.root_tencent,
+        CAM_VERSION,
+        "GetPolicy",
+        json!({ "PolicyId": 2 }),
+    )
+    .await;
+    assert_eq!(code, None);
+    assert_eq!(
+        (system["PolicyName"].as_str(), system["Type"].as_u64()),
+        (Some("ReadOnlyAccess"), Some(2))
+    );
+
+    // The user may list its keys. RAM refuses to delete the attached policy...
+    let (code, _) = tencent(
+        &harness,
+        &user.tencent,
+        CAM_VERSION,
+        "ListAccessKeys",
+        json!({}),
+    )
+    .await;
+    assert_eq!(code, None);
+    let (status, code, _) = aliyun(
+        &harness,
+        &harness.root_aliyun,
+        RAM_VERSION,
+        "DeletePolicy",
+        &[("PolicyName", "read-keys")],
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_deref()),
+        (409, Some("DeleteConflict.Policy.User"))
+    );
+    // ... CAM deletes it and detaches it: the user loses what it granted at once.
+    let (code, body) = tencent(
+        &harness,
+        &harness.root_tencent,
+        CAM_VERSION,
+        "DeletePolicy",
+        json!({ "PolicyId": [policy_id] }),
+    )
+    .await;
+    assert_eq!(code, None, "{body}");
+    let (code, _) = tencent(
+        &harness,
+        &user.tencent,
+        CAM_VERSION,
+        "ListAccessKeys",
+        json!({}),
+    )
+    .await;
+    assert_eq!(code.as_deref(), Some("AuthFailure.UnauthorizedOperation"));
+    let (code, _) = tencent(
+        &harness,
+        &harness.root_tencent,
+        CAM_VERSION,
+        "GetPolicy",
+        json!({ "PolicyId": policy_id }),
+    )
+    .await;
+    assert_eq!(code.as_deref(), Some("ResourceNotFound.PolicyIdNotFound"));
+    // A preset policy cannot be deleted; RAM deletes an unattached custom policy.
+    let (code, _) = tencent(
+        &harness,
+        &harness.root_tencent,
+        CAM_VERSION,
+        "DeletePolicy",
+        json!({ "PolicyId": [1] }),
+    )
+    .await;
+    assert_eq!(code.as_deref(), Some("InvalidParameter.PolicyIdError"));
+    let (status, _, _) = aliyun(
+        &harness,
+        &harness.root_aliyun,
+        RAM_VERSION,
+        "CreatePolicy",
+        &[
+            ("PolicyName", "short-lived"),
+            ("PolicyDocument", &ram_allow("ram:GetUser")),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, code, _) = aliyun(
+        &harness,
+        &harness.root_aliyun,
+        RAM_VERSION,
+        "DeletePolicy",
+        &[("PolicyName", "short-lived")],
+    )
+    .await;
+    assert_eq!((status, code), (200, None));
+    let (status, code, _) = aliyun(
+        &harness,
+        &harness.root_aliyun,
+        RAM_VERSION,
+        "DeletePolicy",
+        &[("PolicyName", "short-lived")],
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_deref()),
+        (404, Some("EntityNotExist.Policy"))
+    );
 }

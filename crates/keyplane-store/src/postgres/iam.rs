@@ -337,6 +337,86 @@ pub(super) async fn detach_policy(
     commit(transaction).await
 }
 
+/// Deletes a custom policy: `PolicyNotFound`, then `PolicyInUse` unless `detach`. Locks the
+/// account (as creations do), then every user it is attached to (in uin order), so no
+/// attachment comes or goes meanwhile; each detached user is announced. Returns their uins.
+pub(super) async fn delete_custom_policy(
+    mut transaction: Transaction<'static, Postgres>,
+    account_id: u64,
+    name: &str,
+    detach: bool,
+    audit: &AuditEvent,
+) -> Result<Vec<u64>, StoreError> {
+    sqlx::query("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE")
+        .bind(as_i64(account_id))
+        .execute(&mut *transaction)
+        .await
+        .map_err(backend)?;
+    let exists: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM custom_policies WHERE account_id = $1 AND name = $2)",
+    )
+    .bind(as_i64(account_id))
+    .bind(name)
+    .fetch_one(&mut *transaction)
+    .await
+    .map_err(backend)?;
+    if !exists {
+        return Err(StoreError::PolicyNotFound);
+    }
+    let uins: Vec<i64> = sqlx::query_scalar(
+        "SELECT u.uin FROM users AS u JOIN policy_attachments AS a ON a.user_uin = u.uin \
+         WHERE a.account_id = $1 AND a.policy_type = 'Custom' AND a.policy_name = $2 \
+         ORDER BY u.uin FOR UPDATE OF u",
+    )
+    .bind(as_i64(account_id))
+    .bind(name)
+    .fetch_all(&mut *transaction)
+    .await
+    .map_err(backend)?;
+    if !uins.is_empty() && !detach {
+        return Err(StoreError::PolicyInUse);
+    }
+    for statement in [
+        "DELETE FROM policy_attachments \
+         WHERE account_id = $1 AND policy_type = 'Custom' AND policy_name = $2",
+        "DELETE FROM custom_policies WHERE account_id = $1 AND name = $2",
+    ] {
+        sqlx::query(statement)
+            .bind(as_i64(account_id))
+            .bind(name)
+            .execute(&mut *transaction)
+            .await
+            .map_err(backend)?;
+    }
+    let uins: Vec<u64> = uins.into_iter().map(as_u64).collect();
+    for uin in &uins {
+        notify(&mut transaction, &user_payload(account_id, *uin)).await?;
+    }
+    insert_audit(&mut transaction, audit).await?;
+    commit(transaction).await?;
+    Ok(uins)
+}
+
+/// How many users of the account have the policy attached.
+pub(super) async fn policy_attachment_count(
+    pool: &PgPool,
+    account_id: u64,
+    policy_type: PolicyType,
+    name: &str,
+) -> Result<u64, StoreError> {
+    let count: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM policy_attachments \
+         WHERE account_id = $1 AND policy_type = $2 AND policy_name = $3",
+    )
+    .bind(as_i64(account_id))
+    .bind(policy_type.as_str())
+    .bind(name)
+    .fetch_one(pool)
+    .await
+    .map_err(backend)?;
+    Ok(as_u64(count))
+}
+
 /// A user's attachments in attach order, each custom one with its policy: one query.
 pub(super) async fn user_policies(
     pool: &PgPool,

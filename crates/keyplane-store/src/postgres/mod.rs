@@ -705,6 +705,25 @@ impl Store for PostgresStore {
         iam::attach_policy(self.begin().await?, &attachment, &audit).await
     }
 
+    async fn delete_custom_policy(
+        &self,
+        account_id: u64,
+        name: &str,
+        detach: bool,
+        audit: AuditEvent,
+    ) -> Result<Vec<u64>, StoreError> {
+        iam::delete_custom_policy(self.begin().await?, account_id, name, detach, &audit).await
+    }
+
+    async fn policy_attachment_count(
+        &self,
+        account_id: u64,
+        policy_type: PolicyType,
+        name: &str,
+    ) -> Result<u64, StoreError> {
+        iam::policy_attachment_count(&self.pool, account_id, policy_type, name).await
+    }
+
     async fn detach_policy(
         &self,
         account_id: u64,

@@ -290,6 +290,80 @@ pub(super) fn detach_policy(
     insert_audit(connection, audit)
 }
 
+/// Deletes a custom policy: `PolicyNotFound`, then `PolicyInUse` unless `detach`. Returns the
+/// uins it was detached from.
+pub(super) fn delete_custom_policy(
+    connection: &Connection,
+    account_id: u64,
+    name: &str,
+    detach: bool,
+    audit: &AuditEvent,
+) -> Result<Vec<u64>, StoreError> {
+    let exists: bool = connection
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM custom_policies WHERE account_id = ?1 AND name = ?2)",
+        )
+        .and_then(|mut statement| {
+            statement.query_row(params![as_i64(account_id), name], |row| row.get(0))
+        })
+        .map_err(backend)?;
+    if !exists {
+        return Err(StoreError::PolicyNotFound);
+    }
+    let uins: Vec<u64> = {
+        let mut statement = connection
+            .prepare_cached(
+                "SELECT user_uin FROM policy_attachments \
+                 WHERE account_id = ?1 AND policy_type = 'Custom' AND policy_name = ?2 \
+                 ORDER BY user_uin",
+            )
+            .map_err(backend)?;
+        let rows = statement
+            .query_map(params![as_i64(account_id), name], |row| {
+                row.get::<_, i64>(0).map(as_u64)
+            })
+            .map_err(backend)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(backend)?
+    };
+    if !uins.is_empty() && !detach {
+        return Err(StoreError::PolicyInUse);
+    }
+    for statement in [
+        "DELETE FROM policy_attachments \
+         WHERE account_id = ?1 AND policy_type = 'Custom' AND policy_name = ?2",
+        "DELETE FROM custom_policies WHERE account_id = ?1 AND name = ?2",
+    ] {
+        connection
+            .execute(statement, params![as_i64(account_id), name])
+            .map_err(backend)?;
+    }
+    insert_audit(connection, audit)?;
+    Ok(uins)
+}
+
+/// How many users of the account have the policy attached.
+pub(super) fn policy_attachment_count(
+    connection: &Connection,
+    account_id: u64,
+    policy_type: PolicyType,
+    name: &str,
+) -> Result<u64, StoreError> {
+    connection
+        .prepare_cached(
+            "SELECT COUNT(*) FROM policy_attachments \
+             WHERE account_id = ?1 AND policy_type = ?2 AND policy_name = ?3",
+        )
+        .and_then(|mut statement| {
+            statement.query_row(
+                params![as_i64(account_id), policy_type.as_str(), name],
+                |row| row.get::<_, i64>(0),
+            )
+        })
+        .map(as_u64)
+        .map_err(backend)
+}
+
 /// A user's attachments in attach order, each custom one with its policy: one query.
 pub(super) fn user_policies(
     connection: &Connection,

@@ -517,6 +517,35 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn delete_custom_policy(
+        &self,
+        account_id: u64,
+        name: &str,
+        detach: bool,
+        audit: AuditEvent,
+    ) -> Result<Vec<u64>, StoreError> {
+        let name = name.to_owned();
+        self.connections
+            .write(move |connection| {
+                iam::delete_custom_policy(connection, account_id, &name, detach, &audit)
+            })
+            .await
+    }
+
+    async fn policy_attachment_count(
+        &self,
+        account_id: u64,
+        policy_type: PolicyType,
+        name: &str,
+    ) -> Result<u64, StoreError> {
+        let name = name.to_owned();
+        self.connections
+            .read(move |connection| {
+                iam::policy_attachment_count(connection, account_id, policy_type, &name)
+            })
+            .await
+    }
+
     async fn detach_policy(
         &self,
         account_id: u64,

@@ -96,6 +96,7 @@ macro_rules! conformance_tests {
             iam::concurrent_attachments_respect_the_limit,
             iam::user_policies_are_in_attach_order_with_their_custom_policies,
             iam::audit_events_keep_their_authorization,
+            iam::delete_custom_policy_refuses_while_attached_unless_told_to_detach,
         );
     };
     (@cases $factory:path; $($module:ident :: $case:ident),+ $(,)?) => {

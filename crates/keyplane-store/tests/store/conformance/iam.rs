@@ -837,3 +837,100 @@ pub async fn audit_events_keep_their_authorization(store: Arc<dyn Store>) {
 
     assert_eq!(audit_events(&*store).await, expected);
 }
+
+pub async fn delete_custom_policy_refuses_while_attached_unless_told_to_detach(
+    store: Arc<dyn Store>,
+) {
+    initialize_with_user(&*store).await;
+    store
+        .create_user(
+            user(SECOND_USER_UIN, SECOND_USER_NAME, at(11)),
+            audit_event("CreateUser", SECOND_USER_NAME),
+        )
+        .await
+        .expect("creating bob");
+    let shared = custom_policy(21, "shared", at(12));
+    let lonely = custom_policy(22, "lonely", at(13));
+    create_policy(&*store, &shared).await;
+    create_policy(&*store, &lonely).await;
+    for uin in [USER_UIN, SECOND_USER_UIN] {
+        attach(&*store, uin, PolicyType::Custom, "shared", at(20))
+            .await
+            .expect("attaching");
+    }
+    // A system policy of the same name is another policy.
+    attach(&*store, USER_UIN, PolicyType::System, "shared", at(21))
+        .await
+        .expect("attaching a system policy");
+    let count = |policy_type, name: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .policy_attachment_count(ACCOUNT_ID, policy_type, name)
+                .await
+        }
+    };
+    assert_eq!(count(PolicyType::Custom, "shared").await, Ok(2));
+    assert_eq!(count(PolicyType::System, "shared").await, Ok(1));
+    assert_eq!(count(PolicyType::Custom, "lonely").await, Ok(0));
+
+    // Refusals change nothing.
+    let delete = |name: &'static str, detach: bool| {
+        let store = store.clone();
+        async move {
+            store
+                .delete_custom_policy(ACCOUNT_ID, name, detach, audit_event("DeletePolicy", name))
+                .await
+        }
+    };
+    assert_eq!(
+        delete("missing", true).await,
+        Err(StoreError::PolicyNotFound)
+    );
+    assert_eq!(
+        store
+            .delete_custom_policy(
+                OTHER_ACCOUNT_ID,
+                "lonely",
+                true,
+                audit_event("DeletePolicy", "x")
+            )
+            .await,
+        Err(StoreError::PolicyNotFound),
+        "policies are scoped to their account"
+    );
+    assert_eq!(delete("shared", false).await, Err(StoreError::PolicyInUse));
+    assert_eq!(count(PolicyType::Custom, "shared").await, Ok(2));
+    assert_eq!(
+        store.custom_policy_by_name(ACCOUNT_ID, "shared").await,
+        Ok(Some(shared.clone()))
+    );
+
+    // An unattached policy goes without detaching anything; an attached one detaches.
+    assert_eq!(delete("lonely", false).await, Ok(Vec::new()));
+    assert_eq!(store.custom_policy_by_id(ACCOUNT_ID, 22).await, Ok(None));
+    let mut detached = delete("shared", true).await.expect("deleting shared");
+    detached.sort_unstable();
+    let mut expected = vec![USER_UIN, SECOND_USER_UIN];
+    expected.sort_unstable();
+    assert_eq!(detached, expected);
+    assert_eq!(
+        store.custom_policy_by_name(ACCOUNT_ID, "shared").await,
+        Ok(None)
+    );
+    assert_eq!(count(PolicyType::Custom, "shared").await, Ok(0));
+    let left: Vec<_> = store
+        .user_policies(ACCOUNT_ID, USER_UIN)
+        .await
+        .expect("listing")
+        .into_iter()
+        .map(|attachment| (attachment.policy_type, attachment.policy_name))
+        .collect();
+    assert_eq!(left, vec![(PolicyType::System, "shared".to_owned())]);
+    assert_eq!(
+        store.user_policies(ACCOUNT_ID, SECOND_USER_UIN).await,
+        Ok(Vec::new())
+    );
+    // The name is free again.
+    create_policy(&*store, &custom_policy(23, "shared", at(30))).await;
+}
