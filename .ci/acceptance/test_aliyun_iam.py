@@ -659,3 +659,25 @@ def test_ram_get_and_delete_policy(kp, mode):
     client.delete_policy(rm.DeletePolicyRequest(policy_name=name))
     with ali_raises("EntityNotExist.Policy", 404):
         client.get_policy(rm.GetPolicyRequest(policy_type="Custom", policy_name=name))
+
+
+def test_ram_list_policies(kp):
+    """ListPolicies: System and Custom with PolicyType, AttachmentCount, and MaxItems/Marker
+    paging that visits every policy once."""
+    client = ram(kp)
+    u = new_ali_user(kp, manage_own_keys=False)
+    name = grant(kp, u, allow("ram:GetUser"))
+    system = client.list_policies(rm.ListPoliciesRequest(policy_type="System")).body
+    assert {p.policy_name for p in system.policies.policy} == {
+        "AdministratorAccess", "ReadOnlyAccess", "ManageOwnAccessKeys"}
+    custom = {p.policy_name: p for p in client.list_policies(
+        rm.ListPoliciesRequest(policy_type="Custom", max_items=1000)).body.policies.policy}
+    assert custom[name].attachment_count == 1 and custom[name].policy_type == "Custom"
+    seen, marker = [], None
+    while True:
+        page = client.list_policies(rm.ListPoliciesRequest(max_items=2, marker=marker)).body
+        seen += [(p.policy_type, p.policy_name) for p in page.policies.policy]
+        if not page.is_truncated:
+            break
+        marker = page.marker
+    assert len(seen) == len(set(seen)) and ("Custom", name) in seen and len(seen) >= 4

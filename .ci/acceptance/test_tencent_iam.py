@@ -605,3 +605,26 @@ def test_cam_get_and_delete_policy(kp):
         root.GetPolicy(mk(cam.GetPolicyRequest, PolicyId=policy_id))
     with raises_code("InvalidParameter.PolicyIdError"):
         root.DeletePolicy(mk(cam.DeletePolicyRequest, PolicyId=[ADMINISTRATOR_ACCESS_ID]))
+
+
+def test_cam_list_policies(kp):
+    """ListPolicies: the preset policies (Scope=QCS, Type 2) and the account's own (Scope=Local,
+    Type 1, with their Attachments), Keyword and Page/Rp."""
+    root = kp.cam()
+    u = kp.new_user(manage_own_keys=False)
+    name = unique("listed")
+    policy_id = create_policy(root, cam_doc(allow("cam:GetUser")), name=name)
+    attach(kp, u.uin, policy_id)
+    preset = root.ListPolicies(mk(cam.ListPoliciesRequest, Scope="QCS"))
+    assert {p.PolicyName for p in preset.List} == {"AdministratorAccess", "ReadOnlyAccess", "ManageOwnAccessKeys"}
+    assert {p.Type for p in preset.List} == {2}
+    mine = root.ListPolicies(mk(cam.ListPoliciesRequest, Scope="Local", Keyword=name))
+    assert mine.TotalNum == 1, raw("ListPolicies")
+    (listed,) = mine.List
+    assert (listed.PolicyId, listed.PolicyName, listed.Type, listed.Attachments) == (policy_id, name, 1, 1)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", listed.AddTime), listed.AddTime
+    everything = root.ListPolicies(mk(cam.ListPoliciesRequest))
+    first = root.ListPolicies(mk(cam.ListPoliciesRequest, Rp=1, Page=1))
+    assert first.TotalNum == everything.TotalNum and len(first.List) == 1
+    with raises_code("InvalidParameterValue"):
+        root.ListPolicies(mk(cam.ListPoliciesRequest, Rp=201))

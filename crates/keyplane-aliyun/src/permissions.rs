@@ -31,6 +31,8 @@ pub enum ResourceKind {
     NewPolicy,
     /// The policy named by `PolicyType` (default `Custom`) and `PolicyName`.
     Policy,
+    /// Every policy of the account.
+    AllPolicies,
     /// Every resource: the action is authorized at the operation level.
     Any,
 }
@@ -94,6 +96,11 @@ pub const RAM: &[ActionPermission] = &[
     entry("CreatePolicy", "ram:CreatePolicy", ResourceKind::NewPolicy),
     entry("GetPolicy", "ram:GetPolicy", ResourceKind::Policy),
     entry("DeletePolicy", "ram:DeletePolicy", ResourceKind::Policy),
+    entry(
+        "ListPolicies",
+        "ram:ListPolicies",
+        ResourceKind::AllPolicies,
+    ),
     entry(
         "AttachPolicyToUser",
         "ram:AttachPolicyToUser",
@@ -236,6 +243,7 @@ impl RequestResource {
                 RequestResource::User(Some(name))
             }
             ResourceKind::AllUsers => RequestResource::AllUsers,
+            ResourceKind::AllPolicies => RequestResource::Policy("*".to_owned()),
             ResourceKind::UserName => {
                 RequestResource::User(Some(params.required("UserName")?.to_owned()))
             }

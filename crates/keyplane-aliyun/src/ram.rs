@@ -1,6 +1,6 @@
 //! RAM 2015-05-01 policy actions: `CreatePolicy` (a RAM-syntax document, stored in the common
 //! form), `GetPolicy` (the document rendered in RAM syntax, whichever syntax it was written
-//! in), `DeletePolicy` (refused while attached), `AttachPolicyToUser`, `DetachPolicyFromUser` and `ListPoliciesForUser`, with RAM's
+//! in), `DeletePolicy` (refused while attached), `ListPolicies`, `AttachPolicyToUser`, `DetachPolicyFromUser` and `ListPoliciesForUser`, with RAM's
 //! field names, limits and error codes. Users are named by RAM's `UserName` (the part of the
 //! `UserPrincipalName` before `@`); policies by `PolicyType` (`System` or `Custom`) and
 //! `PolicyName`.
@@ -18,6 +18,7 @@ pub const ACTIONS: &[&str] = &[
     "CreatePolicy",
     "GetPolicy",
     "DeletePolicy",
+    "ListPolicies",
     "AttachPolicyToUser",
     "DetachPolicyFromUser",
     "ListPoliciesForUser",
@@ -29,6 +30,9 @@ pub const POLICY_DOCUMENT_MAX_CHARACTERS: usize = 6_144;
 const DESCRIPTION_MAX_CHARACTERS: usize = 1_024;
 /// Every policy has one version here, the one it was created with.
 const DEFAULT_VERSION: &str = "v1";
+/// Default and largest `MaxItems` of ListPolicies.
+const DEFAULT_LIST_ITEMS: usize = 100;
+const MAX_LIST_ITEMS: usize = 1_000;
 
 fn core(error: CoreError) -> AliyunError {
     AliyunError::from_core(&error)
@@ -50,6 +54,7 @@ pub async fn dispatch(
     match context.action.as_str() {
         "CreatePolicy" => create_policy(authority, context, params).await,
         "GetPolicy" => get_policy(authority, context, params).await,
+        "ListPolicies" => list_policies(authority, context, params).await,
         "DeletePolicy" => {
             let name = params.required("PolicyName")?;
             check_policy_name(name)?;
@@ -260,4 +265,71 @@ async fn get_policy(
     Ok(fields(
         json!({ "Policy": policy, "DefaultPolicyVersion": version }),
     ))
+}
+
+async fn list_policies(
+    authority: &Authority,
+    context: &RequestContext,
+    params: &Params,
+) -> Result<Map<String, Value>, AliyunError> {
+    let only = match params.non_empty("PolicyType") {
+        None => None,
+        Some(_) => Some(policy_type(params)?),
+    };
+    let max_items = match params.non_empty("MaxItems") {
+        None => DEFAULT_LIST_ITEMS,
+        Some(text) => match text.parse::<usize>() {
+            Ok(value) if (1..=MAX_LIST_ITEMS).contains(&value) => value,
+            _ => {
+                return Err(AliyunError::invalid_parameter(
+                    "MaxItems",
+                    &format!("it must be an integer from 1 to {MAX_LIST_ITEMS}."),
+                ))
+            }
+        },
+    };
+    let policies: Vec<_> = authority
+        .list_policies(context)
+        .await
+        .map_err(core)?
+        .into_iter()
+        .filter(|policy| only.is_none_or(|only| policy.policy_type == only))
+        .collect();
+    // The marker names the last policy of the previous page (`<type>:<name>`).
+    let start = match params.non_empty("Marker") {
+        None => 0,
+        Some(marker) => policies
+            .iter()
+            .position(|policy| format!("{}:{}", policy.policy_type.as_str(), policy.name) == marker)
+            .map(|position| position + 1)
+            .ok_or_else(|| {
+                AliyunError::invalid_parameter("Marker", "it does not continue a listing.")
+            })?,
+    };
+    let page: Vec<_> = policies.iter().skip(start).take(max_items).collect();
+    let truncated = start + page.len() < policies.len();
+    let listed: Vec<Value> = page
+        .iter()
+        .map(|policy| {
+            let mut fields = json!({
+                "PolicyName": policy.name,
+                "PolicyType": policy.policy_type.as_str(),
+                "Description": policy.description,
+                "DefaultVersion": DEFAULT_VERSION,
+                "AttachmentCount": policy.attachments,
+            });
+            if let Some(created) = policy.created_at {
+                fields["CreateDate"] = json!(iso8601(created));
+                fields["UpdateDate"] = json!(iso8601(created));
+            }
+            fields
+        })
+        .collect();
+    let mut answer = json!({ "IsTruncated": truncated, "Policies": { "Policy": listed } });
+    if truncated {
+        if let Some(last) = page.last() {
+            answer["Marker"] = json!(format!("{}:{}", last.policy_type.as_str(), last.name));
+        }
+    }
+    Ok(fields(answer))
 }

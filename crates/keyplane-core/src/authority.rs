@@ -273,6 +273,19 @@ pub struct InstanceTokenRequest {
     pub worker: Option<String>,
 }
 
+/// One policy as the policy listings show it: a system policy (no creation time) or a custom
+/// one, with how many users have it attached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedPolicy {
+    pub policy_type: PolicyType,
+    pub name: String,
+    pub description: String,
+    /// The CAM `PolicyId`.
+    pub cam_policy_id: u64,
+    pub created_at: Option<OffsetDateTime>,
+    pub attachments: u64,
+}
+
 /// The outcome of looking up the key a request claims to be signed with.
 #[derive(Debug, Clone)]
 pub enum KeyLookup {
@@ -608,6 +621,40 @@ impl Authority {
             self.forget_user_permissions(caller.account_id, uin);
         }
         Ok(())
+    }
+
+    /// Every policy the caller's account can attach: the system policies, then its custom
+    /// policies oldest first, each with how many users have it attached.
+    pub async fn list_policies(
+        &self,
+        context: &RequestContext,
+    ) -> Result<Vec<ListedPolicy>, CoreError> {
+        let caller = context.authorized_caller()?;
+        let mut listed = Vec::new();
+        for system in keyplane_policy::system_policies() {
+            listed.push(ListedPolicy {
+                policy_type: PolicyType::System,
+                name: system.name.to_owned(),
+                description: system.description.to_owned(),
+                cam_policy_id: system.cam_policy_id,
+                created_at: None,
+                attachments: self
+                    .store
+                    .policy_attachment_count(caller.account_id, PolicyType::System, system.name)
+                    .await?,
+            });
+        }
+        for (custom, attachments) in self.store.list_custom_policies(caller.account_id).await? {
+            listed.push(ListedPolicy {
+                policy_type: PolicyType::Custom,
+                name: custom.name,
+                description: custom.description,
+                cam_policy_id: custom.id,
+                created_at: Some(custom.created_at),
+                attachments,
+            });
+        }
+        Ok(listed)
     }
 
     /// How many users of the caller's account have the policy attached.

@@ -255,6 +255,13 @@ pub trait Store: Send + Sync + 'static {
         audit: AuditEvent,
     ) -> Result<Vec<u64>, StoreError>;
 
+    /// Every custom policy of an account, oldest first (then by name), each with how many
+    /// users have it attached: one query.
+    async fn list_custom_policies(
+        &self,
+        account_id: u64,
+    ) -> Result<Vec<(CustomPolicy, u64)>, StoreError>;
+
     /// How many users of the account have the policy attached.
     async fn policy_attachment_count(
         &self,

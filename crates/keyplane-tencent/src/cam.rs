@@ -1,7 +1,7 @@
 //! CAM 2019-01-16 actions, with CAM's field names, types and time format
 //! (`YYYY-MM-DD hh:mm:ss`, UTC): access keys (CreateAccessKey, ListAccessKeys,
 //! UpdateAccessKey, DeleteAccessKey, GetSecurityLastUsed), sub-users (AddUser, GetUser,
-//! ListUsers, DeleteUser) and policies (CreatePolicy, GetPolicy, DeletePolicy,
+//! ListUsers, DeleteUser) and policies (CreatePolicy, GetPolicy, DeletePolicy, ListPolicies,
 //! AttachUserPolicy, DetachUserPolicy, ListAttachedUserPolicies). Users are the same users IMS serves; policies are written in
 //! CAM syntax and stored in the common form.
 
@@ -32,6 +32,7 @@ pub const ACTIONS: &[&str] = &[
     "CreatePolicy",
     "GetPolicy",
     "DeletePolicy",
+    "ListPolicies",
     "AttachUserPolicy",
     "DetachUserPolicy",
     "ListAttachedUserPolicies",
@@ -46,6 +47,8 @@ const POLICY_DESCRIPTION_MAX_BYTES: usize = 300;
 /// Default and largest page size of ListAttachedUserPolicies.
 const DEFAULT_POLICY_PAGE_SIZE: u64 = 20;
 const MAX_POLICY_PAGE_SIZE: u64 = 200;
+/// The last page ListPolicies serves.
+const MAX_POLICY_PAGE: u64 = 200;
 
 /// The most SecretIds one GetSecurityLastUsed may ask about.
 const LAST_USED_MAX_IDS: usize = 10;
@@ -233,6 +236,76 @@ pub async fn dispatch(
             fields.insert("PresetAlias".into(), json!(""));
             fields.insert("IsServiceLinkedRolePolicy".into(), json!(0));
             Ok(fields)
+        }
+        "ListPolicies" => {
+            params.allow_only(&["Rp", "Page", "Scope", "Keyword"])?;
+            let page = params.optional_unsigned("Page")?.unwrap_or(1);
+            let page_size = params
+                .optional_unsigned("Rp")?
+                .unwrap_or(DEFAULT_POLICY_PAGE_SIZE);
+            if page == 0 || page > MAX_POLICY_PAGE {
+                return Err(TencentError::invalid_value(
+                    "Page",
+                    &format!("must be 1 to {MAX_POLICY_PAGE}"),
+                ));
+            }
+            if page_size == 0 || page_size > MAX_POLICY_PAGE_SIZE {
+                return Err(TencentError::invalid_value(
+                    "Rp",
+                    &format!("must be 1 to {MAX_POLICY_PAGE_SIZE}"),
+                ));
+            }
+            let scope = params
+                .optional_string("Scope")?
+                .unwrap_or_else(|| "All".to_owned());
+            let wanted = |policy_type: PolicyType| match scope.as_str() {
+                "QCS" => policy_type == PolicyType::System,
+                "Local" => policy_type == PolicyType::Custom,
+                _ => true,
+            };
+            if !["All", "QCS", "Local"].contains(&scope.as_str()) {
+                return Err(TencentError::invalid_value(
+                    "Scope",
+                    "must be All, QCS or Local",
+                ));
+            }
+            let keyword = params.optional_string("Keyword")?.unwrap_or_default();
+            let policies: Vec<_> = authority
+                .list_policies(context)
+                .await
+                .map_err(core_error)?
+                .into_iter()
+                .filter(|policy| wanted(policy.policy_type) && policy.name.contains(&keyword))
+                .collect();
+            let total = policies.len();
+            let skip = usize::try_from((page - 1).saturating_mul(page_size)).unwrap_or(usize::MAX);
+            let take = usize::try_from(page_size).unwrap_or(usize::MAX);
+            let list: Vec<Value> = policies
+                .iter()
+                .skip(skip)
+                .take(take)
+                .map(|policy| {
+                    let custom = policy.policy_type == PolicyType::Custom;
+                    json!({
+                        "PolicyId": policy.cam_policy_id,
+                        "PolicyName": policy.name,
+                        "AddTime": policy.created_at.map(format_time).unwrap_or_default(),
+                        "UpdateTime": policy.created_at.map(format_time).unwrap_or_default(),
+                        "Type": if custom { 1 } else { 2 },
+                        "Description": policy.description,
+                        "CreateMode": if custom { 2 } else { 1 },
+                        "Attachments": policy.attachments,
+                        "AttachEntityCount": policy.attachments,
+                        "ServiceType": "",
+                        "IsServiceLinkedPolicy": 0,
+                        "Deactived": 0,
+                        "DeactivedDetail": [],
+                    })
+                })
+                .collect();
+            Ok(response(
+                json!({ "TotalNum": total, "List": list, "ServiceTypeList": [] }),
+            ))
         }
         "DeletePolicy" => {
             params.allow_only(&["PolicyId"])?;

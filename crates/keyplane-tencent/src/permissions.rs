@@ -82,6 +82,7 @@ pub const CAM: &[ActionPermission] = &[
     entry("CreatePolicy", "cam:CreatePolicy", ResourceKind::Any),
     entry("GetPolicy", "cam:GetPolicy", ResourceKind::Any),
     entry("DeletePolicy", "cam:DeletePolicy", ResourceKind::Any),
+    entry("ListPolicies", "cam:ListPolicies", ResourceKind::Any),
     entry(
         "AttachUserPolicy",
         "cam:AttachUserPolicy",

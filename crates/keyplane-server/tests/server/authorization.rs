@@ -337,6 +337,7 @@ fn tencent_body(action: &str, user: &SubUser) -> Value {
         }),
         "GetPolicy" => json!({ "PolicyId": 1 }),
         "DeletePolicy" => json!({ "PolicyId": [999] }),
+        "ListPolicies" => json!({ "Scope": "Local" }),
         "AttachUserPolicy" => json!({ "PolicyId": 2, "AttachUin": 1 }),
         "DetachUserPolicy" => json!({ "PolicyId": 2, "DetachUin": 1 }),
         "ListAttachedUserPolicies" => json!({ "TargetUin": 1 }),
@@ -1149,6 +1150,69 @@ async fn a_policy_reads_back_in_the_asking_clouds_syntax_and_deletes_as_each_clo
     assert_eq!(
         (system["PolicyName"].as_str(), system["Type"].as_u64()),
         (Some("ReadOnlyAccess"), Some(2))
+    );
+
+    // Both clouds list it, with its attachment count, after the system policies.
+    let (code, listed) = tencent(
+        &harness,
+        &harness.root_tencent,
+        CAM_VERSION,
+        "ListPolicies",
+        json!({ "Scope": "Local", "Keyword": "read" }),
+    )
+    .await;
+    assert_eq!(code, None, "{listed}");
+    assert_eq!(listed["TotalNum"], 1);
+    assert_eq!(listed["List"][0]["PolicyId"], policy_id);
+    assert_eq!(listed["List"][0]["Attachments"], 1);
+    assert_eq!(listed["List"][0]["Type"], 1);
+    let (code, listed) = tencent(
+        &harness,
+        &harness.root_tencent,
+        CAM_VERSION,
+        "ListPolicies",
+        json!({ "Scope": "QCS" }),
+    )
+    .await;
+    assert_eq!(code, None, "{listed}");
+    assert_eq!(listed["TotalNum"], 3);
+    let mut marker: Option<String> = None;
+    let mut names = Vec::new();
+    loop {
+        let mut parameters = vec![("MaxItems", "2")];
+        if let Some(marker) = &marker {
+            parameters.push(("Marker", marker.as_str()));
+        }
+        let (status, _, page) = aliyun(
+            &harness,
+            &harness.root_aliyun,
+            RAM_VERSION,
+            "ListPolicies",
+            &parameters,
+        )
+        .await;
+        assert_eq!(status, 200, "{page}");
+        for policy in page["Policies"]["Policy"].as_array().unwrap() {
+            names.push(format!(
+                "{}:{}:{}",
+                policy["PolicyType"].as_str().unwrap(),
+                policy["PolicyName"].as_str().unwrap(),
+                policy["AttachmentCount"]
+            ));
+        }
+        if page["IsTruncated"] == json!(false) {
+            break;
+        }
+        marker = Some(page["Marker"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        names,
+        [
+            "System:AdministratorAccess:0",
+            "System:ReadOnlyAccess:0",
+            "System:ManageOwnAccessKeys:0",
+            "Custom:read-keys:1"
+        ]
     );
 
     // The user may list its keys. RAM refuses to delete the attached policy...

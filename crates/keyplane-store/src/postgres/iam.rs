@@ -397,6 +397,31 @@ pub(super) async fn delete_custom_policy(
     Ok(uins)
 }
 
+/// Every custom policy of the account, oldest first then by name, with its attachment count.
+pub(super) async fn list_custom_policies(
+    pool: &PgPool,
+    account_id: u64,
+) -> Result<Vec<(CustomPolicy, u64)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT p.account_id, p.id, p.name, p.description, p.syntax, p.document, p.created_at, \
+         (SELECT COUNT(*) FROM policy_attachments AS a \
+             WHERE a.account_id = p.account_id AND a.policy_type = 'Custom' \
+             AND a.policy_name = p.name) AS attachments \
+         FROM custom_policies AS p WHERE p.account_id = $1 \
+         ORDER BY p.created_at, p.name COLLATE \"C\"",
+    )
+    .bind(as_i64(account_id))
+    .fetch_all(pool)
+    .await
+    .map_err(backend)?;
+    rows.iter()
+        .map(|row| {
+            let attachments: i64 = row.try_get("attachments").map_err(backend)?;
+            Ok((policy_from_row(row, "")?, as_u64(attachments)))
+        })
+        .collect()
+}
+
 /// How many users of the account have the policy attached.
 pub(super) async fn policy_attachment_count(
     pool: &PgPool,

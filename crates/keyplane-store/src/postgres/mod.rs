@@ -715,6 +715,13 @@ impl Store for PostgresStore {
         iam::delete_custom_policy(self.begin().await?, account_id, name, detach, &audit).await
     }
 
+    async fn list_custom_policies(
+        &self,
+        account_id: u64,
+    ) -> Result<Vec<(CustomPolicy, u64)>, StoreError> {
+        iam::list_custom_policies(&self.pool, account_id).await
+    }
+
     async fn policy_attachment_count(
         &self,
         account_id: u64,

@@ -342,6 +342,32 @@ pub(super) fn delete_custom_policy(
     Ok(uins)
 }
 
+/// Every custom policy of the account, oldest first then by name, with its attachment count.
+pub(super) fn list_custom_policies(
+    connection: &Connection,
+    account_id: u64,
+) -> Result<Vec<(CustomPolicy, u64)>, StoreError> {
+    let mut statement = connection
+        .prepare_cached(
+            "SELECT p.account_id, p.id, p.name, p.description, p.syntax, p.document, \
+             p.created_at, (SELECT COUNT(*) FROM policy_attachments AS a \
+                 WHERE a.account_id = p.account_id AND a.policy_type = 'Custom' \
+                 AND a.policy_name = p.name) \
+             FROM custom_policies AS p WHERE p.account_id = ?1 \
+             ORDER BY p.created_at, p.name",
+        )
+        .map_err(backend)?;
+    let rows = statement
+        .query_map([as_i64(account_id)], |row| {
+            let policy = policy_from_columns(row, 0)?
+                .ok_or_else(|| conversion_error("a listed custom policy has no id".to_owned()))?;
+            let attachments: i64 = row.get(7)?;
+            Ok((policy, as_u64(attachments)))
+        })
+        .map_err(backend)?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+}
+
 /// How many users of the account have the policy attached.
 pub(super) fn policy_attachment_count(
     connection: &Connection,

@@ -532,6 +532,15 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn list_custom_policies(
+        &self,
+        account_id: u64,
+    ) -> Result<Vec<(CustomPolicy, u64)>, StoreError> {
+        self.connections
+            .read(move |connection| iam::list_custom_policies(connection, account_id))
+            .await
+    }
+
     async fn policy_attachment_count(
         &self,
         account_id: u64,

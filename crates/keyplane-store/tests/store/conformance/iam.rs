@@ -873,6 +873,14 @@ pub async fn delete_custom_policy_refuses_while_attached_unless_told_to_detach(
     assert_eq!(count(PolicyType::Custom, "shared").await, Ok(2));
     assert_eq!(count(PolicyType::System, "shared").await, Ok(1));
     assert_eq!(count(PolicyType::Custom, "lonely").await, Ok(0));
+    assert_eq!(
+        store.list_custom_policies(ACCOUNT_ID).await,
+        Ok(vec![(shared.clone(), 2), (lonely.clone(), 0)])
+    );
+    assert_eq!(
+        store.list_custom_policies(OTHER_ACCOUNT_ID).await,
+        Ok(Vec::new())
+    );
 
     // Refusals change nothing.
     let delete = |name: &'static str, detach: bool| {
@@ -931,6 +939,7 @@ pub async fn delete_custom_policy_refuses_while_attached_unless_told_to_detach(
         store.user_policies(ACCOUNT_ID, SECOND_USER_UIN).await,
         Ok(Vec::new())
     );
+    assert_eq!(store.list_custom_policies(ACCOUNT_ID).await, Ok(Vec::new()));
     // The name is free again.
     create_policy(&*store, &custom_policy(23, "shared", at(30))).await;
 }
