@@ -1032,14 +1032,6 @@ impl Authority {
         }
     }
 
-    /// The caller of an authorized request (see [`RequestContext::authorized_caller`]).
-    fn require_authorized<'context>(
-        &self,
-        context: &'context RequestContext,
-    ) -> Result<&'context Caller, CoreError> {
-        context.authorized_caller()
-    }
-
     /// Mints an access key of `family` for the target user (default: the caller), within the
     /// per-user quota.
     pub async fn create_access_key(
@@ -1182,7 +1174,7 @@ impl Authority {
         context: &RequestContext,
         request: NewApiKeyRequest,
     ) -> Result<ApiKeyWithSecret, CoreError> {
-        let caller = self.require_authorized(context)?;
+        let caller = context.authorized_caller()?;
         rules::check_secret_name(&request.secret_name)?;
         rules::check_tags(&request.tags)?;
         let manual = match request.key_type {
@@ -1247,7 +1239,7 @@ impl Authority {
         offset: usize,
         limit: usize,
     ) -> Result<(usize, Vec<ApiKeyWithSecret>), CoreError> {
-        let caller = self.require_authorized(context)?;
+        let caller = context.authorized_caller()?;
         // Secrets are opened only where needed: for every key when the filter names secrets,
         // otherwise only for the page returned.
         let mut matching: Vec<(ApiKey, Option<Secret>)> = Vec::new();
@@ -1287,7 +1279,7 @@ impl Authority {
         context: &RequestContext,
         key_id: &str,
     ) -> Result<ApiKeyWithSecret, CoreError> {
-        let caller = self.require_authorized(context)?;
+        let caller = context.authorized_caller()?;
         let key = self
             .store
             .api_key(caller.account_id, key_id)
@@ -1303,7 +1295,7 @@ impl Authority {
         key_id: &str,
         enabled: bool,
     ) -> Result<ApiKey, CoreError> {
-        let caller = self.require_authorized(context)?;
+        let caller = context.authorized_caller()?;
         let audit = context.audit_event(Some(key_id.to_owned()), OUTCOME_SUCCESS);
         Ok(self
             .store
@@ -1325,7 +1317,7 @@ impl Authority {
         key_id: &str,
         new_secret: Option<Secret>,
     ) -> Result<ApiKeyWithSecret, CoreError> {
-        let caller = self.require_authorized(context)?;
+        let caller = context.authorized_caller()?;
         let existing = self
             .store
             .api_key(caller.account_id, key_id)
@@ -1369,7 +1361,7 @@ impl Authority {
         context: &RequestContext,
         key_id: &str,
     ) -> Result<(), CoreError> {
-        let caller = self.require_authorized(context)?;
+        let caller = context.authorized_caller()?;
         let audit = context.audit_event(Some(key_id.to_owned()), OUTCOME_SUCCESS);
         Ok(self
             .store
@@ -1397,7 +1389,7 @@ impl Authority {
         context: &RequestContext,
         request: NewActivationCodeRequest,
     ) -> Result<IssuedActivationCode, CoreError> {
-        let caller = self.require_authorized(context)?;
+        let caller = context.authorized_caller()?;
         let name = request.name.unwrap_or_default();
         if !name.is_empty() {
             rules::check_activation_code_name(&name)?;
@@ -1455,7 +1447,7 @@ impl Authority {
         offset: usize,
         limit: usize,
     ) -> Result<(usize, Vec<ActivationCode>), CoreError> {
-        let caller = self.require_authorized(context)?;
+        let caller = context.authorized_caller()?;
         let matching: Vec<ActivationCode> = self
             .store
             .list_activation_codes(caller.account_id)
@@ -1482,7 +1474,7 @@ impl Authority {
         context: &RequestContext,
         code_id: &str,
     ) -> Result<ActivationCode, CoreError> {
-        let caller = self.require_authorized(context)?;
+        let caller = context.authorized_caller()?;
         let audit = context.audit_event(Some(code_id.to_owned()), OUTCOME_SUCCESS);
         Ok(self
             .store
@@ -1496,7 +1488,7 @@ impl Authority {
         context: &RequestContext,
         code_id: &str,
     ) -> Result<(), CoreError> {
-        let caller = self.require_authorized(context)?;
+        let caller = context.authorized_caller()?;
         let audit = context.audit_event(Some(code_id.to_owned()), OUTCOME_SUCCESS);
         Ok(self
             .store
@@ -1735,7 +1727,7 @@ impl Authority {
         context: &RequestContext,
         request: InstanceTokenRequest,
     ) -> Result<IssuedInstanceTokens, CoreError> {
-        let caller = self.require_authorized(context)?;
+        let caller = context.authorized_caller()?;
         let (service, instance, worker) = self
             .resolve_worker(
                 caller.account_id,
