@@ -1430,7 +1430,9 @@ async fn hostile_user_and_policy_inputs_get_each_clouds_errors_and_change_nothin
     }
     let account = harness.account_id.to_string();
     let principal = |name: &str| format!("{name}@{account}.onaliyun.com");
-    let aliyun_cases: Vec<(&str, &str, Vec<(&str, String)>, u16, &str)> = vec![
+    // (version, action, parameters, expected status, expected code)
+    type Case<'a> = (&'a str, &'a str, Vec<(&'a str, String)>, u16, &'a str);
+    let aliyun_cases: Vec<Case> = vec![
         (
             IMS_VERSION,
             "CreateUser",
