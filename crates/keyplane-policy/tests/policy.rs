@@ -649,3 +649,81 @@ fn patterns_do_not_blow_up() {
     assert_eq!(evaluate(&[&policy], &request).outcome, ImplicitDeny);
     assert!(started.elapsed() < std::time::Duration::from_secs(2));
 }
+
+/// A small deterministic generator (xorshift64*), so the mutation test needs no dependency and
+/// fails the same way every time.
+struct Mutator(u64);
+
+impl Mutator {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, bound: usize) -> usize {
+        usize::try_from(self.next() % bound as u64).unwrap_or(0)
+    }
+}
+
+#[test]
+fn mutated_documents_never_panic_and_whatever_parses_round_trips() {
+    let seeds = [
+        (
+            Ram,
+            r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":["ram:List*","cam:Get?ser"],"Resource":"acs:ram::${AccountId}:user/${UserName}","Condition":{"IpAddress":{"acs:SourceIp":["10.0.0.0/8","::1"]},"DateLessThan":{"acs:CurrentTime":"2030-01-01T00:00:00+08:00"}}},{"Effect":"Deny","NotAction":"ram:*","Resource":"*"}]}"#,
+        ),
+        (
+            Cam,
+            r#"{"version":"2.0","statement":[{"effect":"allow","action":"name/cam:ListAccessKeys","resource":["qcs::cam::uin/${AccountId}:uin/${Uin}"],"condition":{"ip_not_equal":{"qcs:ip":"192.0.2.0/24"},"string_like":{"vpc":"vpc-*"}}}]}"#,
+        ),
+    ];
+    // Bytes that matter to JSON and to the policy grammar.
+    let alphabet: &[u8] = br#"{}[]":,*?$/\ 0aZ-_.@"#;
+    let mut mutator = Mutator(0x9E37_79B9_7F4A_7C15);
+    let mut parsed = 0;
+    for round in 0..20_000 {
+        let (syntax, seed) = seeds[round % seeds.len()];
+        let mut bytes = seed.as_bytes().to_vec();
+        for _ in 0..=mutator.below(4) {
+            let at = mutator.below(bytes.len());
+            match mutator.below(4) {
+                0 => bytes[at] = alphabet[mutator.below(alphabet.len())],
+                1 => {
+                    bytes.remove(at);
+                }
+                2 => bytes.insert(at, alphabet[mutator.below(alphabet.len())]),
+                _ => bytes.truncate(at),
+            }
+            if bytes.is_empty() {
+                break;
+            }
+        }
+        let Ok(text) = String::from_utf8(bytes) else {
+            continue;
+        };
+        let Ok(policy) = Policy::parse(&text, syntax) else {
+            continue;
+        };
+        parsed += 1;
+        let stored = Policy::from_stored(&policy.to_stored()).expect("a parsed policy stores");
+        assert_eq!(stored, policy, "{text}");
+        // Evaluating what parsed never panics either.
+        let request = Request {
+            action: "ram:ListUsers",
+            resource: "acs:ram::1:user/alice",
+            source_ip: Some(IpAddr::V4(Ipv4Addr::new(10, 1, 2, 3))),
+            now: NOW,
+            account_id: "1",
+            uin: "2",
+            user_name: "alice",
+            extra_keys: &[("vpc", "vpc-1")],
+        };
+        let _ = evaluate(&[&policy], &request);
+    }
+    assert!(
+        parsed > 100,
+        "only {parsed} mutants parsed; the test would prove little"
+    );
+}

@@ -1309,3 +1309,309 @@ async fn a_policy_reads_back_in_the_asking_clouds_syntax_and_deletes_as_each_clo
         (404, Some("EntityNotExist.Policy"))
     );
 }
+
+#[tokio::test]
+async fn hostile_user_and_policy_inputs_get_each_clouds_errors_and_change_nothing() {
+    let harness = harness().await;
+    let deep = format!("{}{}", "[".repeat(3_000), "]".repeat(3_000));
+    let long_document = format!(
+        r#"{{"version":"2.0","statement":[{{"effect":"allow","action":"*","resource":"{}"}}]}}"#,
+        "a".repeat(7_000)
+    );
+    let tencent_cases = [
+        (
+            "AddUser",
+            json!({ "Name": "n".repeat(1_000) }),
+            "InvalidParameter.UserNameIllegal",
+        ),
+        (
+            "AddUser",
+            json!({ "Name": "has space" }),
+            "InvalidParameter.UserNameIllegal",
+        ),
+        ("AddUser", json!({ "Name": 42 }), "InvalidParameter"),
+        (
+            "AddUser",
+            json!({ "Name": "ok-name", "UseApi": 7 }),
+            "InvalidParameterValue",
+        ),
+        (
+            "AddUser",
+            json!({ "Name": "ok-name", "Remark": "r".repeat(1_000) }),
+            "InvalidParameterValue",
+        ),
+        ("GetUser", json!({}), "MissingParameter"),
+        (
+            "DeleteUser",
+            json!({ "Name": "nobody", "Force": "yes" }),
+            "InvalidParameter",
+        ),
+        (
+            "CreatePolicy",
+            json!({ "PolicyName": "deep", "PolicyDocument": deep }),
+            "InvalidParameter.PolicyDocumentError",
+        ),
+        (
+            "CreatePolicy",
+            json!({ "PolicyName": "long", "PolicyDocument": long_document }),
+            "InvalidParameter.PolicyDocumentLengthOverLimit",
+        ),
+        (
+            "CreatePolicy",
+            json!({ "PolicyName": "bad name", "PolicyDocument": allow("cam:*").to_string() }),
+            "InvalidParameter.PolicyNameError",
+        ),
+        (
+            "CreatePolicy",
+            json!({ "PolicyName": "d", "PolicyDocument": allow("cam:*").to_string(), "Description": "x".repeat(301) }),
+            "InvalidParameter.DescriptionLengthOverlimit",
+        ),
+        (
+            "AttachUserPolicy",
+            json!({ "PolicyId": "abc", "AttachUin": 1 }),
+            "InvalidParameter",
+        ),
+        (
+            "AttachUserPolicy",
+            json!({ "PolicyId": -1, "AttachUin": 1 }),
+            "InvalidParameter",
+        ),
+        (
+            "AttachUserPolicy",
+            json!({ "PolicyId": 1, "AttachUin": 1 }),
+            "ResourceNotFound.UserNotExist",
+        ),
+        (
+            "AttachUserPolicy",
+            json!({ "PolicyId": 123_456, "AttachUin": 1 }),
+            "ResourceNotFound.PolicyIdNotFound",
+        ),
+        (
+            "ListAttachedUserPolicies",
+            json!({ "TargetUin": 1, "Rp": 0 }),
+            "InvalidParameterValue",
+        ),
+        (
+            "ListAttachedUserPolicies",
+            json!({ "TargetUin": 1, "Page": 18_446_744_073_709_551_615_u64 }),
+            "ResourceNotFound.UserNotExist",
+        ),
+        (
+            "DeletePolicy",
+            json!({ "PolicyId": "x" }),
+            "InvalidParameter",
+        ),
+        (
+            "DeletePolicy",
+            json!({ "PolicyId": [] }),
+            "MissingParameter",
+        ),
+        (
+            "ListPolicies",
+            json!({ "Scope": "Everything" }),
+            "InvalidParameterValue",
+        ),
+        ("GetPolicy", json!({ "PolicyId": [1] }), "InvalidParameter"),
+    ];
+    for (action, body, expected) in tencent_cases {
+        let (code, response) = tencent(
+            &harness,
+            &harness.root_tencent,
+            CAM_VERSION,
+            action,
+            body.clone(),
+        )
+        .await;
+        assert_eq!(
+            code.as_deref(),
+            Some(expected),
+            "{action} {body}: {response}"
+        );
+    }
+    let account = harness.account_id.to_string();
+    let principal = |name: &str| format!("{name}@{account}.onaliyun.com");
+    // (version, action, parameters, expected status, expected code)
+    type Case<'a> = (&'a str, &'a str, Vec<(&'a str, String)>, u16, &'a str);
+    let aliyun_cases: Vec<Case> = vec![
+        (
+            IMS_VERSION,
+            "CreateUser",
+            vec![
+                ("UserPrincipalName", "no-at-sign".into()),
+                ("DisplayName", "x".into()),
+            ],
+            400,
+            "InvalidParameter.UserPrincipalName.Format",
+        ),
+        (
+            IMS_VERSION,
+            "CreateUser",
+            vec![
+                ("UserPrincipalName", "bob@elsewhere.onaliyun.com".into()),
+                ("DisplayName", "x".into()),
+            ],
+            400,
+            "InvalidParameter.UserPrincipalName.Format",
+        ),
+        (
+            IMS_VERSION,
+            "CreateUser",
+            vec![
+                ("UserPrincipalName", principal("b+b")),
+                ("DisplayName", "x".into()),
+            ],
+            400,
+            "InvalidParameter.UserName.InvalidChars",
+        ),
+        (
+            IMS_VERSION,
+            "CreateUser",
+            vec![
+                ("UserPrincipalName", principal(&"b".repeat(65))),
+                ("DisplayName", "x".into()),
+            ],
+            400,
+            "InvalidParameter.UserName.Length",
+        ),
+        (
+            IMS_VERSION,
+            "CreateUser",
+            vec![("UserPrincipalName", principal("bob"))],
+            400,
+            "MissingParameter",
+        ),
+        (
+            IMS_VERSION,
+            "CreateUser",
+            vec![
+                ("UserPrincipalName", principal("bob")),
+                ("DisplayName", "d".repeat(25)),
+            ],
+            400,
+            "InvalidParameter.DisplayName.Length",
+        ),
+        (
+            IMS_VERSION,
+            "CreateUser",
+            vec![
+                ("UserPrincipalName", principal("bob")),
+                ("DisplayName", "x".into()),
+                ("MobilePhone", "call-me".into()),
+            ],
+            400,
+            "InvalidParameter.MobilePhone.Format",
+        ),
+        (
+            IMS_VERSION,
+            "GetUser",
+            vec![("UserId", "not-a-number".into())],
+            404,
+            "EntityNotExist.User",
+        ),
+        (IMS_VERSION, "GetUser", vec![], 400, "MissingParameter"),
+        (
+            IMS_VERSION,
+            "ListUsers",
+            vec![("MaxItems", "0".into())],
+            400,
+            "InvalidParameter",
+        ),
+        (
+            IMS_VERSION,
+            "ListUsers",
+            vec![("Marker", "garbage".into())],
+            400,
+            "InvalidParameter",
+        ),
+        (
+            RAM_VERSION,
+            "CreatePolicy",
+            vec![
+                ("PolicyName", "bad name".into()),
+                ("PolicyDocument", ram_allow("ram:*")),
+            ],
+            400,
+            "InvalidParameter.PolicyName.InvalidChars",
+        ),
+        (
+            RAM_VERSION,
+            "CreatePolicy",
+            vec![
+                ("PolicyName", "deep".into()),
+                ("PolicyDocument", deep.clone()),
+            ],
+            400,
+            "MalformedPolicyDocument",
+        ),
+        (
+            RAM_VERSION,
+            "CreatePolicy",
+            vec![
+                ("PolicyName", "long".into()),
+                ("PolicyDocument", "x".repeat(6_145)),
+            ],
+            400,
+            "InvalidParameter.PolicyDocument.Length",
+        ),
+        (
+            RAM_VERSION,
+            "AttachPolicyToUser",
+            vec![
+                ("PolicyType", "Foo".into()),
+                ("PolicyName", "p".into()),
+                ("UserName", "nobody".into()),
+            ],
+            400,
+            "InvalidParameter.PolicyType",
+        ),
+        (
+            RAM_VERSION,
+            "ListPolicies",
+            vec![("MaxItems", "1001".into())],
+            400,
+            "InvalidParameter",
+        ),
+        (
+            RAM_VERSION,
+            "GetPolicy",
+            vec![
+                ("PolicyType", "System".into()),
+                ("PolicyName", "NoSuchThing".into()),
+            ],
+            404,
+            "EntityNotExist.Policy",
+        ),
+    ];
+    for (version, action, parameters, status, expected) in aliyun_cases {
+        let borrowed: Vec<(&str, &str)> = parameters
+            .iter()
+            .map(|(name, value)| (*name, value.as_str()))
+            .collect();
+        let (got_status, code, body) =
+            aliyun(&harness, &harness.root_aliyun, version, action, &borrowed).await;
+        assert_eq!(
+            (got_status, code.as_deref()),
+            (status, Some(expected)),
+            "{action} {parameters:?}: {body}"
+        );
+    }
+    // Nothing was created by any of it.
+    let (_, users) = tencent(
+        &harness,
+        &harness.root_tencent,
+        CAM_VERSION,
+        "ListUsers",
+        json!({}),
+    )
+    .await;
+    assert_eq!(users["Data"], json!([]));
+    let (_, policies) = tencent(
+        &harness,
+        &harness.root_tencent,
+        CAM_VERSION,
+        "ListPolicies",
+        json!({ "Scope": "Local" }),
+    )
+    .await;
+    assert_eq!(policies["TotalNum"], 0);
+}
