@@ -394,17 +394,19 @@ async fn list_users(
         .into_iter()
         .filter(|user| !user.is_root())
         .collect();
-    // The marker is the UserId of the last user of the previous page: users are listed in
-    // creation order, so the next page starts after it.
+    // The marker is the sort key (creation time, then UserId) of the last user of the previous
+    // page: the next page starts after it, even if that user was deleted meanwhile.
     let start = match params.non_empty("Marker") {
         None => 0,
-        Some(marker) => users
-            .iter()
-            .position(|user| user.uin.to_string() == marker)
-            .map(|position| position + 1)
-            .ok_or_else(|| {
+        Some(marker) => {
+            let after = parse_user_marker(marker).ok_or_else(|| {
                 AliyunError::invalid_parameter("Marker", "it does not continue a listing.")
-            })?,
+            })?;
+            users
+                .iter()
+                .position(|user| user_sort_key(user) > after)
+                .unwrap_or(users.len())
+        }
     };
     let page: Vec<&User> = users.iter().skip(start).take(max_items).collect();
     let truncated = start + page.len() < users.len();
@@ -414,8 +416,20 @@ async fn list_users(
     });
     if truncated {
         if let Some(last) = page.last() {
-            answer["Marker"] = json!(last.uin.to_string());
+            let (created, uin) = user_sort_key(last);
+            answer["Marker"] = json!(format!("{created}-{uin}"));
         }
     }
     Ok(fields(answer))
+}
+
+/// Where a user sorts in ListUsers: creation time (Unix nanoseconds), then uin.
+fn user_sort_key(user: &User) -> (i128, u64) {
+    (user.created_at.unix_timestamp_nanos(), user.uin)
+}
+
+/// The sort key a ListUsers marker (`<nanoseconds>-<uin>`) names.
+fn parse_user_marker(marker: &str) -> Option<(i128, u64)> {
+    let (created, uin) = marker.rsplit_once('-')?;
+    Some((created.parse().ok()?, uin.parse().ok()?))
 }

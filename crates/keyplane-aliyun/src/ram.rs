@@ -295,16 +295,24 @@ async fn list_policies(
         .into_iter()
         .filter(|policy| only.is_none_or(|only| policy.policy_type == only))
         .collect();
-    // The marker names the last policy of the previous page (`<type>:<name>`).
+    // The marker is the sort key of the last policy of the previous page (system policies in
+    // their fixed order, then custom ones by creation time and name): the next page starts
+    // after it, even if that policy was deleted meanwhile.
+    let keys: Vec<PolicySortKey> = policies
+        .iter()
+        .enumerate()
+        .map(|(index, policy)| policy_sort_key(index, policy))
+        .collect();
     let start = match params.non_empty("Marker") {
         None => 0,
-        Some(marker) => policies
-            .iter()
-            .position(|policy| format!("{}:{}", policy.policy_type.as_str(), policy.name) == marker)
-            .map(|position| position + 1)
-            .ok_or_else(|| {
+        Some(marker) => {
+            let after = parse_policy_marker(marker).ok_or_else(|| {
                 AliyunError::invalid_parameter("Marker", "it does not continue a listing.")
-            })?,
+            })?;
+            keys.iter()
+                .position(|key| *key > after)
+                .unwrap_or(keys.len())
+        }
     };
     let page: Vec<_> = policies.iter().skip(start).take(max_items).collect();
     let truncated = start + page.len() < policies.len();
@@ -327,9 +335,43 @@ async fn list_policies(
         .collect();
     let mut answer = json!({ "IsTruncated": truncated, "Policies": { "Policy": listed } });
     if truncated {
-        if let Some(last) = page.last() {
-            answer["Marker"] = json!(format!("{}:{}", last.policy_type.as_str(), last.name));
+        if let Some(last) = keys.get(start + page.len() - 1) {
+            answer["Marker"] = json!(policy_marker(last));
         }
     }
     Ok(fields(answer))
+}
+
+/// Where a policy sorts in ListPolicies: system policies first, by their place among the
+/// system policies; then custom ones by creation time (Unix nanoseconds) and name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum PolicySortKey {
+    System(usize),
+    Custom(i128, String),
+}
+
+fn policy_sort_key(index: usize, policy: &keyplane_core::authority::ListedPolicy) -> PolicySortKey {
+    match policy.created_at {
+        None => PolicySortKey::System(index),
+        Some(created) => PolicySortKey::Custom(created.unix_timestamp_nanos(), policy.name.clone()),
+    }
+}
+
+/// A ListPolicies marker: `s-<index>` or `c-<nanoseconds>-<name>`.
+fn policy_marker(key: &PolicySortKey) -> String {
+    match key {
+        PolicySortKey::System(index) => format!("s-{index}"),
+        PolicySortKey::Custom(created, name) => format!("c-{created}-{name}"),
+    }
+}
+
+fn parse_policy_marker(marker: &str) -> Option<PolicySortKey> {
+    if let Some(index) = marker.strip_prefix("s-") {
+        return Some(PolicySortKey::System(index.parse().ok()?));
+    }
+    let (created, name) = marker.strip_prefix("c-")?.split_once('-')?;
+    Some(PolicySortKey::Custom(
+        created.parse().ok()?,
+        name.to_owned(),
+    ))
 }

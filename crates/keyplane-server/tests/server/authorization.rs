@@ -1615,3 +1615,116 @@ async fn hostile_user_and_policy_inputs_get_each_clouds_errors_and_change_nothin
     .await;
     assert_eq!(policies["TotalNum"], 0);
 }
+
+#[tokio::test]
+async fn listings_continue_after_their_marker_even_when_it_was_deleted() {
+    let harness = harness().await;
+    let account = harness.account_id.to_string();
+    for name in ["ann", "ben", "cat"] {
+        let principal = format!("{name}@{account}.onaliyun.com");
+        let (status, _, body) = aliyun(
+            &harness,
+            &harness.root_aliyun,
+            IMS_VERSION,
+            "CreateUser",
+            &[("UserPrincipalName", &principal), ("DisplayName", name)],
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let (status, _, body) = aliyun(
+            &harness,
+            &harness.root_aliyun,
+            RAM_VERSION,
+            "CreatePolicy",
+            &[
+                ("PolicyName", &format!("p-{name}")),
+                ("PolicyDocument", &ram_allow("ram:GetUser")),
+            ],
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    // Users: the first page ends on one user, which is then deleted.
+    let (_, _, first) = aliyun(
+        &harness,
+        &harness.root_aliyun,
+        IMS_VERSION,
+        "ListUsers",
+        &[("MaxItems", "1")],
+    )
+    .await;
+    assert_eq!(first["IsTruncated"], true);
+    let first_name = first["Users"]["User"][0]["UserPrincipalName"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, _, _) = aliyun(
+        &harness,
+        &harness.root_aliyun,
+        IMS_VERSION,
+        "DeleteUser",
+        &[("UserPrincipalName", &first_name)],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let marker = first["Marker"].as_str().unwrap().to_owned();
+    let (status, _, rest) = aliyun(
+        &harness,
+        &harness.root_aliyun,
+        IMS_VERSION,
+        "ListUsers",
+        &[("Marker", &marker)],
+    )
+    .await;
+    assert_eq!(status, 200, "{rest}");
+    assert_eq!(rest["IsTruncated"], false);
+    let rest: Vec<&str> = rest["Users"]["User"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|user| user["UserPrincipalName"].as_str().unwrap())
+        .collect();
+    assert_eq!(rest.len(), 2, "{rest:?}");
+    assert!(!rest.contains(&first_name.as_str()));
+    // Policies: three system, then the three custom; delete the one a marker names.
+    let (_, _, page) = aliyun(
+        &harness,
+        &harness.root_aliyun,
+        RAM_VERSION,
+        "ListPolicies",
+        &[("MaxItems", "4")],
+    )
+    .await;
+    let last = page["Policies"]["Policy"][3]["PolicyName"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(last.starts_with("p-"), "{page}");
+    let (status, _, _) = aliyun(
+        &harness,
+        &harness.root_aliyun,
+        RAM_VERSION,
+        "DeletePolicy",
+        &[("PolicyName", &last)],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let marker = page["Marker"].as_str().unwrap().to_owned();
+    let (status, _, rest) = aliyun(
+        &harness,
+        &harness.root_aliyun,
+        RAM_VERSION,
+        "ListPolicies",
+        &[("Marker", &marker)],
+    )
+    .await;
+    assert_eq!(status, 200, "{rest}");
+    let rest: Vec<&str> = rest["Policies"]["Policy"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|policy| policy["PolicyName"].as_str().unwrap())
+        .collect();
+    assert_eq!(rest.len(), 2, "{rest:?}");
+    assert!(!rest.contains(&last.as_str()));
+}
