@@ -71,6 +71,21 @@ impl Params {
             .ok_or_else(|| AliyunError::missing_parameter(name))
     }
 
+    /// The page size a Marker-paged listing asks for with `MaxItems`: `default` when absent,
+    /// else an integer from 1 to `max` (`InvalidParameter` otherwise).
+    pub fn max_items(&self, default: usize, max: usize) -> Result<usize, AliyunError> {
+        let Some(text) = self.non_empty("MaxItems") else {
+            return Ok(default);
+        };
+        match text.parse::<usize>() {
+            Ok(value) if (1..=max).contains(&value) => Ok(value),
+            _ => Err(AliyunError::invalid_parameter(
+                "MaxItems",
+                &format!("it must be an integer from 1 to {max}."),
+            )),
+        }
+    }
+
     /// A list parameter sent as `name.1`, `name.2`, …: `None` when `name.1` is absent.
     pub fn list(&self, name: &str) -> Result<Option<Vec<String>>, AliyunError> {
         let mut values = Vec::new();

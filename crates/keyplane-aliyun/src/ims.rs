@@ -5,6 +5,7 @@
 //! actions); keys are of the Alibaba family. Whether the caller may is decided before
 //! dispatch, from `permissions`.
 
+use keyplane_core::authority::UserReference;
 use keyplane_core::model::{AccessKey, KeyFamily, KeyStatus, User, UserProfile};
 use keyplane_core::store::DeleteUserOptions;
 use keyplane_core::{Authority, CoreError, RequestContext};
@@ -188,30 +189,61 @@ pub async fn dispatch(
     }
 }
 
-/// The RAM user (never the root account) named by exactly one of `UserPrincipalName`,
-/// `UserId` and `UserAccessKeyId`.
+/// How GetUser and DeleteUser select a user: by `UserPrincipalName`, `UserId` or
+/// `UserAccessKeyId`, looked at in that order (one of them is required).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UserSelection<'a> {
+    PrincipalName(&'a str),
+    Id(&'a str),
+    AccessKey(&'a str),
+}
+
+impl<'a> UserSelection<'a> {
+    /// The selection the parameters make; `MissingParameter` when they make none.
+    pub(crate) fn read(params: &'a Params) -> Result<Self, AliyunError> {
+        if let Some(principal_name) = params.non_empty("UserPrincipalName") {
+            Ok(UserSelection::PrincipalName(principal_name))
+        } else if let Some(user_id) = params.non_empty("UserId") {
+            Ok(UserSelection::Id(user_id))
+        } else if let Some(key_id) = params.non_empty("UserAccessKeyId") {
+            Ok(UserSelection::AccessKey(key_id))
+        } else {
+            Err(AliyunError::missing_parameter("UserPrincipalName"))
+        }
+    }
+
+    /// The user it names in account `account_id`; `None` when it cannot name one there (a
+    /// principal name in another domain, a UserId that is not a number).
+    pub(crate) fn reference(self, account_id: u64) -> Option<UserReference<'a>> {
+        match self {
+            UserSelection::PrincipalName(principal_name) => {
+                let (name, domain) = principal_name.rsplit_once('@')?;
+                domain
+                    .eq_ignore_ascii_case(&format!("{account_id}.onaliyun.com"))
+                    .then_some(UserReference::Name(name))
+            }
+            UserSelection::Id(user_id) => user_id.parse().ok().map(UserReference::Uin),
+            UserSelection::AccessKey(key_id) => Some(UserReference::AccessKey(key_id)),
+        }
+    }
+}
+
+/// The RAM user (never the root account) the request selects (see [`UserSelection`]).
 async fn selected_user(
     authority: &Authority,
     context: &RequestContext,
     params: &Params,
 ) -> Result<User, AliyunError> {
-    let user = if let Some(uin) = target_user(authority, context, params).await? {
-        authority.user_with_uin(context, uin).await
-    } else if let Some(user_id) = params.non_empty("UserId") {
-        match user_id.parse::<u64>() {
-            Ok(uin) => authority.user_with_uin(context, uin).await,
-            Err(_) => Err(CoreError::UserNotFound),
-        }
-    } else if let Some(key_id) = params.non_empty("UserAccessKeyId") {
-        authority.user_with_access_key(context, key_id).await
-    } else {
-        return Err(AliyunError::missing_parameter("UserPrincipalName"));
-    };
-    match user {
-        Ok(user) if !user.is_root() => Ok(user),
-        Ok(_) => Err(core(CoreError::UserNotFound)),
-        Err(error) => Err(core(error)),
-    }
+    let selection = UserSelection::read(params)?;
+    let account_id = context
+        .caller
+        .as_ref()
+        .map(|caller| caller.account_id)
+        .ok_or_else(AliyunError::internal)?;
+    let reference = selection
+        .reference(account_id)
+        .ok_or_else(|| core(CoreError::UserNotFound))?;
+    authority.sub_user(context, reference).await.map_err(core)
 }
 
 /// The IMS `User` object. `with_name` adds `UserName` (GetUser shows it, ListUsers does not).
@@ -375,25 +407,8 @@ async fn list_users(
     context: &RequestContext,
     params: &Params,
 ) -> Result<Map<String, Value>, AliyunError> {
-    let max_items = match params.non_empty("MaxItems") {
-        None => MAX_LIST_ITEMS,
-        Some(text) => match text.parse::<usize>() {
-            Ok(value) if (1..=MAX_LIST_ITEMS).contains(&value) => value,
-            _ => {
-                return Err(AliyunError::invalid_parameter(
-                    "MaxItems",
-                    &format!("it must be an integer from 1 to {MAX_LIST_ITEMS}."),
-                ))
-            }
-        },
-    };
-    let users: Vec<User> = authority
-        .list_users(context)
-        .await
-        .map_err(core)?
-        .into_iter()
-        .filter(|user| !user.is_root())
-        .collect();
+    let max_items = params.max_items(MAX_LIST_ITEMS, MAX_LIST_ITEMS)?;
+    let users = authority.list_sub_users(context).await.map_err(core)?;
     // The marker is the sort key (creation time, then UserId) of the last user of the previous
     // page: the next page starts after it, even if that user was deleted meanwhile.
     let start = match params.non_empty("Marker") {

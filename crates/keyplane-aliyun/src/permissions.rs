@@ -11,6 +11,7 @@ use keyplane_core::{Authority, RequestContext};
 
 use crate::envelope::Params;
 use crate::errors::{AliyunError, Product};
+use crate::ims::UserSelection;
 
 /// How the resources of an action are named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -220,25 +221,21 @@ impl RequestResource {
                 principal_name_user(params.required("UserPrincipalName")?).to_owned(),
             )),
             ResourceKind::SelectedUser => {
-                let name = if let Some(principal_name) = params.non_empty("UserPrincipalName") {
-                    principal_name_user(principal_name).to_owned()
-                } else if let Some(user_id) = params.non_empty("UserId") {
-                    match user_id.parse::<u64>() {
-                        Ok(uin) => authority
-                            .user_with_uin(context, uin)
-                            .await
-                            .map(|user| user.name)
-                            .unwrap_or_else(|_| user_id.to_owned()),
-                        Err(_) => user_id.to_owned(),
+                let name = match UserSelection::read(params)? {
+                    UserSelection::PrincipalName(principal_name) => {
+                        principal_name_user(principal_name).to_owned()
                     }
-                } else if let Some(key_id) = params.non_empty("UserAccessKeyId") {
-                    authority
-                        .user_with_access_key(context, key_id)
-                        .await
-                        .map(|user| user.name)
-                        .unwrap_or_else(|_| key_id.to_owned())
-                } else {
-                    return Err(AliyunError::missing_parameter("UserPrincipalName"));
+                    selection @ (UserSelection::Id(text) | UserSelection::AccessKey(text)) => {
+                        let found = match context
+                            .caller
+                            .as_ref()
+                            .and_then(|caller| selection.reference(caller.account_id))
+                        {
+                            Some(reference) => authority.sub_user(context, reference).await.ok(),
+                            None => None,
+                        };
+                        found.map_or_else(|| text.to_owned(), |user| user.name)
+                    }
                 };
                 RequestResource::User(Some(name))
             }

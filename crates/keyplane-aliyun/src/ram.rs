@@ -5,6 +5,7 @@
 //! `UserPrincipalName` before `@`); policies by `PolicyType` (`System` or `Custom`) and
 //! `PolicyName`.
 
+use keyplane_core::authority::UserReference;
 use keyplane_core::model::{PolicySyntax, PolicyType, User};
 use keyplane_core::{Authority, CoreError, RequestContext};
 use serde_json::{json, Map, Value};
@@ -130,11 +131,10 @@ async fn user_named(
     params: &Params,
 ) -> Result<User, AliyunError> {
     let name = params.required("UserName")?;
-    match authority.user_named(context, name).await {
-        Ok(user) if !user.is_root() => Ok(user),
-        Ok(_) => Err(core(CoreError::UserNotFound)),
-        Err(error) => Err(core(error)),
-    }
+    authority
+        .sub_user(context, UserReference::Name(name))
+        .await
+        .map_err(core)
 }
 
 /// `PolicyType`: `System` or `Custom` (`InvalidParameter.PolicyType` otherwise).
@@ -276,18 +276,7 @@ async fn list_policies(
         None => None,
         Some(_) => Some(policy_type(params)?),
     };
-    let max_items = match params.non_empty("MaxItems") {
-        None => DEFAULT_LIST_ITEMS,
-        Some(text) => match text.parse::<usize>() {
-            Ok(value) if (1..=MAX_LIST_ITEMS).contains(&value) => value,
-            _ => {
-                return Err(AliyunError::invalid_parameter(
-                    "MaxItems",
-                    &format!("it must be an integer from 1 to {MAX_LIST_ITEMS}."),
-                ))
-            }
-        },
-    };
+    let max_items = params.max_items(DEFAULT_LIST_ITEMS, MAX_LIST_ITEMS)?;
     let policies: Vec<_> = authority
         .list_policies(context)
         .await

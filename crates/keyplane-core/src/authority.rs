@@ -273,6 +273,15 @@ pub struct InstanceTokenRequest {
     pub worker: Option<String>,
 }
 
+/// How a request names a user of the caller's account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserReference<'a> {
+    Name(&'a str),
+    Uin(u64),
+    /// The user holding this access key.
+    AccessKey(&'a str),
+}
+
 /// One policy as the policy listings show it: a system policy (no creation time) or a custom
 /// one, with how many users have it attached.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -453,42 +462,40 @@ impl Authority {
         Err(CoreError::Internal)
     }
 
-    /// Every user of the caller's account, the root first.
-    pub async fn list_users(&self, context: &RequestContext) -> Result<Vec<User>, CoreError> {
+    /// Every sub-user of the caller's account, oldest first: the root is not among them, as
+    /// neither cloud lists the account itself among its users.
+    pub async fn list_sub_users(&self, context: &RequestContext) -> Result<Vec<User>, CoreError> {
         let caller = context.authorized_caller()?;
-        Ok(self.store.list_users(caller.account_id).await?)
+        let mut users = self.store.list_users(caller.account_id).await?;
+        users.retain(|user| !user.is_root());
+        Ok(users)
     }
 
-    /// A user of the caller's account by uin: `UserNotFound` when there is none.
-    pub async fn user_with_uin(
+    /// The sub-user of the caller's account a request names: `UserNotFound` when there is
+    /// none, and for the root, which neither cloud counts among its users.
+    pub async fn sub_user(
         &self,
         context: &RequestContext,
-        uin: u64,
+        reference: UserReference<'_>,
     ) -> Result<User, CoreError> {
         let caller = context.caller()?;
-        self.store
-            .user(caller.account_id, uin)
-            .await?
-            .ok_or(CoreError::UserNotFound)
-    }
-
-    /// The user of the caller's account holding access key `key_id`: `UserNotFound` when no
-    /// key of the account has that id.
-    pub async fn user_with_access_key(
-        &self,
-        context: &RequestContext,
-        key_id: &str,
-    ) -> Result<User, CoreError> {
-        let caller = context.caller()?;
-        let key = self
-            .store
-            .access_key(key_id)
-            .await?
-            .filter(|key| key.account_id == caller.account_id)
-            .ok_or(CoreError::UserNotFound)?;
-        self.store
-            .user(caller.account_id, key.owner_uin)
-            .await?
+        let account_id = caller.account_id;
+        let user = match reference {
+            UserReference::Name(name) => self.store.user_by_name(account_id, name).await?,
+            UserReference::Uin(uin) => self.store.user(account_id, uin).await?,
+            UserReference::AccessKey(key_id) => {
+                match self
+                    .store
+                    .access_key(key_id)
+                    .await?
+                    .filter(|key| key.account_id == account_id)
+                {
+                    Some(key) => self.store.user(account_id, key.owner_uin).await?,
+                    None => None,
+                }
+            }
+        };
+        user.filter(|user| !user.is_root())
             .ok_or(CoreError::UserNotFound)
     }
 

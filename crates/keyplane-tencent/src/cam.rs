@@ -5,6 +5,7 @@
 //! AttachUserPolicy, DetachUserPolicy, ListAttachedUserPolicies). Users are the same users IMS serves; policies are written in
 //! CAM syntax and stored in the common form.
 
+use keyplane_core::authority::UserReference;
 use keyplane_core::model::{
     AccessKey, KeyFamily, KeyStatus, PolicySyntax, PolicyType, User, UserProfile,
 };
@@ -182,15 +183,18 @@ pub async fn dispatch(
         "AddUser" => add_user(authority, context, params).await,
         "GetUser" => {
             params.allow_only(&["Name"])?;
-            let user = sub_user_named(authority, context, &params.required_string("Name")?).await?;
+            let name = params.required_string("Name")?;
+            let user = sub_user(authority, context, UserReference::Name(&name)).await?;
             Ok(response(Value::Object(user_fields(&user, false))))
         }
         "ListUsers" => {
             params.allow_only(&[])?;
-            let users = authority.list_users(context).await.map_err(core_error)?;
+            let users = authority
+                .list_sub_users(context)
+                .await
+                .map_err(core_error)?;
             let users: Vec<Value> = users
                 .iter()
-                .filter(|user| !user.is_root())
                 .map(|user| Value::Object(user_fields(user, true)))
                 .collect();
             Ok(response(json!({ "Data": users })))
@@ -239,22 +243,7 @@ pub async fn dispatch(
         }
         "ListPolicies" => {
             params.allow_only(&["Rp", "Page", "Scope", "Keyword"])?;
-            let page = params.optional_unsigned("Page")?.unwrap_or(1);
-            let page_size = params
-                .optional_unsigned("Rp")?
-                .unwrap_or(DEFAULT_POLICY_PAGE_SIZE);
-            if page == 0 || page > MAX_POLICY_PAGE {
-                return Err(TencentError::invalid_value(
-                    "Page",
-                    &format!("must be 1 to {MAX_POLICY_PAGE}"),
-                ));
-            }
-            if page_size == 0 || page_size > MAX_POLICY_PAGE_SIZE {
-                return Err(TencentError::invalid_value(
-                    "Rp",
-                    &format!("must be 1 to {MAX_POLICY_PAGE_SIZE}"),
-                ));
-            }
+            let (skip, take) = page_window(params, Some(MAX_POLICY_PAGE))?;
             let scope = params
                 .optional_string("Scope")?
                 .unwrap_or_else(|| "All".to_owned());
@@ -278,8 +267,6 @@ pub async fn dispatch(
                 .filter(|policy| wanted(policy.policy_type) && policy.name.contains(&keyword))
                 .collect();
             let total = policies.len();
-            let skip = usize::try_from((page - 1).saturating_mul(page_size)).unwrap_or(usize::MAX);
-            let take = usize::try_from(page_size).unwrap_or(usize::MAX);
             let list: Vec<Value> = policies
                 .iter()
                 .skip(skip)
@@ -346,7 +333,7 @@ pub async fn dispatch(
                 .policy_with_id(context, policy_id)
                 .await
                 .map_err(core_error)?;
-            let user = sub_user_with_uin(authority, context, uin).await?;
+            let user = sub_user(authority, context, UserReference::Uin(uin)).await?;
             let result = if attach {
                 authority
                     .attach_policy(context, user.uin, policy_type, &policy_name)
@@ -368,27 +355,13 @@ pub async fn dispatch(
         "ListAttachedUserPolicies" => {
             params.allow_only(&["TargetUin", "Page", "Rp"])?;
             let uin = required_unsigned(params, "TargetUin")?;
-            let page = params.optional_unsigned("Page")?.unwrap_or(1);
-            let page_size = params
-                .optional_unsigned("Rp")?
-                .unwrap_or(DEFAULT_POLICY_PAGE_SIZE);
-            if page == 0 {
-                return Err(TencentError::invalid_value("Page", "must be 1 or more"));
-            }
-            if page_size == 0 || page_size > MAX_POLICY_PAGE_SIZE {
-                return Err(TencentError::invalid_value(
-                    "Rp",
-                    &format!("must be 1 to {MAX_POLICY_PAGE_SIZE}"),
-                ));
-            }
-            let user = sub_user_with_uin(authority, context, uin).await?;
+            let (skip, take) = page_window(params, None)?;
+            let user = sub_user(authority, context, UserReference::Uin(uin)).await?;
             let attachments = authority
                 .user_policies(context, user.uin)
                 .await
                 .map_err(user_error)?;
             let total = attachments.len();
-            let skip = usize::try_from((page - 1).saturating_mul(page_size)).unwrap_or(usize::MAX);
-            let take = usize::try_from(page_size).unwrap_or(usize::MAX);
             let list: Vec<Value> = attachments
                 .iter()
                 .skip(skip)
@@ -425,6 +398,31 @@ pub async fn dispatch(
     }
 }
 
+/// The window a paged CAM listing asks for with `Page` (from 1, at most `last_page` when
+/// given; default 1) and `Rp` (1 to 200, default 20), as (items to skip, items to show).
+fn page_window(params: &Params, last_page: Option<u64>) -> Result<(usize, usize), TencentError> {
+    let page = params.optional_unsigned("Page")?.unwrap_or(1);
+    let page_size = params
+        .optional_unsigned("Rp")?
+        .unwrap_or(DEFAULT_POLICY_PAGE_SIZE);
+    if page == 0 || last_page.is_some_and(|last_page| page > last_page) {
+        let range = match last_page {
+            Some(last_page) => format!("must be 1 to {last_page}"),
+            None => "must be 1 or more".to_owned(),
+        };
+        return Err(TencentError::invalid_value("Page", &range));
+    }
+    if page_size == 0 || page_size > MAX_POLICY_PAGE_SIZE {
+        return Err(TencentError::invalid_value(
+            "Rp",
+            &format!("must be 1 to {MAX_POLICY_PAGE_SIZE}"),
+        ));
+    }
+    let skip = usize::try_from((page - 1).saturating_mul(page_size)).unwrap_or(usize::MAX);
+    let take = usize::try_from(page_size).unwrap_or(usize::MAX);
+    Ok((skip, take))
+}
+
 /// A required unsigned integer parameter.
 fn required_unsigned(params: &Params, name: &str) -> Result<u64, TencentError> {
     params
@@ -443,30 +441,16 @@ fn user_error(error: CoreError) -> TencentError {
     }
 }
 
-/// The sub-user (never the root, which CAM does not list among them) named `name`.
-async fn sub_user_named(
+/// The sub-user a request names (CAM does not count the root among them).
+async fn sub_user(
     authority: &Authority,
     context: &RequestContext,
-    name: &str,
+    reference: UserReference<'_>,
 ) -> Result<User, TencentError> {
-    match authority.user_named(context, name).await {
-        Ok(user) if !user.is_root() => Ok(user),
-        Ok(_) => Err(user_error(CoreError::UserNotFound)),
-        Err(error) => Err(user_error(error)),
-    }
-}
-
-/// The sub-user with uin `uin`.
-async fn sub_user_with_uin(
-    authority: &Authority,
-    context: &RequestContext,
-    uin: u64,
-) -> Result<User, TencentError> {
-    match authority.user_with_uin(context, uin).await {
-        Ok(user) if !user.is_root() => Ok(user),
-        Ok(_) => Err(user_error(CoreError::UserNotFound)),
-        Err(error) => Err(user_error(error)),
-    }
+    authority
+        .sub_user(context, reference)
+        .await
+        .map_err(user_error)
 }
 
 /// A user as GetUser (`listed: false`) or ListUsers' `SubAccountInfo` (`listed: true`)
@@ -587,7 +571,7 @@ async fn delete_user(
     params.allow_only(&["Name", "Force"])?;
     let name = params.required_string("Name")?;
     let force = optional_flag(params, "Force")?;
-    let user = sub_user_named(authority, context, &name).await?;
+    let user = sub_user(authority, context, UserReference::Name(&name)).await?;
     let keep_keys = DeleteUserOptions {
         remove_access_keys: false,
         detach_policies: true,
