@@ -165,9 +165,9 @@ impl Outgoing {
         }
     }
 
-    /// Resolves once the queue has room again (or the writer is gone).
-    async fn room(&self) {
-        let _ = self.queue.reserve().await;
+    /// Resolves once the queue has room again: `true`, or `false` when the writer is gone.
+    async fn room(&self) -> bool {
+        self.queue.reserve().await.is_ok()
     }
 
     /// Queues the close frame that `end` calls for (none when the client closed: tungstenite
@@ -322,7 +322,11 @@ pub async fn run_terminal(
                     break SessionEnd::ProgramExited(code);
                 }
             },
-            () = outgoing.room(), if !output_room => {}
+            open = outgoing.room(), if !output_room => {
+                if !open {
+                    break SessionEnd::ClientClosed;
+                }
+            }
             message = stream.next(), if input_room => match message {
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break SessionEnd::ClientClosed,
                 Some(Ok(message)) => {
@@ -401,7 +405,12 @@ pub async fn run_log(
             read = async { stderr.as_mut()?.read(&mut stderr_buffer).await.ok() }, if room && stderr.is_some() => {
                 (1, read)
             }
-            () = outgoing.room(), if !room => continue,
+            open = outgoing.room(), if !room => {
+                if open {
+                    continue;
+                }
+                break SessionEnd::ClientClosed;
+            }
             message = stream.next() => match message {
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break SessionEnd::ClientClosed,
                 Some(Ok(_)) => continue,

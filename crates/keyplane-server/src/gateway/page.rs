@@ -176,7 +176,7 @@ pub struct Confirmation<'a> {
 pub fn confirmation(confirmation: &Confirmation<'_>) -> Response<Full<Bytes>> {
     let body = format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"referrer\" content=\"no-referrer\">\n<title>Open a terminal · Keyplane Workbench</title>\n\
+         <meta name=\"referrer\" content=\"same-origin\">\n<title>Open a terminal · Keyplane Workbench</title>\n\
          <style>{MESSAGE_STYLE} dt {{ color: #999; }} dd {{ margin: 0 0 0.6em 0; font-family: monospace; }} \
          button {{ font-size: 1.1em; padding: 0.4em 1.2em; }}</style>\n</head>\n<body>\n\
          <div class=\"message\">\n<h1>Open a terminal on this worker?</h1>\n\
@@ -202,10 +202,17 @@ pub fn confirmation(confirmation: &Confirmation<'_>) -> Response<Full<Bytes>> {
         token = escape_html(confirmation.token),
         value = escape_html(confirmation.confirmation),
     );
-    with_policy(
+    let mut response = with_policy(
         Response::new(Full::new(Bytes::from(body))),
         "text/html; charset=utf-8",
         false,
         CONFIRMATION_CONTENT_SECURITY_POLICY,
-    )
+    );
+    // Under `no-referrer` a browser sends `Origin: null` with the form's POST; `same-origin`
+    // lets it send the real origin to this server and still nothing to any other.
+    response.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    response
 }

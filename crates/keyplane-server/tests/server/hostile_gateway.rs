@@ -756,3 +756,83 @@ async fn a_key_deactivated_on_one_node_ends_a_terminal_on_another() {
     })
     .await;
 }
+
+#[test]
+fn session_caps_and_the_session_user_come_from_flags_then_the_file_then_defaults() {
+    use clap::Parser;
+    use keyplane_server::config::{ServeArgs, ServeConfig};
+
+    #[derive(Parser)]
+    struct Command {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+    let resolve = |arguments: &[&str]| {
+        let mut argv = vec!["keyplane"];
+        argv.extend_from_slice(arguments);
+        ServeConfig::resolve(&Command::try_parse_from(argv).unwrap().serve)
+    };
+    let directory = tempfile::tempdir().unwrap();
+    let file = directory.path().join("keyplane.toml");
+    let file = file.to_str().unwrap();
+
+    let defaults = resolve(&[]).unwrap().gateway;
+    assert_eq!(defaults.max_running_sessions, 64);
+    assert_eq!(defaults.terminals_per_browser_session, 1);
+    assert_eq!(defaults.max_browser_sessions, 10_000);
+    if rustix::process::getuid().is_root() {
+        let user = defaults.session_user.expect("nobody under root");
+        assert_ne!((user.uid, user.gid), (0, 0));
+    }
+
+    std::fs::write(
+        file,
+        "max_running_sessions = 8\nterminals_per_browser_session = 2\n\
+         max_browser_sessions = 100\nsession_user = \"4242:4343\"\n",
+    )
+    .unwrap();
+    let from_file = resolve(&["--config", file]).unwrap().gateway;
+    assert_eq!(
+        (
+            from_file.max_running_sessions,
+            from_file.terminals_per_browser_session,
+            from_file.max_browser_sessions
+        ),
+        (8, 2, 100)
+    );
+    let user = from_file.session_user.unwrap();
+    assert_eq!((user.uid, user.gid), (4242, 4343));
+    let from_flags = resolve(&[
+        "--config",
+        file,
+        "--max-running-sessions",
+        "3",
+        "--terminals-per-browser-session",
+        "4",
+        "--max-browser-sessions",
+        "5",
+        "--session-user",
+        "5000:5001",
+    ])
+    .unwrap()
+    .gateway;
+    assert_eq!(
+        (
+            from_flags.max_running_sessions,
+            from_flags.terminals_per_browser_session,
+            from_flags.max_browser_sessions
+        ),
+        (3, 4, 5)
+    );
+    assert_eq!(from_flags.session_user.unwrap().uid, 5000);
+
+    for contents in [
+        "max_running_sessions = 0\n",
+        "terminals_per_browser_session = 101\n",
+        "session_user = \"root\"\n",
+        "session_user = \"no-such-user-here\"\n",
+    ] {
+        std::fs::write(file, contents).unwrap();
+        assert!(resolve(&["--config", file]).is_err(), "{contents}");
+    }
+}
