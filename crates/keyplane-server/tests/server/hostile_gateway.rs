@@ -3,9 +3,7 @@
 //! as an unprivileged user that cannot read the master key, the database or the server's
 //! environment; caps on terminals per browser session, running sessions and browser sessions
 //! refuse (and burn nothing) instead of evicting; a Workbench URL burns nothing on GET and
-//! opens only on a same-origin confirmation; and revoking the key or the permission behind a
-//! token refuses the token and ends what it opened, on this node and on another node sharing
-//! the PostgreSQL database.
+//! opens only on a same-origin confirmation (revocation: `gateway_revocation`).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -14,22 +12,16 @@ use std::time::{Duration, Instant};
 use futures_util::SinkExt;
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::support::{
-    aliyun_call, create_service_instance_token, init, init_with, keyplane, AliyunCredentials,
-    Server, IMS_VERSION,
-};
+use super::support::{create_service_instance_token, init, keyplane, AliyunCredentials, Server};
 use super::workbench::{
-    children_of, confirmation_page, get, open_workbench, post_confirmation, process_exists,
-    read_to_close, read_until, register, tokens, wait_until, Client,
+    children_of, confirmation_page, get, open_workbench, post_confirmation, read_until, register,
+    tokens, wait_until, Client,
 };
-
-const RAM_VERSION: &str = "2015-05-01";
 
 /// A service whose terminal is a shell and whose log program never stops printing.
-fn register_flooding(data_dir: &Path, extra: &[&str]) {
+pub fn register_flooding(data_dir: &Path, extra: &[&str]) {
     for arguments in [
         vec![
             "eas",
@@ -65,7 +57,7 @@ fn register_flooding(data_dir: &Path, extra: &[&str]) {
     }
 }
 
-async fn flood_tokens(address: SocketAddr, credentials: &AliyunCredentials) -> Value {
+pub async fn flood_tokens(address: SocketAddr, credentials: &AliyunCredentials) -> Value {
     let reply = create_service_instance_token(
         address,
         credentials,
@@ -161,7 +153,7 @@ async fn session_programs_cannot_read_the_master_key_the_database_or_the_servers
     let data = data_dir.display();
     client
         .send(Message::text(format!(
-            "id -u; id -G; echo cwd=$(pwd); tty; test -w \"$(tty)\" && echo pty-is-writable; \
+            "echo uid=$(id -u)=; echo groups=$(id -G)=; echo cwd=$(pwd); tty; test -w \"$(tty)\" && echo pty-is-writable; \
              cat {data}/master.key; head -c 64 {data}/keyplane.db; \
              cat /proc/{server_pid}/environ; echo done-$((6*7))\n"
         )))
@@ -172,18 +164,27 @@ async fn session_programs_cannot_read_the_master_key_the_database_or_the_servers
     assert!(!output.contains("SQLite format"), "{output}");
     assert!(!output.contains("KEYPLANE_LOG"), "{output}");
     assert!(output.matches("Permission denied").count() >= 3, "{output}");
-    let lines: Vec<&str> = output.lines().map(str::trim).collect();
-    let uid = lines
-        .iter()
-        .find_map(|line| line.parse::<u32>().ok())
+    let uid: u32 = output
+        .rsplit("uid=")
+        .next()
+        .and_then(|rest| rest.split('=').next())
+        .and_then(|digits| digits.parse().ok())
         .unwrap_or_else(|| panic!("no uid in {output}"));
     assert_ne!(uid, 0, "{output}");
     assert!(output.contains("pty-is-writable"), "{output}");
+    // No supplementary groups: the primary group only.
+    let groups = output
+        .rsplit("groups=")
+        .next()
+        .and_then(|rest| rest.split('=').next())
+        .unwrap();
+    assert_eq!(groups.split_whitespace().count(), 1, "{output}");
+    assert_ne!(groups.trim(), "0", "{output}");
     assert!(output.contains("cwd=/\r"), "{output}");
     client.close(None).await.unwrap();
 }
 
-fn connect_session_terminal(
+pub fn connect_session_terminal(
     address: SocketAddr,
     cookie: &str,
 ) -> impl std::future::Future<
@@ -207,7 +208,7 @@ fn connect_session_terminal(
     tokio_tungstenite::connect_async(request)
 }
 
-fn refused_status(
+pub fn refused_status(
     result: Result<
         (
             Client,
@@ -226,7 +227,7 @@ fn refused_status(
     }
 }
 
-fn path_of(address: SocketAddr, answer: &Value) -> String {
+pub fn path_of(address: SocketAddr, answer: &Value) -> String {
     answer["WorkbenchUrl"]
         .as_str()
         .unwrap()
@@ -235,7 +236,7 @@ fn path_of(address: SocketAddr, answer: &Value) -> String {
         .to_owned()
 }
 
-fn session_cookie(reply: &super::support::Reply) -> String {
+pub fn session_cookie(reply: &super::support::Reply) -> String {
     assert_eq!(
         reply.status,
         303,
@@ -413,348 +414,6 @@ async fn a_workbench_url_opens_only_on_a_same_origin_confirmation() {
     })
     .await;
     assert_eq!(audit("OpenWorkbench"), 1);
-}
-
-/// A sub-user with its own Alibaba key and a policy allowing tokens for `service`.
-struct SubUser {
-    principal_name: String,
-    credentials: AliyunCredentials,
-}
-
-async fn sub_user_with_eas(
-    address: SocketAddr,
-    root: &AliyunCredentials,
-    account_id: &str,
-    name: &str,
-    service: &str,
-) -> SubUser {
-    let principal_name = format!("{name}@{account_id}.onaliyun.com");
-    let created = aliyun_call(
-        address,
-        root,
-        IMS_VERSION,
-        "CreateUser",
-        &[
-            ("UserPrincipalName", &principal_name),
-            ("DisplayName", name),
-        ],
-    )
-    .await;
-    assert_eq!(
-        created.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&created.body)
-    );
-    let key = aliyun_call(
-        address,
-        root,
-        IMS_VERSION,
-        "CreateAccessKey",
-        &[("UserPrincipalName", &principal_name)],
-    )
-    .await;
-    assert_eq!(key.status, 200);
-    let key = key.json();
-    let document = serde_json::json!({"Version": "1", "Statement": [{"Effect": "Allow",
-        "Action": "eas:CreateServiceInstanceToken",
-        "Resource": format!("acs:eas:*:*:service/{service}")}]})
-    .to_string();
-    let policy = format!("eas-{name}");
-    let reply = aliyun_call(
-        address,
-        root,
-        RAM_VERSION,
-        "CreatePolicy",
-        &[("PolicyName", &policy), ("PolicyDocument", &document)],
-    )
-    .await;
-    assert_eq!(
-        reply.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&reply.body)
-    );
-    set_policy(address, root, name, true).await;
-    SubUser {
-        principal_name,
-        credentials: AliyunCredentials {
-            access_key_id: key["AccessKey"]["AccessKeyId"].as_str().unwrap().to_owned(),
-            access_key_secret: key["AccessKey"]["AccessKeySecret"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        },
-    }
-}
-
-async fn set_policy(address: SocketAddr, root: &AliyunCredentials, name: &str, attached: bool) {
-    let action = if attached {
-        "AttachPolicyToUser"
-    } else {
-        "DetachPolicyFromUser"
-    };
-    let reply = aliyun_call(
-        address,
-        root,
-        RAM_VERSION,
-        action,
-        &[
-            ("PolicyType", "Custom"),
-            ("PolicyName", &format!("eas-{name}")),
-            ("UserName", name),
-        ],
-    )
-    .await;
-    assert_eq!(
-        reply.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&reply.body)
-    );
-}
-
-async fn set_key_status(
-    address: SocketAddr,
-    root: &AliyunCredentials,
-    user: &SubUser,
-    status: &str,
-) {
-    let reply = aliyun_call(
-        address,
-        root,
-        IMS_VERSION,
-        "UpdateAccessKey",
-        &[
-            ("UserPrincipalName", &user.principal_name),
-            ("UserAccessKeyId", &user.credentials.access_key_id),
-            ("Status", status),
-        ],
-    )
-    .await;
-    assert_eq!(
-        reply.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&reply.body)
-    );
-}
-
-/// Waits for a terminal's close frame; panics when it does not come within `seconds`.
-async fn closed_within(client: &mut Client, seconds: f64) -> Option<(CloseCode, String)> {
-    let started = Instant::now();
-    let (_, close) = read_to_close(client, 10).await;
-    assert!(
-        started.elapsed() < Duration::from_secs_f64(seconds),
-        "closed only after {:?}",
-        started.elapsed()
-    );
-    close
-}
-
-#[tokio::test]
-async fn revoking_the_key_or_the_permission_refuses_tokens_and_ends_their_sessions() {
-    let directory = tempfile::tempdir().unwrap();
-    let data_dir = directory.path();
-    let initialized = init(data_dir);
-    let root = AliyunCredentials::root(&initialized);
-    let account_id = initialized["account_id"].as_str().unwrap().to_owned();
-    register(data_dir);
-    let server = Server::start(data_dir, &[]);
-    let address = server.address;
-    let bob = sub_user_with_eas(address, &root, &account_id, "bob", "svc").await;
-    let bob_tokens = || tokens(&server, &bob.credentials);
-
-    // A token of a deactivated key opens nothing.
-    let answer = bob_tokens().await;
-    set_key_status(address, &root, &bob, "Inactive").await;
-    let (status, body) =
-        refused_status(tokio_tungstenite::connect_async(answer["Url"].as_str().unwrap()).await);
-    assert_eq!(
-        (status, body.contains("InstanceToken.Revoked")),
-        (403, true),
-        "{body}"
-    );
-    let page = super::support::send(address, get(&path_of(address, &answer), None)).await;
-    let (value, cookie) = {
-        let html = String::from_utf8_lossy(&page.body).into_owned();
-        let value = html
-            .split("name=\"confirmation\" value=\"")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap()
-            .to_owned();
-        (
-            value,
-            page.headers["set-cookie"]
-                .to_str()
-                .unwrap()
-                .split(';')
-                .next()
-                .unwrap()
-                .to_owned(),
-        )
-    };
-    let refused = post_confirmation(
-        address,
-        &path_of(address, &answer),
-        &format!("http://{address}"),
-        &value,
-        &cookie,
-    )
-    .await;
-    assert_eq!(refused.status, 403);
-    assert!(String::from_utf8_lossy(&refused.body).contains("revoked"));
-    set_key_status(address, &root, &bob, "Active").await;
-
-    // A token whose principal's policy was detached opens nothing.
-    let answer = bob_tokens().await;
-    set_policy(address, &root, "bob", false).await;
-    let (status, body) = refused_status(
-        tokio_tungstenite::connect_async(answer["StreamlogUrl"].as_str().unwrap()).await,
-    );
-    assert_eq!(
-        (status, body.contains("Forbidden.RAM")),
-        (403, true),
-        "{body}"
-    );
-    set_policy(address, &root, "bob", true).await;
-
-    // Open sessions end within a second of a deactivation: a terminal, a browser session.
-    let answer = bob_tokens().await;
-    let (mut terminal, _) = tokio_tungstenite::connect_async(answer["Url"].as_str().unwrap())
-        .await
-        .unwrap();
-    terminal
-        .send(Message::text("echo pid-$$-$((1+1))end\n"))
-        .await
-        .unwrap();
-    let output = read_until(&mut terminal, "-2end\r\n", 10).await;
-    let shell_pid: u32 = output
-        .rsplit("pid-")
-        .next()
-        .and_then(|rest| rest.split("-2end").next())
-        .and_then(|digits| digits.parse().ok())
-        .unwrap();
-    let browser = session_cookie(&open_workbench(address, &path_of(address, &answer)).await);
-    set_key_status(address, &root, &bob, "Inactive").await;
-    assert_eq!(
-        closed_within(&mut terminal, 1.5).await,
-        Some((CloseCode::Policy, "revoked".to_owned()))
-    );
-    wait_until("the revoked shell ending", 5, || !process_exists(shell_pid)).await;
-    let (status, body) = refused_status(connect_session_terminal(address, &browser).await);
-    assert!(status == 401 || status == 403, "{status} {body}");
-    set_key_status(address, &root, &bob, "Active").await;
-
-    // Detaching the policy ends the page's terminal too.
-    let answer = bob_tokens().await;
-    let browser = session_cookie(&open_workbench(address, &path_of(address, &answer)).await);
-    let (mut terminal, _) = connect_session_terminal(address, &browser).await.unwrap();
-    terminal
-        .send(Message::text("echo ready-$((1+1))\n"))
-        .await
-        .unwrap();
-    read_until(&mut terminal, "ready-2", 10).await;
-    set_policy(address, &root, "bob", false).await;
-    assert_eq!(
-        closed_within(&mut terminal, 1.5).await,
-        Some((CloseCode::Policy, "revoked".to_owned()))
-    );
-    set_policy(address, &root, "bob", true).await;
-
-    // Deleting the key ends its terminal.
-    let answer = bob_tokens().await;
-    let (mut terminal, _) = tokio_tungstenite::connect_async(answer["Url"].as_str().unwrap())
-        .await
-        .unwrap();
-    terminal
-        .send(Message::text("echo ready-$((1+2))\n"))
-        .await
-        .unwrap();
-    read_until(&mut terminal, "ready-3", 10).await;
-    let reply = aliyun_call(
-        address,
-        &root,
-        IMS_VERSION,
-        "DeleteAccessKey",
-        &[
-            ("UserPrincipalName", &bob.principal_name),
-            ("UserAccessKeyId", &bob.credentials.access_key_id),
-        ],
-    )
-    .await;
-    assert_eq!(
-        reply.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&reply.body)
-    );
-    assert_eq!(
-        closed_within(&mut terminal, 1.5).await,
-        Some((CloseCode::Policy, "revoked".to_owned()))
-    );
-    wait_until("the revoked sessions' audit records", 10, || {
-        super::workbench::audit_lines(data_dir)
-            .into_iter()
-            .filter(|line| {
-                line["action"] == "TerminalSession"
-                    && line["detail"]
-                        .as_str()
-                        .is_some_and(|detail| detail.contains("end=revoked"))
-            })
-            .count()
-            == 3
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn a_key_deactivated_on_one_node_ends_a_terminal_on_another() {
-    let Some(url) = super::cluster::fresh_database_url("gateway_revocation").await else {
-        return;
-    };
-    let directory = tempfile::tempdir().unwrap();
-    let nodes = [directory.path().join("a"), directory.path().join("b")];
-    let key_file = nodes[0].join("master.key");
-    let initialized = init_with(&nodes[0], &["--database-url", &url]);
-    let root = AliyunCredentials::root(&initialized);
-    let account_id = initialized["account_id"].as_str().unwrap().to_owned();
-    let shared = [
-        "--database-url",
-        url.as_str(),
-        "--master-key-file",
-        key_file.to_str().unwrap(),
-    ];
-    register_flooding(&nodes[0], &shared);
-    let node_a = Server::start(&nodes[0], &shared);
-    let node_b = Server::start(&nodes[1], &shared);
-    let bob = sub_user_with_eas(node_a.address, &root, &account_id, "bob", "flood").await;
-
-    let answer = flood_tokens(node_a.address, &bob.credentials).await;
-    let terminal_url = answer["Url"]
-        .as_str()
-        .unwrap()
-        .replace(&node_a.address.to_string(), &node_b.address.to_string());
-    let (mut terminal, _) = tokio_tungstenite::connect_async(&terminal_url)
-        .await
-        .unwrap();
-    terminal
-        .send(Message::text("echo on-b-$((1+1))\n"))
-        .await
-        .unwrap();
-    read_until(&mut terminal, "on-b-2", 10).await;
-    set_key_status(node_a.address, &root, &bob, "Inactive").await;
-    assert_eq!(
-        closed_within(&mut terminal, 2.5).await,
-        Some((CloseCode::Policy, "revoked".to_owned()))
-    );
-    wait_until("node B's shell ending", 5, || {
-        children_of(node_b.child.id()).is_empty()
-    })
-    .await;
 }
 
 #[test]
