@@ -2,8 +2,9 @@
 (`alibabacloud_eas20210701` 6.17.0, ACS3), then what the URLs open.
 
 * `WorkbenchUrl` in headless Chromium (Debian's /usr/bin/chromium driven by
-  playwright-core, node/workbench_browser.js): the redirect to the token-free
-  page with the session cookie, `echo hello-$((6*7))` typed into xterm.js and
+  playwright-core, node/workbench_browser.js): the confirmation page (what the
+  URL opens; nothing spent), its button's redirect to the token-free page with
+  the session cookie, `echo hello-$((6*7))` typed into xterm.js and
   `hello-42` read back from the terminal's buffer, a screenshot, and a second
   opening of the same URL refused with an HTML page and no terminal.  Skipped
   (with the reason) only when Chromium is not installed; run.sh installs it.
@@ -166,7 +167,12 @@ def test_workbench_url_in_headless_chromium(eas):
     assert document.get("ok"), f"{document.get('error')}\n{cp.stderr[-3000:]}"
     result = document["result"]
 
-    # The token URL redirected to the token-free page and set the session cookie.
+    # The token URL showed what it opens, set no session yet, and its button (a same-origin
+    # POST) redirected to the token-free page and set the session cookie.
+    assert result["confirmationStatus"] == 200
+    for shown in (f"{CLUSTER}/{SERVICE}", INSTANCE, WORKER):
+        assert shown in result["confirmationText"], result["confirmationText"]
+    assert "keyplane_workbench" not in result["cookiesBeforeConfirmation"]
     assert result["firstStatus"] == 200
     assert result["landedOn"] == f"http://127.0.0.1:{eas.port}/eas/workbench/terminal"
     cookie = next(c for c in result["cookies"] if c["name"] == "keyplane_workbench")

@@ -1,5 +1,6 @@
 // Opens a Keyplane WorkbenchUrl in headless Chromium (Debian's /usr/bin/chromium, driven by
-// playwright-core: no browser download), types a command into the xterm.js terminal, reads
+// playwright-core: no browser download), confirms on the page it shows, types a command into
+// the xterm.js terminal, reads
 // its output back from the terminal's buffer, saves a screenshot, then opens the same URL
 // again. Configuration in KP_CFG (JSON): {url, screenshot, userDataDir, executablePath}.
 // Prints one JSON line: {ok, result: {...}} or {ok: false, error}.
@@ -37,9 +38,21 @@ async function main() {
       if (message.type() === 'error') result.consoleErrors.push(message.text());
     });
     page.on('pageerror', (error) => result.consoleErrors.push(String(error)));
-    const first = await page.goto(config.url, { waitUntil: 'load' });
+    // The URL shows what it opens; nothing is spent until its button is clicked.
+    const confirmation = await page.goto(config.url, { waitUntil: 'load' });
+    result.confirmationStatus = confirmation.status();
+    result.confirmationText = await page.locator('body').innerText();
+    result.cookiesBeforeConfirmation = (await context.cookies()).map((cookie) => cookie.name);
+    const [first] = await Promise.all([
+      page.waitForNavigation({ waitUntil: 'load' }),
+      page.click('#open'),
+    ]);
     result.firstStatus = first.status();
     result.landedOn = page.url();
+    if (!(await page.evaluate(() => Boolean(document.getElementById('status'))))) {
+      throw new Error(`the confirmation did not open the terminal page (${result.firstStatus} ` +
+        `${result.landedOn}): ${await page.locator('body').innerText()}`);
+    }
     const cookies = await context.cookies();
     result.cookies = cookies.map((cookie) => ({
       name: cookie.name, path: cookie.path, httpOnly: cookie.httpOnly, sameSite: cookie.sameSite,

@@ -25,7 +25,8 @@
 //! without the port).
 
 use keyplane_core::authority::InstanceTokenRequest;
-use keyplane_core::model::{InstanceSession, InstanceTokenPurpose, Secret};
+use keyplane_core::instance_access::InstancePermission;
+use keyplane_core::model::{InstanceSession, InstanceToken, InstanceTokenPurpose, Secret};
 use keyplane_core::{Caller, RequestContext};
 use keyplane_crypto::aliyun::{
     parse_acs3_authorization, parse_roa_v1_authorization, percent_encode_rfc3986, verify_acs3,
@@ -66,6 +67,14 @@ pub const STREAMLOG_PATH: &str = "/eas/v1/streamlog";
 pub const TOKEN_PARAMETER: &str = "token";
 /// The longest token a redemption looks up (issued tokens are 43 characters).
 const MAX_TOKEN_CHARACTERS: usize = 128;
+/// What a principal must still hold for its instance tokens and the sessions they opened to
+/// stay valid: the permission that issues them, on the service.
+pub const INSTANCE_PERMISSION: InstancePermission = InstancePermission {
+    action: permissions::EAS_CREATE_SERVICE_INSTANCE_TOKEN,
+    resource: permissions::eas_service_resource,
+};
+/// The code of a redemption refused because the principal lost the permission.
+pub const REVOKED_PERMISSION_CODE: &str = "Forbidden.RAM";
 
 /// Whether a path is EAS's, and so answered by [`AliyunDialect::handle_eas`].
 pub fn is_eas_path(path: &str) -> bool {
@@ -479,7 +488,9 @@ impl AliyunDialect {
     /// (action [`InstanceTokenPurpose::redemption_action`], attributed to the principal and key
     /// that asked for the token), and a refusal is audited here with its code, so the gateway
     /// audits neither. Refusals: 401 `InvalidInstanceToken` (unknown, malformed, or issued for
-    /// another URL), 403 `InstanceToken.AlreadyUsed`, 403 `InstanceToken.Expired`, 404
+    /// another URL), 403 `InstanceToken.AlreadyUsed`, 403 `InstanceToken.Expired`, 403
+    /// `InstanceToken.Revoked` when the key that asked for it is no longer active, 403
+    /// `Forbidden.RAM` when its principal no longer holds [`INSTANCE_PERMISSION`], 404
     /// `InvalidService.NotFound` / `InvalidInstance.NotFound` / `InvalidWorker.NotFound` when
     /// the registry changed since the token was issued.
     pub async fn redeem_instance_token(
@@ -499,20 +510,16 @@ impl AliyunDialect {
             authorization: None,
         };
         let token = presentation.token;
-        let plausible = !token.is_empty()
-            && token.len() <= MAX_TOKEN_CHARACTERS
-            && token
-                .bytes()
-                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_');
-        let result = if plausible {
+        let result = if plausible_token(token) {
             self.authority
                 .redeem_instance_token(
                     &context,
                     presentation.purpose,
                     &Secret::new(token.to_owned()),
+                    INSTANCE_PERMISSION,
                 )
                 .await
-                .map_err(|error| AliyunError::from_core(&error))
+                .map_err(|error| redemption_error(&error))
         } else {
             Err(AliyunError::from_core(
                 &keyplane_core::CoreError::InstanceTokenInvalid,
@@ -523,5 +530,50 @@ impl AliyunDialect {
                 .record_refusal(context.audit_event(None, error.code));
             RedemptionRefusal { error, request_id }
         })
+    }
+
+    /// The token presented at the URL of `presentation.purpose`, unused and unexpired, without
+    /// redeeming it (what the Workbench's confirmation page shows): the same refusals as
+    /// [`AliyunDialect::redeem_instance_token`] for an unknown, used or expired token, nothing
+    /// written and nothing audited.
+    pub async fn preview_instance_token(
+        &self,
+        presentation: TokenPresentation<'_>,
+    ) -> Result<InstanceToken, RedemptionRefusal> {
+        let token = presentation.token;
+        let result = if plausible_token(token) {
+            self.authority
+                .preview_instance_token(
+                    presentation.purpose,
+                    &Secret::new(token.to_owned()),
+                    presentation.now,
+                )
+                .await
+        } else {
+            Err(keyplane_core::CoreError::InstanceTokenInvalid)
+        };
+        result.map_err(|error| RedemptionRefusal {
+            error: AliyunError::from_core(&error),
+            request_id: new_request_id(),
+        })
+    }
+}
+
+/// Whether `token` looks like an issued token (before it is looked up).
+fn plausible_token(token: &str) -> bool {
+    !token.is_empty()
+        && token.len() <= MAX_TOKEN_CHARACTERS
+        && token
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+}
+
+/// A redemption's refusal: a lost permission is EAS's `Forbidden.RAM`, the rest the table's.
+fn redemption_error(error: &keyplane_core::CoreError) -> AliyunError {
+    match error {
+        keyplane_core::CoreError::AccessDenied(denied) => {
+            AliyunError::access_denied(denied, REVOKED_PERMISSION_CODE)
+        }
+        other => AliyunError::from_core(other),
     }
 }

@@ -457,6 +457,11 @@ impl AliyunError {
                 "InstanceToken.Expired",
                 "The instance token has expired; request a new one.",
             ),
+            CoreError::InstanceTokenRevoked => Self::new(
+                403,
+                "InstanceToken.Revoked",
+                "The access key that asked for the instance token is no longer active.",
+            ),
             CoreError::AlreadyInitialized | CoreError::NotInitialized | CoreError::Internal => {
                 Self::internal()
             }

@@ -16,6 +16,7 @@ use crate::audit::{AuditEvent, AuditRecord, OUTCOME_SUCCESS};
 use crate::authorization::{self, Authorization, Decision, Principal, UserPermissions, ROOT_BASIS};
 use crate::error::CoreError;
 use crate::factory::CredentialFactory;
+use crate::instance_access::{InstancePermission, Revocation};
 use crate::model::{
     AccessKey, Account, ActivationCode, ActivationCodeStatus, ApiKey, ApiKeyType, ApiKeyWithSecret,
     CustomPolicy, EasInstance, EasService, InstanceSession, InstanceToken, InstanceTokenPurpose,
@@ -330,6 +331,8 @@ pub struct Authority {
     usage: UsageTracker,
     audit_buffer: Mutex<Vec<AuditEvent>>,
     dropped_audit_events: AtomicU64,
+    /// Who hears of changes that may end access opened earlier (instance sessions).
+    pub(crate) revocations: crate::instance_access::RevocationHub,
 }
 
 impl std::fmt::Debug for Authority {
@@ -361,6 +364,7 @@ impl Authority {
             usage: UsageTracker::default(),
             audit_buffer: Mutex::new(Vec::new()),
             dropped_audit_events: AtomicU64::new(0),
+            revocations: Default::default(),
         }
     }
 
@@ -802,6 +806,8 @@ impl Authority {
     fn invalidate_key(&self, key_id: &str) {
         self.invalidation_epoch.fetch_add(1, Ordering::AcqRel);
         self.key_cache.invalidate(key_id);
+        self.revocations
+            .announce(Revocation::Key(key_id.to_owned()));
     }
 
     /// Drops a key from the authentication cache because another node changed it.
@@ -814,6 +820,7 @@ impl Authority {
     pub fn forget_all_keys(&self) {
         self.invalidation_epoch.fetch_add(1, Ordering::AcqRel);
         self.key_cache.invalidate_all();
+        self.revocations.announce(Revocation::Everything);
     }
 
     /// Drops one user's policies from the permission cache because another node changed them
@@ -821,14 +828,16 @@ impl Authority {
     pub fn forget_user_permissions(&self, account_id: u64, uin: u64) {
         self.permission_epoch.fetch_add(1, Ordering::AcqRel);
         self.permission_cache.invalidate(&(account_id, uin));
+        self.revocations
+            .announce(Revocation::User { account_id, uin });
     }
 
     /// Drops everything cached about keys and permissions: changes made elsewhere may have
     /// been missed (the notification channel was interrupted).
     pub fn forget_everything(&self) {
-        self.forget_all_keys();
         self.permission_epoch.fetch_add(1, Ordering::AcqRel);
         self.permission_cache.invalidate_all();
+        self.forget_all_keys();
     }
 
     /// A sub-user's parsed policies: from the cache, or loaded (the user and its attachments)
@@ -1793,7 +1802,9 @@ impl Authority {
     /// Redeems an instance token for `purpose`: the terminal gateway's entry point. The token
     /// must have been issued for that purpose (else `InstanceTokenInvalid`, the same answer as
     /// for an unknown token), be unused (`InstanceTokenUsed`) and unexpired at `context.now`
-    /// (`InstanceTokenExpired`), and its worker must still be registered
+    /// (`InstanceTokenExpired`), the key that asked for it still active and its principal
+    /// still allowed `permission` on the service (`InstanceTokenRevoked`, `AccessDenied`; see
+    /// [`Authority::check_instance_access`]), and its worker must still be registered
     /// (`EasServiceNotFound`, `EasInstanceNotFound`, `EasWorkerNotFound`). The store then
     /// burns it atomically across every node, writing the audit event (attributed to the
     /// principal and key that asked for the token, with `context.action`, which should be
@@ -1806,20 +1817,14 @@ impl Authority {
         context: &RequestContext,
         purpose: InstanceTokenPurpose,
         token: &Secret,
+        permission: InstancePermission,
     ) -> Result<InstanceSession, CoreError> {
-        let token_hash = self.factory.hash_bearer(token.expose());
-        let stored = self
-            .store
-            .instance_token(&token_hash)
-            .await?
-            .filter(|stored| stored.purpose == purpose)
-            .ok_or(CoreError::InstanceTokenInvalid)?;
-        if stored.used_at.is_some() {
-            return Err(CoreError::InstanceTokenUsed);
-        }
-        if stored.is_expired(context.now) {
-            return Err(CoreError::InstanceTokenExpired);
-        }
+        let (token_hash, stored) = self
+            .unused_instance_token(purpose, token, context.now)
+            .await?;
+        // Revocation reaches tokens issued before it (see `instance_access`).
+        self.check_instance_access(context, stored.grant(), permission)
+            .await?;
         let (service, _, worker) = self
             .resolve_worker(
                 stored.account_id,
@@ -1862,6 +1867,29 @@ impl Authority {
             command,
             token_expires_at: burned.expires_at,
         })
+    }
+
+    /// The stored token for `purpose` (with its hash), provided it is unused and unexpired.
+    pub(crate) async fn unused_instance_token(
+        &self,
+        purpose: InstanceTokenPurpose,
+        token: &Secret,
+        now: OffsetDateTime,
+    ) -> Result<(Vec<u8>, InstanceToken), CoreError> {
+        let token_hash = self.factory.hash_bearer(token.expose());
+        let stored = self
+            .store
+            .instance_token(&token_hash)
+            .await?
+            .filter(|stored| stored.purpose == purpose)
+            .ok_or(CoreError::InstanceTokenInvalid)?;
+        if stored.used_at.is_some() {
+            return Err(CoreError::InstanceTokenUsed);
+        }
+        if stored.is_expired(now) {
+            return Err(CoreError::InstanceTokenExpired);
+        }
+        Ok((token_hash, stored))
     }
 
     /// Removes instance tokens that expired more than [`INSTANCE_TOKEN_RETENTION`] before

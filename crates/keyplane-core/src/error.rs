@@ -77,6 +77,8 @@ pub enum CoreError {
     InstanceTokenUsed,
     #[error("the instance token has expired")]
     InstanceTokenExpired,
+    #[error("the access key that asked for the instance token is no longer active")]
+    InstanceTokenRevoked,
     #[error("the caller is not authorized to perform {action}")]
     Unauthorized { action: String },
     #[error("{0}")]

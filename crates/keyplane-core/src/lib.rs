@@ -11,6 +11,7 @@ pub mod authorization;
 pub mod clock;
 pub mod error;
 pub mod factory;
+pub mod instance_access;
 pub mod model;
 pub mod rate_limit;
 pub mod rules;

@@ -14,7 +14,11 @@ use keyplane_core::rate_limit::RateLimits;
 use keyplane_core::rules::{DEFAULT_INSTANCE_TOKEN_TTL_SECONDS, MAX_INSTANCE_TOKEN_TTL_SECONDS};
 use serde::Deserialize;
 
-use crate::gateway::{GatewaySettings, DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_MAX_SESSION_SECONDS};
+use crate::gateway::{
+    GatewaySettings, SessionUser, DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_MAX_BROWSER_SESSIONS,
+    DEFAULT_MAX_RUNNING_SESSIONS, DEFAULT_MAX_SESSION_SECONDS,
+    DEFAULT_TERMINALS_PER_BROWSER_SESSION,
+};
 
 pub const DEFAULT_DATA_DIR: &str = "./keyplane-data";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -81,6 +85,20 @@ pub struct ServeArgs {
     /// (1 to 604800). Default 3600.
     #[arg(long = "terminal-max-session", env = "KEYPLANE_TERMINAL_MAX_SESSION")]
     pub terminal_max_session: Option<u64>,
+    /// EAS terminals and log streams running at once (1 to 100000). Default 64.
+    #[arg(long, env = "KEYPLANE_MAX_RUNNING_SESSIONS")]
+    pub max_running_sessions: Option<usize>,
+    /// Terminals one Workbench browser session may have open at once (1 to 100). Default 1.
+    #[arg(long, env = "KEYPLANE_TERMINALS_PER_BROWSER_SESSION")]
+    pub terminals_per_browser_session: Option<usize>,
+    /// Workbench browser sessions held at once; past it new ones are refused (1 to 1000000).
+    /// Default 10000.
+    #[arg(long, env = "KEYPLANE_MAX_BROWSER_SESSIONS")]
+    pub max_browser_sessions: Option<usize>,
+    /// The user (and group) EAS session programs run as: USER[:GROUP], names or numbers.
+    /// Default when the server runs as root: nobody; otherwise the server's own user.
+    #[arg(long, env = "KEYPLANE_SESSION_USER")]
+    pub session_user: Option<String>,
 }
 
 /// How logs are written (to standard error).
@@ -119,6 +137,10 @@ pub struct FileConfig {
     pub instance_token_ttl_seconds: Option<i64>,
     pub terminal_idle_timeout_seconds: Option<u64>,
     pub terminal_max_session_seconds: Option<u64>,
+    pub max_running_sessions: Option<usize>,
+    pub terminals_per_browser_session: Option<usize>,
+    pub max_browser_sessions: Option<usize>,
+    pub session_user: Option<String>,
 }
 
 impl FileConfig {
@@ -241,6 +263,13 @@ fn terminal_seconds(name: &str, seconds: u64) -> anyhow::Result<Duration> {
     Ok(Duration::from_secs(seconds))
 }
 
+fn session_count(name: &str, value: usize, max: usize) -> anyhow::Result<usize> {
+    if !(1..=max).contains(&value) {
+        bail!("{name} must be 1 to {max}, not {value}");
+    }
+    Ok(value)
+}
+
 fn parse_rate_limit(text: &str) -> anyhow::Result<(String, u32)> {
     let Some((name, per_second)) = text.split_once('=') else {
         bail!("rate limit `{text}` is not PRODUCT:ACTION=PER_SECOND");
@@ -334,6 +363,33 @@ impl ServeConfig {
                         .or(file.terminal_max_session_seconds)
                         .unwrap_or(DEFAULT_MAX_SESSION_SECONDS),
                 )?,
+                max_running_sessions: session_count(
+                    "the maximum of running sessions",
+                    args.max_running_sessions
+                        .or(file.max_running_sessions)
+                        .unwrap_or(DEFAULT_MAX_RUNNING_SESSIONS),
+                    100_000,
+                )?,
+                terminals_per_browser_session: session_count(
+                    "the terminals per browser session",
+                    args.terminals_per_browser_session
+                        .or(file.terminals_per_browser_session)
+                        .unwrap_or(DEFAULT_TERMINALS_PER_BROWSER_SESSION),
+                    100,
+                )?,
+                max_browser_sessions: session_count(
+                    "the maximum of browser sessions",
+                    args.max_browser_sessions
+                        .or(file.max_browser_sessions)
+                        .unwrap_or(DEFAULT_MAX_BROWSER_SESSIONS),
+                    1_000_000,
+                )?,
+                session_user: SessionUser::resolve(
+                    args.session_user
+                        .as_deref()
+                        .or(file.session_user.as_deref()),
+                )
+                .context("the session user")?,
             },
         })
     }

@@ -731,8 +731,20 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         clock: Arc::new(SystemClock),
         store: installation.backend.store(),
         authority: authority.clone(),
-        gateway: keyplane_server::gateway::Gateway::new(config.gateway, &public_urls),
+        gateway: keyplane_server::gateway::Gateway::new(config.gateway.clone(), &public_urls),
     });
+    keyplane_server::gateway::revocation::watch(&state);
+    match &config.gateway.session_user {
+        Some(user) => tracing::info!(
+            uid = user.uid,
+            gid = user.gid,
+            "EAS session programs run as"
+        ),
+        None => tracing::warn!(
+            "EAS session programs run as the server's own user and can read what it can \
+             (the master key, the database): set --session-user"
+        ),
+    }
     println!("listening on http://{address}");
     tracing::info!(
         %address,

@@ -9,6 +9,8 @@ mod server {
     pub mod dialect;
     pub mod eas;
     pub mod eas_end_to_end;
+    pub mod gateway_revocation;
+    pub mod hostile_gateway;
     pub mod lifecycle;
     pub mod quotas;
     pub mod robustness;

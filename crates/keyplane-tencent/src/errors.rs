@@ -292,6 +292,7 @@ impl TencentError {
             | CoreError::InstanceTokenInvalid
             | CoreError::InstanceTokenUsed
             | CoreError::InstanceTokenExpired
+            | CoreError::InstanceTokenRevoked
             | CoreError::AlreadyInitialized
             | CoreError::NotInitialized
             | CoreError::Internal => Self::internal(),

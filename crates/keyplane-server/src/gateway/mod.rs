@@ -1,30 +1,40 @@
 //! The EAS terminal gateway: what the URLs of `CreateServiceInstanceToken` open.
 //!
-//! - `GET /eas/workbench?token=…` redeems the Workbench token and starts a browser session
-//!   bound to that worker: a random session id in an HttpOnly, SameSite=Strict cookie on
-//!   `<prefix>/eas` (Secure on https), expiring after the maximum session length; only its
-//!   SHA-256 hash is kept, in memory, mapped to the redeemed [`InstanceSession`]. The answer is
-//!   a 303 to the token-free page `/eas/workbench/terminal`. A used, expired or unknown token
-//!   gets an HTML page saying so (4xx) and opens nothing.
+//! - `GET /eas/workbench?token=…` shows what the Workbench token opens and a button; only the
+//!   button's same-origin `POST /eas/workbench` redeems it (see `confirmation`) and starts a
+//!   browser session bound to that worker: a random session id in an HttpOnly,
+//!   SameSite=Strict cookie on `<prefix>/eas` (Secure on https), expiring after the maximum
+//!   session length; only its SHA-256 hash is kept, in memory, mapped to the redeemed
+//!   [`InstanceSession`]. The answer is a 303 to the token-free page `/eas/workbench/terminal`.
+//!   A used, expired, revoked or unknown token gets an HTML page saying so (4xx) and opens
+//!   nothing.
 //! - `GET /eas/workbench/terminal` serves the page; `/eas/workbench/assets/…` its scripts.
 //! - `GET /eas/v1/session-terminal` (WebSocket) is the page's terminal: authenticated by the
-//!   cookie, and only from the public URL's origin (cross-site WebSocket hijacking).
+//!   cookie, and only from the public URL's origin (cross-site WebSocket hijacking); at most
+//!   `terminals_per_browser_session` at once per browser session.
 //! - `GET /eas/v1/terminal?token=…` (WebSocket) redeems the Terminal token and bridges the
 //!   socket to the exec command on a pseudo-terminal, for non-browser clients.
 //! - `GET /eas/v1/streamlog?token=…` (WebSocket) redeems the Streamlog token and streams the
 //!   log command's output until it ends.
 //!
-//! A WebSocket handshake is checked before its token is redeemed, so a plain GET burns
-//! nothing. Each session is audited when it ends (product `eas`, action `TerminalSession` or
-//! `StreamlogSession`, target `cluster/service/instance/worker`, the principal and key that
-//! asked for the token, and a detail with start, end, bytes each way and how it ended).
+//! A WebSocket handshake is checked, and a slot under the caps taken (`registry`), before its
+//! token is redeemed, so a plain GET or a refused connection burns nothing. Programs run as
+//! the session user (`session_user`). Revoking the key or the permission that issued a token
+//! ends what it opened (`revocation`). Each session is audited when it ends (product `eas`,
+//! action `TerminalSession` or `StreamlogSession`, target `cluster/service/instance/worker`,
+//! the principal and key that asked for the token, and a detail with start, end, bytes each
+//! way and how it ended).
 
+mod bridge;
+mod confirmation;
 mod page;
 mod process;
+mod registry;
+pub mod revocation;
+mod session_user;
 mod websocket;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -40,8 +50,10 @@ use time::OffsetDateTime;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-pub use websocket::CONTROL_MARKER;
-use websocket::{SessionLimits, SessionReport};
+pub use bridge::CONTROL_MARKER;
+use bridge::{SessionControl, SessionLimits, SessionReport};
+use registry::{Caps, Credential, Registry};
+pub use session_user::{SessionUser, SessionUserError, DEFAULT_SESSION_USER};
 
 use crate::http::AppState;
 
@@ -56,16 +68,28 @@ pub const SESSION_COOKIE: &str = "keyplane_workbench";
 /// The audit actions of finished sessions.
 pub const TERMINAL_SESSION_ACTION: &str = "TerminalSession";
 pub const STREAMLOG_SESSION_ACTION: &str = "StreamlogSession";
-/// The most browser sessions held at once; past it the oldest-expiring are dropped first.
-const MAX_BROWSER_SESSIONS: usize = 10_000;
 
-/// How long terminal sessions may run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub const DEFAULT_IDLE_TIMEOUT_SECONDS: u64 = 900;
+pub const DEFAULT_MAX_SESSION_SECONDS: u64 = 3600;
+/// Terminals and log streams running at once, on one server.
+pub const DEFAULT_MAX_RUNNING_SESSIONS: usize = 64;
+/// Terminals one browser session may have open at once.
+pub const DEFAULT_TERMINALS_PER_BROWSER_SESSION: usize = 1;
+/// Browser sessions held at once; past it new ones are refused.
+pub const DEFAULT_MAX_BROWSER_SESSIONS: usize = 10_000;
+
+/// How terminal sessions run.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewaySettings {
     /// A terminal with no traffic either way for this long is closed.
     pub idle_timeout: Duration,
     /// No terminal, log stream or browser session lasts longer than this.
     pub max_session: Duration,
+    pub max_running_sessions: usize,
+    pub terminals_per_browser_session: usize,
+    pub max_browser_sessions: usize,
+    /// Who session programs run as; `None`: the server's own user.
+    pub session_user: Option<SessionUser>,
 }
 
 impl Default for GatewaySettings {
@@ -73,17 +97,12 @@ impl Default for GatewaySettings {
         Self {
             idle_timeout: Duration::from_secs(DEFAULT_IDLE_TIMEOUT_SECONDS),
             max_session: Duration::from_secs(DEFAULT_MAX_SESSION_SECONDS),
+            max_running_sessions: DEFAULT_MAX_RUNNING_SESSIONS,
+            terminals_per_browser_session: DEFAULT_TERMINALS_PER_BROWSER_SESSION,
+            max_browser_sessions: DEFAULT_MAX_BROWSER_SESSIONS,
+            session_user: None,
         }
     }
-}
-
-pub const DEFAULT_IDLE_TIMEOUT_SECONDS: u64 = 900;
-pub const DEFAULT_MAX_SESSION_SECONDS: u64 = 3600;
-
-/// A browser session: the redeemed Workbench token's session, until `expires_at`.
-struct BrowserSession {
-    session: InstanceSession,
-    expires_at: Instant,
 }
 
 /// The gateway's state, shared by every connection.
@@ -94,11 +113,8 @@ pub struct Gateway {
     /// `<public prefix>/eas`: the cookie's path.
     cookie_path: String,
     secure_cookie: bool,
-    /// SHA-256 of the session id → the session.
-    browser_sessions: Mutex<HashMap<[u8; 32], BrowserSession>>,
+    registry: Registry,
     shutdown: watch::Sender<bool>,
-    /// One clone per running session (its strong count, less one, is how many run).
-    running: Arc<()>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -123,19 +139,22 @@ impl Gateway {
         };
         let scheme = if secure_cookie { "https" } else { "http" };
         Self {
+            registry: Registry::new(Caps {
+                max_running_sessions: settings.max_running_sessions,
+                terminals_per_browser_session: settings.terminals_per_browser_session,
+                max_browser_sessions: settings.max_browser_sessions,
+            }),
             settings,
             origin: format!("{scheme}://{}", authority.to_ascii_lowercase()),
             cookie_path: format!("{prefix}/eas"),
             secure_cookie,
-            browser_sessions: Mutex::new(HashMap::new()),
             shutdown: watch::channel(false).0,
-            running: Arc::new(()),
         }
     }
 
     /// How many terminal and log sessions are running.
     pub fn running_sessions(&self) -> usize {
-        Arc::strong_count(&self.running) - 1
+        self.registry.running()
     }
 
     /// Ends every running session (1001, going away) and waits up to `grace` for them to
@@ -148,50 +167,10 @@ impl Gateway {
         }
     }
 
-    fn start_browser_session(&self, session: InstanceSession) -> String {
-        let session_id = keyplane_crypto::generate::bearer_token();
-        let now = Instant::now();
-        let mut sessions = self
-            .browser_sessions
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        sessions.retain(|_, browser_session| browser_session.expires_at > now);
-        if sessions.len() >= MAX_BROWSER_SESSIONS {
-            let mut expiries: Vec<Instant> = sessions
-                .values()
-                .map(|browser_session| browser_session.expires_at)
-                .collect();
-            expiries.sort_unstable();
-            let cutoff = expiries[sessions.len() - MAX_BROWSER_SESSIONS];
-            sessions.retain(|_, browser_session| browser_session.expires_at > cutoff);
-        }
-        sessions.insert(
-            keyplane_crypto::token::hash_token(&session_id),
-            BrowserSession {
-                session,
-                expires_at: now + self.settings.max_session,
-            },
-        );
-        session_id
-    }
-
-    /// The live browser session named by the request's cookie, and when it expires.
-    fn browser_session(&self, headers: &http::HeaderMap) -> Option<(InstanceSession, Instant)> {
-        let session_id = headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, _)| *name == SESSION_COOKIE)
-            .map(|(_, value)| value.trim().to_owned())?;
-        let sessions = self
-            .browser_sessions
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let browser_session = sessions.get(&keyplane_crypto::token::hash_token(&session_id))?;
-        (browser_session.expires_at > Instant::now())
-            .then(|| (browser_session.session.clone(), browser_session.expires_at))
+    /// The key of the browser session named by the request's cookie.
+    fn browser_session_key(headers: &http::HeaderMap) -> Option<registry::BrowserSessionKey> {
+        confirmation::cookie(headers, SESSION_COOKIE)
+            .map(|session_id| keyplane_crypto::token::hash_token(&session_id))
     }
 
     fn session_cookie(&self, session_id: &str) -> String {
@@ -232,6 +211,10 @@ fn json_error(
     response
 }
 
+fn new_request_id() -> String {
+    uuid::Uuid::new_v4().to_string().to_ascii_uppercase()
+}
+
 fn header_text(request: &Request<Incoming>, name: header::HeaderName) -> &str {
     request
         .headers()
@@ -243,7 +226,7 @@ fn header_text(request: &Request<Incoming>, name: header::HeaderName) -> &str {
 /// Answers a request for one of the gateway's paths (see [`is_gateway_path`]).
 pub async fn serve(
     state: &Arc<AppState>,
-    mut request: Request<Incoming>,
+    request: Request<Incoming>,
     source_address: &str,
 ) -> Response<Full<Bytes>> {
     let path = request.uri().path().to_owned();
@@ -252,95 +235,153 @@ pub async fn serve(
             page::message(StatusCode::NOT_FOUND, "Not found", "There is no such file.")
         });
     }
-    let is_websocket = matches!(
-        path.as_str(),
-        TERMINAL_PATH | STREAMLOG_PATH | SESSION_TERMINAL_PATH
-    );
-    if !is_websocket {
-        if request.method() != http::Method::GET && request.method() != http::Method::HEAD {
-            return page::message(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "Method not allowed",
-                "The Workbench is opened with GET.",
-            );
+    match path.as_str() {
+        TERMINAL_PATH | STREAMLOG_PATH | SESSION_TERMINAL_PATH => {
+            open_websocket(state, request, &path, source_address).await
         }
-        if path == WORKBENCH_PAGE_PATH {
-            // Served without the cookie: a SameSite=Strict cookie is withheld when the
-            // Workbench URL was followed from another site; the page's socket, a same-site
-            // request, carries it and is where the session is checked.
-            return page::workbench();
+        WORKBENCH_PATH if request.method() == http::Method::POST => {
+            confirmation::confirm(state, request, source_address).await
         }
-        if request.method() != http::Method::GET {
-            // Only a real visit spends the one-time URL; HEAD (link checkers) does not.
-            return page::message(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "Method not allowed",
-                "The Workbench URL is opened with GET.",
-            );
+        WORKBENCH_PATH if request.method() == http::Method::GET => {
+            confirmation::show(state, &request, source_address).await
         }
-        return open_workbench(state, &request, source_address).await;
+        WORKBENCH_PAGE_PATH
+            if request.method() == http::Method::GET || request.method() == http::Method::HEAD =>
+        {
+            // Served without the cookie: the page's socket, a same-site request, carries it
+            // and is where the session is checked.
+            page::workbench()
+        }
+        _ => page::message(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Method not allowed",
+            "The Workbench is opened with GET, and confirmed from its page.",
+        ),
     }
+}
+
+fn capped(error: registry::CapReached) -> Response<Full<Bytes>> {
+    json_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &new_request_id(),
+        "Throttling.Sessions",
+        &error.to_string(),
+    )
+}
+
+/// A WebSocket route: checks the handshake, takes a slot, redeems the token (or checks the
+/// browser session), answers 101 and runs the session in its own task.
+async fn open_websocket(
+    state: &Arc<AppState>,
+    mut request: Request<Incoming>,
+    path: &str,
+    source_address: &str,
+) -> Response<Full<Bytes>> {
     let accept = match websocket::check_handshake(request.method(), request.headers()) {
         Ok(accept) => accept,
         Err(error) => {
             return json_error(
                 StatusCode::BAD_REQUEST,
-                &uuid::Uuid::new_v4().to_string().to_ascii_uppercase(),
+                &new_request_id(),
                 "InvalidWebSocketHandshake",
                 &error.to_string(),
             )
         }
     };
     let gateway = &state.gateway;
-    let (session, deadline) =
-        if path == SESSION_TERMINAL_PATH {
-            let origin = header_text(&request, header::ORIGIN);
-            if !origin.eq_ignore_ascii_case(&gateway.origin) {
+    let (session, credential, deadline, slot) = if path == SESSION_TERMINAL_PATH {
+        let origin = header_text(&request, header::ORIGIN);
+        if !origin.eq_ignore_ascii_case(&gateway.origin) {
+            return json_error(
+                StatusCode::FORBIDDEN,
+                &new_request_id(),
+                "Forbidden.Origin",
+                "The Workbench terminal accepts connections from its own page only.",
+            );
+        }
+        let key = Gateway::browser_session_key(request.headers());
+        let Some(browser_session) =
+            key.and_then(|key| gateway.registry.browser_session(&key, Instant::now()))
+        else {
+            return json_error(
+                StatusCode::UNAUTHORIZED,
+                &new_request_id(),
+                "InvalidWorkbenchSession",
+                "There is no Workbench session, or it has expired: open a new Workbench URL.",
+            );
+        };
+        let slot = match gateway.registry.reserve(key) {
+            Ok(slot) => slot,
+            Err(error) => return capped(error),
+        };
+        match revocation::credential_stands(state, &browser_session.credential).await {
+            Ok(true) => {}
+            Ok(false) => {
+                if let Some(key) = key {
+                    gateway.registry.remove_browser_session(&key);
+                }
                 return json_error(
                     StatusCode::FORBIDDEN,
-                    &uuid::Uuid::new_v4().to_string().to_ascii_uppercase(),
-                    "Forbidden.Origin",
-                    "The Workbench terminal accepts connections from its own page only.",
+                    &new_request_id(),
+                    "InstanceToken.Revoked",
+                    "The access key or permission that opened this Workbench session was revoked.",
                 );
             }
-            match gateway.browser_session(request.headers()) {
-                Some((session, expires_at)) => (
-                    session,
-                    expires_at.min(Instant::now() + gateway.settings.max_session),
-                ),
-                None => return json_error(
-                    StatusCode::UNAUTHORIZED,
-                    &uuid::Uuid::new_v4().to_string().to_ascii_uppercase(),
-                    "InvalidWorkbenchSession",
-                    "There is no Workbench session, or it has expired: open a new Workbench URL.",
-                ),
+            Err(error) => {
+                tracing::warn!(%error, "checking a Workbench session failed");
+                return json_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &new_request_id(),
+                    "ServiceUnavailable",
+                    "The Workbench session could not be checked; try again.",
+                );
             }
-        } else {
-            let purpose = if path == TERMINAL_PATH {
-                InstanceTokenPurpose::Terminal
-            } else {
-                InstanceTokenPurpose::Streamlog
-            };
-            let token = token_from_query(request.uri().query().unwrap_or("")).unwrap_or_default();
-            let presentation = TokenPresentation {
-                purpose,
-                token: &token,
-                source_address,
-                user_agent: header_text(&request, header::USER_AGENT),
-                now: state.clock.now(),
-            };
-            match state.aliyun.redeem_instance_token(presentation).await {
-                Ok(session) => (session, Instant::now() + gateway.settings.max_session),
-                Err(refusal) => {
-                    return json_error(
-                        StatusCode::from_u16(refusal.error.status).unwrap_or(StatusCode::FORBIDDEN),
-                        &refusal.request_id,
-                        refusal.error.code,
-                        &refusal.error.message,
-                    )
-                }
-            }
+        }
+        let deadline = browser_session
+            .expires_at
+            .min(Instant::now() + gateway.settings.max_session);
+        (
+            browser_session.session,
+            browser_session.credential,
+            deadline,
+            slot,
+        )
+    } else {
+        let slot = match gateway.registry.reserve(None) {
+            Ok(slot) => slot,
+            Err(error) => return capped(error),
         };
+        let purpose = if path == TERMINAL_PATH {
+            InstanceTokenPurpose::Terminal
+        } else {
+            InstanceTokenPurpose::Streamlog
+        };
+        let token = token_from_query(request.uri().query().unwrap_or("")).unwrap_or_default();
+        let presentation = TokenPresentation {
+            purpose,
+            token: &token,
+            source_address,
+            user_agent: header_text(&request, header::USER_AGENT),
+            now: state.clock.now(),
+        };
+        match state.aliyun.redeem_instance_token(presentation).await {
+            Ok(session) => {
+                let credential = Credential::of(&session, source_address);
+                let deadline = Instant::now() + gateway.settings.max_session;
+                (session, credential, deadline, slot)
+            }
+            Err(refusal) => {
+                return json_error(
+                    StatusCode::from_u16(refusal.error.status).unwrap_or(StatusCode::FORBIDDEN),
+                    &refusal.request_id,
+                    refusal.error.code,
+                    &refusal.error.message,
+                )
+            }
+        }
+    };
+    let mut slot = slot;
+    slot.stand_on(credential);
     let upgrade = hyper::upgrade::on(&mut request);
     let started = Started {
         time: state.clock.now(),
@@ -355,11 +396,13 @@ pub async fn serve(
         idle_timeout: (!is_log).then_some(gateway.settings.idle_timeout),
         deadline,
     };
+    let control = SessionControl {
+        shutdown: gateway.shutdown.subscribe(),
+        revoked: slot.revoked(),
+    };
     let state = state.clone();
-    let running = state.gateway.running.clone();
-    let shutdown = state.gateway.shutdown.subscribe();
     tokio::spawn(async move {
-        let _running = running;
+        let _slot = slot;
         let socket = match websocket::accept(upgrade).await {
             Ok(socket) => socket,
             Err(error) => {
@@ -367,10 +410,11 @@ pub async fn serve(
                 return;
             }
         };
+        let user = state.gateway.settings.session_user.as_ref();
         let report = if is_log {
-            websocket::run_log(socket, &session.command, limits, shutdown).await
+            bridge::run_log(socket, &session.command, user, limits, control).await
         } else {
-            websocket::run_terminal(socket, &session.command, limits, shutdown).await
+            bridge::run_terminal(socket, &session.command, user, limits, control).await
         };
         audit_session(&state, &session, &started, is_log, &report);
     });
@@ -412,7 +456,7 @@ fn audit_session(
     );
     state.authority.record_buffered_event(AuditEvent {
         time: ended,
-        request_id: uuid::Uuid::new_v4().to_string().to_ascii_uppercase(),
+        request_id: new_request_id(),
         account_id: Some(session.account_id),
         principal_uin: Some(session.principal_uin),
         key_id: Some(session.key_id.clone()),
@@ -433,74 +477,4 @@ fn audit_session(
         detail: Some(detail),
         authorization: None,
     });
-}
-
-/// Redeems a Workbench token: a cookie and a 303 to the page, or a page that says why not.
-async fn open_workbench(
-    state: &AppState,
-    request: &Request<Incoming>,
-    source_address: &str,
-) -> Response<Full<Bytes>> {
-    let Some(token) = token_from_query(request.uri().query().unwrap_or("")) else {
-        return page::message(
-            StatusCode::BAD_REQUEST,
-            "No Workbench token",
-            "This address needs the token of a Workbench URL.",
-        );
-    };
-    let presentation = TokenPresentation {
-        purpose: InstanceTokenPurpose::Workbench,
-        token: &token,
-        source_address,
-        user_agent: header_text(request, header::USER_AGENT),
-        now: state.clock.now(),
-    };
-    let session = match state.aliyun.redeem_instance_token(presentation).await {
-        Ok(session) => session,
-        Err(refusal) => {
-            let status =
-                StatusCode::from_u16(refusal.error.status).unwrap_or(StatusCode::FORBIDDEN);
-            let (title, explanation) = match refusal.error.code {
-                "InstanceToken.AlreadyUsed" => (
-                    "This Workbench URL has already been used",
-                    "A Workbench URL opens one session, once.",
-                ),
-                "InstanceToken.Expired" => (
-                    "This Workbench URL has expired",
-                    "A Workbench URL must be opened within a few minutes of being issued.",
-                ),
-                "InvalidInstanceToken" => (
-                    "This Workbench URL is not valid",
-                    "The token in this address was not issued for the Workbench.",
-                ),
-                _ => (
-                    "The instance is no longer available",
-                    "The service, instance or worker of this URL has been removed.",
-                ),
-            };
-            return page::message(
-                status,
-                title,
-                &format!("{explanation} (request {})", refusal.request_id),
-            );
-        }
-    };
-    let session_id = state.gateway.start_browser_session(session);
-    let mut response = Response::new(Full::new(Bytes::new()));
-    *response.status_mut() = StatusCode::SEE_OTHER;
-    let headers = response.headers_mut();
-    // Relative to /eas/workbench, so that a public URL with a path prefix keeps it.
-    headers.insert(
-        header::LOCATION,
-        HeaderValue::from_static("workbench/terminal"),
-    );
-    if let Ok(cookie) = HeaderValue::from_str(&state.gateway.session_cookie(&session_id)) {
-        headers.insert(header::SET_COOKIE, cookie);
-    }
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    response
 }

@@ -1,7 +1,12 @@
 //! The processes a gateway session runs: a terminal program on a fresh pseudo-terminal, or a
 //! log program on pipes, each the leader of its own session and process group, started from
 //! the argv the registry expanded (never through a shell string) with a small allowlisted
-//! environment (the server's own — `KEYPLANE_*`, the master key — never reaches them).
+//! environment (the server's own — `KEYPLANE_*`, the master key — never reaches them), as
+//! the session user (see `session_user`): its uid and gid, no supplementary groups (std's
+//! `uid` clears them when the server is root), `no_new_privs` (no setuid program can raise
+//! them again), `/` as the working directory and its own `HOME`, `USER` and `LOGNAME`. The
+//! pseudo-terminal's device is handed to that user, so that programs which reopen it by name
+//! (`tty`, `script`, `ssh`) work.
 //!
 //! Ending a session signals every process of that session: SIGHUP to the process group and to
 //! every process whose session id is the leader's (an interactive shell puts its jobs in
@@ -13,6 +18,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use rustix::process::{kill_process, kill_process_group, Pid, Signal};
+
+pub use super::session_user::SessionUser;
 
 /// How long the leader has to exit after SIGHUP before everything left gets SIGKILL.
 const HANGUP_GRACE: Duration = Duration::from_secs(2);
@@ -49,10 +56,17 @@ pub enum SpawnError {
     NoProcessId,
 }
 
-/// The allowlisted environment, with `TERM` and a UTF-8 `LANG` when the server sets none.
-fn environment(terminal: bool) -> Vec<(String, String)> {
+/// The allowlisted environment, with `TERM` and a UTF-8 `LANG` when the server sets none, and
+/// the session user's `HOME`, `USER` and `LOGNAME` when there is one.
+fn environment(terminal: bool, user: Option<&SessionUser>) -> Vec<(String, String)> {
+    let replaced: &[&str] = if user.is_some() {
+        &["HOME", "USER", "LOGNAME"]
+    } else {
+        &[]
+    };
     let mut variables: Vec<(String, String)> = INHERITED_ENVIRONMENT
         .iter()
+        .filter(|name| !replaced.contains(name))
         .filter_map(|name| {
             std::env::var(name)
                 .ok()
@@ -68,7 +82,23 @@ fn environment(terminal: bool) -> Vec<(String, String)> {
     if terminal {
         variables.push(("TERM".to_owned(), TERMINAL_TYPE.to_owned()));
     }
+    if let Some(user) = user {
+        let home = user
+            .home
+            .as_ref()
+            .map_or_else(|| "/".to_owned(), |home| home.display().to_string());
+        variables.push(("HOME".to_owned(), home));
+        if let Some(name) = &user.name {
+            variables.push(("USER".to_owned(), name.clone()));
+            variables.push(("LOGNAME".to_owned(), name.clone()));
+        }
+    }
     variables
+}
+
+/// Sets `no_new_privs` in the child, after fork and before exec.
+fn no_new_privileges() -> std::io::Result<()> {
+    rustix::thread::set_no_new_privs(true).map_err(std::io::Error::from)
 }
 
 /// A running session leader; see the module documentation for how it ends.
@@ -96,18 +126,31 @@ pub struct LogProcess {
 /// session whose controlling terminal it is.
 pub fn spawn_terminal(
     command: &[String],
+    user: Option<&SessionUser>,
     columns: u16,
     rows: u16,
 ) -> Result<TerminalProcess, SpawnError> {
     let (program, arguments) = command.split_first().ok_or(SpawnError::EmptyCommand)?;
     let (terminal, secondary) = pty_process::open()?;
     terminal.resize(pty_process::Size::new(rows, columns))?;
-    let child = pty_process::Command::new(program)
+    let mut builder = pty_process::Command::new(program)
         .args(arguments)
         .env_clear()
-        .envs(environment(true))
-        .kill_on_drop(true)
-        .spawn(secondary)?;
+        .envs(environment(true, user))
+        .kill_on_drop(true);
+    if let Some(user) = user {
+        rustix::fs::fchown(
+            &secondary,
+            Some(rustix::fs::Uid::from_raw(user.uid)),
+            Some(rustix::fs::Gid::from_raw(user.gid)),
+        )
+        .map_err(std::io::Error::from)?;
+        builder = builder.uid(user.uid).gid(user.gid).current_dir("/");
+    }
+    // SAFETY: prctl(PR_SET_NO_NEW_PRIVS) is a raw system call, async-signal-safe, and
+    // touches no memory of the parent.
+    let builder = unsafe { builder.pre_exec(no_new_privileges) };
+    let child = builder.spawn(secondary)?;
     let process_id = child
         .id()
         .and_then(|id| i32::try_from(id).ok())
@@ -124,22 +167,25 @@ pub fn spawn_terminal(
 
 /// Starts `command` with standard input from /dev/null and its standard output and error
 /// piped, as the leader of a new session (so that its descendants can be found and ended).
-pub fn spawn_log(command: &[String]) -> Result<LogProcess, SpawnError> {
+pub fn spawn_log(command: &[String], user: Option<&SessionUser>) -> Result<LogProcess, SpawnError> {
     let (program, arguments) = command.split_first().ok_or(SpawnError::EmptyCommand)?;
     let mut builder = tokio::process::Command::new(program);
     builder
         .args(arguments)
         .env_clear()
-        .envs(environment(false))
+        .envs(environment(false, user))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    // SAFETY: setsid() is async-signal-safe and touches no memory of the parent.
+    if let Some(user) = user {
+        builder.uid(user.uid).gid(user.gid).current_dir("/");
+    }
+    // SAFETY: setsid() and prctl() are async-signal-safe and touch no memory of the parent.
     unsafe {
         builder.pre_exec(|| {
             rustix::process::setsid().map_err(std::io::Error::from)?;
-            Ok(())
+            no_new_privileges()
         });
     }
     let mut child = builder.spawn()?;

@@ -3,9 +3,9 @@
 //! ACS3-signed `GET …/token`; the terminal WebSocket (`Url`) runs commands on a real PTY
 //! (resize, UTF-8, Ctrl-C, exit), burns once, and leaves no process behind when the socket
 //! closes; the log WebSocket (`StreamlogUrl`) streams stdout and stderr and closes normally;
-//! an idle terminal is closed after the configured timeout; the Workbench URL sets the
-//! session cookie, redirects to the page, and a second opening shows a page and opens
-//! nothing; the page's socket requires the cookie and the public origin; every session is
+//! an idle terminal is closed after the configured timeout; the Workbench URL shows a
+//! confirmation page, whose same-origin confirmation sets the session cookie and redirects to
+//! the page, and a second opening shows a page and opens nothing; the page's socket requires the cookie and the public origin; every session is
 //! audited when it ends. The maximum session length closes a busy terminal, and a shutdown
 //! closes running sessions (1001), ends their programs and flushes their audit records.
 
@@ -27,11 +27,11 @@ use super::support::{
     create_service_instance_token, init, keyplane, send, AliyunCredentials, Server,
 };
 
-type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 const IDLE_TIMEOUT_SECONDS: u64 = 3;
 
-fn register(data_dir: &Path) {
+pub fn register(data_dir: &Path) {
     for arguments in [
         vec![
             "eas",
@@ -66,7 +66,7 @@ fn register(data_dir: &Path) {
 }
 
 /// Asks for tokens; the answer's JSON.
-async fn tokens(server: &Server, root: &AliyunCredentials) -> Value {
+pub async fn tokens(server: &Server, root: &AliyunCredentials) -> Value {
     let reply = create_service_instance_token(
         server.address,
         root,
@@ -81,7 +81,7 @@ async fn tokens(server: &Server, root: &AliyunCredentials) -> Value {
 }
 
 /// Reads terminal output until `needle` appears (or panics after `seconds`); all output read.
-async fn read_until(client: &mut Client, needle: &str, seconds: u64) -> String {
+pub async fn read_until(client: &mut Client, needle: &str, seconds: u64) -> String {
     let mut seen = Vec::new();
     let found = tokio::time::timeout(Duration::from_secs(seconds), async {
         while let Some(message) = client.next().await {
@@ -106,7 +106,10 @@ async fn read_until(client: &mut Client, needle: &str, seconds: u64) -> String {
 }
 
 /// Reads until the server's close frame; the output before it and the frame.
-async fn read_to_close(client: &mut Client, seconds: u64) -> (String, Option<(CloseCode, String)>) {
+pub async fn read_to_close(
+    client: &mut Client,
+    seconds: u64,
+) -> (String, Option<(CloseCode, String)>) {
     let mut seen = Vec::new();
     let close = tokio::time::timeout(Duration::from_secs(seconds), async {
         while let Some(message) = client.next().await {
@@ -126,12 +129,12 @@ async fn read_to_close(client: &mut Client, seconds: u64) -> (String, Option<(Cl
     (String::from_utf8_lossy(&seen).into_owned(), close)
 }
 
-fn process_exists(process_id: u32) -> bool {
+pub fn process_exists(process_id: u32) -> bool {
     Path::new(&format!("/proc/{process_id}")).exists()
 }
 
 /// The processes whose parent is `parent` (Linux `/proc`).
-fn children_of(parent: u32) -> Vec<u32> {
+pub fn children_of(parent: u32) -> Vec<u32> {
     std::fs::read_dir("/proc")
         .unwrap()
         .filter_map(Result::ok)
@@ -154,7 +157,7 @@ fn children_of(parent: u32) -> Vec<u32> {
 
 /// How many live processes belong to the session led by `leader`; dead ones not yet reaped
 /// by their new parent (state Z) are not counted.
-fn session_members(leader: u32) -> usize {
+pub fn session_members(leader: u32) -> usize {
     std::fs::read_dir("/proc")
         .unwrap()
         .filter_map(Result::ok)
@@ -171,7 +174,7 @@ fn session_members(leader: u32) -> usize {
         .count()
 }
 
-async fn wait_until(what: &str, seconds: u64, mut condition: impl FnMut() -> bool) {
+pub async fn wait_until(what: &str, seconds: u64, mut condition: impl FnMut() -> bool) {
     for _ in 0..seconds * 20 {
         if condition() {
             return;
@@ -181,7 +184,7 @@ async fn wait_until(what: &str, seconds: u64, mut condition: impl FnMut() -> boo
     panic!("{what} did not happen within {seconds} s");
 }
 
-fn audit_lines(data_dir: &Path) -> Vec<Value> {
+pub fn audit_lines(data_dir: &Path) -> Vec<Value> {
     let (success, stdout, stderr) = keyplane(data_dir, &["audit"]);
     assert!(success, "{stderr}");
     stdout
@@ -447,12 +450,59 @@ async fn the_maximum_session_length_and_a_shutdown_end_sessions_and_their_progra
 }
 
 /// `GET` with optional cookie and origin headers, for the browser routes.
-fn get(path: &str, cookie: Option<&str>) -> Request<Full<Bytes>> {
+pub fn get(path: &str, cookie: Option<&str>) -> Request<Full<Bytes>> {
     let mut builder = Request::get(path);
     if let Some(cookie) = cookie {
         builder = builder.header("cookie", cookie);
     }
     builder.body(Full::new(Bytes::new())).unwrap()
+}
+
+/// The confirmation page's value and cookie for a Workbench URL's path (asserting it is one).
+pub async fn confirmation_page(address: std::net::SocketAddr, path: &str) -> (String, String) {
+    let page = send(address, get(path, None)).await;
+    assert_eq!(page.status, 200, "{}", String::from_utf8_lossy(&page.body));
+    let html = String::from_utf8_lossy(&page.body).into_owned();
+    let value = html
+        .split("name=\"confirmation\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no confirmation value in {html}"))
+        .to_owned();
+    let cookie = page.headers["set-cookie"].to_str().unwrap();
+    assert!(
+        cookie.starts_with("keyplane_workbench_confirm="),
+        "{cookie}"
+    );
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    (value, pair)
+}
+
+/// Posts the confirmation of a Workbench URL's path, as its page does, with `origin`.
+pub async fn post_confirmation(
+    address: std::net::SocketAddr,
+    path: &str,
+    origin: &str,
+    value: &str,
+    cookie: &str,
+) -> super::support::Reply {
+    let token = path.split("token=").nth(1).unwrap();
+    let request = Request::post("/eas/workbench")
+        .header("origin", origin)
+        .header("cookie", cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Full::new(Bytes::from(format!(
+            "token={token}&confirmation={value}"
+        ))))
+        .unwrap();
+    send(address, request).await
+}
+
+/// Opens a Workbench URL's path as a browser does (the page, then its button): the reply to
+/// the confirmation.
+pub async fn open_workbench(address: std::net::SocketAddr, path: &str) -> super::support::Reply {
+    let (value, cookie) = confirmation_page(address, path).await;
+    post_confirmation(address, path, &format!("http://{address}"), &value, &cookie).await
 }
 
 #[tokio::test]
@@ -484,7 +534,7 @@ async fn the_workbench_url_opens_a_browser_session_once() {
     // HEAD (a link checker) does not spend the URL.
     let head = Request::head(path).body(Full::new(Bytes::new())).unwrap();
     assert_eq!(send(server.address, head).await.status, 405);
-    let reply = send(server.address, get(path, None)).await;
+    let reply = open_workbench(server.address, path).await;
     assert_eq!(reply.status, 303);
     assert_eq!(reply.headers["location"], "workbench/terminal");
     let cookie = reply.headers["set-cookie"].to_str().unwrap().to_owned();
@@ -627,11 +677,7 @@ async fn an_expired_workbench_url_or_browser_session_opens_nothing() {
     // A Workbench URL opened after its token expired: a page that says so, no cookie.
     let late = path_of(&tokens(&server, &root).await);
     // Opened in time: a browser session that itself expires after the maximum length.
-    let reply = send(
-        server.address,
-        get(&path_of(&tokens(&server, &root).await), None),
-    )
-    .await;
+    let reply = open_workbench(server.address, &path_of(&tokens(&server, &root).await)).await;
     assert_eq!(reply.status, 303);
     let cookie = reply.headers["set-cookie"].to_str().unwrap();
     assert!(cookie.contains("Max-Age=2"), "{cookie}");
