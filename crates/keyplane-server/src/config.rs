@@ -12,6 +12,7 @@ use clap::Args;
 use keyplane_aliyun::eas::PublicUrls;
 use keyplane_core::rate_limit::RateLimits;
 use keyplane_core::rules::{DEFAULT_INSTANCE_TOKEN_TTL_SECONDS, MAX_INSTANCE_TOKEN_TTL_SECONDS};
+use keyplane_tencent::TencentSettings;
 use serde::Deserialize;
 
 use crate::gateway::{GatewaySettings, DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_MAX_SESSION_SECONDS};
@@ -81,6 +82,13 @@ pub struct ServeArgs {
     /// (1 to 604800). Default 3600.
     #[arg(long = "terminal-max-session", env = "KEYPLANE_TERMINAL_MAX_SESSION")]
     pub terminal_max_session: Option<u64>,
+    /// Accept Tencent TC3 requests with `X-TC-Content-SHA256: UNSIGNED-PAYLOAD`, whose body the
+    /// signature does not cover. Default false.
+    #[arg(long, env = "KEYPLANE_ALLOW_UNSIGNED_PAYLOAD", num_args = 0..=1, default_missing_value = "true")]
+    pub allow_unsigned_payload: Option<bool>,
+    /// Refuse Tencent TC3 requests that do not sign the `x-tc-action` header. Default false.
+    #[arg(long, env = "KEYPLANE_REQUIRE_SIGNED_ACTION", num_args = 0..=1, default_missing_value = "true")]
+    pub require_signed_action: Option<bool>,
 }
 
 /// How logs are written (to standard error).
@@ -119,6 +127,8 @@ pub struct FileConfig {
     pub instance_token_ttl_seconds: Option<i64>,
     pub terminal_idle_timeout_seconds: Option<u64>,
     pub terminal_max_session_seconds: Option<u64>,
+    pub allow_unsigned_payload: Option<bool>,
+    pub require_signed_action: Option<bool>,
 }
 
 impl FileConfig {
@@ -229,6 +239,8 @@ pub struct ServeConfig {
     pub instance_token_ttl: time::Duration,
     /// The terminal gateway's idle timeout and maximum session length.
     pub gateway: GatewaySettings,
+    /// Which Tencent signatures are accepted.
+    pub tencent: TencentSettings,
 }
 
 /// The longest terminal idle timeout or session length accepted: a week.
@@ -334,6 +346,16 @@ impl ServeConfig {
                         .or(file.terminal_max_session_seconds)
                         .unwrap_or(DEFAULT_MAX_SESSION_SECONDS),
                 )?,
+            },
+            tencent: TencentSettings {
+                allow_unsigned_payload: args
+                    .allow_unsigned_payload
+                    .or(file.allow_unsigned_payload)
+                    .unwrap_or(false),
+                require_signed_action: args
+                    .require_signed_action
+                    .or(file.require_signed_action)
+                    .unwrap_or(false),
             },
         })
     }
