@@ -408,6 +408,33 @@ async fn unsigned_payload_is_refused_unless_the_operator_allows_it() {
     );
     let reply = list_users.send(server.address, &root).await;
     assert_eq!(reply.error_code(), None, "allowed by the operator");
+    drop(server);
+
+    // The same from the configuration file, and the other setting there too.
+    let configuration = directory.path().join("keyplane.toml");
+    std::fs::write(
+        &configuration,
+        "allow_unsigned_payload = true\nrequire_signed_action = true\n",
+    )
+    .unwrap();
+    let server = Server::start(
+        directory.path(),
+        &[
+            "--disable-rate-limits",
+            "--config",
+            configuration.to_str().unwrap(),
+        ],
+    );
+    list_users.signed_headers = &["content-type", "host", "x-tc-action"];
+    let reply = list_users.send(server.address, &root).await;
+    assert_eq!(reply.error_code(), None, "allowed in the file");
+    list_users.signed_headers = &["content-type", "host"];
+    let reply = list_users.send(server.address, &root).await;
+    assert_eq!(
+        reply.error_code().as_deref(),
+        Some("AuthFailure.InvalidAuthorization"),
+        "require_signed_action from the file"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
