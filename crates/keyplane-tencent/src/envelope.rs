@@ -11,6 +11,8 @@
 use keyplane_crypto::tencent::{parse_tc3_authorization, Tc3Authorization, TC3_ALGORITHM};
 use serde_json::{json, Map, Value};
 
+use keyplane_core::audit::truncated;
+
 use crate::errors::TencentError;
 use crate::params::{Params, MAX_PARAMETERS};
 
@@ -184,6 +186,15 @@ fn parse_v1(request: &RawRequest<'_>) -> Result<Envelope, TencentError> {
         }
         decode_pairs(request.body)?
     };
+    // The v1 string to sign joins `name=value` with `&` over decoded text, so `A=1&B=2` and
+    // `A=1%26B%3D2` would sign the same string: a parameter is one parameter only if no name
+    // holds `&` or `=` and no value holds `&`.
+    if let Some((name, _)) = all_parameters
+        .iter()
+        .find(|(name, value)| name.contains(['&', '=']) || value.contains('&'))
+    {
+        return Err(TencentError::ambiguous_v1_parameter(&truncated(name, 64)));
+    }
     let single = |name: &str| -> Result<Option<String>, TencentError> {
         let mut values = all_parameters
             .iter()

@@ -171,6 +171,15 @@ impl TencentError {
         ))
     }
 
+    /// `InvalidParameter`: a v1 parameter whose name holds `&` or `=` or whose value holds
+    /// `&`, which the v1 signature cannot tell from several parameters.
+    pub fn ambiguous_v1_parameter(name: &str) -> Self {
+        Self::invalid_parameter(format!(
+            "The parameter `{name}` contains `&` (or its name `=`), which a v1 signature cannot \
+             tell apart from several parameters; send it with TC3-HMAC-SHA256."
+        ))
+    }
+
     /// `AuthFailure.SignatureFailure`: the TC3 credential scope names another service than the
     /// product the request acts on, so a signature made for one product cannot act on another.
     pub fn credential_scope_mismatch(service: &str, product_service: &str) -> Self {

@@ -337,3 +337,28 @@ fn tc3_bodies_are_not_parsed_by_the_envelope() {
         "InvalidParameter"
     );
 }
+
+#[test]
+fn v1_parameters_that_the_signature_cannot_separate_are_refused() {
+    let headers = [("Host", "127.0.0.1:8080")];
+    let common = "Action=ListAccessKeys&Version=2019-01-16&SecretId=AKIDabc&Signature=c2ln";
+    for (extra, refused) in [
+        ("Description=R%26D", true),
+        ("A%3DB=1", true),
+        ("A%26B=1", true),
+        ("Description=a%3Db", false),
+        ("Description=plain+text", false),
+    ] {
+        let query = format!("{common}&{extra}");
+        let request = RawRequest {
+            method: "GET",
+            raw_query: &query,
+            headers: &headers,
+            body: b"",
+        };
+        assert_eq!(parse(&request).is_err(), refused, "{extra}");
+        if refused {
+            assert_eq!(parse(&request).unwrap_err().code, "InvalidParameter");
+        }
+    }
+}
