@@ -183,12 +183,14 @@ fn repeated(pair: &str, bytes: usize) -> String {
     text
 }
 
-/// Numbered pairs (`Ids.0=&Ids.1=&…`, dense) until the text is `bytes` long.
-fn dense(bytes: usize) -> String {
-    let mut text = String::with_capacity(bytes + 16);
+/// Pairs made by `pair` from a counter (0, 1, 2, …), `&`-joined, until the text is `bytes`
+/// long.
+fn numbered(pair: impl Fn(usize) -> String, bytes: usize) -> String {
+    let mut text = String::with_capacity(bytes + 32);
     let mut index = 0;
     while text.len() < bytes {
-        text.push_str(&format!("Ids.{index}=&"));
+        text.push_str(&pair(index));
+        text.push('&');
         index += 1;
     }
     text
@@ -219,13 +221,21 @@ async fn parameter_bombs_do_not_grow_peak_memory() {
         }
     }
     let before = peak_resident_kib(&server);
+    let assert_peak = |stage: &str| {
+        let now = peak_resident_kib(&server);
+        assert!(
+            now.saturating_sub(before) < PEAK_GROWTH_LIMIT_KIB,
+            "{stage}: peak memory grew from {before} KiB to {now} KiB"
+        );
+    };
 
-    let sparse = repeated("a7.1000=", QUARTER_MEBIBYTE);
-    let sparse_nested = repeated("a8.1000.1000=", QUARTER_MEBIBYTE);
-    let dense_body = dense(QUARTER_MEBIBYTE);
+    // Each name a new list with one element at index 1000 (`a7.1000=`), or two levels.
+    let sparse = numbered(|index| format!("a{index}.1000="), QUARTER_MEBIBYTE);
+    let sparse_nested = numbered(|index| format!("a{index}.1000.1000="), QUARTER_MEBIBYTE);
+    let dense_body = numbered(|index| format!("Ids.{index}="), QUARTER_MEBIBYTE);
     let empty_pairs = repeated("a", QUARTER_MEBIBYTE);
-    let query_sparse = repeated("a7.1000=", 30 * 1024);
-    let query_dense = dense(30 * 1024);
+    let query_sparse = numbered(|index| format!("a{index}.1000="), 30 * 1024);
+    let query_dense = numbered(|index| format!("Ids.{index}="), 30 * 1024);
     let deep_json = format!(
         "{{\"A\":{}{}}}",
         "[".repeat(QUARTER_MEBIBYTE / 2),
@@ -238,12 +248,14 @@ async fn parameter_bombs_do_not_grow_peak_memory() {
             request.content_type = "application/x-www-form-urlencoded";
             let reply = request.send(address, credentials).await;
             assert!(reply.error_code().is_some());
+            assert_peak(&format!("a TC3 form body of {}…", &body[..12]));
         }
         for body in [&deep_json, &wide_json] {
             let reply = Tc3::post("cam", CAM_VERSION, "ListUsers", body.as_bytes())
                 .send(address, credentials)
                 .await;
             assert!(reply.error_code().is_some());
+            assert_peak(&format!("a JSON body of {}…", &body[..12]));
         }
         for query in [&query_sparse, &query_dense] {
             let mut request = Tc3::post("cam", CAM_VERSION, "ListUsers", b"");
@@ -261,6 +273,7 @@ async fn parameter_bombs_do_not_grow_peak_memory() {
                 "{}",
                 String::from_utf8_lossy(&reply.body)
             );
+            assert_peak(&format!("a TC3 query of {}…", &query[..12]));
         }
         // v1: the pairs are decoded before the signature is checked, and counted first.
         for (method, body) in [
@@ -287,6 +300,7 @@ async fn parameter_bombs_do_not_grow_peak_memory() {
             )
             .await;
             reply.assert_tencent_shaped();
+            assert_peak(&format!("a v1 {method} of {}…", &body[..12]));
             assert_eq!(reply.error_code().as_deref(), Some("InvalidParameter"));
         }
     }
@@ -303,17 +317,12 @@ async fn parameter_bombs_do_not_grow_peak_memory() {
             .unwrap(),
     )
     .await;
+    assert_peak("an Alibaba RPC form body of empty pairs");
     assert_eq!(
         reply.status,
         400,
         "{}",
         String::from_utf8_lossy(&reply.body)
-    );
-
-    let after = peak_resident_kib(&server);
-    assert!(
-        after.saturating_sub(before) < PEAK_GROWTH_LIMIT_KIB,
-        "peak memory grew from {before} KiB to {after} KiB"
     );
     // The server still serves.
     let reply = Tc3::post("cam", CAM_VERSION, "ListUsers", b"{}")
