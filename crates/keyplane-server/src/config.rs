@@ -89,6 +89,10 @@ pub struct ServeArgs {
     /// Refuse Tencent TC3 requests that do not sign the `x-tc-action` header. Default false.
     #[arg(long, env = "KEYPLANE_REQUIRE_SIGNED_ACTION", num_args = 0..=1, default_missing_value = "true")]
     pub require_signed_action: Option<bool>,
+    /// Accept in a Tencent TC3 credential scope only the product's own service (`cam`,
+    /// `apigateway`), not the host's first label the Node SDK signs. Default false.
+    #[arg(long, env = "KEYPLANE_STRICT_CREDENTIAL_SCOPE", num_args = 0..=1, default_missing_value = "true")]
+    pub strict_credential_scope: Option<bool>,
 }
 
 /// How logs are written (to standard error).
@@ -129,6 +133,7 @@ pub struct FileConfig {
     pub terminal_max_session_seconds: Option<u64>,
     pub allow_unsigned_payload: Option<bool>,
     pub require_signed_action: Option<bool>,
+    pub strict_credential_scope: Option<bool>,
 }
 
 impl FileConfig {
@@ -355,6 +360,10 @@ impl ServeConfig {
                 require_signed_action: args
                     .require_signed_action
                     .or(file.require_signed_action)
+                    .unwrap_or(false),
+                strict_credential_scope: args
+                    .strict_credential_scope
+                    .or(file.strict_credential_scope)
                     .unwrap_or(false),
             },
         })

@@ -149,6 +149,7 @@ impl TencentDialect {
             return Err(TencentError::action_not_signed());
         }
         let service = authorization.credential_service.as_str();
+        let host = (!self.settings.strict_credential_scope).then_some(host);
         if !scope_service_fits(service, product, host) {
             return Err(TencentError::credential_scope_mismatch(
                 &keyplane_core::audit::truncated(service, 64),
@@ -201,8 +202,8 @@ impl TencentDialect {
 /// Node SDK does (`endpoint.split(".")[0]`, `127` for `127.0.0.1:8080`) — the first label of
 /// the signed `Host`, unless that label is itself another product's service. A scope naming
 /// another served product is always refused, so a signature made for CAM cannot act on API
-/// Gateway.
-fn scope_service_fits(service: &str, product: Product, host: &str) -> bool {
+/// Gateway. Without a host (`--strict-credential-scope`) only the product's own service fits.
+fn scope_service_fits(service: &str, product: Product, host: Option<&str>) -> bool {
     if service.is_empty() {
         return false;
     }
@@ -215,6 +216,9 @@ fn scope_service_fits(service: &str, product: Product, host: &str) -> bool {
     {
         return false;
     }
+    let Some(host) = host else {
+        return false;
+    };
     let host = host.trim_ascii();
     let host = ["http://", "https://"]
         .iter()
@@ -253,10 +257,12 @@ mod tests {
             ("", Product::Cam, "", false),
         ] {
             assert_eq!(
-                scope_service_fits(service, product, host),
+                scope_service_fits(service, product, Some(host)),
                 fits,
                 "{service} {product:?} {host}"
             );
+            let strict = service == credential_service(product);
+            assert_eq!(scope_service_fits(service, product, None), strict);
         }
     }
 }

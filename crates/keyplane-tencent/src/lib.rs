@@ -68,6 +68,11 @@ pub struct TencentSettings {
     /// Refuse TC3 requests that do not sign `x-tc-action` (the official SDKs sign only
     /// `content-type` and `host`, so a captured request's action can be swapped).
     pub require_signed_action: bool,
+    /// Accept only the product's own service in a TC3 credential scope, not the signed host's
+    /// first label (which the Node SDK signs): then no signature can act on another product,
+    /// but Node clients must address Keyplane by a host named after the product
+    /// (`cam.…`, `apigateway.…`).
+    pub strict_credential_scope: bool,
 }
 
 /// Every action of every product this dialect dispatches: the dispatch tables.

@@ -1,7 +1,7 @@
 //! Hostile Tencent and Alibaba requests against a real `keyplane serve`: flat-parameter,
 //! JSON and pair-count bombs (signed and not, TC3 and v1, GET and POST) leave the server's
 //! peak memory (VmHWM) within 16 MiB of where it was; a TC3 signature scoped to one product
-//! does not act on another; `UNSIGNED-PAYLOAD` is refused unless the operator allows it;
+//! does not act on another (and with `--strict-credential-scope` names its product); `UNSIGNED-PAYLOAD` is refused unless the operator allows it;
 //! `--require-signed-action` refuses a request whose action is not signed; and a v1 request is
 //! accepted once, also across two nodes sharing PostgreSQL.
 
@@ -375,6 +375,24 @@ async fn a_signature_acts_only_on_the_product_of_its_scope() {
             .await;
         assert_eq!(reply.error_code(), None, "{service} {action}");
     }
+    drop(server);
+
+    // Strict: only the product's own service.
+    let server = Server::start(
+        directory.path(),
+        &["--disable-rate-limits", "--strict-credential-scope"],
+    );
+    let reply = Tc3::post("127", CAM_VERSION, "ListUsers", b"{}")
+        .send(server.address, &root)
+        .await;
+    assert_eq!(
+        reply.error_code().as_deref(),
+        Some("AuthFailure.SignatureFailure")
+    );
+    let reply = Tc3::post("cam", CAM_VERSION, "ListUsers", b"{}")
+        .send(server.address, &root)
+        .await;
+    assert_eq!(reply.error_code(), None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
