@@ -254,3 +254,33 @@ def test_sdk_replies_are_plain_json(kp, user):
     assert [o.action for o in seen] == ["ListAccessKeys", "NoSuchThing"]
     for o in seen:
         assert o.status == 200 and o.content_type == "application/json"
+
+
+# -- UNSIGNED-PAYLOAD ----------------------------------------------------------------
+
+def _unsigned_payload_cam(port: int, cred: tuple[str, str], variant: str = "tc3-post"):
+    """The SDK's own option: ClientProfile.unsignedPayload = True sends
+    X-TC-Content-SHA256: UNSIGNED-PAYLOAD, so the body is not signed."""
+    from tencentcloud.cam.v20190116 import cam_client
+    p = harness.profile(port, variant)
+    p.unsignedPayload = True
+    return cam_client.CamClient(harness.credential(*cred), "", p)
+
+
+@pytest.mark.parametrize("variant", ["tc3-post", "tc3-get"])
+def test_unsigned_payload_refused_by_default(kp, variant):
+    """Without a signed body a captured request is a bearer token for any body:
+    refused unless the operator opts in, with a message saying how."""
+    with raises_code("AuthFailure.SignatureFailure") as refused:
+        _unsigned_payload_cam(kp.port, kp.root_cred(), variant).ListAccessKeys(mk(cam.ListAccessKeysRequest))
+    assert "signed payload" in refused.exc.message
+    assert "--allow-unsigned-payload" in refused.exc.message
+
+
+def test_unsigned_payload_allowed_by_the_operator(kp_factory):
+    d = kp_factory("unsigned-payload", "--allow-unsigned-payload")
+    client = _unsigned_payload_cam(d.port, d.root_cred())
+    keys = client.ListAccessKeys(mk(cam.ListAccessKeysRequest)).AccessKeys
+    assert d.init.secret_id in [k.AccessKeyId for k in keys]
+    # a signed request still works there
+    d.cam().ListAccessKeys(mk(cam.ListAccessKeysRequest))

@@ -91,12 +91,12 @@ pub fn redemption_path(purpose: InstanceTokenPurpose) -> &'static str {
 }
 
 /// The first `token` parameter of a raw query string, decoded: where a gateway finds the
-/// token of the URLs this module issues.
+/// token of the URLs this module issues. Pairs are decoded one at a time and dropped, so a
+/// long query costs no memory.
 pub fn token_from_query(raw_query: &str) -> Option<String> {
-    keyplane_crypto::aliyun::decode_form_pairs(raw_query)
-        .into_iter()
+    form_urlencoded::parse(raw_query.as_bytes())
         .find(|(name, _)| name == TOKEN_PARAMETER)
-        .map(|(_, value)| value)
+        .map(|(_, value)| value.into_owned())
 }
 
 /// Why a public base URL was refused.

@@ -2,6 +2,10 @@
 //! and a form body, the signature scheme (ACS3-HMAC-SHA256 in `Authorization`, or RPC v1
 //! `Signature` parameters), the claimed AccessKeyId, nonce and security token, (Version,
 //! Action) taken from `x-acs-*` headers or parameters, and the answer format.
+//!
+//! The pairs are counted before any is decoded: a request carries at most [`MAX_PARAMETERS`]
+//! of them (query and form body together), so decoding allocates about the bytes received,
+//! and telling the dialects apart ([`recognizes`]) decodes nothing it keeps.
 
 use keyplane_crypto::aliyun::{decode_form_pairs, parse_acs3_authorization, Acs3Authorization};
 
@@ -12,6 +16,9 @@ use crate::render::Format;
 pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 /// The most values one list parameter (`AccessTokenId.N`) may carry.
 pub const MAX_LIST_ITEMS: usize = 100;
+/// The most parameters (query and form body together) one request may carry: the RPC
+/// actions served take a few dozen at most, lists included.
+pub const MAX_PARAMETERS: usize = 1_000;
 
 /// The parts of an HTTP request the envelope reads.
 #[derive(Debug, Clone, Copy)]
@@ -126,11 +133,33 @@ pub struct Envelope {
     pub params: Params,
 }
 
-/// Reads the parameters (query, then a form body). Fails only on a body that is not UTF-8.
+/// How many `&`-separated pairs `encoded` holds (empty segments are skipped, as decoding
+/// does), counting no further than `limit + 1`.
+fn count_pairs(encoded: &[u8], limit: usize) -> usize {
+    encoded
+        .split(|byte| *byte == b'&')
+        .filter(|segment| !segment.is_empty())
+        .take(limit.saturating_add(1))
+        .count()
+}
+
+/// The form body, when the request has one.
+fn form_body<'a>(request: &RawRequest<'a>) -> Option<&'a [u8]> {
+    (request.has_form_body() && !request.body.is_empty()).then_some(request.body)
+}
+
+/// Reads the parameters (query, then a form body). Fails on a body that is not UTF-8 and on
+/// more than [`MAX_PARAMETERS`] pairs (counted before any is decoded).
 pub fn parameters(request: &RawRequest<'_>) -> Result<Params, AliyunError> {
+    let body = form_body(request);
+    let in_query = count_pairs(request.raw_query.as_bytes(), MAX_PARAMETERS);
+    let in_body = body.map_or(0, |body| count_pairs(body, MAX_PARAMETERS));
+    if in_query + in_body > MAX_PARAMETERS {
+        return Err(AliyunError::too_many_parameters(MAX_PARAMETERS));
+    }
     let mut pairs = decode_form_pairs(request.raw_query);
-    if request.has_form_body() && !request.body.is_empty() {
-        let body = std::str::from_utf8(request.body)
+    if let Some(body) = body {
+        let body = std::str::from_utf8(body)
             .map_err(|_| AliyunError::unreadable_body("the form body is not UTF-8."))?;
         pairs.extend(decode_form_pairs(body));
     }
@@ -236,9 +265,23 @@ pub fn recognizes(request: &RawRequest<'_>) -> bool {
     if alibaba_header {
         return true;
     }
-    let Ok(params) = parameters(request) else {
+    // The names are compared as they are decoded, and nothing decoded is kept: the pairs
+    // looked at are bounded like those `parameters` reads.
+    if form_body(request).is_some_and(|body| std::str::from_utf8(body).is_err()) {
         return false;
-    };
-    params.get("SecretId").is_none()
-        && (params.get("AccessKeyId").is_some() || params.get("SignatureVersion").is_some())
+    }
+    let body = form_body(request).unwrap_or_default();
+    let mut secret_id = false;
+    let mut alibaba_parameter = false;
+    for (name, _) in form_urlencoded::parse(request.raw_query.as_bytes())
+        .chain(form_urlencoded::parse(body))
+        .take(MAX_PARAMETERS + 1)
+    {
+        match name.as_ref() {
+            "SecretId" => secret_id = true,
+            "AccessKeyId" | "SignatureVersion" => alibaba_parameter = true,
+            _ => {}
+        }
+    }
+    !secret_id && alibaba_parameter
 }

@@ -232,6 +232,15 @@ impl AliyunError {
         )
     }
 
+    /// `InvalidParameter` (400): more parameters than a request may carry.
+    pub fn too_many_parameters(limit: usize) -> Self {
+        Self::new(
+            400,
+            "InvalidParameter",
+            format!("The request carries more than {limit} parameters."),
+        )
+    }
+
     /// `InternalError` (500), with nothing internal in it.
     pub fn internal() -> Self {
         Self::new(

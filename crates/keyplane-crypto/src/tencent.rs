@@ -17,9 +17,9 @@ mod v1;
 
 pub use tc3::{
     parse_tc3_authorization, sign_tc3, tc3_canonical_headers, tc3_canonical_query,
-    tc3_canonical_request, tc3_hashed_payload, tc3_signature, tc3_signing_key, tc3_string_to_sign,
-    verify_tc3, verify_tc3_with_signing_key, Tc3Authorization, Tc3Request, Tc3Signer,
-    TC3_ALGORITHM, TC3_REQUEST_TERMINATOR, UNSIGNED_PAYLOAD,
+    tc3_canonical_request, tc3_hashed_payload, tc3_payload_unsigned, tc3_signature,
+    tc3_signing_key, tc3_string_to_sign, verify_tc3, verify_tc3_with_signing_key, Tc3Authorization,
+    Tc3Request, Tc3Signer, TC3_ALGORITHM, TC3_REQUEST_TERMINATOR, UNSIGNED_PAYLOAD,
 };
 pub use v1::{sign_v1, v1_string_to_sign, verify_v1, V1SignatureMethod};
 

@@ -12,6 +12,7 @@ use clap::Args;
 use keyplane_aliyun::eas::PublicUrls;
 use keyplane_core::rate_limit::RateLimits;
 use keyplane_core::rules::{DEFAULT_INSTANCE_TOKEN_TTL_SECONDS, MAX_INSTANCE_TOKEN_TTL_SECONDS};
+use keyplane_tencent::TencentSettings;
 use serde::Deserialize;
 
 use crate::gateway::{
@@ -99,6 +100,17 @@ pub struct ServeArgs {
     /// Default when the server runs as root: nobody; otherwise the server's own user.
     #[arg(long, env = "KEYPLANE_SESSION_USER")]
     pub session_user: Option<String>,
+    /// Accept Tencent TC3 requests with `X-TC-Content-SHA256: UNSIGNED-PAYLOAD`, whose body the
+    /// signature does not cover. Default false.
+    #[arg(long, env = "KEYPLANE_ALLOW_UNSIGNED_PAYLOAD", num_args = 0..=1, default_missing_value = "true")]
+    pub allow_unsigned_payload: Option<bool>,
+    /// Refuse Tencent TC3 requests that do not sign the `x-tc-action` header. Default false.
+    #[arg(long, env = "KEYPLANE_REQUIRE_SIGNED_ACTION", num_args = 0..=1, default_missing_value = "true")]
+    pub require_signed_action: Option<bool>,
+    /// Accept in a Tencent TC3 credential scope only the product's own service (`cam`,
+    /// `apigateway`), not the host's first label the Node SDK signs. Default false.
+    #[arg(long, env = "KEYPLANE_STRICT_CREDENTIAL_SCOPE", num_args = 0..=1, default_missing_value = "true")]
+    pub strict_credential_scope: Option<bool>,
 }
 
 /// How logs are written (to standard error).
@@ -141,6 +153,9 @@ pub struct FileConfig {
     pub terminals_per_browser_session: Option<usize>,
     pub max_browser_sessions: Option<usize>,
     pub session_user: Option<String>,
+    pub allow_unsigned_payload: Option<bool>,
+    pub require_signed_action: Option<bool>,
+    pub strict_credential_scope: Option<bool>,
 }
 
 impl FileConfig {
@@ -251,6 +266,8 @@ pub struct ServeConfig {
     pub instance_token_ttl: time::Duration,
     /// The terminal gateway's idle timeout and maximum session length.
     pub gateway: GatewaySettings,
+    /// Which Tencent signatures are accepted.
+    pub tencent: TencentSettings,
 }
 
 /// The longest terminal idle timeout or session length accepted: a week.
@@ -390,6 +407,20 @@ impl ServeConfig {
                         .or(file.session_user.as_deref()),
                 )
                 .context("the session user")?,
+            },
+            tencent: TencentSettings {
+                allow_unsigned_payload: args
+                    .allow_unsigned_payload
+                    .or(file.allow_unsigned_payload)
+                    .unwrap_or(false),
+                require_signed_action: args
+                    .require_signed_action
+                    .or(file.require_signed_action)
+                    .unwrap_or(false),
+                strict_credential_scope: args
+                    .strict_credential_scope
+                    .or(file.strict_credential_scope)
+                    .unwrap_or(false),
             },
         })
     }

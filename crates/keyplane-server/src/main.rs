@@ -726,7 +726,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         }
     };
     let state = Arc::new(http::AppState {
-        tencent: TencentDialect::new(authority.clone()),
+        tencent: TencentDialect::with_settings(authority.clone(), config.tencent),
         aliyun: keyplane_aliyun::AliyunDialect::new(authority.clone(), public_urls.clone()),
         clock: Arc::new(SystemClock),
         store: installation.backend.store(),

@@ -1,13 +1,20 @@
-//! The Tencent Cloud API 3.0 envelope: reading a request (TC3 headers or v1 parameters, JSON,
-//! query or form parameters) into an [`Envelope`], and writing every outcome as HTTP 200 with
+//! The Tencent Cloud API 3.0 envelope: reading a request (TC3 headers or v1 parameters) into an
+//! [`Envelope`], reading its business parameters (JSON, query or form) with
+//! [`business_parameters`] once it is authenticated, and writing every outcome as HTTP 200 with
 //! `Content-Type: application/json` and `{"Response": {..., "RequestId"}}`, as the SDKs require
 //! (protocols.md A.5).
+//!
+//! Before authentication only what the signature check needs is read: for TC3 the headers
+//! (the body is hashed as received, never parsed), for v1 the decoded pairs, at most
+//! [`MAX_PARAMETERS`] of them.
 
 use keyplane_crypto::tencent::{parse_tc3_authorization, Tc3Authorization, TC3_ALGORITHM};
 use serde_json::{json, Map, Value};
 
+use keyplane_core::audit::truncated;
+
 use crate::errors::TencentError;
-use crate::params::Params;
+use crate::params::{Params, MAX_PARAMETERS};
 
 /// The only content type any response carries: no charset parameter (the Python SDK ignores
 /// errors in responses with one).
@@ -67,9 +74,6 @@ pub struct Envelope {
     pub region: Option<String>,
     pub token: Option<String>,
     pub credentials: Credentials,
-    /// The business parameters, or why they could not be read. Kept as a result so that a
-    /// malformed body is reported only after the signature over it has been checked.
-    pub params: Result<Params, TencentError>,
 }
 
 /// The parts of an HTTP request the envelope reads.
@@ -101,10 +105,20 @@ impl<'a> RawRequest<'a> {
     }
 }
 
-fn decode_pairs(encoded: &[u8]) -> Vec<(String, String)> {
-    form_urlencoded::parse(encoded)
+/// Decodes `name=value` pairs, refusing more than [`MAX_PARAMETERS`] of them before decoding
+/// any (so the pairs take about the bytes received).
+fn decode_pairs(encoded: &[u8]) -> Result<Vec<(String, String)>, TencentError> {
+    let count = encoded
+        .split(|byte| *byte == b'&')
+        .filter(|segment| !segment.is_empty())
+        .take(MAX_PARAMETERS + 1)
+        .count();
+    if count > MAX_PARAMETERS {
+        return Err(TencentError::too_many_parameters(MAX_PARAMETERS));
+    }
+    Ok(form_urlencoded::parse(encoded)
         .map(|(name, value)| (name.into_owned(), value.into_owned()))
-        .collect()
+        .collect())
 }
 
 fn non_empty(value: Option<&str>) -> Option<String> {
@@ -146,18 +160,6 @@ fn parse_tc3(request: &RawRequest<'_>, authorization: &str) -> Result<Envelope, 
     if request.body.len() > MAX_TC3_BODY_BYTES {
         return Err(TencentError::request_too_large(MAX_TC3_BODY_BYTES));
     }
-    let params = if request.method == "GET" {
-        Params::from_flat(&decode_pairs(request.raw_query.as_bytes()))
-    } else {
-        match request.media_type().as_str() {
-            "application/json" => Params::from_json(request.body),
-            "application/x-www-form-urlencoded" => Params::from_flat(&decode_pairs(request.body)),
-            "multipart/form-data" => Err(TencentError::multipart_not_accepted()),
-            other => Err(TencentError::invalid_parameter(format!(
-                "The Content-Type `{other}` is not supported; use application/json."
-            ))),
-        }
-    };
     Ok(Envelope {
         action,
         version,
@@ -167,13 +169,12 @@ fn parse_tc3(request: &RawRequest<'_>, authorization: &str) -> Result<Envelope, 
             authorization,
             timestamp,
         },
-        params,
     })
 }
 
 fn parse_v1(request: &RawRequest<'_>) -> Result<Envelope, TencentError> {
     let all_parameters = if request.method == "GET" {
-        decode_pairs(request.raw_query.as_bytes())
+        decode_pairs(request.raw_query.as_bytes())?
     } else {
         if request.body.len() > MAX_V1_BODY_BYTES {
             return Err(TencentError::request_too_large(MAX_V1_BODY_BYTES));
@@ -183,8 +184,17 @@ fn parse_v1(request: &RawRequest<'_>) -> Result<Envelope, TencentError> {
                 "the request carries neither a TC3 Authorization header nor v1 signature parameters",
             ));
         }
-        decode_pairs(request.body)
+        decode_pairs(request.body)?
     };
+    // The v1 string to sign joins `name=value` with `&` over decoded text, so `A=1&B=2` and
+    // `A=1%26B%3D2` would sign the same string: a parameter is one parameter only if no name
+    // holds `&` or `=` and no value holds `&`.
+    if let Some((name, _)) = all_parameters
+        .iter()
+        .find(|(name, value)| name.contains(['&', '=']) || value.contains('&'))
+    {
+        return Err(TencentError::ambiguous_v1_parameter(&truncated(name, 64)));
+    }
     let single = |name: &str| -> Result<Option<String>, TencentError> {
         let mut values = all_parameters
             .iter()
@@ -209,22 +219,46 @@ fn parse_v1(request: &RawRequest<'_>) -> Result<Envelope, TencentError> {
     let version = single("Version")?.ok_or_else(|| TencentError::missing_parameter("Version"))?;
     let region = single("Region")?;
     let token = single("Token")?;
-    let business: Vec<(String, String)> = all_parameters
-        .iter()
-        .filter(|(name, _)| !V1_COMMON_PARAMETERS.contains(&name.as_str()))
-        .cloned()
-        .collect();
     Ok(Envelope {
         action,
         version,
         region,
         token,
-        params: Params::from_flat(&business),
         credentials: Credentials::V1 {
             secret_id,
             all_parameters,
         },
     })
+}
+
+/// The business parameters of an authenticated request: for TC3 the query of a GET or the
+/// JSON or form body of a POST, for v1 every parameter but the common ones. Read only after
+/// the signature was verified, so an unauthenticated request never has its body parsed.
+pub fn business_parameters(
+    request: &RawRequest<'_>,
+    envelope: &Envelope,
+) -> Result<Params, TencentError> {
+    match &envelope.credentials {
+        Credentials::Tc3 { .. } if request.method == "GET" => {
+            Params::from_flat(&decode_pairs(request.raw_query.as_bytes())?)
+        }
+        Credentials::Tc3 { .. } => match request.media_type().as_str() {
+            "application/json" => Params::from_json(request.body),
+            "application/x-www-form-urlencoded" => Params::from_flat(&decode_pairs(request.body)?),
+            "multipart/form-data" => Err(TencentError::multipart_not_accepted()),
+            other => Err(TencentError::invalid_parameter(format!(
+                "The Content-Type `{other}` is not supported; use application/json."
+            ))),
+        },
+        Credentials::V1 { all_parameters, .. } => {
+            let business: Vec<(String, String)> = all_parameters
+                .iter()
+                .filter(|(name, _)| !V1_COMMON_PARAMETERS.contains(&name.as_str()))
+                .cloned()
+                .collect();
+            Params::from_flat(&business)
+        }
+    }
 }
 
 /// The body of a successful response: `fields` plus `RequestId`, inside `Response`.

@@ -159,6 +159,68 @@ impl TencentError {
         )
     }
 
+    /// `InvalidParameter`: more parameters than a request may carry.
+    pub fn too_many_parameters(limit: usize) -> Self {
+        Self::invalid_parameter(format!("The request carries more than {limit} parameters."))
+    }
+
+    /// `InvalidParameter`: a parameter nested deeper than a request may go.
+    pub fn nested_too_deep(name: &str, limit: usize) -> Self {
+        Self::invalid_parameter(format!(
+            "The parameter `{name}` is nested deeper than {limit} levels."
+        ))
+    }
+
+    /// `InvalidParameter`: a v1 parameter whose name holds `&` or `=` or whose value holds
+    /// `&`, which the v1 signature cannot tell from several parameters.
+    pub fn ambiguous_v1_parameter(name: &str) -> Self {
+        Self::invalid_parameter(format!(
+            "The parameter `{name}` contains `&` (or its name `=`), which a v1 signature cannot \
+             tell apart from several parameters; send it with TC3-HMAC-SHA256."
+        ))
+    }
+
+    /// `AuthFailure.SignatureFailure`: the TC3 credential scope names another service than the
+    /// product the request acts on, so a signature made for one product cannot act on another.
+    pub fn credential_scope_mismatch(service: &str, product_service: &str) -> Self {
+        Self::new(
+            "AuthFailure.SignatureFailure",
+            format!(
+                "The credential scope names the service `{service}`, but the request acts on \
+                 `{product_service}`: sign with the service of the product called."
+            ),
+        )
+    }
+
+    /// `AuthFailure.SignatureFailure`: `X-TC-Content-SHA256: UNSIGNED-PAYLOAD` while the
+    /// operator has not allowed it.
+    pub fn unsigned_payload_refused() -> Self {
+        Self::new(
+            "AuthFailure.SignatureFailure",
+            "This server requires a signed payload: X-TC-Content-SHA256: UNSIGNED-PAYLOAD is \
+             refused. Sign the request body (the default of every SDK), or ask the operator to \
+             start Keyplane with --allow-unsigned-payload.",
+        )
+    }
+
+    /// `AuthFailure.InvalidAuthorization`: the operator requires `x-tc-action` to be signed.
+    pub fn action_not_signed() -> Self {
+        Self::invalid_authorization(
+            "this server requires the `x-tc-action` header to be in SignedHeaders \
+             (it runs with --require-signed-action)",
+        )
+    }
+
+    /// `AuthFailure.SignatureFailure`: a v1 request received before (same SecretId and
+    /// signature, so the same Nonce, Timestamp and parameters) within the signature window.
+    pub fn request_replayed() -> Self {
+        Self::new(
+            "AuthFailure.SignatureFailure",
+            "This signed request was already received: a v1 request (Nonce, Timestamp and \
+             Signature) can be used only once. Sign each request anew.",
+        )
+    }
+
     /// `InternalError`, with nothing internal in it.
     pub fn internal() -> Self {
         Self::new(

@@ -6,6 +6,7 @@
 //! own beyond what the core's `Authority` does through its ports.
 
 pub mod apigateway;
+mod authentication;
 pub mod cam;
 pub mod envelope;
 pub mod errors;
@@ -16,23 +17,63 @@ use std::sync::Arc;
 
 use keyplane_core::audit::truncated;
 
-use keyplane_core::model::{KeyFamily, KeyUsage};
 use keyplane_core::{Authority, RequestContext};
-use keyplane_crypto::tencent::{
-    tc3_signing_key, verify_tc3_with_signing_key, verify_v1, Tc3Request,
-};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+use envelope::RawRequest;
 pub use envelope::RESPONSE_CONTENT_TYPE;
-use envelope::{Credentials, Envelope, RawRequest};
 pub use errors::{Product, TencentError};
 
-/// The API versions served, and the product each one is.
-pub const VERSIONS: &[(&str, Product)] = &[
-    ("2019-01-16", Product::Cam),
-    ("2018-08-08", Product::ApiGateway),
+/// One API version served: the product it is, and the service a TC3 credential scope must
+/// name to act on it (`Credential=AKID…/2026-01-01/cam/tc3_request`).
+#[derive(Debug, Clone, Copy)]
+pub struct ProductVersion {
+    pub version: &'static str,
+    pub product: Product,
+    pub credential_service: &'static str,
+}
+
+/// The API versions served, the product each one is and its TC3 service. A later product adds
+/// its line here (and its action table to [`actions`]).
+pub const VERSIONS: &[ProductVersion] = &[
+    ProductVersion {
+        version: "2019-01-16",
+        product: Product::Cam,
+        credential_service: "cam",
+    },
+    ProductVersion {
+        version: "2018-08-08",
+        product: Product::ApiGateway,
+        credential_service: "apigateway",
+    },
 ];
+
+/// The service a TC3 credential scope names for `product`.
+pub fn credential_service(product: Product) -> &'static str {
+    VERSIONS
+        .iter()
+        .find(|entry| entry.product == product)
+        .map(|entry| entry.credential_service)
+        .unwrap_or_default()
+}
+
+/// What the operator chose about the signatures this dialect accepts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TencentSettings {
+    /// Accept TC3 requests sent with `X-TC-Content-SHA256: UNSIGNED-PAYLOAD`, whose body the
+    /// signature does not cover. Off by default: such a request's headers are a bearer token
+    /// for any body for five minutes.
+    pub allow_unsigned_payload: bool,
+    /// Refuse TC3 requests that do not sign `x-tc-action` (the official SDKs sign only
+    /// `content-type` and `host`, so a captured request's action can be swapped).
+    pub require_signed_action: bool,
+    /// Accept only the product's own service in a TC3 credential scope, not the signed host's
+    /// first label (which the Node SDK signs): then no signature can act on another product,
+    /// but Node clients must address Keyplane by a host named after the product
+    /// (`cam.…`, `apigateway.…`).
+    pub strict_credential_scope: bool,
+}
 
 /// Every action of every product this dialect dispatches: the dispatch tables.
 pub fn actions(product: Product) -> &'static [&'static str] {
@@ -93,6 +134,7 @@ const DERIVED_KEY_CACHE_CAPACITY: u64 = 100_000;
 #[derive(Clone)]
 pub struct TencentDialect {
     authority: Arc<Authority>,
+    settings: TencentSettings,
     /// Derived TC3 signing keys by SecretId: the key chain depends only on the (immutable)
     /// secret, the date and the service, so it is computed once a day per key and service
     /// instead of on every request. Consulted only after the key was found active.
@@ -108,38 +150,18 @@ impl std::fmt::Debug for TencentDialect {
 }
 
 impl TencentDialect {
+    /// The dialect with the default settings (every signature protection on).
     pub fn new(authority: Arc<Authority>) -> Self {
-        Self {
-            authority,
-            derived_keys: moka::sync::Cache::new(DERIVED_KEY_CACHE_CAPACITY),
-        }
+        Self::with_settings(authority, TencentSettings::default())
     }
 
-    /// The TC3 signing key of `key_id` for the authorization's date and service.
-    fn derived_key(
-        &self,
-        key_id: &str,
-        secret: &[u8],
-        authorization: &keyplane_crypto::tencent::Tc3Authorization,
-    ) -> Arc<DerivedKey> {
-        if let Some(derived) = self.derived_keys.get(key_id) {
-            if derived.credential_date == authorization.credential_date
-                && derived.credential_service == authorization.credential_service
-            {
-                return derived;
-            }
+    /// The dialect with the operator's settings.
+    pub fn with_settings(authority: Arc<Authority>, settings: TencentSettings) -> Self {
+        Self {
+            authority,
+            settings,
+            derived_keys: moka::sync::Cache::new(DERIVED_KEY_CACHE_CAPACITY),
         }
-        let derived = Arc::new(DerivedKey {
-            credential_date: authorization.credential_date.clone(),
-            credential_service: authorization.credential_service.clone(),
-            key: tc3_signing_key(
-                secret,
-                &authorization.credential_date,
-                &authorization.credential_service,
-            ),
-        });
-        self.derived_keys.insert(key_id.to_owned(), derived.clone());
-        derived
     }
 
     /// The answer to a request that failed before the dialect could read it (for example a
@@ -191,8 +213,8 @@ impl TencentDialect {
         // Routing failures are not audited: nothing is known yet of who asked.
         let product = VERSIONS
             .iter()
-            .find(|(version, _)| *version == envelope.version)
-            .map(|(_, product)| *product)
+            .find(|entry| entry.version == envelope.version)
+            .map(|entry| entry.product)
             .ok_or_else(|| TencentError::no_such_version(&truncated(&envelope.version, 32)))?;
         if !actions(product).contains(&envelope.action.as_str()) {
             return Err(TencentError::invalid_action(&truncated(&envelope.action, 64)).into());
@@ -223,10 +245,10 @@ impl TencentDialect {
         if product == Product::ApiGateway && envelope.region.is_none() {
             return Err(refuse(TencentError::missing_parameter("Region"), &context));
         }
-        let params = envelope
-            .params
-            .as_ref()
-            .map_err(|error| refuse(error.clone(), &context))?;
+        // Only now, with the signature verified, are the business parameters read.
+        let params = envelope::business_parameters(&raw, &envelope)
+            .map_err(|error| refuse(error, &context))?;
+        let params = &params;
         self.authorize(&mut context, product, params, envelope.region.as_deref())
             .await
             .map_err(|error| refuse(error, &context))?;
@@ -266,70 +288,5 @@ impl TencentDialect {
             Some(error) => Err(TencentError::from_core(&error, product)),
             None => Ok(()),
         }
-    }
-
-    /// Checks the signature and returns the caller. Records the key's use on success.
-    async fn authenticate(
-        &self,
-        request: &IncomingRequest<'_>,
-        raw: &RawRequest<'_>,
-        envelope: &Envelope,
-        product: Product,
-    ) -> Result<keyplane_core::Caller, TencentError> {
-        let secret_id = envelope.credentials.secret_id();
-        let well_formed = secret_id.len() >= 8
-            && secret_id.len() <= 128
-            && secret_id.starts_with("AKID")
-            && secret_id.bytes().all(|byte| byte.is_ascii_alphanumeric());
-        if !well_formed {
-            return Err(TencentError::invalid_secret_id());
-        }
-        let signing_key = self
-            .authority
-            .signing_key(secret_id, KeyFamily::Tencent)
-            .await
-            .map_err(|error| TencentError::from_core(&error, product))?
-            .ok_or_else(TencentError::secret_id_not_found)?;
-        let secret = signing_key.secret.expose().as_bytes();
-        let now = request.now.unix_timestamp();
-        let host = raw.header("host").unwrap_or("");
-        match &envelope.credentials {
-            Credentials::Tc3 {
-                authorization,
-                timestamp,
-            } => {
-                let tc3_request = Tc3Request {
-                    method: request.method,
-                    path: request.path,
-                    raw_query: request.raw_query,
-                    headers: request.headers,
-                    body: request.body,
-                    timestamp,
-                };
-                let derived = self.derived_key(secret_id, secret, authorization);
-                verify_tc3_with_signing_key(&tc3_request, authorization, &derived.key, now)
-            }
-            Credentials::V1 { all_parameters, .. } => verify_v1(
-                request.method,
-                host,
-                request.path,
-                all_parameters,
-                secret,
-                now,
-            ),
-        }
-        .map_err(|error| TencentError::from_signature(&error))?;
-        if envelope.token.is_some() {
-            return Err(TencentError::token_failure());
-        }
-        self.authority
-            .record_use(&signing_key.caller.key_id, request.now, || KeyUsage {
-                key_id: signing_key.caller.key_id.clone(),
-                used_at: request.now,
-                product: product.name().to_owned(),
-                action: envelope.action.clone(),
-                source_address: request.source_address.to_owned(),
-            });
-        Ok(signing_key.caller)
     }
 }

@@ -3,6 +3,13 @@
 //! JSON tree, with zero-based indexes becoming arrays and every leaf a string. Typed getters then
 //! read that tree, accepting integers given as strings (as GET and v1 send them) and naming the
 //! parameter in every error.
+//!
+//! Parsing is bounded so that no request makes the server allocate much more than it sent:
+//! at most [`MAX_PARAMETERS`] flat pairs or JSON values, nesting at most [`MAX_DEPTH`] levels,
+//! and flat indexes dense (`Name.N` only when `Name.0` … `Name.(N-1)` were given), so a short
+//! name cannot address a long array.
+
+use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
@@ -14,9 +21,14 @@ pub struct Params {
     values: Map<String, Value>,
 }
 
-/// The most array elements a flattened index may address; larger indexes are refused rather
-/// than allocating.
-const MAX_FLAT_INDEX: usize = 1_000;
+/// The most parameters one request may carry: flat `name=value` pairs, or values (of any
+/// kind, containers included) in a JSON body. The largest lists the served actions take
+/// (CAM `DeletePolicy` `PolicyId`, `GetSecurityLastUsed` `SecretIdList`, API Gateway
+/// `DescribeApiKeysStatus` `Filters`) are far shorter.
+pub const MAX_PARAMETERS: usize = 1_000;
+/// The deepest nesting accepted: the segments of a flat name (`Filters.0.Values.0` is 4), or
+/// the nested objects and arrays of a JSON body (`{"Filters":[{"Values":[]}]}` is 4).
+pub const MAX_DEPTH: usize = 10;
 
 impl Params {
     /// Parameters from a JSON body, which must be an object (an empty body counts as `{}`).
@@ -24,6 +36,7 @@ impl Params {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self::default());
         }
+        check_json_shape(body)?;
         match serde_json::from_slice::<Value>(body) {
             Ok(Value::Object(values)) => Ok(Self { values }),
             Ok(_) => Err(TencentError::invalid_parameter(
@@ -37,11 +50,14 @@ impl Params {
 
     /// Parameters from flattened `name=value` pairs (already URL-decoded).
     pub fn from_flat(pairs: &[(String, String)]) -> Result<Self, TencentError> {
-        let mut root = Value::Object(Map::new());
+        if pairs.len() > MAX_PARAMETERS {
+            return Err(too_many_parameters());
+        }
+        let mut root = FlatNode::Object(BTreeMap::new());
         for (name, value) in pairs {
             insert_flat(&mut root, name, value.clone())?;
         }
-        match root {
+        match root.into_value("")? {
             Value::Object(values) => Ok(Self { values }),
             _ => Ok(Self::default()),
         }
@@ -202,58 +218,148 @@ fn string_list(name: &str, value: &Value) -> Result<Vec<String>, TencentError> {
         .collect()
 }
 
-fn insert_flat(root: &mut Value, name: &str, value: String) -> Result<(), TencentError> {
+fn too_many_parameters() -> TencentError {
+    TencentError::too_many_parameters(MAX_PARAMETERS)
+}
+
+fn too_deep(name: &str) -> TencentError {
+    TencentError::nested_too_deep(name, MAX_DEPTH)
+}
+
+/// Checks a JSON body's nesting depth and number of values without building it: one pass over
+/// the bytes, outside strings counting `{`, `[` and `,` (an upper bound of the values the
+/// parser would make) and tracking the depth. Malformed JSON passes here and is refused by
+/// the parser after.
+fn check_json_shape(body: &[u8]) -> Result<(), TencentError> {
+    let mut depth = 0_usize;
+    let mut values = 1_usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for byte in body {
+        if in_string {
+            match (escaped, byte) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                values += 1;
+                if depth > MAX_DEPTH {
+                    return Err(too_deep("the request body"));
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b',' => values += 1,
+            _ => {}
+        }
+        if values > MAX_PARAMETERS {
+            return Err(too_many_parameters());
+        }
+    }
+    Ok(())
+}
+
+/// A flat parameter tree while it is being built: lists keep their elements by index, so
+/// pairs may come in any order; [`FlatNode::into_value`] then requires every list dense.
+enum FlatNode {
+    Empty,
+    Leaf(String),
+    Object(BTreeMap<String, FlatNode>),
+    List(BTreeMap<usize, FlatNode>),
+}
+
+impl FlatNode {
+    /// The JSON value, or `InvalidParameter` naming the first list with a gap.
+    fn into_value(self, name: &str) -> Result<Value, TencentError> {
+        Ok(match self {
+            FlatNode::Empty => Value::Null,
+            FlatNode::Leaf(text) => Value::String(text),
+            FlatNode::Object(fields) => Value::Object(
+                fields
+                    .into_iter()
+                    .map(|(field, node)| {
+                        let path = if name.is_empty() {
+                            field.clone()
+                        } else {
+                            format!("{name}.{field}")
+                        };
+                        node.into_value(&path).map(|value| (field, value))
+                    })
+                    .collect::<Result<Map<String, Value>, TencentError>>()?,
+            ),
+            FlatNode::List(elements) => {
+                let mut values = Vec::with_capacity(elements.len());
+                for (position, (index, node)) in elements.into_iter().enumerate() {
+                    if index != position {
+                        return Err(TencentError::invalid_parameter(format!(
+                            "The parameter `{name}.{position}` is missing: the elements of a \
+                             list must be numbered from 0 without gaps."
+                        )));
+                    }
+                    values.push(node.into_value(&format!("{name}.{index}"))?);
+                }
+                Value::Array(values)
+            }
+        })
+    }
+}
+
+fn insert_flat(root: &mut FlatNode, name: &str, value: String) -> Result<(), TencentError> {
     let malformed =
         || TencentError::invalid_parameter(format!("malformed parameter name `{name}`"));
-    let segments: Vec<&str> = name.split('.').collect();
+    let segments: Vec<&str> = name.split('.').take(MAX_DEPTH + 1).collect();
+    if segments.len() > MAX_DEPTH {
+        return Err(too_deep(name));
+    }
     if segments.iter().any(|segment| segment.is_empty()) {
         return Err(malformed());
     }
     let mut current = root;
     for (position, segment) in segments.iter().enumerate() {
-        let last = position + 1 == segments.len();
-        let next_is_index = segments
-            .get(position + 1)
-            .is_some_and(|next| next.bytes().all(|byte| byte.is_ascii_digit()));
-        let fresh = || {
-            if next_is_index {
-                Value::Array(Vec::new())
+        let is_index = position > 0 && segment.bytes().all(|byte| byte.is_ascii_digit());
+        if current_is_empty(current) {
+            *current = if is_index {
+                FlatNode::List(BTreeMap::new())
             } else {
-                Value::Object(Map::new())
-            }
-        };
-        let slot: &mut Value = if segment.bytes().all(|byte| byte.is_ascii_digit()) && position > 0
-        {
-            let index: usize = segment.parse().map_err(|_| malformed())?;
-            if index > MAX_FLAT_INDEX {
-                return Err(malformed());
-            }
-            let Value::Array(elements) = current else {
-                return Err(malformed());
+                FlatNode::Object(BTreeMap::new())
             };
-            if elements.len() <= index {
-                elements.resize(index + 1, Value::Null);
+        }
+        let slot = match (current, is_index) {
+            (FlatNode::List(elements), true) => {
+                // A list of more elements than a request has parameters cannot be dense.
+                let index = segment
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|index| *index < MAX_PARAMETERS)
+                    .ok_or_else(|| {
+                        TencentError::invalid_parameter(format!(
+                            "The index of parameter `{name}` is larger than any list this API takes."
+                        ))
+                    })?;
+                elements.entry(index).or_insert(FlatNode::Empty)
             }
-            &mut elements[index]
-        } else {
-            let Value::Object(fields) = current else {
-                return Err(malformed());
-            };
-            fields.entry(segment.to_string()).or_insert(Value::Null)
+            (FlatNode::Object(fields), false) => fields
+                .entry((*segment).to_owned())
+                .or_insert(FlatNode::Empty),
+            _ => return Err(malformed()),
         };
-        if last {
-            if !slot.is_null() {
-                return Err(TencentError::invalid_parameter(format!(
-                    "the parameter `{name}` is given more than once"
-                )));
-            }
-            *slot = Value::String(value);
-            return Ok(());
-        }
-        if slot.is_null() {
-            *slot = fresh();
-        }
         current = slot;
     }
+    if !current_is_empty(current) {
+        return Err(TencentError::invalid_parameter(format!(
+            "the parameter `{name}` is given more than once"
+        )));
+    }
+    *current = FlatNode::Leaf(value);
     Ok(())
+}
+
+fn current_is_empty(node: &FlatNode) -> bool {
+    matches!(node, FlatNode::Empty)
 }

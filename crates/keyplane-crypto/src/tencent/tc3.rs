@@ -207,13 +207,18 @@ pub fn tc3_canonical_query<'a>(request: &Tc3Request<'a>) -> &'a str {
     }
 }
 
+/// Whether the request excludes its body from the signature
+/// (`X-TC-Content-SHA256: UNSIGNED-PAYLOAD`, the first header of that name, trimmed).
+pub fn tc3_payload_unsigned(request: &Tc3Request<'_>) -> bool {
+    request
+        .header(CONTENT_SHA256_HEADER)
+        .is_some_and(|value| value.trim_ascii() == UNSIGNED_PAYLOAD)
+}
+
 /// The hashed payload: lower-case hex SHA-256 of the body, or of the literal `UNSIGNED-PAYLOAD`
 /// when the request carries `X-TC-Content-SHA256: UNSIGNED-PAYLOAD`.
 pub fn tc3_hashed_payload(request: &Tc3Request<'_>) -> String {
-    let unsigned = request
-        .header(CONTENT_SHA256_HEADER)
-        .is_some_and(|value| value.trim_ascii() == UNSIGNED_PAYLOAD);
-    if unsigned {
+    if tc3_payload_unsigned(request) {
         hex::encode(sha256(UNSIGNED_PAYLOAD.as_bytes()))
     } else {
         hex::encode(sha256(request.body))

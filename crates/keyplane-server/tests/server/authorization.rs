@@ -356,7 +356,7 @@ fn tencent_product_name(product: keyplane_tencent::Product) -> (&'static str, &'
 async fn every_tencent_action_declares_its_permission_and_is_enforced() {
     let harness = harness().await;
     let user = sub_user(&harness, "matrix").await;
-    for (_, product) in keyplane_tencent::VERSIONS {
+    for keyplane_tencent::ProductVersion { product, .. } in keyplane_tencent::VERSIONS {
         let (version, service) = tencent_product_name(*product);
         let table = keyplane_tencent::permissions::table(*product);
         assert_eq!(

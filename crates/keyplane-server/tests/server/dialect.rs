@@ -14,7 +14,7 @@ use keyplane_core::{Authority, AuthorityConfig, Clock, CoreError, CredentialFact
 use keyplane_crypto::seal::{Keyring, MasterKey};
 use keyplane_server::factory::SealingFactory;
 use keyplane_store::SqliteStore;
-use keyplane_tencent::{IncomingRequest, Product, TencentDialect, TencentError};
+use keyplane_tencent::{IncomingRequest, Product, TencentDialect, TencentError, TencentSettings};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
@@ -35,6 +35,10 @@ struct Harness {
 }
 
 async fn harness(rate_limits: RateLimits) -> Harness {
+    harness_with(rate_limits, TencentSettings::default()).await
+}
+
+async fn harness_with(rate_limits: RateLimits, settings: TencentSettings) -> Harness {
     let directory = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(&directory.path().join("keyplane.db")).unwrap());
     let factory = Arc::new(SealingFactory::new(Keyring::new(MasterKey::generate(1))));
@@ -65,7 +69,7 @@ async fn harness(rate_limits: RateLimits) -> Harness {
     };
     let authority = Arc::new(Authority::new(store, factory, config));
     Harness {
-        dialect: TencentDialect::new(authority.clone()),
+        dialect: TencentDialect::with_settings(authority.clone(), settings),
         authority,
         clock: Arc::new(ManualClock::new(start)),
         root: Credentials {
@@ -221,7 +225,16 @@ fn mutate_last_alphanumeric(bytes: &mut [u8]) -> bool {
 
 #[tokio::test]
 async fn every_captured_vector_authenticates_and_a_changed_byte_does_not() {
-    let harness = harness(unlimited()).await;
+    // The UNSIGNED-PAYLOAD vector authenticates once the operator allows it (refused by
+    // default: hostile_parsing.rs).
+    let harness = harness_with(
+        unlimited(),
+        TencentSettings {
+            allow_unsigned_payload: true,
+            ..TencentSettings::default()
+        },
+    )
+    .await;
     let vectors = load_vectors();
     assert!(
         vectors.len() >= 25,
