@@ -271,6 +271,9 @@ impl AliyunDialect {
     /// Serves an EAS (ROA) request. Never fails: every outcome is an Alibaba-shaped JSON
     /// answer.
     pub async fn handle_eas(&self, request: IncomingRequest<'_>) -> OutgoingResponse {
+        if let Some(response) = self.throttled_response(&request, PRODUCT) {
+            return response;
+        }
         let request_id = new_request_id();
         match self
             .create_service_instance_token(&request, &request_id)
@@ -487,6 +490,14 @@ impl AliyunDialect {
         presentation: TokenPresentation<'_>,
     ) -> Result<InstanceSession, RedemptionRefusal> {
         let request_id = new_request_id();
+        if let Some(error) = self.throttled(
+            presentation.source_address,
+            presentation.now,
+            &request_id,
+            PRODUCT,
+        ) {
+            return Err(RedemptionRefusal { error, request_id });
+        }
         let context = RequestContext {
             caller: None,
             claimed_key_id: None,

@@ -394,6 +394,12 @@ impl AliyunError {
                 "Throttling.User",
                 "Request was denied due to user flow control.",
             ),
+            CoreError::AuthenticationThrottled => Self::new(
+                400,
+                "Throttling",
+                "Request was denied due to flow control: too many requests from this address \
+                 failed authentication.",
+            ),
             CoreError::ActivationCodeNotFound => Self::new(
                 404,
                 "InvalidAccessTokenId.NotFound",

@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::Args;
 use keyplane_aliyun::eas::PublicUrls;
+use keyplane_core::authentication_throttle::AuthenticationFailureLimit;
 use keyplane_core::rate_limit::RateLimits;
 use keyplane_core::rules::{DEFAULT_INSTANCE_TOKEN_TTL_SECONDS, MAX_INSTANCE_TOKEN_TTL_SECONDS};
 use serde::Deserialize;
@@ -81,6 +82,13 @@ pub struct ServeArgs {
     /// (1 to 604800). Default 3600.
     #[arg(long = "terminal-max-session", env = "KEYPLANE_TERMINAL_MAX_SESSION")]
     pub terminal_max_session: Option<u64>,
+    /// Failed authentications one source address may make per second (after the burst) before
+    /// its requests are refused with the dialect's throttling error; 0 turns it off. Default 10.
+    #[arg(long = "auth-failure-limit", env = "KEYPLANE_AUTH_FAILURE_LIMIT")]
+    pub auth_failure_limit: Option<u32>,
+    /// Failed authentications one source address may make at once. Default 100.
+    #[arg(long = "auth-failure-burst", env = "KEYPLANE_AUTH_FAILURE_BURST")]
+    pub auth_failure_burst: Option<u32>,
 }
 
 /// How logs are written (to standard error).
@@ -119,6 +127,8 @@ pub struct FileConfig {
     pub instance_token_ttl_seconds: Option<i64>,
     pub terminal_idle_timeout_seconds: Option<u64>,
     pub terminal_max_session_seconds: Option<u64>,
+    pub auth_failure_limit: Option<u32>,
+    pub auth_failure_burst: Option<u32>,
 }
 
 impl FileConfig {
@@ -229,6 +239,8 @@ pub struct ServeConfig {
     pub instance_token_ttl: time::Duration,
     /// The terminal gateway's idle timeout and maximum session length.
     pub gateway: GatewaySettings,
+    /// How often a source address may fail authentication before it is throttled.
+    pub authentication_failure_limit: AuthenticationFailureLimit,
 }
 
 /// The longest terminal idle timeout or session length accepted: a week.
@@ -334,6 +346,20 @@ impl ServeConfig {
                         .or(file.terminal_max_session_seconds)
                         .unwrap_or(DEFAULT_MAX_SESSION_SECONDS),
                 )?,
+            },
+            authentication_failure_limit: AuthenticationFailureLimit {
+                per_second: args
+                    .auth_failure_limit
+                    .or(file.auth_failure_limit)
+                    .unwrap_or(AuthenticationFailureLimit::DEFAULT.per_second),
+                burst: match args
+                    .auth_failure_burst
+                    .or(file.auth_failure_burst)
+                    .unwrap_or(AuthenticationFailureLimit::DEFAULT.burst)
+                {
+                    0 => bail!("auth_failure_burst must be at least 1"),
+                    burst => burst,
+                },
             },
         })
     }

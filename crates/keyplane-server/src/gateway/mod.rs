@@ -473,6 +473,10 @@ async fn open_workbench(
                     "This Workbench URL is not valid",
                     "The token in this address was not issued for the Workbench.",
                 ),
+                "Throttling" => (
+                    "Too many failed attempts",
+                    "Too many requests from this address failed; try again in a moment.",
+                ),
                 _ => (
                     "The instance is no longer available",
                     "The service, instance or worker of this URL has been removed.",
