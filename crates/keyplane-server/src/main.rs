@@ -708,11 +708,12 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
                         tracing::warn!(%error, "removing expired instance tokens failed");
                     }
                 }
-                let dropped = authority.dropped_audit_events();
+                let dropped =
+                    authority.dropped_audit_events() + authority.dropped_refusal_aggregates();
                 if dropped > dropped_reported {
                     tracing::warn!(
                         dropped = dropped - dropped_reported,
-                        "refused-request audit events dropped: the buffer was full"
+                        "audit events dropped: the buffer was full or the store unwritable"
                     );
                     dropped_reported = dropped;
                 }
