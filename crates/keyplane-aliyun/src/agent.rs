@@ -92,8 +92,12 @@ impl AliyunDialect {
                 }
             }
             Err(error) => {
-                self.authority
-                    .record_refusal(context.audit_event(None, error.code));
+                let event = context.audit_event(None, error.code);
+                if error.after_proof() {
+                    self.authority.record_refusal_after_proof(event);
+                } else {
+                    self.authority.record_refusal(event);
+                }
                 OutgoingResponse {
                     status: error.status,
                     content_type: Format::Json.content_type(),

@@ -530,8 +530,12 @@ impl AliyunDialect {
             ))
         };
         result.map_err(|error| {
-            self.authority
-                .record_refusal(context.audit_event(None, error.code));
+            let event = context.audit_event(None, error.code);
+            if error.after_proof() {
+                self.authority.record_refusal_after_proof(event);
+            } else {
+                self.authority.record_refusal(event);
+            }
             RedemptionRefusal { error, request_id }
         })
     }

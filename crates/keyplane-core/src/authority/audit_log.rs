@@ -20,12 +20,26 @@ impl Authority {
     /// against its source address's failed-authentication budget and is aggregated
     /// ([`crate::refusal_audit`]): it writes no row of its own.
     pub fn record_refusal(&self, event: AuditEvent) {
+        self.record_unauthenticated_refusal(event, true);
+    }
+
+    /// Like [`Authority::record_refusal`], for a request that proved its credential before it
+    /// was refused (a valid activation code that is exhausted, expired or disabled; a valid
+    /// instance token already used or expired, or whose instance is gone): aggregated the same
+    /// way, but not counted as a failed authentication of its source address.
+    pub fn record_refusal_after_proof(&self, event: AuditEvent) {
+        self.record_unauthenticated_refusal(event, false);
+    }
+
+    fn record_unauthenticated_refusal(&self, event: AuditEvent, failed_authentication: bool) {
         if event.account_id.is_some() || event.principal_uin.is_some() {
             self.record_buffered_event(event);
             return;
         }
-        self.throttle
-            .record_failure(&event.source_address, event.time);
+        if failed_authentication {
+            self.throttle
+                .record_failure(&event.source_address, event.time);
+        }
         let names_a_key = event
             .key_id
             .as_deref()

@@ -2,8 +2,9 @@
 //! unauthenticated refusals (made-up SecretIds and AccessKeyIds, bad signatures with a real
 //! key, bad activation codes) add a bounded handful of audit rows; a source address that keeps
 //! failing authentication is answered with the dialect's throttling error on every route while
-//! another address (127.0.0.2) is served normally; `keyplane audit prune` removes old records
-//! only and records itself.
+//! another address (127.0.0.2) is served normally, while refusals of a proven credential (a
+//! used-up activation code) do not count; `keyplane audit prune` removes old records only and
+//! records itself.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
@@ -19,8 +20,8 @@ use tempfile::TempDir;
 use tokio::net::TcpSocket;
 
 use super::support::{
-    acs3_parts, create_user, init, keyplane, signed, AliyunCredentials, Credentials, Reply, Server,
-    CAM_VERSION, IMS_VERSION,
+    acs3_parts, aliyun_call, create_user, init, keyplane, register_source_server, signed,
+    AliyunCredentials, Credentials, Reply, Server, CAM_VERSION, IMS_VERSION, SMC_VERSION,
 };
 
 const OTHER_ADDRESS: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
@@ -424,4 +425,53 @@ async fn audit_prune_removes_only_old_records_and_records_itself() {
         .starts_with(&format!("removed={expected} before=")));
     // Its sequence number continues the log: nothing is renumbered.
     assert!(lines[0]["sequence"].as_i64().unwrap() > expected as i64);
+}
+
+/// A fleet behind one address redeeming a code that is used up proves the code each time: it
+/// is answered `AccessToken.Exhausted`, never throttled; a wrong code from there still counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_of_a_proven_credential_do_not_throttle_its_address() {
+    let directory = TempDir::new().unwrap();
+    let data_dir = directory.path();
+    let credentials = init(data_dir);
+    let aliyun_root = AliyunCredentials::root(&credentials);
+    let server = Server::start(
+        data_dir,
+        &["--auth-failure-limit", "1", "--auth-failure-burst", "3"],
+    );
+    let address = server.address;
+    let created = aliyun_call(
+        address,
+        &aliyun_root,
+        SMC_VERSION,
+        "CreateAccessToken",
+        &[("Name", "rack"), ("Count", "1"), ("TimeToLiveInDays", "1")],
+    )
+    .await;
+    assert_eq!(created.status, 200, "{}", created.json());
+    let token_id = created.json()["AccessTokenId"].as_str().unwrap().to_owned();
+    let code = created.json()["AccessTokenCode"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let first = register_source_server(address, &token_id, &code, "machine-0000").await;
+    assert_eq!(first.status, 201);
+    for index in 1..=20 {
+        let reply =
+            register_source_server(address, &token_id, &code, &format!("machine-{index:04}")).await;
+        assert_eq!(
+            aliyun_code(&reply),
+            (409, "AccessToken.Exhausted".to_owned())
+        );
+    }
+    for _ in 0..3 {
+        let reply = register_source_server(address, &token_id, "wrong-code", "machine-x").await;
+        assert_eq!(aliyun_code(&reply).1, "InvalidAccessToken");
+    }
+    // One more, in case a failure refilled meanwhile (answered either way).
+    let reply = register_source_server(address, &token_id, "wrong-code", "machine-x").await;
+    assert!(["InvalidAccessToken", "Throttling"].contains(&aliyun_code(&reply).1.as_str()));
+    let reply = register_source_server(address, &token_id, &code, "machine-y").await;
+    assert_eq!(aliyun_code(&reply), (400, "Throttling".to_owned()));
+    drop(server);
 }
