@@ -49,6 +49,9 @@ impl AliyunDialect {
     /// Serves `POST /smc/v1/source-servers`: 201 with the new source server, 200 with the
     /// existing one for a fingerprint already registered with the code, or an error.
     pub async fn register_source_server(&self, request: IncomingRequest<'_>) -> OutgoingResponse {
+        if let Some(response) = self.throttled_response(&request, Product::Smc.name()) {
+            return response;
+        }
         let request_id = new_request_id();
         let context = RequestContext {
             caller: None,
@@ -89,8 +92,12 @@ impl AliyunDialect {
                 }
             }
             Err(error) => {
-                self.authority
-                    .record_refusal(context.audit_event(None, error.code));
+                let event = context.audit_event(None, error.code);
+                if error.after_proof() {
+                    self.authority.record_refusal_after_proof(event);
+                } else {
+                    self.authority.record_refusal(event);
+                }
                 OutgoingResponse {
                     status: error.status,
                     content_type: Format::Json.content_type(),

@@ -280,6 +280,9 @@ impl AliyunDialect {
     /// Serves an EAS (ROA) request. Never fails: every outcome is an Alibaba-shaped JSON
     /// answer.
     pub async fn handle_eas(&self, request: IncomingRequest<'_>) -> OutgoingResponse {
+        if let Some(response) = self.throttled_response(&request, PRODUCT) {
+            return response;
+        }
         let request_id = new_request_id();
         match self
             .create_service_instance_token(&request, &request_id)
@@ -498,6 +501,14 @@ impl AliyunDialect {
         presentation: TokenPresentation<'_>,
     ) -> Result<InstanceSession, RedemptionRefusal> {
         let request_id = new_request_id();
+        if let Some(error) = self.throttled(
+            presentation.source_address,
+            presentation.now,
+            &request_id,
+            PRODUCT,
+        ) {
+            return Err(RedemptionRefusal { error, request_id });
+        }
         let context = RequestContext {
             caller: None,
             claimed_key_id: None,
@@ -526,8 +537,12 @@ impl AliyunDialect {
             ))
         };
         result.map_err(|error| {
-            self.authority
-                .record_refusal(context.audit_event(None, error.code));
+            let event = context.audit_event(None, error.code);
+            if error.after_proof() {
+                self.authority.record_refusal_after_proof(event);
+            } else {
+                self.authority.record_refusal(event);
+            }
             RedemptionRefusal { error, request_id }
         })
     }

@@ -64,6 +64,23 @@ const NO_PERMISSION_MESSAGE: &str =
     "You are not authorized to do this action. You should be authorized by RAM.";
 
 impl AliyunError {
+    /// Whether this refusal of an activation code or instance token came after the request
+    /// proved it held the credential (the secret matched; its state or target refused it):
+    /// such a refusal is not a failed authentication of its source address.
+    pub fn after_proof(&self) -> bool {
+        matches!(
+            self.code,
+            "AccessToken.Expired"
+                | "AccessToken.Disabled"
+                | "AccessToken.Exhausted"
+                | "InstanceToken.AlreadyUsed"
+                | "InstanceToken.Expired"
+                | "InvalidService.NotFound"
+                | "InvalidInstance.NotFound"
+                | "InvalidWorker.NotFound"
+        )
+    }
+
     fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
@@ -402,6 +419,12 @@ impl AliyunError {
                 400,
                 "Throttling.User",
                 "Request was denied due to user flow control.",
+            ),
+            CoreError::AuthenticationThrottled => Self::new(
+                400,
+                "Throttling",
+                "Request was denied due to flow control: too many requests from this address \
+                 failed authentication.",
             ),
             CoreError::ActivationCodeNotFound => Self::new(
                 404,

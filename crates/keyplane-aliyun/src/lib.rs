@@ -152,8 +152,48 @@ impl AliyunDialect {
         }
     }
 
+    /// The refusal of a request from a source address that failed authentication too often
+    /// (`Throttling`), recorded in the aggregated audit under `entry` (the route: the request
+    /// was not read); `None` when the address is not throttled. Checked before anything of the
+    /// request is read, on every route.
+    pub(crate) fn throttled(
+        &self,
+        source_address: &str,
+        now: time::OffsetDateTime,
+        request_id: &str,
+        entry: &str,
+    ) -> Option<AliyunError> {
+        if !self.authority.authentication_throttled(source_address, now) {
+            return None;
+        }
+        let error = AliyunError::from_core(&keyplane_core::CoreError::AuthenticationThrottled);
+        self.authority
+            .record_throttled_refusal(source_address, now, request_id, entry, error.code);
+        Some(error)
+    }
+
+    /// The answer to a throttled request (see [`AliyunDialect::throttled`]), in JSON.
+    pub(crate) fn throttled_response(
+        &self,
+        request: &IncomingRequest<'_>,
+        entry: &str,
+    ) -> Option<OutgoingResponse> {
+        let request_id = new_request_id();
+        let error = self.throttled(request.source_address, request.now, &request_id, entry)?;
+        Some(OutgoingResponse {
+            status: error.status,
+            content_type: Format::Json.content_type(),
+            body: render::error_body(Format::Json, &error, "keyplane", "keyplane", &request_id),
+            error_code: Some(error.code),
+            request_id,
+        })
+    }
+
     /// Serves one RPC request. Never fails: every outcome is an Alibaba-shaped answer.
     pub async fn handle(&self, request: IncomingRequest<'_>) -> OutgoingResponse {
+        if let Some(response) = self.throttled_response(&request, "aliyun") {
+            return response;
+        }
         let request_id = new_request_id();
         let raw = request.raw();
         let params = match envelope::parameters(&raw) {

@@ -93,6 +93,7 @@ fn every_core_failure_has_its_documented_code_and_status() {
             400,
             "Throttling.User",
         ),
+        (CoreError::AuthenticationThrottled, 400, "Throttling"),
         (
             CoreError::ActivationCodeNotFound,
             404,

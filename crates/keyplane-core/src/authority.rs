@@ -13,6 +13,7 @@ use parking_lot::Mutex;
 use time::OffsetDateTime;
 
 use crate::audit::{AuditEvent, AuditRecord, OUTCOME_SUCCESS};
+use crate::authentication_throttle::{AuthenticationFailureLimit, AuthenticationThrottle};
 use crate::authorization::{self, Authorization, Decision, Principal, UserPermissions, ROOT_BASIS};
 use crate::error::CoreError;
 use crate::factory::CredentialFactory;
@@ -25,10 +26,13 @@ use crate::model::{
     UserProfile,
 };
 use crate::rate_limit::{RateLimiter, RateLimits};
+use crate::refusal_audit::RefusalAggregator;
 use crate::rules;
 use crate::store::{ApiKeyChange, DeleteUserOptions, NewAccessKey, NewAccount, Store, StoreError};
 use crate::template::{CommandTemplate, TemplateValues};
 use crate::usage::{latest, UsageTracker};
+
+mod audit_log;
 
 /// The most refused-request audit events held in memory between flushes; beyond it new ones
 /// are counted and dropped rather than growing without bound under a flood.
@@ -49,6 +53,8 @@ pub struct AuthorityConfig {
     pub key_cache_capacity: u64,
     /// How long an EAS instance token may be redeemed after it was issued.
     pub instance_token_ttl: time::Duration,
+    /// How often a source address may fail authentication before it is throttled.
+    pub authentication_failure_limit: AuthenticationFailureLimit,
 }
 
 impl Default for AuthorityConfig {
@@ -58,6 +64,7 @@ impl Default for AuthorityConfig {
             api_keys_per_account: rules::DEFAULT_API_KEYS_PER_ACCOUNT,
             key_cache_capacity: 1_000_000,
             instance_token_ttl: time::Duration::seconds(rules::DEFAULT_INSTANCE_TOKEN_TTL_SECONDS),
+            authentication_failure_limit: AuthenticationFailureLimit::DEFAULT,
         }
     }
 }
@@ -333,6 +340,9 @@ pub struct Authority {
     dropped_audit_events: AtomicU64,
     /// Who hears of changes that may end access opened earlier (instance sessions).
     pub(crate) revocations: crate::instance_access::RevocationHub,
+    /// Unauthenticated refusals, counted per source, claimed id and code per interval.
+    refusals: Mutex<RefusalAggregator>,
+    throttle: AuthenticationThrottle,
 }
 
 impl std::fmt::Debug for Authority {
@@ -354,6 +364,7 @@ impl Authority {
             key_cache: moka::sync::Cache::new(config.key_cache_capacity),
             permission_cache: moka::sync::Cache::new(config.key_cache_capacity),
             limiter: RateLimiter::new(config.rate_limits.clone()),
+            throttle: AuthenticationThrottle::new(config.authentication_failure_limit),
             store,
             factory,
             config,
@@ -365,6 +376,7 @@ impl Authority {
             audit_buffer: Mutex::new(Vec::new()),
             dropped_audit_events: AtomicU64::new(0),
             revocations: Default::default(),
+            refusals: Mutex::new(RefusalAggregator::default()),
         }
     }
 
@@ -963,49 +975,6 @@ impl Authority {
     /// Removes nonce records whose window has passed.
     pub async fn expire_nonces(&self, now: OffsetDateTime) -> Result<u64, CoreError> {
         Ok(self.store.forget_expired_nonces(now).await?)
-    }
-
-    /// Queues the audit event of a refused request; written by [`Authority::flush`].
-    pub fn record_refusal(&self, event: AuditEvent) {
-        self.record_buffered_event(event);
-    }
-
-    /// Buffers an audit event that is not part of a store transaction — a refusal, or the end
-    /// of a terminal or log session — for the next [`Authority::flush`] (bounded like
-    /// refusals: beyond the limit the event is counted and dropped).
-    pub fn record_buffered_event(&self, event: AuditEvent) {
-        let mut buffer = self.audit_buffer.lock();
-        if buffer.len() >= AUDIT_BUFFER_LIMIT {
-            self.dropped_audit_events.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        buffer.push(event);
-    }
-
-    /// How many refused-request audit events were dropped because the buffer was full.
-    pub fn dropped_audit_events(&self) -> u64 {
-        self.dropped_audit_events.load(Ordering::Relaxed)
-    }
-
-    /// Writes buffered last-use records and refused-request audit events to the store.
-    pub async fn flush(&self) -> Result<(), CoreError> {
-        let usage = self.usage.drain();
-        if !usage.is_empty() {
-            if let Err(error) = self.store.record_key_usage(usage.clone()).await {
-                self.usage.restore(usage);
-                return Err(error.into());
-            }
-        }
-        let events = std::mem::take(&mut *self.audit_buffer.lock());
-        if !events.is_empty() {
-            if let Err(error) = self.store.append_audit_events(events.clone()).await {
-                let mut buffer = self.audit_buffer.lock();
-                let room = AUDIT_BUFFER_LIMIT.saturating_sub(buffer.len());
-                buffer.extend(events.into_iter().take(room));
-                return Err(error.into());
-            }
-        }
-        Ok(())
     }
 
     /// Resolves the user an access-key action targets (default: the caller), for an

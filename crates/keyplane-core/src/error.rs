@@ -115,6 +115,10 @@ pub enum CoreError {
     UnsupportedOperation { reason: String },
     #[error("request rate limit exceeded for {action}")]
     RateLimited { action: String },
+    /// The request's source address failed authentication too often; it is heard again once
+    /// its budget refills.
+    #[error("too many failed authentications from this address")]
+    AuthenticationThrottled,
     #[error("the data directory is already initialised")]
     AlreadyInitialized,
     #[error("the installation has not been initialised")]

@@ -88,20 +88,61 @@ impl RateLimiter {
         };
         let action = format!("{product}:{action}");
         let now_nanos = now.unix_timestamp_nanos();
-        let interval = 1_000_000_000_i128 / i128::from(per_second);
-        let burst_tolerance = interval * (i128::from(per_second) - 1);
+        let cell = Cell::new(per_second, per_second);
         let mut table = self.theoretical_arrival.lock();
         let entry = table
             .entry((account_id, action.to_owned()))
             .or_insert(now_nanos);
-        let arrival = (*entry).max(now_nanos);
-        if arrival - now_nanos > burst_tolerance {
-            return false;
-        }
-        *entry = arrival + interval;
+        let admitted = cell.admit(entry, now_nanos);
         if table.len() > 100_000 {
             table.retain(|_, arrival| *arrival > now_nanos);
         }
+        admitted
+    }
+}
+
+/// One GCRA rate: `per_second` conforming events a second, after a burst of `burst`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cell {
+    /// Nanoseconds between two events at the sustained rate.
+    interval: i128,
+    /// How far ahead of `now` the theoretical arrival time may run before an event is refused.
+    burst_tolerance: i128,
+}
+
+impl Cell {
+    /// The rate of `per_second` events a second with a burst of `burst` (both at least 1).
+    pub fn new(per_second: u32, burst: u32) -> Self {
+        let interval = 1_000_000_000_i128 / i128::from(per_second.max(1));
+        Self {
+            interval,
+            burst_tolerance: interval * (i128::from(burst.max(1)) - 1),
+        }
+    }
+
+    /// Whether an event at `now_nanos` conforms given the theoretical arrival time `arrival`;
+    /// when it does, `arrival` moves on by one interval. A refused event changes nothing.
+    pub fn admit(&self, arrival: &mut i128, now_nanos: i128) -> bool {
+        if !self.would_admit(*arrival, now_nanos) {
+            return false;
+        }
+        *arrival = self.effective(*arrival, now_nanos).max(now_nanos) + self.interval;
         true
+    }
+
+    /// Whether an event at `now_nanos` would conform, without counting it.
+    pub fn would_admit(&self, arrival: i128, now_nanos: i128) -> bool {
+        self.effective(arrival, now_nanos).max(now_nanos) - now_nanos <= self.burst_tolerance
+    }
+
+    /// `arrival`, or `now_nanos` when `arrival` is further ahead than admitted events can ever
+    /// put it (which happens only when the clock stepped back): a backward step of the clock
+    /// forgets the history instead of refusing for as long as the step.
+    fn effective(&self, arrival: i128, now_nanos: i128) -> i128 {
+        if arrival - now_nanos > self.burst_tolerance + self.interval {
+            now_nanos
+        } else {
+            arrival
+        }
     }
 }

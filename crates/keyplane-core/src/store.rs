@@ -156,6 +156,9 @@ pub struct DeleteUserOptions {
     pub detach_policies: bool,
 }
 
+/// What a prune records of itself: the audit event for the number of records it removed.
+pub type PruneAudit = Box<dyn FnOnce(u64) -> AuditEvent + Send>;
+
 /// Persistence for Keyplane. Every mutating method takes the audit event describing it and
 /// stores both in one transaction.
 #[async_trait]
@@ -392,6 +395,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// Audit records with a sequence greater than `after`, in order, at most `limit`.
     async fn audit_records(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// Deletes the audit records whose time is before `before` and appends the event `audit`
+    /// makes of how many it deleted, in one transaction; returns how many. The only deletion
+    /// the audit log allows: the backends refuse every other UPDATE or DELETE of it.
+    async fn prune_audit_events(
+        &self,
+        before: OffsetDateTime,
+        audit: PruneAudit,
+    ) -> Result<u64, StoreError>;
 
     /// Inserts an activation code; `IdentifierTaken` when its id exists.
     async fn create_activation_code(

@@ -1,6 +1,10 @@
 //! The domain's pure parts: lifecycle rules (including EAS names), command templates (splitting,
 //! placeholders, expansion, refusals), the GCRA rate limiter on a manual clock, the last-use
-//! buffer, and redaction of secrets in `Debug`.
+//! buffer, redaction of secrets in `Debug`, and (module `refusals`) the aggregation of
+//! unauthenticated refusals and the failed-authentication throttle.
+
+#[path = "core/refusals.rs"]
+mod refusals;
 
 use keyplane_core::clock::{Clock, ManualClock};
 use keyplane_core::model::{InstanceTokenPurpose, KeyUsage, SealedBlob, Secret, Tag};

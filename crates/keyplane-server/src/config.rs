@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::Args;
 use keyplane_aliyun::eas::PublicUrls;
+use keyplane_core::authentication_throttle::AuthenticationFailureLimit;
 use keyplane_core::rate_limit::RateLimits;
 use keyplane_core::rules::{DEFAULT_INSTANCE_TOKEN_TTL_SECONDS, MAX_INSTANCE_TOKEN_TTL_SECONDS};
 use keyplane_tencent::TencentSettings;
@@ -111,6 +112,13 @@ pub struct ServeArgs {
     /// `apigateway`), not the host's first label the Node SDK signs. Default false.
     #[arg(long, env = "KEYPLANE_STRICT_CREDENTIAL_SCOPE", num_args = 0..=1, default_missing_value = "true")]
     pub strict_credential_scope: Option<bool>,
+    /// Failed authentications one source address may make per second (after the burst) before
+    /// its requests are refused with the dialect's throttling error; 0 turns it off. Default 10.
+    #[arg(long = "auth-failure-limit", env = "KEYPLANE_AUTH_FAILURE_LIMIT")]
+    pub auth_failure_limit: Option<u32>,
+    /// Failed authentications one source address may make at once. Default 100.
+    #[arg(long = "auth-failure-burst", env = "KEYPLANE_AUTH_FAILURE_BURST")]
+    pub auth_failure_burst: Option<u32>,
 }
 
 /// How logs are written (to standard error).
@@ -156,6 +164,8 @@ pub struct FileConfig {
     pub allow_unsigned_payload: Option<bool>,
     pub require_signed_action: Option<bool>,
     pub strict_credential_scope: Option<bool>,
+    pub auth_failure_limit: Option<u32>,
+    pub auth_failure_burst: Option<u32>,
 }
 
 impl FileConfig {
@@ -268,6 +278,8 @@ pub struct ServeConfig {
     pub gateway: GatewaySettings,
     /// Which Tencent signatures are accepted.
     pub tencent: TencentSettings,
+    /// How often a source address may fail authentication before it is throttled.
+    pub authentication_failure_limit: AuthenticationFailureLimit,
 }
 
 /// The longest terminal idle timeout or session length accepted: a week.
@@ -421,6 +433,20 @@ impl ServeConfig {
                     .strict_credential_scope
                     .or(file.strict_credential_scope)
                     .unwrap_or(false),
+            },
+            authentication_failure_limit: AuthenticationFailureLimit {
+                per_second: args
+                    .auth_failure_limit
+                    .or(file.auth_failure_limit)
+                    .unwrap_or(AuthenticationFailureLimit::DEFAULT.per_second),
+                burst: match args
+                    .auth_failure_burst
+                    .or(file.auth_failure_burst)
+                    .unwrap_or(AuthenticationFailureLimit::DEFAULT.burst)
+                {
+                    0 => bail!("auth_failure_burst must be at least 1"),
+                    burst => burst,
+                },
             },
         })
     }

@@ -1,7 +1,8 @@
-//! Keyplane's composition root: configuration, the installation on disk, the production
+//! Keyplane's composition root: configuration, the installation on disk, the audit commands, the production
 //! credential factory, the HTTP front, the EAS terminal gateway and the load generator. The `keyplane` binary
 //! (`main.rs`) is a thin command-line layer over these modules.
 
+pub mod audit_command;
 pub mod bench;
 pub mod config;
 pub mod factory;

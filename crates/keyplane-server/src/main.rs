@@ -1,5 +1,5 @@
-//! The `keyplane` binary: `serve`, `init`, `user create`, `audit`, `smc source-servers`, the
-//! `eas` registry commands, `migrate` and `bench`.
+//! The `keyplane` binary: `serve`, `init`, `user create`, `audit` (and `audit prune`),
+//! `smc source-servers`, the `eas` registry commands, `migrate` and `bench`.
 
 /// mimalloc: the server allocates dozens of small, short-lived buffers per request across
 /// threads, where it is markedly cheaper than the system allocator (see docs/benchmarks.md).
@@ -18,6 +18,7 @@ use keyplane_tencent::TencentDialect;
 use serde_json::json;
 use tokio::net::TcpListener;
 
+use keyplane_server::audit_command::{self, AuditArgs};
 use keyplane_server::config::{
     DataArgs, DataConfig, FileConfig, LogFormat, ServeArgs, ServeConfig,
 };
@@ -41,7 +42,7 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
-    /// Print the audit log as JSON lines.
+    /// Print the audit log as JSON lines, or prune it by age.
     Audit(AuditArgs),
     /// Server Migration Center: what activation codes were used for.
     #[command(subcommand)]
@@ -197,15 +198,6 @@ struct MigrateArgs {
     data: DataArgs,
 }
 
-#[derive(Debug, Args)]
-struct AuditArgs {
-    #[command(flatten)]
-    data: DataArgs,
-    /// Print only records after this sequence number.
-    #[arg(long, default_value_t = 0)]
-    after: i64,
-}
-
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("KEYPLANE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -258,7 +250,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(UserCommand::Create(args)) => {
             start(&mut Builder::new_multi_thread())?.block_on(create_user(args))
         }
-        Command::Audit(args) => start(&mut Builder::new_multi_thread())?.block_on(audit(args)),
+        Command::Audit(args) => {
+            start(&mut Builder::new_multi_thread())?.block_on(audit_command::run(args))
+        }
         Command::Smc(SmcCommand::SourceServers(args)) => {
             start(&mut Builder::new_multi_thread())?.block_on(source_servers(args))
         }
@@ -590,55 +584,6 @@ async fn eas(command: EasCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn audit(args: AuditArgs) -> anyhow::Result<()> {
-    let data = data_config(&args.data)?;
-    let installation = Installation::open(&data, AuthorityConfig::default(), false).await?;
-    let mut after = args.after;
-    let mut output = std::io::stdout().lock();
-    loop {
-        let records = installation
-            .authority
-            .audit_records(after, 1_000)
-            .await
-            .map_err(|error| anyhow::anyhow!("reading the audit log: {error}"))?;
-        let Some(last) = records.last() else { break };
-        after = last.sequence;
-        for record in &records {
-            let event = &record.event;
-            let line = json!({
-                "sequence": record.sequence,
-                "time": event.time.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-                "request_id": event.request_id,
-                "account_id": event.account_id.map(|id| id.to_string()),
-                "principal_uin": event.principal_uin,
-                "key_id": event.key_id,
-                "product": event.product,
-                "action": event.action,
-                "target": event.target,
-                "outcome": event.outcome,
-                "source_address": event.source_address,
-                "user_agent": event.user_agent,
-                "detail": event.detail,
-                "decision": event.authorization.as_ref().map(|decision| decision.decision.clone()),
-                "decision_statement": event
-                    .authorization
-                    .as_ref()
-                    .and_then(|decision| decision.statement.clone()),
-            });
-            if let Err(error) = writeln!(output, "{line}") {
-                // A reader that stops early (`keyplane audit | head`) is not a failure.
-                if error.kind() == std::io::ErrorKind::BrokenPipe {
-                    installation.close().await;
-                    return Ok(());
-                }
-                return Err(error.into());
-            }
-        }
-    }
-    installation.close().await;
-    Ok(())
-}
-
 async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
     let data = data_config(&args.data)?;
     let backend = Backend::open(&data, false).await?;
@@ -678,6 +623,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         api_keys_per_account: config.api_key_limit,
         key_cache_capacity: config.key_cache_capacity,
         instance_token_ttl: config.instance_token_ttl,
+        authentication_failure_limit: config.authentication_failure_limit,
     };
     let installation = Installation::open(&config.data, authority_config, true).await?;
     if !installation.is_initialized().await? {
@@ -762,7 +708,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             let mut ticks: u64 = 0;
             loop {
                 ticker.tick().await;
-                if let Err(error) = authority.flush().await {
+                if let Err(error) = authority.flush_due(SystemClock.now()).await {
                     tracing::warn!(%error, "flushing last-use records and audit events failed");
                 }
                 ticks += 1;
@@ -774,11 +720,12 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
                         tracing::warn!(%error, "removing expired instance tokens failed");
                     }
                 }
-                let dropped = authority.dropped_audit_events();
+                let dropped =
+                    authority.dropped_audit_events() + authority.dropped_refusal_aggregates();
                 if dropped > dropped_reported {
                     tracing::warn!(
                         dropped = dropped - dropped_reported,
-                        "refused-request audit events dropped: the buffer was full"
+                        "audit events dropped: the buffer was full or the store unwritable"
                     );
                     dropped_reported = dropped;
                 }

@@ -12,6 +12,7 @@ mod server {
     pub mod gateway_revocation;
     pub mod hostile_gateway;
     pub mod hostile_parsing;
+    pub mod hostile_audit;
     pub mod lifecycle;
     pub mod quotas;
     pub mod robustness;

@@ -340,6 +340,10 @@ impl TencentError {
                 "RequestLimitExceeded",
                 format!("The request rate limit of {action} has been exceeded."),
             ),
+            CoreError::AuthenticationThrottled => Self::new(
+                "RequestLimitExceeded.IPLimitExceeded",
+                "Too many requests from this address failed authentication; retry later.",
+            ),
             // Activation codes are an Alibaba SMC resource: no Tencent action reaches them.
             CoreError::ActivationCodeNotFound
             | CoreError::ActivationCodeInvalid

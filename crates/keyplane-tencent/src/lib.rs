@@ -175,8 +175,36 @@ impl TencentDialect {
         }
     }
 
+    /// The answer to a request from a source address that failed authentication too often
+    /// (`RequestLimitExceeded.IPLimitExceeded`), recorded in the aggregated audit; `None` when
+    /// the address is not throttled. Checked before anything of the request is read.
+    fn throttled(&self, request: &IncomingRequest<'_>) -> Option<OutgoingResponse> {
+        if !self
+            .authority
+            .authentication_throttled(request.source_address, request.now)
+        {
+            return None;
+        }
+        let error = TencentError::from_core(
+            &keyplane_core::CoreError::AuthenticationThrottled,
+            Product::Cam,
+        );
+        let response = self.error_response(error);
+        self.authority.record_throttled_refusal(
+            request.source_address,
+            request.now,
+            &response.request_id,
+            "tencent",
+            response.error_code.unwrap_or_default(),
+        );
+        Some(response)
+    }
+
     /// Serves one request. Never fails: every outcome is a Tencent-shaped answer.
     pub async fn handle(&self, request: IncomingRequest<'_>) -> OutgoingResponse {
+        if let Some(response) = self.throttled(&request) {
+            return response;
+        }
         let request_id = uuid::Uuid::new_v4().to_string();
         match self.process(&request, &request_id).await {
             Ok(fields) => OutgoingResponse {

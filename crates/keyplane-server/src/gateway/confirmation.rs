@@ -60,6 +60,10 @@ fn refusal_page(code: &str, request_id: &str) -> (&'static str, String) {
             "This Workbench URL is not valid",
             "The token in this address was not issued for the Workbench.",
         ),
+        "Throttling" => (
+            "Too many failed attempts",
+            "Too many requests from this address failed; try again in a moment.",
+        ),
         "InstanceToken.Revoked" | "Forbidden.RAM" => (
             "This Workbench URL has been revoked",
             "The access key or the permission that issued it is no longer in force.",

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use keyplane_aliyun::{AliyunDialect, IncomingRequest, OutgoingResponse};
+use keyplane_core::authentication_throttle::AuthenticationFailureLimit;
 use keyplane_core::model::{KeyFamily, Secret, User};
 use keyplane_core::rate_limit::RateLimits;
 use keyplane_core::store::{NewAccessKey, NewAccount};
@@ -68,8 +69,11 @@ async fn harness() -> Harness {
     store.create_user(alice, audit).await.unwrap();
     let mut rate_limits = RateLimits::published_defaults();
     rate_limits.disable();
+    // The failed-authentication throttle has its own tests (hostile_audit): here every
+    // forged request from the one test address must reach the signature check.
     let config = AuthorityConfig {
         rate_limits,
+        authentication_failure_limit: AuthenticationFailureLimit::DISABLED,
         ..AuthorityConfig::default()
     };
     let authority = Arc::new(Authority::new(store, factory, config));

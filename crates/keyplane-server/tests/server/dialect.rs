@@ -6,6 +6,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use keyplane_core::authentication_throttle::AuthenticationFailureLimit;
 use keyplane_core::clock::ManualClock;
 use keyplane_core::model::{KeyFamily, Secret};
 use keyplane_core::rate_limit::RateLimits;
@@ -63,8 +64,11 @@ async fn harness_with(rate_limits: RateLimits, settings: TencentSettings) -> Har
         )
         .await
         .unwrap();
+    // The failed-authentication throttle has its own tests (hostile_audit): here every
+    // forged request from the one test address must reach the signature check.
     let config = AuthorityConfig {
         rate_limits,
+        authentication_failure_limit: AuthenticationFailureLimit::DISABLED,
         ..AuthorityConfig::default()
     };
     let authority = Arc::new(Authority::new(store, factory, config));
@@ -912,6 +916,10 @@ fn every_core_failure_has_its_tencent_code() {
                 action: "cam:X".into(),
             },
             "RequestLimitExceeded",
+        ),
+        (
+            CoreError::AuthenticationThrottled,
+            "RequestLimitExceeded.IPLimitExceeded",
         ),
         (CoreError::AlreadyInitialized, "InternalError"),
         (CoreError::NotInitialized, "InternalError"),

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use keyplane_aliyun::eas::{token_from_query, PublicUrls, RedemptionRefusal, TokenPresentation};
 use keyplane_aliyun::{AliyunDialect, IncomingRequest, OutgoingResponse};
+use keyplane_core::authentication_throttle::AuthenticationFailureLimit;
 use keyplane_core::authority::{NewEasInstanceRequest, NewEasServiceRequest};
 use keyplane_core::model::{InstanceSession, InstanceTokenPurpose, KeyFamily, Secret, User};
 use keyplane_core::rate_limit::RateLimits;
@@ -102,8 +103,11 @@ async fn harness() -> Harness {
         .unwrap();
     let mut rate_limits = RateLimits::published_defaults();
     rate_limits.disable();
+    // The failed-authentication throttle has its own tests (hostile_audit): here every
+    // forged request from the one test address must reach the signature check.
     let config = AuthorityConfig {
         rate_limits,
+        authentication_failure_limit: AuthenticationFailureLimit::DISABLED,
         instance_token_ttl: time::Duration::seconds(TTL_SECONDS),
         ..AuthorityConfig::default()
     };

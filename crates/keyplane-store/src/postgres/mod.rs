@@ -22,6 +22,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 mod activation;
+mod audit;
 mod changes;
 mod eas;
 mod iam;
@@ -34,7 +35,7 @@ use keyplane_core::model::{
     PolicyType, Redemption, SealedBlob, SourceServer, User, UserProfile,
 };
 use keyplane_core::store::{
-    ApiKeyChange, DeleteUserOptions, NewAccessKey, NewAccount, Store, StoreError,
+    ApiKeyChange, DeleteUserOptions, NewAccessKey, NewAccount, PruneAudit, Store, StoreError,
 };
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection, Postgres, Row, Transaction};
@@ -1020,6 +1021,14 @@ impl Store for PostgresStore {
             insert_audit(&mut transaction, event).await?;
         }
         commit(transaction).await
+    }
+
+    async fn prune_audit_events(
+        &self,
+        before: OffsetDateTime,
+        audit_event: PruneAudit,
+    ) -> Result<u64, StoreError> {
+        audit::prune(self.begin().await?, before, audit_event).await
     }
 
     async fn audit_records(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {

@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0005_eas.sql"),
     include_str!("../../migrations/sqlite/0006_audit_detail.sql"),
     include_str!("../../migrations/sqlite/0007_iam.sql"),
+    include_str!("../../migrations/sqlite/0008_audit_prune.sql"),
 ];
 
 /// The schema version this build expects.

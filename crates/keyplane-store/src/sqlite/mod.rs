@@ -4,6 +4,7 @@
 //! read-only connections.
 
 mod activation;
+mod audit;
 mod eas;
 mod iam;
 mod migrations;
@@ -19,7 +20,7 @@ use keyplane_core::model::{
     PolicyType, Redemption, SealedBlob, SourceServer, User, UserProfile,
 };
 use keyplane_core::store::{
-    ApiKeyChange, DeleteUserOptions, NewAccessKey, NewAccount, Store, StoreError,
+    ApiKeyChange, DeleteUserOptions, NewAccessKey, NewAccount, PruneAudit, Store, StoreError,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use time::OffsetDateTime;
@@ -913,6 +914,16 @@ impl Store for SqliteStore {
                 }
                 Ok(())
             })
+            .await
+    }
+
+    async fn prune_audit_events(
+        &self,
+        before: OffsetDateTime,
+        audit_event: PruneAudit,
+    ) -> Result<u64, StoreError> {
+        self.connections
+            .write(move |connection| audit::prune(connection, before, audit_event))
             .await
     }
 

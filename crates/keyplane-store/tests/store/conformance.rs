@@ -13,6 +13,8 @@ pub mod activation_codes;
 pub mod api_keys;
 #[path = "conformance/audit.rs"]
 pub mod audit;
+#[path = "conformance/audit_prune.rs"]
+pub mod audit_prune;
 #[path = "conformance/concurrency.rs"]
 pub mod concurrency;
 #[path = "conformance/eas.rs"]
@@ -73,6 +75,8 @@ macro_rules! conformance_tests {
             audit::every_refused_mutation_writes_no_audit_event,
             audit::append_audit_events_appends_in_order,
             audit::audit_records_paginates_by_sequence,
+            audit_prune::prune_removes_only_records_older_than_the_cutoff_and_records_itself,
+            audit_prune::prune_with_nothing_older_removes_nothing_and_still_records_itself,
             activation_codes::activation_code_round_trips_and_is_scoped_to_its_account,
             activation_codes::disable_and_delete_refuse_unknown_and_foreign_codes,
             activation_codes::redemption_consumes_one_use_per_fingerprint,

@@ -107,10 +107,12 @@ async fn postgres_audit_events_cannot_be_updated_or_deleted() {
         sqlx::PgConnection::connect_with(&options.options([("search_path", schema.as_str())]))
             .await
             .expect("connecting");
-    for statement in [
+    let statements = [
         "UPDATE audit_events SET outcome = 'Forged'",
         "DELETE FROM audit_events",
-    ] {
+        "DELETE FROM audit_events WHERE time < 9223372036854775807",
+    ];
+    for statement in statements {
         let error = sqlx::query(statement)
             .execute(&mut connection)
             .await
@@ -120,6 +122,33 @@ async fn postgres_audit_events_cannot_be_updated_or_deleted() {
             "{statement}: {error}"
         );
     }
+    // A prune removes what is older than its cutoff; the table stays closed to everything
+    // else, on this connection too (the prune's setting ended with its transaction).
+    let removed = store
+        .prune_audit_events(
+            crate::support::at(2),
+            Box::new(|removed| keyplane_core::audit::AuditEvent {
+                detail: Some(format!("removed={removed}")),
+                time: crate::support::at(3),
+                ..crate::support::audit_event("PruneAuditLog", "audit")
+            }),
+        )
+        .await
+        .expect("pruning");
+    assert_eq!(removed, 1);
+    for statement in statements {
+        let error = sqlx::query(statement)
+            .execute(&mut connection)
+            .await
+            .expect_err(statement);
+        assert!(
+            error.to_string().contains("append-only"),
+            "{statement}: {error}"
+        );
+    }
+    let left = store.audit_records(0, 10).await.expect("reading");
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].event.detail.as_deref(), Some("removed=1"));
 }
 
 /// Two nodes (two stores, two connection pools) on one database: a nonce one accepts is

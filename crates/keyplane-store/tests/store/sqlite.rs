@@ -261,9 +261,41 @@ async fn sqlite_audit_events_cannot_be_updated_or_deleted() {
         .query_row("SELECT COUNT(*) FROM audit_events", [], |row| row.get(0))
         .expect("counting audit events");
     assert_eq!(count, 3);
-    drop(connection);
-
     assert_eq!(audit_log(&store).await, written);
+
+    // A prune removes what is older than its cutoff, and leaves the table as closed as before.
+    let cutoff = written[2].event.time;
+    let removed = store
+        .prune_audit_events(
+            cutoff,
+            Box::new(|removed| keyplane_core::audit::AuditEvent {
+                detail: Some(format!("removed={removed}")),
+                ..refused_audit_event(9, "Success")
+            }),
+        )
+        .await
+        .expect("pruning");
+    assert_eq!(removed, 2);
+    for statement in attempts.iter().chain(&[
+        "DELETE FROM audit_events WHERE time < 9223372036854775807",
+        "DELETE FROM audit_prune_permit",
+    ]) {
+        let error = connection
+            .execute(statement, [])
+            .expect_err("the audit table must still refuse the change");
+        assert!(
+            error.to_string().contains("append-only") || error.to_string().contains("permanent"),
+            "`{statement}` failed for another reason: {error}"
+        );
+    }
+    let count: i64 = connection
+        .query_row("SELECT COUNT(*) FROM audit_events", [], |row| row.get(0))
+        .expect("counting audit events");
+    assert_eq!(count, 2, "the newest record and the prune's own");
+    drop(connection);
+    let after = audit_log(&store).await;
+    assert_eq!(after[0], written[2]);
+    assert_eq!(after[1].event.detail.as_deref(), Some("removed=2"));
     store.close();
 }
 
