@@ -311,7 +311,7 @@ class User:
     ali_secret: str | None = None
 
 
-LISTEN_RE = re.compile(r"listening on http://127\.0\.0\.1:(\d+)")
+LISTEN_RE = re.compile(r"listening on https?://127\.0\.0\.1:(\d+)")
 DEPLOYMENTS: list["Deployment"] = []
 _name_counter = [0]
 

@@ -1,6 +1,8 @@
 //! Configuration: one strict, typed [`ServeConfig`] resolved from command-line flags, then
 //! `KEYPLANE_*` environment variables (clap reads both), then an optional TOML file (unknown
-//! keys are an error), then defaults.
+//! keys are an error), then defaults. The front door's settings are in [`front`].
+
+pub mod front;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -81,6 +83,8 @@ pub struct ServeArgs {
     /// (1 to 604800). Default 3600.
     #[arg(long = "terminal-max-session", env = "KEYPLANE_TERMINAL_MAX_SESSION")]
     pub terminal_max_session: Option<u64>,
+    #[command(flatten)]
+    pub front: front::FrontArgs,
 }
 
 /// How logs are written (to standard error).
@@ -119,6 +123,23 @@ pub struct FileConfig {
     pub instance_token_ttl_seconds: Option<i64>,
     pub terminal_idle_timeout_seconds: Option<u64>,
     pub terminal_max_session_seconds: Option<u64>,
+    // The front door (see `front`).
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub tls_reload_interval_seconds: Option<u64>,
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    pub proxy_header: Option<crate::http::client_address::ForwardingHeader>,
+    pub max_request_body_bytes: Option<usize>,
+    pub max_registration_body_bytes: Option<usize>,
+    pub max_eas_body_bytes: Option<usize>,
+    pub max_buffered_body_bytes: Option<usize>,
+    pub max_connections: Option<usize>,
+    pub max_connections_per_address: Option<usize>,
+    pub header_read_timeout_seconds: Option<u64>,
+    pub body_read_timeout_seconds: Option<u64>,
+    pub min_body_bytes_per_second: Option<u64>,
+    pub body_rate_grace_seconds: Option<u64>,
 }
 
 impl FileConfig {
@@ -223,12 +244,15 @@ pub struct ServeConfig {
     pub shutdown_grace: Duration,
     /// `None`: one per core.
     pub worker_threads: Option<usize>,
-    /// Where EAS instance-token URLs point; `None`: `http://` and the address actually bound.
+    /// Where EAS instance-token URLs point; `None`: `http://` (`https://` with TLS) and the
+    /// address actually bound.
     pub public_url: Option<PublicUrls>,
     /// How long an EAS instance token may be redeemed.
     pub instance_token_ttl: time::Duration,
     /// The terminal gateway's idle timeout and maximum session length.
     pub gateway: GatewaySettings,
+    /// TLS, trusted proxies, body and connection limits.
+    pub front: front::FrontConfig,
 }
 
 /// The longest terminal idle timeout or session length accepted: a week.
@@ -280,6 +304,7 @@ impl ServeConfig {
             rate_limits.disable();
         }
         Ok(Self {
+            front: front::FrontConfig::resolve(&args.front, &file)?,
             data: DataConfig::resolve(&args.data, &file),
             listen: match args.listen.or(file.listen) {
                 Some(listen) => listen,

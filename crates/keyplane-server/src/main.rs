@@ -35,7 +35,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the APIs (initialising an empty data directory first).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Initialise a data directory and print the root credentials.
     Init(InitArgs),
     /// Manage users.
@@ -679,6 +679,15 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         key_cache_capacity: config.key_cache_capacity,
         instance_token_ttl: config.instance_token_ttl,
     };
+    let open_file_limit = http::listener::raise_open_file_limit();
+    // A bad certificate stops the start, before anything is opened.
+    let tls = config
+        .front
+        .tls
+        .clone()
+        .map(http::tls::Tls::load)
+        .transpose()
+        .context("loading the TLS certificate")?;
     let installation = Installation::open(&config.data, authority_config, true).await?;
     if !installation.is_initialized().await? {
         match installation.initialize().await {
@@ -711,6 +720,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
     let address = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let public_urls = match &config.public_url {
         Some(public_urls) => public_urls.clone(),
         None => {
@@ -721,7 +731,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
                      this unspecified address, which clients cannot reach"
                 );
             }
-            PublicUrls::new(&format!("http://{address}"))
+            PublicUrls::new(&format!("{scheme}://{address}"))
                 .context("the listening address does not make a public URL")?
         }
     };
@@ -732,10 +742,13 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         store: installation.backend.store(),
         authority: authority.clone(),
         gateway: keyplane_server::gateway::Gateway::new(config.gateway, &public_urls),
+        front: http::FrontState::new(&config.front.limits, config.front.trusted_proxies.clone()),
     });
-    println!("listening on http://{address}");
+    let certificate_watcher = tls.clone().map(http::tls::Tls::watch);
+    println!("listening on {scheme}://{address}");
     tracing::info!(
         %address,
+        open_file_limit,
         public_url = public_urls.base(),
         data_dir = %config.data.data_dir.display(),
         "keyplane is serving"
@@ -773,8 +786,23 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             }
         })
     };
-    http::serve(listener, state, shutdown_signal(), config.shutdown_grace).await;
+    let listener_settings = http::ListenerSettings {
+        connections: config.front.limits.connections,
+        header_read_timeout: config.front.limits.header_read_timeout,
+        tls,
+    };
+    http::serve(
+        listener,
+        state,
+        listener_settings,
+        shutdown_signal(),
+        config.shutdown_grace,
+    )
+    .await;
     flusher.abort();
+    if let Some(certificate_watcher) = certificate_watcher {
+        certificate_watcher.abort();
+    }
     if let Some(key_change_listener) = key_change_listener {
         key_change_listener.abort();
     }

@@ -98,7 +98,10 @@ impl Server {
                 "the server exited before listening: {stdout_lines:?}"
             );
             let line = line.trim_end().to_owned();
-            if let Some(address) = line.strip_prefix("listening on http://") {
+            let address = line
+                .strip_prefix("listening on http://")
+                .or_else(|| line.strip_prefix("listening on https://"));
+            if let Some(address) = address {
                 let address = address.parse().expect("a socket address");
                 stdout_lines.push(line);
                 std::thread::spawn(move || for _ in reader.lines() {});
