@@ -9,10 +9,13 @@ mod server {
     pub mod dialect;
     pub mod eas;
     pub mod eas_end_to_end;
+    pub mod hostile_front;
     pub mod lifecycle;
     pub mod quotas;
     pub mod robustness;
     pub mod smc;
     pub mod support;
+    pub mod tls;
+    pub mod trusted_proxy;
     pub mod workbench;
 }
