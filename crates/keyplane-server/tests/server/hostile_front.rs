@@ -135,9 +135,11 @@ async fn two_thousand_idle_connections_leave_healthz_answering() {
             started.elapsed() < Duration::from_secs(60),
             "connecting took too long"
         );
+        // A server that stops accepting (out of file descriptors) fills its backlog, and
+        // connecting fails: the flood stops there and the fresh client below finds out.
         match connect_from("127.0.0.1", server.address).await {
             Ok(stream) => idle.push(stream),
-            Err(error) => panic!("connection {} failed: {error}", idle.len()),
+            Err(_) => break,
         }
     }
     // Give the server a moment to accept (or refuse) every one of them.
@@ -151,6 +153,7 @@ async fn two_thousand_idle_connections_leave_healthz_answering() {
         answers_within_a_second("127.0.0.3", server.address).await,
         Ok(200)
     );
+    assert_eq!(idle.len(), 2000, "every idle connection was made");
     drop(idle);
 }
 
