@@ -69,7 +69,8 @@ pub struct ServeArgs {
     #[arg(long, env = "KEYPLANE_WORKER_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
     pub worker_threads: Option<u16>,
     /// Keyplane's public base URL, from which the EAS instance-token URLs are made:
-    /// http(s)://host[:port][/prefix]. Default: http://<the listening address>.
+    /// http(s)://host[:port][/prefix]. Default: http://<the listening address>
+    /// (https:// with --tls-cert).
     #[arg(long, env = "KEYPLANE_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// How long an EAS instance token may be redeemed, in seconds (1 to 86400). Default 300.

@@ -211,3 +211,102 @@ impl FrontConfig {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_file_sets_every_front_door_key_and_flags_win() {
+        let file: FileConfig = toml::from_str(
+            r#"
+            tls_cert = "/etc/keyplane/cert.pem"
+            tls_key = "/etc/keyplane/key.pem"
+            tls_reload_interval_seconds = 5
+            trusted_proxies = ["10.0.0.0/8", "192.0.2.1"]
+            proxy_header = "forwarded"
+            max_request_body_bytes = 32768
+            max_registration_body_bytes = 2048
+            max_eas_body_bytes = 1024
+            max_buffered_body_bytes = 1048576
+            max_connections = 100
+            max_connections_per_address = 10
+            header_read_timeout_seconds = 4
+            body_read_timeout_seconds = 8
+            min_body_bytes_per_second = 0
+            body_rate_grace_seconds = 2
+            "#,
+        )
+        .unwrap();
+        let resolved = FrontConfig::resolve(&FrontArgs::default(), &file).unwrap();
+        let tls = resolved.tls.unwrap();
+        assert_eq!(tls.certificate, PathBuf::from("/etc/keyplane/cert.pem"));
+        assert_eq!(tls.reload_interval, Duration::from_secs(5));
+        assert!(resolved.trusted_proxies.trusts("10.9.8.7".parse().unwrap()));
+        assert!(resolved
+            .trusted_proxies
+            .trusts("192.0.2.1".parse().unwrap()));
+        assert!(!resolved
+            .trusted_proxies
+            .trusts("192.0.2.2".parse().unwrap()));
+        let limits = resolved.limits;
+        assert_eq!(
+            limits.body,
+            BodyLimits {
+                api: 32768,
+                registration: 2048,
+                eas: 1024
+            }
+        );
+        assert_eq!(limits.max_buffered_body_bytes, 1_048_576);
+        assert_eq!(limits.connections.max_total, 100);
+        assert_eq!(limits.connections.max_per_address, 10);
+        assert_eq!(limits.header_read_timeout, Duration::from_secs(4));
+        assert_eq!(limits.body_rate.timeout, Duration::from_secs(8));
+        assert_eq!(limits.body_rate.min_bytes_per_second, 0);
+
+        let flags = FrontArgs {
+            trusted_proxies: vec!["127.0.0.0/8".to_owned()],
+            max_request_body_bytes: Some(1000),
+            ..FrontArgs::default()
+        };
+        let resolved = FrontConfig::resolve(&flags, &file).unwrap();
+        assert!(!resolved.trusted_proxies.trusts("10.9.8.7".parse().unwrap()));
+        assert_eq!(resolved.limits.body.api, 1000);
+    }
+
+    #[test]
+    fn defaults_and_refusals() {
+        let resolved = FrontConfig::resolve(&FrontArgs::default(), &FileConfig::default()).unwrap();
+        assert!(resolved.tls.is_none());
+        assert_eq!(resolved.limits, FrontLimits::default());
+        for args in [
+            FrontArgs {
+                tls_cert: Some("cert.pem".into()),
+                ..FrontArgs::default()
+            },
+            FrontArgs {
+                trusted_proxies: vec!["10.0.0.0/40".to_owned()],
+                ..FrontArgs::default()
+            },
+            FrontArgs {
+                max_request_body_bytes: Some(0),
+                ..FrontArgs::default()
+            },
+            FrontArgs {
+                max_request_body_bytes: Some(limits::MAX_CONFIGURABLE_BODY_BYTES + 1),
+                ..FrontArgs::default()
+            },
+            FrontArgs {
+                max_connections: Some(0),
+                ..FrontArgs::default()
+            },
+            FrontArgs {
+                header_read_timeout: Some(0),
+                ..FrontArgs::default()
+            },
+        ] {
+            assert!(FrontConfig::resolve(&args, &FileConfig::default()).is_err());
+        }
+    }
+}

@@ -252,3 +252,136 @@ fn a_missing_or_mismatched_pair_stops_the_start() {
         );
     }
 }
+
+/// Runs a `keyplane` command on `data_dir` that must succeed.
+fn operator(data_dir: &Path, arguments: &[&str]) {
+    let (success, _, stderr) = super::support::keyplane(data_dir, arguments);
+    assert!(success, "{arguments:?}: {stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eas_token_urls_are_https_and_their_websockets_run_over_tls() {
+    use futures_util::StreamExt;
+    let directory = tempfile::tempdir().unwrap();
+    let data = directory.path().join("data");
+    let root = super::support::AliyunCredentials::root(&init(&data));
+    operator(
+        &data,
+        &[
+            "eas",
+            "service",
+            "create",
+            "--cluster",
+            "cn-hangzhou",
+            "--name",
+            "dev",
+            "--exec",
+            "/bin/sh",
+            "--log",
+            "/bin/echo log-over-tls",
+        ],
+    );
+    operator(
+        &data,
+        &[
+            "eas",
+            "instance",
+            "add",
+            "--cluster",
+            "cn-hangzhou",
+            "--service",
+            "dev",
+            "--name",
+            "local",
+            "--worker",
+            "shell",
+        ],
+    );
+    let pki = test_pki("one");
+    write_pair(directory.path(), &pki);
+    let certificate = directory.path().join("server.crt");
+    let key = directory.path().join("server.key");
+    let server = Server::start(
+        &data,
+        &[
+            "--tls-cert",
+            certificate.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let address = server.address;
+    let path = "/api/v2/services/cn-hangzhou/dev/instances/local/token";
+    let headers = super::support::acs3_headers(
+        &address.to_string(),
+        &root,
+        "GET",
+        path,
+        "",
+        super::support::EAS_VERSION,
+        "CreateServiceInstanceToken",
+        time::OffsetDateTime::now_utc(),
+    );
+    let mut request = Request::get(path);
+    for (name, value) in &headers {
+        request = request.header(name, value);
+    }
+    let (status, body) = send_tls(
+        address,
+        &pki.authority,
+        request.body(Full::new(Bytes::new())).unwrap(),
+    )
+    .await
+    .unwrap();
+    let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(status, 200, "{answer}");
+    let workbench = answer["WorkbenchUrl"].as_str().unwrap();
+    assert!(
+        workbench.starts_with(&format!("https://{address}/eas/workbench?")),
+        "{answer}"
+    );
+    let streamlog = answer["StreamlogUrl"].as_str().unwrap();
+    assert!(
+        streamlog.starts_with(&format!("wss://{address}/eas/v1/streamlog?")),
+        "{answer}"
+    );
+
+    // The log stream's WebSocket upgrade, on a TLS connection.
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(pki.authority.clone()).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let tcp = TcpStream::connect(address).await.unwrap();
+    let stream = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("127.0.0.1").unwrap(), tcp)
+        .await
+        .unwrap();
+    let (mut socket, response) = tokio_tungstenite::client_async(streamlog, stream)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 101);
+    let mut output = String::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(Ok(message)) = socket.next().await {
+            if let Ok(text) = message.to_text() {
+                output.push_str(text);
+            }
+            if let tokio_tungstenite::tungstenite::Message::Binary(bytes) = &message {
+                output.push_str(&String::from_utf8_lossy(bytes));
+            }
+            if output.contains("log-over-tls") {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(
+        read.is_ok() && output.contains("log-over-tls"),
+        "{output:?}"
+    );
+}
