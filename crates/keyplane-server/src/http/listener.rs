@@ -133,6 +133,35 @@ pub fn raise_open_file_limit() -> Option<u64> {
     getrlimit(Resource::Nofile).current
 }
 
+/// Connections refused at the limits, logged at most once per [`REFUSAL_REPORT_INTERVAL`] so
+/// that a flood does not flood the log too.
+#[derive(Default)]
+struct RefusalReport {
+    since_last: u64,
+    last: Option<tokio::time::Instant>,
+}
+
+const REFUSAL_REPORT_INTERVAL: Duration = Duration::from_secs(10);
+
+impl RefusalReport {
+    fn count(&mut self) {
+        self.since_last += 1;
+        let now = tokio::time::Instant::now();
+        if self
+            .last
+            .is_none_or(|last| now.duration_since(last) >= REFUSAL_REPORT_INTERVAL)
+        {
+            tracing::warn!(
+                refused = self.since_last,
+                "connections refused: a connection limit (max_connections or \
+                 max_connections_per_address) is reached"
+            );
+            self.since_last = 0;
+            self.last = Some(now);
+        }
+    }
+}
+
 /// Serves one connection until it ends or the server stops.
 fn spawn_connection<I>(
     io: I,
@@ -144,7 +173,10 @@ fn spawn_connection<I>(
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service = service_fn(move |request| super::serve_request(state.clone(), peer, request));
+    let peer_address: Arc<str> = Arc::from(super::client_address::canonical(peer.ip()).to_string());
+    let service = service_fn(move |request| {
+        super::serve_request(state.clone(), peer, peer_address.clone(), request)
+    });
     let connection = builder
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
@@ -189,6 +221,7 @@ pub async fn serve(
         .keep_alive(true);
     let counter = ConnectionCounter::new(settings.connections);
     let handshake_timeout = settings.header_read_timeout;
+    let mut refusals = RefusalReport::default();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -203,8 +236,8 @@ pub async fn serve(
                 };
                 let exempt = state.front.trusted_proxies.trusts(peer.ip());
                 let Some(admission) = counter.admit(peer.ip(), exempt) else {
-                    tracing::debug!(%peer, "connection refused: a connection limit is reached");
                     drop(stream);
+                    refusals.count();
                     continue;
                 };
                 let _ = stream.set_nodelay(true);

@@ -157,16 +157,25 @@ fn body_error(state: &AppState, route: Route, problem: BodyProblem) -> Response<
     }
 }
 
+/// Answers one request. `peer_address` is the TCP peer's address as text (made once per
+/// connection); a trusted proxy's requests name their client in a header instead.
 pub(crate) async fn serve_request(
     state: Arc<AppState>,
     peer: SocketAddr,
+    peer_address: Arc<str>,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let source_address = state
-        .front
-        .trusted_proxies
-        .client_address(peer.ip(), request.headers())
-        .to_string();
+    let source_address: Arc<str> = if state.front.trusted_proxies.trusts(peer.ip()) {
+        Arc::from(
+            state
+                .front
+                .trusted_proxies
+                .client_address(peer.ip(), request.headers())
+                .to_string(),
+        )
+    } else {
+        peer_address
+    };
     match request.uri().path() {
         "/healthz" => return Ok(plain_text(http::StatusCode::OK, "ok\n")),
         "/readyz" => {
