@@ -1,7 +1,7 @@
 //! Native TLS on a real `keyplane serve`, with a test CA made at run time: `/healthz` and a
 //! signed CAM call over https, the https public URL, plain HTTP to the TLS port refused
-//! cleanly, and a renewed certificate picked up on SIGHUP (a broken renewal keeps the
-//! certificate in use).
+//! cleanly, a renewed certificate picked up on SIGHUP and when its files change (a broken
+//! renewal keeps the certificate in use), and the EAS WebSockets over TLS.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -122,6 +122,8 @@ async fn https_serves_the_apis_and_reloads_its_certificate() {
             certificate.to_str().unwrap(),
             "--tls-key",
             key.to_str().unwrap(),
+            "--tls-reload-interval",
+            "1",
         ],
         |command| {
             command
@@ -218,6 +220,22 @@ async fn https_serves_the_apis_and_reloads_its_certificate() {
     );
     let logged = std::fs::read_to_string(&log_path).unwrap();
     assert!(logged.contains("the previous one stays in use"), "{logged}");
+
+    // A renewal noticed by its files' change alone (checked every second here).
+    let fourth = test_pki("four");
+    write_pair(directory.path(), &fourth);
+    let mut renewed = false;
+    for _ in 0..50 {
+        if send_tls(address, &fourth.authority, healthz())
+            .await
+            .is_ok()
+        {
+            renewed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(renewed, "the changed files were not picked up");
 }
 
 #[test]
