@@ -3,10 +3,10 @@
 //! limits and header timeout the listener enforces (see [`super::listener`]).
 //!
 //! A body larger than its route allows is refused as soon as that is known: from its declared
-//! `Content-Length` before a byte of it is read, or while it streams in. At most
-//! [`MAX_DRAINED_BODY_BYTES`] of a refused body are read and discarded (so that a client still
-//! writing a slightly over-sized body reads the error instead of a reset connection); anything
-//! larger closes the connection.
+//! `Content-Length` before a byte of it is read, or while it streams in, and answered at once.
+//! A refused body that declares at most [`MAX_DRAINED_BODY_BYTES`] is then read and discarded
+//! (so that a client still writing a slightly over-sized body reads the error instead of a
+//! reset connection, and keeps its connection); anything else closes the connection.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -259,27 +259,27 @@ pub async fn read_body(
     Ok(collected.freeze())
 }
 
-/// After a refusal, reads and discards what remains of a body if that is at most
-/// [`MAX_DRAINED_BODY_BYTES`] and arrives quickly; whether the connection can be kept.
-pub async fn drain(body: &mut Incoming, declared: Option<u64>) -> bool {
-    if declared.is_some_and(|length| length > MAX_DRAINED_BODY_BYTES as u64) {
-        return false;
-    }
-    let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
+/// Whether a refused body of `declared` bytes is small enough to be read and discarded.
+pub fn is_drainable(declared: u64) -> bool {
+    declared <= MAX_DRAINED_BODY_BYTES as u64
+}
+
+/// After a refusal has been answered, reads and discards what remains of a body (at most
+/// [`MAX_DRAINED_BODY_BYTES`], within [`DRAIN_TIMEOUT`]), so that the connection can carry the
+/// next request; a body that does not finish in time is dropped, which closes the connection.
+pub async fn drain(mut body: Incoming) {
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
         let mut total = 0_usize;
-        while let Some(frame) = body.frame().await {
-            let Ok(frame) = frame else { return false };
+        while let Some(Ok(frame)) = body.frame().await {
             if let Ok(data) = frame.into_data() {
                 total = total.saturating_add(data.len());
                 if total > MAX_DRAINED_BODY_BYTES {
-                    return false;
+                    return;
                 }
             }
         }
-        true
     })
     .await;
-    matches!(drained, Ok(true))
 }
 
 #[cfg(test)]

@@ -245,9 +245,13 @@ pub(crate) async fn serve_request(
         Err(problem) => {
             drop(reservation);
             let mut response = body_error(&state, early_route, problem);
-            let keep = matches!(problem, BodyProblem::TooLarge(_) | BodyProblem::Busy)
-                && limits::drain(&mut body, declared_length).await;
-            if !keep {
+            // A small refused body is read and discarded after the answer is sent, so that
+            // the connection survives; anything else closes it after the answer.
+            let drainable = matches!(problem, BodyProblem::TooLarge(_) | BodyProblem::Busy)
+                && declared_length.is_some_and(limits::is_drainable);
+            if drainable {
+                tokio::spawn(limits::drain(body));
+            } else {
                 response.headers_mut().insert(
                     header::CONNECTION,
                     header::HeaderValue::from_static("close"),

@@ -302,7 +302,9 @@ async fn connections_over_the_limits_are_closed_at_once() {
         answers_within_a_second("127.0.0.2", server.address).await,
         Ok(200)
     );
-    // The global limit: 8 + 4 from other addresses fill it.
+    // The global limit: 8 + 4 from other addresses fill it (once the server has seen the
+    // client from 127.0.0.2 go).
+    tokio::time::sleep(Duration::from_millis(500)).await;
     for source in ["127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"] {
         held.push(connect_from(source, server.address).await.unwrap());
     }
@@ -359,4 +361,55 @@ async fn body_bytes_in_flight_are_capped_across_connections() {
         }
     }
     assert!(answered.is_some(), "signed calls did not recover");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunked_body_is_refused_as_soon_as_it_passes_the_limit() {
+    let directory = tempfile::tempdir().unwrap();
+    init(directory.path());
+    let server = Server::start(directory.path(), &["--max-request-body-bytes", "20000"]);
+    let mut stream = TcpStream::connect(server.address).await.unwrap();
+    stream
+        .write_all(
+            format!(
+                "POST / HTTP/1.1\r\nHost: keyplane\r\nContent-Type: application/json\r\n\
+                 X-TC-Action: CreatePolicy\r\nX-TC-Version: {CAM_VERSION}\r\n\
+                 Transfer-Encoding: chunked\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    // 24 KiB in 8 KiB chunks, then nothing more: the answer must not wait for the rest.
+    for _ in 0..3 {
+        let chunk = format!("2000\r\n{}\r\n", "a".repeat(0x2000));
+        stream.write_all(chunk.as_bytes()).await.unwrap();
+    }
+    let started = Instant::now();
+    let answer = closed_within(&mut stream, Duration::from_secs(3)).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    let answer = String::from_utf8_lossy(answer.as_deref().unwrap_or_default()).into_owned();
+    assert!(answer.contains("RequestSizeLimitExceeded"), "{answer}");
+    assert!(answer.contains("20000 bytes"), "{answer}");
+
+    // A slightly over-sized body with its length declared: refused, read and discarded, and
+    // the connection carries the next request.
+    let mut stream = TcpStream::connect(server.address).await.unwrap();
+    stream
+        .write_all(upload_head(30_000).as_bytes())
+        .await
+        .unwrap();
+    stream.write_all(&[b'a'; 30_000]).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: keyplane\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let answers = closed_within(&mut stream, Duration::from_secs(3)).await;
+    let answers = String::from_utf8_lossy(answers.as_deref().unwrap_or_default()).into_owned();
+    assert!(answers.contains("RequestSizeLimitExceeded"), "{answers}");
+    assert!(answers.ends_with("ok\n"), "{answers}");
 }
