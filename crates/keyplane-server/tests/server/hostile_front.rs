@@ -413,3 +413,25 @@ async fn a_chunked_body_is_refused_as_soon_as_it_passes_the_limit() {
     assert!(answers.contains("RequestSizeLimitExceeded"), "{answers}");
     assert!(answers.ends_with("ok\n"), "{answers}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_keep_alive_connection_is_closed_after_the_header_timeout() {
+    let directory = tempfile::tempdir().unwrap();
+    init(directory.path());
+    let server = Server::start(directory.path(), &["--header-read-timeout", "2"]);
+    let mut stream = TcpStream::connect(server.address).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: keyplane\r\n\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let answer = closed_within(&mut stream, Duration::from_secs(5))
+        .await
+        .expect("the idle keep-alive connection was not closed within 5 s");
+    let elapsed = started.elapsed();
+    assert!(String::from_utf8_lossy(&answer).ends_with("ok\n"));
+    assert!(
+        elapsed >= Duration::from_millis(1500) && elapsed < Duration::from_secs(4),
+        "closed after {elapsed:?}"
+    );
+}
