@@ -66,7 +66,8 @@ pub struct FrontArgs {
     /// Default 1024.
     #[arg(long, env = "KEYPLANE_MIN_BODY_RATE")]
     pub min_body_rate: Option<u64>,
-    /// Seconds before the minimum body rate applies. Default 5.
+    /// Seconds before the minimum body rate applies, and the longest pause within a body.
+    /// Default 5.
     #[arg(long, env = "KEYPLANE_BODY_RATE_GRACE")]
     pub body_rate_grace: Option<u64>,
 }

@@ -75,7 +75,8 @@ impl Default for BodyLimits {
 pub struct BodyRate {
     /// The whole body must arrive within this.
     pub timeout: Duration,
-    /// After `grace`, at least this many bytes per second since the body began.
+    /// After `grace`, at least this many bytes per second since the body began; and (unless
+    /// 0) no pause between two parts of the body longer than `grace`.
     pub min_bytes_per_second: u64,
     pub grace: Duration,
 }
@@ -228,13 +229,17 @@ pub async fn read_body(
     };
     let started = Instant::now();
     let deadline = started + rate.timeout;
+    let mut last_progress = started;
     loop {
-        // The moment by which more must have arrived to keep the minimum rate.
+        // The moment by which more must have arrived: to keep the minimum average rate, and
+        // (with a minimum rate at all) after no pause longer than the grace period.
         let rate_deadline = match rate.min_bytes_per_second {
             0 => deadline,
             per_second => {
                 let allowed = Duration::from_secs_f64(collected.len() as f64 / per_second as f64);
-                (started + rate.grace + allowed).min(deadline)
+                (started + rate.grace + allowed)
+                    .min(last_progress + rate.grace)
+                    .min(deadline)
             }
         };
         let frame = match tokio::time::timeout_at(rate_deadline, body.frame()).await {
@@ -246,6 +251,7 @@ pub async fn read_body(
         let Ok(data) = frame.into_data() else {
             continue;
         };
+        last_progress = Instant::now();
         let total = collected.len().saturating_add(data.len());
         if total > limit {
             return Err(BodyProblem::TooLarge(limit));

@@ -1,5 +1,6 @@
 //! Hostile clients at the front door of a real `keyplane serve`: thousands of idle
-//! connections, stalled multi-megabyte uploads, a slowloris header sender, a slow body, and
+//! connections, stalled multi-megabyte uploads, a slowloris header sender, slow and stalled
+//! bodies, an idle keep-alive connection, and
 //! connections over the per-address, global and buffered-bytes limits. Every loop is bounded in
 //! count and time and targets 127.0.0.0/8 only.
 //!
@@ -266,6 +267,21 @@ async fn a_slow_body_is_cut_off_at_the_minimum_rate() {
         elapsed < Duration::from_secs(4),
         "a 100 B/s body was held for {elapsed:?}"
     );
+    let answer = String::from_utf8_lossy(answer.as_deref().unwrap_or_default()).into_owned();
+    assert!(answer.contains("too slowly"), "{answer}");
+
+    // A fast start earns no long pause: half of the body, then silence, is cut off after the
+    // grace period, not when the average rate finally runs out.
+    let mut stream = TcpStream::connect(server.address).await.unwrap();
+    stream
+        .write_all(upload_head(60_000).as_bytes())
+        .await
+        .unwrap();
+    stream.write_all(&[b'a'; 30_000]).await.unwrap();
+    let started = Instant::now();
+    let answer = closed_within(&mut stream, Duration::from_secs(5)).await;
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(3), "held for {elapsed:?}");
     let answer = String::from_utf8_lossy(answer.as_deref().unwrap_or_default()).into_owned();
     assert!(answer.contains("too slowly"), "{answer}");
 }
