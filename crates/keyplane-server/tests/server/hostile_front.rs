@@ -1,8 +1,7 @@
 //! Hostile clients at the front door of a real `keyplane serve`: thousands of idle
 //! connections, stalled multi-megabyte uploads, a slowloris header sender, slow and stalled
-//! bodies, an idle keep-alive connection, and
-//! connections over the per-address, global and buffered-bytes limits. Every loop is bounded in
-//! count and time and targets 127.0.0.0/8 only.
+//! bodies, an idle keep-alive connection, and connections over the per-address, global and
+//! buffered-bytes limits. Every loop is bounded in count and time and targets 127.0.0.0/8 only.
 //!
 //! A fresh client that must not be refused by the per-address limit the flood has filled binds
 //! its socket to another loopback source address (127.0.0.2): per-address limits exist exactly
