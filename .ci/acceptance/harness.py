@@ -25,6 +25,7 @@ import re
 import secrets as _secrets
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -311,7 +312,7 @@ class User:
     ali_secret: str | None = None
 
 
-LISTEN_RE = re.compile(r"listening on http://127\.0\.0\.1:(\d+)")
+LISTEN_RE = re.compile(r"listening on (https?)://127\.0\.0\.1:(\d+)")
 DEPLOYMENTS: list["Deployment"] = []
 _name_counter = [0]
 
@@ -336,6 +337,7 @@ class Deployment:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.proc: subprocess.Popen | None = None
         self.port: int | None = None
+        self.scheme = "http"
         self.returncode: int | None = None
         self.stop_problem: str | None = None
         self._reader: threading.Thread | None = None
@@ -394,7 +396,8 @@ class Deployment:
                     if not port_box:
                         m = LISTEN_RE.search(line)
                         if m:
-                            port_box.append(int(m.group(1)))
+                            self.scheme = m.group(1)
+                            port_box.append(int(m.group(2)))
                             ready.set()
             ready.set()
 
@@ -405,7 +408,7 @@ class Deployment:
         if not port_box:
             self._kill()
             raise KeyplaneError(
-                f"[{self.label}] serve did not print 'listening on http://127.0.0.1:PORT' within {timeout}s "
+                f"[{self.label}] serve did not print 'listening on http(s)://127.0.0.1:PORT' within {timeout}s "
                 f"(exit code {self.proc.returncode})\nstdout:\n{_tail(out_path)}\nstderr:\n{_tail(err_path)}")
         self.port = port_box[0]
         add_no_proxy_port(self.port)
@@ -413,7 +416,12 @@ class Deployment:
         last = None
         while time.monotonic() < deadline:
             try:
-                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                if self.scheme == "https":
+                    # Liveness only: the TLS tests check the certificate themselves.
+                    c = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=5,
+                                                    context=ssl._create_unverified_context())
+                else:
+                    c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
                 c.request("GET", "/healthz")
                 r = c.getresponse()
                 r.read()

@@ -1,6 +1,8 @@
 //! Configuration: one strict, typed [`ServeConfig`] resolved from command-line flags, then
 //! `KEYPLANE_*` environment variables (clap reads both), then an optional TOML file (unknown
-//! keys are an error), then defaults.
+//! keys are an error), then defaults. The front door's settings are in [`front`].
+
+pub mod front;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -73,7 +75,8 @@ pub struct ServeArgs {
     #[arg(long, env = "KEYPLANE_WORKER_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
     pub worker_threads: Option<u16>,
     /// Keyplane's public base URL, from which the EAS instance-token URLs are made:
-    /// http(s)://host[:port][/prefix]. Default: http://<the listening address>.
+    /// http(s)://host[:port][/prefix]. Default: http://<the listening address>
+    /// (https:// with --tls-cert).
     #[arg(long, env = "KEYPLANE_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// How long an EAS instance token may be redeemed, in seconds (1 to 86400). Default 300.
@@ -119,6 +122,8 @@ pub struct ServeArgs {
     /// Failed authentications one source address may make at once. Default 100.
     #[arg(long = "auth-failure-burst", env = "KEYPLANE_AUTH_FAILURE_BURST")]
     pub auth_failure_burst: Option<u32>,
+    #[command(flatten)]
+    pub front: front::FrontArgs,
 }
 
 /// How logs are written (to standard error).
@@ -166,6 +171,23 @@ pub struct FileConfig {
     pub strict_credential_scope: Option<bool>,
     pub auth_failure_limit: Option<u32>,
     pub auth_failure_burst: Option<u32>,
+    // The front door (see `front`).
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub tls_reload_interval_seconds: Option<u64>,
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    pub proxy_header: Option<crate::http::client_address::ForwardingHeader>,
+    pub max_request_body_bytes: Option<usize>,
+    pub max_registration_body_bytes: Option<usize>,
+    pub max_eas_body_bytes: Option<usize>,
+    pub max_buffered_body_bytes: Option<usize>,
+    pub max_connections: Option<usize>,
+    pub max_connections_per_address: Option<usize>,
+    pub header_read_timeout_seconds: Option<u64>,
+    pub body_read_timeout_seconds: Option<u64>,
+    pub min_body_bytes_per_second: Option<u64>,
+    pub body_rate_grace_seconds: Option<u64>,
 }
 
 impl FileConfig {
@@ -270,7 +292,8 @@ pub struct ServeConfig {
     pub shutdown_grace: Duration,
     /// `None`: one per core.
     pub worker_threads: Option<usize>,
-    /// Where EAS instance-token URLs point; `None`: `http://` and the address actually bound.
+    /// Where EAS instance-token URLs point; `None`: `http://` (`https://` with TLS) and the
+    /// address actually bound.
     pub public_url: Option<PublicUrls>,
     /// How long an EAS instance token may be redeemed.
     pub instance_token_ttl: time::Duration,
@@ -280,6 +303,8 @@ pub struct ServeConfig {
     pub tencent: TencentSettings,
     /// How often a source address may fail authentication before it is throttled.
     pub authentication_failure_limit: AuthenticationFailureLimit,
+    /// TLS, trusted proxies, body and connection limits.
+    pub front: front::FrontConfig,
 }
 
 /// The longest terminal idle timeout or session length accepted: a week.
@@ -338,6 +363,7 @@ impl ServeConfig {
             rate_limits.disable();
         }
         Ok(Self {
+            front: front::FrontConfig::resolve(&args.front, &file)?,
             data: DataConfig::resolve(&args.data, &file),
             listen: match args.listen.or(file.listen) {
                 Some(listen) => listen,

@@ -36,7 +36,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the APIs (initialising an empty data directory first).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Initialise a data directory and print the root credentials.
     Init(InitArgs),
     /// Manage users.
@@ -625,6 +625,15 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         instance_token_ttl: config.instance_token_ttl,
         authentication_failure_limit: config.authentication_failure_limit,
     };
+    let open_file_limit = http::listener::raise_open_file_limit();
+    // A bad certificate stops the start, before anything is opened.
+    let tls = config
+        .front
+        .tls
+        .clone()
+        .map(http::tls::Tls::load)
+        .transpose()
+        .context("loading the TLS certificate")?;
     let installation = Installation::open(&config.data, authority_config, true).await?;
     if !installation.is_initialized().await? {
         match installation.initialize().await {
@@ -657,6 +666,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
     let address = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let public_urls = match &config.public_url {
         Some(public_urls) => public_urls.clone(),
         None => {
@@ -667,7 +677,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
                      this unspecified address, which clients cannot reach"
                 );
             }
-            PublicUrls::new(&format!("http://{address}"))
+            PublicUrls::new(&format!("{scheme}://{address}"))
                 .context("the listening address does not make a public URL")?
         }
     };
@@ -678,7 +688,9 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         store: installation.backend.store(),
         authority: authority.clone(),
         gateway: keyplane_server::gateway::Gateway::new(config.gateway.clone(), &public_urls),
+        front: http::FrontState::new(&config.front.limits, config.front.trusted_proxies.clone()),
     });
+    let certificate_watcher = tls.clone().map(http::tls::Tls::watch);
     keyplane_server::gateway::revocation::watch(&state);
     match &config.gateway.session_user {
         Some(user) => tracing::info!(
@@ -691,9 +703,10 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
              (the master key, the database): set --session-user"
         ),
     }
-    println!("listening on http://{address}");
+    println!("listening on {scheme}://{address}");
     tracing::info!(
         %address,
+        open_file_limit,
         public_url = public_urls.base(),
         data_dir = %config.data.data_dir.display(),
         "keyplane is serving"
@@ -732,8 +745,23 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             }
         })
     };
-    http::serve(listener, state, shutdown_signal(), config.shutdown_grace).await;
+    let listener_settings = http::ListenerSettings {
+        connections: config.front.limits.connections,
+        header_read_timeout: config.front.limits.header_read_timeout,
+        tls,
+    };
+    http::serve(
+        listener,
+        state,
+        listener_settings,
+        shutdown_signal(),
+        config.shutdown_grace,
+    )
+    .await;
     flusher.abort();
+    if let Some(certificate_watcher) = certificate_watcher {
+        certificate_watcher.abort();
+    }
     if let Some(key_change_listener) = key_change_listener {
         key_change_listener.abort();
     }

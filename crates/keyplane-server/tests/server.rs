@@ -13,10 +13,13 @@ mod server {
     pub mod hostile_gateway;
     pub mod hostile_parsing;
     pub mod hostile_audit;
+    pub mod hostile_front;
     pub mod lifecycle;
     pub mod quotas;
     pub mod robustness;
     pub mod smc;
     pub mod support;
+    pub mod tls;
+    pub mod trusted_proxy;
     pub mod workbench;
 }

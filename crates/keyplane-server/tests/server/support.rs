@@ -73,20 +73,30 @@ pub struct Server {
 
 impl Server {
     /// Starts a server on an ephemeral port and waits for its `listening on` line.
+    pub fn start(data_dir: &Path, extra_arguments: &[&str]) -> Server {
+        Self::start_configured(data_dir, extra_arguments, |_| {})
+    }
+
+    /// [`Server::start`], with the command adjusted by `configure` before it is spawned.
     #[allow(
         clippy::zombie_processes,
         reason = "the child is killed and waited for on every early exit, and by Server's Drop after"
     )]
-    pub fn start(data_dir: &Path, extra_arguments: &[&str]) -> Server {
-        let mut child = Command::new(binary())
+    pub fn start_configured(
+        data_dir: &Path,
+        extra_arguments: &[&str],
+        configure: impl FnOnce(&mut Command),
+    ) -> Server {
+        let mut command = Command::new(binary());
+        command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(extra_arguments)
             .env("KEYPLANE_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting keyplane serve");
+            .stderr(Stdio::inherit());
+        configure(&mut command);
+        let mut child = command.spawn().expect("starting keyplane serve");
         let stdout = child.stdout.take().expect("piped stdout");
         let mut reader = BufReader::new(stdout);
         let mut stdout_lines = Vec::new();
@@ -98,7 +108,10 @@ impl Server {
                 "the server exited before listening: {stdout_lines:?}"
             );
             let line = line.trim_end().to_owned();
-            if let Some(address) = line.strip_prefix("listening on http://") {
+            let address = line
+                .strip_prefix("listening on http://")
+                .or_else(|| line.strip_prefix("listening on https://"));
+            if let Some(address) = address {
                 let address = address.parse().expect("a socket address");
                 stdout_lines.push(line);
                 std::thread::spawn(move || for _ in reader.lines() {});
