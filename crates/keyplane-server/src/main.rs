@@ -601,18 +601,25 @@ async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
 /// checked on insert; an expired token is refused whether or not it was removed).
 const NONCE_EXPIRY_TICKS: u64 = 60;
 
-async fn shutdown_signal() {
+/// The signal that ends `serve`. The SIGTERM handler is installed when this is called (not
+/// when the future is first polled), so a SIGTERM that arrives as soon as the server says it
+/// is listening still shuts it down gracefully instead of killing it.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut terminate = match signal(SignalKind::terminate()) {
-        Ok(terminate) => terminate,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+    let terminate = signal(SignalKind::terminate());
+    let interrupt = tokio::signal::ctrl_c();
+    async move {
+        match terminate {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
     }
 }
 
@@ -703,6 +710,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
              (the master key, the database): set --session-user"
         ),
     }
+    let shutdown = shutdown_signal();
     println!("listening on {scheme}://{address}");
     tracing::info!(
         %address,
@@ -754,7 +762,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         listener,
         state,
         listener_settings,
-        shutdown_signal(),
+        shutdown,
         config.shutdown_grace,
     )
     .await;

@@ -10,10 +10,10 @@ mod server {
     pub mod eas;
     pub mod eas_end_to_end;
     pub mod gateway_revocation;
-    pub mod hostile_gateway;
-    pub mod hostile_parsing;
     pub mod hostile_audit;
     pub mod hostile_front;
+    pub mod hostile_gateway;
+    pub mod hostile_parsing;
     pub mod lifecycle;
     pub mod quotas;
     pub mod robustness;

@@ -204,7 +204,16 @@ const PEAK_GROWTH_LIMIT_KIB: u64 = 16 * 1024;
 async fn parameter_bombs_do_not_grow_peak_memory() {
     let directory = tempfile::tempdir().unwrap();
     let root = Credentials::root(&init(directory.path()));
-    let server = Server::start(directory.path(), &["--disable-rate-limits"]);
+    // The bodies are larger than the default request-body limit (64 KiB), which would refuse
+    // them before any parameter is parsed: the limit is raised so that the parser is measured.
+    let server = Server::start(
+        directory.path(),
+        &[
+            "--disable-rate-limits",
+            "--max-request-body-bytes",
+            "4194304",
+        ],
+    );
     let address = server.address;
     let bogus = Credentials {
         secret_id: "AKIDbogus0000000000000000000000000000".to_owned(),
