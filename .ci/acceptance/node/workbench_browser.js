@@ -71,6 +71,12 @@ async function main() {
       return false;
     }, null, { timeout: 20000 });
     result.terminalText = await terminalText(page);
+    // xterm.js paints its rows on an animation frame after the buffer changes: wait for the
+    // painted rows too (the assertion on rowsText says what was there if they never show it).
+    await page.waitForFunction(() => {
+      const rows = document.querySelector('.xterm-rows');
+      return rows !== null && rows.innerText.includes('hello-42');
+    }, null, { timeout: 10000 }).catch(() => {});
     result.rowsText = await page.locator('.xterm-rows').innerText();
     await page.screenshot({ path: config.screenshot });
 
