@@ -531,8 +531,8 @@ impl Authority {
 
     /// Creates a custom policy from a document in `syntax`, stored in the common form. The
     /// dialect has checked the name's format and the document's length (each cloud has its
-    /// own); here the document is parsed (`MalformedPolicyDocument`, saying what is wrong),
-    /// and names of system policies are taken.
+    /// own); here the document is parsed and admitted (`MalformedPolicyDocument`, saying what
+    /// is wrong: see [`crate::policy_admission`]), and names of system policies are taken.
     pub async fn create_policy(
         &self,
         context: &RequestContext,
@@ -551,6 +551,7 @@ impl Authority {
                 reason: error.to_string(),
             }
         })?;
+        crate::policy_admission::admit(&parsed)?;
         if keyplane_policy::system_policy(name).is_some() {
             return Err(CoreError::PolicyNameTaken);
         }

@@ -12,6 +12,7 @@ pub mod clock;
 pub mod error;
 pub mod factory;
 pub mod model;
+pub mod policy_admission;
 pub mod rate_limit;
 pub mod rules;
 pub mod store;

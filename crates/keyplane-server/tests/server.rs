@@ -9,6 +9,7 @@ mod server {
     pub mod dialect;
     pub mod eas;
     pub mod eas_end_to_end;
+    pub mod hostile_authorization;
     pub mod lifecycle;
     pub mod quotas;
     pub mod robustness;

@@ -227,7 +227,7 @@ impl TencentDialect {
             .params
             .as_ref()
             .map_err(|error| refuse(error.clone(), &context))?;
-        self.authorize(&mut context, product, params, envelope.region.as_deref())
+        self.authorize(&mut context, product, params)
             .await
             .map_err(|error| refuse(error, &context))?;
         let result = match product {
@@ -246,13 +246,12 @@ impl TencentDialect {
         context: &mut RequestContext,
         product: Product,
         params: &params::Params,
-        region: Option<&str>,
     ) -> Result<(), TencentError> {
         let Some(entry) = permissions::permission(product, &context.action) else {
             tracing::error!(action = %context.action, "an action has no declared permission");
             return Err(TencentError::internal());
         };
-        let resource = permissions::RequestResource::read(entry, params, region)?;
+        let resource = permissions::RequestResource::read(entry, params)?;
         let authorization = self
             .authority
             .authorize(context, entry.permission, |principal| {
