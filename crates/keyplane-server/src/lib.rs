@@ -8,3 +8,4 @@ pub mod factory;
 pub mod gateway;
 pub mod http;
 pub mod installation;
+pub mod secrets;
