@@ -48,7 +48,16 @@ pub struct AuthorityConfig {
     pub key_cache_capacity: u64,
     /// How long an EAS instance token may be redeemed after it was issued.
     pub instance_token_ttl: time::Duration,
+    /// How long an access key or a sub-user's permissions stay cached (at most
+    /// [`MAX_CACHE_TIME_TO_LIVE`]): the bound on how stale a node can be if a change
+    /// notification from another node is lost.
+    pub cache_time_to_live: std::time::Duration,
 }
+
+/// The longest [`AuthorityConfig::cache_time_to_live`] honoured.
+pub const MAX_CACHE_TIME_TO_LIVE: std::time::Duration = std::time::Duration::from_secs(60);
+/// The default [`AuthorityConfig::cache_time_to_live`].
+pub const DEFAULT_CACHE_TIME_TO_LIVE: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Default for AuthorityConfig {
     fn default() -> Self {
@@ -57,6 +66,7 @@ impl Default for AuthorityConfig {
             api_keys_per_account: rules::DEFAULT_API_KEYS_PER_ACCOUNT,
             key_cache_capacity: 1_000_000,
             instance_token_ttl: time::Duration::seconds(rules::DEFAULT_INSTANCE_TOKEN_TTL_SECONDS),
+            cache_time_to_live: DEFAULT_CACHE_TIME_TO_LIVE,
         }
     }
 }
@@ -341,6 +351,20 @@ impl std::fmt::Debug for Authority {
     }
 }
 
+/// A cache of `config`'s capacity whose entries expire after its time to live. The expiry is
+/// measured on moka's own monotonic clock, not the [`crate::clock::Clock`]: it only bounds
+/// staleness and decides nothing a request can observe otherwise.
+fn expiring_cache<K, V>(config: &AuthorityConfig) -> moka::sync::Cache<K, V>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    moka::sync::Cache::builder()
+        .max_capacity(config.key_cache_capacity)
+        .time_to_live(config.cache_time_to_live.min(MAX_CACHE_TIME_TO_LIVE))
+        .build()
+}
+
 impl Authority {
     pub fn new(
         store: Arc<dyn Store>,
@@ -348,8 +372,8 @@ impl Authority {
         config: AuthorityConfig,
     ) -> Self {
         Self {
-            key_cache: moka::sync::Cache::new(config.key_cache_capacity),
-            permission_cache: moka::sync::Cache::new(config.key_cache_capacity),
+            key_cache: expiring_cache(&config),
+            permission_cache: expiring_cache(&config),
             limiter: RateLimiter::new(config.rate_limits.clone()),
             store,
             factory,

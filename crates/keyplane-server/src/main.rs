@@ -706,6 +706,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         api_keys_per_account: config.api_key_limit,
         key_cache_capacity: config.key_cache_capacity,
         instance_token_ttl: config.instance_token_ttl,
+        ..AuthorityConfig::default()
     };
     let installation = Installation::open(&config.data, authority_config, true).await?;
     if !installation.is_initialized().await? {

@@ -10,6 +10,7 @@ mod server {
     pub mod eas;
     pub mod eas_end_to_end;
     pub mod hostile_authorization;
+    pub mod hostile_caches;
     pub mod hostile_secrets;
     pub mod lifecycle;
     pub mod quotas;
