@@ -117,6 +117,36 @@ async fn serve_without_a_terminal_writes_the_root_credentials_to_a_private_file(
     }
 }
 
+/// Runs a `keyplane` command on `data_dir` for at most 10 s: its exit status (`None` when it
+/// was still running and was killed) and its standard error.
+fn run_bounded(command: &[&str], data_dir: &Path) -> (Option<std::process::ExitStatus>, String) {
+    let stderr_file = data_dir.join("bounded.stderr");
+    let mut child = Command::new(binary())
+        .args(command)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("KEYPLANE_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&stderr_file).unwrap())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stderr = std::fs::read_to_string(&stderr_file).unwrap_or_default();
+    (status, stderr)
+}
+
 #[test]
 fn a_master_key_file_others_may_read_is_refused() {
     let directory = tempfile::tempdir().unwrap();
@@ -125,16 +155,11 @@ fn a_master_key_file_others_may_read_is_refused() {
     for mode in [0o644, 0o640, 0o604, 0o660] {
         std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(mode)).unwrap();
         for command in [&["serve", "--listen", "127.0.0.1:0"][..], &["audit"][..]] {
-            let output = Command::new(binary())
-                .args(command)
-                .arg("--data-dir")
-                .arg(directory.path())
-                .env("KEYPLANE_LOG", "warn")
-                .stdin(Stdio::null())
-                .output()
-                .unwrap();
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            assert!(!output.status.success(), "{command:?} with mode {mode:o}");
+            let (status, stderr) = run_bounded(command, directory.path());
+            assert!(
+                status.is_some_and(|status| !status.success()),
+                "{command:?} with mode {mode:o} did not fail at once: {stderr}"
+            );
             assert!(
                 stderr.contains("chmod 600") && stderr.contains(&key_file.display().to_string()),
                 "{command:?} with mode {mode:o}: {stderr}"
