@@ -540,8 +540,9 @@ def test_manage_own_access_keys(kp):
 def test_policy_variables_and_users_named_by_id_or_key(kp):
     """A custom policy on `acs:ram:*:{account}:user/${UserName}` (region `*`, the
     caller's own name); GetUser names its user by UserId or UserAccessKeyId too, and
-    authorization looks the user up: the caller itself is allowed, another user is
-    refused on that user's resource."""
+    authorization looks the user up: the caller itself is allowed; another user is
+    refused naming only the id or key the caller sent, never that user's name (as for an
+    id that selects nobody)."""
     u, other = new_ali_user(kp, manage_own_keys=False), new_ali_user(kp, manage_own_keys=False)
     grant(kp, u, allow("ram:ListAccessKeys", "ram:GetUser",
                        resource=f"acs:ram:*:{kp.init.account_id}:user/${{UserName}}"))
@@ -551,9 +552,11 @@ def test_policy_variables_and_users_named_by_id_or_key(kp):
     assert s.ims.get_user(im.GetUserRequest(user_access_key_id=u.ali_id)).body.user.user_name == u.name
     assert_denied(kp, u, lambda: s.list_keys_of(other.principal), "ram:ListAccessKeys", user_arn(kp, other.name))
     assert_denied(kp, u, lambda: s.ims.get_user(im.GetUserRequest(user_id=str(other.uin))), "ram:GetUser",
-                  user_arn(kp, other.name))
+                  user_arn(kp, str(other.uin)))
     assert_denied(kp, u, lambda: s.ims.get_user(im.GetUserRequest(user_access_key_id=other.ali_id)),
-                  "ram:GetUser", user_arn(kp, other.name))
+                  "ram:GetUser", user_arn(kp, other.ali_id))
+    assert_denied(kp, u, lambda: s.ims.get_user(im.GetUserRequest(user_id="1999999999999")), "ram:GetUser",
+                  user_arn(kp, "1999999999999"))
 
 
 @pytest.mark.parametrize("condition, allowed", [

@@ -308,13 +308,36 @@ impl AliyunDialect {
         };
         let resource =
             permissions::RequestResource::read(entry, params, &self.authority, context).await?;
-        self.authorize(
-            context,
-            entry.permission,
-            permissions::denial_code(product),
-            |principal| resource.names(principal),
-        )
-        .await
+        let denial_code = permissions::denial_code(product);
+        let outcome = self
+            .authorize(context, entry.permission, denial_code, |principal| {
+                resource.names(principal)
+            })
+            .await;
+        match (outcome, resource.as_given()) {
+            // A user selected by id or access key the caller may not act on: answered as if
+            // the id selected nobody, so that the answer tells nothing about whom it selects.
+            // The audit keeps the real decision.
+            (Err(_), Some(as_given))
+                if context
+                    .authorization
+                    .as_ref()
+                    .is_some_and(|authorization| !authorization.allowed()) =>
+            {
+                let decided = context.authorization.take();
+                let answer = self
+                    .authorize(context, entry.permission, denial_code, |principal| {
+                        as_given.names(principal)
+                    })
+                    .await
+                    .and(Err(AliyunError::from_core(
+                        &keyplane_core::CoreError::UserNotFound,
+                    )));
+                context.authorization = decided;
+                answer
+            }
+            (outcome, _) => outcome,
+        }
     }
 
     /// Decides whether the caller may perform `permission` on the resources `resources`

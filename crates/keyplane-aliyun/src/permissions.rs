@@ -188,6 +188,14 @@ pub fn principal_name_user(principal_name: &str) -> &str {
 pub enum RequestResource {
     /// A user by name; `None` is the caller.
     User(Option<String>),
+    /// A user selected by `UserId` or `UserAccessKeyId`: `given` is the request's own text,
+    /// `resolved` the name of the user it selects, when there is one. Authorization is asked
+    /// on the resolved user, but a refusal may only ever name `given` (see
+    /// [`RequestResource::as_given`]): the caller must not learn whom an id belongs to.
+    SelectedUser {
+        given: String,
+        resolved: Option<String>,
+    },
     AllUsers,
     UserAndPolicy {
         user: String,
@@ -220,25 +228,29 @@ impl RequestResource {
             ResourceKind::NewUser => RequestResource::User(Some(
                 principal_name_user(params.required("UserPrincipalName")?).to_owned(),
             )),
-            ResourceKind::SelectedUser => {
-                let name = match UserSelection::read(params)? {
-                    UserSelection::PrincipalName(principal_name) => {
-                        principal_name_user(principal_name).to_owned()
+            ResourceKind::SelectedUser => match UserSelection::read(params)? {
+                UserSelection::PrincipalName(principal_name) => {
+                    RequestResource::User(Some(principal_name_user(principal_name).to_owned()))
+                }
+                selection @ (UserSelection::Id(text) | UserSelection::AccessKey(text)) => {
+                    let resolved = match context
+                        .caller
+                        .as_ref()
+                        .and_then(|caller| selection.reference(caller.account_id))
+                    {
+                        Some(reference) => authority
+                            .sub_user(context, reference)
+                            .await
+                            .ok()
+                            .map(|user| user.name),
+                        None => None,
+                    };
+                    RequestResource::SelectedUser {
+                        given: text.to_owned(),
+                        resolved,
                     }
-                    selection @ (UserSelection::Id(text) | UserSelection::AccessKey(text)) => {
-                        let found = match context
-                            .caller
-                            .as_ref()
-                            .and_then(|caller| selection.reference(caller.account_id))
-                        {
-                            Some(reference) => authority.sub_user(context, reference).await.ok(),
-                            None => None,
-                        };
-                        found.map_or_else(|| text.to_owned(), |user| user.name)
-                    }
-                };
-                RequestResource::User(Some(name))
-            }
+                }
+            },
             ResourceKind::AllUsers => RequestResource::AllUsers,
             ResourceKind::AllPolicies => RequestResource::Policy("*".to_owned()),
             ResourceKind::UserName => {
@@ -264,12 +276,32 @@ impl RequestResource {
         })
     }
 
+    /// For a user selected by id or access key that exists: the same request as if no user
+    /// had been found, named by the request's own text only. A caller refused on the resolved
+    /// user is answered as this would be answered (refused naming the text, or the user does
+    /// not exist), so the answer is the same whether the id exists or not.
+    pub fn as_given(&self) -> Option<RequestResource> {
+        match self {
+            RequestResource::SelectedUser {
+                given,
+                resolved: Some(_),
+            } => Some(RequestResource::SelectedUser {
+                given: given.clone(),
+                resolved: None,
+            }),
+            _ => None,
+        }
+    }
+
     /// The resource names, for `principal`.
     pub fn names(&self, principal: Principal<'_>) -> Vec<String> {
         let account = principal.account_id;
         let user = |name: &str| format!("acs:ram::{account}:user/{name}");
         match self {
             RequestResource::User(name) => vec![user(name.as_deref().unwrap_or(principal.name))],
+            RequestResource::SelectedUser { given, resolved } => {
+                vec![user(resolved.as_deref().unwrap_or(given))]
+            }
             RequestResource::AllUsers => vec![user("*")],
             RequestResource::UserAndPolicy {
                 user: user_name,

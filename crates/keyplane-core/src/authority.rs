@@ -55,7 +55,16 @@ pub struct AuthorityConfig {
     pub instance_token_ttl: time::Duration,
     /// How often a source address may fail authentication before it is throttled.
     pub authentication_failure_limit: AuthenticationFailureLimit,
+    /// How long an access key or a sub-user's permissions stay cached (at most
+    /// [`MAX_CACHE_TIME_TO_LIVE`]): the bound on how stale a node can be if a change
+    /// notification from another node is lost.
+    pub cache_time_to_live: std::time::Duration,
 }
+
+/// The longest [`AuthorityConfig::cache_time_to_live`] honoured.
+pub const MAX_CACHE_TIME_TO_LIVE: std::time::Duration = std::time::Duration::from_secs(60);
+/// The default [`AuthorityConfig::cache_time_to_live`].
+pub const DEFAULT_CACHE_TIME_TO_LIVE: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Default for AuthorityConfig {
     fn default() -> Self {
@@ -65,6 +74,7 @@ impl Default for AuthorityConfig {
             key_cache_capacity: 1_000_000,
             instance_token_ttl: time::Duration::seconds(rules::DEFAULT_INSTANCE_TOKEN_TTL_SECONDS),
             authentication_failure_limit: AuthenticationFailureLimit::DEFAULT,
+            cache_time_to_live: DEFAULT_CACHE_TIME_TO_LIVE,
         }
     }
 }
@@ -354,6 +364,20 @@ impl std::fmt::Debug for Authority {
     }
 }
 
+/// A cache of `config`'s capacity whose entries expire after its time to live. The expiry is
+/// measured on moka's own monotonic clock, not the [`crate::clock::Clock`]: it only bounds
+/// staleness and decides nothing a request can observe otherwise.
+fn expiring_cache<K, V>(config: &AuthorityConfig) -> moka::sync::Cache<K, V>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    moka::sync::Cache::builder()
+        .max_capacity(config.key_cache_capacity)
+        .time_to_live(config.cache_time_to_live.min(MAX_CACHE_TIME_TO_LIVE))
+        .build()
+}
+
 impl Authority {
     pub fn new(
         store: Arc<dyn Store>,
@@ -361,8 +385,8 @@ impl Authority {
         config: AuthorityConfig,
     ) -> Self {
         Self {
-            key_cache: moka::sync::Cache::new(config.key_cache_capacity),
-            permission_cache: moka::sync::Cache::new(config.key_cache_capacity),
+            key_cache: expiring_cache(&config),
+            permission_cache: expiring_cache(&config),
             limiter: RateLimiter::new(config.rate_limits.clone()),
             throttle: AuthenticationThrottle::new(config.authentication_failure_limit),
             store,
@@ -547,8 +571,8 @@ impl Authority {
 
     /// Creates a custom policy from a document in `syntax`, stored in the common form. The
     /// dialect has checked the name's format and the document's length (each cloud has its
-    /// own); here the document is parsed (`MalformedPolicyDocument`, saying what is wrong),
-    /// and names of system policies are taken.
+    /// own); here the document is parsed and admitted (`MalformedPolicyDocument`, saying what
+    /// is wrong: see [`crate::policy_admission`]), and names of system policies are taken.
     pub async fn create_policy(
         &self,
         context: &RequestContext,
@@ -567,6 +591,7 @@ impl Authority {
                 reason: error.to_string(),
             }
         })?;
+        crate::policy_admission::admit(&parsed)?;
         if keyplane_policy::system_policy(name).is_some() {
             return Err(CoreError::PolicyNameTaken);
         }

@@ -15,6 +15,7 @@ pub mod error;
 pub mod factory;
 pub mod instance_access;
 pub mod model;
+pub mod policy_admission;
 pub mod rate_limit;
 pub mod refusal_audit;
 pub mod rules;

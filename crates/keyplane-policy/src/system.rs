@@ -2,6 +2,11 @@
 //!
 //! Each has a name (as attached by name on the Alibaba side) and a numeric id (as attached by
 //! `PolicyId` on the Tencent side); both are stable and must not be reused.
+//!
+//! `ReadOnlyAccess` never hands out a secret: it leaves every API Gateway resource out
+//! (`NotResource: qcs::apigw:*`), because `DescribeApiKey` and `DescribeApiKeysStatus` return
+//! each key's `AccessKeySecret`. Reading API keys takes a policy that allows those actions by
+//! name (or `AdministratorAccess`).
 
 use std::sync::LazyLock;
 
@@ -27,9 +32,10 @@ const DEFINITIONS: [(&str, &str, u64, &str); 3] = [
     ),
     (
         "ReadOnlyAccess",
-        "Read-only access: every Get*, List* and Describe* action on every resource.",
+        "Read-only access: every Get*, List* and Describe* action on every resource except API \
+         Gateway keys, whose descriptions carry their secrets.",
         2,
-        r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":["*:Get*","*:List*","*:Describe*"],"Resource":"*"}]}"#,
+        r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":["*:Get*","*:List*","*:Describe*"],"NotResource":"qcs::apigw:*"}]}"#,
     ),
     (
         "ManageOwnAccessKeys",

@@ -633,6 +633,42 @@ fn system_policies_parse_and_are_found() {
 }
 
 #[test]
+fn read_only_access_reads_everything_but_api_gateway_keys() {
+    let read_only = &system_policy("ReadOnlyAccess").unwrap().policy;
+    let decide = |action: &'static str, resource: &'static str| {
+        evaluate(
+            &[read_only],
+            &Request {
+                action,
+                resource,
+                ..BASE
+            },
+        )
+        .outcome
+    };
+    assert_eq!(decide("ram:ListUsers", "acs:ram::1234:user/*"), Allow);
+    assert_eq!(decide("cam:GetUser", "*"), Allow);
+    assert_eq!(
+        decide("eas:DescribeService", "acs:eas:cn-hangzhou:1234:service/s"),
+        Allow
+    );
+    // API Gateway descriptions carry each key's secret: never through ReadOnlyAccess, whatever
+    // the region segment says.
+    for resource in [
+        "qcs::apigw::uin/1234:apikey/*",
+        "qcs::apigw::uin/1234:apikey/AKID1",
+        "qcs::apigw:ap-shanghai:uin/1234:apikey/AKID1",
+    ] {
+        assert_eq!(decide("apigw:DescribeApiKey", resource), ImplicitDeny);
+        assert_eq!(
+            decide("apigw:DescribeApiKeysStatus", resource),
+            ImplicitDeny
+        );
+    }
+    assert_eq!(decide("cam:CreateAccessKey", "*"), ImplicitDeny);
+}
+
+#[test]
 fn patterns_do_not_blow_up() {
     // Many stars against a long non-matching text: the single-backtrack matcher stays linear-ish.
     let pattern = format!("{}b", "a*".repeat(40));

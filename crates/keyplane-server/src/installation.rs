@@ -6,7 +6,8 @@
 //! (`--master-key-file`, default `<data-dir>/master.key`, mode 0600). On a fresh installation a
 //! new key is written to that file first. The store keeps the check value of the key its data
 //! was sealed with: a node holding another key refuses to start instead of failing later on
-//! every secret.
+//! every secret. A key file others may read is refused, and the environment variable is
+//! taken out of the environment once read (see [`crate::secrets`]).
 
 use std::fs;
 use std::io::Write;
@@ -24,8 +25,7 @@ use serde_json::json;
 use crate::config::DataConfig;
 use crate::factory::SealingFactory;
 
-/// The environment variable that may carry the master key text itself.
-pub const MASTER_KEY_VARIABLE: &str = "KEYPLANE_MASTER_KEY";
+pub use crate::secrets::MASTER_KEY_VARIABLE;
 
 /// The system clock.
 #[derive(Debug, Default, Clone, Copy)]
@@ -120,7 +120,7 @@ fn create_private_file(path: &Path) -> anyhow::Result<()> {
 
 /// The master key this node was given, if any: the environment variable, else the file.
 fn provided_master_key(data: &DataConfig) -> anyhow::Result<Option<MasterKey>> {
-    if let Some(text) = std::env::var_os(MASTER_KEY_VARIABLE).filter(|value| !value.is_empty()) {
+    if let Some(text) = crate::secrets::master_key_text() {
         let text = text
             .into_string()
             .map_err(|_| anyhow::anyhow!("{MASTER_KEY_VARIABLE} is not valid UTF-8"))?;
@@ -132,6 +132,7 @@ fn provided_master_key(data: &DataConfig) -> anyhow::Result<Option<MasterKey>> {
     if !path.exists() {
         return Ok(None);
     }
+    crate::secrets::check_master_key_file_mode(path)?;
     let text = fs::read_to_string(path)
         .with_context(|| format!("reading the master key file {}", path.display()))?;
     MasterKey::decode(&text).map(Some).with_context(|| {

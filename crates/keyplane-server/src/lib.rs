@@ -9,3 +9,4 @@ pub mod factory;
 pub mod gateway;
 pub mod http;
 pub mod installation;
+pub mod secrets;

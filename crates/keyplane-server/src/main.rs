@@ -217,6 +217,8 @@ fn data_config(args: &DataArgs) -> anyhow::Result<DataConfig> {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // Before any other thread exists: the secrets leave the environment once read.
+    keyplane_server::secrets::take_from_environment();
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
@@ -290,6 +292,32 @@ async fn init(args: InitArgs) -> anyhow::Result<()> {
     } else {
         print_root_credentials(&credentials);
     }
+    Ok(())
+}
+
+/// The root credentials of an installation `serve` has just initialised: printed when its
+/// standard output is an interactive terminal, otherwise (a service manager, a pipe) written
+/// to a 0600 file in the data directory whose path alone is logged.
+fn hand_over_root_credentials(
+    data: &DataConfig,
+    credentials: &serde_json::Value,
+) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    if std::io::stdout().is_terminal() {
+        print_root_credentials(credentials);
+        return Ok(());
+    }
+    let path = keyplane_server::secrets::write_root_credentials(&data.data_dir, credentials)
+        .context("writing the root credentials")?;
+    println!(
+        "Initialised a new Keyplane account; its root credentials are in {} (mode 0600): read \
+         them, keep them safe and delete the file",
+        path.display()
+    );
+    tracing::warn!(
+        path = %path.display(),
+        "initialised a new account: the root credentials were written to this file, not to the log"
+    );
     Ok(())
 }
 
@@ -631,6 +659,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         key_cache_capacity: config.key_cache_capacity,
         instance_token_ttl: config.instance_token_ttl,
         authentication_failure_limit: config.authentication_failure_limit,
+        ..AuthorityConfig::default()
     };
     let open_file_limit = http::listener::raise_open_file_limit();
     // A bad certificate stops the start, before anything is opened.
@@ -644,7 +673,9 @@ async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let installation = Installation::open(&config.data, authority_config, true).await?;
     if !installation.is_initialized().await? {
         match installation.initialize().await {
-            Ok(initialized) => print_root_credentials(&root_credentials_json(&initialized)),
+            Ok(initialized) => {
+                hand_over_root_credentials(&config.data, &root_credentials_json(&initialized))?
+            }
             // Another node sharing the database initialised it first.
             Err(_) if installation.is_initialized().await? => {}
             Err(error) => return Err(error),

@@ -14,6 +14,9 @@ mod server {
     pub mod hostile_front;
     pub mod hostile_gateway;
     pub mod hostile_parsing;
+    pub mod hostile_authorization;
+    pub mod hostile_caches;
+    pub mod hostile_secrets;
     pub mod lifecycle;
     pub mod quotas;
     pub mod robustness;

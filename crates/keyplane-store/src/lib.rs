@@ -7,5 +7,5 @@ mod codec;
 pub mod postgres;
 pub mod sqlite;
 
-pub use postgres::{PostgresStore, StoreChange};
+pub use postgres::{ListenerProbe, PostgresStore, StoreChange};
 pub use sqlite::SqliteStore;

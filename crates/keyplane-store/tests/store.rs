@@ -6,6 +6,8 @@
 
 #[path = "store/conformance.rs"]
 mod conformance;
+#[path = "store/listener.rs"]
+mod listener;
 #[path = "store/postgres.rs"]
 mod postgres;
 #[path = "store/sqlite.rs"]

@@ -277,7 +277,7 @@ impl TencentDialect {
         let params = envelope::business_parameters(&raw, &envelope)
             .map_err(|error| refuse(error, &context))?;
         let params = &params;
-        self.authorize(&mut context, product, params, envelope.region.as_deref())
+        self.authorize(&mut context, product, params)
             .await
             .map_err(|error| refuse(error, &context))?;
         let result = match product {
@@ -296,13 +296,12 @@ impl TencentDialect {
         context: &mut RequestContext,
         product: Product,
         params: &params::Params,
-        region: Option<&str>,
     ) -> Result<(), TencentError> {
         let Some(entry) = permissions::permission(product, &context.action) else {
             tracing::error!(action = %context.action, "an action has no declared permission");
             return Err(TencentError::internal());
         };
-        let resource = permissions::RequestResource::read(entry, params, region)?;
+        let resource = permissions::RequestResource::read(entry, params)?;
         let authorization = self
             .authority
             .authorize(context, entry.permission, |principal| {

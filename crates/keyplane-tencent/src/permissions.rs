@@ -1,6 +1,8 @@
 //! The permission every Tencent action needs, and the resource it is asked on, named as CAM
 //! names them: `cam:CreateAccessKey` on `qcs::cam::uin/{owner}:uin/{target}`,
-//! `apigw:DeleteApiKey` on `qcs::apigw:{region}:uin/{owner}:apikey/{id}`, and `*` for the
+//! `apigw:DeleteApiKey` on `qcs::apigw::uin/{owner}:apikey/{id}` (API keys are not regional:
+//! the region segment is always empty, whatever `X-TC-Region` says, and policies naming a
+//! region there are refused at creation; see `keyplane_core::policy_admission`), and `*` for the
 //! actions CAM authorizes at the operation level only (user and policy management).
 //! `GetSecurityLastUsed` is asked on the caller's own user: a sub-user allowed it sees the last
 //! use of its own keys (the root: of every key in the account). The
@@ -21,7 +23,7 @@ pub enum ResourceKind {
     Caller,
     /// Every resource: the action is authorized at the operation level.
     Any,
-    /// The API keys of the account in the request's region, as a whole.
+    /// The API keys of the account, as a whole.
     ApiKeys,
     /// The API key named by `AccessKeyId`.
     ApiKey,
@@ -138,28 +140,22 @@ pub fn permission(product: Product, action: &str) -> Option<&'static ActionPermi
 pub enum RequestResource {
     User(Option<u64>),
     Any,
-    ApiKeys { region: String },
-    ApiKey { region: String, key_id: String },
+    ApiKeys,
+    ApiKey { key_id: String },
 }
 
 impl RequestResource {
     /// Reads what naming the resource of `entry` needs from the parameters (a malformed value
     /// is the client's error, reported before authorization as the action itself would).
-    pub fn read(
-        entry: &ActionPermission,
-        params: &Params,
-        region: Option<&str>,
-    ) -> Result<Self, TencentError> {
-        let region = || region.unwrap_or("").to_owned();
+    pub fn read(entry: &ActionPermission, params: &Params) -> Result<Self, TencentError> {
         Ok(match entry.resource {
             ResourceKind::TargetUser => {
                 RequestResource::User(params.optional_unsigned("TargetUin")?)
             }
             ResourceKind::Caller => RequestResource::User(None),
             ResourceKind::Any => RequestResource::Any,
-            ResourceKind::ApiKeys => RequestResource::ApiKeys { region: region() },
+            ResourceKind::ApiKeys => RequestResource::ApiKeys,
             ResourceKind::ApiKey => RequestResource::ApiKey {
-                region: region(),
                 key_id: params.required_string("AccessKeyId")?,
             },
         })
@@ -176,11 +172,9 @@ impl RequestResource {
                 )
             }
             RequestResource::Any => "*".to_owned(),
-            RequestResource::ApiKeys { region } => {
-                format!("qcs::apigw:{region}:uin/{owner}:apikey/*")
-            }
-            RequestResource::ApiKey { region, key_id } => {
-                format!("qcs::apigw:{region}:uin/{owner}:apikey/{key_id}")
+            RequestResource::ApiKeys => format!("qcs::apigw::uin/{owner}:apikey/*"),
+            RequestResource::ApiKey { key_id } => {
+                format!("qcs::apigw::uin/{owner}:apikey/{key_id}")
             }
         }]
     }

@@ -73,9 +73,10 @@ async fn serve_initialises_an_empty_directory_and_answers_health() {
     let server = Server::start(&data_dir, &[]);
     let printed = server.stdout_lines.join("\n");
     assert!(
-        printed.contains("Tencent SecretId:"),
-        "root credentials are printed: {printed}"
+        printed.contains("root-credentials.json") && !printed.contains("SecretKey"),
+        "without a terminal the root credentials go to a file, not the output: {printed}"
     );
+    assert!(data_dir.join("root-credentials.json").exists());
     assert_healthy(&server).await;
     let ready = super::support::send(
         server.address,
@@ -91,8 +92,8 @@ async fn serve_initialises_an_empty_directory_and_answers_health() {
 
     let again = Server::start(&data_dir, &[]);
     assert!(
-        !again.stdout_lines.join("\n").contains("SecretKey"),
-        "credentials are printed only on first start"
+        !again.stdout_lines.join("\n").contains("root credentials"),
+        "credentials are handed over only on first start"
     );
 }
 

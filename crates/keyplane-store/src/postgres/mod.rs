@@ -26,6 +26,7 @@ mod audit;
 mod changes;
 mod eas;
 mod iam;
+mod listener;
 
 use async_trait::async_trait;
 use keyplane_core::audit::{AuditEvent, AuditRecord};
@@ -45,6 +46,7 @@ pub use batcher::BatchLimits;
 use batcher::Batcher;
 pub use changes::StoreChange;
 use kept::{still_usable_after, KeptConnections};
+pub use listener::{ListenerProbe, PROBE_CHANNEL};
 use operations::{job_weight, outcome, single, Job, JobRows, Operation};
 
 use crate::codec::{
@@ -306,7 +308,11 @@ impl PostgresStore {
                     Ok(true)
                 })
             })
-            .connect_with(options.options([("enable_seqscan", "off")]))
+            .connect_with(
+                options
+                    .options([("enable_seqscan", "off")])
+                    .options(listener::SERVER_KEEPALIVE),
+            )
             .await
             .map_err(backend)?;
         migrate(&pool).await?;
@@ -368,54 +374,6 @@ impl PostgresStore {
 
     async fn begin(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
         self.pool.begin().await.map_err(backend)
-    }
-
-    /// Calls `on_change` with every change any node announces as it commits: an access key
-    /// deactivated, reactivated or deleted ([`StoreChange::Key`]), a user's permissions changed
-    /// (a policy attached or detached, the user deleted: [`StoreChange::UserPermissions`]), and
-    /// [`StoreChange::Everything`] when notifications may have been missed (on every
-    /// (re)connection, and for a payload it does not understand), so that caches drop
-    /// everything. Runs until the task is cancelled, reconnecting as needed.
-    pub async fn listen_for_changes(&self, on_change: impl Fn(StoreChange) + Send) {
-        loop {
-            let mut listener = match sqlx::postgres::PgListener::connect_with(&self.pool).await {
-                Ok(listener) => listener,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot listen for store changes; retrying");
-                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                    continue;
-                }
-            };
-            if let Err(error) = listener.listen(KEY_CHANGES_CHANNEL).await {
-                tracing::warn!(%error, "cannot listen for store changes; retrying");
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                continue;
-            }
-            // Anything changed before this point was missed.
-            on_change(StoreChange::Everything);
-            loop {
-                match listener.try_recv().await {
-                    Ok(Some(notification)) => {
-                        let change = StoreChange::from_payload(notification.payload());
-                        if change == StoreChange::Everything {
-                            tracing::warn!(
-                                payload = notification.payload(),
-                                "a store change notification was not understood; forgetting \
-                                 everything cached"
-                            );
-                        }
-                        on_change(change);
-                    }
-                    // The connection was lost and re-established: notifications were missed.
-                    Ok(None) => on_change(StoreChange::Everything),
-                    Err(error) => {
-                        tracing::warn!(%error, "listening for store changes failed; reconnecting");
-                        on_change(StoreChange::Everything);
-                        break;
-                    }
-                }
-            }
-        }
     }
 }
 
