@@ -11,11 +11,11 @@ mod server {
     pub mod eas_end_to_end;
     pub mod gateway_revocation;
     pub mod hostile_audit;
+    pub mod hostile_authorization;
+    pub mod hostile_caches;
     pub mod hostile_front;
     pub mod hostile_gateway;
     pub mod hostile_parsing;
-    pub mod hostile_authorization;
-    pub mod hostile_caches;
     pub mod hostile_secrets;
     pub mod lifecycle;
     pub mod quotas;
