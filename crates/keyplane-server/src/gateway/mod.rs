@@ -19,6 +19,7 @@
 //! `StreamlogSession`, target `cluster/service/instance/worker`, the principal and key that
 //! asked for the token, and a detail with start, end, bytes each way and how it ended).
 
+pub mod control;
 mod page;
 mod process;
 mod websocket;
@@ -40,7 +41,7 @@ use time::OffsetDateTime;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-pub use websocket::CONTROL_MARKER;
+pub use control::CONTROL_MARKER;
 use websocket::{SessionLimits, SessionReport};
 
 use crate::http::AppState;

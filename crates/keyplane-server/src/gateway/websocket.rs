@@ -21,7 +21,6 @@ use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::Full;
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
-use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
@@ -30,10 +29,9 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
+use super::control::{parse_client_text, ClientText};
 use super::process::{spawn_log, spawn_terminal};
 
-/// The first character of a client text frame that carries a control message.
-pub const CONTROL_MARKER: char = '\u{1e}';
 /// The largest message a client may send.
 const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
 /// How much terminal or log output one frame carries at most.
@@ -43,8 +41,6 @@ const EXIT_DRAIN: Duration = Duration::from_millis(300);
 /// The terminal size before the client's first resize.
 const INITIAL_COLUMNS: u16 = 80;
 const INITIAL_ROWS: u16 = 24;
-/// The largest terminal a resize may ask for, each way.
-const MAX_TERMINAL_CELLS: u16 = 1000;
 /// How many client messages may wait for the terminal to take them.
 const INPUT_QUEUE: usize = 64;
 
@@ -201,13 +197,6 @@ async fn close(socket: &mut Socket, end: &SessionEnd) {
     .await;
 }
 
-/// A control message from the client.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-enum ControlMessage {
-    Resize { cols: u16, rows: u16 },
-}
-
 /// What the terminal writer task is given.
 enum TerminalInput {
     Data(Bytes),
@@ -218,20 +207,15 @@ enum TerminalInput {
 fn terminal_input(message: Message) -> Option<TerminalInput> {
     match message {
         Message::Binary(data) => Some(TerminalInput::Data(data)),
-        Message::Text(text) => match text.as_str().strip_prefix(CONTROL_MARKER) {
-            Some(control) => match serde_json::from_str::<ControlMessage>(control) {
-                Ok(ControlMessage::Resize { cols, rows }) => Some(TerminalInput::Resize {
-                    columns: cols.clamp(1, MAX_TERMINAL_CELLS),
-                    rows: rows.clamp(1, MAX_TERMINAL_CELLS),
-                }),
-                Err(error) => {
-                    tracing::debug!(%error, "ignoring a malformed terminal control message");
-                    None
-                }
-            },
-            None => Some(TerminalInput::Data(Bytes::copy_from_slice(
-                text.as_str().as_bytes(),
+        Message::Text(text) => match parse_client_text(text.as_str()) {
+            ClientText::Input(input) => Some(TerminalInput::Data(Bytes::copy_from_slice(
+                input.as_bytes(),
             ))),
+            ClientText::Resize { columns, rows } => Some(TerminalInput::Resize { columns, rows }),
+            ClientText::Malformed(error) => {
+                tracing::debug!(%error, "ignoring a malformed terminal control message");
+                None
+            }
         },
         _ => None,
     }
