@@ -4,6 +4,9 @@
 //! the head read as UTF-8 with invalid bytes replaced.
 
 use keyplane_aliyun::envelope::{self, RawRequest};
+use keyplane_aliyun::render::{self, Format};
+use keyplane_aliyun::AliyunError;
+use serde_json::{Map, Value};
 
 /// The headers of a fuzz input, as the fuzz crate reads them.
 fn headers_of(input: &[u8]) -> Vec<(String, String)> {
@@ -47,4 +50,30 @@ fn recognition_survives_a_header_name_that_is_not_ascii() {
         headers: &with_alibaba_header,
         ..request
     }));
+}
+
+#[test]
+fn xml_answers_carry_no_character_that_xml_forbids() {
+    // Fields holding NUL, a C0 control and U+FFFE: written as they were, the XML answer was
+    // refused whole by strict parsers (no character reference may stand for them either).
+    let fields: Map<String, Value> =
+        serde_json::from_slice(include_bytes!("fuzz/render_xml_forbidden_characters.json"))
+            .unwrap();
+    let body = render::success_body(Format::Xml, "GetUser", fields.clone(), "R-1");
+    let text = String::from_utf8(body).unwrap();
+    assert!(
+        text.contains("<Message>a\u{fffd}b\u{fffd}c\u{fffd}d\te</Message>"),
+        "{text:?}"
+    );
+    let message = fields["Message"].as_str().unwrap();
+    let error = AliyunError::invalid_parameter("Name", message);
+    let body = render::error_body(Format::Xml, &error, "ims.aliyuncs.com", "Ims", "R-2");
+    let text = String::from_utf8(body).unwrap();
+    assert!(!text.contains(['\0', '\u{1f}', '\u{fffe}']), "{text:?}");
+    let json = render::success_body(Format::Json, "GetUser", fields.clone(), "R-3");
+    let parsed: Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(
+        parsed["Message"], fields["Message"],
+        "JSON carries them as they are"
+    );
 }
