@@ -6,7 +6,7 @@
 #![no_main]
 
 use keyplane_crypto::tencent::{parse_tc3_authorization, sign_tc3, verify_tc3, Tc3Request};
-use keyplane_fuzz::{HttpInput, NOW_UNIX_SECONDS};
+use keyplane_fuzz::{is_header_name, HttpInput, NOW_UNIX_SECONDS};
 use libfuzzer_sys::fuzz_target;
 
 const SECRET: &[u8] = b"FakeSecretKey000000000000000EXMP";
@@ -47,6 +47,10 @@ fuzz_target!(|data: &[u8]| {
         .iter()
         .map(String::as_str)
         .collect();
+    // A client can only send (and sign) headers whose names are HTTP tokens.
+    if !names.iter().all(|name| is_header_name(name)) {
+        return;
+    }
     let Ok(signed) = sign_tc3(
         &signed_request,
         &authorization.secret_id,
