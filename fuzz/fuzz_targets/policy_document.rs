@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(document) = std::str::from_utf8(document) else {
         return;
     };
-    let syntax = if selector % 2 == 0 {
+    let syntax = if selector.is_multiple_of(2) {
         Syntax::Ram
     } else {
         Syntax::Cam
