@@ -240,13 +240,21 @@ pub fn parse(request: &RawRequest<'_>, params: Params) -> Result<Envelope, Aliyu
     })
 }
 
+/// Whether `name` starts with `prefix`, ASCII case-insensitively. Compares bytes: slicing the
+/// `str` could split a character of a name that is not ASCII.
+fn has_prefix_ignoring_case(name: &str, prefix: &str) -> bool {
+    name.as_bytes()
+        .get(..prefix.len())
+        .is_some_and(|start| start.eq_ignore_ascii_case(prefix.as_bytes()))
+}
+
 /// Whether a request is in the Alibaba dialect: an ACS3 or ROA `Authorization`, any `x-acs-*`
 /// header, or RPC v1's `AccessKeyId` / `SignatureVersion` parameters — and no sign of the
 /// Tencent dialect (`X-TC-*` headers, a TC3 `Authorization`, a `SecretId` parameter).
 pub fn recognizes(request: &RawRequest<'_>) -> bool {
     let mut alibaba_header = false;
     for (name, value) in request.headers {
-        if name.len() >= 5 && name[..5].eq_ignore_ascii_case("x-tc-") {
+        if has_prefix_ignoring_case(name, "x-tc-") {
             return false;
         }
         if name.eq_ignore_ascii_case("authorization") {
@@ -258,7 +266,7 @@ pub fn recognizes(request: &RawRequest<'_>) -> bool {
                 alibaba_header = true;
             }
         }
-        if name.len() >= 6 && name[..6].eq_ignore_ascii_case("x-acs-") {
+        if has_prefix_ignoring_case(name, "x-acs-") {
             alibaba_header = true;
         }
     }

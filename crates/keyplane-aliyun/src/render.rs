@@ -4,6 +4,8 @@
 //! `{"AccessKeys": {"AccessKey": [...]}}`. Errors carry `RequestId`, `HostId`, `Code`,
 //! `Message` and `Recommend`, and are never rendered with status 200.
 
+use std::borrow::Cow;
+
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 use serde_json::{Map, Value};
@@ -144,8 +146,35 @@ fn write_element(writer: &mut Writer<Vec<u8>>, name: &str, value: &Value) -> std
 
 fn write_text(writer: &mut Writer<Vec<u8>>, name: &str, text: &str) -> std::io::Result<()> {
     writer.write_event(Event::Start(BytesStart::new(name)))?;
-    writer.write_event(Event::Text(BytesText::new(text)))?;
+    writer.write_event(Event::Text(BytesText::new(&xml_characters(text))))?;
     writer.write_event(Event::End(BytesEnd::new(name)))
+}
+
+/// Whether XML 1.0 allows `character` in a document (the specification's `Char`).
+fn is_xml_character(character: char) -> bool {
+    matches!(character,
+        '\t' | '\n' | '\r' | '\u{20}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
+}
+
+/// `text` with every character XML 1.0 cannot carry (the C0 controls but tab and line ends,
+/// U+FFFE and U+FFFF) replaced by U+FFFD: not even a character reference may stand for them,
+/// and the SDKs' XML parsers refuse a whole answer that holds one (an error message echoing a
+/// decoded `%00`, for example).
+fn xml_characters(text: &str) -> Cow<'_, str> {
+    if text.chars().all(is_xml_character) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|character| {
+                if is_xml_character(character) {
+                    character
+                } else {
+                    char::REPLACEMENT_CHARACTER
+                }
+            })
+            .collect(),
+    )
 }
 
 #[cfg(test)]

@@ -3,6 +3,10 @@
 //! recognised as Alibaba's, the JSON and XML shapes of answers, and EAS's pure parts: public
 //! base URLs and the token URLs made on them, the `…/token` path and the `token` parameter.
 
+mod aliyun {
+    mod fuzz_regressions;
+}
+
 use keyplane_aliyun::envelope::{self, RawRequest};
 use keyplane_aliyun::render::{self, Format};
 use keyplane_aliyun::AliyunError;

@@ -25,7 +25,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -34,11 +33,10 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 
+use super::control::{parse_client_text, ClientText};
 use super::process::{spawn_log, spawn_terminal, SessionUser};
 use super::websocket::Socket;
 
-/// The first character of a client text frame that carries a control message.
-pub const CONTROL_MARKER: char = '\u{1e}';
 /// How much terminal or log output one frame carries at most.
 const READ_CHUNK_BYTES: usize = 16 * 1024;
 /// How many output frames may wait for the client (at most this × [`READ_CHUNK_BYTES`]).
@@ -50,8 +48,6 @@ const CLOSE_FLUSH: Duration = Duration::from_secs(2);
 /// The terminal size before the client's first resize.
 const INITIAL_COLUMNS: u16 = 80;
 const INITIAL_ROWS: u16 = 24;
-/// The largest terminal a resize may ask for, each way.
-const MAX_TERMINAL_CELLS: u16 = 1000;
 /// How many client messages may wait for the terminal to take them.
 const INPUT_QUEUE: usize = 64;
 
@@ -199,13 +195,6 @@ impl Outgoing {
     }
 }
 
-/// A control message from the client.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-enum ControlMessage {
-    Resize { cols: u16, rows: u16 },
-}
-
 /// What the terminal writer task is given.
 enum TerminalInput {
     Data(Bytes),
@@ -216,20 +205,15 @@ enum TerminalInput {
 fn terminal_input(message: Message) -> Option<TerminalInput> {
     match message {
         Message::Binary(data) => Some(TerminalInput::Data(data)),
-        Message::Text(text) => match text.as_str().strip_prefix(CONTROL_MARKER) {
-            Some(control) => match serde_json::from_str::<ControlMessage>(control) {
-                Ok(ControlMessage::Resize { cols, rows }) => Some(TerminalInput::Resize {
-                    columns: cols.clamp(1, MAX_TERMINAL_CELLS),
-                    rows: rows.clamp(1, MAX_TERMINAL_CELLS),
-                }),
-                Err(error) => {
-                    tracing::debug!(%error, "ignoring a malformed terminal control message");
-                    None
-                }
-            },
-            None => Some(TerminalInput::Data(Bytes::copy_from_slice(
-                text.as_str().as_bytes(),
+        Message::Text(text) => match parse_client_text(text.as_str()) {
+            ClientText::Input(input) => Some(TerminalInput::Data(Bytes::copy_from_slice(
+                input.as_bytes(),
             ))),
+            ClientText::Resize { columns, rows } => Some(TerminalInput::Resize { columns, rows }),
+            ClientText::Malformed(error) => {
+                tracing::debug!(%error, "ignoring a malformed terminal control message");
+                None
+            }
         },
         _ => None,
     }

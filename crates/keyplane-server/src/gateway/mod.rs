@@ -27,6 +27,7 @@
 
 mod bridge;
 mod confirmation;
+pub mod control;
 mod page;
 mod process;
 mod registry;
@@ -50,8 +51,8 @@ use time::OffsetDateTime;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-pub use bridge::CONTROL_MARKER;
 use bridge::{SessionControl, SessionLimits, SessionReport};
+pub use control::CONTROL_MARKER;
 use registry::{Caps, Credential, Registry};
 pub use session_user::{SessionUser, SessionUserError, DEFAULT_SESSION_USER};
 
