@@ -18,7 +18,7 @@ rounds="${5:-3}"
 cores="$(nproc)"
 generator_core=$(( cores - 1 ))
 ticks_per_second="$(getconf CLK_TCK)"
-scratch="$(mktemp -d)"
+scratch="$(mktemp -d "${TMPDIR:-/tmp}/keyplane-bench.XXXXXX")"
 server=""
 trap 'if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi; rm -rf "$scratch"' EXIT
 

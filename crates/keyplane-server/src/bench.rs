@@ -362,7 +362,7 @@ async fn create_policy_user(target: SocketAddr, root: &Credentials) -> anyhow::R
         } else {
             json!([
                 {"effect": "allow", "action": [format!("apigw:Describe{index}*"), "apigw:EnableApiKey"],
-                 "resource": format!("qcs::apigw:ap-guangzhou:uin/*:apikey/key{index}-*")},
+                 "resource": format!("qcs::apigw::uin/*:apikey/key{index}-*")},
                 {"effect": "deny", "action": format!("cam:Delete{index}*"), "resource": "*",
                  "condition": {"ip_not_equal": {"qcs:ip": ["192.0.2.0/24"]}}},
                 {"effect": "allow", "action": ["cam:ListAttachedUserPolicies", "cam:GetUser"],
