@@ -46,8 +46,9 @@ pub fn cookie(headers: &http::HeaderMap, name: &str) -> Option<String> {
         .map(|(_, value)| value.trim().to_owned())
 }
 
-fn refusal_page(code: &str, request_id: &str) -> (&'static str, String) {
-    let (title, explanation) = match code {
+/// The page that says why a Workbench token was refused, with the refusal's status.
+fn refusal_page(refusal: &keyplane_aliyun::eas::RedemptionRefusal) -> Response<Full<Bytes>> {
+    let (title, explanation) = match refusal.error.code {
         "InstanceToken.AlreadyUsed" => (
             "This Workbench URL has already been used",
             "A Workbench URL opens one session, once.",
@@ -73,7 +74,11 @@ fn refusal_page(code: &str, request_id: &str) -> (&'static str, String) {
             "The service, instance or worker of this URL has been removed.",
         ),
     };
-    (title, format!("{explanation} (request {request_id})"))
+    page::message(
+        StatusCode::from_u16(refusal.error.status).unwrap_or(StatusCode::FORBIDDEN),
+        title,
+        &format!("{explanation} (request {})", refusal.request_id),
+    )
 }
 
 /// `GET /eas/workbench?token=…`: the confirmation page, or a page that says why not.
@@ -99,14 +104,7 @@ pub async fn show(
     };
     let stored = match state.aliyun.preview_instance_token(presentation).await {
         Ok(stored) => stored,
-        Err(refusal) => {
-            let (title, explanation) = refusal_page(refusal.error.code, &refusal.request_id);
-            return page::message(
-                StatusCode::from_u16(refusal.error.status).unwrap_or(StatusCode::FORBIDDEN),
-                title,
-                &explanation,
-            );
-        }
+        Err(refusal) => return refusal_page(&refusal),
     };
     let value = keyplane_crypto::generate::bearer_token();
     let expires_at = stored
@@ -223,14 +221,7 @@ pub async fn confirm(
     };
     let session = match state.aliyun.redeem_instance_token(presentation).await {
         Ok(session) => session,
-        Err(refusal) => {
-            let (title, explanation) = refusal_page(refusal.error.code, &refusal.request_id);
-            return page::message(
-                StatusCode::from_u16(refusal.error.status).unwrap_or(StatusCode::FORBIDDEN),
-                title,
-                &explanation,
-            );
-        }
+        Err(refusal) => return refusal_page(&refusal),
     };
     let session_id = keyplane_crypto::generate::bearer_token();
     let credential = Credential::of(&session, source_address);

@@ -514,19 +514,7 @@ async fn token_urls_default_to_the_listening_address_and_deleted_services_open_n
 
 #[test]
 fn the_public_url_and_token_lifetime_come_from_flags_then_the_file_then_defaults() {
-    use clap::Parser;
-    use keyplane_server::config::{ServeArgs, ServeConfig};
-
-    #[derive(Parser)]
-    struct Command {
-        #[command(flatten)]
-        serve: ServeArgs,
-    }
-    let resolve = |arguments: &[&str]| {
-        let mut argv = vec!["keyplane"];
-        argv.extend_from_slice(arguments);
-        ServeConfig::resolve(&Command::try_parse_from(argv).unwrap().serve)
-    };
+    let resolve = super::support::resolve_serve_arguments;
     let directory = tempfile::tempdir().unwrap();
     let file = directory.path().join("keyplane.toml");
     let file = file.to_str().unwrap();

@@ -418,19 +418,7 @@ async fn a_workbench_url_opens_only_on_a_same_origin_confirmation() {
 
 #[test]
 fn session_caps_and_the_session_user_come_from_flags_then_the_file_then_defaults() {
-    use clap::Parser;
-    use keyplane_server::config::{ServeArgs, ServeConfig};
-
-    #[derive(Parser)]
-    struct Command {
-        #[command(flatten)]
-        serve: ServeArgs,
-    }
-    let resolve = |arguments: &[&str]| {
-        let mut argv = vec!["keyplane"];
-        argv.extend_from_slice(arguments);
-        ServeConfig::resolve(&Command::try_parse_from(argv).unwrap().serve)
-    };
+    let resolve = super::support::resolve_serve_arguments;
     let directory = tempfile::tempdir().unwrap();
     let file = directory.path().join("keyplane.toml");
     let file = file.to_str().unwrap();

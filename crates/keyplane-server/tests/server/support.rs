@@ -600,3 +600,20 @@ pub fn mutate_byte(text: &str, index: usize) -> Option<String> {
     bytes[index] = if original == b'A' { b'B' } else { b'A' };
     String::from_utf8(bytes).ok()
 }
+
+/// `keyplane serve`'s configuration resolved from these arguments (flags, then the environment,
+/// then the file a `--config` names, then defaults), as the binary resolves it.
+pub fn resolve_serve_arguments(
+    arguments: &[&str],
+) -> anyhow::Result<keyplane_server::config::ServeConfig> {
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Command {
+        #[command(flatten)]
+        serve: keyplane_server::config::ServeArgs,
+    }
+    let mut argv = vec!["keyplane"];
+    argv.extend_from_slice(arguments);
+    keyplane_server::config::ServeConfig::resolve(&Command::try_parse_from(argv).unwrap().serve)
+}

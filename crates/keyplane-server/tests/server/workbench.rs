@@ -602,19 +602,7 @@ async fn the_workbench_url_opens_a_browser_session_once() {
 
 #[test]
 fn terminal_limits_come_from_flags_then_the_file_then_defaults() {
-    use clap::Parser;
-    use keyplane_server::config::{ServeArgs, ServeConfig};
-
-    #[derive(Parser)]
-    struct Command {
-        #[command(flatten)]
-        serve: ServeArgs,
-    }
-    let resolve = |arguments: &[&str]| {
-        let mut argv = vec!["keyplane"];
-        argv.extend_from_slice(arguments);
-        ServeConfig::resolve(&Command::try_parse_from(argv).unwrap().serve)
-    };
+    let resolve = super::support::resolve_serve_arguments;
     let directory = tempfile::tempdir().unwrap();
     let file = directory.path().join("keyplane.toml");
     let file = file.to_str().unwrap();
