@@ -5,6 +5,7 @@
 pub mod audit_command;
 pub mod bench;
 pub mod config;
+pub mod eas_command;
 pub mod factory;
 pub mod gateway;
 pub mod http;
