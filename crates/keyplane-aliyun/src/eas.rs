@@ -500,26 +500,7 @@ impl AliyunDialect {
         &self,
         presentation: TokenPresentation<'_>,
     ) -> Result<InstanceSession, RedemptionRefusal> {
-        let request_id = new_request_id();
-        if let Some(error) = self.throttled(
-            presentation.source_address,
-            presentation.now,
-            &request_id,
-            PRODUCT,
-        ) {
-            return Err(RedemptionRefusal { error, request_id });
-        }
-        let context = RequestContext {
-            caller: None,
-            claimed_key_id: None,
-            now: presentation.now,
-            request_id: request_id.clone(),
-            source_address: presentation.source_address.to_owned(),
-            user_agent: truncated(presentation.user_agent, 256),
-            product: PRODUCT.to_owned(),
-            action: presentation.purpose.redemption_action().to_owned(),
-            authorization: None,
-        };
+        let context = self.admit_presentation(&presentation)?;
         let token = presentation.token;
         let result = if plausible_token(token) {
             self.authority
@@ -536,25 +517,65 @@ impl AliyunDialect {
                 &keyplane_core::CoreError::InstanceTokenInvalid,
             ))
         };
-        result.map_err(|error| {
-            let event = context.audit_event(None, error.code);
-            if error.after_proof() {
-                self.authority.record_refusal_after_proof(event);
-            } else {
-                self.authority.record_refusal(event);
-            }
-            RedemptionRefusal { error, request_id }
+        result.map_err(|error| self.refuse_presentation(&context, error))
+    }
+
+    /// The context of a token presentation, unless its source address is throttled for failing
+    /// authentication (checked before the token is looked at).
+    fn admit_presentation(
+        &self,
+        presentation: &TokenPresentation<'_>,
+    ) -> Result<RequestContext, RedemptionRefusal> {
+        let request_id = new_request_id();
+        if let Some(error) = self.throttled(
+            presentation.source_address,
+            presentation.now,
+            &request_id,
+            PRODUCT,
+        ) {
+            return Err(RedemptionRefusal { error, request_id });
+        }
+        Ok(RequestContext {
+            caller: None,
+            claimed_key_id: None,
+            now: presentation.now,
+            request_id,
+            source_address: presentation.source_address.to_owned(),
+            user_agent: truncated(presentation.user_agent, 256),
+            product: PRODUCT.to_owned(),
+            action: presentation.purpose.redemption_action().to_owned(),
+            authorization: None,
         })
+    }
+
+    /// Records a refused presentation (aggregated, as refusals before authentication are;
+    /// counted against the address unless the token itself was proven) and answers it.
+    fn refuse_presentation(
+        &self,
+        context: &RequestContext,
+        error: AliyunError,
+    ) -> RedemptionRefusal {
+        let event = context.audit_event(None, error.code);
+        if error.after_proof() {
+            self.authority.record_refusal_after_proof(event);
+        } else {
+            self.authority.record_refusal(event);
+        }
+        RedemptionRefusal {
+            error,
+            request_id: context.request_id.clone(),
+        }
     }
 
     /// The token presented at the URL of `presentation.purpose`, unused and unexpired, without
     /// redeeming it (what the Workbench's confirmation page shows): the same refusals as
-    /// [`AliyunDialect::redeem_instance_token`] for an unknown, used or expired token, nothing
-    /// written and nothing audited.
+    /// [`AliyunDialect::redeem_instance_token`] for an unknown, used or expired token, under the
+    /// same failed-authentication throttle and refusal audit, and nothing burned.
     pub async fn preview_instance_token(
         &self,
         presentation: TokenPresentation<'_>,
     ) -> Result<InstanceToken, RedemptionRefusal> {
+        let context = self.admit_presentation(&presentation)?;
         let token = presentation.token;
         let result = if plausible_token(token) {
             self.authority
@@ -567,10 +588,7 @@ impl AliyunDialect {
         } else {
             Err(keyplane_core::CoreError::InstanceTokenInvalid)
         };
-        result.map_err(|error| RedemptionRefusal {
-            error: AliyunError::from_core(&error),
-            request_id: new_request_id(),
-        })
+        result.map_err(|error| self.refuse_presentation(&context, AliyunError::from_core(&error)))
     }
 }
 
