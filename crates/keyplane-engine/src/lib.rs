@@ -22,6 +22,7 @@
 //! [`serve`] adds the last phase, [`Renderer::render`], for dialects that answer over HTTP.
 
 pub mod actions;
+pub mod code_table;
 
 use std::future::Future;
 
