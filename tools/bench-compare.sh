@@ -7,8 +7,10 @@
 #
 #   tools/bench-compare.sh BEFORE_BINARY AFTER_BINARY [SECONDS] [CONCURRENCY] [ROUNDS]
 #
-# Scenarios: GET /healthz, signed TC3 ListAccessKeys by the root, and the same by a sub-user
-# holding ten policies. The generator is AFTER_BINARY's `bench` for both builds.
+# Scenarios (SCENARIOS overrides the list): GET /healthz, signed TC3 ListAccessKeys by the root,
+# the same by a sub-user holding ten policies, signed ACS3 IMS ListAccessKeys by the root (a fresh
+# nonce each), and durable TC3 CreateAccessKey + DeleteAccessKey pairs. The generator is
+# AFTER_BINARY's `bench` for both builds.
 set -euo pipefail
 before="${1:?BEFORE_BINARY}"
 after="${2:?AFTER_BINARY}"
@@ -40,6 +42,7 @@ measure() { # label binary scenario
   [ -n "$address" ] || { cat "$data/server.out"; exit 1; }
   local credentials=(--credentials "$data/root.json")
   [ "$scenario" = healthz ] && credentials=()
+  [ "$scenario" = create-access-key ] && credentials+=(--data-dir "$data")
   local run=(taskset -c "$generator_core" "$after" bench --target "$address" --concurrency "$concurrency" --scenario "$scenario" "${credentials[@]}" --json)
   "${run[@]}" --duration 2 --warmup 0 > /dev/null
   local start end result
@@ -60,7 +63,7 @@ PY
 echo "machine: $cores cores, $(uname -r); server on core 0 (1 worker thread), generator on core $generator_core; ${seconds}s per run, concurrency $concurrency, $rounds rounds"
 for round in $(seq 1 "$rounds"); do
   echo "round $round"
-  for scenario in healthz list-access-keys list-access-keys-with-policies; do
+  for scenario in ${SCENARIOS:-healthz list-access-keys list-access-keys-with-policies aliyun-list-access-keys create-access-key}; do
     measure before "$before" "$scenario"
     measure after "$after" "$scenario"
   done

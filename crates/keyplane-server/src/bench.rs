@@ -1,5 +1,5 @@
 //! `keyplane bench`: the project's load generator. It signs every request exactly as the
-//! official SDKs do (TC3-HMAC-SHA256, POST, JSON), drives a running server over keep-alive
+//! official SDKs do (TC3-HMAC-SHA256, POST, JSON; ACS3-HMAC-SHA256 for the Alibaba read), drives a running server over keep-alive
 //! HTTP/1.1 connections (one per concurrent worker) for a fixed duration, checks every answer,
 //! and reports throughput and latency percentiles. Every performance figure in docs/ comes
 //! from it.
@@ -38,6 +38,9 @@ pub enum Scenario {
     /// statements, denies and source-address conditions among them), set up through the API
     /// by the root first: the cost of authorization against `list-access-keys` by the root.
     ListAccessKeysWithPolicies,
+    /// Signed IMS `ListAccessKeys` by the root, ACS3-HMAC-SHA256 as the Python SDK signs it,
+    /// with a fresh signature nonce every request: the Alibaba read beside `list-access-keys`.
+    AliyunListAccessKeys,
 }
 
 /// How many policies the sub-user of `list-access-keys-with-policies` holds.
@@ -80,6 +83,8 @@ pub struct BenchArgs {
 struct Credentials {
     secret_id: String,
     secret_key: String,
+    /// The root's Alibaba access key, when the credentials file has one.
+    aliyun: Option<(String, String)>,
 }
 
 /// One request to send.
@@ -107,10 +112,64 @@ fn read_credentials(path: &PathBuf) -> anyhow::Result<Credentials> {
             .map(str::to_owned)
             .with_context(|| format!("the credentials file has no tencent.{name}"))
     };
+    let aliyun = match (
+        value["aliyun"]["access_key_id"].as_str(),
+        value["aliyun"]["access_key_secret"].as_str(),
+    ) {
+        (Some(id), Some(secret)) => Some((id.to_owned(), secret.to_owned())),
+        _ => None,
+    };
     Ok(Credentials {
         secret_id: field("secret_id")?,
         secret_key: field("secret_key")?,
+        aliyun,
     })
+}
+
+/// Signs IMS `ListAccessKeys` as the Alibaba Python SDK does (ACS3-HMAC-SHA256, POST, empty
+/// body, every `x-acs-*` header, `accept` and `host` signed), with a fresh nonce.
+fn aliyun_signed_request(
+    host: &str,
+    access_key_id: &str,
+    access_key_secret: &str,
+) -> anyhow::Result<Request<Full<Bytes>>> {
+    let date = SystemClock
+        .now()
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+        ))
+        .context("formatting x-acs-date")?;
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    let payload_hash = keyplane_crypto::aliyun::acs3_hashed_payload(b"");
+    let headers = [
+        ("host", host),
+        ("x-acs-version", "2019-08-15"),
+        ("x-acs-action", "ListAccessKeys"),
+        ("x-acs-date", date.as_str()),
+        ("x-acs-signature-nonce", nonce.as_str()),
+        ("accept", "application/json"),
+        ("x-acs-content-sha256", payload_hash.as_str()),
+    ];
+    let signed_headers: Vec<String> = headers.iter().map(|(name, _)| (*name).to_owned()).collect();
+    let authorization = keyplane_crypto::aliyun::sign_acs3(
+        &keyplane_crypto::aliyun::AliyunRequest {
+            method: "POST",
+            raw_path: "/",
+            raw_query: "",
+            headers: &headers,
+            body: b"",
+        },
+        access_key_id,
+        &signed_headers,
+        access_key_secret.as_bytes(),
+    );
+    let mut request = Request::builder().method(Method::POST).uri("/");
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    Ok(request
+        .header("Authorization", authorization)
+        .body(Full::new(Bytes::new()))?)
 }
 
 /// Signs `call` as the Python SDK does (TC3, POST, JSON; `content-type;host` signed).
@@ -234,6 +293,14 @@ async fn run_worker(
                 };
                 let body = exchange(&mut sender, signed_request(&host, signer, &call)?).await;
                 matches!(body, Ok(body) if !error_in(&body))
+            }
+            Scenario::AliyunListAccessKeys => {
+                let (key_id, secret) = credentials
+                    .as_deref()
+                    .and_then(|credentials| credentials.aliyun.as_ref())
+                    .context("the credentials file has no aliyun key")?;
+                let request = aliyun_signed_request(&host, key_id, secret)?;
+                exchange(&mut sender, request).await.is_ok()
             }
             Scenario::CreateAccessKey => {
                 let signer = signer.as_mut().context("credentials are required")?;
@@ -392,6 +459,7 @@ async fn create_policy_user(target: SocketAddr, root: &Credentials) -> anyhow::R
         .await?;
     }
     Ok(Credentials {
+        aliyun: None,
         secret_id: added["SecretId"]
             .as_str()
             .context("AddUser gave no SecretId")?
