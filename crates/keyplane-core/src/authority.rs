@@ -31,6 +31,7 @@ use crate::rules;
 use crate::store::{ApiKeyChange, DeleteUserOptions, NewAccessKey, NewAccount, Store, StoreError};
 use crate::template::{CommandTemplate, TemplateValues};
 use crate::usage::{latest, UsageTracker};
+use crate::validation::{Field, Violation};
 
 mod audit_log;
 
@@ -1193,15 +1194,11 @@ impl Authority {
                 let key_id = request
                     .key_id
                     .clone()
-                    .ok_or_else(|| CoreError::MissingValue {
-                        parameter: "AccessKeyId".to_owned(),
-                    })?;
+                    .ok_or_else(|| CoreError::invalid(Field::ApiKeyId, Violation::Missing))?;
                 let secret = request
                     .secret
                     .clone()
-                    .ok_or_else(|| CoreError::MissingValue {
-                        parameter: "AccessKeySecret".to_owned(),
-                    })?;
+                    .ok_or_else(|| CoreError::invalid(Field::ApiKeySecret, Violation::Missing))?;
                 rules::check_manual_api_key_id(&key_id)?;
                 rules::check_manual_api_key_secret(secret.expose())?;
                 Some((key_id, secret))
@@ -1339,9 +1336,7 @@ impl Authority {
                 secret
             }
             (ApiKeyType::Manual, None) => {
-                return Err(CoreError::MissingValue {
-                    parameter: "AccessKeySecret".to_owned(),
-                })
+                return Err(CoreError::invalid(Field::ApiKeySecret, Violation::Missing))
             }
             (ApiKeyType::Auto, Some(_)) => {
                 return Err(CoreError::UnsupportedOperation {
@@ -1515,10 +1510,20 @@ impl Authority {
         context: &RequestContext,
         request: RegistrationRequest,
     ) -> Result<Redemption, CoreError> {
-        rules::check_source_server_field("name", &request.name, 1, 128)?;
-        rules::check_source_server_field("hostname", &request.hostname, 1, 255)?;
-        rules::check_source_server_field("os", &request.operating_system, 1, 128)?;
-        rules::check_source_server_field("fingerprint", &request.fingerprint, 8, 256)?;
+        rules::check_source_server_field(Field::SourceServerName, &request.name, 1, 128)?;
+        rules::check_source_server_field(Field::SourceServerHostname, &request.hostname, 1, 255)?;
+        rules::check_source_server_field(
+            Field::SourceServerOperatingSystem,
+            &request.operating_system,
+            1,
+            128,
+        )?;
+        rules::check_source_server_field(
+            Field::SourceServerFingerprint,
+            &request.fingerprint,
+            8,
+            256,
+        )?;
         let stored = self
             .store
             .activation_code(&request.activation_code_id)
@@ -1573,18 +1578,16 @@ impl Authority {
         request: NewEasServiceRequest,
     ) -> Result<EasService, CoreError> {
         context.operator_or_authorized(account_id)?;
-        rules::check_eas_name("ClusterId", &request.cluster)?;
-        rules::check_eas_name("ServiceName", &request.name)?;
-        let template = |parameter: &str, text: &str| {
-            CommandTemplate::parse(text).map_err(|error| CoreError::InvalidValue {
-                parameter: parameter.to_owned(),
-                reason: error.to_string(),
-            })
+        rules::check_eas_name(Field::EasCluster, &request.cluster)?;
+        rules::check_eas_name(Field::EasServiceName, &request.name)?;
+        let template = |field: Field, text: &str| {
+            CommandTemplate::parse(text)
+                .map_err(|error| CoreError::invalid(field, Violation::Template(error)))
         };
         let service = EasService {
             account_id,
-            exec_template: template("ExecTemplate", &request.exec_template)?,
-            log_template: template("LogTemplate", &request.log_template)?,
+            exec_template: template(Field::EasExecTemplate, &request.exec_template)?,
+            log_template: template(Field::EasLogTemplate, &request.log_template)?,
             cluster: request.cluster,
             name: request.name,
             created_at: context.now,
@@ -1621,22 +1624,27 @@ impl Authority {
         request: NewEasInstanceRequest,
     ) -> Result<EasInstance, CoreError> {
         context.operator_or_authorized(account_id)?;
-        rules::check_eas_name("ClusterId", &request.cluster)?;
-        rules::check_eas_name("ServiceName", &request.service)?;
-        rules::check_eas_name("InstanceName", &request.name)?;
+        rules::check_eas_name(Field::EasCluster, &request.cluster)?;
+        rules::check_eas_name(Field::EasServiceName, &request.service)?;
+        rules::check_eas_name(Field::EasInstanceName, &request.name)?;
         if request.workers.is_empty() || request.workers.len() > MAX_WORKERS_PER_INSTANCE {
-            return Err(CoreError::InvalidValue {
-                parameter: "WorkerName".to_owned(),
-                reason: format!("an instance has 1 to {MAX_WORKERS_PER_INSTANCE} workers"),
-            });
+            return Err(CoreError::invalid(
+                Field::EasWorkerName,
+                Violation::EntryCount {
+                    minimum: 1,
+                    maximum: MAX_WORKERS_PER_INSTANCE,
+                },
+            ));
         }
         for (index, worker) in request.workers.iter().enumerate() {
-            rules::check_eas_name("WorkerName", worker)?;
+            rules::check_eas_name(Field::EasWorkerName, worker)?;
             if request.workers[..index].contains(worker) {
-                return Err(CoreError::InvalidValue {
-                    parameter: "WorkerName".to_owned(),
-                    reason: format!("the worker {worker} is listed twice"),
-                });
+                return Err(CoreError::invalid(
+                    Field::EasWorkerName,
+                    Violation::Duplicate {
+                        value: worker.clone(),
+                    },
+                ));
             }
         }
         let instance = EasInstance {

@@ -11,6 +11,7 @@ use crate::audit::{AuditEvent, OUTCOME_SUCCESS};
 use crate::error::CoreError;
 use crate::refusal_audit::Aggregate;
 use crate::store::PruneAudit;
+use crate::validation::{Field, Violation};
 
 impl Authority {
     /// Records the audit event of a refused request, written by [`Authority::flush`]. A
@@ -187,19 +188,14 @@ impl Authority {
         older_than: time::Duration,
     ) -> Result<u64, CoreError> {
         if older_than.is_negative() {
-            return Err(CoreError::InvalidValue {
-                parameter: "older-than".to_owned(),
-                reason: "must not be negative".to_owned(),
-            });
+            return Err(CoreError::invalid(
+                Field::AuditRetention,
+                Violation::Negative,
+            ));
         }
-        let cutoff =
-            context
-                .now
-                .checked_sub(older_than)
-                .ok_or_else(|| CoreError::InvalidValue {
-                    parameter: "older-than".to_owned(),
-                    reason: "reaches before the calendar's start".to_owned(),
-                })?;
+        let cutoff = context.now.checked_sub(older_than).ok_or_else(|| {
+            CoreError::invalid(Field::AuditRetention, Violation::BeforeCalendarStart)
+        })?;
         let cutoff_text = cutoff
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
