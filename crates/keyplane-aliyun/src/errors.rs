@@ -51,8 +51,8 @@ impl Product {
 }
 
 /// The request parameter (or, for the SMC agent's registration, the JSON body field) that
-/// carries `field` in Alibaba requests.
-fn parameter_name(field: Field) -> Cow<'static, str> {
+/// carries `field` in Alibaba requests. Operator commands name refused values the same way.
+pub fn parameter_name(field: Field) -> Cow<'static, str> {
     let name = match field {
         Field::UserName | Field::ActivationCodeName => "Name",
         Field::AccessKeyDescription | Field::ActivationCodeDescription => "Description",

@@ -129,7 +129,7 @@ impl Violation {
     pub fn reason(&self, field: Field) -> String {
         match self {
             Violation::Missing => String::new(),
-            Violation::Format => format!("must be {}", format_of(field)),
+            Violation::Format => format!("must be {}", field.format()),
             Violation::Length { minimum, maximum } => {
                 format!("must be {minimum} to {maximum} characters")
             }
@@ -165,7 +165,8 @@ impl Violation {
     }
 }
 
-/// The sentence a [`crate::CoreError::Invalid`] displays as (operator commands print it).
+/// The sentence a [`crate::CoreError::Invalid`] displays as, in the domain's words (operator
+/// commands name the parameter instead, as the dialects do).
 pub(crate) fn describe(field: Field, violation: &Violation) -> String {
     match violation {
         Violation::Missing => format!("the {field} is required"),
@@ -173,27 +174,30 @@ pub(crate) fn describe(field: Field, violation: &Violation) -> String {
     }
 }
 
-/// The format a [`Violation::Format`] of `field` broke, in words.
-fn format_of(field: Field) -> String {
-    let words = match field {
-        Field::AccessKeyDescription => "characters matching [\\w+=,.@:/-]",
-        Field::UserName => "1 to 64 characters of letters, digits and +=,.@_-",
-        Field::ApiKeyId => return manual_key_format(MANUAL_API_KEY_ID_LENGTH),
-        Field::ApiKeySecret => return manual_key_format(MANUAL_API_KEY_SECRET_LENGTH),
-        Field::ActivationCodeName => {
-            "2 to 128 characters, starting with a letter or a Chinese character and not with \
-             http:// or https://, of letters, digits, colons (:), underscores (_) and hyphens (-)"
-        }
-        Field::EasCluster
-        | Field::EasServiceName
-        | Field::EasInstanceName
-        | Field::EasWorkerName => {
-            "1 to 128 characters of letters, digits, '.', '_' and '-', starting with a letter or \
-             a digit"
-        }
-        _ => "of the documented format",
-    };
-    words.to_owned()
+impl Field {
+    /// The format, in words, that a [`Violation::Format`] of this field broke ("1 to 64
+    /// characters of letters, digits and +=,.@_-").
+    pub fn format(self) -> String {
+        let words = match self {
+            Field::AccessKeyDescription => "characters matching [\\w+=,.@:/-]",
+            Field::UserName => "1 to 64 characters of letters, digits and +=,.@_-",
+            Field::ApiKeyId => return manual_key_format(MANUAL_API_KEY_ID_LENGTH),
+            Field::ApiKeySecret => return manual_key_format(MANUAL_API_KEY_SECRET_LENGTH),
+            Field::ActivationCodeName => {
+                "2 to 128 characters, starting with a letter or a Chinese character and not with \
+                 http:// or https://, of letters, digits, colons (:), underscores (_) and hyphens (-)"
+            }
+            Field::EasCluster
+            | Field::EasServiceName
+            | Field::EasInstanceName
+            | Field::EasWorkerName => {
+                "1 to 128 characters of letters, digits, '.', '_' and '-', starting with a letter or \
+                 a digit"
+            }
+            _ => "of the documented format",
+        };
+        words.to_owned()
+    }
 }
 
 fn manual_key_format((minimum, maximum): (usize, usize)) -> String {
