@@ -70,7 +70,7 @@ pub const DEFAULT_CACHE_TIME_TO_LIVE: std::time::Duration = std::time::Duration:
 impl Default for AuthorityConfig {
     fn default() -> Self {
         Self {
-            rate_limits: RateLimits::published_defaults(),
+            rate_limits: RateLimits::default(),
             api_keys_per_account: rules::DEFAULT_API_KEYS_PER_ACCOUNT,
             key_cache_capacity: 1_000_000,
             instance_token_ttl: time::Duration::seconds(rules::DEFAULT_INSTANCE_TOKEN_TTL_SECONDS),

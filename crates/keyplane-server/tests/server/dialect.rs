@@ -87,7 +87,7 @@ async fn harness_with(rate_limits: RateLimits, settings: TencentSettings) -> Har
 }
 
 fn unlimited() -> RateLimits {
-    let mut limits = RateLimits::published_defaults();
+    let mut limits = keyplane_server::config::default_rate_limits();
     limits.disable();
     limits
 }
@@ -372,7 +372,7 @@ async fn the_signature_window_is_five_minutes_either_way() {
 
 #[tokio::test]
 async fn rate_limits_follow_the_published_defaults_on_the_injected_clock() {
-    let harness = harness(RateLimits::published_defaults()).await;
+    let harness = harness(keyplane_server::config::default_rate_limits()).await;
     for _ in 0..20 {
         let response = call(
             &harness,
