@@ -7,7 +7,8 @@ use std::sync::atomic::Ordering;
 use time::OffsetDateTime;
 
 use super::{Authority, RequestContext, AUDIT_BUFFER_LIMIT};
-use crate::audit::{AuditEvent, OUTCOME_SUCCESS};
+use crate::audit::{AuditEvent, AuditRecord};
+
 use crate::error::CoreError;
 use crate::refusal_audit::Aggregate;
 use crate::store::PruneAudit;
@@ -199,11 +200,20 @@ impl Authority {
         let cutoff_text = cutoff
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
-        let event = context.audit_event(Some("audit".to_owned()), OUTCOME_SUCCESS);
+        let event = context.success("audit".to_owned());
         let audit: PruneAudit = Box::new(move |removed| AuditEvent {
             detail: Some(format!("removed={removed} before={cutoff_text}")),
             ..event
         });
         Ok(self.store.prune_audit_events(cutoff, audit).await?)
+    }
+
+    /// Audit records after `after`, for operators.
+    pub async fn audit_records(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, CoreError> {
+        Ok(self.store.audit_records(after, limit).await?)
     }
 }
