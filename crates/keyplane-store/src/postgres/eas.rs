@@ -3,15 +3,17 @@
 //! redeeming one token at once exactly one marks it used; the audit event is written in the
 //! same transaction.
 
+use async_trait::async_trait;
 use keyplane_core::audit::AuditEvent;
 use keyplane_core::model::{EasInstance, EasService, InstanceToken, InstanceTokenPurpose};
+use keyplane_core::store::{EasStore, StoreError};
 use keyplane_core::template::CommandTemplate;
-use keyplane_core::StoreError;
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use time::OffsetDateTime;
 
-use super::{backend, commit, decode, insert_audit, time_column, violated_constraint};
+use super::audit::insert_audit;
+use super::{backend, commit, decode, time_column, violated_constraint, PostgresStore};
 use crate::codec::{as_i64, as_u64, nanos, strings_from_json, strings_to_json, time_from_nanos};
 
 const SERVICE_COLUMNS: &str = "account_id, cluster, name, exec_template, log_template, created_at";
@@ -33,7 +35,7 @@ fn template_column(row: &PgRow, column: &str) -> Result<CommandTemplate, StoreEr
         .map_err(|error| StoreError::Backend(format!("stored command template: {error}")))
 }
 
-fn service_from_row(row: &PgRow) -> Result<EasService, StoreError> {
+fn decode_service(row: &PgRow) -> Result<EasService, StoreError> {
     Ok(EasService {
         account_id: as_u64(row.try_get("account_id").map_err(backend)?),
         cluster: row.try_get("cluster").map_err(backend)?,
@@ -44,7 +46,7 @@ fn service_from_row(row: &PgRow) -> Result<EasService, StoreError> {
     })
 }
 
-fn instance_from_row(row: &PgRow) -> Result<EasInstance, StoreError> {
+fn decode_instance(row: &PgRow) -> Result<EasInstance, StoreError> {
     let workers: String = row.try_get("workers").map_err(backend)?;
     Ok(EasInstance {
         account_id: as_u64(row.try_get("account_id").map_err(backend)?),
@@ -56,7 +58,7 @@ fn instance_from_row(row: &PgRow) -> Result<EasInstance, StoreError> {
     })
 }
 
-fn token_from_row(row: &PgRow) -> Result<InstanceToken, StoreError> {
+fn decode_token(row: &PgRow) -> Result<InstanceToken, StoreError> {
     let purpose: String = row.try_get("purpose").map_err(backend)?;
     let used_at: Option<i64> = row.try_get("used_at").map_err(backend)?;
     Ok(InstanceToken {
@@ -122,7 +124,7 @@ pub(super) async fn find_service(
     .fetch_optional(pool)
     .await
     .map_err(backend)?;
-    row.map(|row| service_from_row(&row)).transpose()
+    row.map(|row| decode_service(&row)).transpose()
 }
 
 pub(super) async fn list_services(
@@ -137,7 +139,7 @@ pub(super) async fn list_services(
     .fetch_all(pool)
     .await
     .map_err(backend)?;
-    rows.iter().map(service_from_row).collect()
+    rows.iter().map(decode_service).collect()
 }
 
 pub(super) async fn delete_service(
@@ -214,7 +216,7 @@ pub(super) async fn find_instance(
     .fetch_optional(pool)
     .await
     .map_err(backend)?;
-    row.map(|row| instance_from_row(&row)).transpose()
+    row.map(|row| decode_instance(&row)).transpose()
 }
 
 pub(super) async fn list_instances(
@@ -233,7 +235,7 @@ pub(super) async fn list_instances(
     .fetch_all(pool)
     .await
     .map_err(backend)?;
-    rows.iter().map(instance_from_row).collect()
+    rows.iter().map(decode_instance).collect()
 }
 
 pub(super) async fn remove_instance(
@@ -312,7 +314,7 @@ pub(super) async fn find_token(
     .fetch_optional(pool)
     .await
     .map_err(backend)?;
-    row.map(|row| token_from_row(&row)).transpose()
+    row.map(|row| decode_token(&row)).transpose()
 }
 
 pub(super) async fn burn_token(
@@ -332,7 +334,7 @@ pub(super) async fn burn_token(
     .await
     .map_err(backend)?;
     let mut token = row
-        .map(|row| token_from_row(&row))
+        .map(|row| decode_token(&row))
         .transpose()?
         .filter(|token| token.purpose == purpose)
         .ok_or(StoreError::InstanceTokenNotFound)?;
@@ -366,4 +368,115 @@ pub(super) async fn forget_expired_tokens(
             .map_err(backend)?
             .rows_affected(),
     )
+}
+
+#[async_trait]
+impl EasStore for PostgresStore {
+    async fn create_eas_service(
+        &self,
+        service: EasService,
+        audit: AuditEvent,
+    ) -> Result<EasService, StoreError> {
+        insert_service(self.begin().await?, &service, &audit).await?;
+        Ok(service)
+    }
+
+    async fn eas_service(
+        &self,
+        account_id: u64,
+        cluster: &str,
+        name: &str,
+    ) -> Result<Option<EasService>, StoreError> {
+        find_service(&self.pool, account_id, cluster, name).await
+    }
+
+    async fn list_eas_services(&self, account_id: u64) -> Result<Vec<EasService>, StoreError> {
+        list_services(&self.pool, account_id).await
+    }
+
+    async fn delete_eas_service(
+        &self,
+        account_id: u64,
+        cluster: &str,
+        name: &str,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError> {
+        delete_service(self.begin().await?, account_id, cluster, name, &audit).await
+    }
+
+    async fn add_eas_instance(
+        &self,
+        instance: EasInstance,
+        audit: AuditEvent,
+    ) -> Result<EasInstance, StoreError> {
+        insert_instance(self.begin().await?, &instance, &audit).await?;
+        Ok(instance)
+    }
+
+    async fn eas_instance(
+        &self,
+        account_id: u64,
+        cluster: &str,
+        service: &str,
+        name: &str,
+    ) -> Result<Option<EasInstance>, StoreError> {
+        find_instance(&self.pool, account_id, cluster, service, name).await
+    }
+
+    async fn list_eas_instances(
+        &self,
+        account_id: u64,
+        cluster: &str,
+        service: &str,
+    ) -> Result<Vec<EasInstance>, StoreError> {
+        list_instances(&self.pool, account_id, cluster, service).await
+    }
+
+    async fn remove_eas_instance(
+        &self,
+        account_id: u64,
+        cluster: &str,
+        service: &str,
+        name: &str,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError> {
+        remove_instance(
+            self.begin().await?,
+            account_id,
+            cluster,
+            service,
+            name,
+            &audit,
+        )
+        .await
+    }
+
+    async fn create_instance_tokens(
+        &self,
+        tokens: Vec<InstanceToken>,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError> {
+        insert_tokens(self.begin().await?, &tokens, &audit).await
+    }
+
+    async fn instance_token(&self, token_hash: &[u8]) -> Result<Option<InstanceToken>, StoreError> {
+        find_token(&self.pool, token_hash).await
+    }
+
+    async fn burn_instance_token(
+        &self,
+        token_hash: &[u8],
+        purpose: InstanceTokenPurpose,
+        now: OffsetDateTime,
+        audit: AuditEvent,
+    ) -> Result<InstanceToken, StoreError> {
+        burn_token(self.begin().await?, token_hash, purpose, now, &audit).await
+    }
+
+    async fn forget_expired_instance_tokens(
+        &self,
+        expired_before: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        forget_expired_tokens(&self.pool, expired_before).await
+    }
 }

@@ -3,15 +3,17 @@
 //! runs on the single writer, so reading its state and marking it used happen in one
 //! serialised transaction.
 
+use async_trait::async_trait;
 use keyplane_core::audit::AuditEvent;
 use keyplane_core::model::{EasInstance, EasService, InstanceToken, InstanceTokenPurpose};
+use keyplane_core::store::{EasStore, StoreError};
 use keyplane_core::template::CommandTemplate;
-use keyplane_core::StoreError;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use time::OffsetDateTime;
 
+use super::audit::insert_audit;
 use super::worker::backend;
-use super::{conversion_error, from_nanos, insert_audit, is_unique_violation};
+use super::{conversion_error, from_nanos, is_unique_violation, SqliteStore};
 use crate::codec::{as_i64, as_u64, nanos, strings_from_json, strings_to_json};
 
 const SERVICE_COLUMNS: &str = "account_id, cluster, name, exec_template, log_template, created_at";
@@ -27,7 +29,7 @@ fn template_from_json(text: &str) -> rusqlite::Result<CommandTemplate> {
         .map_err(|error| conversion_error(format!("stored command template: {error}")))
 }
 
-fn service_from_row(row: &Row<'_>) -> rusqlite::Result<EasService> {
+fn decode_service(row: &Row<'_>) -> rusqlite::Result<EasService> {
     let exec_template: String = row.get(3)?;
     let log_template: String = row.get(4)?;
     Ok(EasService {
@@ -40,7 +42,7 @@ fn service_from_row(row: &Row<'_>) -> rusqlite::Result<EasService> {
     })
 }
 
-fn instance_from_row(row: &Row<'_>) -> rusqlite::Result<EasInstance> {
+fn decode_instance(row: &Row<'_>) -> rusqlite::Result<EasInstance> {
     let workers: String = row.get(4)?;
     Ok(EasInstance {
         account_id: as_u64(row.get(0)?),
@@ -52,7 +54,7 @@ fn instance_from_row(row: &Row<'_>) -> rusqlite::Result<EasInstance> {
     })
 }
 
-fn token_from_row(row: &Row<'_>) -> rusqlite::Result<InstanceToken> {
+fn decode_token(row: &Row<'_>) -> rusqlite::Result<InstanceToken> {
     let purpose: String = row.get(2)?;
     let used_at: Option<i64> = row.get(12)?;
     Ok(InstanceToken {
@@ -109,7 +111,7 @@ pub(super) fn find_service(
         ))
         .and_then(|mut statement| {
             statement
-                .query_row(params![as_i64(account_id), cluster, name], service_from_row)
+                .query_row(params![as_i64(account_id), cluster, name], decode_service)
                 .optional()
         })
         .map_err(backend)
@@ -126,7 +128,7 @@ pub(super) fn list_services(
         ))
         .map_err(backend)?;
     let rows = statement
-        .query_map([as_i64(account_id)], service_from_row)
+        .query_map([as_i64(account_id)], decode_service)
         .map_err(backend)?;
     rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
 }
@@ -200,7 +202,7 @@ pub(super) fn find_instance(
             statement
                 .query_row(
                     params![as_i64(account_id), cluster, service, name],
-                    instance_from_row,
+                    decode_instance,
                 )
                 .optional()
         })
@@ -222,7 +224,7 @@ pub(super) fn list_instances(
     let rows = statement
         .query_map(
             params![as_i64(account_id), cluster, service],
-            instance_from_row,
+            decode_instance,
         )
         .map_err(backend)?;
     rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
@@ -295,7 +297,7 @@ pub(super) fn find_token(
         .prepare_cached(&format!(
             "SELECT {TOKEN_COLUMNS} FROM eas_instance_tokens WHERE token_hash = ?1"
         ))
-        .and_then(|mut statement| statement.query_row([token_hash], token_from_row).optional())
+        .and_then(|mut statement| statement.query_row([token_hash], decode_token).optional())
         .map_err(backend)
 }
 
@@ -339,4 +341,151 @@ pub(super) fn forget_expired_tokens(
         )
         .map(|removed| removed as u64)
         .map_err(backend)
+}
+
+#[async_trait]
+impl EasStore for SqliteStore {
+    async fn create_eas_service(
+        &self,
+        service: EasService,
+        audit: AuditEvent,
+    ) -> Result<EasService, StoreError> {
+        self.connections
+            .write(move |connection| {
+                insert_service(connection, &service, &audit)?;
+                Ok(service)
+            })
+            .await
+    }
+
+    async fn eas_service(
+        &self,
+        account_id: u64,
+        cluster: &str,
+        name: &str,
+    ) -> Result<Option<EasService>, StoreError> {
+        let (cluster, name) = (cluster.to_owned(), name.to_owned());
+        // The registry is changed by `keyplane eas` from other processes: read fresh.
+        self.connections
+            .read_fresh(move |connection| find_service(connection, account_id, &cluster, &name))
+            .await
+    }
+
+    async fn list_eas_services(&self, account_id: u64) -> Result<Vec<EasService>, StoreError> {
+        self.connections
+            .read_fresh(move |connection| list_services(connection, account_id))
+            .await
+    }
+
+    async fn delete_eas_service(
+        &self,
+        account_id: u64,
+        cluster: &str,
+        name: &str,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError> {
+        let (cluster, name) = (cluster.to_owned(), name.to_owned());
+        self.connections
+            .write(move |connection| {
+                delete_service(connection, account_id, &cluster, &name, &audit)
+            })
+            .await
+    }
+
+    async fn add_eas_instance(
+        &self,
+        instance: EasInstance,
+        audit: AuditEvent,
+    ) -> Result<EasInstance, StoreError> {
+        self.connections
+            .write(move |connection| {
+                insert_instance(connection, &instance, &audit)?;
+                Ok(instance)
+            })
+            .await
+    }
+
+    async fn eas_instance(
+        &self,
+        account_id: u64,
+        cluster: &str,
+        service: &str,
+        name: &str,
+    ) -> Result<Option<EasInstance>, StoreError> {
+        let (cluster, service, name) = (cluster.to_owned(), service.to_owned(), name.to_owned());
+        self.connections
+            .read_fresh(move |connection| {
+                find_instance(connection, account_id, &cluster, &service, &name)
+            })
+            .await
+    }
+
+    async fn list_eas_instances(
+        &self,
+        account_id: u64,
+        cluster: &str,
+        service: &str,
+    ) -> Result<Vec<EasInstance>, StoreError> {
+        let (cluster, service) = (cluster.to_owned(), service.to_owned());
+        self.connections
+            .read_fresh(move |connection| {
+                list_instances(connection, account_id, &cluster, &service)
+            })
+            .await
+    }
+
+    async fn remove_eas_instance(
+        &self,
+        account_id: u64,
+        cluster: &str,
+        service: &str,
+        name: &str,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError> {
+        let (cluster, service, name) = (cluster.to_owned(), service.to_owned(), name.to_owned());
+        self.connections
+            .write(move |connection| {
+                remove_instance(connection, account_id, &cluster, &service, &name, &audit)
+            })
+            .await
+    }
+
+    async fn create_instance_tokens(
+        &self,
+        tokens: Vec<InstanceToken>,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError> {
+        self.connections
+            .write(move |connection| insert_tokens(connection, &tokens, &audit))
+            .await
+    }
+
+    async fn instance_token(&self, token_hash: &[u8]) -> Result<Option<InstanceToken>, StoreError> {
+        let token_hash = token_hash.to_vec();
+        self.connections
+            .read(move |connection| find_token(connection, &token_hash))
+            .await
+    }
+
+    async fn burn_instance_token(
+        &self,
+        token_hash: &[u8],
+        purpose: InstanceTokenPurpose,
+        now: OffsetDateTime,
+        audit: AuditEvent,
+    ) -> Result<InstanceToken, StoreError> {
+        let token_hash = token_hash.to_vec();
+        self.connections
+            .write(move |connection| burn_token(connection, &token_hash, purpose, now, &audit))
+            .await
+    }
+
+    async fn forget_expired_instance_tokens(
+        &self,
+        expired_before: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        self.connections
+            .write(move |connection| forget_expired_tokens(connection, expired_before))
+            .await
+    }
 }

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use keyplane_core::model::{KeyFamily, PolicyType};
-use keyplane_core::store::{DeleteUserOptions, Store};
+use keyplane_core::store::{DeleteUserOptions, NonceStore};
 use keyplane_store::postgres::{PoolSettings, PostgresStore};
 use keyplane_store::StoreChange;
 use serde_json::{json, Value};

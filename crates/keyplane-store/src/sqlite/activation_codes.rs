@@ -2,13 +2,15 @@
 //! behind the `Store` methods of that name. Redemption runs on the single writer, so reading
 //! the code, checking it and consuming a use happen in one serialised transaction.
 
+use async_trait::async_trait;
 use keyplane_core::audit::AuditEvent;
 use keyplane_core::model::{ActivationCode, Redemption, SourceServer};
-use keyplane_core::StoreError;
+use keyplane_core::store::{ActivationCodeStore, StoreError};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::audit::insert_audit;
 use super::worker::backend;
-use super::{from_nanos, insert_audit, is_unique_violation};
+use super::{from_nanos, is_unique_violation, SqliteStore};
 use crate::codec::{as_i64, as_u64, nanos};
 
 const ACTIVATION_CODE_COLUMNS: &str = "id, account_id, name, description, code_hash, use_limit, \
@@ -17,7 +19,7 @@ const ACTIVATION_CODE_COLUMNS: &str = "id, account_id, name, description, code_h
 const SOURCE_SERVER_COLUMNS: &str = "id, account_id, activation_code_id, name, hostname, \
      operating_system, fingerprint, source_address, registered_at";
 
-fn activation_code_from_row(row: &Row<'_>) -> rusqlite::Result<ActivationCode> {
+fn decode_activation_code(row: &Row<'_>) -> rusqlite::Result<ActivationCode> {
     Ok(ActivationCode {
         id: row.get(0)?,
         account_id: as_u64(row.get(1)?),
@@ -33,7 +35,7 @@ fn activation_code_from_row(row: &Row<'_>) -> rusqlite::Result<ActivationCode> {
     })
 }
 
-fn source_server_from_row(row: &Row<'_>) -> rusqlite::Result<SourceServer> {
+fn decode_source_server(row: &Row<'_>) -> rusqlite::Result<SourceServer> {
     Ok(SourceServer {
         id: row.get(0)?,
         account_id: as_u64(row.get(1)?),
@@ -58,7 +60,7 @@ pub(super) fn find(
         ))
         .and_then(|mut statement| {
             statement
-                .query_row([code_id], activation_code_from_row)
+                .query_row([code_id], decode_activation_code)
                 .optional()
         })
         .map_err(backend)
@@ -117,7 +119,7 @@ pub(super) fn list(
         ))
         .map_err(backend)?;
     let rows = statement
-        .query_map([as_i64(account_id)], activation_code_from_row)
+        .query_map([as_i64(account_id)], decode_activation_code)
         .map_err(backend)?;
     rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
 }
@@ -165,7 +167,7 @@ fn registration(
         ))
         .and_then(|mut statement| {
             statement
-                .query_row([code_id, fingerprint], source_server_from_row)
+                .query_row([code_id, fingerprint], decode_source_server)
                 .optional()
         })
         .map_err(backend)
@@ -248,7 +250,84 @@ pub(super) fn source_servers(
         ))
         .map_err(backend)?;
     let rows = statement
-        .query_map(params![as_i64(account_id), code_id], source_server_from_row)
+        .query_map(params![as_i64(account_id), code_id], decode_source_server)
         .map_err(backend)?;
     rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+}
+
+#[async_trait]
+impl ActivationCodeStore for SqliteStore {
+    async fn create_activation_code(
+        &self,
+        code: ActivationCode,
+        audit: AuditEvent,
+    ) -> Result<ActivationCode, StoreError> {
+        self.connections
+            .write(move |connection| {
+                insert(connection, &code, &audit)?;
+                Ok(code)
+            })
+            .await
+    }
+
+    async fn activation_code(&self, code_id: &str) -> Result<Option<ActivationCode>, StoreError> {
+        let code_id = code_id.to_owned();
+        self.connections
+            .read(move |connection| find(connection, &code_id))
+            .await
+    }
+
+    async fn list_activation_codes(
+        &self,
+        account_id: u64,
+    ) -> Result<Vec<ActivationCode>, StoreError> {
+        self.connections
+            .read(move |connection| list(connection, account_id))
+            .await
+    }
+
+    async fn disable_activation_code(
+        &self,
+        account_id: u64,
+        code_id: &str,
+        audit: AuditEvent,
+    ) -> Result<ActivationCode, StoreError> {
+        let code_id = code_id.to_owned();
+        self.connections
+            .write(move |connection| disable(connection, account_id, &code_id, &audit))
+            .await
+    }
+
+    async fn delete_activation_code(
+        &self,
+        account_id: u64,
+        code_id: &str,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError> {
+        let code_id = code_id.to_owned();
+        self.connections
+            .write(move |connection| delete(connection, account_id, &code_id, &audit))
+            .await
+    }
+
+    async fn redeem_activation_code(
+        &self,
+        server: SourceServer,
+        audit: AuditEvent,
+    ) -> Result<Redemption, StoreError> {
+        self.connections
+            .write(move |connection| redeem(connection, &server, &audit))
+            .await
+    }
+
+    async fn list_source_servers(
+        &self,
+        account_id: u64,
+        activation_code_id: Option<&str>,
+    ) -> Result<Vec<SourceServer>, StoreError> {
+        let code_id = activation_code_id.map(str::to_owned);
+        self.connections
+            .read(move |connection| source_servers(connection, account_id, code_id.as_deref()))
+            .await
+    }
 }

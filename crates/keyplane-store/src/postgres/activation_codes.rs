@@ -3,13 +3,15 @@
 //! across every node: a use is reserved, the registration recorded and the audit event
 //! written in one transaction, which gives the use back if any step fails.
 
+use async_trait::async_trait;
 use keyplane_core::audit::AuditEvent;
 use keyplane_core::model::{ActivationCode, Redemption, SourceServer};
-use keyplane_core::StoreError;
+use keyplane_core::store::{ActivationCodeStore, StoreError};
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
-use super::{backend, commit, insert_audit, time_column, violated_constraint};
+use super::audit::insert_audit;
+use super::{backend, commit, time_column, violated_constraint, PostgresStore};
 use crate::codec::{as_i64, as_u64, nanos};
 
 const ACTIVATION_CODE_COLUMNS: &str = "id, account_id, name, description, code_hash, use_limit, \
@@ -23,7 +25,7 @@ fn unsigned(row: &PgRow, column: &str) -> Result<u32, StoreError> {
     u32::try_from(value).map_err(|_| StoreError::Backend(format!("{column} {value} out of range")))
 }
 
-fn activation_code_from_row(row: &PgRow) -> Result<ActivationCode, StoreError> {
+fn decode_activation_code(row: &PgRow) -> Result<ActivationCode, StoreError> {
     Ok(ActivationCode {
         id: row.try_get("id").map_err(backend)?,
         account_id: as_u64(row.try_get("account_id").map_err(backend)?),
@@ -39,7 +41,7 @@ fn activation_code_from_row(row: &PgRow) -> Result<ActivationCode, StoreError> {
     })
 }
 
-fn source_server_from_row(row: &PgRow) -> Result<SourceServer, StoreError> {
+fn decode_source_server(row: &PgRow) -> Result<SourceServer, StoreError> {
     Ok(SourceServer {
         id: row.try_get("id").map_err(backend)?,
         account_id: as_u64(row.try_get("account_id").map_err(backend)?),
@@ -101,7 +103,7 @@ pub(super) async fn find(
     .fetch_optional(pool)
     .await
     .map_err(backend)?;
-    row.map(|row| activation_code_from_row(&row)).transpose()
+    row.map(|row| decode_activation_code(&row)).transpose()
 }
 
 /// Locks the code's row for the rest of the transaction.
@@ -116,7 +118,7 @@ async fn lock(
     .fetch_optional(&mut **transaction)
     .await
     .map_err(backend)?;
-    row.map(|row| activation_code_from_row(&row)).transpose()
+    row.map(|row| decode_activation_code(&row)).transpose()
 }
 
 pub(super) async fn list(
@@ -131,7 +133,7 @@ pub(super) async fn list(
     .fetch_all(pool)
     .await
     .map_err(backend)?;
-    rows.iter().map(activation_code_from_row).collect()
+    rows.iter().map(decode_activation_code).collect()
 }
 
 pub(super) async fn disable(
@@ -192,7 +194,7 @@ pub(super) async fn redeem(
     .await
     .map_err(backend)?;
     if let Some(existing) = existing {
-        return Ok(Redemption::AlreadyRegistered(source_server_from_row(
+        return Ok(Redemption::AlreadyRegistered(decode_source_server(
             &existing,
         )?));
     }
@@ -255,5 +257,62 @@ pub(super) async fn source_servers(
     .fetch_all(pool)
     .await
     .map_err(backend)?;
-    rows.iter().map(source_server_from_row).collect()
+    rows.iter().map(decode_source_server).collect()
+}
+
+#[async_trait]
+impl ActivationCodeStore for PostgresStore {
+    async fn create_activation_code(
+        &self,
+        code: ActivationCode,
+        audit: AuditEvent,
+    ) -> Result<ActivationCode, StoreError> {
+        insert(self.begin().await?, &code, &audit).await?;
+        Ok(code)
+    }
+
+    async fn activation_code(&self, code_id: &str) -> Result<Option<ActivationCode>, StoreError> {
+        find(&self.pool, code_id).await
+    }
+
+    async fn list_activation_codes(
+        &self,
+        account_id: u64,
+    ) -> Result<Vec<ActivationCode>, StoreError> {
+        list(&self.pool, account_id).await
+    }
+
+    async fn disable_activation_code(
+        &self,
+        account_id: u64,
+        code_id: &str,
+        audit: AuditEvent,
+    ) -> Result<ActivationCode, StoreError> {
+        disable(self.begin().await?, account_id, code_id, &audit).await
+    }
+
+    async fn delete_activation_code(
+        &self,
+        account_id: u64,
+        code_id: &str,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError> {
+        delete(self.begin().await?, account_id, code_id, &audit).await
+    }
+
+    async fn redeem_activation_code(
+        &self,
+        server: SourceServer,
+        audit: AuditEvent,
+    ) -> Result<Redemption, StoreError> {
+        redeem(self.begin().await?, &server, &audit).await
+    }
+
+    async fn list_source_servers(
+        &self,
+        account_id: u64,
+        activation_code_id: Option<&str>,
+    ) -> Result<Vec<SourceServer>, StoreError> {
+        source_servers(&self.pool, account_id, activation_code_id).await
+    }
 }
