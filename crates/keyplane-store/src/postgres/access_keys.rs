@@ -14,8 +14,8 @@ use time::OffsetDateTime;
 
 use super::batcher::BatchLimits;
 use super::kept::{still_usable_after, KeptConnections};
-use super::operations::{outcome, Operation};
-use super::{backend, time_column, unexpected, violated_constraint, PostgresStore};
+use super::protocol::{Operation, OperationKind, Outcome};
+use super::{backend, time_column, violated_constraint, PostgresStore};
 use crate::codec::{as_i64, as_u64, nanos};
 
 pub(super) const ACCESS_KEY_COLUMNS: &str =
@@ -173,14 +173,14 @@ impl AccessKeyStore for PostgresStore {
             secret_ciphertext: Some(key.sealed_secret.ciphertext.clone()),
             at_time: Some(nanos(key.created_at)),
             quota: Some(i64::from(quota)),
-            ..Operation::of_kind("create_access_key")
+            ..Operation::of_kind(OperationKind::CreateAccessKey)
         };
-        match self.write_one(operation.audited(audit)).await?.1.as_str() {
-            "created" => Ok(key.into_active_key()),
-            "user_not_found" => Err(StoreError::UserNotFound),
-            "quota_exceeded" => Err(StoreError::AccessKeyQuotaExceeded { limit: quota }),
-            "identifier_taken" => Err(StoreError::IdentifierTaken),
-            other => Err(unexpected(other)),
+        match self.write_one(operation.audited(audit)).await?.1 {
+            Outcome::Created => Ok(key.into_active_key()),
+            Outcome::UserNotFound => Err(StoreError::UserNotFound),
+            Outcome::QuotaExceeded => Err(StoreError::AccessKeyQuotaExceeded { limit: quota }),
+            Outcome::IdentifierTaken => Err(StoreError::IdentifierTaken),
+            other => Err(other.unexpected()),
         }
     }
 
@@ -221,14 +221,14 @@ impl AccessKeyStore for PostgresStore {
             uin: Some(as_i64(owner_uin)),
             status: Some(status.as_str().to_owned()),
             at_time: Some(nanos(now)),
-            ..Operation::of_kind("set_access_key_status")
+            ..Operation::of_kind(OperationKind::SetAccessKeyStatus)
         };
         let (row, outcome) = self.write_one(operation.audited(audit)).await?;
-        match outcome.as_str() {
-            "updated" => decode_access_key(&row),
-            "not_found" => Err(StoreError::AccessKeyNotFound),
-            "owner_mismatch" => Err(StoreError::OwnerMismatch),
-            other => Err(unexpected(other)),
+        match outcome {
+            Outcome::Updated => decode_access_key(&row),
+            Outcome::NotFound => Err(StoreError::AccessKeyNotFound),
+            Outcome::OwnerMismatch => Err(StoreError::OwnerMismatch),
+            other => Err(other.unexpected()),
         }
     }
 
@@ -243,13 +243,13 @@ impl AccessKeyStore for PostgresStore {
             id: Some(key_id.to_owned()),
             account_id: Some(as_i64(account_id)),
             uin: Some(as_i64(owner_uin)),
-            ..Operation::of_kind("delete_access_key")
+            ..Operation::of_kind(OperationKind::DeleteAccessKey)
         };
-        match self.write_one(operation.audited(audit)).await?.1.as_str() {
-            "deleted" => Ok(()),
-            "not_found" => Err(StoreError::AccessKeyNotFound),
-            "owner_mismatch" => Err(StoreError::OwnerMismatch),
-            other => Err(unexpected(other)),
+        match self.write_one(operation.audited(audit)).await?.1 {
+            Outcome::Deleted => Ok(()),
+            Outcome::NotFound => Err(StoreError::AccessKeyNotFound),
+            Outcome::OwnerMismatch => Err(StoreError::OwnerMismatch),
+            other => Err(other.unexpected()),
         }
     }
 
@@ -265,13 +265,13 @@ impl AccessKeyStore for PostgresStore {
                 product: Some(record.product),
                 action: Some(record.action),
                 source_address: Some(record.source_address),
-                ..Operation::of_kind("record_key_usage")
+                ..Operation::of_kind(OperationKind::RecordKeyUsage)
             })
             .collect();
         for row in self.write(job).await? {
-            match outcome(&row)?.as_str() {
-                "recorded" => {}
-                other => return Err(unexpected(other)),
+            match Outcome::of(&row)? {
+                Outcome::Recorded => {}
+                other => return Err(other.unexpected()),
             }
         }
         Ok(())

@@ -10,8 +10,8 @@ use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::access_keys::decode_sealed;
-use super::operations::Operation;
-use super::{backend, decode, time_column, unexpected, PostgresStore};
+use super::protocol::{Operation, OperationKind, Outcome};
+use super::{backend, decode, time_column, PostgresStore};
 use crate::codec::{as_i64, as_u64, nanos, tags_from_json, tags_to_json};
 
 const API_KEY_COLUMNS: &str = "id, account_id, key_type, secret_name, enabled, tags, \
@@ -54,13 +54,13 @@ impl ApiKeyStore for PostgresStore {
             at_time: Some(nanos(key.created_at)),
             updated_at_time: Some(nanos(key.updated_at)),
             quota: Some(i64::from(limit)),
-            ..Operation::of_kind("create_api_key")
+            ..Operation::of_kind(OperationKind::CreateApiKey)
         };
-        match self.write_one(operation.audited(audit)).await?.1.as_str() {
-            "created" => Ok(key),
-            "already_exists" => Err(StoreError::ApiKeyAlreadyExists),
-            "limit_exceeded" => Err(StoreError::ApiKeyLimitExceeded { limit }),
-            other => Err(unexpected(other)),
+        match self.write_one(operation.audited(audit)).await?.1 {
+            Outcome::Created => Ok(key),
+            Outcome::AlreadyExists => Err(StoreError::ApiKeyAlreadyExists),
+            Outcome::LimitExceeded => Err(StoreError::ApiKeyLimitExceeded { limit }),
+            other => Err(other.unexpected()),
         }
     }
 
@@ -95,34 +95,28 @@ impl ApiKeyStore for PostgresStore {
         now: OffsetDateTime,
         audit: AuditEvent,
     ) -> Result<ApiKey, StoreError> {
-        let target = Operation {
+        let target = |kind| Operation {
             id: Some(key_id.to_owned()),
             account_id: Some(as_i64(account_id)),
             at_time: Some(nanos(now)),
-            ..Operation::default()
+            ..Operation::of_kind(kind)
         };
         let operation = match change {
             ApiKeyChange::SetEnabled(enabled) => Operation {
                 enabled: Some(enabled),
-                ..Operation {
-                    kind: "set_api_key_enabled".to_owned(),
-                    ..target
-                }
+                ..target(OperationKind::SetApiKeyEnabled)
             },
             ApiKeyChange::ReplaceSecret(sealed) => Operation {
                 secret_key_version: Some(i64::from(sealed.key_version)),
                 secret_ciphertext: Some(sealed.ciphertext),
-                ..Operation {
-                    kind: "replace_api_key_secret".to_owned(),
-                    ..target
-                }
+                ..target(OperationKind::ReplaceApiKeySecret)
             },
         };
         let (row, outcome) = self.write_one(operation.audited(audit)).await?;
-        match outcome.as_str() {
-            "updated" => decode_api_key(&row),
-            "not_found" => Err(StoreError::ApiKeyNotFound),
-            other => Err(unexpected(other)),
+        match outcome {
+            Outcome::Updated => decode_api_key(&row),
+            Outcome::NotFound => Err(StoreError::ApiKeyNotFound),
+            other => Err(other.unexpected()),
         }
     }
 
@@ -135,12 +129,12 @@ impl ApiKeyStore for PostgresStore {
         let operation = Operation {
             id: Some(key_id.to_owned()),
             account_id: Some(as_i64(account_id)),
-            ..Operation::of_kind("delete_api_key")
+            ..Operation::of_kind(OperationKind::DeleteApiKey)
         };
-        match self.write_one(operation.audited(audit)).await?.1.as_str() {
-            "deleted" => Ok(()),
-            "not_found" => Err(StoreError::ApiKeyNotFound),
-            other => Err(unexpected(other)),
+        match self.write_one(operation.audited(audit)).await?.1 {
+            Outcome::Deleted => Ok(()),
+            Outcome::NotFound => Err(StoreError::ApiKeyNotFound),
+            other => Err(other.unexpected()),
         }
     }
 }

@@ -28,9 +28,11 @@ mod eas;
 mod installation;
 mod kept;
 mod listener;
+mod migrations;
 mod nonces;
 mod operations;
 mod policies;
+mod protocol;
 mod users;
 
 use std::sync::Arc;
@@ -47,7 +49,8 @@ use batcher::Batcher;
 pub use changes::StoreChange;
 use kept::KeptConnections;
 pub use listener::{ListenerProbe, PROBE_CHANNEL};
-use operations::{job_weight, outcome, single, Job, JobRows, Operation};
+use operations::job_weight;
+use protocol::{single, Job, JobRows, Operation, Outcome};
 
 use crate::codec::time_from_nanos;
 
@@ -117,11 +120,6 @@ fn time_column(row: &PgRow, column: &str) -> Result<OffsetDateTime, StoreError> 
     decode(time_from_nanos(row.try_get(column).map_err(backend)?))
 }
 
-/// The error for an outcome word a use case does not expect.
-fn unexpected(outcome: &str) -> StoreError {
-    StoreError::Backend(format!("unexpected outcome {outcome}"))
-}
-
 impl PostgresStore {
     /// Connects to `url` and applies pending migrations.
     pub async fn connect(url: &str, settings: &PoolSettings) -> Result<Self, StoreError> {
@@ -173,7 +171,7 @@ impl PostgresStore {
             )
             .await
             .map_err(backend)?;
-        migrate(&pool).await?;
+        migrations::migrate(&pool).await?;
         let kept = Arc::new(KeptConnections::new(pool.clone()));
         let write_connections = Arc::clone(&kept);
         let writes = Batcher::start(
@@ -201,7 +199,7 @@ impl PostgresStore {
 
     /// Applies pending migrations (under an advisory lock: safe when nodes start together).
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        migrate(&self.pool).await
+        migrations::migrate(&self.pool).await
     }
 
     /// The connection pool, for operations outside the Store trait.
@@ -223,24 +221,16 @@ impl PostgresStore {
         self.writes.submit(job).await
     }
 
-    /// Applies a use case of one operation and returns its result row and outcome word.
-    async fn write_one(&self, operation: Operation) -> Result<(PgRow, String), StoreError> {
+    /// Applies a use case of one operation and returns its result row and outcome.
+    async fn write_one(&self, operation: Operation) -> Result<(PgRow, Outcome), StoreError> {
         let row = single(self.write(vec![operation]).await?)?;
-        let outcome = outcome(&row)?;
+        let outcome = Outcome::of(&row)?;
         Ok((row, outcome))
     }
 
     async fn begin(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
         self.pool.begin().await.map_err(backend)
     }
-}
-
-/// Applies the compiled-in migrations that `pool`'s database lacks, under sqlx's advisory lock.
-async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
-    sqlx::migrate!("migrations/postgres")
-        .run(pool)
-        .await
-        .map_err(|error| StoreError::Backend(format!("migrating: {error}")))
 }
 
 async fn commit(transaction: Transaction<'_, Postgres>) -> Result<(), StoreError> {

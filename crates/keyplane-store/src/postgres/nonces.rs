@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use keyplane_core::store::{NonceStore, StoreError};
 use time::OffsetDateTime;
 
-use super::operations::Operation;
-use super::{backend, unexpected, PostgresStore};
+use super::protocol::{Operation, OperationKind, Outcome};
+use super::{backend, PostgresStore};
 use crate::codec::nanos;
 
 #[async_trait]
@@ -23,12 +23,12 @@ impl NonceStore for PostgresStore {
             name: Some(nonce.to_owned()),
             at_time: Some(nanos(now)),
             until_time: Some(nanos(expires_at)),
-            ..Operation::of_kind("remember_nonce")
+            ..Operation::of_kind(OperationKind::RememberNonce)
         };
-        match self.write_one(operation).await?.1.as_str() {
-            "accepted" => Ok(true),
-            "replayed" => Ok(false),
-            other => Err(unexpected(other)),
+        match self.write_one(operation).await?.1 {
+            Outcome::Accepted => Ok(true),
+            Outcome::Replayed => Ok(false),
+            other => Err(other.unexpected()),
         }
     }
 

@@ -10,8 +10,8 @@ use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use super::audit::insert_audit;
 use super::changes::{notify, user_payload};
-use super::operations::Operation;
-use super::{backend, commit, time_column, unexpected, PostgresStore};
+use super::protocol::{Operation, OperationKind, Outcome};
+use super::{backend, commit, time_column, PostgresStore};
 use crate::codec::{as_i64, as_u64, nanos};
 
 pub(super) const USER_COLUMNS: &str =
@@ -132,13 +132,13 @@ impl UserStore for PostgresStore {
             phone_country_code: Some(user.profile.phone_country_code.clone()),
             phone_number: Some(user.profile.phone_number.clone()),
             console_login: Some(user.profile.console_login),
-            ..Operation::of_kind("create_user")
+            ..Operation::of_kind(OperationKind::CreateUser)
         };
-        match self.write_one(operation.audited(audit)).await?.1.as_str() {
-            "created" => Ok(user),
-            "user_name_taken" => Err(StoreError::UserNameTaken),
-            "identifier_taken" => Err(StoreError::IdentifierTaken),
-            other => Err(unexpected(other)),
+        match self.write_one(operation.audited(audit)).await?.1 {
+            Outcome::Created => Ok(user),
+            Outcome::UserNameTaken => Err(StoreError::UserNameTaken),
+            Outcome::IdentifierTaken => Err(StoreError::IdentifierTaken),
+            other => Err(other.unexpected()),
         }
     }
 
