@@ -5,23 +5,58 @@
 use async_trait::async_trait;
 use keyplane_core::audit::{AuditEvent, AuditRecord};
 use keyplane_core::store::{AuditStore, PruneAudit, StoreError};
+use sqlx::postgres::PgRow;
 use sqlx::{Postgres, Row, Transaction};
 use time::OffsetDateTime;
 
 use super::{backend, commit, time_column, PostgresStore};
 use crate::codec::{as_i64, as_u64, authorization_from_columns, nanos};
 
+/// The columns of an audit event (all but its sequence), in the order they are bound.
+const AUDIT_EVENT_COLUMNS: &str = "time, request_id, account_id, principal_uin, key_id, product, \
+     action, target, outcome, source_address, user_agent, detail, decision, decision_statement";
+
+/// An audit record from `sequence` and `AUDIT_EVENT_COLUMNS`.
+fn decode_audit_record(row: &PgRow) -> Result<AuditRecord, StoreError> {
+    let optional_id = |column: &str| -> Result<Option<u64>, StoreError> {
+        Ok(row
+            .try_get::<Option<i64>, _>(column)
+            .map_err(backend)?
+            .map(as_u64))
+    };
+    Ok(AuditRecord {
+        sequence: row.try_get("sequence").map_err(backend)?,
+        event: AuditEvent {
+            time: time_column(row, "time")?,
+            request_id: row.try_get("request_id").map_err(backend)?,
+            account_id: optional_id("account_id")?,
+            principal_uin: optional_id("principal_uin")?,
+            key_id: row.try_get("key_id").map_err(backend)?,
+            product: row.try_get("product").map_err(backend)?,
+            action: row.try_get("action").map_err(backend)?,
+            target: row.try_get("target").map_err(backend)?,
+            outcome: row.try_get("outcome").map_err(backend)?,
+            source_address: row.try_get("source_address").map_err(backend)?,
+            user_agent: row.try_get("user_agent").map_err(backend)?,
+            detail: row.try_get("detail").map_err(backend)?,
+            authorization: authorization_from_columns(
+                row.try_get("decision").map_err(backend)?,
+                row.try_get("decision_statement").map_err(backend)?,
+            ),
+        },
+    })
+}
+
+/// Appends one audit event in `transaction`.
 pub(super) async fn insert_audit(
     transaction: &mut Transaction<'_, Postgres>,
     event: &AuditEvent,
 ) -> Result<(), StoreError> {
     let authorization = event.authorization.as_ref();
-    sqlx::query(
-        "INSERT INTO audit_events (time, request_id, account_id, principal_uin, key_id, \
-         product, action, target, outcome, source_address, user_agent, detail, decision, \
-         decision_statement) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-    )
+    sqlx::query(&format!(
+        "INSERT INTO audit_events ({AUDIT_EVENT_COLUMNS}) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+    ))
     .bind(nanos(event.time))
     .bind(&event.request_id)
     .bind(event.account_id.map(as_i64))
@@ -87,48 +122,16 @@ impl AuditStore for PostgresStore {
     }
 
     async fn audit_records(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT sequence, time, request_id, account_id, principal_uin, key_id, product, \
-             action, target, outcome, source_address, user_agent, detail, decision, \
-             decision_statement FROM audit_events WHERE sequence > $1 ORDER BY sequence \
-             LIMIT $2",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT sequence, {AUDIT_EVENT_COLUMNS} FROM audit_events WHERE sequence > $1 \
+             ORDER BY sequence LIMIT $2"
+        ))
         .bind(after)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;
-        rows.iter()
-            .map(|row| {
-                Ok(AuditRecord {
-                    sequence: row.try_get("sequence").map_err(backend)?,
-                    event: AuditEvent {
-                        time: time_column(row, "time")?,
-                        request_id: row.try_get("request_id").map_err(backend)?,
-                        account_id: row
-                            .try_get::<Option<i64>, _>("account_id")
-                            .map_err(backend)?
-                            .map(as_u64),
-                        principal_uin: row
-                            .try_get::<Option<i64>, _>("principal_uin")
-                            .map_err(backend)?
-                            .map(as_u64),
-                        key_id: row.try_get("key_id").map_err(backend)?,
-                        product: row.try_get("product").map_err(backend)?,
-                        action: row.try_get("action").map_err(backend)?,
-                        target: row.try_get("target").map_err(backend)?,
-                        outcome: row.try_get("outcome").map_err(backend)?,
-                        source_address: row.try_get("source_address").map_err(backend)?,
-                        user_agent: row.try_get("user_agent").map_err(backend)?,
-                        detail: row.try_get("detail").map_err(backend)?,
-                        authorization: authorization_from_columns(
-                            row.try_get("decision").map_err(backend)?,
-                            row.try_get("decision_statement").map_err(backend)?,
-                        ),
-                    },
-                })
-            })
-            .collect()
+        rows.iter().map(decode_audit_record).collect()
     }
 
     async fn prune_audit_events(

@@ -15,7 +15,6 @@ use std::sync::Arc;
 
 use keyplane_core::store::StoreError;
 use sqlx::postgres::{PgConnection, PgRow};
-use sqlx::Row;
 
 use super::batcher::BatchLimits;
 use super::kept::{still_usable_after, KeptConnections};

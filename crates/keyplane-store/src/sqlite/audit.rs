@@ -2,10 +2,12 @@
 //! only for the duration of the prune's own savepoint, so the DELETE trigger refuses every
 //! other deletion.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use keyplane_core::audit::{AuditEvent, AuditRecord};
 use keyplane_core::store::{AuditStore, PruneAudit, StoreError};
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, Row};
 use time::OffsetDateTime;
 
 use super::worker::backend;
@@ -39,14 +41,45 @@ pub(super) fn prune(
     Ok(removed)
 }
 
+/// The columns of an audit event (all but its sequence), in the order `decode_audit_record`
+/// reads them after the sequence.
+const AUDIT_EVENT_COLUMNS: &str = "time, request_id, account_id, principal_uin, key_id, product, \
+     action, target, outcome, source_address, user_agent, detail, decision, decision_statement";
+
+/// The statement every audit event is appended with (built once: every write runs it).
+static INSERT_AUDIT_EVENT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO audit_events ({AUDIT_EVENT_COLUMNS}) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+    )
+});
+
+/// An audit record from `sequence, AUDIT_EVENT_COLUMNS`.
+fn decode_audit_record(row: &Row<'_>) -> rusqlite::Result<AuditRecord> {
+    Ok(AuditRecord {
+        sequence: row.get(0)?,
+        event: AuditEvent {
+            time: from_nanos(row.get(1)?)?,
+            request_id: row.get(2)?,
+            account_id: row.get::<_, Option<i64>>(3)?.map(as_u64),
+            principal_uin: row.get::<_, Option<i64>>(4)?.map(as_u64),
+            key_id: row.get(5)?,
+            product: row.get(6)?,
+            action: row.get(7)?,
+            target: row.get(8)?,
+            outcome: row.get(9)?,
+            source_address: row.get(10)?,
+            user_agent: row.get(11)?,
+            detail: row.get(12)?,
+            authorization: authorization_from_columns(row.get(13)?, row.get(14)?),
+        },
+    })
+}
+
+/// Appends one audit event.
 pub(super) fn insert_audit(connection: &Connection, event: &AuditEvent) -> Result<(), StoreError> {
     connection
-        .prepare_cached(
-            "INSERT INTO audit_events (time, request_id, account_id, principal_uin, key_id, \
-             product, action, target, outcome, source_address, user_agent, detail, decision, \
-             decision_statement) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-        )
+        .prepare_cached(&INSERT_AUDIT_EVENT)
         .and_then(|mut statement| {
             let authorization = event.authorization.as_ref();
             statement.execute(params![
@@ -87,37 +120,13 @@ impl AuditStore for SqliteStore {
         self.connections
             .read(move |connection| {
                 let mut statement = connection
-                    .prepare_cached(
-                        "SELECT sequence, time, request_id, account_id, principal_uin, key_id, \
-                         product, action, target, outcome, source_address, user_agent, detail, \
-                         decision, decision_statement \
-                         FROM audit_events WHERE sequence > ?1 ORDER BY sequence LIMIT ?2",
-                    )
+                    .prepare_cached(&format!(
+                        "SELECT sequence, {AUDIT_EVENT_COLUMNS} FROM audit_events \
+                         WHERE sequence > ?1 ORDER BY sequence LIMIT ?2"
+                    ))
                     .map_err(backend)?;
                 let rows = statement
-                    .query_map(params![after, limit], |row| {
-                        Ok(AuditRecord {
-                            sequence: row.get(0)?,
-                            event: AuditEvent {
-                                time: from_nanos(row.get(1)?)?,
-                                request_id: row.get(2)?,
-                                account_id: row.get::<_, Option<i64>>(3)?.map(as_u64),
-                                principal_uin: row.get::<_, Option<i64>>(4)?.map(as_u64),
-                                key_id: row.get(5)?,
-                                product: row.get(6)?,
-                                action: row.get(7)?,
-                                target: row.get(8)?,
-                                outcome: row.get(9)?,
-                                source_address: row.get(10)?,
-                                user_agent: row.get(11)?,
-                                detail: row.get(12)?,
-                                authorization: authorization_from_columns(
-                                    row.get(13)?,
-                                    row.get(14)?,
-                                ),
-                            },
-                        })
-                    })
+                    .query_map(params![after, limit], decode_audit_record)
                     .map_err(backend)?;
                 rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
             })
