@@ -49,15 +49,27 @@ pub(super) fn decode_access_key(row: &PgRow) -> Result<AccessKey, StoreError> {
     })
 }
 
+/// The columns of a key's last use.
+const KEY_USAGE_COLUMNS: &str = "key_id, used_at, product, action, source_address";
+
+fn decode_key_usage(row: &PgRow) -> Result<KeyUsage, StoreError> {
+    Ok(KeyUsage {
+        key_id: row.try_get("key_id").map_err(backend)?,
+        used_at: time_column(row, "used_at")?,
+        product: row.try_get("product").map_err(backend)?,
+        action: row.try_get("action").map_err(backend)?,
+        source_address: row.try_get("source_address").map_err(backend)?,
+    })
+}
+
 pub(super) async fn insert_access_key(
     transaction: &mut Transaction<'_, Postgres>,
     key: &NewAccessKey,
 ) -> Result<(), StoreError> {
-    let result = sqlx::query(
-        "INSERT INTO access_keys (id, account_id, owner_uin, family, status, description, \
-         secret_key_version, secret_ciphertext, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, 'Active', $5, $6, $7, $8, $8)",
-    )
+    let result = sqlx::query(&format!(
+        "INSERT INTO access_keys ({ACCESS_KEY_COLUMNS}) \
+         VALUES ($1, $2, $3, $4, 'Active', $5, $6, $7, $8, $8)"
+    ))
     .bind(&key.id)
     .bind(as_i64(key.account_id))
     .bind(as_i64(key.owner_uin))
@@ -108,16 +120,15 @@ pub(super) async fn list_access_keys_together(
         let owner_uins: Vec<i64> = distinct.iter().map(|listing| listing.1).collect();
         let families: Vec<&str> = distinct.iter().map(|listing| listing.2.as_str()).collect();
         let mut connection = connections.take().await.map_err(backend)?;
-        let rows = sqlx::query(
-            "SELECT listing.number, k.id, k.account_id, k.owner_uin, k.family, k.status, \
-             k.description, k.secret_key_version, k.secret_ciphertext, k.created_at, \
-             k.updated_at \
+        // The listing's columns have names of their own, so the key's resolve to `k` alone.
+        let rows = sqlx::query(&format!(
+            "SELECT listing.number, {ACCESS_KEY_COLUMNS} \
              FROM unnest($1::BIGINT[], $2::BIGINT[], $3::TEXT[]) WITH ORDINALITY \
-             AS listing (account_id, owner_uin, family, number) \
-             JOIN access_keys AS k ON k.account_id = listing.account_id \
-             AND k.owner_uin = listing.owner_uin AND k.family = listing.family \
-             ORDER BY listing.number, k.created_at, k.id",
-        )
+             AS listing (listed_account_id, listed_owner_uin, listed_family, number) \
+             JOIN access_keys AS k ON k.account_id = listing.listed_account_id \
+             AND k.owner_uin = listing.listed_owner_uin AND k.family = listing.listed_family \
+             ORDER BY listing.number, k.created_at, k.id"
+        ))
         .bind(account_ids)
         .bind(owner_uins)
         .bind(families)
@@ -278,24 +289,13 @@ impl AccessKeyStore for PostgresStore {
     }
 
     async fn key_usage(&self, key_ids: &[String]) -> Result<Vec<KeyUsage>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT key_id, used_at, product, action, source_address FROM key_usage \
-             WHERE key_id = ANY($1)",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {KEY_USAGE_COLUMNS} FROM key_usage WHERE key_id = ANY($1)"
+        ))
         .bind(key_ids)
         .fetch_all(&self.pool)
         .await
         .map_err(backend)?;
-        rows.iter()
-            .map(|row| {
-                Ok(KeyUsage {
-                    key_id: row.try_get("key_id").map_err(backend)?,
-                    used_at: time_column(row, "used_at")?,
-                    product: row.try_get("product").map_err(backend)?,
-                    action: row.try_get("action").map_err(backend)?,
-                    source_address: row.try_get("source_address").map_err(backend)?,
-                })
-            })
-            .collect()
+        rows.iter().map(decode_key_usage).collect()
     }
 }

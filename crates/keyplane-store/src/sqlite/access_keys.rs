@@ -38,16 +38,28 @@ fn decode_access_key(row: &Row<'_>) -> rusqlite::Result<AccessKey> {
     })
 }
 
+/// The columns of a key's last use, in the order `decode_key_usage` reads them.
+const KEY_USAGE_COLUMNS: &str = "key_id, used_at, product, action, source_address";
+
+fn decode_key_usage(row: &Row<'_>) -> rusqlite::Result<KeyUsage> {
+    Ok(KeyUsage {
+        key_id: row.get(0)?,
+        used_at: from_nanos(row.get(1)?)?,
+        product: row.get(2)?,
+        action: row.get(3)?,
+        source_address: row.get(4)?,
+    })
+}
+
 pub(super) fn insert_access_key(
     connection: &Connection,
     key: &NewAccessKey,
 ) -> Result<(), StoreError> {
     let result = connection
-        .prepare_cached(
-            "INSERT INTO access_keys (id, account_id, owner_uin, family, status, description, \
-             secret_key_version, secret_ciphertext, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, 'Active', ?5, ?6, ?7, ?8, ?8)",
-        )
+        .prepare_cached(&format!(
+            "INSERT INTO access_keys ({ACCESS_KEY_COLUMNS}) \
+             VALUES (?1, ?2, ?3, ?4, 'Active', ?5, ?6, ?7, ?8, ?8)"
+        ))
         .and_then(|mut statement| {
             statement.execute(params![
                 key.id,
@@ -213,14 +225,14 @@ impl AccessKeyStore for SqliteStore {
         self.connections
             .write(move |connection| {
                 let mut statement = connection
-                    .prepare_cached(
-                        "INSERT INTO key_usage (key_id, used_at, product, action, source_address) \
+                    .prepare_cached(&format!(
+                        "INSERT INTO key_usage ({KEY_USAGE_COLUMNS}) \
                          SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM access_keys WHERE id = ?1) \
                          ON CONFLICT (key_id) DO UPDATE SET used_at = excluded.used_at, \
                          product = excluded.product, action = excluded.action, \
                          source_address = excluded.source_address \
-                         WHERE excluded.used_at > key_usage.used_at",
-                    )
+                         WHERE excluded.used_at > key_usage.used_at"
+                    ))
                     .map_err(backend)?;
                 for record in &usage {
                     statement
@@ -243,23 +255,14 @@ impl AccessKeyStore for SqliteStore {
         self.connections
             .read(move |connection| {
                 let mut statement = connection
-                    .prepare_cached(
-                        "SELECT key_id, used_at, product, action, source_address \
-                         FROM key_usage WHERE key_id = ?1",
-                    )
+                    .prepare_cached(&format!(
+                        "SELECT {KEY_USAGE_COLUMNS} FROM key_usage WHERE key_id = ?1"
+                    ))
                     .map_err(backend)?;
                 let mut found = Vec::new();
                 for key_id in &key_ids {
                     let usage = statement
-                        .query_row([key_id], |row| {
-                            Ok(KeyUsage {
-                                key_id: row.get(0)?,
-                                used_at: from_nanos(row.get(1)?)?,
-                                product: row.get(2)?,
-                                action: row.get(3)?,
-                                source_address: row.get(4)?,
-                            })
-                        })
+                        .query_row([key_id], decode_key_usage)
                         .optional()
                         .map_err(backend)?;
                     found.extend(usage);

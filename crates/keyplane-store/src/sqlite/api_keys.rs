@@ -86,9 +86,10 @@ impl ApiKeyStore for SqliteStore {
                 }
                 connection
                     .execute(
-                        "INSERT INTO api_keys (id, account_id, key_type, secret_name, enabled, tags, \
-                         secret_key_version, secret_ciphertext, created_at, updated_at) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                        &format!(
+                            "INSERT INTO api_keys ({API_KEY_COLUMNS}) \
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                        ),
                         params![
                             key.id,
                             as_i64(key.account_id),

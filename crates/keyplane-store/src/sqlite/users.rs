@@ -131,12 +131,13 @@ impl UserStore for SqliteStore {
                 }
                 let profile = &user.profile;
                 let result = connection.execute(
-                    "INSERT INTO users (uin, account_id, name, created_at, display_name, comments, \
-                     email, phone_country_code, phone_number, console_login) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    &format!(
+                        "INSERT INTO users ({USER_COLUMNS}) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                    ),
                     params![
-                        as_i64(user.uin),
                         as_i64(user.account_id),
+                        as_i64(user.uin),
                         user.name,
                         nanos(user.created_at),
                         profile.display_name,
