@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use super::audit::insert_audit;
 use super::users::find_user;
 use super::worker::backend;
-use super::{conversion_error, from_nanos, is_unique_violation, SqliteStore};
+use super::{conversion_error, from_nanos, inserted, select_all, select_one, SqliteStore};
 use crate::codec::{as_i64, as_u64, nanos};
 
 const ACCESS_KEY_COLUMNS: &str = "id, account_id, owner_uin, family, status, description, \
@@ -72,20 +72,16 @@ pub(super) fn insert_access_key(
                 nanos(key.created_at),
             ])
         });
-    match result {
-        Ok(_) => Ok(()),
-        Err(error) if is_unique_violation(&error) => Err(StoreError::IdentifierTaken),
-        Err(error) => Err(backend(error)),
-    }
+    inserted(result, StoreError::IdentifierTaken)
 }
 
 fn find_access_key(connection: &Connection, key_id: &str) -> Result<Option<AccessKey>, StoreError> {
-    connection
-        .prepare_cached(&format!(
-            "SELECT {ACCESS_KEY_COLUMNS} FROM access_keys WHERE id = ?1"
-        ))
-        .and_then(|mut statement| statement.query_row([key_id], decode_access_key).optional())
-        .map_err(backend)
+    select_one(
+        connection,
+        &format!("SELECT {ACCESS_KEY_COLUMNS} FROM access_keys WHERE id = ?1"),
+        [key_id],
+        decode_access_key,
+    )
 }
 
 /// The key `key_id` if it is in `account_id` and owned by `owner_uin`, else the error that says
@@ -153,20 +149,16 @@ impl AccessKeyStore for SqliteStore {
     ) -> Result<Vec<AccessKey>, StoreError> {
         self.connections
             .read(move |connection| {
-                let mut statement = connection
-                    .prepare_cached(&format!(
+                select_all(
+                    connection,
+                    &format!(
                         "SELECT {ACCESS_KEY_COLUMNS} FROM access_keys \
                          WHERE account_id = ?1 AND owner_uin = ?2 AND family = ?3 \
                          ORDER BY created_at, id"
-                    ))
-                    .map_err(backend)?;
-                let rows = statement
-                    .query_map(
-                        params![as_i64(account_id), as_i64(owner_uin), family.as_str()],
-                        decode_access_key,
-                    )
-                    .map_err(backend)?;
-                rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+                    ),
+                    params![as_i64(account_id), as_i64(owner_uin), family.as_str()],
+                    decode_access_key,
+                )
             })
             .await
     }

@@ -6,11 +6,11 @@ use async_trait::async_trait;
 use keyplane_core::audit::AuditEvent;
 use keyplane_core::model::{ActivationCode, Redemption, SourceServer};
 use keyplane_core::store::{ActivationCodeStore, StoreError};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, Row};
 
 use super::audit::insert_audit;
 use super::worker::backend;
-use super::{from_nanos, is_unique_violation, SqliteStore};
+use super::{from_nanos, inserted, select_all, select_one, SqliteStore};
 use crate::codec::{as_i64, as_u64, nanos};
 
 const ACTIVATION_CODE_COLUMNS: &str = "id, account_id, name, description, code_hash, use_limit, \
@@ -54,16 +54,12 @@ pub(super) fn find(
     connection: &Connection,
     code_id: &str,
 ) -> Result<Option<ActivationCode>, StoreError> {
-    connection
-        .prepare_cached(&format!(
-            "SELECT {ACTIVATION_CODE_COLUMNS} FROM activation_codes WHERE id = ?1"
-        ))
-        .and_then(|mut statement| {
-            statement
-                .query_row([code_id], decode_activation_code)
-                .optional()
-        })
-        .map_err(backend)
+    select_one(
+        connection,
+        &format!("SELECT {ACTIVATION_CODE_COLUMNS} FROM activation_codes WHERE id = ?1"),
+        [code_id],
+        decode_activation_code,
+    )
 }
 
 fn find_in_account(
@@ -81,7 +77,7 @@ pub(super) fn insert(
     code: &ActivationCode,
     audit: &AuditEvent,
 ) -> Result<(), StoreError> {
-    let inserted = connection.execute(
+    let result = connection.execute(
         &format!(
             "INSERT INTO activation_codes ({ACTIVATION_CODE_COLUMNS}) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
@@ -100,11 +96,7 @@ pub(super) fn insert(
             nanos(code.expires_at),
         ],
     );
-    match inserted {
-        Ok(_) => {}
-        Err(error) if is_unique_violation(&error) => return Err(StoreError::IdentifierTaken),
-        Err(error) => return Err(backend(error)),
-    }
+    inserted(result, StoreError::IdentifierTaken)?;
     insert_audit(connection, audit)
 }
 
@@ -112,16 +104,15 @@ pub(super) fn list(
     connection: &Connection,
     account_id: u64,
 ) -> Result<Vec<ActivationCode>, StoreError> {
-    let mut statement = connection
-        .prepare_cached(&format!(
+    select_all(
+        connection,
+        &format!(
             "SELECT {ACTIVATION_CODE_COLUMNS} FROM activation_codes WHERE account_id = ?1 \
              ORDER BY created_at, id"
-        ))
-        .map_err(backend)?;
-    let rows = statement
-        .query_map([as_i64(account_id)], decode_activation_code)
-        .map_err(backend)?;
-    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+        ),
+        [as_i64(account_id)],
+        decode_activation_code,
+    )
 }
 
 pub(super) fn disable(
@@ -160,17 +151,15 @@ fn registration(
     code_id: &str,
     fingerprint: &str,
 ) -> Result<Option<SourceServer>, StoreError> {
-    connection
-        .prepare_cached(&format!(
+    select_one(
+        connection,
+        &format!(
             "SELECT {SOURCE_SERVER_COLUMNS} FROM source_servers \
              WHERE activation_code_id = ?1 AND fingerprint = ?2"
-        ))
-        .and_then(|mut statement| {
-            statement
-                .query_row([code_id, fingerprint], decode_source_server)
-                .optional()
-        })
-        .map_err(backend)
+        ),
+        [code_id, fingerprint],
+        decode_source_server,
+    )
 }
 
 /// Redeems one use. It runs as one writer job, in its own savepoint: when recording the
@@ -213,7 +202,7 @@ fn reserve_and_register(
     if reserved == 0 {
         return Err(StoreError::ActivationCodeExhausted);
     }
-    let inserted = connection.execute(
+    let result = connection.execute(
         &format!(
             "INSERT INTO source_servers ({SOURCE_SERVER_COLUMNS}) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
@@ -230,11 +219,7 @@ fn reserve_and_register(
             nanos(server.registered_at),
         ],
     );
-    match inserted {
-        Ok(_) => {}
-        Err(error) if is_unique_violation(&error) => return Err(StoreError::IdentifierTaken),
-        Err(error) => return Err(backend(error)),
-    }
+    inserted(result, StoreError::IdentifierTaken)?;
     insert_audit(connection, audit)
 }
 
@@ -243,16 +228,15 @@ pub(super) fn source_servers(
     account_id: u64,
     code_id: Option<&str>,
 ) -> Result<Vec<SourceServer>, StoreError> {
-    let mut statement = connection
-        .prepare_cached(&format!(
+    select_all(
+        connection,
+        &format!(
             "SELECT {SOURCE_SERVER_COLUMNS} FROM source_servers WHERE account_id = ?1 \
              AND (?2 IS NULL OR activation_code_id = ?2) ORDER BY registered_at, id"
-        ))
-        .map_err(backend)?;
-    let rows = statement
-        .query_map(params![as_i64(account_id), code_id], decode_source_server)
-        .map_err(backend)?;
-    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+        ),
+        params![as_i64(account_id), code_id],
+        decode_source_server,
+    )
 }
 
 #[async_trait]

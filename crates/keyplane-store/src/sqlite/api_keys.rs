@@ -5,12 +5,12 @@ use async_trait::async_trait;
 use keyplane_core::audit::AuditEvent;
 use keyplane_core::model::{ApiKey, ApiKeyType, SealedBlob};
 use keyplane_core::store::{ApiKeyChange, ApiKeyStore, StoreError};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, Row};
 use time::OffsetDateTime;
 
 use super::audit::insert_audit;
 use super::worker::backend;
-use super::{conversion_error, from_nanos, SqliteStore};
+use super::{conversion_error, from_nanos, select_all, select_one, SqliteStore};
 use crate::codec::{as_i64, as_u64, nanos, tags_from_json, tags_to_json};
 
 const API_KEY_COLUMNS: &str = "id, account_id, key_type, secret_name, enabled, tags, \
@@ -42,16 +42,12 @@ fn find_api_key(
     account_id: u64,
     key_id: &str,
 ) -> Result<Option<ApiKey>, StoreError> {
-    connection
-        .prepare_cached(&format!(
-            "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE account_id = ?1 AND id = ?2"
-        ))
-        .and_then(|mut statement| {
-            statement
-                .query_row(params![as_i64(account_id), key_id], decode_api_key)
-                .optional()
-        })
-        .map_err(backend)
+    select_one(
+        connection,
+        &format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE account_id = ?1 AND id = ?2"),
+        params![as_i64(account_id), key_id],
+        decode_api_key,
+    )
 }
 
 #[async_trait]
@@ -120,16 +116,15 @@ impl ApiKeyStore for SqliteStore {
     async fn list_api_keys(&self, account_id: u64) -> Result<Vec<ApiKey>, StoreError> {
         self.connections
             .read(move |connection| {
-                let mut statement = connection
-                    .prepare_cached(&format!(
+                select_all(
+                    connection,
+                    &format!(
                         "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE account_id = ?1 \
                          ORDER BY created_at, id"
-                    ))
-                    .map_err(backend)?;
-                let rows = statement
-                    .query_map([as_i64(account_id)], decode_api_key)
-                    .map_err(backend)?;
-                rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+                    ),
+                    [as_i64(account_id)],
+                    decode_api_key,
+                )
             })
             .await
     }

@@ -11,7 +11,7 @@ use rusqlite::{params, Connection, Row};
 use time::OffsetDateTime;
 
 use super::worker::backend;
-use super::{from_nanos, SqliteStore};
+use super::{from_nanos, select_all, SqliteStore};
 use crate::codec::{as_i64, as_u64, authorization_from_columns, nanos};
 
 /// Deletes the audit rows older than `before`, then appends the prune's own event.
@@ -119,16 +119,15 @@ impl AuditStore for SqliteStore {
     async fn audit_records(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
         self.connections
             .read(move |connection| {
-                let mut statement = connection
-                    .prepare_cached(&format!(
+                select_all(
+                    connection,
+                    &format!(
                         "SELECT sequence, {AUDIT_EVENT_COLUMNS} FROM audit_events \
                          WHERE sequence > ?1 ORDER BY sequence LIMIT ?2"
-                    ))
-                    .map_err(backend)?;
-                let rows = statement
-                    .query_map(params![after, limit], decode_audit_record)
-                    .map_err(backend)?;
-                rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+                    ),
+                    params![after, limit],
+                    decode_audit_record,
+                )
             })
             .await
     }

@@ -8,12 +8,12 @@ use keyplane_core::audit::AuditEvent;
 use keyplane_core::model::{EasInstance, EasService, InstanceToken, InstanceTokenPurpose};
 use keyplane_core::store::{EasStore, StoreError};
 use keyplane_core::template::CommandTemplate;
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, Row};
 use time::OffsetDateTime;
 
 use super::audit::insert_audit;
 use super::worker::backend;
-use super::{conversion_error, from_nanos, is_unique_violation, SqliteStore};
+use super::{conversion_error, from_nanos, inserted, select_all, select_one, SqliteStore};
 use crate::codec::{as_i64, as_u64, nanos, strings_from_json, strings_to_json};
 
 const SERVICE_COLUMNS: &str = "account_id, cluster, name, exec_template, log_template, created_at";
@@ -80,7 +80,7 @@ pub(super) fn insert_service(
     service: &EasService,
     audit: &AuditEvent,
 ) -> Result<(), StoreError> {
-    let inserted = connection.execute(
+    let result = connection.execute(
         &format!("INSERT INTO eas_services ({SERVICE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
         params![
             as_i64(service.account_id),
@@ -91,11 +91,8 @@ pub(super) fn insert_service(
             nanos(service.created_at),
         ],
     );
-    match inserted {
-        Ok(_) => insert_audit(connection, audit),
-        Err(error) if is_unique_violation(&error) => Err(StoreError::EasServiceAlreadyExists),
-        Err(error) => Err(backend(error)),
-    }
+    inserted(result, StoreError::EasServiceAlreadyExists)?;
+    insert_audit(connection, audit)
 }
 
 pub(super) fn find_service(
@@ -104,33 +101,30 @@ pub(super) fn find_service(
     cluster: &str,
     name: &str,
 ) -> Result<Option<EasService>, StoreError> {
-    connection
-        .prepare_cached(&format!(
+    select_one(
+        connection,
+        &format!(
             "SELECT {SERVICE_COLUMNS} FROM eas_services \
              WHERE account_id = ?1 AND cluster = ?2 AND name = ?3"
-        ))
-        .and_then(|mut statement| {
-            statement
-                .query_row(params![as_i64(account_id), cluster, name], decode_service)
-                .optional()
-        })
-        .map_err(backend)
+        ),
+        params![as_i64(account_id), cluster, name],
+        decode_service,
+    )
 }
 
 pub(super) fn list_services(
     connection: &Connection,
     account_id: u64,
 ) -> Result<Vec<EasService>, StoreError> {
-    let mut statement = connection
-        .prepare_cached(&format!(
+    select_all(
+        connection,
+        &format!(
             "SELECT {SERVICE_COLUMNS} FROM eas_services WHERE account_id = ?1 \
              ORDER BY cluster, name"
-        ))
-        .map_err(backend)?;
-    let rows = statement
-        .query_map([as_i64(account_id)], decode_service)
-        .map_err(backend)?;
-    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+        ),
+        [as_i64(account_id)],
+        decode_service,
+    )
 }
 
 pub(super) fn delete_service(
@@ -168,7 +162,7 @@ pub(super) fn insert_instance(
     {
         return Err(StoreError::EasServiceNotFound);
     }
-    let inserted = connection.execute(
+    let result = connection.execute(
         &format!("INSERT INTO eas_instances ({INSTANCE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
         params![
             as_i64(instance.account_id),
@@ -179,11 +173,8 @@ pub(super) fn insert_instance(
             nanos(instance.created_at),
         ],
     );
-    match inserted {
-        Ok(_) => insert_audit(connection, audit),
-        Err(error) if is_unique_violation(&error) => Err(StoreError::EasInstanceAlreadyExists),
-        Err(error) => Err(backend(error)),
-    }
+    inserted(result, StoreError::EasInstanceAlreadyExists)?;
+    insert_audit(connection, audit)
 }
 
 pub(super) fn find_instance(
@@ -193,20 +184,15 @@ pub(super) fn find_instance(
     service: &str,
     name: &str,
 ) -> Result<Option<EasInstance>, StoreError> {
-    connection
-        .prepare_cached(&format!(
+    select_one(
+        connection,
+        &format!(
             "SELECT {INSTANCE_COLUMNS} FROM eas_instances \
              WHERE account_id = ?1 AND cluster = ?2 AND service = ?3 AND name = ?4"
-        ))
-        .and_then(|mut statement| {
-            statement
-                .query_row(
-                    params![as_i64(account_id), cluster, service, name],
-                    decode_instance,
-                )
-                .optional()
-        })
-        .map_err(backend)
+        ),
+        params![as_i64(account_id), cluster, service, name],
+        decode_instance,
+    )
 }
 
 pub(super) fn list_instances(
@@ -215,19 +201,15 @@ pub(super) fn list_instances(
     cluster: &str,
     service: &str,
 ) -> Result<Vec<EasInstance>, StoreError> {
-    let mut statement = connection
-        .prepare_cached(&format!(
+    select_all(
+        connection,
+        &format!(
             "SELECT {INSTANCE_COLUMNS} FROM eas_instances \
              WHERE account_id = ?1 AND cluster = ?2 AND service = ?3 ORDER BY name"
-        ))
-        .map_err(backend)?;
-    let rows = statement
-        .query_map(
-            params![as_i64(account_id), cluster, service],
-            decode_instance,
-        )
-        .map_err(backend)?;
-    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+        ),
+        params![as_i64(account_id), cluster, service],
+        decode_instance,
+    )
 }
 
 pub(super) fn remove_instance(
@@ -265,7 +247,7 @@ pub(super) fn insert_tokens(
         ))
         .map_err(backend)?;
     for token in tokens {
-        let inserted = statement.execute(params![
+        let result = statement.execute(params![
             token.token_hash,
             token.grant_id,
             token.purpose.as_str(),
@@ -280,11 +262,7 @@ pub(super) fn insert_tokens(
             nanos(token.expires_at),
             token.used_at.map(nanos),
         ]);
-        match inserted {
-            Ok(_) => {}
-            Err(error) if is_unique_violation(&error) => return Err(StoreError::IdentifierTaken),
-            Err(error) => return Err(backend(error)),
-        }
+        inserted(result, StoreError::IdentifierTaken)?;
     }
     insert_audit(connection, audit)
 }
@@ -293,12 +271,12 @@ pub(super) fn find_token(
     connection: &Connection,
     token_hash: &[u8],
 ) -> Result<Option<InstanceToken>, StoreError> {
-    connection
-        .prepare_cached(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM eas_instance_tokens WHERE token_hash = ?1"
-        ))
-        .and_then(|mut statement| statement.query_row([token_hash], decode_token).optional())
-        .map_err(backend)
+    select_one(
+        connection,
+        &format!("SELECT {TOKEN_COLUMNS} FROM eas_instance_tokens WHERE token_hash = ?1"),
+        [token_hash],
+        decode_token,
+    )
 }
 
 /// Burns a token: checked and marked used in one writer job, so exactly one of several

@@ -19,10 +19,11 @@ mod worker;
 use std::path::Path;
 
 use keyplane_core::store::StoreError;
+use rusqlite::{Connection, OptionalExtension, Params, Row};
 use time::OffsetDateTime;
 
 pub use migrations::SCHEMA_VERSION;
-use worker::{open_connection, Connections};
+use worker::{backend, open_connection, Connections};
 
 use crate::codec::time_from_nanos;
 
@@ -73,4 +74,39 @@ fn is_unique_violation(error: &rusqlite::Error) -> bool {
             if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
                 || failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
     )
+}
+
+/// The row `sql` selects with `parameters`, decoded, if there is one.
+fn select_one<T>(
+    connection: &Connection,
+    sql: &str,
+    parameters: impl Params,
+    decode: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Option<T>, StoreError> {
+    connection
+        .prepare_cached(sql)
+        .and_then(|mut statement| statement.query_row(parameters, decode).optional())
+        .map_err(backend)
+}
+
+/// Every row `sql` selects with `parameters`, decoded, in order.
+fn select_all<T>(
+    connection: &Connection,
+    sql: &str,
+    parameters: impl Params,
+    decode: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, StoreError> {
+    let mut statement = connection.prepare_cached(sql).map_err(backend)?;
+    let rows = statement.query_map(parameters, decode).map_err(backend)?;
+    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+}
+
+/// The result of an INSERT as a store outcome: `taken` when it hit a primary-key or unique
+/// constraint.
+fn inserted(result: rusqlite::Result<usize>, taken: StoreError) -> Result<(), StoreError> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(error) if is_unique_violation(&error) => Err(taken),
+        Err(error) => Err(backend(error)),
+    }
 }

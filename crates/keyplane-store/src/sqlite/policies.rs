@@ -6,13 +6,13 @@ use async_trait::async_trait;
 use keyplane_core::audit::AuditEvent;
 use keyplane_core::model::{CustomPolicy, PolicyAttachment, PolicySyntax, PolicyType};
 use keyplane_core::store::{PolicyStore, StoreError};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, Row};
 use time::OffsetDateTime;
 
 use super::audit::insert_audit;
 use super::users::find_user;
 use super::worker::backend;
-use super::{conversion_error, from_nanos, is_unique_violation, SqliteStore};
+use super::{conversion_error, from_nanos, inserted, select_all, select_one, SqliteStore};
 use crate::codec::{as_i64, as_u64, nanos};
 
 const POLICY_COLUMNS: &str = "account_id, id, name, description, syntax, document, created_at";
@@ -85,11 +85,8 @@ pub(super) fn create_custom_policy(
             nanos(policy.created_at),
         ],
     );
-    match result {
-        Ok(_) => insert_audit(connection, audit),
-        Err(error) if is_unique_violation(&error) => Err(StoreError::IdentifierTaken),
-        Err(error) => Err(backend(error)),
-    }
+    inserted(result, StoreError::IdentifierTaken)?;
+    insert_audit(connection, audit)
 }
 
 /// A custom policy by name within an account.
@@ -98,16 +95,14 @@ pub(super) fn policy_by_name(
     account_id: u64,
     name: &str,
 ) -> Result<Option<CustomPolicy>, StoreError> {
-    connection
-        .prepare_cached(&format!(
+    select_one(
+        connection,
+        &format!(
             "SELECT {POLICY_COLUMNS} FROM custom_policies WHERE account_id = ?1 AND name = ?2"
-        ))
-        .and_then(|mut statement| {
-            statement
-                .query_row(params![as_i64(account_id), name], decode_policy)
-                .optional()
-        })
-        .map_err(backend)
+        ),
+        params![as_i64(account_id), name],
+        decode_policy,
+    )
 }
 
 /// A custom policy by id within an account.
@@ -116,16 +111,12 @@ pub(super) fn policy_by_id(
     account_id: u64,
     id: u64,
 ) -> Result<Option<CustomPolicy>, StoreError> {
-    connection
-        .prepare_cached(&format!(
-            "SELECT {POLICY_COLUMNS} FROM custom_policies WHERE account_id = ?1 AND id = ?2"
-        ))
-        .and_then(|mut statement| {
-            statement
-                .query_row(params![as_i64(account_id), as_i64(id)], decode_policy)
-                .optional()
-        })
-        .map_err(backend)
+    select_one(
+        connection,
+        &format!("SELECT {POLICY_COLUMNS} FROM custom_policies WHERE account_id = ?1 AND id = ?2"),
+        params![as_i64(account_id), as_i64(id)],
+        decode_policy,
+    )
 }
 
 /// What to attach, and under which limit.
@@ -284,25 +275,22 @@ pub(super) fn list_custom_policies(
     connection: &Connection,
     account_id: u64,
 ) -> Result<Vec<(CustomPolicy, u64)>, StoreError> {
-    let mut statement = connection
-        .prepare_cached(
-            "SELECT p.account_id, p.id, p.name, p.description, p.syntax, p.document, \
+    select_all(
+        connection,
+        "SELECT p.account_id, p.id, p.name, p.description, p.syntax, p.document, \
              p.created_at, (SELECT COUNT(*) FROM policy_attachments AS a \
                  WHERE a.account_id = p.account_id AND a.policy_type = 'Custom' \
                  AND a.policy_name = p.name) \
              FROM custom_policies AS p WHERE p.account_id = ?1 \
              ORDER BY p.created_at, p.name",
-        )
-        .map_err(backend)?;
-    let rows = statement
-        .query_map([as_i64(account_id)], |row| {
+        [as_i64(account_id)],
+        |row| {
             let policy = policy_from_columns(row, 0)?
                 .ok_or_else(|| conversion_error("a listed custom policy has no id".to_owned()))?;
             let attachments: i64 = row.get(7)?;
             Ok((policy, as_u64(attachments)))
-        })
-        .map_err(backend)?;
-    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+        },
+    )
 }
 
 /// How many users of the account have the policy attached.
@@ -333,19 +321,17 @@ pub(super) fn user_policies(
     account_id: u64,
     uin: u64,
 ) -> Result<Vec<PolicyAttachment>, StoreError> {
-    let mut statement = connection
-        .prepare_cached(
-            "SELECT a.policy_type, a.policy_name, a.attached_at, p.account_id, p.id, p.name, \
+    select_all(
+        connection,
+        "SELECT a.policy_type, a.policy_name, a.attached_at, p.account_id, p.id, p.name, \
              p.description, p.syntax, p.document, p.created_at \
              FROM policy_attachments AS a \
              LEFT JOIN custom_policies AS p ON a.policy_type = 'Custom' \
                  AND p.account_id = a.account_id AND p.name = a.policy_name \
              WHERE a.user_uin = ?2 AND a.account_id = ?1 \
              ORDER BY a.attached_at, a.policy_type, a.policy_name",
-        )
-        .map_err(backend)?;
-    let rows = statement
-        .query_map(params![as_i64(account_id), as_i64(uin)], |row| {
+        params![as_i64(account_id), as_i64(uin)],
+        |row| {
             let policy_type: String = row.get(0)?;
             Ok(PolicyAttachment {
                 policy_type: PolicyType::parse(&policy_type).ok_or_else(|| {
@@ -355,9 +341,8 @@ pub(super) fn user_policies(
                 attached_at: from_nanos(row.get(2)?)?,
                 custom: policy_from_columns(row, 3)?,
             })
-        })
-        .map_err(backend)?;
-    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+        },
+    )
 }
 
 #[async_trait]

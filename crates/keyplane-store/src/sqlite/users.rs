@@ -5,12 +5,12 @@ use async_trait::async_trait;
 use keyplane_core::audit::AuditEvent;
 use keyplane_core::model::{User, UserProfile};
 use keyplane_core::store::{DeleteUserOptions, StoreError, UserStore};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, Row};
 
 use super::audit::insert_audit;
 use super::policies::attachment_count;
 use super::worker::backend;
-use super::{from_nanos, is_unique_violation, SqliteStore};
+use super::{from_nanos, inserted, select_all, select_one, SqliteStore};
 use crate::codec::{as_i64, as_u64, nanos};
 
 const USER_COLUMNS: &str = "account_id, uin, name, created_at, display_name, comments, email, \
@@ -38,16 +38,12 @@ pub(super) fn find_user(
     account_id: u64,
     uin: u64,
 ) -> Result<Option<User>, StoreError> {
-    connection
-        .prepare_cached(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE account_id = ?1 AND uin = ?2"
-        ))
-        .and_then(|mut statement| {
-            statement
-                .query_row(params![as_i64(account_id), as_i64(uin)], decode_user)
-                .optional()
-        })
-        .map_err(backend)
+    select_one(
+        connection,
+        &format!("SELECT {USER_COLUMNS} FROM users WHERE account_id = ?1 AND uin = ?2"),
+        params![as_i64(account_id), as_i64(uin)],
+        decode_user,
+    )
 }
 
 /// Every user of an account, oldest first.
@@ -55,15 +51,12 @@ pub(super) fn list_users(
     connection: &Connection,
     account_id: u64,
 ) -> Result<Vec<User>, StoreError> {
-    let mut statement = connection
-        .prepare_cached(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE account_id = ?1 ORDER BY created_at, uin"
-        ))
-        .map_err(backend)?;
-    let rows = statement
-        .query_map([as_i64(account_id)], decode_user)
-        .map_err(backend)?;
-    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+    select_all(
+        connection,
+        &format!("SELECT {USER_COLUMNS} FROM users WHERE account_id = ?1 ORDER BY created_at, uin"),
+        [as_i64(account_id)],
+        decode_user,
+    )
 }
 
 /// Deletes a user, its attachments and (per `options`) its access keys with their last uses;
@@ -148,13 +141,7 @@ impl UserStore for SqliteStore {
                         profile.console_login,
                     ],
                 );
-                match result {
-                    Ok(_) => {}
-                    Err(error) if is_unique_violation(&error) => {
-                        return Err(StoreError::IdentifierTaken)
-                    }
-                    Err(error) => return Err(backend(error)),
-                }
+                inserted(result, StoreError::IdentifierTaken)?;
                 insert_audit(connection, &audit)?;
                 Ok(user)
             })
@@ -173,16 +160,14 @@ impl UserStore for SqliteStore {
         // Users are also added by `keyplane user create` from another process: read fresh.
         self.connections
             .read_fresh(move |connection| {
-                connection
-                    .prepare_cached(&format!(
+                select_one(
+                    connection,
+                    &format!(
                         "SELECT {USER_COLUMNS} FROM users WHERE account_id = ?1 AND name = ?2"
-                    ))
-                    .and_then(|mut statement| {
-                        statement
-                            .query_row(params![as_i64(account_id), name], decode_user)
-                            .optional()
-                    })
-                    .map_err(backend)
+                    ),
+                    params![as_i64(account_id), name],
+                    decode_user,
+                )
             })
             .await
     }
