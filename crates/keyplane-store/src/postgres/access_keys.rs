@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use super::batcher::BatchLimits;
 use super::kept::{still_usable_after, KeptConnections};
 use super::protocol::{Operation, OperationKind, Outcome};
-use super::{backend, time_column, violated_constraint, PostgresStore};
+use super::{backend, select_all, select_one, time_column, violated_constraint, PostgresStore};
 use crate::codec::{as_i64, as_u64, nanos};
 
 pub(super) const ACCESS_KEY_COLUMNS: &str =
@@ -196,14 +196,15 @@ impl AccessKeyStore for PostgresStore {
     }
 
     async fn access_key(&self, key_id: &str) -> Result<Option<AccessKey>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {ACCESS_KEY_COLUMNS} FROM access_keys WHERE id = $1"
-        ))
-        .bind(key_id)
-        .fetch_optional(&self.pool)
+        select_one(
+            &self.pool,
+            sqlx::query(&format!(
+                "SELECT {ACCESS_KEY_COLUMNS} FROM access_keys WHERE id = $1"
+            ))
+            .bind(key_id),
+            decode_access_key,
+        )
         .await
-        .map_err(backend)?;
-        row.map(|row| decode_access_key(&row)).transpose()
     }
 
     async fn list_access_keys(
@@ -289,13 +290,14 @@ impl AccessKeyStore for PostgresStore {
     }
 
     async fn key_usage(&self, key_ids: &[String]) -> Result<Vec<KeyUsage>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {KEY_USAGE_COLUMNS} FROM key_usage WHERE key_id = ANY($1)"
-        ))
-        .bind(key_ids)
-        .fetch_all(&self.pool)
+        select_all(
+            &self.pool,
+            sqlx::query(&format!(
+                "SELECT {KEY_USAGE_COLUMNS} FROM key_usage WHERE key_id = ANY($1)"
+            ))
+            .bind(key_ids),
+            decode_key_usage,
+        )
         .await
-        .map_err(backend)?;
-        rows.iter().map(decode_key_usage).collect()
     }
 }

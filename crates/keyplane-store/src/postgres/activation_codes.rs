@@ -10,8 +10,8 @@ use keyplane_core::store::{ActivationCodeStore, StoreError};
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
-use super::audit::insert_audit;
-use super::{backend, commit, time_column, violated_constraint, PostgresStore};
+use super::audit::{commit_audited, insert_audit};
+use super::{backend, commit, inserted, select_all, select_one, time_column, PostgresStore};
 use crate::codec::{as_i64, as_u64, nanos};
 
 const ACTIVATION_CODE_COLUMNS: &str = "id, account_id, name, description, code_hash, use_limit, \
@@ -64,7 +64,7 @@ pub(super) async fn insert(
     code: &ActivationCode,
     audit: &AuditEvent,
 ) -> Result<(), StoreError> {
-    let inserted = sqlx::query(&format!(
+    let result = sqlx::query(&format!(
         "INSERT INTO activation_codes ({ACTIVATION_CODE_COLUMNS}) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
     ))
@@ -81,29 +81,23 @@ pub(super) async fn insert(
     .bind(nanos(code.expires_at))
     .execute(&mut *transaction)
     .await;
-    match inserted {
-        Ok(_) => {}
-        Err(error) if violated_constraint(&error).is_some() => {
-            return Err(StoreError::IdentifierTaken)
-        }
-        Err(error) => return Err(backend(error)),
-    }
-    insert_audit(&mut transaction, audit).await?;
-    commit(transaction).await
+    inserted(result, StoreError::IdentifierTaken)?;
+    commit_audited(transaction, audit).await
 }
 
 pub(super) async fn find(
     pool: &PgPool,
     code_id: &str,
 ) -> Result<Option<ActivationCode>, StoreError> {
-    let row = sqlx::query(&format!(
-        "SELECT {ACTIVATION_CODE_COLUMNS} FROM activation_codes WHERE id = $1"
-    ))
-    .bind(code_id)
-    .fetch_optional(pool)
+    select_one(
+        pool,
+        sqlx::query(&format!(
+            "SELECT {ACTIVATION_CODE_COLUMNS} FROM activation_codes WHERE id = $1"
+        ))
+        .bind(code_id),
+        decode_activation_code,
+    )
     .await
-    .map_err(backend)?;
-    row.map(|row| decode_activation_code(&row)).transpose()
 }
 
 /// Locks the code's row for the rest of the transaction.
@@ -111,29 +105,31 @@ async fn lock(
     transaction: &mut Transaction<'static, Postgres>,
     code_id: &str,
 ) -> Result<Option<ActivationCode>, StoreError> {
-    let row = sqlx::query(&format!(
-        "SELECT {ACTIVATION_CODE_COLUMNS} FROM activation_codes WHERE id = $1 FOR UPDATE"
-    ))
-    .bind(code_id)
-    .fetch_optional(&mut **transaction)
+    select_one(
+        &mut **transaction,
+        sqlx::query(&format!(
+            "SELECT {ACTIVATION_CODE_COLUMNS} FROM activation_codes WHERE id = $1 FOR UPDATE"
+        ))
+        .bind(code_id),
+        decode_activation_code,
+    )
     .await
-    .map_err(backend)?;
-    row.map(|row| decode_activation_code(&row)).transpose()
 }
 
 pub(super) async fn list(
     pool: &PgPool,
     account_id: u64,
 ) -> Result<Vec<ActivationCode>, StoreError> {
-    let rows = sqlx::query(&format!(
-        "SELECT {ACTIVATION_CODE_COLUMNS} FROM activation_codes WHERE account_id = $1 \
+    select_all(
+        pool,
+        sqlx::query(&format!(
+            "SELECT {ACTIVATION_CODE_COLUMNS} FROM activation_codes WHERE account_id = $1 \
          ORDER BY created_at, id"
-    ))
-    .bind(as_i64(account_id))
-    .fetch_all(pool)
+        ))
+        .bind(as_i64(account_id)),
+        decode_activation_code,
+    )
     .await
-    .map_err(backend)?;
-    rows.iter().map(decode_activation_code).collect()
 }
 
 pub(super) async fn disable(
@@ -172,8 +168,7 @@ pub(super) async fn delete(
         .execute(&mut *transaction)
         .await
         .map_err(backend)?;
-    insert_audit(&mut transaction, audit).await?;
-    commit(transaction).await
+    commit_audited(transaction, audit).await
 }
 
 pub(super) async fn redeem(
@@ -215,7 +210,7 @@ pub(super) async fn redeem(
     .execute(&mut *transaction)
     .await
     .map_err(backend)?;
-    let inserted = sqlx::query(&format!(
+    let result = sqlx::query(&format!(
         "INSERT INTO source_servers ({SOURCE_SERVER_COLUMNS}) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
     ))
@@ -230,14 +225,8 @@ pub(super) async fn redeem(
     .bind(nanos(server.registered_at))
     .execute(&mut *transaction)
     .await;
-    match inserted {
-        Ok(_) => {}
-        // Dropping the transaction rolls back the reserved use.
-        Err(error) if violated_constraint(&error).is_some() => {
-            return Err(StoreError::IdentifierTaken)
-        }
-        Err(error) => return Err(backend(error)),
-    }
+    // Dropping the transaction rolls back the reserved use.
+    inserted(result, StoreError::IdentifierTaken)?;
     insert_audit(&mut transaction, audit).await?;
     commit(transaction).await?;
     Ok(Redemption::Registered(server.clone()))
@@ -248,16 +237,17 @@ pub(super) async fn source_servers(
     account_id: u64,
     code_id: Option<&str>,
 ) -> Result<Vec<SourceServer>, StoreError> {
-    let rows = sqlx::query(&format!(
-        "SELECT {SOURCE_SERVER_COLUMNS} FROM source_servers WHERE account_id = $1 \
+    select_all(
+        pool,
+        sqlx::query(&format!(
+            "SELECT {SOURCE_SERVER_COLUMNS} FROM source_servers WHERE account_id = $1 \
          AND ($2::TEXT IS NULL OR activation_code_id = $2) ORDER BY registered_at, id"
-    ))
-    .bind(as_i64(account_id))
-    .bind(code_id)
-    .fetch_all(pool)
+        ))
+        .bind(as_i64(account_id))
+        .bind(code_id),
+        decode_source_server,
+    )
     .await
-    .map_err(backend)?;
-    rows.iter().map(decode_source_server).collect()
 }
 
 #[async_trait]

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use super::access_keys::decode_sealed;
 use super::protocol::{Operation, OperationKind, Outcome};
-use super::{backend, decode, time_column, PostgresStore};
+use super::{backend, decode, select_all, select_one, time_column, PostgresStore};
 use crate::codec::{as_i64, as_u64, nanos, tags_from_json, tags_to_json};
 
 const API_KEY_COLUMNS: &str = "id, account_id, key_type, secret_name, enabled, tags, \
@@ -65,26 +65,28 @@ impl ApiKeyStore for PostgresStore {
     }
 
     async fn api_key(&self, account_id: u64, key_id: &str) -> Result<Option<ApiKey>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE account_id = $1 AND id = $2"
-        ))
-        .bind(as_i64(account_id))
-        .bind(key_id)
-        .fetch_optional(&self.pool)
+        select_one(
+            &self.pool,
+            sqlx::query(&format!(
+                "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE account_id = $1 AND id = $2"
+            ))
+            .bind(as_i64(account_id))
+            .bind(key_id),
+            decode_api_key,
+        )
         .await
-        .map_err(backend)?;
-        row.map(|row| decode_api_key(&row)).transpose()
     }
 
     async fn list_api_keys(&self, account_id: u64) -> Result<Vec<ApiKey>, StoreError> {
-        let rows = sqlx::query(&format!(
+        select_all(
+            &self.pool,
+            sqlx::query(&format!(
             "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE account_id = $1 ORDER BY created_at, id"
         ))
-        .bind(as_i64(account_id))
-        .fetch_all(&self.pool)
+            .bind(as_i64(account_id)),
+            decode_api_key,
+        )
         .await
-        .map_err(backend)?;
-        rows.iter().map(decode_api_key).collect()
     }
 
     async fn update_api_key(

@@ -9,7 +9,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{Postgres, Row, Transaction};
 use time::OffsetDateTime;
 
-use super::{backend, commit, time_column, PostgresStore};
+use super::{backend, commit, select_all, time_column, PostgresStore};
 use crate::codec::{as_i64, as_u64, authorization_from_columns, nanos};
 
 /// The columns of an audit event (all but its sequence), in the order they are bound.
@@ -45,6 +45,15 @@ fn decode_audit_record(row: &PgRow) -> Result<AuditRecord, StoreError> {
             ),
         },
     })
+}
+
+/// Appends `audit` in `transaction` and commits it: the end of every plain-transaction write.
+pub(super) async fn commit_audited(
+    mut transaction: Transaction<'_, Postgres>,
+    audit: &AuditEvent,
+) -> Result<(), StoreError> {
+    insert_audit(&mut transaction, audit).await?;
+    commit(transaction).await
 }
 
 /// Appends one audit event in `transaction`.
@@ -122,16 +131,17 @@ impl AuditStore for PostgresStore {
     }
 
     async fn audit_records(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT sequence, {AUDIT_EVENT_COLUMNS} FROM audit_events WHERE sequence > $1 \
+        select_all(
+            &self.pool,
+            sqlx::query(&format!(
+                "SELECT sequence, {AUDIT_EVENT_COLUMNS} FROM audit_events WHERE sequence > $1 \
              ORDER BY sequence LIMIT $2"
-        ))
-        .bind(after)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+            ))
+            .bind(after)
+            .bind(i64::from(limit)),
+            decode_audit_record,
+        )
         .await
-        .map_err(backend)?;
-        rows.iter().map(decode_audit_record).collect()
     }
 
     async fn prune_audit_events(

@@ -12,8 +12,11 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use time::OffsetDateTime;
 
-use super::audit::insert_audit;
-use super::{backend, commit, decode, time_column, violated_constraint, PostgresStore};
+use super::audit::{commit_audited, insert_audit};
+use super::{
+    backend, commit, decode, inserted, select_all, select_one, time_column, violated_constraint,
+    PostgresStore,
+};
 use crate::codec::{as_i64, as_u64, nanos, strings_from_json, strings_to_json, time_from_nanos};
 
 const SERVICE_COLUMNS: &str = "account_id, cluster, name, exec_template, log_template, created_at";
@@ -86,7 +89,7 @@ pub(super) async fn insert_service(
     service: &EasService,
     audit: &AuditEvent,
 ) -> Result<(), StoreError> {
-    let inserted = sqlx::query(&format!(
+    let result = sqlx::query(&format!(
         "INSERT INTO eas_services ({SERVICE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
     ))
     .bind(as_i64(service.account_id))
@@ -97,15 +100,8 @@ pub(super) async fn insert_service(
     .bind(nanos(service.created_at))
     .execute(&mut *transaction)
     .await;
-    match inserted {
-        Ok(_) => {}
-        Err(error) if violated_constraint(&error).is_some() => {
-            return Err(StoreError::EasServiceAlreadyExists)
-        }
-        Err(error) => return Err(backend(error)),
-    }
-    insert_audit(&mut transaction, audit).await?;
-    commit(transaction).await
+    inserted(result, StoreError::EasServiceAlreadyExists)?;
+    commit_audited(transaction, audit).await
 }
 
 pub(super) async fn find_service(
@@ -114,32 +110,34 @@ pub(super) async fn find_service(
     cluster: &str,
     name: &str,
 ) -> Result<Option<EasService>, StoreError> {
-    let row = sqlx::query(&format!(
-        "SELECT {SERVICE_COLUMNS} FROM eas_services \
+    select_one(
+        pool,
+        sqlx::query(&format!(
+            "SELECT {SERVICE_COLUMNS} FROM eas_services \
          WHERE account_id = $1 AND cluster = $2 AND name = $3"
-    ))
-    .bind(as_i64(account_id))
-    .bind(cluster)
-    .bind(name)
-    .fetch_optional(pool)
+        ))
+        .bind(as_i64(account_id))
+        .bind(cluster)
+        .bind(name),
+        decode_service,
+    )
     .await
-    .map_err(backend)?;
-    row.map(|row| decode_service(&row)).transpose()
 }
 
 pub(super) async fn list_services(
     pool: &PgPool,
     account_id: u64,
 ) -> Result<Vec<EasService>, StoreError> {
-    let rows = sqlx::query(&format!(
-        "SELECT {SERVICE_COLUMNS} FROM eas_services WHERE account_id = $1 \
+    select_all(
+        pool,
+        sqlx::query(&format!(
+            "SELECT {SERVICE_COLUMNS} FROM eas_services WHERE account_id = $1 \
          ORDER BY cluster COLLATE \"C\", name COLLATE \"C\""
-    ))
-    .bind(as_i64(account_id))
-    .fetch_all(pool)
+        ))
+        .bind(as_i64(account_id)),
+        decode_service,
+    )
     .await
-    .map_err(backend)?;
-    rows.iter().map(decode_service).collect()
 }
 
 pub(super) async fn delete_service(
@@ -163,8 +161,7 @@ pub(super) async fn delete_service(
     if deleted == 0 {
         return Err(StoreError::EasServiceNotFound);
     }
-    insert_audit(&mut transaction, audit).await?;
-    commit(transaction).await
+    commit_audited(transaction, audit).await
 }
 
 pub(super) async fn insert_instance(
@@ -172,7 +169,7 @@ pub(super) async fn insert_instance(
     instance: &EasInstance,
     audit: &AuditEvent,
 ) -> Result<(), StoreError> {
-    let inserted = sqlx::query(&format!(
+    let result = sqlx::query(&format!(
         "INSERT INTO eas_instances ({INSTANCE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
     ))
     .bind(as_i64(instance.account_id))
@@ -183,7 +180,7 @@ pub(super) async fn insert_instance(
     .bind(nanos(instance.created_at))
     .execute(&mut *transaction)
     .await;
-    match inserted {
+    match result {
         Ok(_) => {}
         // The service it belongs to is absent (or was deleted meanwhile).
         Err(error) if is_foreign_key_violation(&error) => {
@@ -194,8 +191,7 @@ pub(super) async fn insert_instance(
         }
         Err(error) => return Err(backend(error)),
     }
-    insert_audit(&mut transaction, audit).await?;
-    commit(transaction).await
+    commit_audited(transaction, audit).await
 }
 
 pub(super) async fn find_instance(
@@ -205,18 +201,19 @@ pub(super) async fn find_instance(
     service: &str,
     name: &str,
 ) -> Result<Option<EasInstance>, StoreError> {
-    let row = sqlx::query(&format!(
-        "SELECT {INSTANCE_COLUMNS} FROM eas_instances \
+    select_one(
+        pool,
+        sqlx::query(&format!(
+            "SELECT {INSTANCE_COLUMNS} FROM eas_instances \
          WHERE account_id = $1 AND cluster = $2 AND service = $3 AND name = $4"
-    ))
-    .bind(as_i64(account_id))
-    .bind(cluster)
-    .bind(service)
-    .bind(name)
-    .fetch_optional(pool)
+        ))
+        .bind(as_i64(account_id))
+        .bind(cluster)
+        .bind(service)
+        .bind(name),
+        decode_instance,
+    )
     .await
-    .map_err(backend)?;
-    row.map(|row| decode_instance(&row)).transpose()
 }
 
 pub(super) async fn list_instances(
@@ -225,17 +222,18 @@ pub(super) async fn list_instances(
     cluster: &str,
     service: &str,
 ) -> Result<Vec<EasInstance>, StoreError> {
-    let rows = sqlx::query(&format!(
-        "SELECT {INSTANCE_COLUMNS} FROM eas_instances \
+    select_all(
+        pool,
+        sqlx::query(&format!(
+            "SELECT {INSTANCE_COLUMNS} FROM eas_instances \
          WHERE account_id = $1 AND cluster = $2 AND service = $3 ORDER BY name COLLATE \"C\""
-    ))
-    .bind(as_i64(account_id))
-    .bind(cluster)
-    .bind(service)
-    .fetch_all(pool)
+        ))
+        .bind(as_i64(account_id))
+        .bind(cluster)
+        .bind(service),
+        decode_instance,
+    )
     .await
-    .map_err(backend)?;
-    rows.iter().map(decode_instance).collect()
 }
 
 pub(super) async fn remove_instance(
@@ -261,8 +259,7 @@ pub(super) async fn remove_instance(
     if deleted == 0 {
         return Err(StoreError::EasInstanceNotFound);
     }
-    insert_audit(&mut transaction, audit).await?;
-    commit(transaction).await
+    commit_audited(transaction, audit).await
 }
 
 pub(super) async fn insert_tokens(
@@ -271,7 +268,7 @@ pub(super) async fn insert_tokens(
     audit: &AuditEvent,
 ) -> Result<(), StoreError> {
     for token in tokens {
-        let inserted = sqlx::query(&format!(
+        let result = sqlx::query(&format!(
             "INSERT INTO eas_instance_tokens ({TOKEN_COLUMNS}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
         ))
@@ -290,31 +287,25 @@ pub(super) async fn insert_tokens(
         .bind(token.used_at.map(nanos))
         .execute(&mut *transaction)
         .await;
-        match inserted {
-            Ok(_) => {}
-            // Dropping the transaction undoes the tokens inserted before.
-            Err(error) if violated_constraint(&error).is_some() => {
-                return Err(StoreError::IdentifierTaken)
-            }
-            Err(error) => return Err(backend(error)),
-        }
+        // Dropping the transaction undoes the tokens inserted before.
+        inserted(result, StoreError::IdentifierTaken)?;
     }
-    insert_audit(&mut transaction, audit).await?;
-    commit(transaction).await
+    commit_audited(transaction, audit).await
 }
 
 pub(super) async fn find_token(
     pool: &PgPool,
     token_hash: &[u8],
 ) -> Result<Option<InstanceToken>, StoreError> {
-    let row = sqlx::query(&format!(
-        "SELECT {TOKEN_COLUMNS} FROM eas_instance_tokens WHERE token_hash = $1"
-    ))
-    .bind(token_hash)
-    .fetch_optional(pool)
+    select_one(
+        pool,
+        sqlx::query(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM eas_instance_tokens WHERE token_hash = $1"
+        ))
+        .bind(token_hash),
+        decode_token,
+    )
     .await
-    .map_err(backend)?;
-    row.map(|row| decode_token(&row)).transpose()
 }
 
 pub(super) async fn burn_token(

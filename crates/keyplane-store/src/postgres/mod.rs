@@ -39,8 +39,9 @@ use std::sync::Arc;
 
 use keyplane_core::model::AccessKey;
 use keyplane_core::store::StoreError;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Connection, Postgres, Row, Transaction};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgQueryResult, PgRow};
+use sqlx::query::Query;
+use sqlx::{Connection, PgExecutor, Postgres, Row, Transaction};
 use time::OffsetDateTime;
 
 use access_keys::{list_access_keys_together, KeyListing, DEFAULT_LISTING_LIMITS};
@@ -235,4 +236,36 @@ impl PostgresStore {
 
 async fn commit(transaction: Transaction<'_, Postgres>) -> Result<(), StoreError> {
     transaction.commit().await.map_err(backend)
+}
+
+/// The row `query` selects, decoded, if there is one.
+async fn select_one<'query, T>(
+    executor: impl PgExecutor<'query>,
+    query: Query<'query, Postgres, PgArguments>,
+    decode: impl FnOnce(&PgRow) -> Result<T, StoreError>,
+) -> Result<Option<T>, StoreError> {
+    let row = query.fetch_optional(executor).await.map_err(backend)?;
+    row.as_ref().map(decode).transpose()
+}
+
+/// Every row `query` selects, decoded, in order.
+async fn select_all<'query, T>(
+    executor: impl PgExecutor<'query>,
+    query: Query<'query, Postgres, PgArguments>,
+    decode: impl FnMut(&PgRow) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let rows = query.fetch_all(executor).await.map_err(backend)?;
+    rows.iter().map(decode).collect()
+}
+
+/// The result of an INSERT as a store outcome: `taken` when it hit a unique constraint.
+fn inserted(
+    result: Result<PgQueryResult, sqlx::Error>,
+    taken: StoreError,
+) -> Result<(), StoreError> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(error) if violated_constraint(&error).is_some() => Err(taken),
+        Err(error) => Err(backend(error)),
+    }
 }

@@ -14,7 +14,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use time::OffsetDateTime;
 
-use super::audit::insert_audit;
+use super::audit::{commit_audited, insert_audit};
 use super::changes::{notify, user_payload};
 use super::users::lock_user;
 use super::{backend, commit, time_column, violated_constraint, PostgresStore};
@@ -97,8 +97,7 @@ pub(super) async fn create_custom_policy(
             })
         }
     }
-    insert_audit(&mut transaction, audit).await?;
-    commit(transaction).await
+    commit_audited(transaction, audit).await
 }
 
 pub(super) async fn policy_by_name(
@@ -205,8 +204,7 @@ pub(super) async fn attach_policy(
         &user_payload(attachment.account_id, attachment.uin),
     )
     .await?;
-    insert_audit(&mut transaction, audit).await?;
-    commit(transaction).await
+    commit_audited(transaction, audit).await
 }
 
 /// Detaches a policy: `UserNotFound`, then `PolicyNotAttached`.
@@ -236,8 +234,7 @@ pub(super) async fn detach_policy(
         return Err(StoreError::PolicyNotAttached);
     }
     notify(&mut transaction, &user_payload(account_id, uin)).await?;
-    insert_audit(&mut transaction, audit).await?;
-    commit(transaction).await
+    commit_audited(transaction, audit).await
 }
 
 /// Deletes a custom policy: `PolicyNotFound`, then `PolicyInUse` unless `detach`. Locks the

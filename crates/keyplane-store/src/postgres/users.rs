@@ -11,7 +11,7 @@ use sqlx::{PgPool, Postgres, Row, Transaction};
 use super::audit::insert_audit;
 use super::changes::{notify, user_payload};
 use super::protocol::{Operation, OperationKind, Outcome};
-use super::{backend, commit, time_column, PostgresStore};
+use super::{backend, commit, select_all, select_one, time_column, PostgresStore};
 use crate::codec::{as_i64, as_u64, nanos};
 
 pub(super) const USER_COLUMNS: &str =
@@ -51,14 +51,15 @@ pub(super) async fn lock_user(
 }
 
 pub(super) async fn list_users(pool: &PgPool, account_id: u64) -> Result<Vec<User>, StoreError> {
-    let rows = sqlx::query(&format!(
-        "SELECT {USER_COLUMNS} FROM users WHERE account_id = $1 ORDER BY created_at, uin"
-    ))
-    .bind(as_i64(account_id))
-    .fetch_all(pool)
+    select_all(
+        pool,
+        sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE account_id = $1 ORDER BY created_at, uin"
+        ))
+        .bind(as_i64(account_id)),
+        decode_user,
+    )
     .await
-    .map_err(backend)?;
-    rows.iter().map(decode_user).collect()
 }
 
 /// Deletes a user: `UserNotFound`, then `UserHasAccessKeys`, then `UserHasPolicies`. Locks the
@@ -143,27 +144,29 @@ impl UserStore for PostgresStore {
     }
 
     async fn user(&self, account_id: u64, uin: u64) -> Result<Option<User>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE account_id = $1 AND uin = $2"
-        ))
-        .bind(as_i64(account_id))
-        .bind(as_i64(uin))
-        .fetch_optional(&self.pool)
+        select_one(
+            &self.pool,
+            sqlx::query(&format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE account_id = $1 AND uin = $2"
+            ))
+            .bind(as_i64(account_id))
+            .bind(as_i64(uin)),
+            decode_user,
+        )
         .await
-        .map_err(backend)?;
-        row.map(|row| decode_user(&row)).transpose()
     }
 
     async fn user_by_name(&self, account_id: u64, name: &str) -> Result<Option<User>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE account_id = $1 AND name = $2"
-        ))
-        .bind(as_i64(account_id))
-        .bind(name)
-        .fetch_optional(&self.pool)
+        select_one(
+            &self.pool,
+            sqlx::query(&format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE account_id = $1 AND name = $2"
+            ))
+            .bind(as_i64(account_id))
+            .bind(name),
+            decode_user,
+        )
         .await
-        .map_err(backend)?;
-        row.map(|row| decode_user(&row)).transpose()
     }
 
     async fn list_users(&self, account_id: u64) -> Result<Vec<User>, StoreError> {
