@@ -1,4 +1,4 @@
-//! Access keys (both families) and their last uses. See [`super`] for what every method promises.
+//! The access-key store: access keys of both families and their last uses.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;

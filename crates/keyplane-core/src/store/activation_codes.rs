@@ -1,9 +1,11 @@
-//! SMC activation codes and the source servers registered with them. See [`super`] for what every method promises.
+//! The activation-code store: SMC activation codes and the source servers registered with
+//! them.
+
+use async_trait::async_trait;
 
 use super::StoreError;
 use crate::audit::AuditEvent;
 use crate::model::{ActivationCode, Redemption, SourceServer};
-use async_trait::async_trait;
 
 /// SMC activation codes and the source servers registered with them.
 #[async_trait]

@@ -1,4 +1,4 @@
-//! API keys of an account. See [`super`] for what every method promises.
+//! The API-key store: the API keys of an account.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;

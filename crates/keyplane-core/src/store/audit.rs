@@ -1,4 +1,5 @@
-//! The append-only audit log: events not tied to a change, reading it in order, and pruning it by age. See [`super`] for what every method promises.
+//! The audit store: the append-only log, its events not tied to a change, reading it in
+//! order, and pruning it by age.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;

@@ -1,4 +1,5 @@
-//! The PAI-EAS registry (services, their instances and workers) and the single-use instance tokens issued for it. See [`super`] for what every method promises.
+//! The EAS store: the PAI-EAS registry (services, their instances and workers) and the
+//! single-use instance tokens issued for it.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -7,7 +8,8 @@ use super::StoreError;
 use crate::audit::AuditEvent;
 use crate::model::{EasInstance, EasService, InstanceToken, InstanceTokenPurpose};
 
-/// The PAI-EAS registry (services, their instances and workers) and the single-use instance tokens issued for it.
+/// The PAI-EAS registry (services, their instances and workers) and the single-use instance
+/// tokens issued for it.
 #[async_trait]
 pub trait EasStore: Send + Sync {
     /// Registers an EAS service; `EasServiceAlreadyExists` when the account already has a

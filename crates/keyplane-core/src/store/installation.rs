@@ -1,4 +1,5 @@
-//! The installation: its one account with the root principal, the master-key check every node agrees on, and readiness. See [`super`] for what every method promises.
+//! The installation's store: its one account with the root principal, the master-key check
+//! every node agrees on, and readiness.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;

@@ -1,11 +1,13 @@
-//! Request nonces, remembered across every node on the store so a signed request cannot be replayed. See [`super`] for what every method promises.
+//! The nonce store: request nonces, remembered across every node on the store so that a
+//! signed request cannot be replayed.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::StoreError;
 
-/// Request nonces, remembered across every node on the store so a signed request cannot be replayed.
+/// Request nonces, remembered across every node on the store so that a signed request cannot be
+/// replayed.
 #[async_trait]
 pub trait NonceStore: Send + Sync {
     /// Records that `nonce` was used with `key_id`, valid until `expires_at`. Returns `false`

@@ -1,4 +1,4 @@
-//! Custom policies of an account and the policies attached to its users. See [`super`] for what every method promises.
+//! The policy store: custom policies of an account and the policies attached to its users.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;

@@ -1,9 +1,10 @@
-//! Users (the root principal and sub-users) of an account. See [`super`] for what every method promises.
+//! The user store: the users (the root principal and sub-users) of an account.
+
+use async_trait::async_trait;
 
 use super::StoreError;
 use crate::audit::AuditEvent;
 use crate::model::User;
-use async_trait::async_trait;
 
 /// How `UserStore::delete_user` treats what the user still has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
