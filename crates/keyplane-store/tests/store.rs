@@ -10,6 +10,8 @@ mod conformance;
 mod listener;
 #[path = "store/postgres.rs"]
 mod postgres;
+#[path = "store/postgres_batch.rs"]
+mod postgres_batch;
 #[path = "store/sqlite.rs"]
 mod sqlite;
 #[path = "store/support.rs"]

@@ -10,9 +10,9 @@ use keyplane_core::authentication_throttle::AuthenticationFailureLimit;
 use keyplane_core::clock::ManualClock;
 use keyplane_core::model::{KeyFamily, Secret};
 use keyplane_core::rate_limit::RateLimits;
-use keyplane_core::store::{NewAccessKey, NewAccount};
+use keyplane_core::store::{InstallationStore, NewAccessKey, NewAccount};
 use keyplane_core::{
-    Authority, AuthorityConfig, Clock, CoreError, CredentialFactory, Field, Store, Violation,
+    Authority, AuthorityConfig, Clock, CoreError, CredentialFactory, Field, Violation,
 };
 use keyplane_crypto::seal::{Keyring, MasterKey};
 use keyplane_server::factory::SealingFactory;

@@ -16,8 +16,11 @@ use keyplane_aliyun::{AliyunDialect, IncomingRequest, OutgoingResponse};
 use keyplane_core::authentication_throttle::AuthenticationFailureLimit;
 use keyplane_core::authority::{NewEasInstanceRequest, NewEasServiceRequest};
 use keyplane_core::model::{InstanceSession, InstanceTokenPurpose, KeyFamily, Secret, User};
-use keyplane_core::store::{NewAccessKey, NewAccount};
-use keyplane_core::{Authority, AuthorityConfig, CredentialFactory, RequestContext, Store};
+use keyplane_core::rate_limit::RateLimits;
+use keyplane_core::store::{
+    AccessKeyStore, InstallationStore, NewAccessKey, NewAccount, UserStore,
+};
+use keyplane_core::{Authority, AuthorityConfig, CredentialFactory, RequestContext};
 use keyplane_crypto::aliyun::{
     acs3_hashed_payload, parse_http_date, parse_iso8601_timestamp, sign_acs3, AliyunRequest,
 };

@@ -3,6 +3,11 @@
 //! `user:<account id>:<uin>` when a user's permissions changed (a policy attached or detached,
 //! the user deleted).
 
+use keyplane_core::store::StoreError;
+use sqlx::{Postgres, Transaction};
+
+use super::{backend, KEY_CHANGES_CHANNEL};
+
 /// A change another node (or this one) committed, as announced on the shared database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreChange {
@@ -49,4 +54,18 @@ fn parse_number(text: &str) -> Option<u64> {
 /// The payload announcing that a user's permissions changed.
 pub(crate) fn user_payload(account_id: u64, uin: u64) -> String {
     format!("{USER_PREFIX}{account_id}:{uin}")
+}
+
+/// Announces `payload` on the key-changes channel when the transaction commits.
+pub(crate) async fn notify(
+    transaction: &mut Transaction<'_, Postgres>,
+    payload: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(KEY_CHANGES_CHANNEL)
+        .bind(payload)
+        .execute(&mut **transaction)
+        .await
+        .map_err(backend)?;
+    Ok(())
 }

@@ -3,15 +3,20 @@
 //! redeeming one token at once exactly one marks it used; the audit event is written in the
 //! same transaction.
 
+use async_trait::async_trait;
 use keyplane_core::audit::AuditEvent;
 use keyplane_core::model::{EasInstance, EasService, InstanceToken, InstanceTokenPurpose};
+use keyplane_core::store::{EasStore, StoreError};
 use keyplane_core::template::CommandTemplate;
-use keyplane_core::StoreError;
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use time::OffsetDateTime;
 
-use super::{backend, commit, decode, insert_audit, time_column, violated_constraint};
+use super::audit::{commit_audited, insert_audit};
+use super::{
+    backend, commit, decode, inserted, select_all, select_one, time_column, violated_constraint,
+    PostgresStore,
+};
 use crate::codec::{as_i64, as_u64, nanos, strings_from_json, strings_to_json, time_from_nanos};
 
 const SERVICE_COLUMNS: &str = "account_id, cluster, name, exec_template, log_template, created_at";
@@ -33,7 +38,7 @@ fn template_column(row: &PgRow, column: &str) -> Result<CommandTemplate, StoreEr
         .map_err(|error| StoreError::Backend(format!("stored command template: {error}")))
 }
 
-fn service_from_row(row: &PgRow) -> Result<EasService, StoreError> {
+fn decode_service(row: &PgRow) -> Result<EasService, StoreError> {
     Ok(EasService {
         account_id: as_u64(row.try_get("account_id").map_err(backend)?),
         cluster: row.try_get("cluster").map_err(backend)?,
@@ -44,7 +49,7 @@ fn service_from_row(row: &PgRow) -> Result<EasService, StoreError> {
     })
 }
 
-fn instance_from_row(row: &PgRow) -> Result<EasInstance, StoreError> {
+fn decode_instance(row: &PgRow) -> Result<EasInstance, StoreError> {
     let workers: String = row.try_get("workers").map_err(backend)?;
     Ok(EasInstance {
         account_id: as_u64(row.try_get("account_id").map_err(backend)?),
@@ -56,7 +61,7 @@ fn instance_from_row(row: &PgRow) -> Result<EasInstance, StoreError> {
     })
 }
 
-fn token_from_row(row: &PgRow) -> Result<InstanceToken, StoreError> {
+fn decode_token(row: &PgRow) -> Result<InstanceToken, StoreError> {
     let purpose: String = row.try_get("purpose").map_err(backend)?;
     let used_at: Option<i64> = row.try_get("used_at").map_err(backend)?;
     Ok(InstanceToken {
@@ -84,7 +89,7 @@ pub(super) async fn insert_service(
     service: &EasService,
     audit: &AuditEvent,
 ) -> Result<(), StoreError> {
-    let inserted = sqlx::query(&format!(
+    let result = sqlx::query(&format!(
         "INSERT INTO eas_services ({SERVICE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
     ))
     .bind(as_i64(service.account_id))
@@ -95,15 +100,8 @@ pub(super) async fn insert_service(
     .bind(nanos(service.created_at))
     .execute(&mut *transaction)
     .await;
-    match inserted {
-        Ok(_) => {}
-        Err(error) if violated_constraint(&error).is_some() => {
-            return Err(StoreError::EasServiceAlreadyExists)
-        }
-        Err(error) => return Err(backend(error)),
-    }
-    insert_audit(&mut transaction, audit).await?;
-    commit(transaction).await
+    inserted(result, StoreError::EasServiceAlreadyExists)?;
+    commit_audited(transaction, audit).await
 }
 
 pub(super) async fn find_service(
@@ -112,32 +110,34 @@ pub(super) async fn find_service(
     cluster: &str,
     name: &str,
 ) -> Result<Option<EasService>, StoreError> {
-    let row = sqlx::query(&format!(
-        "SELECT {SERVICE_COLUMNS} FROM eas_services \
+    select_one(
+        pool,
+        sqlx::query(&format!(
+            "SELECT {SERVICE_COLUMNS} FROM eas_services \
          WHERE account_id = $1 AND cluster = $2 AND name = $3"
-    ))
-    .bind(as_i64(account_id))
-    .bind(cluster)
-    .bind(name)
-    .fetch_optional(pool)
+        ))
+        .bind(as_i64(account_id))
+        .bind(cluster)
+        .bind(name),
+        decode_service,
+    )
     .await
-    .map_err(backend)?;
-    row.map(|row| service_from_row(&row)).transpose()
 }
 
 pub(super) async fn list_services(
     pool: &PgPool,
     account_id: u64,
 ) -> Result<Vec<EasService>, StoreError> {
-    let rows = sqlx::query(&format!(
-        "SELECT {SERVICE_COLUMNS} FROM eas_services WHERE account_id = $1 \
+    select_all(
+        pool,
+        sqlx::query(&format!(
+            "SELECT {SERVICE_COLUMNS} FROM eas_services WHERE account_id = $1 \
          ORDER BY cluster COLLATE \"C\", name COLLATE \"C\""
-    ))
-    .bind(as_i64(account_id))
-    .fetch_all(pool)
+        ))
+        .bind(as_i64(account_id)),
+        decode_service,
+    )
     .await
-    .map_err(backend)?;
-    rows.iter().map(service_from_row).collect()
 }
 
 pub(super) async fn delete_service(
@@ -161,8 +161,7 @@ pub(super) async fn delete_service(
     if deleted == 0 {
         return Err(StoreError::EasServiceNotFound);
     }
-    insert_audit(&mut transaction, audit).await?;
-    commit(transaction).await
+    commit_audited(transaction, audit).await
 }
 
 pub(super) async fn insert_instance(
@@ -170,7 +169,7 @@ pub(super) async fn insert_instance(
     instance: &EasInstance,
     audit: &AuditEvent,
 ) -> Result<(), StoreError> {
-    let inserted = sqlx::query(&format!(
+    let result = sqlx::query(&format!(
         "INSERT INTO eas_instances ({INSTANCE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
     ))
     .bind(as_i64(instance.account_id))
@@ -181,7 +180,7 @@ pub(super) async fn insert_instance(
     .bind(nanos(instance.created_at))
     .execute(&mut *transaction)
     .await;
-    match inserted {
+    match result {
         Ok(_) => {}
         // The service it belongs to is absent (or was deleted meanwhile).
         Err(error) if is_foreign_key_violation(&error) => {
@@ -192,8 +191,7 @@ pub(super) async fn insert_instance(
         }
         Err(error) => return Err(backend(error)),
     }
-    insert_audit(&mut transaction, audit).await?;
-    commit(transaction).await
+    commit_audited(transaction, audit).await
 }
 
 pub(super) async fn find_instance(
@@ -203,18 +201,19 @@ pub(super) async fn find_instance(
     service: &str,
     name: &str,
 ) -> Result<Option<EasInstance>, StoreError> {
-    let row = sqlx::query(&format!(
-        "SELECT {INSTANCE_COLUMNS} FROM eas_instances \
+    select_one(
+        pool,
+        sqlx::query(&format!(
+            "SELECT {INSTANCE_COLUMNS} FROM eas_instances \
          WHERE account_id = $1 AND cluster = $2 AND service = $3 AND name = $4"
-    ))
-    .bind(as_i64(account_id))
-    .bind(cluster)
-    .bind(service)
-    .bind(name)
-    .fetch_optional(pool)
+        ))
+        .bind(as_i64(account_id))
+        .bind(cluster)
+        .bind(service)
+        .bind(name),
+        decode_instance,
+    )
     .await
-    .map_err(backend)?;
-    row.map(|row| instance_from_row(&row)).transpose()
 }
 
 pub(super) async fn list_instances(
@@ -223,17 +222,18 @@ pub(super) async fn list_instances(
     cluster: &str,
     service: &str,
 ) -> Result<Vec<EasInstance>, StoreError> {
-    let rows = sqlx::query(&format!(
-        "SELECT {INSTANCE_COLUMNS} FROM eas_instances \
+    select_all(
+        pool,
+        sqlx::query(&format!(
+            "SELECT {INSTANCE_COLUMNS} FROM eas_instances \
          WHERE account_id = $1 AND cluster = $2 AND service = $3 ORDER BY name COLLATE \"C\""
-    ))
-    .bind(as_i64(account_id))
-    .bind(cluster)
-    .bind(service)
-    .fetch_all(pool)
+        ))
+        .bind(as_i64(account_id))
+        .bind(cluster)
+        .bind(service),
+        decode_instance,
+    )
     .await
-    .map_err(backend)?;
-    rows.iter().map(instance_from_row).collect()
 }
 
 pub(super) async fn remove_instance(
@@ -259,8 +259,7 @@ pub(super) async fn remove_instance(
     if deleted == 0 {
         return Err(StoreError::EasInstanceNotFound);
     }
-    insert_audit(&mut transaction, audit).await?;
-    commit(transaction).await
+    commit_audited(transaction, audit).await
 }
 
 pub(super) async fn insert_tokens(
@@ -269,7 +268,7 @@ pub(super) async fn insert_tokens(
     audit: &AuditEvent,
 ) -> Result<(), StoreError> {
     for token in tokens {
-        let inserted = sqlx::query(&format!(
+        let result = sqlx::query(&format!(
             "INSERT INTO eas_instance_tokens ({TOKEN_COLUMNS}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
         ))
@@ -288,31 +287,25 @@ pub(super) async fn insert_tokens(
         .bind(token.used_at.map(nanos))
         .execute(&mut *transaction)
         .await;
-        match inserted {
-            Ok(_) => {}
-            // Dropping the transaction undoes the tokens inserted before.
-            Err(error) if violated_constraint(&error).is_some() => {
-                return Err(StoreError::IdentifierTaken)
-            }
-            Err(error) => return Err(backend(error)),
-        }
+        // Dropping the transaction undoes the tokens inserted before.
+        inserted(result, StoreError::IdentifierTaken)?;
     }
-    insert_audit(&mut transaction, audit).await?;
-    commit(transaction).await
+    commit_audited(transaction, audit).await
 }
 
 pub(super) async fn find_token(
     pool: &PgPool,
     token_hash: &[u8],
 ) -> Result<Option<InstanceToken>, StoreError> {
-    let row = sqlx::query(&format!(
-        "SELECT {TOKEN_COLUMNS} FROM eas_instance_tokens WHERE token_hash = $1"
-    ))
-    .bind(token_hash)
-    .fetch_optional(pool)
+    select_one(
+        pool,
+        sqlx::query(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM eas_instance_tokens WHERE token_hash = $1"
+        ))
+        .bind(token_hash),
+        decode_token,
+    )
     .await
-    .map_err(backend)?;
-    row.map(|row| token_from_row(&row)).transpose()
 }
 
 pub(super) async fn burn_token(
@@ -332,7 +325,7 @@ pub(super) async fn burn_token(
     .await
     .map_err(backend)?;
     let mut token = row
-        .map(|row| token_from_row(&row))
+        .map(|row| decode_token(&row))
         .transpose()?
         .filter(|token| token.purpose == purpose)
         .ok_or(StoreError::InstanceTokenNotFound)?;
@@ -366,4 +359,115 @@ pub(super) async fn forget_expired_tokens(
             .map_err(backend)?
             .rows_affected(),
     )
+}
+
+#[async_trait]
+impl EasStore for PostgresStore {
+    async fn create_eas_service(
+        &self,
+        service: EasService,
+        audit: AuditEvent,
+    ) -> Result<EasService, StoreError> {
+        insert_service(self.begin().await?, &service, &audit).await?;
+        Ok(service)
+    }
+
+    async fn eas_service(
+        &self,
+        account_id: u64,
+        cluster: &str,
+        name: &str,
+    ) -> Result<Option<EasService>, StoreError> {
+        find_service(&self.pool, account_id, cluster, name).await
+    }
+
+    async fn list_eas_services(&self, account_id: u64) -> Result<Vec<EasService>, StoreError> {
+        list_services(&self.pool, account_id).await
+    }
+
+    async fn delete_eas_service(
+        &self,
+        account_id: u64,
+        cluster: &str,
+        name: &str,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError> {
+        delete_service(self.begin().await?, account_id, cluster, name, &audit).await
+    }
+
+    async fn add_eas_instance(
+        &self,
+        instance: EasInstance,
+        audit: AuditEvent,
+    ) -> Result<EasInstance, StoreError> {
+        insert_instance(self.begin().await?, &instance, &audit).await?;
+        Ok(instance)
+    }
+
+    async fn eas_instance(
+        &self,
+        account_id: u64,
+        cluster: &str,
+        service: &str,
+        name: &str,
+    ) -> Result<Option<EasInstance>, StoreError> {
+        find_instance(&self.pool, account_id, cluster, service, name).await
+    }
+
+    async fn list_eas_instances(
+        &self,
+        account_id: u64,
+        cluster: &str,
+        service: &str,
+    ) -> Result<Vec<EasInstance>, StoreError> {
+        list_instances(&self.pool, account_id, cluster, service).await
+    }
+
+    async fn remove_eas_instance(
+        &self,
+        account_id: u64,
+        cluster: &str,
+        service: &str,
+        name: &str,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError> {
+        remove_instance(
+            self.begin().await?,
+            account_id,
+            cluster,
+            service,
+            name,
+            &audit,
+        )
+        .await
+    }
+
+    async fn create_instance_tokens(
+        &self,
+        tokens: Vec<InstanceToken>,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError> {
+        insert_tokens(self.begin().await?, &tokens, &audit).await
+    }
+
+    async fn instance_token(&self, token_hash: &[u8]) -> Result<Option<InstanceToken>, StoreError> {
+        find_token(&self.pool, token_hash).await
+    }
+
+    async fn burn_instance_token(
+        &self,
+        token_hash: &[u8],
+        purpose: InstanceTokenPurpose,
+        now: OffsetDateTime,
+        audit: AuditEvent,
+    ) -> Result<InstanceToken, StoreError> {
+        burn_token(self.begin().await?, token_hash, purpose, now, &audit).await
+    }
+
+    async fn forget_expired_instance_tokens(
+        &self,
+        expired_before: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        forget_expired_tokens(&self.pool, expired_before).await
+    }
 }

@@ -13,14 +13,12 @@
 
 use std::sync::Arc;
 
-use keyplane_core::audit::AuditEvent;
 use keyplane_core::store::StoreError;
 use sqlx::postgres::{PgConnection, PgRow};
-use sqlx::Row;
 
 use super::batcher::BatchLimits;
 use super::kept::{still_usable_after, KeptConnections};
-use crate::codec::{as_i64, nanos};
+use super::protocol::{Job, JobRows, Operation};
 
 /// How many times a batch is tried when the database picks it as a deadlock victim (batches
 /// take their row locks in one order, but a unique-index wait on a name two batches insert can
@@ -36,129 +34,6 @@ pub const DEFAULT_WRITE_LIMITS: BatchLimits = BatchLimits {
     in_flight: 1,
     max_weight: 1_024,
 };
-
-/// An audit event as the `keyplane_audit_event` type (its fields in the type's attribute
-/// order: 0005's, then the authorization added by 0013). The detail is not among them: events
-/// that carry one are written in plain transactions.
-#[derive(Debug, Clone, sqlx::Type)]
-#[sqlx(type_name = "keyplane_audit_event")]
-pub(crate) struct AuditEventValue {
-    time: i64,
-    request_id: String,
-    account_id: Option<i64>,
-    principal_uin: Option<i64>,
-    key_id: Option<String>,
-    product: String,
-    action: String,
-    target: Option<String>,
-    outcome: String,
-    source_address: String,
-    user_agent: String,
-    decision: Option<String>,
-    decision_statement: Option<String>,
-}
-
-impl From<AuditEvent> for AuditEventValue {
-    fn from(event: AuditEvent) -> Self {
-        let (decision, decision_statement) = match event.authorization {
-            Some(authorization) => (Some(authorization.decision), authorization.statement),
-            None => (None, None),
-        };
-        Self {
-            time: nanos(event.time),
-            request_id: event.request_id,
-            account_id: event.account_id.map(as_i64),
-            principal_uin: event.principal_uin.map(as_i64),
-            key_id: event.key_id,
-            product: event.product,
-            action: event.action,
-            target: event.target,
-            outcome: event.outcome,
-            source_address: event.source_address,
-            user_agent: event.user_agent,
-            decision,
-            decision_statement,
-        }
-    }
-}
-
-/// One write use case as the `keyplane_operation` type; which fields a kind uses is documented
-/// in migrations 0005 and 0013. Built by the store with struct-update syntax over `Default`.
-#[derive(Debug, Clone, Default, sqlx::Type)]
-#[sqlx(type_name = "keyplane_operation")]
-pub(crate) struct Operation {
-    pub kind: String,
-    pub id: Option<String>,
-    pub account_id: Option<i64>,
-    pub uin: Option<i64>,
-    pub name: Option<String>,
-    pub family: Option<String>,
-    pub status: Option<String>,
-    pub description: Option<String>,
-    pub key_type: Option<String>,
-    pub secret_name: Option<String>,
-    pub enabled: Option<bool>,
-    pub tags: Option<String>,
-    pub secret_key_version: Option<i64>,
-    pub secret_ciphertext: Option<Vec<u8>>,
-    pub at_time: Option<i64>,
-    pub updated_at_time: Option<i64>,
-    pub until_time: Option<i64>,
-    pub quota: Option<i64>,
-    pub product: Option<String>,
-    pub action: Option<String>,
-    pub source_address: Option<String>,
-    pub event: Option<AuditEventValue>,
-    // Added by migration 0013, after `event` as ALTER TYPE appends them: create_user's profile.
-    pub display_name: Option<String>,
-    pub comments: Option<String>,
-    pub email: Option<String>,
-    pub phone_country_code: Option<String>,
-    pub phone_number: Option<String>,
-    pub console_login: Option<bool>,
-}
-
-impl Operation {
-    /// An operation of `kind` with every field empty.
-    pub(crate) fn of_kind(kind: &str) -> Self {
-        Self {
-            kind: kind.to_owned(),
-            ..Self::default()
-        }
-    }
-
-    /// The operation with `event` to append if it changes something.
-    pub(crate) fn audited(self, event: AuditEvent) -> Self {
-        Self {
-            event: Some(event.into()),
-            ..self
-        }
-    }
-}
-
-/// The operations of one use case, applied in one batch and answered together.
-pub(crate) type Job = Vec<Operation>;
-
-/// The result rows of one job, one per operation, in order (`keyplane_operation_result`).
-pub(crate) type JobRows = Vec<PgRow>;
-
-/// The outcome word of a result row.
-pub(crate) fn outcome(row: &PgRow) -> Result<String, StoreError> {
-    row.try_get::<String, _>("outcome")
-        .map_err(|error| StoreError::Backend(error.to_string()))
-}
-
-/// The single result row of a one-operation job.
-pub(crate) fn single(rows: JobRows) -> Result<PgRow, StoreError> {
-    let count = rows.len();
-    let mut rows = rows.into_iter();
-    match (rows.next(), rows.next()) {
-        (Some(row), None) => Ok(row),
-        _ => Err(StoreError::Backend(format!(
-            "one operation was answered with {count} rows"
-        ))),
-    }
-}
 
 /// The batcher's weight of a job: its number of operations.
 pub(crate) fn job_weight(job: &Job) -> usize {

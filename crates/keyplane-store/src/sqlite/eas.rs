@@ -3,15 +3,17 @@
 //! runs on the single writer, so reading its state and marking it used happen in one
 //! serialised transaction.
 
+use async_trait::async_trait;
 use keyplane_core::audit::AuditEvent;
 use keyplane_core::model::{EasInstance, EasService, InstanceToken, InstanceTokenPurpose};
+use keyplane_core::store::{EasStore, StoreError};
 use keyplane_core::template::CommandTemplate;
-use keyplane_core::StoreError;
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, Row};
 use time::OffsetDateTime;
 
+use super::audit::insert_audit;
 use super::worker::backend;
-use super::{conversion_error, from_nanos, insert_audit, is_unique_violation};
+use super::{conversion_error, from_nanos, inserted, select_all, select_one, SqliteStore};
 use crate::codec::{as_i64, as_u64, nanos, strings_from_json, strings_to_json};
 
 const SERVICE_COLUMNS: &str = "account_id, cluster, name, exec_template, log_template, created_at";
@@ -27,7 +29,7 @@ fn template_from_json(text: &str) -> rusqlite::Result<CommandTemplate> {
         .map_err(|error| conversion_error(format!("stored command template: {error}")))
 }
 
-fn service_from_row(row: &Row<'_>) -> rusqlite::Result<EasService> {
+fn decode_service(row: &Row<'_>) -> rusqlite::Result<EasService> {
     let exec_template: String = row.get(3)?;
     let log_template: String = row.get(4)?;
     Ok(EasService {
@@ -40,7 +42,7 @@ fn service_from_row(row: &Row<'_>) -> rusqlite::Result<EasService> {
     })
 }
 
-fn instance_from_row(row: &Row<'_>) -> rusqlite::Result<EasInstance> {
+fn decode_instance(row: &Row<'_>) -> rusqlite::Result<EasInstance> {
     let workers: String = row.get(4)?;
     Ok(EasInstance {
         account_id: as_u64(row.get(0)?),
@@ -52,7 +54,7 @@ fn instance_from_row(row: &Row<'_>) -> rusqlite::Result<EasInstance> {
     })
 }
 
-fn token_from_row(row: &Row<'_>) -> rusqlite::Result<InstanceToken> {
+fn decode_token(row: &Row<'_>) -> rusqlite::Result<InstanceToken> {
     let purpose: String = row.get(2)?;
     let used_at: Option<i64> = row.get(12)?;
     Ok(InstanceToken {
@@ -78,7 +80,7 @@ pub(super) fn insert_service(
     service: &EasService,
     audit: &AuditEvent,
 ) -> Result<(), StoreError> {
-    let inserted = connection.execute(
+    let result = connection.execute(
         &format!("INSERT INTO eas_services ({SERVICE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
         params![
             as_i64(service.account_id),
@@ -89,11 +91,8 @@ pub(super) fn insert_service(
             nanos(service.created_at),
         ],
     );
-    match inserted {
-        Ok(_) => insert_audit(connection, audit),
-        Err(error) if is_unique_violation(&error) => Err(StoreError::EasServiceAlreadyExists),
-        Err(error) => Err(backend(error)),
-    }
+    inserted(result, StoreError::EasServiceAlreadyExists)?;
+    insert_audit(connection, audit)
 }
 
 pub(super) fn find_service(
@@ -102,33 +101,30 @@ pub(super) fn find_service(
     cluster: &str,
     name: &str,
 ) -> Result<Option<EasService>, StoreError> {
-    connection
-        .prepare_cached(&format!(
+    select_one(
+        connection,
+        &format!(
             "SELECT {SERVICE_COLUMNS} FROM eas_services \
              WHERE account_id = ?1 AND cluster = ?2 AND name = ?3"
-        ))
-        .and_then(|mut statement| {
-            statement
-                .query_row(params![as_i64(account_id), cluster, name], service_from_row)
-                .optional()
-        })
-        .map_err(backend)
+        ),
+        params![as_i64(account_id), cluster, name],
+        decode_service,
+    )
 }
 
 pub(super) fn list_services(
     connection: &Connection,
     account_id: u64,
 ) -> Result<Vec<EasService>, StoreError> {
-    let mut statement = connection
-        .prepare_cached(&format!(
+    select_all(
+        connection,
+        &format!(
             "SELECT {SERVICE_COLUMNS} FROM eas_services WHERE account_id = ?1 \
              ORDER BY cluster, name"
-        ))
-        .map_err(backend)?;
-    let rows = statement
-        .query_map([as_i64(account_id)], service_from_row)
-        .map_err(backend)?;
-    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+        ),
+        [as_i64(account_id)],
+        decode_service,
+    )
 }
 
 pub(super) fn delete_service(
@@ -166,7 +162,7 @@ pub(super) fn insert_instance(
     {
         return Err(StoreError::EasServiceNotFound);
     }
-    let inserted = connection.execute(
+    let result = connection.execute(
         &format!("INSERT INTO eas_instances ({INSTANCE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
         params![
             as_i64(instance.account_id),
@@ -177,11 +173,8 @@ pub(super) fn insert_instance(
             nanos(instance.created_at),
         ],
     );
-    match inserted {
-        Ok(_) => insert_audit(connection, audit),
-        Err(error) if is_unique_violation(&error) => Err(StoreError::EasInstanceAlreadyExists),
-        Err(error) => Err(backend(error)),
-    }
+    inserted(result, StoreError::EasInstanceAlreadyExists)?;
+    insert_audit(connection, audit)
 }
 
 pub(super) fn find_instance(
@@ -191,20 +184,15 @@ pub(super) fn find_instance(
     service: &str,
     name: &str,
 ) -> Result<Option<EasInstance>, StoreError> {
-    connection
-        .prepare_cached(&format!(
+    select_one(
+        connection,
+        &format!(
             "SELECT {INSTANCE_COLUMNS} FROM eas_instances \
              WHERE account_id = ?1 AND cluster = ?2 AND service = ?3 AND name = ?4"
-        ))
-        .and_then(|mut statement| {
-            statement
-                .query_row(
-                    params![as_i64(account_id), cluster, service, name],
-                    instance_from_row,
-                )
-                .optional()
-        })
-        .map_err(backend)
+        ),
+        params![as_i64(account_id), cluster, service, name],
+        decode_instance,
+    )
 }
 
 pub(super) fn list_instances(
@@ -213,19 +201,15 @@ pub(super) fn list_instances(
     cluster: &str,
     service: &str,
 ) -> Result<Vec<EasInstance>, StoreError> {
-    let mut statement = connection
-        .prepare_cached(&format!(
+    select_all(
+        connection,
+        &format!(
             "SELECT {INSTANCE_COLUMNS} FROM eas_instances \
              WHERE account_id = ?1 AND cluster = ?2 AND service = ?3 ORDER BY name"
-        ))
-        .map_err(backend)?;
-    let rows = statement
-        .query_map(
-            params![as_i64(account_id), cluster, service],
-            instance_from_row,
-        )
-        .map_err(backend)?;
-    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+        ),
+        params![as_i64(account_id), cluster, service],
+        decode_instance,
+    )
 }
 
 pub(super) fn remove_instance(
@@ -263,7 +247,7 @@ pub(super) fn insert_tokens(
         ))
         .map_err(backend)?;
     for token in tokens {
-        let inserted = statement.execute(params![
+        let result = statement.execute(params![
             token.token_hash,
             token.grant_id,
             token.purpose.as_str(),
@@ -278,11 +262,7 @@ pub(super) fn insert_tokens(
             nanos(token.expires_at),
             token.used_at.map(nanos),
         ]);
-        match inserted {
-            Ok(_) => {}
-            Err(error) if is_unique_violation(&error) => return Err(StoreError::IdentifierTaken),
-            Err(error) => return Err(backend(error)),
-        }
+        inserted(result, StoreError::IdentifierTaken)?;
     }
     insert_audit(connection, audit)
 }
@@ -291,12 +271,12 @@ pub(super) fn find_token(
     connection: &Connection,
     token_hash: &[u8],
 ) -> Result<Option<InstanceToken>, StoreError> {
-    connection
-        .prepare_cached(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM eas_instance_tokens WHERE token_hash = ?1"
-        ))
-        .and_then(|mut statement| statement.query_row([token_hash], token_from_row).optional())
-        .map_err(backend)
+    select_one(
+        connection,
+        &format!("SELECT {TOKEN_COLUMNS} FROM eas_instance_tokens WHERE token_hash = ?1"),
+        [token_hash],
+        decode_token,
+    )
 }
 
 /// Burns a token: checked and marked used in one writer job, so exactly one of several
@@ -339,4 +319,151 @@ pub(super) fn forget_expired_tokens(
         )
         .map(|removed| removed as u64)
         .map_err(backend)
+}
+
+#[async_trait]
+impl EasStore for SqliteStore {
+    async fn create_eas_service(
+        &self,
+        service: EasService,
+        audit: AuditEvent,
+    ) -> Result<EasService, StoreError> {
+        self.connections
+            .write(move |connection| {
+                insert_service(connection, &service, &audit)?;
+                Ok(service)
+            })
+            .await
+    }
+
+    async fn eas_service(
+        &self,
+        account_id: u64,
+        cluster: &str,
+        name: &str,
+    ) -> Result<Option<EasService>, StoreError> {
+        let (cluster, name) = (cluster.to_owned(), name.to_owned());
+        // The registry is changed by `keyplane eas` from other processes: read fresh.
+        self.connections
+            .read_fresh(move |connection| find_service(connection, account_id, &cluster, &name))
+            .await
+    }
+
+    async fn list_eas_services(&self, account_id: u64) -> Result<Vec<EasService>, StoreError> {
+        self.connections
+            .read_fresh(move |connection| list_services(connection, account_id))
+            .await
+    }
+
+    async fn delete_eas_service(
+        &self,
+        account_id: u64,
+        cluster: &str,
+        name: &str,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError> {
+        let (cluster, name) = (cluster.to_owned(), name.to_owned());
+        self.connections
+            .write(move |connection| {
+                delete_service(connection, account_id, &cluster, &name, &audit)
+            })
+            .await
+    }
+
+    async fn add_eas_instance(
+        &self,
+        instance: EasInstance,
+        audit: AuditEvent,
+    ) -> Result<EasInstance, StoreError> {
+        self.connections
+            .write(move |connection| {
+                insert_instance(connection, &instance, &audit)?;
+                Ok(instance)
+            })
+            .await
+    }
+
+    async fn eas_instance(
+        &self,
+        account_id: u64,
+        cluster: &str,
+        service: &str,
+        name: &str,
+    ) -> Result<Option<EasInstance>, StoreError> {
+        let (cluster, service, name) = (cluster.to_owned(), service.to_owned(), name.to_owned());
+        self.connections
+            .read_fresh(move |connection| {
+                find_instance(connection, account_id, &cluster, &service, &name)
+            })
+            .await
+    }
+
+    async fn list_eas_instances(
+        &self,
+        account_id: u64,
+        cluster: &str,
+        service: &str,
+    ) -> Result<Vec<EasInstance>, StoreError> {
+        let (cluster, service) = (cluster.to_owned(), service.to_owned());
+        self.connections
+            .read_fresh(move |connection| {
+                list_instances(connection, account_id, &cluster, &service)
+            })
+            .await
+    }
+
+    async fn remove_eas_instance(
+        &self,
+        account_id: u64,
+        cluster: &str,
+        service: &str,
+        name: &str,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError> {
+        let (cluster, service, name) = (cluster.to_owned(), service.to_owned(), name.to_owned());
+        self.connections
+            .write(move |connection| {
+                remove_instance(connection, account_id, &cluster, &service, &name, &audit)
+            })
+            .await
+    }
+
+    async fn create_instance_tokens(
+        &self,
+        tokens: Vec<InstanceToken>,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError> {
+        self.connections
+            .write(move |connection| insert_tokens(connection, &tokens, &audit))
+            .await
+    }
+
+    async fn instance_token(&self, token_hash: &[u8]) -> Result<Option<InstanceToken>, StoreError> {
+        let token_hash = token_hash.to_vec();
+        self.connections
+            .read(move |connection| find_token(connection, &token_hash))
+            .await
+    }
+
+    async fn burn_instance_token(
+        &self,
+        token_hash: &[u8],
+        purpose: InstanceTokenPurpose,
+        now: OffsetDateTime,
+        audit: AuditEvent,
+    ) -> Result<InstanceToken, StoreError> {
+        let token_hash = token_hash.to_vec();
+        self.connections
+            .write(move |connection| burn_token(connection, &token_hash, purpose, now, &audit))
+            .await
+    }
+
+    async fn forget_expired_instance_tokens(
+        &self,
+        expired_before: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        self.connections
+            .write(move |connection| forget_expired_tokens(connection, expired_before))
+            .await
+    }
 }

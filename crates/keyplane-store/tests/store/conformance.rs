@@ -25,6 +25,8 @@ pub mod iam;
 pub mod key_usage;
 #[path = "conformance/nonces.rs"]
 pub mod nonces;
+#[path = "conformance/users.rs"]
+pub mod users;
 
 /// Expands, in the calling module, to one `#[tokio::test]` per conformance case, named after
 /// the case. `$factory` is an `async fn() -> Option<crate::support::TestStore>` returning a
@@ -91,15 +93,15 @@ macro_rules! conformance_tests {
             eas::colliding_instance_tokens_store_nothing,
             eas::concurrent_burns_of_one_token_succeed_once,
             eas::expired_instance_tokens_are_forgotten,
-            iam::list_users_returns_oldest_first_with_their_profiles,
-            iam::delete_user_refusals_change_nothing,
-            iam::delete_user_removes_its_keys_of_both_families_and_its_attachments,
+            users::list_users_returns_oldest_first_with_their_profiles,
+            users::delete_user_refusals_change_nothing,
+            users::delete_user_removes_its_keys_of_both_families_and_its_attachments,
             iam::create_custom_policy_refusals_in_their_order,
             iam::custom_policies_are_found_by_name_and_id_within_their_account,
             iam::attach_and_detach_refusals_change_nothing,
             iam::concurrent_attachments_respect_the_limit,
             iam::user_policies_are_in_attach_order_with_their_custom_policies,
-            iam::audit_events_keep_their_authorization,
+            audit::audit_events_keep_their_authorization,
             iam::delete_custom_policy_refuses_while_attached_unless_told_to_detach,
         );
     };

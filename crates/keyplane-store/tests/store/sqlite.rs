@@ -10,7 +10,9 @@ use keyplane_core::audit::AuditRecord;
 use keyplane_core::model::{
     AccessKey, Account, ApiKey, ApiKeyType, KeyFamily, KeyStatus, KeyUsage, SealedBlob, User,
 };
-use keyplane_core::store::{ApiKeyChange, Store, StoreError};
+use keyplane_core::store::{
+    AccessKeyStore, ApiKeyChange, AuditStore, InstallationStore, Store, StoreError, UserStore,
+};
 use keyplane_store::SqliteStore;
 use tempfile::TempDir;
 

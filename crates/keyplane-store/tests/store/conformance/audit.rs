@@ -1,13 +1,16 @@
 //! Conformance cases for the audit log: every successful mutation stores exactly its one audit
 //! event (all fields, in order), a refused mutation stores none, `append_audit_events` appends
-//! in order, and `audit_records(after, limit)` pages by sequence.
+//! in order, `audit_records(after, limit)` pages by sequence, and the authorization decision an
+//! event carries is kept, for plain and batched writes alike.
 
 use std::sync::Arc;
 
-use keyplane_core::audit::{AuditEvent, AuditRecord};
-use keyplane_core::model::{ApiKeyType, KeyFamily, KeyStatus, SealedBlob};
+use keyplane_core::audit::{AuditAuthorization, AuditEvent, AuditRecord};
+use keyplane_core::model::{ApiKeyType, KeyFamily, KeyStatus, PolicyType, SealedBlob};
 use keyplane_core::store::{ApiKeyChange, Store, StoreError};
 
+use crate::conformance::iam::custom_policy;
+use crate::conformance::users::REMOVE_EVERYTHING;
 use crate::support::{
     api_key, api_key_id, assert_strictly_increasing, at, audit_event, audit_events, audit_log,
     audit_summary, initialize, initialize_with_user, key_usage, new_access_key,
@@ -479,4 +482,113 @@ pub async fn audit_records_paginates_by_sequence(store: Arc<dyn Store>) {
     );
     assert_eq!(store.audit_records(0, 0).await, Ok(Vec::new()));
     assert_eq!(store.audit_records(i64::MAX, 10).await, Ok(Vec::new()));
+}
+
+fn allowed_by(statement: Option<&str>) -> Option<AuditAuthorization> {
+    Some(AuditAuthorization {
+        decision: "Allow".to_owned(),
+        statement: statement.map(str::to_owned),
+    })
+}
+
+pub async fn audit_events_keep_their_authorization(store: Arc<dyn Store>) {
+    initialize(&*store).await;
+    let authorized = |action: &str, target: &str, statement: Option<&str>| AuditEvent {
+        authorization: allowed_by(statement),
+        ..audit_event(action, target)
+    };
+    let mut expected = Vec::new();
+
+    // Batched on PostgreSQL: create_user and access-key creation.
+    let event = authorized(
+        "CreateUser",
+        USER_NAME,
+        Some("System:AdministratorAccess#0"),
+    );
+    store
+        .create_user(user(USER_UIN, USER_NAME, at(10)), event.clone())
+        .await
+        .expect("creating alice");
+    expected.push(event);
+    let event = authorized("CreateAccessKey", &tencent_key_id(1), None);
+    store
+        .create_access_key_within_quota(
+            new_access_key(&tencent_key_id(1), USER_UIN, KeyFamily::Tencent, at(11)),
+            2,
+            event.clone(),
+        )
+        .await
+        .expect("creating a key");
+    expected.push(event);
+
+    let event = authorized("CreatePolicy", "keys-admin", Some("root"));
+    store
+        .create_custom_policy(custom_policy(3, "keys-admin", at(12)), 10, event.clone())
+        .await
+        .expect("creating a policy");
+    expected.push(event);
+    let event = authorized(
+        "AttachUserPolicy",
+        "keys-admin",
+        Some("Custom:keys-admin#2"),
+    );
+    store
+        .attach_policy(
+            ACCOUNT_ID,
+            USER_UIN,
+            PolicyType::Custom,
+            "keys-admin",
+            at(13),
+            10,
+            event.clone(),
+        )
+        .await
+        .expect("attaching");
+    expected.push(event);
+    let event = authorized("DetachUserPolicy", "keys-admin", Some("root"));
+    store
+        .detach_policy(
+            ACCOUNT_ID,
+            USER_UIN,
+            PolicyType::Custom,
+            "keys-admin",
+            event.clone(),
+        )
+        .await
+        .expect("detaching");
+    expected.push(event);
+    let event = AuditEvent {
+        authorization: Some(AuditAuthorization {
+            decision: "ExplicitDeny".to_owned(),
+            statement: Some("Custom:deny-all#0".to_owned()),
+        }),
+        outcome: "AccessDenied".to_owned(),
+        ..audit_event("DeleteUser", USER_NAME)
+    };
+    let implicit = AuditEvent {
+        authorization: Some(AuditAuthorization {
+            decision: "ImplicitDeny".to_owned(),
+            statement: None,
+        }),
+        outcome: "AccessDenied".to_owned(),
+        ..audit_event("ListUsers", "")
+    };
+    store
+        .append_audit_events(vec![event.clone(), implicit.clone()])
+        .await
+        .expect("appending refusals");
+    expected.push(event);
+    expected.push(implicit);
+    let event = authorized(
+        "DeleteUser",
+        USER_NAME,
+        Some("System:AdministratorAccess#0"),
+    );
+    store
+        .delete_user(ACCOUNT_ID, USER_UIN, REMOVE_EVERYTHING, event.clone())
+        .await
+        .expect("deleting alice");
+    expected.push(event);
+
+    assert_eq!(audit_events(&*store).await, expected);
 }

@@ -1,37 +1,21 @@
-//! Conformance cases for IAM: `list_users` (oldest first, profiles round trip), `delete_user`
-//! (refusals that change nothing, forced deletion of keys of both families and of
-//! attachments), custom policies (refusals in their order, lookups scoped to the account),
-//! `attach_policy` / `detach_policy` (every refusal, the attachment limit under concurrency),
-//! `user_policies` (attach order, custom policies joined in), and the authorization carried
-//! by the audit events of these and of a batched write.
+//! Conformance cases for custom policies (refusals in their order, lookups scoped to the
+//! account, deletion while attached), `attach_policy` / `detach_policy` (every refusal, the
+//! attachment limit under concurrency) and `user_policies` (attach order, custom policies joined
+//! in). Users are in `users`; the authorization audit events carry is in `audit`.
 
 use std::sync::Arc;
 
-use keyplane_core::audit::{AuditAuthorization, AuditEvent};
-use keyplane_core::model::{
-    CustomPolicy, KeyFamily, PolicyAttachment, PolicySyntax, PolicyType, User, UserProfile,
-};
-use keyplane_core::store::{DeleteUserOptions, Store, StoreError};
+use keyplane_core::model::{CustomPolicy, PolicyAttachment, PolicySyntax, PolicyType};
+use keyplane_core::store::{Store, StoreError};
 use time::{Duration, OffsetDateTime};
 
 use crate::support::{
-    aliyun_key_id, at, audit_event, audit_events, create_access_key, expected_access_key,
-    initialize, initialize_with_user, key_usage, new_access_key, root_user, tencent_key_id, user,
-    ACCOUNT_ID, OTHER_ACCOUNT_ID, SECOND_USER_NAME, SECOND_USER_UIN, UNKNOWN_UIN, USER_NAME,
-    USER_UIN,
-};
-
-const KEEP_EVERYTHING: DeleteUserOptions = DeleteUserOptions {
-    remove_access_keys: false,
-    detach_policies: false,
-};
-const REMOVE_EVERYTHING: DeleteUserOptions = DeleteUserOptions {
-    remove_access_keys: true,
-    detach_policies: true,
+    at, audit_event, audit_events, initialize, initialize_with_user, user, ACCOUNT_ID,
+    OTHER_ACCOUNT_ID, SECOND_USER_NAME, SECOND_USER_UIN, UNKNOWN_UIN, USER_UIN,
 };
 
 /// A custom policy of `ACCOUNT_ID`.
-fn custom_policy(id: u64, name: &str, created_at: OffsetDateTime) -> CustomPolicy {
+pub(crate) fn custom_policy(id: u64, name: &str, created_at: OffsetDateTime) -> CustomPolicy {
     CustomPolicy {
         account_id: ACCOUNT_ID,
         id,
@@ -45,7 +29,7 @@ fn custom_policy(id: u64, name: &str, created_at: OffsetDateTime) -> CustomPolic
     }
 }
 
-async fn create_policy(store: &dyn Store, policy: &CustomPolicy) {
+pub(crate) async fn create_policy(store: &dyn Store, policy: &CustomPolicy) {
     let created = store
         .create_custom_policy(
             policy.clone(),
@@ -57,7 +41,7 @@ async fn create_policy(store: &dyn Store, policy: &CustomPolicy) {
     assert_eq!(&created, policy);
 }
 
-async fn attach(
+pub(crate) async fn attach(
     store: &dyn Store,
     uin: u64,
     policy_type: PolicyType,
@@ -75,277 +59,6 @@ async fn attach(
             audit_event("AttachUserPolicy", name),
         )
         .await
-}
-
-fn profile(seed: &str, console_login: bool) -> UserProfile {
-    UserProfile {
-        display_name: format!("{seed} display"),
-        comments: format!("{seed}: comments, with 'quotes' and \"more\""),
-        email: format!("{seed}@example.com"),
-        phone_country_code: "86".to_owned(),
-        phone_number: "13800000000".to_owned(),
-        console_login,
-    }
-}
-
-fn allowed_by(statement: Option<&str>) -> Option<AuditAuthorization> {
-    Some(AuditAuthorization {
-        decision: "Allow".to_owned(),
-        statement: statement.map(str::to_owned),
-    })
-}
-
-pub async fn list_users_returns_oldest_first_with_their_profiles(store: Arc<dyn Store>) {
-    initialize(&*store).await;
-    let bob = User {
-        profile: profile("bob", true),
-        ..user(SECOND_USER_UIN, SECOND_USER_NAME, at(20))
-    };
-    let alice = User {
-        profile: UserProfile {
-            display_name: "Alice".to_owned(),
-            ..UserProfile::default()
-        },
-        ..user(USER_UIN, USER_NAME, at(10))
-    };
-    for created in [&bob, &alice] {
-        assert_eq!(
-            store
-                .create_user(created.clone(), audit_event("CreateUser", &created.name))
-                .await
-                .as_ref(),
-            Ok(created)
-        );
-    }
-    assert_eq!(
-        store.list_users(ACCOUNT_ID).await,
-        Ok(vec![root_user(), alice.clone(), bob.clone()])
-    );
-    assert_eq!(store.list_users(OTHER_ACCOUNT_ID).await, Ok(Vec::new()));
-    assert_eq!(
-        store.user(ACCOUNT_ID, SECOND_USER_UIN).await,
-        Ok(Some(bob.clone()))
-    );
-    assert_eq!(
-        store.user_by_name(ACCOUNT_ID, USER_NAME).await,
-        Ok(Some(alice))
-    );
-}
-
-/// Alice with a key of each family (one of them used) and a system and a custom policy.
-async fn alice_with_keys_and_policies(store: &dyn Store) -> (Vec<String>, Vec<PolicyAttachment>) {
-    initialize_with_user(store).await;
-    let tencent = new_access_key(&tencent_key_id(1), USER_UIN, KeyFamily::Tencent, at(20));
-    let aliyun = new_access_key(&aliyun_key_id(1), USER_UIN, KeyFamily::Aliyun, at(21));
-    create_access_key(store, &tencent).await;
-    create_access_key(store, &aliyun).await;
-    store
-        .record_key_usage(vec![key_usage(&tencent.id, at(25), "DescribeInstances")])
-        .await
-        .expect("recording a use");
-    let policy = custom_policy(7, "keys-admin", at(22));
-    create_policy(store, &policy).await;
-    attach(
-        store,
-        USER_UIN,
-        PolicyType::System,
-        "ReadOnlyAccess",
-        at(30),
-    )
-    .await
-    .expect("attaching a system policy");
-    attach(store, USER_UIN, PolicyType::Custom, "keys-admin", at(31))
-        .await
-        .expect("attaching a custom policy");
-    let mut key_ids = vec![tencent.id, aliyun.id];
-    key_ids.sort();
-    let attachments = store
-        .user_policies(ACCOUNT_ID, USER_UIN)
-        .await
-        .expect("listing alice's policies");
-    assert_eq!(attachments.len(), 2);
-    (key_ids, attachments)
-}
-
-pub async fn delete_user_refusals_change_nothing(store: Arc<dyn Store>) {
-    let (key_ids, attachments) = alice_with_keys_and_policies(&*store).await;
-    let audit_before = audit_events(&*store).await;
-    let users_before = store.list_users(ACCOUNT_ID).await.expect("listing users");
-    let delete = |uin: u64, account_id: u64, options: DeleteUserOptions| {
-        let store = Arc::clone(&store);
-        async move {
-            store
-                .delete_user(account_id, uin, options, audit_event("DeleteUser", "x"))
-                .await
-        }
-    };
-
-    assert_eq!(
-        delete(UNKNOWN_UIN, ACCOUNT_ID, REMOVE_EVERYTHING).await,
-        Err(StoreError::UserNotFound)
-    );
-    assert_eq!(
-        delete(USER_UIN, OTHER_ACCOUNT_ID, REMOVE_EVERYTHING).await,
-        Err(StoreError::UserNotFound),
-        "a user is found only in its own account"
-    );
-    // Keys are checked before policies.
-    assert_eq!(
-        delete(USER_UIN, ACCOUNT_ID, KEEP_EVERYTHING).await,
-        Err(StoreError::UserHasAccessKeys)
-    );
-    assert_eq!(
-        delete(
-            USER_UIN,
-            ACCOUNT_ID,
-            DeleteUserOptions {
-                remove_access_keys: false,
-                detach_policies: true,
-            }
-        )
-        .await,
-        Err(StoreError::UserHasAccessKeys)
-    );
-    assert_eq!(
-        delete(
-            USER_UIN,
-            ACCOUNT_ID,
-            DeleteUserOptions {
-                remove_access_keys: true,
-                detach_policies: false,
-            }
-        )
-        .await,
-        Err(StoreError::UserHasPolicies)
-    );
-
-    assert_eq!(store.list_users(ACCOUNT_ID).await, Ok(users_before));
-    for key_id in &key_ids {
-        assert!(
-            matches!(store.access_key(key_id).await, Ok(Some(_))),
-            "{key_id} survives"
-        );
-    }
-    assert_eq!(
-        store.key_usage(&key_ids).await.map(|usage| usage.len()),
-        Ok(1)
-    );
-    assert_eq!(
-        store.user_policies(ACCOUNT_ID, USER_UIN).await,
-        Ok(attachments)
-    );
-    assert_eq!(audit_events(&*store).await, audit_before);
-}
-
-pub async fn delete_user_removes_its_keys_of_both_families_and_its_attachments(
-    store: Arc<dyn Store>,
-) {
-    let (key_ids, _) = alice_with_keys_and_policies(&*store).await;
-    let bob = user(SECOND_USER_UIN, SECOND_USER_NAME, at(11));
-    store
-        .create_user(bob.clone(), audit_event("CreateUser", SECOND_USER_NAME))
-        .await
-        .expect("creating bob");
-    let bobs_key = new_access_key(
-        &tencent_key_id(2),
-        SECOND_USER_UIN,
-        KeyFamily::Tencent,
-        at(40),
-    );
-    create_access_key(&*store, &bobs_key).await;
-    attach(
-        &*store,
-        SECOND_USER_UIN,
-        PolicyType::Custom,
-        "keys-admin",
-        at(41),
-    )
-    .await
-    .expect("attaching to bob");
-    let bobs_policies = store
-        .user_policies(ACCOUNT_ID, SECOND_USER_UIN)
-        .await
-        .expect("bob's policies");
-    let mut expected_audit = audit_events(&*store).await;
-
-    let event = audit_event("DeleteUser", USER_NAME);
-    let mut deleted = store
-        .delete_user(ACCOUNT_ID, USER_UIN, REMOVE_EVERYTHING, event.clone())
-        .await
-        .expect("deleting alice with everything she has");
-    deleted.sort();
-    assert_eq!(deleted, key_ids);
-    expected_audit.push(event);
-    assert_eq!(audit_events(&*store).await, expected_audit);
-
-    assert_eq!(store.user(ACCOUNT_ID, USER_UIN).await, Ok(None));
-    assert_eq!(store.user_by_name(ACCOUNT_ID, USER_NAME).await, Ok(None));
-    for key_id in &key_ids {
-        assert_eq!(store.access_key(key_id).await, Ok(None), "{key_id} is gone");
-    }
-    for family in [KeyFamily::Tencent, KeyFamily::Aliyun] {
-        assert_eq!(
-            store.list_access_keys(ACCOUNT_ID, USER_UIN, family).await,
-            Ok(Vec::new())
-        );
-    }
-    assert_eq!(store.key_usage(&key_ids).await, Ok(Vec::new()));
-    assert_eq!(
-        store.user_policies(ACCOUNT_ID, USER_UIN).await,
-        Ok(Vec::new())
-    );
-    assert_eq!(
-        store.list_users(ACCOUNT_ID).await,
-        Ok(vec![root_user(), bob.clone()])
-    );
-    // Bob and the custom policy are untouched.
-    assert_eq!(
-        store.access_key(&bobs_key.id).await,
-        Ok(Some(expected_access_key(&bobs_key)))
-    );
-    assert_eq!(
-        store.user_policies(ACCOUNT_ID, SECOND_USER_UIN).await,
-        Ok(bobs_policies)
-    );
-    assert!(matches!(
-        store.custom_policy_by_name(ACCOUNT_ID, "keys-admin").await,
-        Ok(Some(_))
-    ));
-    // The name and the uin are free again, with nothing attached.
-    let again = user(USER_UIN, USER_NAME, at(50));
-    assert_eq!(
-        store
-            .create_user(again.clone(), audit_event("CreateUser", USER_NAME))
-            .await,
-        Ok(again)
-    );
-    assert_eq!(
-        store.user_policies(ACCOUNT_ID, USER_UIN).await,
-        Ok(Vec::new())
-    );
-    assert_eq!(
-        store
-            .delete_user(
-                ACCOUNT_ID,
-                USER_UIN,
-                KEEP_EVERYTHING,
-                audit_event("DeleteUser", "a")
-            )
-            .await,
-        Ok(Vec::new()),
-        "a user without keys or policies needs no option"
-    );
-    assert_eq!(
-        store
-            .delete_user(
-                ACCOUNT_ID,
-                USER_UIN,
-                REMOVE_EVERYTHING,
-                audit_event("DeleteUser", "b")
-            )
-            .await,
-        Err(StoreError::UserNotFound)
-    );
 }
 
 pub async fn create_custom_policy_refusals_in_their_order(store: Arc<dyn Store>) {
@@ -734,108 +447,6 @@ pub async fn user_policies_are_in_attach_order_with_their_custom_policies(store:
         store.user_policies(ACCOUNT_ID, UNKNOWN_UIN).await,
         Ok(Vec::new())
     );
-}
-
-pub async fn audit_events_keep_their_authorization(store: Arc<dyn Store>) {
-    initialize(&*store).await;
-    let authorized = |action: &str, target: &str, statement: Option<&str>| AuditEvent {
-        authorization: allowed_by(statement),
-        ..audit_event(action, target)
-    };
-    let mut expected = Vec::new();
-
-    // Batched on PostgreSQL: create_user and access-key creation.
-    let event = authorized(
-        "CreateUser",
-        USER_NAME,
-        Some("System:AdministratorAccess#0"),
-    );
-    store
-        .create_user(user(USER_UIN, USER_NAME, at(10)), event.clone())
-        .await
-        .expect("creating alice");
-    expected.push(event);
-    let event = authorized("CreateAccessKey", &tencent_key_id(1), None);
-    store
-        .create_access_key_within_quota(
-            new_access_key(&tencent_key_id(1), USER_UIN, KeyFamily::Tencent, at(11)),
-            2,
-            event.clone(),
-        )
-        .await
-        .expect("creating a key");
-    expected.push(event);
-
-    let event = authorized("CreatePolicy", "keys-admin", Some("root"));
-    store
-        .create_custom_policy(custom_policy(3, "keys-admin", at(12)), 10, event.clone())
-        .await
-        .expect("creating a policy");
-    expected.push(event);
-    let event = authorized(
-        "AttachUserPolicy",
-        "keys-admin",
-        Some("Custom:keys-admin#2"),
-    );
-    store
-        .attach_policy(
-            ACCOUNT_ID,
-            USER_UIN,
-            PolicyType::Custom,
-            "keys-admin",
-            at(13),
-            10,
-            event.clone(),
-        )
-        .await
-        .expect("attaching");
-    expected.push(event);
-    let event = authorized("DetachUserPolicy", "keys-admin", Some("root"));
-    store
-        .detach_policy(
-            ACCOUNT_ID,
-            USER_UIN,
-            PolicyType::Custom,
-            "keys-admin",
-            event.clone(),
-        )
-        .await
-        .expect("detaching");
-    expected.push(event);
-    let event = AuditEvent {
-        authorization: Some(AuditAuthorization {
-            decision: "ExplicitDeny".to_owned(),
-            statement: Some("Custom:deny-all#0".to_owned()),
-        }),
-        outcome: "AccessDenied".to_owned(),
-        ..audit_event("DeleteUser", USER_NAME)
-    };
-    let implicit = AuditEvent {
-        authorization: Some(AuditAuthorization {
-            decision: "ImplicitDeny".to_owned(),
-            statement: None,
-        }),
-        outcome: "AccessDenied".to_owned(),
-        ..audit_event("ListUsers", "")
-    };
-    store
-        .append_audit_events(vec![event.clone(), implicit.clone()])
-        .await
-        .expect("appending refusals");
-    expected.push(event);
-    expected.push(implicit);
-    let event = authorized(
-        "DeleteUser",
-        USER_NAME,
-        Some("System:AdministratorAccess#0"),
-    );
-    store
-        .delete_user(ACCOUNT_ID, USER_UIN, REMOVE_EVERYTHING, event.clone())
-        .await
-        .expect("deleting alice");
-    expected.push(event);
-
-    assert_eq!(audit_events(&*store).await, expected);
 }
 
 pub async fn delete_custom_policy_refuses_while_attached_unless_told_to_detach(

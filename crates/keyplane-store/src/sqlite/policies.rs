@@ -2,16 +2,17 @@
 //! single writer (in its own savepoint), so its checks and changes are atomic and serialised
 //! with every other write: no lock is needed for the limits.
 
+use async_trait::async_trait;
 use keyplane_core::audit::AuditEvent;
-use keyplane_core::model::{CustomPolicy, PolicyAttachment, PolicySyntax, PolicyType, User};
-use keyplane_core::store::{DeleteUserOptions, StoreError};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use keyplane_core::model::{CustomPolicy, PolicyAttachment, PolicySyntax, PolicyType};
+use keyplane_core::store::{PolicyStore, StoreError};
+use rusqlite::{params, Connection, Row};
+use time::OffsetDateTime;
 
+use super::audit::insert_audit;
+use super::users::find_user;
 use super::worker::backend;
-use super::{
-    conversion_error, find_user, from_nanos, insert_audit, is_unique_violation, user_from_row,
-    USER_COLUMNS,
-};
+use super::{conversion_error, from_nanos, inserted, select_all, select_one, SqliteStore};
 use crate::codec::{as_i64, as_u64, nanos};
 
 const POLICY_COLUMNS: &str = "account_id, id, name, description, syntax, document, created_at";
@@ -35,76 +36,12 @@ fn policy_from_columns(row: &Row<'_>, first: usize) -> rusqlite::Result<Option<C
     }))
 }
 
-fn policy_from_row(row: &Row<'_>) -> rusqlite::Result<CustomPolicy> {
+fn decode_policy(row: &Row<'_>) -> rusqlite::Result<CustomPolicy> {
     policy_from_columns(row, 0)?
         .ok_or_else(|| conversion_error("a custom policy without an id".to_owned()))
 }
 
-/// Every user of an account, oldest first.
-pub(super) fn list_users(
-    connection: &Connection,
-    account_id: u64,
-) -> Result<Vec<User>, StoreError> {
-    let mut statement = connection
-        .prepare_cached(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE account_id = ?1 ORDER BY created_at, uin"
-        ))
-        .map_err(backend)?;
-    let rows = statement
-        .query_map([as_i64(account_id)], user_from_row)
-        .map_err(backend)?;
-    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
-}
-
-/// Deletes a user, its attachments and (per `options`) its access keys with their last uses;
-/// X. Refusals are checked in the contract's order:
-/// `UserNotFound`, `UserHasAccessKeys`, `UserHasPolicies`.
-pub(super) fn delete_user(
-    connection: &Connection,
-    account_id: u64,
-    uin: u64,
-    options: DeleteUserOptions,
-    audit: &AuditEvent,
-) -> Result<Vec<String>, StoreError> {
-    if find_user(connection, account_id, uin)?.is_none() {
-        return Err(StoreError::UserNotFound);
-    }
-    let key_ids: Vec<String> = {
-        let mut statement = connection
-            .prepare_cached("SELECT id FROM access_keys WHERE owner_uin = ?1 ORDER BY id")
-            .map_err(backend)?;
-        let rows = statement
-            .query_map([as_i64(uin)], |row| row.get(0))
-            .map_err(backend)?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(backend)?
-    };
-    if !key_ids.is_empty() && !options.remove_access_keys {
-        return Err(StoreError::UserHasAccessKeys);
-    }
-    if attachment_count(connection, uin)? > 0 && !options.detach_policies {
-        return Err(StoreError::UserHasPolicies);
-    }
-    for key_id in &key_ids {
-        connection
-            .execute("DELETE FROM key_usage WHERE key_id = ?1", [key_id])
-            .map_err(backend)?;
-    }
-    let statements = [
-        "DELETE FROM access_keys WHERE owner_uin = ?1",
-        "DELETE FROM policy_attachments WHERE user_uin = ?1",
-        "DELETE FROM users WHERE uin = ?1",
-    ];
-    for statement in statements {
-        connection
-            .execute(statement, [as_i64(uin)])
-            .map_err(backend)?;
-    }
-    insert_audit(connection, audit)?;
-    Ok(key_ids)
-}
-
-fn attachment_count(connection: &Connection, uin: u64) -> Result<i64, StoreError> {
+pub(super) fn attachment_count(connection: &Connection, uin: u64) -> Result<i64, StoreError> {
     connection
         .prepare_cached("SELECT COUNT(*) FROM policy_attachments WHERE user_uin = ?1")
         .and_then(|mut statement| statement.query_row([as_i64(uin)], |row| row.get(0)))
@@ -148,11 +85,8 @@ pub(super) fn create_custom_policy(
             nanos(policy.created_at),
         ],
     );
-    match result {
-        Ok(_) => insert_audit(connection, audit),
-        Err(error) if is_unique_violation(&error) => Err(StoreError::IdentifierTaken),
-        Err(error) => Err(backend(error)),
-    }
+    inserted(result, StoreError::IdentifierTaken)?;
+    insert_audit(connection, audit)
 }
 
 /// A custom policy by name within an account.
@@ -161,16 +95,14 @@ pub(super) fn policy_by_name(
     account_id: u64,
     name: &str,
 ) -> Result<Option<CustomPolicy>, StoreError> {
-    connection
-        .prepare_cached(&format!(
+    select_one(
+        connection,
+        &format!(
             "SELECT {POLICY_COLUMNS} FROM custom_policies WHERE account_id = ?1 AND name = ?2"
-        ))
-        .and_then(|mut statement| {
-            statement
-                .query_row(params![as_i64(account_id), name], policy_from_row)
-                .optional()
-        })
-        .map_err(backend)
+        ),
+        params![as_i64(account_id), name],
+        decode_policy,
+    )
 }
 
 /// A custom policy by id within an account.
@@ -179,16 +111,12 @@ pub(super) fn policy_by_id(
     account_id: u64,
     id: u64,
 ) -> Result<Option<CustomPolicy>, StoreError> {
-    connection
-        .prepare_cached(&format!(
-            "SELECT {POLICY_COLUMNS} FROM custom_policies WHERE account_id = ?1 AND id = ?2"
-        ))
-        .and_then(|mut statement| {
-            statement
-                .query_row(params![as_i64(account_id), as_i64(id)], policy_from_row)
-                .optional()
-        })
-        .map_err(backend)
+    select_one(
+        connection,
+        &format!("SELECT {POLICY_COLUMNS} FROM custom_policies WHERE account_id = ?1 AND id = ?2"),
+        params![as_i64(account_id), as_i64(id)],
+        decode_policy,
+    )
 }
 
 /// What to attach, and under which limit.
@@ -347,25 +275,22 @@ pub(super) fn list_custom_policies(
     connection: &Connection,
     account_id: u64,
 ) -> Result<Vec<(CustomPolicy, u64)>, StoreError> {
-    let mut statement = connection
-        .prepare_cached(
-            "SELECT p.account_id, p.id, p.name, p.description, p.syntax, p.document, \
+    select_all(
+        connection,
+        "SELECT p.account_id, p.id, p.name, p.description, p.syntax, p.document, \
              p.created_at, (SELECT COUNT(*) FROM policy_attachments AS a \
                  WHERE a.account_id = p.account_id AND a.policy_type = 'Custom' \
                  AND a.policy_name = p.name) \
              FROM custom_policies AS p WHERE p.account_id = ?1 \
              ORDER BY p.created_at, p.name",
-        )
-        .map_err(backend)?;
-    let rows = statement
-        .query_map([as_i64(account_id)], |row| {
+        [as_i64(account_id)],
+        |row| {
             let policy = policy_from_columns(row, 0)?
                 .ok_or_else(|| conversion_error("a listed custom policy has no id".to_owned()))?;
             let attachments: i64 = row.get(7)?;
             Ok((policy, as_u64(attachments)))
-        })
-        .map_err(backend)?;
-    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+        },
+    )
 }
 
 /// How many users of the account have the policy attached.
@@ -396,19 +321,17 @@ pub(super) fn user_policies(
     account_id: u64,
     uin: u64,
 ) -> Result<Vec<PolicyAttachment>, StoreError> {
-    let mut statement = connection
-        .prepare_cached(
-            "SELECT a.policy_type, a.policy_name, a.attached_at, p.account_id, p.id, p.name, \
+    select_all(
+        connection,
+        "SELECT a.policy_type, a.policy_name, a.attached_at, p.account_id, p.id, p.name, \
              p.description, p.syntax, p.document, p.created_at \
              FROM policy_attachments AS a \
              LEFT JOIN custom_policies AS p ON a.policy_type = 'Custom' \
                  AND p.account_id = a.account_id AND p.name = a.policy_name \
              WHERE a.user_uin = ?2 AND a.account_id = ?1 \
              ORDER BY a.attached_at, a.policy_type, a.policy_name",
-        )
-        .map_err(backend)?;
-    let rows = statement
-        .query_map(params![as_i64(account_id), as_i64(uin)], |row| {
+        params![as_i64(account_id), as_i64(uin)],
+        |row| {
             let policy_type: String = row.get(0)?;
             Ok(PolicyAttachment {
                 policy_type: PolicyType::parse(&policy_type).ok_or_else(|| {
@@ -418,7 +341,138 @@ pub(super) fn user_policies(
                 attached_at: from_nanos(row.get(2)?)?,
                 custom: policy_from_columns(row, 3)?,
             })
-        })
-        .map_err(backend)?;
-    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+        },
+    )
+}
+
+#[async_trait]
+impl PolicyStore for SqliteStore {
+    async fn create_custom_policy(
+        &self,
+        policy: CustomPolicy,
+        limit: u32,
+        audit: AuditEvent,
+    ) -> Result<CustomPolicy, StoreError> {
+        self.connections
+            .write(move |connection| {
+                create_custom_policy(connection, &policy, limit, &audit)?;
+                Ok(policy)
+            })
+            .await
+    }
+
+    async fn custom_policy_by_name(
+        &self,
+        account_id: u64,
+        name: &str,
+    ) -> Result<Option<CustomPolicy>, StoreError> {
+        let name = name.to_owned();
+        self.connections
+            .read(move |connection| policy_by_name(connection, account_id, &name))
+            .await
+    }
+
+    async fn custom_policy_by_id(
+        &self,
+        account_id: u64,
+        id: u64,
+    ) -> Result<Option<CustomPolicy>, StoreError> {
+        self.connections
+            .read(move |connection| policy_by_id(connection, account_id, id))
+            .await
+    }
+
+    async fn delete_custom_policy(
+        &self,
+        account_id: u64,
+        name: &str,
+        detach: bool,
+        audit: AuditEvent,
+    ) -> Result<Vec<u64>, StoreError> {
+        let name = name.to_owned();
+        self.connections
+            .write(move |connection| {
+                delete_custom_policy(connection, account_id, &name, detach, &audit)
+            })
+            .await
+    }
+
+    async fn list_custom_policies(
+        &self,
+        account_id: u64,
+    ) -> Result<Vec<(CustomPolicy, u64)>, StoreError> {
+        self.connections
+            .read(move |connection| list_custom_policies(connection, account_id))
+            .await
+    }
+
+    async fn policy_attachment_count(
+        &self,
+        account_id: u64,
+        policy_type: PolicyType,
+        name: &str,
+    ) -> Result<u64, StoreError> {
+        let name = name.to_owned();
+        self.connections
+            .read(move |connection| {
+                policy_attachment_count(connection, account_id, policy_type, &name)
+            })
+            .await
+    }
+
+    async fn attach_policy(
+        &self,
+        account_id: u64,
+        uin: u64,
+        policy_type: PolicyType,
+        policy_name: &str,
+        attached_at: OffsetDateTime,
+        limit: u32,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError> {
+        let attachment = Attachment {
+            account_id,
+            uin,
+            policy_type,
+            policy_name: policy_name.to_owned(),
+            attached_at: nanos(attached_at),
+            limit,
+        };
+        self.connections
+            .write(move |connection| attach_policy(connection, &attachment, &audit))
+            .await
+    }
+
+    async fn detach_policy(
+        &self,
+        account_id: u64,
+        uin: u64,
+        policy_type: PolicyType,
+        policy_name: &str,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError> {
+        let policy_name = policy_name.to_owned();
+        self.connections
+            .write(move |connection| {
+                detach_policy(
+                    connection,
+                    account_id,
+                    uin,
+                    policy_type,
+                    &policy_name,
+                    &audit,
+                )
+            })
+            .await
+    }
+
+    async fn user_policies(
+        &self,
+        account_id: u64,
+        uin: u64,
+    ) -> Result<Vec<PolicyAttachment>, StoreError> {
+        self.connections
+            .read(move |connection| user_policies(connection, account_id, uin))
+            .await
+    }
 }

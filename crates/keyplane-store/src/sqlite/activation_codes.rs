@@ -2,13 +2,15 @@
 //! behind the `Store` methods of that name. Redemption runs on the single writer, so reading
 //! the code, checking it and consuming a use happen in one serialised transaction.
 
+use async_trait::async_trait;
 use keyplane_core::audit::AuditEvent;
 use keyplane_core::model::{ActivationCode, Redemption, SourceServer};
-use keyplane_core::StoreError;
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use keyplane_core::store::{ActivationCodeStore, StoreError};
+use rusqlite::{params, Connection, Row};
 
+use super::audit::insert_audit;
 use super::worker::backend;
-use super::{from_nanos, insert_audit, is_unique_violation};
+use super::{from_nanos, inserted, select_all, select_one, SqliteStore};
 use crate::codec::{as_i64, as_u64, nanos};
 
 const ACTIVATION_CODE_COLUMNS: &str = "id, account_id, name, description, code_hash, use_limit, \
@@ -17,7 +19,7 @@ const ACTIVATION_CODE_COLUMNS: &str = "id, account_id, name, description, code_h
 const SOURCE_SERVER_COLUMNS: &str = "id, account_id, activation_code_id, name, hostname, \
      operating_system, fingerprint, source_address, registered_at";
 
-fn activation_code_from_row(row: &Row<'_>) -> rusqlite::Result<ActivationCode> {
+fn decode_activation_code(row: &Row<'_>) -> rusqlite::Result<ActivationCode> {
     Ok(ActivationCode {
         id: row.get(0)?,
         account_id: as_u64(row.get(1)?),
@@ -33,7 +35,7 @@ fn activation_code_from_row(row: &Row<'_>) -> rusqlite::Result<ActivationCode> {
     })
 }
 
-fn source_server_from_row(row: &Row<'_>) -> rusqlite::Result<SourceServer> {
+fn decode_source_server(row: &Row<'_>) -> rusqlite::Result<SourceServer> {
     Ok(SourceServer {
         id: row.get(0)?,
         account_id: as_u64(row.get(1)?),
@@ -52,16 +54,12 @@ pub(super) fn find(
     connection: &Connection,
     code_id: &str,
 ) -> Result<Option<ActivationCode>, StoreError> {
-    connection
-        .prepare_cached(&format!(
-            "SELECT {ACTIVATION_CODE_COLUMNS} FROM activation_codes WHERE id = ?1"
-        ))
-        .and_then(|mut statement| {
-            statement
-                .query_row([code_id], activation_code_from_row)
-                .optional()
-        })
-        .map_err(backend)
+    select_one(
+        connection,
+        &format!("SELECT {ACTIVATION_CODE_COLUMNS} FROM activation_codes WHERE id = ?1"),
+        [code_id],
+        decode_activation_code,
+    )
 }
 
 fn find_in_account(
@@ -79,7 +77,7 @@ pub(super) fn insert(
     code: &ActivationCode,
     audit: &AuditEvent,
 ) -> Result<(), StoreError> {
-    let inserted = connection.execute(
+    let result = connection.execute(
         &format!(
             "INSERT INTO activation_codes ({ACTIVATION_CODE_COLUMNS}) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
@@ -98,11 +96,7 @@ pub(super) fn insert(
             nanos(code.expires_at),
         ],
     );
-    match inserted {
-        Ok(_) => {}
-        Err(error) if is_unique_violation(&error) => return Err(StoreError::IdentifierTaken),
-        Err(error) => return Err(backend(error)),
-    }
+    inserted(result, StoreError::IdentifierTaken)?;
     insert_audit(connection, audit)
 }
 
@@ -110,16 +104,15 @@ pub(super) fn list(
     connection: &Connection,
     account_id: u64,
 ) -> Result<Vec<ActivationCode>, StoreError> {
-    let mut statement = connection
-        .prepare_cached(&format!(
+    select_all(
+        connection,
+        &format!(
             "SELECT {ACTIVATION_CODE_COLUMNS} FROM activation_codes WHERE account_id = ?1 \
              ORDER BY created_at, id"
-        ))
-        .map_err(backend)?;
-    let rows = statement
-        .query_map([as_i64(account_id)], activation_code_from_row)
-        .map_err(backend)?;
-    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+        ),
+        [as_i64(account_id)],
+        decode_activation_code,
+    )
 }
 
 pub(super) fn disable(
@@ -158,17 +151,15 @@ fn registration(
     code_id: &str,
     fingerprint: &str,
 ) -> Result<Option<SourceServer>, StoreError> {
-    connection
-        .prepare_cached(&format!(
+    select_one(
+        connection,
+        &format!(
             "SELECT {SOURCE_SERVER_COLUMNS} FROM source_servers \
              WHERE activation_code_id = ?1 AND fingerprint = ?2"
-        ))
-        .and_then(|mut statement| {
-            statement
-                .query_row([code_id, fingerprint], source_server_from_row)
-                .optional()
-        })
-        .map_err(backend)
+        ),
+        [code_id, fingerprint],
+        decode_source_server,
+    )
 }
 
 /// Redeems one use. It runs as one writer job, in its own savepoint: when recording the
@@ -211,7 +202,7 @@ fn reserve_and_register(
     if reserved == 0 {
         return Err(StoreError::ActivationCodeExhausted);
     }
-    let inserted = connection.execute(
+    let result = connection.execute(
         &format!(
             "INSERT INTO source_servers ({SOURCE_SERVER_COLUMNS}) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
@@ -228,11 +219,7 @@ fn reserve_and_register(
             nanos(server.registered_at),
         ],
     );
-    match inserted {
-        Ok(_) => {}
-        Err(error) if is_unique_violation(&error) => return Err(StoreError::IdentifierTaken),
-        Err(error) => return Err(backend(error)),
-    }
+    inserted(result, StoreError::IdentifierTaken)?;
     insert_audit(connection, audit)
 }
 
@@ -241,14 +228,90 @@ pub(super) fn source_servers(
     account_id: u64,
     code_id: Option<&str>,
 ) -> Result<Vec<SourceServer>, StoreError> {
-    let mut statement = connection
-        .prepare_cached(&format!(
+    select_all(
+        connection,
+        &format!(
             "SELECT {SOURCE_SERVER_COLUMNS} FROM source_servers WHERE account_id = ?1 \
              AND (?2 IS NULL OR activation_code_id = ?2) ORDER BY registered_at, id"
-        ))
-        .map_err(backend)?;
-    let rows = statement
-        .query_map(params![as_i64(account_id), code_id], source_server_from_row)
-        .map_err(backend)?;
-    rows.collect::<rusqlite::Result<Vec<_>>>().map_err(backend)
+        ),
+        params![as_i64(account_id), code_id],
+        decode_source_server,
+    )
+}
+
+#[async_trait]
+impl ActivationCodeStore for SqliteStore {
+    async fn create_activation_code(
+        &self,
+        code: ActivationCode,
+        audit: AuditEvent,
+    ) -> Result<ActivationCode, StoreError> {
+        self.connections
+            .write(move |connection| {
+                insert(connection, &code, &audit)?;
+                Ok(code)
+            })
+            .await
+    }
+
+    async fn activation_code(&self, code_id: &str) -> Result<Option<ActivationCode>, StoreError> {
+        let code_id = code_id.to_owned();
+        self.connections
+            .read(move |connection| find(connection, &code_id))
+            .await
+    }
+
+    async fn list_activation_codes(
+        &self,
+        account_id: u64,
+    ) -> Result<Vec<ActivationCode>, StoreError> {
+        self.connections
+            .read(move |connection| list(connection, account_id))
+            .await
+    }
+
+    async fn disable_activation_code(
+        &self,
+        account_id: u64,
+        code_id: &str,
+        audit: AuditEvent,
+    ) -> Result<ActivationCode, StoreError> {
+        let code_id = code_id.to_owned();
+        self.connections
+            .write(move |connection| disable(connection, account_id, &code_id, &audit))
+            .await
+    }
+
+    async fn delete_activation_code(
+        &self,
+        account_id: u64,
+        code_id: &str,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError> {
+        let code_id = code_id.to_owned();
+        self.connections
+            .write(move |connection| delete(connection, account_id, &code_id, &audit))
+            .await
+    }
+
+    async fn redeem_activation_code(
+        &self,
+        server: SourceServer,
+        audit: AuditEvent,
+    ) -> Result<Redemption, StoreError> {
+        self.connections
+            .write(move |connection| redeem(connection, &server, &audit))
+            .await
+    }
+
+    async fn list_source_servers(
+        &self,
+        account_id: u64,
+        activation_code_id: Option<&str>,
+    ) -> Result<Vec<SourceServer>, StoreError> {
+        let code_id = activation_code_id.map(str::to_owned);
+        self.connections
+            .read(move |connection| source_servers(connection, account_id, code_id.as_deref()))
+            .await
+    }
 }

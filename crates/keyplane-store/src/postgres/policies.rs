@@ -6,25 +6,24 @@
 //! announced on `keyplane_key_changes` in the same transaction, so every node hears of them on
 //! commit.
 
+use async_trait::async_trait;
 use keyplane_core::audit::AuditEvent;
-use keyplane_core::model::{CustomPolicy, PolicyAttachment, PolicySyntax, PolicyType, User};
-use keyplane_core::store::DeleteUserOptions;
-use keyplane_core::StoreError;
+use keyplane_core::model::{CustomPolicy, PolicyAttachment, PolicySyntax, PolicyType};
+use keyplane_core::store::{PolicyStore, StoreError};
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use time::OffsetDateTime;
 
-use super::changes::user_payload;
-use super::{
-    backend, commit, insert_audit, time_column, user_from_row, violated_constraint,
-    KEY_CHANGES_CHANNEL, USER_COLUMNS,
-};
+use super::audit::{commit_audited, insert_audit};
+use super::changes::{notify, user_payload};
+use super::users::lock_user;
+use super::{backend, commit, time_column, violated_constraint, PostgresStore};
 use crate::codec::{as_i64, as_u64, nanos};
 
 const POLICY_COLUMNS: &str = "account_id, id, name, description, syntax, document, created_at";
 
 /// A custom policy from columns named as in `custom_policies`, prefixed with `prefix`.
-fn policy_from_row(row: &PgRow, prefix: &str) -> Result<CustomPolicy, StoreError> {
+fn decode_policy(row: &PgRow, prefix: &str) -> Result<CustomPolicy, StoreError> {
     let column = |name: &str| format!("{prefix}{name}");
     let syntax: String = row.try_get(column("syntax").as_str()).map_err(backend)?;
     Ok(CustomPolicy {
@@ -42,102 +41,6 @@ fn policy_from_row(row: &PgRow, prefix: &str) -> Result<CustomPolicy, StoreError
         document: row.try_get(column("document").as_str()).map_err(backend)?,
         created_at: time_column(row, &column("created_at"))?,
     })
-}
-
-async fn notify(
-    transaction: &mut Transaction<'_, Postgres>,
-    payload: &str,
-) -> Result<(), StoreError> {
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(KEY_CHANGES_CHANNEL)
-        .bind(payload)
-        .execute(&mut **transaction)
-        .await
-        .map_err(backend)?;
-    Ok(())
-}
-
-/// Locks the user's row (`FOR UPDATE`); false when it does not exist in the account.
-async fn lock_user(
-    transaction: &mut Transaction<'_, Postgres>,
-    account_id: u64,
-    uin: u64,
-) -> Result<bool, StoreError> {
-    let row = sqlx::query("SELECT 1 FROM users WHERE account_id = $1 AND uin = $2 FOR UPDATE")
-        .bind(as_i64(account_id))
-        .bind(as_i64(uin))
-        .fetch_optional(&mut **transaction)
-        .await
-        .map_err(backend)?;
-    Ok(row.is_some())
-}
-
-pub(super) async fn list_users(pool: &PgPool, account_id: u64) -> Result<Vec<User>, StoreError> {
-    let rows = sqlx::query(&format!(
-        "SELECT {USER_COLUMNS} FROM users WHERE account_id = $1 ORDER BY created_at, uin"
-    ))
-    .bind(as_i64(account_id))
-    .fetch_all(pool)
-    .await
-    .map_err(backend)?;
-    rows.iter().map(user_from_row).collect()
-}
-
-/// Deletes a user: `UserNotFound`, then `UserHasAccessKeys`, then `UserHasPolicies`. Locks the
-/// user, then its keys (by id, as batches do), so no key can be created for it or changed
-/// meanwhile. Returns the deleted keys' ids, ordered by id.
-pub(super) async fn delete_user(
-    mut transaction: Transaction<'static, Postgres>,
-    account_id: u64,
-    uin: u64,
-    options: DeleteUserOptions,
-    audit: &AuditEvent,
-) -> Result<Vec<String>, StoreError> {
-    if !lock_user(&mut transaction, account_id, uin).await? {
-        return Err(StoreError::UserNotFound);
-    }
-    let key_ids: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM access_keys WHERE owner_uin = $1 ORDER BY id FOR UPDATE",
-    )
-    .bind(as_i64(uin))
-    .fetch_all(&mut *transaction)
-    .await
-    .map_err(backend)?;
-    if !key_ids.is_empty() && !options.remove_access_keys {
-        return Err(StoreError::UserHasAccessKeys);
-    }
-    let attached: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM policy_attachments WHERE user_uin = $1")
-            .bind(as_i64(uin))
-            .fetch_one(&mut *transaction)
-            .await
-            .map_err(backend)?;
-    if attached > 0 && !options.detach_policies {
-        return Err(StoreError::UserHasPolicies);
-    }
-    sqlx::query("DELETE FROM key_usage WHERE key_id = ANY($1)")
-        .bind(&key_ids)
-        .execute(&mut *transaction)
-        .await
-        .map_err(backend)?;
-    for statement in [
-        "DELETE FROM access_keys WHERE owner_uin = $1",
-        "DELETE FROM policy_attachments WHERE user_uin = $1",
-        "DELETE FROM users WHERE uin = $1",
-    ] {
-        sqlx::query(statement)
-            .bind(as_i64(uin))
-            .execute(&mut *transaction)
-            .await
-            .map_err(backend)?;
-    }
-    for key_id in &key_ids {
-        notify(&mut transaction, key_id).await?;
-    }
-    notify(&mut transaction, &user_payload(account_id, uin)).await?;
-    insert_audit(&mut transaction, audit).await?;
-    commit(transaction).await?;
-    Ok(key_ids)
 }
 
 /// Inserts a custom policy: `PolicyNameTaken`, then `PolicyLimitExceeded`, then
@@ -194,8 +97,7 @@ pub(super) async fn create_custom_policy(
             })
         }
     }
-    insert_audit(&mut transaction, audit).await?;
-    commit(transaction).await
+    commit_audited(transaction, audit).await
 }
 
 pub(super) async fn policy_by_name(
@@ -211,7 +113,7 @@ pub(super) async fn policy_by_name(
     .fetch_optional(pool)
     .await
     .map_err(backend)?;
-    row.map(|row| policy_from_row(&row, "")).transpose()
+    row.map(|row| decode_policy(&row, "")).transpose()
 }
 
 pub(super) async fn policy_by_id(
@@ -227,7 +129,7 @@ pub(super) async fn policy_by_id(
     .fetch_optional(pool)
     .await
     .map_err(backend)?;
-    row.map(|row| policy_from_row(&row, "")).transpose()
+    row.map(|row| decode_policy(&row, "")).transpose()
 }
 
 /// What to attach, and under which limit.
@@ -302,8 +204,7 @@ pub(super) async fn attach_policy(
         &user_payload(attachment.account_id, attachment.uin),
     )
     .await?;
-    insert_audit(&mut transaction, audit).await?;
-    commit(transaction).await
+    commit_audited(transaction, audit).await
 }
 
 /// Detaches a policy: `UserNotFound`, then `PolicyNotAttached`.
@@ -333,8 +234,7 @@ pub(super) async fn detach_policy(
         return Err(StoreError::PolicyNotAttached);
     }
     notify(&mut transaction, &user_payload(account_id, uin)).await?;
-    insert_audit(&mut transaction, audit).await?;
-    commit(transaction).await
+    commit_audited(transaction, audit).await
 }
 
 /// Deletes a custom policy: `PolicyNotFound`, then `PolicyInUse` unless `detach`. Locks the
@@ -417,7 +317,7 @@ pub(super) async fn list_custom_policies(
     rows.iter()
         .map(|row| {
             let attachments: i64 = row.try_get("attachments").map_err(backend)?;
-            Ok((policy_from_row(row, "")?, as_u64(attachments)))
+            Ok((decode_policy(row, "")?, as_u64(attachments)))
         })
         .collect()
 }
@@ -475,10 +375,113 @@ pub(super) async fn user_policies(
                 policy_name: row.try_get("policy_name").map_err(backend)?,
                 attached_at: time_column(row, "attached_at")?,
                 custom: match policy_id {
-                    Some(_) => Some(policy_from_row(row, "custom_")?),
+                    Some(_) => Some(decode_policy(row, "custom_")?),
                     None => None,
                 },
             })
         })
         .collect()
+}
+
+#[async_trait]
+impl PolicyStore for PostgresStore {
+    async fn create_custom_policy(
+        &self,
+        policy: CustomPolicy,
+        limit: u32,
+        audit: AuditEvent,
+    ) -> Result<CustomPolicy, StoreError> {
+        create_custom_policy(self.begin().await?, &policy, limit, &audit).await?;
+        Ok(policy)
+    }
+
+    async fn custom_policy_by_name(
+        &self,
+        account_id: u64,
+        name: &str,
+    ) -> Result<Option<CustomPolicy>, StoreError> {
+        policy_by_name(&self.pool, account_id, name).await
+    }
+
+    async fn custom_policy_by_id(
+        &self,
+        account_id: u64,
+        id: u64,
+    ) -> Result<Option<CustomPolicy>, StoreError> {
+        policy_by_id(&self.pool, account_id, id).await
+    }
+
+    async fn delete_custom_policy(
+        &self,
+        account_id: u64,
+        name: &str,
+        detach: bool,
+        audit: AuditEvent,
+    ) -> Result<Vec<u64>, StoreError> {
+        delete_custom_policy(self.begin().await?, account_id, name, detach, &audit).await
+    }
+
+    async fn list_custom_policies(
+        &self,
+        account_id: u64,
+    ) -> Result<Vec<(CustomPolicy, u64)>, StoreError> {
+        list_custom_policies(&self.pool, account_id).await
+    }
+
+    async fn policy_attachment_count(
+        &self,
+        account_id: u64,
+        policy_type: PolicyType,
+        name: &str,
+    ) -> Result<u64, StoreError> {
+        policy_attachment_count(&self.pool, account_id, policy_type, name).await
+    }
+
+    async fn attach_policy(
+        &self,
+        account_id: u64,
+        uin: u64,
+        policy_type: PolicyType,
+        policy_name: &str,
+        attached_at: OffsetDateTime,
+        limit: u32,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError> {
+        let attachment = Attachment {
+            account_id,
+            uin,
+            policy_type,
+            policy_name,
+            attached_at,
+            limit,
+        };
+        attach_policy(self.begin().await?, &attachment, &audit).await
+    }
+
+    async fn detach_policy(
+        &self,
+        account_id: u64,
+        uin: u64,
+        policy_type: PolicyType,
+        policy_name: &str,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError> {
+        detach_policy(
+            self.begin().await?,
+            account_id,
+            uin,
+            policy_type,
+            policy_name,
+            &audit,
+        )
+        .await
+    }
+
+    async fn user_policies(
+        &self,
+        account_id: u64,
+        uin: u64,
+    ) -> Result<Vec<PolicyAttachment>, StoreError> {
+        user_policies(&self.pool, account_id, uin).await
+    }
 }

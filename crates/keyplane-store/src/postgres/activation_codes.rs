@@ -3,13 +3,15 @@
 //! across every node: a use is reserved, the registration recorded and the audit event
 //! written in one transaction, which gives the use back if any step fails.
 
+use async_trait::async_trait;
 use keyplane_core::audit::AuditEvent;
 use keyplane_core::model::{ActivationCode, Redemption, SourceServer};
-use keyplane_core::StoreError;
+use keyplane_core::store::{ActivationCodeStore, StoreError};
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
-use super::{backend, commit, insert_audit, time_column, violated_constraint};
+use super::audit::{commit_audited, insert_audit};
+use super::{backend, commit, inserted, select_all, select_one, time_column, PostgresStore};
 use crate::codec::{as_i64, as_u64, nanos};
 
 const ACTIVATION_CODE_COLUMNS: &str = "id, account_id, name, description, code_hash, use_limit, \
@@ -23,7 +25,7 @@ fn unsigned(row: &PgRow, column: &str) -> Result<u32, StoreError> {
     u32::try_from(value).map_err(|_| StoreError::Backend(format!("{column} {value} out of range")))
 }
 
-fn activation_code_from_row(row: &PgRow) -> Result<ActivationCode, StoreError> {
+fn decode_activation_code(row: &PgRow) -> Result<ActivationCode, StoreError> {
     Ok(ActivationCode {
         id: row.try_get("id").map_err(backend)?,
         account_id: as_u64(row.try_get("account_id").map_err(backend)?),
@@ -39,7 +41,7 @@ fn activation_code_from_row(row: &PgRow) -> Result<ActivationCode, StoreError> {
     })
 }
 
-fn source_server_from_row(row: &PgRow) -> Result<SourceServer, StoreError> {
+fn decode_source_server(row: &PgRow) -> Result<SourceServer, StoreError> {
     Ok(SourceServer {
         id: row.try_get("id").map_err(backend)?,
         account_id: as_u64(row.try_get("account_id").map_err(backend)?),
@@ -62,7 +64,7 @@ pub(super) async fn insert(
     code: &ActivationCode,
     audit: &AuditEvent,
 ) -> Result<(), StoreError> {
-    let inserted = sqlx::query(&format!(
+    let result = sqlx::query(&format!(
         "INSERT INTO activation_codes ({ACTIVATION_CODE_COLUMNS}) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
     ))
@@ -79,29 +81,23 @@ pub(super) async fn insert(
     .bind(nanos(code.expires_at))
     .execute(&mut *transaction)
     .await;
-    match inserted {
-        Ok(_) => {}
-        Err(error) if violated_constraint(&error).is_some() => {
-            return Err(StoreError::IdentifierTaken)
-        }
-        Err(error) => return Err(backend(error)),
-    }
-    insert_audit(&mut transaction, audit).await?;
-    commit(transaction).await
+    inserted(result, StoreError::IdentifierTaken)?;
+    commit_audited(transaction, audit).await
 }
 
 pub(super) async fn find(
     pool: &PgPool,
     code_id: &str,
 ) -> Result<Option<ActivationCode>, StoreError> {
-    let row = sqlx::query(&format!(
-        "SELECT {ACTIVATION_CODE_COLUMNS} FROM activation_codes WHERE id = $1"
-    ))
-    .bind(code_id)
-    .fetch_optional(pool)
+    select_one(
+        pool,
+        sqlx::query(&format!(
+            "SELECT {ACTIVATION_CODE_COLUMNS} FROM activation_codes WHERE id = $1"
+        ))
+        .bind(code_id),
+        decode_activation_code,
+    )
     .await
-    .map_err(backend)?;
-    row.map(|row| activation_code_from_row(&row)).transpose()
 }
 
 /// Locks the code's row for the rest of the transaction.
@@ -109,29 +105,31 @@ async fn lock(
     transaction: &mut Transaction<'static, Postgres>,
     code_id: &str,
 ) -> Result<Option<ActivationCode>, StoreError> {
-    let row = sqlx::query(&format!(
-        "SELECT {ACTIVATION_CODE_COLUMNS} FROM activation_codes WHERE id = $1 FOR UPDATE"
-    ))
-    .bind(code_id)
-    .fetch_optional(&mut **transaction)
+    select_one(
+        &mut **transaction,
+        sqlx::query(&format!(
+            "SELECT {ACTIVATION_CODE_COLUMNS} FROM activation_codes WHERE id = $1 FOR UPDATE"
+        ))
+        .bind(code_id),
+        decode_activation_code,
+    )
     .await
-    .map_err(backend)?;
-    row.map(|row| activation_code_from_row(&row)).transpose()
 }
 
 pub(super) async fn list(
     pool: &PgPool,
     account_id: u64,
 ) -> Result<Vec<ActivationCode>, StoreError> {
-    let rows = sqlx::query(&format!(
-        "SELECT {ACTIVATION_CODE_COLUMNS} FROM activation_codes WHERE account_id = $1 \
+    select_all(
+        pool,
+        sqlx::query(&format!(
+            "SELECT {ACTIVATION_CODE_COLUMNS} FROM activation_codes WHERE account_id = $1 \
          ORDER BY created_at, id"
-    ))
-    .bind(as_i64(account_id))
-    .fetch_all(pool)
+        ))
+        .bind(as_i64(account_id)),
+        decode_activation_code,
+    )
     .await
-    .map_err(backend)?;
-    rows.iter().map(activation_code_from_row).collect()
 }
 
 pub(super) async fn disable(
@@ -170,8 +168,7 @@ pub(super) async fn delete(
         .execute(&mut *transaction)
         .await
         .map_err(backend)?;
-    insert_audit(&mut transaction, audit).await?;
-    commit(transaction).await
+    commit_audited(transaction, audit).await
 }
 
 pub(super) async fn redeem(
@@ -192,7 +189,7 @@ pub(super) async fn redeem(
     .await
     .map_err(backend)?;
     if let Some(existing) = existing {
-        return Ok(Redemption::AlreadyRegistered(source_server_from_row(
+        return Ok(Redemption::AlreadyRegistered(decode_source_server(
             &existing,
         )?));
     }
@@ -213,7 +210,7 @@ pub(super) async fn redeem(
     .execute(&mut *transaction)
     .await
     .map_err(backend)?;
-    let inserted = sqlx::query(&format!(
+    let result = sqlx::query(&format!(
         "INSERT INTO source_servers ({SOURCE_SERVER_COLUMNS}) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
     ))
@@ -228,14 +225,8 @@ pub(super) async fn redeem(
     .bind(nanos(server.registered_at))
     .execute(&mut *transaction)
     .await;
-    match inserted {
-        Ok(_) => {}
-        // Dropping the transaction rolls back the reserved use.
-        Err(error) if violated_constraint(&error).is_some() => {
-            return Err(StoreError::IdentifierTaken)
-        }
-        Err(error) => return Err(backend(error)),
-    }
+    // Dropping the transaction rolls back the reserved use.
+    inserted(result, StoreError::IdentifierTaken)?;
     insert_audit(&mut transaction, audit).await?;
     commit(transaction).await?;
     Ok(Redemption::Registered(server.clone()))
@@ -246,14 +237,72 @@ pub(super) async fn source_servers(
     account_id: u64,
     code_id: Option<&str>,
 ) -> Result<Vec<SourceServer>, StoreError> {
-    let rows = sqlx::query(&format!(
-        "SELECT {SOURCE_SERVER_COLUMNS} FROM source_servers WHERE account_id = $1 \
+    select_all(
+        pool,
+        sqlx::query(&format!(
+            "SELECT {SOURCE_SERVER_COLUMNS} FROM source_servers WHERE account_id = $1 \
          AND ($2::TEXT IS NULL OR activation_code_id = $2) ORDER BY registered_at, id"
-    ))
-    .bind(as_i64(account_id))
-    .bind(code_id)
-    .fetch_all(pool)
+        ))
+        .bind(as_i64(account_id))
+        .bind(code_id),
+        decode_source_server,
+    )
     .await
-    .map_err(backend)?;
-    rows.iter().map(source_server_from_row).collect()
+}
+
+#[async_trait]
+impl ActivationCodeStore for PostgresStore {
+    async fn create_activation_code(
+        &self,
+        code: ActivationCode,
+        audit: AuditEvent,
+    ) -> Result<ActivationCode, StoreError> {
+        insert(self.begin().await?, &code, &audit).await?;
+        Ok(code)
+    }
+
+    async fn activation_code(&self, code_id: &str) -> Result<Option<ActivationCode>, StoreError> {
+        find(&self.pool, code_id).await
+    }
+
+    async fn list_activation_codes(
+        &self,
+        account_id: u64,
+    ) -> Result<Vec<ActivationCode>, StoreError> {
+        list(&self.pool, account_id).await
+    }
+
+    async fn disable_activation_code(
+        &self,
+        account_id: u64,
+        code_id: &str,
+        audit: AuditEvent,
+    ) -> Result<ActivationCode, StoreError> {
+        disable(self.begin().await?, account_id, code_id, &audit).await
+    }
+
+    async fn delete_activation_code(
+        &self,
+        account_id: u64,
+        code_id: &str,
+        audit: AuditEvent,
+    ) -> Result<(), StoreError> {
+        delete(self.begin().await?, account_id, code_id, &audit).await
+    }
+
+    async fn redeem_activation_code(
+        &self,
+        server: SourceServer,
+        audit: AuditEvent,
+    ) -> Result<Redemption, StoreError> {
+        redeem(self.begin().await?, &server, &audit).await
+    }
+
+    async fn list_source_servers(
+        &self,
+        account_id: u64,
+        activation_code_id: Option<&str>,
+    ) -> Result<Vec<SourceServer>, StoreError> {
+        source_servers(&self.pool, account_id, activation_code_id).await
+    }
 }
