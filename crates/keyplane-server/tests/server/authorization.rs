@@ -10,12 +10,9 @@ use std::sync::Arc;
 
 use keyplane_aliyun::{AliyunDialect, OutgoingResponse};
 use keyplane_core::authority::InitializedAccount;
-use keyplane_core::rate_limit::RateLimits;
 use keyplane_core::{Authority, AuthorityConfig};
-use keyplane_crypto::seal::{Keyring, MasterKey};
-use keyplane_server::factory::SealingFactory;
-use keyplane_store::SqliteStore;
 use keyplane_tencent::TencentDialect;
+use keyplane_testkit::in_process::{unlimited, InProcess};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
@@ -37,7 +34,7 @@ struct Harness {
     account_id: u64,
     root_tencent: Credentials,
     root_aliyun: AliyunCredentials,
-    _directory: tempfile::TempDir,
+    _in_process: InProcess,
 }
 
 /// A sub-user with one key of each family.
@@ -49,16 +46,11 @@ struct SubUser {
 }
 
 async fn harness() -> Harness {
-    let directory = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(&directory.path().join("keyplane.db")).unwrap());
-    let factory = Arc::new(SealingFactory::new(Keyring::new(MasterKey::generate(1))));
-    let mut rate_limits = RateLimits::published_defaults();
-    rate_limits.disable();
-    let config = AuthorityConfig {
-        rate_limits,
+    let in_process = InProcess::start(AuthorityConfig {
+        rate_limits: unlimited(),
         ..AuthorityConfig::default()
-    };
-    let authority = Arc::new(Authority::new(store, factory, config));
+    });
+    let authority = in_process.authority.clone();
     let InitializedAccount {
         account,
         tencent_key,
@@ -81,7 +73,7 @@ async fn harness() -> Harness {
             access_key_id: aliyun_key.key.id,
             access_key_secret: aliyun_key.secret.expose().to_owned(),
         },
-        _directory: directory,
+        _in_process: in_process,
     }
 }
 
