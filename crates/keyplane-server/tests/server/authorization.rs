@@ -13,6 +13,7 @@ use keyplane_core::authority::InitializedAccount;
 use keyplane_core::{Authority, AuthorityConfig};
 use keyplane_tencent::TencentDialect;
 use keyplane_testkit::in_process::{unlimited, InProcess};
+use keyplane_testkit::signing::borrowed;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
@@ -95,10 +96,7 @@ async fn tencent_from(
         &body,
         NOW.unix_timestamp(),
     );
-    let headers: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()))
-        .collect();
+    let headers = borrowed(&headers);
     let response = harness
         .tencent
         .handle(keyplane_tencent::IncomingRequest {
@@ -147,10 +145,7 @@ async fn aliyun(
         action,
         NOW,
     );
-    let headers: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()))
-        .collect();
+    let headers = borrowed(&headers);
     let response = harness
         .aliyun
         .handle(keyplane_aliyun::IncomingRequest {
@@ -164,6 +159,26 @@ async fn aliyun(
         })
         .await;
     answer(&response)
+}
+
+/// A Tencent answer to the root.
+async fn root_tencent(
+    harness: &Harness,
+    version: &str,
+    action: &str,
+    body: Value,
+) -> (Option<String>, Value) {
+    tencent(harness, &harness.root_tencent, version, action, body).await
+}
+
+/// An Alibaba RPC answer to the root.
+async fn root_aliyun(
+    harness: &Harness,
+    version: &str,
+    action: &str,
+    parameters: &[(&str, &str)],
+) -> (u16, Option<String>, Value) {
+    aliyun(harness, &harness.root_aliyun, version, action, parameters).await
 }
 
 /// PAI-EAS `CreateServiceInstanceToken` (ROA, ACS3) for one cluster and service.
@@ -184,10 +199,7 @@ async fn eas_token(
         "CreateServiceInstanceToken",
         NOW,
     );
-    let headers: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()))
-        .collect();
+    let headers = borrowed(&headers);
     let response = harness
         .aliyun
         .handle_eas(keyplane_aliyun::IncomingRequest {
@@ -212,9 +224,8 @@ fn answer(response: &OutgoingResponse) -> (u16, Option<String>, Value) {
 /// Creates a sub-user through IMS, then one key of each family for it through the root.
 async fn sub_user(harness: &Harness, name: &str) -> SubUser {
     let principal_name = format!("{name}@{}.onaliyun.com", harness.account_id);
-    let (status, code, body) = aliyun(
+    let (status, code, body) = root_aliyun(
         harness,
-        &harness.root_aliyun,
         IMS_VERSION,
         "CreateUser",
         &[
@@ -225,18 +236,16 @@ async fn sub_user(harness: &Harness, name: &str) -> SubUser {
     .await;
     assert_eq!((status, code), (200, None), "{body}");
     let uin: u64 = body["User"]["UserId"].as_str().unwrap().parse().unwrap();
-    let (code, created) = tencent(
+    let (code, created) = root_tencent(
         harness,
-        &harness.root_tencent,
         CAM_VERSION,
         "CreateAccessKey",
         json!({ "TargetUin": uin }),
     )
     .await;
     assert_eq!(code, None, "{created}");
-    let (status, _, created_aliyun) = aliyun(
+    let (status, _, created_aliyun) = root_aliyun(
         harness,
-        &harness.root_aliyun,
         IMS_VERSION,
         "CreateAccessKey",
         &[("UserPrincipalName", &principal_name)],
@@ -271,9 +280,8 @@ async fn sub_user(harness: &Harness, name: &str) -> SubUser {
 
 /// Creates a CAM-syntax custom policy through the root; returns its PolicyId.
 async fn cam_policy(harness: &Harness, name: &str, document: Value) -> u64 {
-    let (code, body) = tencent(
+    let (code, body) = root_tencent(
         harness,
-        &harness.root_tencent,
         CAM_VERSION,
         "CreatePolicy",
         json!({ "PolicyName": name, "PolicyDocument": document.to_string() }),
@@ -284,9 +292,8 @@ async fn cam_policy(harness: &Harness, name: &str, document: Value) -> u64 {
 }
 
 async fn attach(harness: &Harness, policy_id: u64, uin: u64) {
-    let (code, body) = tencent(
+    let (code, body) = root_tencent(
         harness,
-        &harness.root_tencent,
         CAM_VERSION,
         "AttachUserPolicy",
         json!({ "PolicyId": policy_id, "AttachUin": uin }),
@@ -296,9 +303,8 @@ async fn attach(harness: &Harness, policy_id: u64, uin: u64) {
 }
 
 async fn detach(harness: &Harness, policy_id: u64, uin: u64) {
-    let (code, body) = tencent(
+    let (code, body) = root_tencent(
         harness,
-        &harness.root_tencent,
         CAM_VERSION,
         "DetachUserPolicy",
         json!({ "PolicyId": policy_id, "DetachUin": uin }),
@@ -469,18 +475,16 @@ fn ram_allow(action: &str) -> String {
 
 /// Creates a RAM-syntax custom policy and attaches it through RAM, as the root.
 async fn ram_policy_attached(harness: &Harness, name: &str, document: &str, user: &SubUser) {
-    let (status, _, body) = aliyun(
+    let (status, _, body) = root_aliyun(
         harness,
-        &harness.root_aliyun,
         RAM_VERSION,
         "CreatePolicy",
         &[("PolicyName", name), ("PolicyDocument", document)],
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let (status, _, body) = aliyun(
+    let (status, _, body) = root_aliyun(
         harness,
-        &harness.root_aliyun,
         RAM_VERSION,
         "AttachPolicyToUser",
         &[
@@ -494,9 +498,8 @@ async fn ram_policy_attached(harness: &Harness, name: &str, document: &str, user
 }
 
 async fn ram_detach(harness: &Harness, name: &str, user: &SubUser) {
-    let (status, _, body) = aliyun(
+    let (status, _, body) = root_aliyun(
         harness,
-        &harness.root_aliyun,
         RAM_VERSION,
         "DetachPolicyFromUser",
         &[
@@ -808,9 +811,8 @@ async fn the_decision_and_its_statement_reach_the_audit_record() {
 async fn users_and_policies_are_one_model_across_both_dialects() {
     let harness = harness().await;
     // CAM AddUser, seen through IMS.
-    let (code, added) = tencent(
+    let (code, added) = root_tencent(
         &harness,
-        &harness.root_tencent,
         CAM_VERSION,
         "AddUser",
         json!({ "Name": "erin", "Remark": "from CAM", "Email": "erin@example.test",
@@ -821,9 +823,8 @@ async fn users_and_policies_are_one_model_across_both_dialects() {
     let uin = added["Uin"].as_u64().unwrap();
     assert!(added["SecretId"].as_str().unwrap().starts_with("AKID"));
     let principal_name = format!("erin@{}.onaliyun.com", harness.account_id);
-    let (status, _, got) = aliyun(
+    let (status, _, got) = root_aliyun(
         &harness,
-        &harness.root_aliyun,
         IMS_VERSION,
         "GetUser",
         &[("UserPrincipalName", &principal_name)],
@@ -835,9 +836,8 @@ async fn users_and_policies_are_one_model_across_both_dialects() {
     assert_eq!(got["User"]["Comments"], "from CAM");
     assert_eq!(got["User"]["MobilePhone"], "86-18600000000");
     // IMS CreateUser, seen through CAM.
-    let (status, _, created) = aliyun(
+    let (status, _, created) = root_aliyun(
         &harness,
-        &harness.root_aliyun,
         IMS_VERSION,
         "CreateUser",
         &[
@@ -851,14 +851,7 @@ async fn users_and_policies_are_one_model_across_both_dialects() {
     )
     .await;
     assert_eq!(status, 200, "{created}");
-    let (code, listed) = tencent(
-        &harness,
-        &harness.root_tencent,
-        CAM_VERSION,
-        "ListUsers",
-        json!({}),
-    )
-    .await;
+    let (code, listed) = root_tencent(&harness, CAM_VERSION, "ListUsers", json!({})).await;
     assert_eq!(code, None);
     let mut names: Vec<&str> = listed["Data"]
         .as_array()
@@ -878,9 +871,8 @@ async fn users_and_policies_are_one_model_across_both_dialects() {
     };
     ram_policy_attached(&harness, "ram-written", &ram_allow("ram:GetUser"), &frank).await;
     attach(&harness, 2, frank.uin).await;
-    let (code, attached) = tencent(
+    let (code, attached) = root_tencent(
         &harness,
-        &harness.root_tencent,
         CAM_VERSION,
         "ListAttachedUserPolicies",
         json!({ "TargetUin": frank.uin }),
@@ -892,9 +884,8 @@ async fn users_and_policies_are_one_model_across_both_dialects() {
     assert_eq!(attached["List"][0]["PolicyType"], "User");
     assert_eq!(attached["List"][1]["PolicyName"], "ReadOnlyAccess");
     assert_eq!(attached["List"][1]["PolicyType"], "QCS");
-    let (status, _, listed) = aliyun(
+    let (status, _, listed) = root_aliyun(
         &harness,
-        &harness.root_aliyun,
         RAM_VERSION,
         "ListPoliciesForUser",
         &[("UserName", "frank")],
@@ -906,9 +897,8 @@ async fn users_and_policies_are_one_model_across_both_dialects() {
     assert_eq!(policies[1]["PolicyType"], "System");
 
     // IMS refuses to delete a user that has keys or policies; CAM Force removes both.
-    let (status, code, _) = aliyun(
+    let (status, code, _) = root_aliyun(
         &harness,
-        &harness.root_aliyun,
         IMS_VERSION,
         "DeleteUser",
         &[("UserPrincipalName", &principal_name)],
@@ -918,9 +908,8 @@ async fn users_and_policies_are_one_model_across_both_dialects() {
         (status, code.as_deref()),
         (409, Some("DeleteConflict.User.AccessKey"))
     );
-    let (code, _) = tencent(
+    let (code, _) = root_tencent(
         &harness,
-        &harness.root_tencent,
         CAM_VERSION,
         "DeleteUser",
         json!({ "Name": "erin" }),
@@ -931,9 +920,8 @@ async fn users_and_policies_are_one_model_across_both_dialects() {
         secret_id: added["SecretId"].as_str().unwrap().to_owned(),
         secret_key: added["SecretKey"].as_str().unwrap().to_owned(),
     };
-    let (code, _) = tencent(
+    let (code, _) = root_tencent(
         &harness,
-        &harness.root_tencent,
         CAM_VERSION,
         "DeleteUser",
         json!({ "Name": "erin", "Force": 1 }),
@@ -949,18 +937,10 @@ async fn users_and_policies_are_one_model_across_both_dialects() {
     )
     .await;
     assert_eq!(code.as_deref(), Some("AuthFailure.SecretIdNotFound"));
-    let (code, _) = tencent(
-        &harness,
-        &harness.root_tencent,
-        CAM_VERSION,
-        "GetUser",
-        json!({ "Name": "erin" }),
-    )
-    .await;
+    let (code, _) = root_tencent(&harness, CAM_VERSION, "GetUser", json!({ "Name": "erin" })).await;
     assert_eq!(code.as_deref(), Some("ResourceNotFound.UserNotExist"));
-    let (status, code, _) = aliyun(
+    let (status, code, _) = root_aliyun(
         &harness,
-        &harness.root_aliyun,
         IMS_VERSION,
         "DeleteUser",
         &[(
@@ -986,9 +966,8 @@ async fn malformed_documents_are_refused_at_creation_with_each_clouds_code() {
         r#"{"version":"2.0","statement":[{"effect":"allow","action":"*","resource":"*","condition":{"ip_sometimes":{"qcs:ip":"10.0.0.0/8"}}}]}"#,
         r#"{"version":"2.0","statement":[{"effect":"allow","principal":{"qcs":["*"]},"action":"*","resource":"*"}]}"#,
     ] {
-        let (code, body) = tencent(
+        let (code, body) = root_tencent(
             &harness,
-            &harness.root_tencent,
             CAM_VERSION,
             "CreatePolicy",
             json!({ "PolicyName": "bad", "PolicyDocument": document }),
@@ -1007,9 +986,8 @@ async fn malformed_documents_are_refused_at_creation_with_each_clouds_code() {
         r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"*"}]}"#,
         r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"IpAddress":{"acs:SourceIp":"not-an-ip"}}}]}"#,
     ] {
-        let (status, code, body) = aliyun(
+        let (status, code, body) = root_aliyun(
             &harness,
-            &harness.root_aliyun,
             RAM_VERSION,
             "CreatePolicy",
             &[("PolicyName", "bad"), ("PolicyDocument", document)],
@@ -1022,9 +1000,8 @@ async fn malformed_documents_are_refused_at_creation_with_each_clouds_code() {
         );
     }
     // Nothing was stored by the refusals: the name is still free.
-    let (status, _, body) = aliyun(
+    let (status, _, body) = root_aliyun(
         &harness,
-        &harness.root_aliyun,
         RAM_VERSION,
         "CreatePolicy",
         &[
@@ -1034,9 +1011,8 @@ async fn malformed_documents_are_refused_at_creation_with_each_clouds_code() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let (status, code, _) = aliyun(
+    let (status, code, _) = root_aliyun(
         &harness,
-        &harness.root_aliyun,
         RAM_VERSION,
         "CreatePolicy",
         &[
@@ -1049,18 +1025,15 @@ async fn malformed_documents_are_refused_at_creation_with_each_clouds_code() {
         (status, code.as_deref()),
         (409, Some("EntityAlreadyExists.Policy"))
     );
-    let (code, _) = tencent(
+    let (code, _) = root_tencent(
         &harness,
-        &harness.root_tencent,
         CAM_VERSION,
         "CreatePolicy",
         json!({ "PolicyName": "bad", "PolicyDocument": allow("cam:*").to_string() }),
     )
     .await;
     assert_eq!(code.as_deref(), Some("FailedOperation.PolicyNameInUse"));
-    let (code, _) = tencent(
-        &harness,
-        &harness.root_tencent,
+    let (code, _) = root_tencent(&harness,
         CAM_VERSION,
         "CreatePolicy",
         json!({ "PolicyName": "AdministratorAccess", "PolicyDocument": allow("cam:*").to_string() }),
@@ -1079,9 +1052,8 @@ async fn a_policy_reads_back_in_the_asking_clouds_syntax_and_deletes_as_each_clo
         "Resource": "*", "Condition": {"IpAddress": {"acs:SourceIp": "127.0.0.0/8"}}}]})
     .to_string();
     ram_policy_attached(&harness, "read-keys", &document, &user).await;
-    let (status, _, got) = aliyun(
+    let (status, _, got) = root_aliyun(
         &harness,
-        &harness.root_aliyun,
         RAM_VERSION,
         "GetPolicy",
         &[("PolicyType", "Custom"), ("PolicyName", "read-keys")],
@@ -1102,9 +1074,8 @@ async fn a_policy_reads_back_in_the_asking_clouds_syntax_and_deletes_as_each_clo
         json!(["127.0.0.0/8"])
     );
     // Read through CAM: the same policy, in CAM syntax.
-    let (code, listed) = tencent(
+    let (code, listed) = root_tencent(
         &harness,
-        &harness.root_tencent,
         CAM_VERSION,
         "ListAttachedUserPolicies",
         json!({ "TargetUin": user.uin }),
@@ -1112,9 +1083,8 @@ async fn a_policy_reads_back_in_the_asking_clouds_syntax_and_deletes_as_each_clo
     .await;
     assert_eq!(code, None, "{listed}");
     let policy_id = listed["List"][0]["PolicyId"].as_u64().unwrap();
-    let (code, got) = tencent(
+    let (code, got) = root_tencent(
         &harness,
-        &harness.root_tencent,
         CAM_VERSION,
         "GetPolicy",
         json!({ "PolicyId": policy_id }),
@@ -1130,14 +1100,8 @@ async fn a_policy_reads_back_in_the_asking_clouds_syntax_and_deletes_as_each_clo
         cam_document["statement"][0]["condition"]["ip_equal"]["qcs:ip"],
         json!(["127.0.0.0/8"])
     );
-    let (code, system) = tencent(
-        &harness,
-        &harness.root_tencent,
-        CAM_VERSION,
-        "GetPolicy",
-        json!({ "PolicyId": 2 }),
-    )
-    .await;
+    let (code, system) =
+        root_tencent(&harness, CAM_VERSION, "GetPolicy", json!({ "PolicyId": 2 })).await;
     assert_eq!(code, None);
     assert_eq!(
         (system["PolicyName"].as_str(), system["Type"].as_u64()),
@@ -1145,9 +1109,8 @@ async fn a_policy_reads_back_in_the_asking_clouds_syntax_and_deletes_as_each_clo
     );
 
     // Both clouds list it, with its attachment count, after the system policies.
-    let (code, listed) = tencent(
+    let (code, listed) = root_tencent(
         &harness,
-        &harness.root_tencent,
         CAM_VERSION,
         "ListPolicies",
         json!({ "Scope": "Local", "Keyword": "read" }),
@@ -1158,9 +1121,8 @@ async fn a_policy_reads_back_in_the_asking_clouds_syntax_and_deletes_as_each_clo
     assert_eq!(listed["List"][0]["PolicyId"], policy_id);
     assert_eq!(listed["List"][0]["Attachments"], 1);
     assert_eq!(listed["List"][0]["Type"], 1);
-    let (code, listed) = tencent(
+    let (code, listed) = root_tencent(
         &harness,
-        &harness.root_tencent,
         CAM_VERSION,
         "ListPolicies",
         json!({ "Scope": "QCS" }),
@@ -1175,14 +1137,8 @@ async fn a_policy_reads_back_in_the_asking_clouds_syntax_and_deletes_as_each_clo
         if let Some(marker) = &marker {
             parameters.push(("Marker", marker.as_str()));
         }
-        let (status, _, page) = aliyun(
-            &harness,
-            &harness.root_aliyun,
-            RAM_VERSION,
-            "ListPolicies",
-            &parameters,
-        )
-        .await;
+        let (status, _, page) =
+            root_aliyun(&harness, RAM_VERSION, "ListPolicies", &parameters).await;
         assert_eq!(status, 200, "{page}");
         for policy in page["Policies"]["Policy"].as_array().unwrap() {
             names.push(format!(
@@ -1217,9 +1173,8 @@ async fn a_policy_reads_back_in_the_asking_clouds_syntax_and_deletes_as_each_clo
     )
     .await;
     assert_eq!(code, None);
-    let (status, code, _) = aliyun(
+    let (status, code, _) = root_aliyun(
         &harness,
-        &harness.root_aliyun,
         RAM_VERSION,
         "DeletePolicy",
         &[("PolicyName", "read-keys")],
@@ -1230,9 +1185,8 @@ async fn a_policy_reads_back_in_the_asking_clouds_syntax_and_deletes_as_each_clo
         (409, Some("DeleteConflict.Policy.User"))
     );
     // ... CAM deletes it and detaches it: the user loses what it granted at once.
-    let (code, body) = tencent(
+    let (code, body) = root_tencent(
         &harness,
-        &harness.root_tencent,
         CAM_VERSION,
         "DeletePolicy",
         json!({ "PolicyId": [policy_id] }),
@@ -1248,9 +1202,8 @@ async fn a_policy_reads_back_in_the_asking_clouds_syntax_and_deletes_as_each_clo
     )
     .await;
     assert_eq!(code.as_deref(), Some("AuthFailure.UnauthorizedOperation"));
-    let (code, _) = tencent(
+    let (code, _) = root_tencent(
         &harness,
-        &harness.root_tencent,
         CAM_VERSION,
         "GetPolicy",
         json!({ "PolicyId": policy_id }),
@@ -1258,18 +1211,16 @@ async fn a_policy_reads_back_in_the_asking_clouds_syntax_and_deletes_as_each_clo
     .await;
     assert_eq!(code.as_deref(), Some("ResourceNotFound.PolicyIdNotFound"));
     // A preset policy cannot be deleted; RAM deletes an unattached custom policy.
-    let (code, _) = tencent(
+    let (code, _) = root_tencent(
         &harness,
-        &harness.root_tencent,
         CAM_VERSION,
         "DeletePolicy",
         json!({ "PolicyId": [1] }),
     )
     .await;
     assert_eq!(code.as_deref(), Some("InvalidParameter.PolicyIdError"));
-    let (status, _, _) = aliyun(
+    let (status, _, _) = root_aliyun(
         &harness,
-        &harness.root_aliyun,
         RAM_VERSION,
         "CreatePolicy",
         &[
@@ -1279,18 +1230,16 @@ async fn a_policy_reads_back_in_the_asking_clouds_syntax_and_deletes_as_each_clo
     )
     .await;
     assert_eq!(status, 200);
-    let (status, code, _) = aliyun(
+    let (status, code, _) = root_aliyun(
         &harness,
-        &harness.root_aliyun,
         RAM_VERSION,
         "DeletePolicy",
         &[("PolicyName", "short-lived")],
     )
     .await;
     assert_eq!((status, code), (200, None));
-    let (status, code, _) = aliyun(
+    let (status, code, _) = root_aliyun(
         &harness,
-        &harness.root_aliyun,
         RAM_VERSION,
         "DeletePolicy",
         &[("PolicyName", "short-lived")],
@@ -1406,14 +1355,7 @@ async fn hostile_user_and_policy_inputs_get_each_clouds_errors_and_change_nothin
         ("GetPolicy", json!({ "PolicyId": [1] }), "InvalidParameter"),
     ];
     for (action, body, expected) in tencent_cases {
-        let (code, response) = tencent(
-            &harness,
-            &harness.root_tencent,
-            CAM_VERSION,
-            action,
-            body.clone(),
-        )
-        .await;
+        let (code, response) = root_tencent(&harness, CAM_VERSION, action, body.clone()).await;
         assert_eq!(
             code.as_deref(),
             Some(expected),
@@ -1579,8 +1521,7 @@ async fn hostile_user_and_policy_inputs_get_each_clouds_errors_and_change_nothin
             .iter()
             .map(|(name, value)| (*name, value.as_str()))
             .collect();
-        let (got_status, code, body) =
-            aliyun(&harness, &harness.root_aliyun, version, action, &borrowed).await;
+        let (got_status, code, body) = root_aliyun(&harness, version, action, &borrowed).await;
         assert_eq!(
             (got_status, code.as_deref()),
             (status, Some(expected)),
@@ -1588,18 +1529,10 @@ async fn hostile_user_and_policy_inputs_get_each_clouds_errors_and_change_nothin
         );
     }
     // Nothing was created by any of it.
-    let (_, users) = tencent(
-        &harness,
-        &harness.root_tencent,
-        CAM_VERSION,
-        "ListUsers",
-        json!({}),
-    )
-    .await;
+    let (_, users) = root_tencent(&harness, CAM_VERSION, "ListUsers", json!({})).await;
     assert_eq!(users["Data"], json!([]));
-    let (_, policies) = tencent(
+    let (_, policies) = root_tencent(
         &harness,
-        &harness.root_tencent,
         CAM_VERSION,
         "ListPolicies",
         json!({ "Scope": "Local" }),
@@ -1614,18 +1547,16 @@ async fn listings_continue_after_their_marker_even_when_it_was_deleted() {
     let account = harness.account_id.to_string();
     for name in ["ann", "ben", "cat"] {
         let principal = format!("{name}@{account}.onaliyun.com");
-        let (status, _, body) = aliyun(
+        let (status, _, body) = root_aliyun(
             &harness,
-            &harness.root_aliyun,
             IMS_VERSION,
             "CreateUser",
             &[("UserPrincipalName", &principal), ("DisplayName", name)],
         )
         .await;
         assert_eq!(status, 200, "{body}");
-        let (status, _, body) = aliyun(
+        let (status, _, body) = root_aliyun(
             &harness,
-            &harness.root_aliyun,
             RAM_VERSION,
             "CreatePolicy",
             &[
@@ -1637,22 +1568,14 @@ async fn listings_continue_after_their_marker_even_when_it_was_deleted() {
         assert_eq!(status, 200, "{body}");
     }
     // Users: the first page ends on one user, which is then deleted.
-    let (_, _, first) = aliyun(
-        &harness,
-        &harness.root_aliyun,
-        IMS_VERSION,
-        "ListUsers",
-        &[("MaxItems", "1")],
-    )
-    .await;
+    let (_, _, first) = root_aliyun(&harness, IMS_VERSION, "ListUsers", &[("MaxItems", "1")]).await;
     assert_eq!(first["IsTruncated"], true);
     let first_name = first["Users"]["User"][0]["UserPrincipalName"]
         .as_str()
         .unwrap()
         .to_owned();
-    let (status, _, _) = aliyun(
+    let (status, _, _) = root_aliyun(
         &harness,
-        &harness.root_aliyun,
         IMS_VERSION,
         "DeleteUser",
         &[("UserPrincipalName", &first_name)],
@@ -1660,14 +1583,8 @@ async fn listings_continue_after_their_marker_even_when_it_was_deleted() {
     .await;
     assert_eq!(status, 200);
     let marker = first["Marker"].as_str().unwrap().to_owned();
-    let (status, _, rest) = aliyun(
-        &harness,
-        &harness.root_aliyun,
-        IMS_VERSION,
-        "ListUsers",
-        &[("Marker", &marker)],
-    )
-    .await;
+    let (status, _, rest) =
+        root_aliyun(&harness, IMS_VERSION, "ListUsers", &[("Marker", &marker)]).await;
     assert_eq!(status, 200, "{rest}");
     assert_eq!(rest["IsTruncated"], false);
     let rest: Vec<&str> = rest["Users"]["User"]
@@ -1679,22 +1596,15 @@ async fn listings_continue_after_their_marker_even_when_it_was_deleted() {
     assert_eq!(rest.len(), 2, "{rest:?}");
     assert!(!rest.contains(&first_name.as_str()));
     // Policies: three system, then the three custom; delete the one a marker names.
-    let (_, _, page) = aliyun(
-        &harness,
-        &harness.root_aliyun,
-        RAM_VERSION,
-        "ListPolicies",
-        &[("MaxItems", "4")],
-    )
-    .await;
+    let (_, _, page) =
+        root_aliyun(&harness, RAM_VERSION, "ListPolicies", &[("MaxItems", "4")]).await;
     let last = page["Policies"]["Policy"][3]["PolicyName"]
         .as_str()
         .unwrap()
         .to_owned();
     assert!(last.starts_with("p-"), "{page}");
-    let (status, _, _) = aliyun(
+    let (status, _, _) = root_aliyun(
         &harness,
-        &harness.root_aliyun,
         RAM_VERSION,
         "DeletePolicy",
         &[("PolicyName", &last)],
@@ -1702,9 +1612,8 @@ async fn listings_continue_after_their_marker_even_when_it_was_deleted() {
     .await;
     assert_eq!(status, 200);
     let marker = page["Marker"].as_str().unwrap().to_owned();
-    let (status, _, rest) = aliyun(
+    let (status, _, rest) = root_aliyun(
         &harness,
-        &harness.root_aliyun,
         RAM_VERSION,
         "ListPolicies",
         &[("Marker", &marker)],

@@ -65,6 +65,15 @@ pub fn register(data_dir: &Path) {
     }
 }
 
+/// A data directory initialised and holding the service [`register`] makes, with the root's
+/// Alibaba key.
+pub fn registered_data_dir() -> (tempfile::TempDir, AliyunCredentials) {
+    let directory = tempfile::tempdir().unwrap();
+    let root = AliyunCredentials::root(&init(directory.path()));
+    register(directory.path());
+    (directory, root)
+}
+
 /// Asks for tokens; the answer's JSON.
 pub async fn tokens(server: &Server, root: &AliyunCredentials) -> Value {
     let reply = create_service_instance_token(
@@ -195,10 +204,8 @@ pub fn audit_lines(data_dir: &Path) -> Vec<Value> {
 
 #[tokio::test]
 async fn terminal_and_log_websockets_run_real_programs_once_and_leave_nothing_behind() {
-    let directory = tempfile::tempdir().unwrap();
+    let (directory, root) = registered_data_dir();
     let data_dir = directory.path();
-    let root = AliyunCredentials::root(&init(data_dir));
-    register(data_dir);
     let idle = IDLE_TIMEOUT_SECONDS.to_string();
     let server = Server::start(data_dir, &["--terminal-idle-timeout", &idle]);
     let server_pid = server.child.id();
@@ -388,10 +395,8 @@ async fn terminal_and_log_websockets_run_real_programs_once_and_leave_nothing_be
 
 #[tokio::test]
 async fn the_maximum_session_length_and_a_shutdown_end_sessions_and_their_programs() {
-    let directory = tempfile::tempdir().unwrap();
+    let (directory, root) = registered_data_dir();
     let data_dir = directory.path();
-    let root = AliyunCredentials::root(&init(data_dir));
-    register(data_dir);
     let server = Server::start(data_dir, &["--terminal-max-session", "2"]);
     let server_pid = server.child.id();
 
@@ -507,10 +512,8 @@ pub async fn open_workbench(address: std::net::SocketAddr, path: &str) -> super:
 
 #[tokio::test]
 async fn the_workbench_url_opens_a_browser_session_once() {
-    let directory = tempfile::tempdir().unwrap();
+    let (directory, root) = registered_data_dir();
     let data_dir = directory.path();
-    let root = AliyunCredentials::root(&init(data_dir));
-    register(data_dir);
     let server = Server::start(data_dir, &[]);
     let answer = tokens(&server, &root).await;
     let workbench_url = answer["WorkbenchUrl"].as_str().unwrap();
@@ -644,10 +647,8 @@ fn terminal_limits_come_from_flags_then_the_file_then_defaults() {
 
 #[tokio::test]
 async fn an_expired_workbench_url_or_browser_session_opens_nothing() {
-    let directory = tempfile::tempdir().unwrap();
+    let (directory, root) = registered_data_dir();
     let data_dir = directory.path();
-    let root = AliyunCredentials::root(&init(data_dir));
-    register(data_dir);
     let server = Server::start(
         data_dir,
         &["--instance-token-ttl", "1", "--terminal-max-session", "2"],
