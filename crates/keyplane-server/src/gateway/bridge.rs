@@ -34,7 +34,9 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::control::{parse_client_text, ClientText};
-use super::process::{spawn_log, spawn_terminal, SessionLeader, SessionUser, SpawnError};
+use super::process::{
+    spawn_log, spawn_terminal, LogProcess, SessionLeader, SessionUser, SpawnError, TerminalProcess,
+};
 use super::websocket::Socket;
 
 /// How much terminal or log output one frame carries at most.
@@ -299,12 +301,44 @@ async fn finish(
     report
 }
 
-/// Bridges `socket` to `command` on a new pseudo-terminal until either side ends or a limit
-/// is reached, then ends the program's whole session (see `process`).
-pub async fn run_terminal(
+/// Which bridge a session runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bridge {
+    /// `command` on a new pseudo-terminal, bridged both ways.
+    Terminal,
+    /// The output of `command`, streamed to the client.
+    Log,
+}
+
+/// Runs `bridge` on `socket` for `command` (as `user`, when set) until either side ends or a
+/// limit is reached, then ends the program's whole session (see `process`).
+pub async fn run(
+    bridge: Bridge,
     socket: Socket,
     command: &[String],
     user: Option<&SessionUser>,
+    limits: SessionLimits,
+    control: SessionControl,
+) -> SessionReport {
+    // A program that could not start ends the session with its report.
+    match bridge {
+        Bridge::Terminal => {
+            let spawn = || spawn_terminal(command, user, INITIAL_COLUMNS, INITIAL_ROWS);
+            match Started::spawn(socket, "terminal", spawn).await {
+                Ok(started) => run_terminal(started, limits, control).await,
+                Err(report) => report,
+            }
+        }
+        Bridge::Log => match Started::spawn(socket, "log", || spawn_log(command, user)).await {
+            Ok(started) => run_log(started, limits, control).await,
+            Err(report) => report,
+        },
+    }
+}
+
+/// Bridges the client to the program on its pseudo-terminal.
+async fn run_terminal(
+    started: Started<TerminalProcess>,
     limits: SessionLimits,
     mut control: SessionControl,
 ) -> SessionReport {
@@ -313,14 +347,7 @@ pub async fn run_terminal(
         outgoing,
         mut stream,
         process,
-    } = match Started::spawn(socket, "terminal", || {
-        spawn_terminal(command, user, INITIAL_COLUMNS, INITIAL_ROWS)
-    })
-    .await
-    {
-        Ok(started) => started,
-        Err(report) => return report,
-    };
+    } = started;
     let mut leader = process.leader;
     let (mut reader, mut writer) = process.terminal.into_split();
     let (input_sender, mut input_receiver) = mpsc::channel::<TerminalInput>(INPUT_QUEUE);
@@ -409,12 +436,9 @@ pub async fn run_terminal(
     finish(leader, outgoing, stream, end, report).await
 }
 
-/// Streams the output of `command` to `socket` until it ends, the client leaves or a limit is
-/// reached, then ends the program's whole session.
-pub async fn run_log(
-    socket: Socket,
-    command: &[String],
-    user: Option<&SessionUser>,
+/// Streams the program's output to the client; whatever the client sends is ignored.
+async fn run_log(
+    started: Started<LogProcess>,
     limits: SessionLimits,
     mut control: SessionControl,
 ) -> SessionReport {
@@ -423,10 +447,7 @@ pub async fn run_log(
         outgoing,
         mut stream,
         process,
-    } = match Started::spawn(socket, "log", || spawn_log(command, user)).await {
-        Ok(started) => started,
-        Err(report) => return report,
-    };
+    } = started;
     let mut leader = process.leader;
     let (mut stdout, mut stderr) = (Some(process.stdout), Some(process.stderr));
     let mut stdout_buffer = vec![0_u8; READ_CHUNK_BYTES];
