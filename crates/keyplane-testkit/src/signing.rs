@@ -26,16 +26,19 @@ pub struct Credentials {
 }
 
 impl Credentials {
+    /// The root's Tencent key from `keyplane init --json`.
     pub fn root(init_output: &Value) -> Self {
         Self {
-            secret_id: init_output["tencent"]["secret_id"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-            secret_key: init_output["tencent"]["secret_key"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
+            secret_id: text(&init_output["tencent"]["secret_id"]),
+            secret_key: text(&init_output["tencent"]["secret_key"]),
+        }
+    }
+
+    /// The key in a CAM `CreateAccessKey` answer (its `Response` object).
+    pub fn created(response: &Value) -> Self {
+        Self {
+            secret_id: text(&response["AccessKey"]["AccessKeyId"]),
+            secret_key: text(&response["AccessKey"]["SecretAccessKey"]),
         }
     }
 }
@@ -97,16 +100,23 @@ impl AliyunCredentials {
     /// The root's Alibaba key from `keyplane init --json`.
     pub fn root(init_output: &Value) -> Self {
         Self {
-            access_key_id: init_output["aliyun"]["access_key_id"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-            access_key_secret: init_output["aliyun"]["access_key_secret"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
+            access_key_id: text(&init_output["aliyun"]["access_key_id"]),
+            access_key_secret: text(&init_output["aliyun"]["access_key_secret"]),
         }
     }
+
+    /// The key in an IMS `CreateAccessKey` answer.
+    pub fn created(answer: &Value) -> Self {
+        Self {
+            access_key_id: text(&answer["AccessKey"]["AccessKeyId"]),
+            access_key_secret: text(&answer["AccessKey"]["AccessKeySecret"]),
+        }
+    }
+}
+
+/// A string field of an answer (panics when it is not a string).
+fn text(value: &Value) -> String {
+    value.as_str().expect("a string field").to_owned()
 }
 
 /// The headers and raw query of an ACS3-signed RPC POST with the parameters in the query and

@@ -255,26 +255,8 @@ async fn sub_user(harness: &Harness, name: &str) -> SubUser {
     SubUser {
         name: name.to_owned(),
         uin,
-        tencent: Credentials {
-            secret_id: created["AccessKey"]["AccessKeyId"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-            secret_key: created["AccessKey"]["SecretAccessKey"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        },
-        aliyun: AliyunCredentials {
-            access_key_id: created_aliyun["AccessKey"]["AccessKeyId"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-            access_key_secret: created_aliyun["AccessKey"]["AccessKeySecret"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        },
+        tencent: Credentials::created(&created),
+        aliyun: AliyunCredentials::created(&created_aliyun),
     }
 }
 

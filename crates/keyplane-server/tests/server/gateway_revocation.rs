@@ -86,13 +86,7 @@ async fn sub_user_with_eas(
     set_policy(address, root, name, true).await;
     SubUser {
         principal_name,
-        credentials: AliyunCredentials {
-            access_key_id: key["AccessKey"]["AccessKeyId"].as_str().unwrap().to_owned(),
-            access_key_secret: key["AccessKey"]["AccessKeySecret"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        },
+        credentials: AliyunCredentials::created(&key),
     }
 }
 

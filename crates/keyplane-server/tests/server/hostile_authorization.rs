@@ -96,26 +96,8 @@ impl Installation {
         let aliyun = aliyun.json();
         SubUser {
             uin,
-            tencent: Credentials {
-                secret_id: tencent["AccessKey"]["AccessKeyId"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned(),
-                secret_key: tencent["AccessKey"]["SecretAccessKey"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned(),
-            },
-            aliyun: AliyunCredentials {
-                access_key_id: aliyun["AccessKey"]["AccessKeyId"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned(),
-                access_key_secret: aliyun["AccessKey"]["AccessKeySecret"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned(),
-            },
+            tencent: Credentials::created(&tencent),
+            aliyun: AliyunCredentials::created(&aliyun),
         }
     }
 
