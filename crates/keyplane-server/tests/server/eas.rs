@@ -629,30 +629,28 @@ async fn unknown_names_a_wrong_action_type_and_malformed_requests_are_refused() 
         (400, "MissingParameter".to_owned())
     );
     // Another action or version on this path.
-    let describe = acs3_request(
-        TOKEN_PATH,
-        "",
-        VECTOR_KEY_ID,
-        VECTOR_SECRET,
-        Some(""),
-        &[("x-acs-action", "DescribeService")],
-    );
-    assert_eq!(
-        refusal(&send(&harness, &describe, now).await),
-        (404, "InvalidAction.NotFound".to_owned())
-    );
-    let old_version = acs3_request(
-        TOKEN_PATH,
-        "",
-        VECTOR_KEY_ID,
-        VECTOR_SECRET,
-        Some(""),
-        &[("x-acs-version", "2019-06-01")],
-    );
-    assert_eq!(
-        refusal(&send(&harness, &old_version, now).await),
-        (400, "InvalidVersion".to_owned())
-    );
+    for (header, status, code) in [
+        (
+            ("x-acs-action", "DescribeService"),
+            404,
+            "InvalidAction.NotFound",
+        ),
+        (("x-acs-version", "2019-06-01"), 400, "InvalidVersion"),
+    ] {
+        let request = acs3_request(
+            TOKEN_PATH,
+            "",
+            VECTOR_KEY_ID,
+            VECTOR_SECRET,
+            Some(""),
+            &[header],
+        );
+        assert_eq!(
+            refusal(&send(&harness, &request, now).await),
+            (status, code.to_owned()),
+            "{header:?}"
+        );
+    }
     let mut unsigned = root_request(TOKEN_PATH, "");
     unsigned
         .headers
