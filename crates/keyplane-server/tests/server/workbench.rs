@@ -74,6 +74,23 @@ pub fn registered_data_dir() -> (tempfile::TempDir, AliyunCredentials) {
     (directory, root)
 }
 
+/// Types `line` into a terminal and reads its output until `needle` (at most `seconds`).
+pub async fn run_line(client: &mut Client, line: &str, needle: &str, seconds: u64) -> String {
+    client.send(Message::text(line)).await.unwrap();
+    read_until(client, needle, seconds).await
+}
+
+/// The process id of the shell on a terminal, as the shell says it.
+pub async fn shell_process_id(client: &mut Client) -> u32 {
+    let output = run_line(client, "echo pid-$$-$((1+1))end\n", "-2end\r\n", 10).await;
+    output
+        .rsplit("pid-")
+        .next()
+        .and_then(|rest| rest.split("-2end").next())
+        .and_then(|digits| digits.parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {output:?}"))
+}
+
 /// Asks for tokens; the answer's JSON.
 pub async fn tokens(server: &Server, root: &AliyunCredentials) -> Value {
     let reply = create_service_instance_token(
@@ -216,23 +233,9 @@ async fn terminal_and_log_websockets_run_real_programs_once_and_leave_nothing_be
     assert_eq!(response.status(), 101);
 
     // A command, its output.
-    client
-        .send(Message::text("echo hello-$((6*7))\n"))
-        .await
-        .unwrap();
-    read_until(&mut client, "hello-42", 10).await;
+    run_line(&mut client, "echo hello-$((6*7))\n", "hello-42", 10).await;
     // The shell's process id, to check it is gone later.
-    client
-        .send(Message::text("echo pid-$$-$((1+1))end\n"))
-        .await
-        .unwrap();
-    let output = read_until(&mut client, "-2end\r\n", 10).await;
-    let shell_pid: u32 = output
-        .rsplit("pid-")
-        .next()
-        .and_then(|rest| rest.split("-2end").next())
-        .and_then(|digits| digits.parse().ok())
-        .unwrap_or_else(|| panic!("no pid in {output:?}"));
+    let shell_pid = shell_process_id(&mut client).await;
     assert!(process_exists(shell_pid));
     // Resize: a control message, then the terminal's size as the shell sees it.
     client
@@ -254,11 +257,13 @@ async fn terminal_and_log_websockets_run_real_programs_once_and_leave_nothing_be
     client.send(Message::text("sleep 30\n")).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     client.send(Message::binary(vec![0x03])).await.unwrap();
-    client
-        .send(Message::text("echo after-$((1+1))-interrupt\n"))
-        .await
-        .unwrap();
-    read_until(&mut client, "after-2-interrupt", 5).await;
+    run_line(
+        &mut client,
+        "echo after-$((1+1))-interrupt\n",
+        "after-2-interrupt",
+        5,
+    )
+    .await;
     // A background job in its own process group is a process of the session too.
     client.send(Message::text("sleep 300 &\n")).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -427,17 +432,7 @@ async fn the_maximum_session_length_and_a_shutdown_end_sessions_and_their_progra
     let (mut client, _) = tokio_tungstenite::connect_async(answer["Url"].as_str().unwrap())
         .await
         .unwrap();
-    client
-        .send(Message::text("echo pid-$$-$((1+1))end\n"))
-        .await
-        .unwrap();
-    let output = read_until(&mut client, "-2end\r\n", 10).await;
-    let shell_pid: u32 = output
-        .rsplit("pid-")
-        .next()
-        .and_then(|rest| rest.split("-2end").next())
-        .and_then(|digits| digits.parse().ok())
-        .unwrap_or_else(|| panic!("no pid in {output:?}"));
+    let shell_pid = shell_process_id(&mut client).await;
     let terminating = tokio::task::spawn_blocking(move || server.terminate());
     let (_, close) = read_to_close(&mut client, 15).await;
     assert_eq!(
