@@ -245,6 +245,11 @@ struct Started<Process> {
 }
 
 impl<Process> Started<Process> {
+    /// The report so far, the queue to the client, the client's messages and the program.
+    fn into_parts(self) -> (SessionReport, Outgoing, SplitStream<Socket>, Process) {
+        (self.report, self.outgoing, self.stream, self.process)
+    }
+
     /// Splits `socket` and starts the `kind` program with `spawn`; when it cannot start, the
     /// client is told so (1011) and the session's report is the error.
     async fn spawn(
@@ -342,12 +347,7 @@ async fn run_terminal(
     limits: SessionLimits,
     mut control: SessionControl,
 ) -> SessionReport {
-    let Started {
-        mut report,
-        outgoing,
-        mut stream,
-        process,
-    } = started;
+    let (mut report, outgoing, mut stream, process) = started.into_parts();
     let mut leader = process.leader;
     let (mut reader, mut writer) = process.terminal.into_split();
     let (input_sender, mut input_receiver) = mpsc::channel::<TerminalInput>(INPUT_QUEUE);
@@ -442,12 +442,7 @@ async fn run_log(
     limits: SessionLimits,
     mut control: SessionControl,
 ) -> SessionReport {
-    let Started {
-        mut report,
-        outgoing,
-        mut stream,
-        process,
-    } = started;
+    let (mut report, outgoing, mut stream, process) = started.into_parts();
     let mut leader = process.leader;
     let (mut stdout, mut stderr) = (Some(process.stdout), Some(process.stderr));
     let mut stdout_buffer = vec![0_u8; READ_CHUNK_BYTES];

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use super::support::{
-    acs3_headers, encoded_query, tc3_headers, AliyunCredentials, Credentials, API_GATEWAY_VERSION,
+    acs3_headers, acs3_parts, tc3_headers, AliyunCredentials, Credentials, API_GATEWAY_VERSION,
     CAM_VERSION, IMS_VERSION,
 };
 
@@ -134,17 +134,7 @@ async fn aliyun(
     action: &str,
     parameters: &[(&str, &str)],
 ) -> (u16, Option<String>, Value) {
-    let raw_query = encoded_query(parameters);
-    let headers = acs3_headers(
-        HOST,
-        credentials,
-        "POST",
-        "/",
-        &raw_query,
-        version,
-        action,
-        NOW,
-    );
+    let (raw_query, headers) = acs3_parts(HOST, credentials, version, action, parameters, NOW);
     let headers = borrowed(&headers);
     let response = harness
         .aliyun
