@@ -1,11 +1,10 @@
-//! Keyplane's composition root: configuration, the installation on disk, the audit commands, the production
+//! Keyplane's composition root: configuration, the installation on disk, the operator commands, the production
 //! credential factory, the HTTP front, the EAS terminal gateway and the load generator. The `keyplane` binary
 //! (`main.rs`) is a thin command-line layer over these modules.
 
-pub mod audit_command;
 pub mod bench;
+pub mod commands;
 pub mod config;
-pub mod eas_command;
 pub mod factory;
 pub mod gateway;
 pub mod http;

@@ -28,6 +28,17 @@ pub use nonces::NonceStore;
 pub use policies::PolicyStore;
 pub use users::{DeleteUserOptions, UserStore};
 
+/// Every aggregate trait, imported anonymously: `use keyplane_core::store::traits::*;` lets code
+/// holding a concrete store (a test's `SqliteStore`) call any of its methods.
+pub mod traits {
+    pub use super::{
+        AccessKeyStore as _, ActivationCodeStore as _, ApiKeyStore as _, AuditStore as _,
+        EasStore as _, InstallationStore as _, NonceStore as _, PolicyStore as _, Store as _,
+        UserStore as _,
+    };
+}
+
+
 /// Persistence for Keyplane: every aggregate's store. Implemented for any type that implements
 /// all of them.
 pub trait Store:

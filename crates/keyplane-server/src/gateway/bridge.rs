@@ -34,7 +34,9 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::control::{parse_client_text, ClientText};
-use super::process::{spawn_log, spawn_terminal, SessionUser};
+use super::process::{
+    spawn_log, spawn_terminal, LogProcess, SessionLeader, SessionUser, SpawnError, TerminalProcess,
+};
 use super::websocket::Socket;
 
 /// How much terminal or log output one frame carries at most.
@@ -233,31 +235,119 @@ async fn became_true(receiver: &mut watch::Receiver<bool>) {
     }
 }
 
-/// Bridges `socket` to `command` on a new pseudo-terminal until either side ends or a limit
-/// is reached, then ends the program's whole session (see `process`).
-pub async fn run_terminal(
+/// What both bridges hold once their program started: the report so far, the queue to the
+/// client, the client's messages and the program.
+struct Started<Process> {
+    report: SessionReport,
+    outgoing: Outgoing,
+    stream: SplitStream<Socket>,
+    process: Process,
+}
+
+impl<Process> Started<Process> {
+    /// The report so far, the queue to the client, the client's messages and the program.
+    fn into_parts(self) -> (SessionReport, Outgoing, SplitStream<Socket>, Process) {
+        (self.report, self.outgoing, self.stream, self.process)
+    }
+
+    /// Splits `socket` and starts the `kind` program with `spawn`; when it cannot start, the
+    /// client is told so (1011) and the session's report is the error.
+    async fn spawn(
+        socket: Socket,
+        kind: &str,
+        spawn: impl FnOnce() -> Result<Process, SpawnError>,
+    ) -> Result<Self, SessionReport> {
+        let mut report = SessionReport {
+            end: SessionEnd::ClientClosed,
+            bytes_from_client: 0,
+            bytes_to_client: 0,
+        };
+        let (sink, stream) = socket.split();
+        let outgoing = Outgoing::start(sink);
+        match spawn() {
+            Ok(process) => Ok(Self {
+                report,
+                outgoing,
+                stream,
+                process,
+            }),
+            Err(error) => {
+                tracing::warn!(%error, "the {kind} command could not be started");
+                report.end = SessionEnd::StartFailed(error.to_string());
+                outgoing.close(stream, &report.end).await;
+                Err(report)
+            }
+        }
+    }
+}
+
+/// Resolves with the end that comes from outside a session: its maximum length, a server
+/// shutdown, or the revocation of the credential that opened it.
+async fn ended_from_outside(deadline: Instant, control: &mut SessionControl) -> SessionEnd {
+    tokio::select! {
+        () = tokio::time::sleep_until(deadline) => SessionEnd::MaximumLength,
+        () = became_true(&mut control.shutdown) => SessionEnd::ServerShutdown,
+        () = became_true(&mut control.revoked) => SessionEnd::Revoked,
+    }
+}
+
+/// How both bridges end: the program's whole session is ended, the close frame queued and
+/// flushed, and the report completed with how the session ended.
+async fn finish(
+    leader: SessionLeader,
+    outgoing: Outgoing,
+    stream: SplitStream<Socket>,
+    end: SessionEnd,
+    mut report: SessionReport,
+) -> SessionReport {
+    leader.terminate().await;
+    outgoing.close(stream, &end).await;
+    report.end = end;
+    report
+}
+
+/// Which bridge a session runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bridge {
+    /// `command` on a new pseudo-terminal, bridged both ways.
+    Terminal,
+    /// The output of `command`, streamed to the client.
+    Log,
+}
+
+/// Runs `bridge` on `socket` for `command` (as `user`, when set) until either side ends or a
+/// limit is reached, then ends the program's whole session (see `process`).
+pub async fn run(
+    bridge: Bridge,
     socket: Socket,
     command: &[String],
     user: Option<&SessionUser>,
     limits: SessionLimits,
+    control: SessionControl,
+) -> SessionReport {
+    // A program that could not start ends the session with its report.
+    match bridge {
+        Bridge::Terminal => {
+            let spawn = || spawn_terminal(command, user, INITIAL_COLUMNS, INITIAL_ROWS);
+            match Started::spawn(socket, "terminal", spawn).await {
+                Ok(started) => run_terminal(started, limits, control).await,
+                Err(report) => report,
+            }
+        }
+        Bridge::Log => match Started::spawn(socket, "log", || spawn_log(command, user)).await {
+            Ok(started) => run_log(started, limits, control).await,
+            Err(report) => report,
+        },
+    }
+}
+
+/// Bridges the client to the program on its pseudo-terminal.
+async fn run_terminal(
+    started: Started<TerminalProcess>,
+    limits: SessionLimits,
     mut control: SessionControl,
 ) -> SessionReport {
-    let mut report = SessionReport {
-        end: SessionEnd::ClientClosed,
-        bytes_from_client: 0,
-        bytes_to_client: 0,
-    };
-    let (sink, mut stream) = socket.split();
-    let outgoing = Outgoing::start(sink);
-    let process = match spawn_terminal(command, user, INITIAL_COLUMNS, INITIAL_ROWS) {
-        Ok(process) => process,
-        Err(error) => {
-            tracing::warn!(%error, "the terminal command could not be started");
-            report.end = SessionEnd::StartFailed(error.to_string());
-            outgoing.close(stream, &report.end).await;
-            return report;
-        }
-    };
+    let (mut report, outgoing, mut stream, process) = started.into_parts();
     let mut leader = process.leader;
     let (mut reader, mut writer) = process.terminal.into_split();
     let (input_sender, mut input_receiver) = mpsc::channel::<TerminalInput>(INPUT_QUEUE);
@@ -336,46 +426,23 @@ pub async fn run_terminal(
             }
             () = sleep_until_optional(drain_deadline) => break SessionEnd::ProgramExited(exit.flatten()),
             () = sleep_until_optional(idle_deadline) => break SessionEnd::IdleTimeout,
-            () = tokio::time::sleep_until(limits.deadline) => break SessionEnd::MaximumLength,
-            () = became_true(&mut control.shutdown) => break SessionEnd::ServerShutdown,
-            () = became_true(&mut control.revoked) => break SessionEnd::Revoked,
+            end = ended_from_outside(limits.deadline, &mut control) => break end,
         }
     };
     drop(input_sender);
     writer_task.abort();
     let _ = writer_task.await;
     drop(reader);
-    leader.terminate().await;
-    outgoing.close(stream, &end).await;
-    report.end = end;
-    report
+    finish(leader, outgoing, stream, end, report).await
 }
 
-/// Streams the output of `command` to `socket` until it ends, the client leaves or a limit is
-/// reached, then ends the program's whole session.
-pub async fn run_log(
-    socket: Socket,
-    command: &[String],
-    user: Option<&SessionUser>,
+/// Streams the program's output to the client; whatever the client sends is ignored.
+async fn run_log(
+    started: Started<LogProcess>,
     limits: SessionLimits,
     mut control: SessionControl,
 ) -> SessionReport {
-    let mut report = SessionReport {
-        end: SessionEnd::ClientClosed,
-        bytes_from_client: 0,
-        bytes_to_client: 0,
-    };
-    let (sink, mut stream) = socket.split();
-    let outgoing = Outgoing::start(sink);
-    let process = match spawn_log(command, user) {
-        Ok(process) => process,
-        Err(error) => {
-            tracing::warn!(%error, "the log command could not be started");
-            report.end = SessionEnd::StartFailed(error.to_string());
-            outgoing.close(stream, &report.end).await;
-            return report;
-        }
-    };
+    let (mut report, outgoing, mut stream, process) = started.into_parts();
     let mut leader = process.leader;
     let (mut stdout, mut stderr) = (Some(process.stdout), Some(process.stderr));
     let mut stdout_buffer = vec![0_u8; READ_CHUNK_BYTES];
@@ -399,9 +466,7 @@ pub async fn run_log(
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break SessionEnd::ClientClosed,
                 Some(Ok(_)) => continue,
             },
-            () = tokio::time::sleep_until(limits.deadline) => break SessionEnd::MaximumLength,
-            () = became_true(&mut control.shutdown) => break SessionEnd::ServerShutdown,
-            () = became_true(&mut control.revoked) => break SessionEnd::Revoked,
+            end = ended_from_outside(limits.deadline, &mut control) => break end,
         };
         match count {
             Some(count) if count > 0 => {
@@ -424,9 +489,7 @@ pub async fn run_log(
                 if stdout.is_none() && stderr.is_none() {
                     let code = tokio::select! {
                         status = leader.wait() => status.ok().flatten(),
-                        () = tokio::time::sleep_until(limits.deadline) => break SessionEnd::MaximumLength,
-                        () = became_true(&mut control.shutdown) => break SessionEnd::ServerShutdown,
-                        () = became_true(&mut control.revoked) => break SessionEnd::Revoked,
+                        end = ended_from_outside(limits.deadline, &mut control) => break end,
                     };
                     break SessionEnd::ProgramExited(code);
                 }
@@ -434,8 +497,5 @@ pub async fn run_log(
         }
     };
     drop((stdout, stderr));
-    leader.terminate().await;
-    outgoing.close(stream, &end).await;
-    report.end = end;
-    report
+    finish(leader, outgoing, stream, end, report).await
 }

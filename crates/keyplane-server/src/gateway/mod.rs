@@ -412,11 +412,12 @@ async fn open_websocket(
             }
         };
         let user = state.gateway.settings.session_user.as_ref();
-        let report = if is_log {
-            bridge::run_log(socket, &session.command, user, limits, control).await
+        let kind = if is_log {
+            bridge::Bridge::Log
         } else {
-            bridge::run_terminal(socket, &session.command, user, limits, control).await
+            bridge::Bridge::Terminal
         };
+        let report = bridge::run(kind, socket, &session.command, user, limits, control).await;
         audit_session(&state, &session, &started, is_log, &report);
     });
     websocket::switching_protocols(&accept)

@@ -5,85 +5,44 @@
 //! the query, a signed header or the signature is refused; the 15-minute window holds; answers
 //! are 4xx with the error shape on failure, and XML when `Format=XML` asked for it.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use keyplane_aliyun::{AliyunDialect, IncomingRequest, OutgoingResponse};
-use keyplane_core::authentication_throttle::AuthenticationFailureLimit;
-use keyplane_core::model::{KeyFamily, Secret, User};
-use keyplane_core::rate_limit::RateLimits;
-use keyplane_core::store::{InstallationStore, NewAccessKey, NewAccount, UserStore};
-use keyplane_core::{Authority, AuthorityConfig, CredentialFactory};
+use keyplane_core::Authority;
 use keyplane_crypto::aliyun::{decode_form_pairs, parse_iso8601_timestamp};
-use keyplane_crypto::seal::{Keyring, MasterKey};
-use keyplane_server::factory::SealingFactory;
-use keyplane_store::SqliteStore;
+use keyplane_testkit::in_process::{dialect_config, InProcess};
+use keyplane_testkit::mutation::{byte_mutants, signed_header_mutants};
+use keyplane_testkit::vectors;
 use serde_json::Value;
 use time::OffsetDateTime;
 
 /// The account, user and root key every captured Alibaba vector was signed for.
-const VECTOR_ACCOUNT: u64 = 123_456_789_012;
-const VECTOR_USER_UIN: u64 = 123_456_789_101;
-const VECTOR_KEY_ID: &str = "LTAI5tFakeAccessKeyId0001";
-const VECTOR_SECRET: &str = "FakeAccessKeySecret00000000001";
+const VECTOR_ACCOUNT: u64 = vectors::ALIYUN.account_id;
+const VECTOR_USER_UIN: u64 = vectors::ALIYUN_USER_UIN;
+const VECTOR_KEY_ID: &str = vectors::ALIYUN.key_id;
 
 struct Harness {
     dialect: AliyunDialect,
     authority: Arc<Authority>,
-    _directory: tempfile::TempDir,
+    _in_process: InProcess,
 }
 
 async fn harness() -> Harness {
-    let directory = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(&directory.path().join("keyplane.db")).unwrap());
-    let factory = Arc::new(SealingFactory::new(Keyring::new(MasterKey::generate(1))));
     let start = time::macros::datetime!(2026-11-24 00:00:00 UTC);
-    store
-        .initialize(
-            NewAccount {
-                account_id: VECTOR_ACCOUNT,
-                root_name: "root".to_owned(),
-                created_at: start,
-            },
-            vec![NewAccessKey {
-                id: VECTOR_KEY_ID.to_owned(),
-                account_id: VECTOR_ACCOUNT,
-                owner_uin: VECTOR_ACCOUNT,
-                family: KeyFamily::Aliyun,
-                description: None,
-                sealed_secret: factory.seal(VECTOR_KEY_ID, &Secret::new(VECTOR_SECRET.to_owned())),
-                created_at: start,
-            }],
-        )
-        .await
-        .unwrap();
-    let alice = User {
-        account_id: VECTOR_ACCOUNT,
-        uin: VECTOR_USER_UIN,
-        name: "alice".to_owned(),
-        profile: keyplane_core::model::UserProfile::default(),
-        created_at: start,
-    };
-    let audit = keyplane_core::RequestContext::operator(start, "test".to_owned(), "CreateUser")
-        .audit_event(Some("user/alice".to_owned()), "Success");
-    store.create_user(alice, audit).await.unwrap();
-    let mut rate_limits = keyplane_server::config::default_rate_limits();
-    rate_limits.disable();
-    // The failed-authentication throttle has its own tests (hostile_audit): here every
-    // forged request from the one test address must reach the signature check.
-    let config = AuthorityConfig {
-        rate_limits,
-        authentication_failure_limit: AuthenticationFailureLimit::DISABLED,
-        ..AuthorityConfig::default()
-    };
-    let authority = Arc::new(Authority::new(store, factory, config));
+    let in_process = InProcess::start(dialect_config());
+    in_process
+        .seed_vector_account(&vectors::ALIYUN, start)
+        .await;
+    in_process
+        .seed_user(VECTOR_ACCOUNT, VECTOR_USER_UIN, "alice", start, "test")
+        .await;
     Harness {
         dialect: AliyunDialect::new(
-            authority.clone(),
+            in_process.authority.clone(),
             keyplane_aliyun::eas::PublicUrls::new("http://127.0.0.1:18080").unwrap(),
         ),
-        authority,
-        _directory: directory,
+        authority: in_process.authority.clone(),
+        _in_process: in_process,
     }
 }
 
@@ -123,7 +82,7 @@ impl Vector {
 
 /// Every signed Alibaba RPC vector (IMS and SMC) in `vectors/`.
 fn rpc_vectors() -> Vec<Vector> {
-    let directory = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vectors");
+    let directory = vectors::directory();
     let mut vectors = Vec::new();
     for entry in std::fs::read_dir(directory).unwrap() {
         let path = entry.unwrap().path();
@@ -360,42 +319,24 @@ async fn one_changed_byte_of_the_query_a_signed_header_or_the_body_is_refused() 
     for vector in rpc_vectors() {
         let now = vector.signed_at();
         let mut mutants = Vec::new();
-        for index in 0..vector.query.len() {
-            if let Some(query) = super::support::mutate_byte(&vector.query, index) {
-                mutants.push(Vector {
-                    query,
-                    ..vector.clone()
-                });
-            }
+        for query in byte_mutants(&vector.query) {
+            mutants.push(Vector {
+                query,
+                ..vector.clone()
+            });
         }
-        for (position, (name, value)) in vector.headers.iter().enumerate() {
-            let signed = vector
-                .signed_headers
-                .iter()
-                .any(|signed| signed.eq_ignore_ascii_case(name))
-                || name.eq_ignore_ascii_case("authorization");
-            if !signed {
-                continue;
-            }
-            for index in 0..value.len() {
-                if let Some(changed) = super::support::mutate_byte(value, index) {
-                    let mut headers = vector.headers.clone();
-                    headers[position].1 = changed;
-                    mutants.push(Vector {
-                        headers,
-                        ..vector.clone()
-                    });
-                }
-            }
+        for headers in signed_header_mutants(&vector.headers, &vector.signed_headers) {
+            mutants.push(Vector {
+                headers,
+                ..vector.clone()
+            });
         }
         if let Ok(body) = std::str::from_utf8(&vector.body) {
-            for index in 0..body.len() {
-                if let Some(changed) = super::support::mutate_byte(body, index) {
-                    mutants.push(Vector {
-                        body: changed.into_bytes(),
-                        ..vector.clone()
-                    });
-                }
+            for changed in byte_mutants(body) {
+                mutants.push(Vector {
+                    body: changed.into_bytes(),
+                    ..vector.clone()
+                });
             }
         }
         for mutant in mutants {

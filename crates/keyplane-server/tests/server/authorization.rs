@@ -11,15 +11,14 @@ use std::sync::Arc;
 use keyplane_aliyun::{AliyunDialect, OutgoingResponse};
 use keyplane_core::authority::InitializedAccount;
 use keyplane_core::{Authority, AuthorityConfig};
-use keyplane_crypto::seal::{Keyring, MasterKey};
-use keyplane_server::factory::SealingFactory;
-use keyplane_store::SqliteStore;
 use keyplane_tencent::TencentDialect;
+use keyplane_testkit::in_process::{unlimited, InProcess};
+use keyplane_testkit::signing::borrowed;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use super::support::{
-    acs3_headers, encoded_query, tc3_headers, AliyunCredentials, Credentials, API_GATEWAY_VERSION,
+    acs3_headers, acs3_parts, tc3_headers, AliyunCredentials, Credentials, API_GATEWAY_VERSION,
     CAM_VERSION, IMS_VERSION,
 };
 
@@ -36,7 +35,7 @@ struct Harness {
     account_id: u64,
     root_tencent: Credentials,
     root_aliyun: AliyunCredentials,
-    _directory: tempfile::TempDir,
+    _in_process: InProcess,
 }
 
 /// A sub-user with one key of each family.
@@ -48,16 +47,11 @@ struct SubUser {
 }
 
 async fn harness() -> Harness {
-    let directory = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(&directory.path().join("keyplane.db")).unwrap());
-    let factory = Arc::new(SealingFactory::new(Keyring::new(MasterKey::generate(1))));
-    let mut rate_limits = keyplane_server::config::default_rate_limits();
-    rate_limits.disable();
-    let config = AuthorityConfig {
-        rate_limits,
+    let in_process = InProcess::start(AuthorityConfig {
+        rate_limits: unlimited(),
         ..AuthorityConfig::default()
-    };
-    let authority = Arc::new(Authority::new(store, factory, config));
+    });
+    let authority = in_process.authority.clone();
     let InitializedAccount {
         account,
         tencent_key,
@@ -80,7 +74,7 @@ async fn harness() -> Harness {
             access_key_id: aliyun_key.key.id,
             access_key_secret: aliyun_key.secret.expose().to_owned(),
         },
-        _directory: directory,
+        _in_process: in_process,
     }
 }
 
@@ -102,10 +96,7 @@ async fn tencent_from(
         &body,
         NOW.unix_timestamp(),
     );
-    let headers: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()))
-        .collect();
+    let headers = borrowed(&headers);
     let response = harness
         .tencent
         .handle(keyplane_tencent::IncomingRequest {
@@ -143,21 +134,8 @@ async fn aliyun(
     action: &str,
     parameters: &[(&str, &str)],
 ) -> (u16, Option<String>, Value) {
-    let raw_query = encoded_query(parameters);
-    let headers = acs3_headers(
-        HOST,
-        credentials,
-        "POST",
-        "/",
-        &raw_query,
-        version,
-        action,
-        NOW,
-    );
-    let headers: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()))
-        .collect();
+    let (raw_query, headers) = acs3_parts(HOST, credentials, version, action, parameters, NOW);
+    let headers = borrowed(&headers);
     let response = harness
         .aliyun
         .handle(keyplane_aliyun::IncomingRequest {
@@ -171,6 +149,26 @@ async fn aliyun(
         })
         .await;
     answer(&response)
+}
+
+/// A Tencent answer to the root.
+async fn root_tencent(
+    harness: &Harness,
+    version: &str,
+    action: &str,
+    body: Value,
+) -> (Option<String>, Value) {
+    tencent(harness, &harness.root_tencent, version, action, body).await
+}
+
+/// An Alibaba RPC answer to the root.
+async fn root_aliyun(
+    harness: &Harness,
+    version: &str,
+    action: &str,
+    parameters: &[(&str, &str)],
+) -> (u16, Option<String>, Value) {
+    aliyun(harness, &harness.root_aliyun, version, action, parameters).await
 }
 
 /// PAI-EAS `CreateServiceInstanceToken` (ROA, ACS3) for one cluster and service.
@@ -191,10 +189,7 @@ async fn eas_token(
         "CreateServiceInstanceToken",
         NOW,
     );
-    let headers: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()))
-        .collect();
+    let headers = borrowed(&headers);
     let response = harness
         .aliyun
         .handle_eas(keyplane_aliyun::IncomingRequest {
@@ -219,9 +214,8 @@ fn answer(response: &OutgoingResponse) -> (u16, Option<String>, Value) {
 /// Creates a sub-user through IMS, then one key of each family for it through the root.
 async fn sub_user(harness: &Harness, name: &str) -> SubUser {
     let principal_name = format!("{name}@{}.onaliyun.com", harness.account_id);
-    let (status, code, body) = aliyun(
+    let (status, code, body) = root_aliyun(
         harness,
-        &harness.root_aliyun,
         IMS_VERSION,
         "CreateUser",
         &[
@@ -232,18 +226,16 @@ async fn sub_user(harness: &Harness, name: &str) -> SubUser {
     .await;
     assert_eq!((status, code), (200, None), "{body}");
     let uin: u64 = body["User"]["UserId"].as_str().unwrap().parse().unwrap();
-    let (code, created) = tencent(
+    let (code, created) = root_tencent(
         harness,
-        &harness.root_tencent,
         CAM_VERSION,
         "CreateAccessKey",
         json!({ "TargetUin": uin }),
     )
     .await;
     assert_eq!(code, None, "{created}");
-    let (status, _, created_aliyun) = aliyun(
+    let (status, _, created_aliyun) = root_aliyun(
         harness,
-        &harness.root_aliyun,
         IMS_VERSION,
         "CreateAccessKey",
         &[("UserPrincipalName", &principal_name)],
@@ -253,34 +245,15 @@ async fn sub_user(harness: &Harness, name: &str) -> SubUser {
     SubUser {
         name: name.to_owned(),
         uin,
-        tencent: Credentials {
-            secret_id: created["AccessKey"]["AccessKeyId"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-            secret_key: created["AccessKey"]["SecretAccessKey"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        },
-        aliyun: AliyunCredentials {
-            access_key_id: created_aliyun["AccessKey"]["AccessKeyId"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-            access_key_secret: created_aliyun["AccessKey"]["AccessKeySecret"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        },
+        tencent: Credentials::created(&created),
+        aliyun: AliyunCredentials::created(&created_aliyun),
     }
 }
 
 /// Creates a CAM-syntax custom policy through the root; returns its PolicyId.
 async fn cam_policy(harness: &Harness, name: &str, document: Value) -> u64 {
-    let (code, body) = tencent(
+    let (code, body) = root_tencent(
         harness,
-        &harness.root_tencent,
         CAM_VERSION,
         "CreatePolicy",
         json!({ "PolicyName": name, "PolicyDocument": document.to_string() }),
@@ -291,9 +264,8 @@ async fn cam_policy(harness: &Harness, name: &str, document: Value) -> u64 {
 }
 
 async fn attach(harness: &Harness, policy_id: u64, uin: u64) {
-    let (code, body) = tencent(
+    let (code, body) = root_tencent(
         harness,
-        &harness.root_tencent,
         CAM_VERSION,
         "AttachUserPolicy",
         json!({ "PolicyId": policy_id, "AttachUin": uin }),
@@ -303,9 +275,8 @@ async fn attach(harness: &Harness, policy_id: u64, uin: u64) {
 }
 
 async fn detach(harness: &Harness, policy_id: u64, uin: u64) {
-    let (code, body) = tencent(
+    let (code, body) = root_tencent(
         harness,
-        &harness.root_tencent,
         CAM_VERSION,
         "DetachUserPolicy",
         json!({ "PolicyId": policy_id, "DetachUin": uin }),
@@ -476,18 +447,16 @@ fn ram_allow(action: &str) -> String {
 
 /// Creates a RAM-syntax custom policy and attaches it through RAM, as the root.
 async fn ram_policy_attached(harness: &Harness, name: &str, document: &str, user: &SubUser) {
-    let (status, _, body) = aliyun(
+    let (status, _, body) = root_aliyun(
         harness,
-        &harness.root_aliyun,
         RAM_VERSION,
         "CreatePolicy",
         &[("PolicyName", name), ("PolicyDocument", document)],
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let (status, _, body) = aliyun(
+    let (status, _, body) = root_aliyun(
         harness,
-        &harness.root_aliyun,
         RAM_VERSION,
         "AttachPolicyToUser",
         &[
@@ -501,9 +470,8 @@ async fn ram_policy_attached(harness: &Harness, name: &str, document: &str, user
 }
 
 async fn ram_detach(harness: &Harness, name: &str, user: &SubUser) {
-    let (status, _, body) = aliyun(
+    let (status, _, body) = root_aliyun(
         harness,
-        &harness.root_aliyun,
         RAM_VERSION,
         "DetachPolicyFromUser",
         &[
@@ -815,9 +783,8 @@ async fn the_decision_and_its_statement_reach_the_audit_record() {
 async fn users_and_policies_are_one_model_across_both_dialects() {
     let harness = harness().await;
     // CAM AddUser, seen through IMS.
-    let (code, added) = tencent(
+    let (code, added) = root_tencent(
         &harness,
-        &harness.root_tencent,
         CAM_VERSION,
         "AddUser",
         json!({ "Name": "erin", "Remark": "from CAM", "Email": "erin@example.test",
@@ -828,9 +795,8 @@ async fn users_and_policies_are_one_model_across_both_dialects() {
     let uin = added["Uin"].as_u64().unwrap();
     assert!(added["SecretId"].as_str().unwrap().starts_with("AKID"));
     let principal_name = format!("erin@{}.onaliyun.com", harness.account_id);
-    let (status, _, got) = aliyun(
+    let (status, _, got) = root_aliyun(
         &harness,
-        &harness.root_aliyun,
         IMS_VERSION,
         "GetUser",
         &[("UserPrincipalName", &principal_name)],
@@ -842,9 +808,8 @@ async fn users_and_policies_are_one_model_across_both_dialects() {
     assert_eq!(got["User"]["Comments"], "from CAM");
     assert_eq!(got["User"]["MobilePhone"], "86-18600000000");
     // IMS CreateUser, seen through CAM.
-    let (status, _, created) = aliyun(
+    let (status, _, created) = root_aliyun(
         &harness,
-        &harness.root_aliyun,
         IMS_VERSION,
         "CreateUser",
         &[
@@ -858,14 +823,7 @@ async fn users_and_policies_are_one_model_across_both_dialects() {
     )
     .await;
     assert_eq!(status, 200, "{created}");
-    let (code, listed) = tencent(
-        &harness,
-        &harness.root_tencent,
-        CAM_VERSION,
-        "ListUsers",
-        json!({}),
-    )
-    .await;
+    let (code, listed) = root_tencent(&harness, CAM_VERSION, "ListUsers", json!({})).await;
     assert_eq!(code, None);
     let mut names: Vec<&str> = listed["Data"]
         .as_array()
@@ -885,9 +843,8 @@ async fn users_and_policies_are_one_model_across_both_dialects() {
     };
     ram_policy_attached(&harness, "ram-written", &ram_allow("ram:GetUser"), &frank).await;
     attach(&harness, 2, frank.uin).await;
-    let (code, attached) = tencent(
+    let (code, attached) = root_tencent(
         &harness,
-        &harness.root_tencent,
         CAM_VERSION,
         "ListAttachedUserPolicies",
         json!({ "TargetUin": frank.uin }),
@@ -899,9 +856,8 @@ async fn users_and_policies_are_one_model_across_both_dialects() {
     assert_eq!(attached["List"][0]["PolicyType"], "User");
     assert_eq!(attached["List"][1]["PolicyName"], "ReadOnlyAccess");
     assert_eq!(attached["List"][1]["PolicyType"], "QCS");
-    let (status, _, listed) = aliyun(
+    let (status, _, listed) = root_aliyun(
         &harness,
-        &harness.root_aliyun,
         RAM_VERSION,
         "ListPoliciesForUser",
         &[("UserName", "frank")],
@@ -913,9 +869,8 @@ async fn users_and_policies_are_one_model_across_both_dialects() {
     assert_eq!(policies[1]["PolicyType"], "System");
 
     // IMS refuses to delete a user that has keys or policies; CAM Force removes both.
-    let (status, code, _) = aliyun(
+    let (status, code, _) = root_aliyun(
         &harness,
-        &harness.root_aliyun,
         IMS_VERSION,
         "DeleteUser",
         &[("UserPrincipalName", &principal_name)],
@@ -925,9 +880,8 @@ async fn users_and_policies_are_one_model_across_both_dialects() {
         (status, code.as_deref()),
         (409, Some("DeleteConflict.User.AccessKey"))
     );
-    let (code, _) = tencent(
+    let (code, _) = root_tencent(
         &harness,
-        &harness.root_tencent,
         CAM_VERSION,
         "DeleteUser",
         json!({ "Name": "erin" }),
@@ -938,9 +892,8 @@ async fn users_and_policies_are_one_model_across_both_dialects() {
         secret_id: added["SecretId"].as_str().unwrap().to_owned(),
         secret_key: added["SecretKey"].as_str().unwrap().to_owned(),
     };
-    let (code, _) = tencent(
+    let (code, _) = root_tencent(
         &harness,
-        &harness.root_tencent,
         CAM_VERSION,
         "DeleteUser",
         json!({ "Name": "erin", "Force": 1 }),
@@ -956,18 +909,10 @@ async fn users_and_policies_are_one_model_across_both_dialects() {
     )
     .await;
     assert_eq!(code.as_deref(), Some("AuthFailure.SecretIdNotFound"));
-    let (code, _) = tencent(
-        &harness,
-        &harness.root_tencent,
-        CAM_VERSION,
-        "GetUser",
-        json!({ "Name": "erin" }),
-    )
-    .await;
+    let (code, _) = root_tencent(&harness, CAM_VERSION, "GetUser", json!({ "Name": "erin" })).await;
     assert_eq!(code.as_deref(), Some("ResourceNotFound.UserNotExist"));
-    let (status, code, _) = aliyun(
+    let (status, code, _) = root_aliyun(
         &harness,
-        &harness.root_aliyun,
         IMS_VERSION,
         "DeleteUser",
         &[(
@@ -993,9 +938,8 @@ async fn malformed_documents_are_refused_at_creation_with_each_clouds_code() {
         r#"{"version":"2.0","statement":[{"effect":"allow","action":"*","resource":"*","condition":{"ip_sometimes":{"qcs:ip":"10.0.0.0/8"}}}]}"#,
         r#"{"version":"2.0","statement":[{"effect":"allow","principal":{"qcs":["*"]},"action":"*","resource":"*"}]}"#,
     ] {
-        let (code, body) = tencent(
+        let (code, body) = root_tencent(
             &harness,
-            &harness.root_tencent,
             CAM_VERSION,
             "CreatePolicy",
             json!({ "PolicyName": "bad", "PolicyDocument": document }),
@@ -1014,9 +958,8 @@ async fn malformed_documents_are_refused_at_creation_with_each_clouds_code() {
         r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"*"}]}"#,
         r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"IpAddress":{"acs:SourceIp":"not-an-ip"}}}]}"#,
     ] {
-        let (status, code, body) = aliyun(
+        let (status, code, body) = root_aliyun(
             &harness,
-            &harness.root_aliyun,
             RAM_VERSION,
             "CreatePolicy",
             &[("PolicyName", "bad"), ("PolicyDocument", document)],
@@ -1029,9 +972,8 @@ async fn malformed_documents_are_refused_at_creation_with_each_clouds_code() {
         );
     }
     // Nothing was stored by the refusals: the name is still free.
-    let (status, _, body) = aliyun(
+    let (status, _, body) = root_aliyun(
         &harness,
-        &harness.root_aliyun,
         RAM_VERSION,
         "CreatePolicy",
         &[
@@ -1041,9 +983,8 @@ async fn malformed_documents_are_refused_at_creation_with_each_clouds_code() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let (status, code, _) = aliyun(
+    let (status, code, _) = root_aliyun(
         &harness,
-        &harness.root_aliyun,
         RAM_VERSION,
         "CreatePolicy",
         &[
@@ -1056,18 +997,15 @@ async fn malformed_documents_are_refused_at_creation_with_each_clouds_code() {
         (status, code.as_deref()),
         (409, Some("EntityAlreadyExists.Policy"))
     );
-    let (code, _) = tencent(
+    let (code, _) = root_tencent(
         &harness,
-        &harness.root_tencent,
         CAM_VERSION,
         "CreatePolicy",
         json!({ "PolicyName": "bad", "PolicyDocument": allow("cam:*").to_string() }),
     )
     .await;
     assert_eq!(code.as_deref(), Some("FailedOperation.PolicyNameInUse"));
-    let (code, _) = tencent(
-        &harness,
-        &harness.root_tencent,
+    let (code, _) = root_tencent(&harness,
         CAM_VERSION,
         "CreatePolicy",
         json!({ "PolicyName": "AdministratorAccess", "PolicyDocument": allow("cam:*").to_string() }),
@@ -1086,9 +1024,8 @@ async fn a_policy_reads_back_in_the_asking_clouds_syntax_and_deletes_as_each_clo
         "Resource": "*", "Condition": {"IpAddress": {"acs:SourceIp": "127.0.0.0/8"}}}]})
     .to_string();
     ram_policy_attached(&harness, "read-keys", &document, &user).await;
-    let (status, _, got) = aliyun(
+    let (status, _, got) = root_aliyun(
         &harness,
-        &harness.root_aliyun,
         RAM_VERSION,
         "GetPolicy",
         &[("PolicyType", "Custom"), ("PolicyName", "read-keys")],
@@ -1109,9 +1046,8 @@ async fn a_policy_reads_back_in_the_asking_clouds_syntax_and_deletes_as_each_clo
         json!(["127.0.0.0/8"])
     );
     // Read through CAM: the same policy, in CAM syntax.
-    let (code, listed) = tencent(
+    let (code, listed) = root_tencent(
         &harness,
-        &harness.root_tencent,
         CAM_VERSION,
         "ListAttachedUserPolicies",
         json!({ "TargetUin": user.uin }),
@@ -1119,9 +1055,8 @@ async fn a_policy_reads_back_in_the_asking_clouds_syntax_and_deletes_as_each_clo
     .await;
     assert_eq!(code, None, "{listed}");
     let policy_id = listed["List"][0]["PolicyId"].as_u64().unwrap();
-    let (code, got) = tencent(
+    let (code, got) = root_tencent(
         &harness,
-        &harness.root_tencent,
         CAM_VERSION,
         "GetPolicy",
         json!({ "PolicyId": policy_id }),
@@ -1137,14 +1072,8 @@ async fn a_policy_reads_back_in_the_asking_clouds_syntax_and_deletes_as_each_clo
         cam_document["statement"][0]["condition"]["ip_equal"]["qcs:ip"],
         json!(["127.0.0.0/8"])
     );
-    let (code, system) = tencent(
-        &harness,
-        &harness.root_tencent,
-        CAM_VERSION,
-        "GetPolicy",
-        json!({ "PolicyId": 2 }),
-    )
-    .await;
+    let (code, system) =
+        root_tencent(&harness, CAM_VERSION, "GetPolicy", json!({ "PolicyId": 2 })).await;
     assert_eq!(code, None);
     assert_eq!(
         (system["PolicyName"].as_str(), system["Type"].as_u64()),
@@ -1152,9 +1081,8 @@ async fn a_policy_reads_back_in_the_asking_clouds_syntax_and_deletes_as_each_clo
     );
 
     // Both clouds list it, with its attachment count, after the system policies.
-    let (code, listed) = tencent(
+    let (code, listed) = root_tencent(
         &harness,
-        &harness.root_tencent,
         CAM_VERSION,
         "ListPolicies",
         json!({ "Scope": "Local", "Keyword": "read" }),
@@ -1165,9 +1093,8 @@ async fn a_policy_reads_back_in_the_asking_clouds_syntax_and_deletes_as_each_clo
     assert_eq!(listed["List"][0]["PolicyId"], policy_id);
     assert_eq!(listed["List"][0]["Attachments"], 1);
     assert_eq!(listed["List"][0]["Type"], 1);
-    let (code, listed) = tencent(
+    let (code, listed) = root_tencent(
         &harness,
-        &harness.root_tencent,
         CAM_VERSION,
         "ListPolicies",
         json!({ "Scope": "QCS" }),
@@ -1182,14 +1109,8 @@ async fn a_policy_reads_back_in_the_asking_clouds_syntax_and_deletes_as_each_clo
         if let Some(marker) = &marker {
             parameters.push(("Marker", marker.as_str()));
         }
-        let (status, _, page) = aliyun(
-            &harness,
-            &harness.root_aliyun,
-            RAM_VERSION,
-            "ListPolicies",
-            &parameters,
-        )
-        .await;
+        let (status, _, page) =
+            root_aliyun(&harness, RAM_VERSION, "ListPolicies", &parameters).await;
         assert_eq!(status, 200, "{page}");
         for policy in page["Policies"]["Policy"].as_array().unwrap() {
             names.push(format!(
@@ -1224,9 +1145,8 @@ async fn a_policy_reads_back_in_the_asking_clouds_syntax_and_deletes_as_each_clo
     )
     .await;
     assert_eq!(code, None);
-    let (status, code, _) = aliyun(
+    let (status, code, _) = root_aliyun(
         &harness,
-        &harness.root_aliyun,
         RAM_VERSION,
         "DeletePolicy",
         &[("PolicyName", "read-keys")],
@@ -1237,9 +1157,8 @@ async fn a_policy_reads_back_in_the_asking_clouds_syntax_and_deletes_as_each_clo
         (409, Some("DeleteConflict.Policy.User"))
     );
     // ... CAM deletes it and detaches it: the user loses what it granted at once.
-    let (code, body) = tencent(
+    let (code, body) = root_tencent(
         &harness,
-        &harness.root_tencent,
         CAM_VERSION,
         "DeletePolicy",
         json!({ "PolicyId": [policy_id] }),
@@ -1255,9 +1174,8 @@ async fn a_policy_reads_back_in_the_asking_clouds_syntax_and_deletes_as_each_clo
     )
     .await;
     assert_eq!(code.as_deref(), Some("AuthFailure.UnauthorizedOperation"));
-    let (code, _) = tencent(
+    let (code, _) = root_tencent(
         &harness,
-        &harness.root_tencent,
         CAM_VERSION,
         "GetPolicy",
         json!({ "PolicyId": policy_id }),
@@ -1265,18 +1183,16 @@ async fn a_policy_reads_back_in_the_asking_clouds_syntax_and_deletes_as_each_clo
     .await;
     assert_eq!(code.as_deref(), Some("ResourceNotFound.PolicyIdNotFound"));
     // A preset policy cannot be deleted; RAM deletes an unattached custom policy.
-    let (code, _) = tencent(
+    let (code, _) = root_tencent(
         &harness,
-        &harness.root_tencent,
         CAM_VERSION,
         "DeletePolicy",
         json!({ "PolicyId": [1] }),
     )
     .await;
     assert_eq!(code.as_deref(), Some("InvalidParameter.PolicyIdError"));
-    let (status, _, _) = aliyun(
+    let (status, _, _) = root_aliyun(
         &harness,
-        &harness.root_aliyun,
         RAM_VERSION,
         "CreatePolicy",
         &[
@@ -1286,18 +1202,16 @@ async fn a_policy_reads_back_in_the_asking_clouds_syntax_and_deletes_as_each_clo
     )
     .await;
     assert_eq!(status, 200);
-    let (status, code, _) = aliyun(
+    let (status, code, _) = root_aliyun(
         &harness,
-        &harness.root_aliyun,
         RAM_VERSION,
         "DeletePolicy",
         &[("PolicyName", "short-lived")],
     )
     .await;
     assert_eq!((status, code), (200, None));
-    let (status, code, _) = aliyun(
+    let (status, code, _) = root_aliyun(
         &harness,
-        &harness.root_aliyun,
         RAM_VERSION,
         "DeletePolicy",
         &[("PolicyName", "short-lived")],
@@ -1413,14 +1327,7 @@ async fn hostile_user_and_policy_inputs_get_each_clouds_errors_and_change_nothin
         ("GetPolicy", json!({ "PolicyId": [1] }), "InvalidParameter"),
     ];
     for (action, body, expected) in tencent_cases {
-        let (code, response) = tencent(
-            &harness,
-            &harness.root_tencent,
-            CAM_VERSION,
-            action,
-            body.clone(),
-        )
-        .await;
+        let (code, response) = root_tencent(&harness, CAM_VERSION, action, body.clone()).await;
         assert_eq!(
             code.as_deref(),
             Some(expected),
@@ -1586,8 +1493,7 @@ async fn hostile_user_and_policy_inputs_get_each_clouds_errors_and_change_nothin
             .iter()
             .map(|(name, value)| (*name, value.as_str()))
             .collect();
-        let (got_status, code, body) =
-            aliyun(&harness, &harness.root_aliyun, version, action, &borrowed).await;
+        let (got_status, code, body) = root_aliyun(&harness, version, action, &borrowed).await;
         assert_eq!(
             (got_status, code.as_deref()),
             (status, Some(expected)),
@@ -1595,18 +1501,10 @@ async fn hostile_user_and_policy_inputs_get_each_clouds_errors_and_change_nothin
         );
     }
     // Nothing was created by any of it.
-    let (_, users) = tencent(
-        &harness,
-        &harness.root_tencent,
-        CAM_VERSION,
-        "ListUsers",
-        json!({}),
-    )
-    .await;
+    let (_, users) = root_tencent(&harness, CAM_VERSION, "ListUsers", json!({})).await;
     assert_eq!(users["Data"], json!([]));
-    let (_, policies) = tencent(
+    let (_, policies) = root_tencent(
         &harness,
-        &harness.root_tencent,
         CAM_VERSION,
         "ListPolicies",
         json!({ "Scope": "Local" }),
@@ -1621,18 +1519,16 @@ async fn listings_continue_after_their_marker_even_when_it_was_deleted() {
     let account = harness.account_id.to_string();
     for name in ["ann", "ben", "cat"] {
         let principal = format!("{name}@{account}.onaliyun.com");
-        let (status, _, body) = aliyun(
+        let (status, _, body) = root_aliyun(
             &harness,
-            &harness.root_aliyun,
             IMS_VERSION,
             "CreateUser",
             &[("UserPrincipalName", &principal), ("DisplayName", name)],
         )
         .await;
         assert_eq!(status, 200, "{body}");
-        let (status, _, body) = aliyun(
+        let (status, _, body) = root_aliyun(
             &harness,
-            &harness.root_aliyun,
             RAM_VERSION,
             "CreatePolicy",
             &[
@@ -1644,22 +1540,14 @@ async fn listings_continue_after_their_marker_even_when_it_was_deleted() {
         assert_eq!(status, 200, "{body}");
     }
     // Users: the first page ends on one user, which is then deleted.
-    let (_, _, first) = aliyun(
-        &harness,
-        &harness.root_aliyun,
-        IMS_VERSION,
-        "ListUsers",
-        &[("MaxItems", "1")],
-    )
-    .await;
+    let (_, _, first) = root_aliyun(&harness, IMS_VERSION, "ListUsers", &[("MaxItems", "1")]).await;
     assert_eq!(first["IsTruncated"], true);
     let first_name = first["Users"]["User"][0]["UserPrincipalName"]
         .as_str()
         .unwrap()
         .to_owned();
-    let (status, _, _) = aliyun(
+    let (status, _, _) = root_aliyun(
         &harness,
-        &harness.root_aliyun,
         IMS_VERSION,
         "DeleteUser",
         &[("UserPrincipalName", &first_name)],
@@ -1667,14 +1555,8 @@ async fn listings_continue_after_their_marker_even_when_it_was_deleted() {
     .await;
     assert_eq!(status, 200);
     let marker = first["Marker"].as_str().unwrap().to_owned();
-    let (status, _, rest) = aliyun(
-        &harness,
-        &harness.root_aliyun,
-        IMS_VERSION,
-        "ListUsers",
-        &[("Marker", &marker)],
-    )
-    .await;
+    let (status, _, rest) =
+        root_aliyun(&harness, IMS_VERSION, "ListUsers", &[("Marker", &marker)]).await;
     assert_eq!(status, 200, "{rest}");
     assert_eq!(rest["IsTruncated"], false);
     let rest: Vec<&str> = rest["Users"]["User"]
@@ -1686,22 +1568,15 @@ async fn listings_continue_after_their_marker_even_when_it_was_deleted() {
     assert_eq!(rest.len(), 2, "{rest:?}");
     assert!(!rest.contains(&first_name.as_str()));
     // Policies: three system, then the three custom; delete the one a marker names.
-    let (_, _, page) = aliyun(
-        &harness,
-        &harness.root_aliyun,
-        RAM_VERSION,
-        "ListPolicies",
-        &[("MaxItems", "4")],
-    )
-    .await;
+    let (_, _, page) =
+        root_aliyun(&harness, RAM_VERSION, "ListPolicies", &[("MaxItems", "4")]).await;
     let last = page["Policies"]["Policy"][3]["PolicyName"]
         .as_str()
         .unwrap()
         .to_owned();
     assert!(last.starts_with("p-"), "{page}");
-    let (status, _, _) = aliyun(
+    let (status, _, _) = root_aliyun(
         &harness,
-        &harness.root_aliyun,
         RAM_VERSION,
         "DeletePolicy",
         &[("PolicyName", &last)],
@@ -1709,9 +1584,8 @@ async fn listings_continue_after_their_marker_even_when_it_was_deleted() {
     .await;
     assert_eq!(status, 200);
     let marker = page["Marker"].as_str().unwrap().to_owned();
-    let (status, _, rest) = aliyun(
+    let (status, _, rest) = root_aliyun(
         &harness,
-        &harness.root_aliyun,
         RAM_VERSION,
         "ListPolicies",
         &[("Marker", &marker)],

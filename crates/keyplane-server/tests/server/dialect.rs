@@ -6,27 +6,21 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use keyplane_core::authentication_throttle::AuthenticationFailureLimit;
 use keyplane_core::clock::ManualClock;
-use keyplane_core::model::{KeyFamily, Secret};
 use keyplane_core::rate_limit::RateLimits;
-use keyplane_core::store::{InstallationStore, NewAccessKey, NewAccount};
-use keyplane_core::{
-    Authority, AuthorityConfig, Clock, CoreError, CredentialFactory, Field, Violation,
-};
-use keyplane_crypto::seal::{Keyring, MasterKey};
-use keyplane_server::factory::SealingFactory;
-use keyplane_store::SqliteStore;
+use keyplane_core::{Authority, AuthorityConfig, Clock, CoreError};
 use keyplane_tencent::{IncomingRequest, Product, TencentDialect, TencentError, TencentSettings};
+use keyplane_testkit::in_process::{dialect_config, unlimited, InProcess};
+use keyplane_testkit::vectors;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use super::support::{tc3_headers, Credentials, API_GATEWAY_VERSION, CAM_VERSION};
 
 /// The account and root key every captured vector was signed for.
-const VECTOR_ACCOUNT: u64 = 100_000_000_001;
-const VECTOR_SECRET_ID: &str = "AKIDFakeSecretId0000000000000000EXMP";
-const VECTOR_SECRET_KEY: &str = "FakeSecretKey000000000000000EXMP";
+const VECTOR_ACCOUNT: u64 = vectors::TENCENT.account_id;
+const VECTOR_SECRET_ID: &str = vectors::TENCENT.key_id;
+const VECTOR_SECRET_KEY: &str = vectors::TENCENT.secret;
 const HOST: &str = "127.0.0.1:18080";
 
 struct Harness {
@@ -34,7 +28,7 @@ struct Harness {
     authority: Arc<Authority>,
     clock: Arc<ManualClock>,
     root: Credentials,
-    _directory: tempfile::TempDir,
+    _in_process: InProcess,
 }
 
 async fn harness(rate_limits: RateLimits) -> Harness {
@@ -42,54 +36,24 @@ async fn harness(rate_limits: RateLimits) -> Harness {
 }
 
 async fn harness_with(rate_limits: RateLimits, settings: TencentSettings) -> Harness {
-    let directory = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(&directory.path().join("keyplane.db")).unwrap());
-    let factory = Arc::new(SealingFactory::new(Keyring::new(MasterKey::generate(1))));
     let start = time::macros::datetime!(2026-11-24 10:00:00 UTC);
-    store
-        .initialize(
-            NewAccount {
-                account_id: VECTOR_ACCOUNT,
-                root_name: "root".to_owned(),
-                created_at: start,
-            },
-            vec![NewAccessKey {
-                id: VECTOR_SECRET_ID.to_owned(),
-                account_id: VECTOR_ACCOUNT,
-                owner_uin: VECTOR_ACCOUNT,
-                family: KeyFamily::Tencent,
-                description: None,
-                sealed_secret: factory
-                    .seal(VECTOR_SECRET_ID, &Secret::new(VECTOR_SECRET_KEY.to_owned())),
-                created_at: start,
-            }],
-        )
-        .await
-        .unwrap();
-    // The failed-authentication throttle has its own tests (hostile_audit): here every
-    // forged request from the one test address must reach the signature check.
-    let config = AuthorityConfig {
+    let in_process = InProcess::start(AuthorityConfig {
         rate_limits,
-        authentication_failure_limit: AuthenticationFailureLimit::DISABLED,
-        ..AuthorityConfig::default()
-    };
-    let authority = Arc::new(Authority::new(store, factory, config));
+        ..dialect_config()
+    });
+    in_process
+        .seed_vector_account(&vectors::TENCENT, start)
+        .await;
     Harness {
-        dialect: TencentDialect::with_settings(authority.clone(), settings),
-        authority,
+        dialect: TencentDialect::with_settings(in_process.authority.clone(), settings),
+        authority: in_process.authority.clone(),
         clock: Arc::new(ManualClock::new(start)),
         root: Credentials {
             secret_id: VECTOR_SECRET_ID.to_owned(),
             secret_key: VECTOR_SECRET_KEY.to_owned(),
         },
-        _directory: directory,
+        _in_process: in_process,
     }
-}
-
-fn unlimited() -> RateLimits {
-    let mut limits = keyplane_server::config::default_rate_limits();
-    limits.disable();
-    limits
 }
 
 /// Sends raw request parts through the dialect and returns the parsed response.
@@ -274,42 +238,24 @@ async fn every_captured_vector_authenticates_and_a_changed_byte_does_not() {
             );
         }
 
-        let mut body = vector.body.clone();
-        if !vector.unsigned_payload && mutate_last_alphanumeric(&mut body) {
-            let response = dispatch(
-                &harness,
-                &vector.method,
-                &vector.query,
-                &vector.headers,
-                &body,
-                now,
-            )
-            .await;
+        // A request signed for another body, query or host is refused.
+        let refused = async |query: &str, headers: &[(String, String)], body: &[u8], what| {
+            let response = dispatch(&harness, &vector.method, query, headers, body, now).await;
             assert_eq!(
                 error_code(&response).as_deref(),
                 Some("AuthFailure.SignatureFailure"),
-                "{} body",
+                "{} {what}",
                 vector.name
             );
+        };
+        let mut body = vector.body.clone();
+        if !vector.unsigned_payload && mutate_last_alphanumeric(&mut body) {
+            refused(&vector.query, &vector.headers, &body, "body").await;
         }
         let mut query = vector.query.clone().into_bytes();
         if mutate_last_alphanumeric(&mut query) {
             let query = String::from_utf8(query).unwrap();
-            let response = dispatch(
-                &harness,
-                &vector.method,
-                &query,
-                &vector.headers,
-                &vector.body,
-                now,
-            )
-            .await;
-            assert_eq!(
-                error_code(&response).as_deref(),
-                Some("AuthFailure.SignatureFailure"),
-                "{} query",
-                vector.name
-            );
+            refused(&query, &vector.headers, &vector.body, "query").await;
         }
         let moved_host: Vec<(String, String)> = vector
             .headers
@@ -323,21 +269,7 @@ async fn every_captured_vector_authenticates_and_a_changed_byte_does_not() {
                 (name.clone(), value)
             })
             .collect();
-        let response = dispatch(
-            &harness,
-            &vector.method,
-            &vector.query,
-            &moved_host,
-            &vector.body,
-            now,
-        )
-        .await;
-        assert_eq!(
-            error_code(&response).as_deref(),
-            Some("AuthFailure.SignatureFailure"),
-            "{} host",
-            vector.name
-        );
+        refused(&vector.query, &moved_host, &vector.body, "host").await;
     }
 }
 
@@ -901,17 +833,16 @@ fn every_core_failure_has_its_tencent_code() {
             "AuthFailure.UnauthorizedOperation",
         ),
         (
-            CoreError::invalid(
-                Field::AccessKeyDescription,
-                Violation::Length {
-                    minimum: 1,
-                    maximum: 1024,
-                },
-            ),
+            CoreError::InvalidValue {
+                parameter: "P".into(),
+                reason: "r".into(),
+            },
             "InvalidParameterValue",
         ),
         (
-            CoreError::invalid(Field::ApiKeySecret, Violation::Missing),
+            CoreError::MissingValue {
+                parameter: "P".into(),
+            },
             "MissingParameter",
         ),
         (
@@ -935,7 +866,10 @@ fn every_core_failure_has_its_tencent_code() {
             "{error:?}"
         );
     }
-    let format = CoreError::invalid(Field::AccessKeyDescription, Violation::Format);
+    let format = CoreError::InvalidFormat {
+        parameter: "P".into(),
+        expected: "e".into(),
+    };
     assert_eq!(
         TencentError::from_core(&format, Product::ApiGateway).code,
         "InvalidParameter.FormatError"

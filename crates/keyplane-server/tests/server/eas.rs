@@ -8,34 +8,28 @@
 //! each redeemable once, at its own URL only, until it expires, giving the expanded command;
 //! audited; never stored in clear.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use keyplane_aliyun::eas::{token_from_query, PublicUrls, RedemptionRefusal, TokenPresentation};
 use keyplane_aliyun::{AliyunDialect, IncomingRequest, OutgoingResponse};
-use keyplane_core::authentication_throttle::AuthenticationFailureLimit;
 use keyplane_core::authority::{NewEasInstanceRequest, NewEasServiceRequest};
-use keyplane_core::model::{InstanceSession, InstanceTokenPurpose, KeyFamily, Secret, User};
-use keyplane_core::rate_limit::RateLimits;
-use keyplane_core::store::{
-    AccessKeyStore, InstallationStore, NewAccessKey, NewAccount, UserStore,
-};
-use keyplane_core::{Authority, AuthorityConfig, CredentialFactory, RequestContext};
+use keyplane_core::model::{InstanceSession, InstanceTokenPurpose, KeyFamily};
+use keyplane_core::{Authority, AuthorityConfig, RequestContext, Store};
 use keyplane_crypto::aliyun::{
     acs3_hashed_payload, parse_http_date, parse_iso8601_timestamp, sign_acs3, AliyunRequest,
 };
-use keyplane_crypto::seal::{Keyring, MasterKey};
-use keyplane_server::factory::SealingFactory;
-use keyplane_store::SqliteStore;
+use keyplane_testkit::in_process::{dialect_config, InProcess};
+use keyplane_testkit::mutation::{byte_mutants, signed_header_mutants};
+use keyplane_testkit::vectors;
 use serde_json::Value;
 use time::OffsetDateTime;
 
 /// The account and root key every captured Alibaba vector was signed for.
-const VECTOR_ACCOUNT: u64 = 123_456_789_012;
-const VECTOR_KEY_ID: &str = "LTAI5tFakeAccessKeyId0001";
-const VECTOR_SECRET: &str = "FakeAccessKeySecret00000000001";
+const VECTOR_ACCOUNT: u64 = vectors::ALIYUN.account_id;
+const VECTOR_KEY_ID: &str = vectors::ALIYUN.key_id;
+const VECTOR_SECRET: &str = vectors::ALIYUN.secret;
 /// A sub-user's key.
-const ALICE_UIN: u64 = 123_456_789_101;
+const ALICE_UIN: u64 = vectors::ALIYUN_USER_UIN;
 const ALICE_KEY_ID: &str = "LTAI5tFakeAccessKeyId0002";
 const ALICE_SECRET: &str = "FakeAccessKeySecret00000000002";
 /// What the vectors name.
@@ -52,68 +46,39 @@ const SIGNING_TIME: OffsetDateTime = time::macros::datetime!(2026-11-24 02:40:00
 struct Harness {
     dialect: AliyunDialect,
     authority: Arc<Authority>,
-    directory: tempfile::TempDir,
+    in_process: InProcess,
 }
 
 async fn harness() -> Harness {
-    let directory = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(&directory.path().join("keyplane.db")).unwrap());
-    let factory = Arc::new(SealingFactory::new(Keyring::new(MasterKey::generate(1))));
     let start = time::macros::datetime!(2026-11-24 00:00:00 UTC);
-    let key = |id: &str, owner_uin: u64, secret: &str| NewAccessKey {
-        id: id.to_owned(),
-        account_id: VECTOR_ACCOUNT,
-        owner_uin,
-        family: KeyFamily::Aliyun,
-        description: None,
-        sealed_secret: factory.seal(id, &Secret::new(secret.to_owned())),
-        created_at: start,
-    };
-    store
-        .initialize(
-            NewAccount {
-                account_id: VECTOR_ACCOUNT,
-                root_name: "root".to_owned(),
-                created_at: start,
-            },
-            vec![key(VECTOR_KEY_ID, VECTOR_ACCOUNT, VECTOR_SECRET)],
-        )
-        .await
-        .unwrap();
+    let in_process = InProcess::start(AuthorityConfig {
+        instance_token_ttl: time::Duration::seconds(TTL_SECONDS),
+        ..dialect_config()
+    });
+    in_process
+        .seed_vector_account(&vectors::ALIYUN, start)
+        .await;
+    in_process
+        .seed_user(VECTOR_ACCOUNT, ALICE_UIN, "alice", start, "setup")
+        .await;
     let operator = |action: &str| RequestContext::operator(start, "setup".to_owned(), action);
-    let alice = User {
-        account_id: VECTOR_ACCOUNT,
-        uin: ALICE_UIN,
-        name: "alice".to_owned(),
-        profile: keyplane_core::model::UserProfile::default(),
-        created_at: start,
-    };
-    store
-        .create_user(
-            alice,
-            operator("CreateUser").audit_event(Some("user/alice".to_owned()), "Success"),
-        )
-        .await
-        .unwrap();
-    store
+    in_process
+        .store
         .create_access_key_within_quota(
-            key(ALICE_KEY_ID, ALICE_UIN, ALICE_SECRET),
+            in_process.access_key(
+                VECTOR_ACCOUNT,
+                ALICE_UIN,
+                KeyFamily::Aliyun,
+                ALICE_KEY_ID,
+                ALICE_SECRET,
+                start,
+            ),
             2,
             operator("CreateAccessKey").audit_event(None, "Success"),
         )
         .await
         .unwrap();
-    let mut rate_limits = keyplane_server::config::default_rate_limits();
-    rate_limits.disable();
-    // The failed-authentication throttle has its own tests (hostile_audit): here every
-    // forged request from the one test address must reach the signature check.
-    let config = AuthorityConfig {
-        rate_limits,
-        authentication_failure_limit: AuthenticationFailureLimit::DISABLED,
-        instance_token_ttl: time::Duration::seconds(TTL_SECONDS),
-        ..AuthorityConfig::default()
-    };
-    let authority = Arc::new(Authority::new(store, factory, config));
+    let authority = in_process.authority.clone();
     authority
         .create_eas_service(
             &operator("CreateEasService"),
@@ -145,7 +110,7 @@ async fn harness() -> Harness {
     Harness {
         dialect: AliyunDialect::new(authority.clone(), PublicUrls::new(PUBLIC_URL).unwrap()),
         authority,
-        directory,
+        in_process,
     }
 }
 
@@ -193,7 +158,7 @@ fn roa_v1_signed_headers(headers: &[(String, String)]) -> Vec<String> {
 
 /// Every signed EAS vector in `vectors/`.
 fn eas_vectors() -> Vec<Vector> {
-    let directory = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vectors");
+    let directory = vectors::directory();
     let mut vectors = Vec::new();
     for entry in std::fs::read_dir(directory).unwrap() {
         let file = entry.unwrap().path();
@@ -537,41 +502,23 @@ async fn one_changed_byte_of_the_path_query_a_signed_header_or_the_signature_is_
     for vector in eas_vectors() {
         let now = vector.signed_at();
         let mut mutants = Vec::new();
-        for index in 0..vector.path.len() {
-            if let Some(path) = super::support::mutate_byte(&vector.path, index) {
-                mutants.push(Vector {
-                    path,
-                    ..vector.clone()
-                });
-            }
+        for path in byte_mutants(&vector.path) {
+            mutants.push(Vector {
+                path,
+                ..vector.clone()
+            });
         }
-        for index in 0..vector.query.len() {
-            if let Some(query) = super::support::mutate_byte(&vector.query, index) {
-                mutants.push(Vector {
-                    query,
-                    ..vector.clone()
-                });
-            }
+        for query in byte_mutants(&vector.query) {
+            mutants.push(Vector {
+                query,
+                ..vector.clone()
+            });
         }
-        for (position, (name, value)) in vector.headers.iter().enumerate() {
-            let signed = vector
-                .signed_headers
-                .iter()
-                .any(|signed| signed.eq_ignore_ascii_case(name))
-                || name.eq_ignore_ascii_case("authorization");
-            if !signed {
-                continue;
-            }
-            for index in 0..value.len() {
-                if let Some(changed) = super::support::mutate_byte(value, index) {
-                    let mut headers = vector.headers.clone();
-                    headers[position].1 = changed;
-                    mutants.push(Vector {
-                        headers,
-                        ..vector.clone()
-                    });
-                }
-            }
+        for headers in signed_header_mutants(&vector.headers, &vector.signed_headers) {
+            mutants.push(Vector {
+                headers,
+                ..vector.clone()
+            });
         }
         for mutant in mutants {
             let response = send(&harness, &mutant, now).await;
@@ -682,30 +629,28 @@ async fn unknown_names_a_wrong_action_type_and_malformed_requests_are_refused() 
         (400, "MissingParameter".to_owned())
     );
     // Another action or version on this path.
-    let describe = acs3_request(
-        TOKEN_PATH,
-        "",
-        VECTOR_KEY_ID,
-        VECTOR_SECRET,
-        Some(""),
-        &[("x-acs-action", "DescribeService")],
-    );
-    assert_eq!(
-        refusal(&send(&harness, &describe, now).await),
-        (404, "InvalidAction.NotFound".to_owned())
-    );
-    let old_version = acs3_request(
-        TOKEN_PATH,
-        "",
-        VECTOR_KEY_ID,
-        VECTOR_SECRET,
-        Some(""),
-        &[("x-acs-version", "2019-06-01")],
-    );
-    assert_eq!(
-        refusal(&send(&harness, &old_version, now).await),
-        (400, "InvalidVersion".to_owned())
-    );
+    for (header, status, code) in [
+        (
+            ("x-acs-action", "DescribeService"),
+            404,
+            "InvalidAction.NotFound",
+        ),
+        (("x-acs-version", "2019-06-01"), 400, "InvalidVersion"),
+    ] {
+        let request = acs3_request(
+            TOKEN_PATH,
+            "",
+            VECTOR_KEY_ID,
+            VECTOR_SECRET,
+            Some(""),
+            &[header],
+        );
+        assert_eq!(
+            refusal(&send(&harness, &request, now).await),
+            (status, code.to_owned()),
+            "{header:?}"
+        );
+    }
     let mut unsigned = root_request(TOKEN_PATH, "");
     unsigned
         .headers
@@ -988,7 +933,7 @@ async fn each_token_opens_its_own_url_once_until_it_expires() {
     let audit_text = format!("{records:?}");
     for token in [&workbench, &terminal, &streamlog] {
         assert!(!audit_text.contains(token.as_str()));
-        for entry in std::fs::read_dir(harness.directory.path()).unwrap() {
+        for entry in std::fs::read_dir(harness.in_process.directory.path()).unwrap() {
             let path = entry.unwrap().path();
             let contents = std::fs::read(&path).unwrap();
             assert!(

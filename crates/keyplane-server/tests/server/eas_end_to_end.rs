@@ -39,6 +39,53 @@ fn eas_json(data_dir: &Path, arguments: &[&str]) -> Value {
     serde_json::from_str(&stdout).unwrap()
 }
 
+/// Runs `keyplane eas service create --json`, returning the service's JSON.
+fn create_service(data_dir: &Path, cluster: &str, name: &str, exec: &str, log: &str) -> Value {
+    eas_json(
+        data_dir,
+        &[
+            "eas",
+            "service",
+            "create",
+            "--json",
+            "--cluster",
+            cluster,
+            "--name",
+            name,
+            "--exec",
+            exec,
+            "--log",
+            log,
+        ],
+    )
+}
+
+/// Runs `keyplane eas instance add --json` for an instance with `workers`, returning its JSON.
+fn add_instance(
+    data_dir: &Path,
+    cluster: &str,
+    service: &str,
+    name: &str,
+    workers: &[&str],
+) -> Value {
+    let mut arguments = vec![
+        "eas",
+        "instance",
+        "add",
+        "--json",
+        "--cluster",
+        cluster,
+        "--service",
+        service,
+        "--name",
+        name,
+    ];
+    for worker in workers {
+        arguments.extend(["--worker", worker]);
+    }
+    eas_json(data_dir, &arguments)
+}
+
 /// Runs a `keyplane eas` command expected to fail, returning its standard error.
 fn eas_refused(data_dir: &Path, arguments: &[&str]) -> String {
     let (success, stdout, stderr) = keyplane(data_dir, arguments);
@@ -83,22 +130,12 @@ async fn the_registry_the_token_operation_and_burn_once_on_a_real_server() {
     let root = AliyunCredentials::root(&init(data_dir));
 
     // The registry, through the CLI.
-    let service = eas_json(
+    let service = create_service(
         data_dir,
-        &[
-            "eas",
-            "service",
-            "create",
-            "--json",
-            "--cluster",
-            "cn-shanghai",
-            "--name",
-            "svc",
-            "--exec",
-            "docker exec -it {instance}-{worker} sh -c 'exec /bin/bash --login'",
-            "--log",
-            "docker logs -f {instance}-{worker}",
-        ],
+        "cn-shanghai",
+        "svc",
+        "docker exec -it {instance}-{worker} sh -c 'exec /bin/bash --login'",
+        "docker logs -f {instance}-{worker}",
     );
     assert_eq!(service["cluster"], "cn-shanghai");
     assert_eq!(
@@ -138,24 +175,12 @@ async fn the_registry_the_token_operation_and_burn_once_on_a_real_server() {
         let stderr = eas_refused(data_dir, &arguments);
         assert!(stderr.contains(complaint), "{arguments:?}: {stderr}");
     }
-    let instance = eas_json(
+    let instance = add_instance(
         data_dir,
-        &[
-            "eas",
-            "instance",
-            "add",
-            "--json",
-            "--cluster",
-            "cn-shanghai",
-            "--service",
-            "svc",
-            "--name",
-            "svc-7f9c-1",
-            "--worker",
-            "worker0",
-            "--worker",
-            "worker1",
-        ],
+        "cn-shanghai",
+        "svc",
+        "svc-7f9c-1",
+        &["worker0", "worker1"],
     );
     assert_eq!(
         instance["workers"],
@@ -244,23 +269,7 @@ async fn the_registry_the_token_operation_and_burn_once_on_a_real_server() {
         (404, "InvalidWorker.NotFound".into())
     );
     // An instance the operator adds while the server runs is usable at once.
-    eas_json(
-        data_dir,
-        &[
-            "eas",
-            "instance",
-            "add",
-            "--json",
-            "--cluster",
-            "cn-shanghai",
-            "--service",
-            "svc",
-            "--name",
-            "svc-7f9c-2",
-            "--worker",
-            "main",
-        ],
-    );
+    add_instance(data_dir, "cn-shanghai", "svc", "svc-7f9c-2", &["main"]);
     let second =
         create_service_instance_token(address, &root, "cn-shanghai", "svc", "svc-7f9c-2", &[])
             .await;
@@ -389,40 +398,8 @@ async fn token_urls_default_to_the_listening_address_and_deleted_services_open_n
     let directory = tempfile::tempdir().unwrap();
     let data_dir = directory.path();
     let root = AliyunCredentials::root(&init(data_dir));
-    eas_json(
-        data_dir,
-        &[
-            "eas",
-            "service",
-            "create",
-            "--json",
-            "--cluster",
-            "cn-hangzhou",
-            "--name",
-            "dev",
-            "--exec",
-            "/bin/sh",
-            "--log",
-            "journalctl -f",
-        ],
-    );
-    eas_json(
-        data_dir,
-        &[
-            "eas",
-            "instance",
-            "add",
-            "--json",
-            "--cluster",
-            "cn-hangzhou",
-            "--service",
-            "dev",
-            "--name",
-            "local",
-            "--worker",
-            "shell",
-        ],
-    );
+    create_service(data_dir, "cn-hangzhou", "dev", "/bin/sh", "journalctl -f");
+    add_instance(data_dir, "cn-hangzhou", "dev", "local", &["shell"]);
     let server = Server::start(data_dir, &[]);
     let reply =
         create_service_instance_token(server.address, &root, "cn-hangzhou", "dev", "local", &[])

@@ -7,9 +7,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use futures_util::SinkExt;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::Message;
 
 use super::hostile_gateway::{
     connect_session_terminal, flood_tokens, path_of, refused_status, register_flooding,
@@ -17,8 +15,8 @@ use super::hostile_gateway::{
 };
 use super::support::{aliyun_call, init, init_with, AliyunCredentials, Server, IMS_VERSION};
 use super::workbench::{
-    children_of, get, open_workbench, post_confirmation, process_exists, read_to_close, read_until,
-    register, tokens, wait_until, Client,
+    children_of, get, open_workbench, post_confirmation, process_exists, read_to_close, register,
+    run_line, shell_process_id, tokens, wait_until, Client,
 };
 
 const RAM_VERSION: &str = "2015-05-01";
@@ -86,13 +84,7 @@ async fn sub_user_with_eas(
     set_policy(address, root, name, true).await;
     SubUser {
         principal_name,
-        credentials: AliyunCredentials {
-            access_key_id: key["AccessKey"]["AccessKeyId"].as_str().unwrap().to_owned(),
-            access_key_secret: key["AccessKey"]["AccessKeySecret"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        },
+        credentials: AliyunCredentials::created(&key),
     }
 }
 
@@ -235,17 +227,7 @@ async fn revoking_the_key_or_the_permission_refuses_tokens_and_ends_their_sessio
     let (mut terminal, _) = tokio_tungstenite::connect_async(answer["Url"].as_str().unwrap())
         .await
         .unwrap();
-    terminal
-        .send(Message::text("echo pid-$$-$((1+1))end\n"))
-        .await
-        .unwrap();
-    let output = read_until(&mut terminal, "-2end\r\n", 10).await;
-    let shell_pid: u32 = output
-        .rsplit("pid-")
-        .next()
-        .and_then(|rest| rest.split("-2end").next())
-        .and_then(|digits| digits.parse().ok())
-        .unwrap();
+    let shell_pid = shell_process_id(&mut terminal).await;
     let browser = session_cookie(&open_workbench(address, &path_of(address, &answer)).await);
     set_key_status(address, &root, &bob, "Inactive").await;
     assert_eq!(
@@ -261,11 +243,7 @@ async fn revoking_the_key_or_the_permission_refuses_tokens_and_ends_their_sessio
     let answer = bob_tokens().await;
     let browser = session_cookie(&open_workbench(address, &path_of(address, &answer)).await);
     let (mut terminal, _) = connect_session_terminal(address, &browser).await.unwrap();
-    terminal
-        .send(Message::text("echo ready-$((1+1))\n"))
-        .await
-        .unwrap();
-    read_until(&mut terminal, "ready-2", 10).await;
+    run_line(&mut terminal, "echo ready-$((1+1))\n", "ready-2", 10).await;
     set_policy(address, &root, "bob", false).await;
     assert_eq!(
         closed_within(&mut terminal, 1.5).await,
@@ -278,11 +256,7 @@ async fn revoking_the_key_or_the_permission_refuses_tokens_and_ends_their_sessio
     let (mut terminal, _) = tokio_tungstenite::connect_async(answer["Url"].as_str().unwrap())
         .await
         .unwrap();
-    terminal
-        .send(Message::text("echo ready-$((1+2))\n"))
-        .await
-        .unwrap();
-    read_until(&mut terminal, "ready-3", 10).await;
+    run_line(&mut terminal, "echo ready-$((1+2))\n", "ready-3", 10).await;
     let reply = aliyun_call(
         address,
         &root,
@@ -349,11 +323,7 @@ async fn a_key_deactivated_on_one_node_ends_a_terminal_on_another() {
     let (mut terminal, _) = tokio_tungstenite::connect_async(&terminal_url)
         .await
         .unwrap();
-    terminal
-        .send(Message::text("echo on-b-$((1+1))\n"))
-        .await
-        .unwrap();
-    read_until(&mut terminal, "on-b-2", 10).await;
+    run_line(&mut terminal, "echo on-b-$((1+1))\n", "on-b-2", 10).await;
     set_key_status(node_a.address, &root, &bob, "Inactive").await;
     assert_eq!(
         closed_within(&mut terminal, 2.5).await,

@@ -48,6 +48,24 @@ impl Installation {
     }
 
     /// A CAM call as the root; panics unless it succeeds.
+    /// Creates an API key as the root in ap-guangzhou; its id and secret.
+    async fn root_api_key(&self, name: &str) -> (String, String) {
+        let created = api_gateway_in(
+            self.address(),
+            &self.root_tencent,
+            "ap-guangzhou",
+            "CreateApiKey",
+            json!({ "SecretName": name }),
+        )
+        .await;
+        assert_eq!(created.0, None, "{}", created.1);
+        let result = &created.1["Result"];
+        (
+            result["AccessKeyId"].as_str().unwrap().to_owned(),
+            result["AccessKeySecret"].as_str().unwrap().to_owned(),
+        )
+    }
+
     async fn root_cam(&self, action: &str, body: Value) -> Value {
         let reply = call(
             self.address(),
@@ -96,26 +114,8 @@ impl Installation {
         let aliyun = aliyun.json();
         SubUser {
             uin,
-            tencent: Credentials {
-                secret_id: tencent["AccessKey"]["AccessKeyId"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned(),
-                secret_key: tencent["AccessKey"]["SecretAccessKey"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned(),
-            },
-            aliyun: AliyunCredentials {
-                access_key_id: aliyun["AccessKey"]["AccessKeyId"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned(),
-                access_key_secret: aliyun["AccessKey"]["AccessKeySecret"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned(),
-            },
+            tencent: Credentials::created(&tencent),
+            aliyun: AliyunCredentials::created(&aliyun),
         }
     }
 
@@ -305,23 +305,7 @@ async fn naming_a_user_by_id_or_access_key_tells_a_refused_caller_nothing() {
 async fn read_only_access_never_hands_out_an_api_key_secret() {
     let installation = Installation::start();
     let address = installation.address();
-    let created = api_gateway_in(
-        address,
-        &installation.root_tencent,
-        "ap-guangzhou",
-        "CreateApiKey",
-        json!({ "SecretName": "root-key" }),
-    )
-    .await;
-    assert_eq!(created.0, None, "{}", created.1);
-    let key_id = created.1["Result"]["AccessKeyId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let secret = created.1["Result"]["AccessKeySecret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (key_id, secret) = installation.root_api_key("root-key").await;
     assert!(!secret.is_empty());
 
     let reader = installation.sub_user("reader").await;
@@ -365,23 +349,7 @@ async fn a_region_scoped_api_gateway_deny_cannot_be_bypassed_with_another_region
     let installation = Installation::start();
     let address = installation.address();
     let account = installation.account_id;
-    let created = api_gateway_in(
-        address,
-        &installation.root_tencent,
-        "ap-guangzhou",
-        "CreateApiKey",
-        json!({ "SecretName": "guarded" }),
-    )
-    .await;
-    assert_eq!(created.0, None, "{}", created.1);
-    let key_id = created.1["Result"]["AccessKeyId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let secret = created.1["Result"]["AccessKeySecret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (key_id, secret) = installation.root_api_key("guarded").await;
 
     // The review's policy: Allow apigw:*, Deny Describe/Delete in ap-guangzhou. It names a
     // region API keys do not have, and is refused in both syntaxes.

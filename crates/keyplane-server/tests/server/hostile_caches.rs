@@ -3,17 +3,13 @@
 //! the cache's time to live has passed, with no notification at all. In-process, over a real
 //! SQLite store, with a short time to live.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use keyplane_core::audit::OUTCOME_SUCCESS;
 use keyplane_core::authority::{InitializedAccount, MAX_CACHE_TIME_TO_LIVE};
 use keyplane_core::model::{KeyFamily, KeyStatus, PolicyType, User, UserProfile};
-use keyplane_core::store::{AccessKeyStore, PolicyStore, UserStore};
-use keyplane_core::{Authority, AuthorityConfig, Caller, KeyLookup, RequestContext};
-use keyplane_crypto::seal::{Keyring, MasterKey};
-use keyplane_server::factory::SealingFactory;
-use keyplane_store::SqliteStore;
+use keyplane_core::{AuthorityConfig, Caller, KeyLookup, RequestContext, Store};
+use keyplane_testkit::InProcess;
 use time::OffsetDateTime;
 
 const TIME_TO_LIVE: Duration = Duration::from_millis(600);
@@ -37,17 +33,11 @@ async fn cached_keys_and_permissions_expire_after_their_time_to_live() {
         AuthorityConfig::default().cache_time_to_live,
         Duration::from_secs(30)
     );
-    let directory = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(&directory.path().join("keyplane.db")).unwrap());
-    let factory = Arc::new(SealingFactory::new(Keyring::new(MasterKey::generate(1))));
-    let authority = Authority::new(
-        store.clone(),
-        factory,
-        AuthorityConfig {
-            cache_time_to_live: TIME_TO_LIVE,
-            ..AuthorityConfig::default()
-        },
-    );
+    let in_process = InProcess::start(AuthorityConfig {
+        cache_time_to_live: TIME_TO_LIVE,
+        ..AuthorityConfig::default()
+    });
+    let (authority, store) = (&in_process.authority, &in_process.store);
     let now = OffsetDateTime::now_utc();
     let InitializedAccount {
         account,

@@ -16,8 +16,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::support::{create_service_instance_token, init, keyplane, AliyunCredentials, Server};
 use super::workbench::{
-    children_of, confirmation_page, get, open_workbench, post_confirmation, read_until, register,
-    tokens, wait_until, Client,
+    children_of, confirmation_page, get, open_workbench, post_confirmation, read_until,
+    registered_data_dir, run_line, tokens, wait_until, Client,
 };
 
 /// A service whose terminal is a shell and whose log program never stops printing.
@@ -136,10 +136,8 @@ async fn session_programs_cannot_read_the_master_key_the_database_or_the_servers
         println!("session user test: SKIPPED, the tests do not run as root");
         return;
     }
-    let directory = tempfile::tempdir().unwrap();
+    let (directory, root) = registered_data_dir();
     let data_dir = directory.path();
-    let root = AliyunCredentials::root(&init(data_dir));
-    register(data_dir);
     let server = Server::start(data_dir, &[]);
     let server_pid = server.child.id();
     let master_key = std::fs::read_to_string(data_dir.join("master.key")).unwrap();
@@ -250,10 +248,8 @@ pub fn session_cookie(reply: &super::support::Reply) -> String {
 
 #[tokio::test]
 async fn caps_refuse_new_sessions_instead_of_evicting_and_burn_nothing() {
-    let directory = tempfile::tempdir().unwrap();
+    let (directory, root) = registered_data_dir();
     let data_dir = directory.path();
-    let root = AliyunCredentials::root(&init(data_dir));
-    register(data_dir);
     let server = Server::start(
         data_dir,
         &["--max-running-sessions", "2", "--max-browser-sessions", "1"],
@@ -265,11 +261,7 @@ async fn caps_refuse_new_sessions_instead_of_evicting_and_burn_nothing() {
         &open_workbench(address, &path_of(address, &tokens(&server, &root).await)).await,
     );
     let (mut first, _) = connect_session_terminal(address, &cookie).await.unwrap();
-    first
-        .send(Message::text("echo first-$((1+1))\n"))
-        .await
-        .unwrap();
-    read_until(&mut first, "first-2", 10).await;
+    run_line(&mut first, "echo first-$((1+1))\n", "first-2", 10).await;
     let (status, body) = refused_status(connect_session_terminal(address, &cookie).await);
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("Throttling.Sessions"), "{body}");
@@ -305,24 +297,14 @@ async fn caps_refuse_new_sessions_instead_of_evicting_and_burn_nothing() {
         }
     }
     let mut third_client = opened.expect("the refused token opens once a slot is free");
-    third_client
-        .send(Message::text("echo third-$((1+2))\n"))
-        .await
-        .unwrap();
-    read_until(&mut third_client, "third-3", 10).await;
-    first
-        .send(Message::text("echo still-$((2+2))\n"))
-        .await
-        .unwrap();
-    read_until(&mut first, "still-4", 10).await;
+    run_line(&mut third_client, "echo third-$((1+2))\n", "third-3", 10).await;
+    run_line(&mut first, "echo still-$((2+2))\n", "still-4", 10).await;
 }
 
 #[tokio::test]
 async fn a_workbench_url_opens_only_on_a_same_origin_confirmation() {
-    let directory = tempfile::tempdir().unwrap();
+    let (directory, root) = registered_data_dir();
     let data_dir = directory.path();
-    let root = AliyunCredentials::root(&init(data_dir));
-    register(data_dir);
     let server = Server::start(data_dir, &[]);
     let address = server.address;
     let path = path_of(address, &tokens(&server, &root).await);
@@ -393,11 +375,7 @@ async fn a_workbench_url_opens_only_on_a_same_origin_confirmation() {
     let (mut client, _) = connect_session_terminal(address, &cookie_pair)
         .await
         .unwrap();
-    client
-        .send(Message::text("echo opened-$((6*7))\n"))
-        .await
-        .unwrap();
-    read_until(&mut client, "opened-42", 10).await;
+    run_line(&mut client, "echo opened-$((6*7))\n", "opened-42", 10).await;
     let again = post_confirmation(
         address,
         &path,

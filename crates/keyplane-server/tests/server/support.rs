@@ -1,4 +1,5 @@
-//! Test support: starting `keyplane` processes, a small HTTP/1.1 client, and TC3 signing.
+//! Test support: starting `keyplane` processes and a small HTTP/1.1 client; the signing and
+//! the mutations the tests use come from the shared harness, `keyplane-testkit`.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -11,12 +12,12 @@ use http::Request;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
-use keyplane_crypto::tencent::{sign_tc3, Tc3Request};
+pub use keyplane_testkit::signing::{
+    acs3_headers, acs3_parts, encoded_query, tc3_headers, AliyunCredentials, Credentials,
+    API_GATEWAY_VERSION, CAM_VERSION, EAS_VERSION, IMS_VERSION, SMC_VERSION,
+};
 use serde_json::Value;
 use tokio::net::TcpStream;
-
-pub const CAM_VERSION: &str = "2019-01-16";
-pub const API_GATEWAY_VERSION: &str = "2018-08-08";
 
 /// The path of the binary under test.
 pub fn binary() -> PathBuf {
@@ -241,74 +242,6 @@ pub async fn assert_healthy(server: &Server) {
     assert_eq!(health.status, 200);
 }
 
-/// Root or user credentials for signing.
-#[derive(Debug, Clone)]
-pub struct Credentials {
-    pub secret_id: String,
-    pub secret_key: String,
-}
-
-impl Credentials {
-    pub fn root(init_output: &Value) -> Self {
-        Self {
-            secret_id: init_output["tencent"]["secret_id"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-            secret_key: init_output["tencent"]["secret_key"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        }
-    }
-}
-
-/// The headers of a TC3-signed POST with a JSON body, as the Python SDK sends them.
-pub fn tc3_headers(
-    host: &str,
-    credentials: &Credentials,
-    version: &str,
-    action: &str,
-    body: &str,
-    timestamp: i64,
-) -> Vec<(String, String)> {
-    let timestamp = timestamp.to_string();
-    let headers = [("Content-Type", "application/json"), ("Host", host)];
-    let request = Tc3Request {
-        method: "POST",
-        path: "/",
-        raw_query: "",
-        headers: &headers,
-        body: body.as_bytes(),
-        timestamp: &timestamp,
-    };
-    let service = if version == CAM_VERSION {
-        "cam"
-    } else {
-        "apigateway"
-    };
-    let authorization = sign_tc3(
-        &request,
-        &credentials.secret_id,
-        credentials.secret_key.as_bytes(),
-        service,
-        &["content-type", "host"],
-    )
-    .expect("signing");
-    [
-        ("Content-Type", "application/json"),
-        ("Host", host),
-        ("X-TC-Action", action),
-        ("X-TC-Version", version),
-        ("X-TC-Region", "ap-guangzhou"),
-        ("X-TC-Timestamp", timestamp.as_str()),
-        ("Authorization", authorization.as_str()),
-    ]
-    .iter()
-    .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
-    .collect()
-}
-
 /// Builds a TC3-signed POST with a JSON body, as the Python SDK would.
 pub fn signed(
     address: SocketAddr,
@@ -366,126 +299,6 @@ pub async fn attach_policy(address: SocketAddr, root: &Credentials, uin: u64, po
         "attaching policy {policy_id} to {uin}"
     );
 }
-
-/// Alibaba (ACS3 / RPC v1) credentials for signing.
-#[derive(Debug, Clone)]
-pub struct AliyunCredentials {
-    pub access_key_id: String,
-    pub access_key_secret: String,
-}
-
-impl AliyunCredentials {
-    /// The root's Alibaba key from `keyplane init --json`.
-    pub fn root(init_output: &Value) -> Self {
-        Self {
-            access_key_id: init_output["aliyun"]["access_key_id"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-            access_key_secret: init_output["aliyun"]["access_key_secret"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        }
-    }
-}
-
-pub const IMS_VERSION: &str = "2019-08-15";
-pub const SMC_VERSION: &str = "2019-06-01";
-
-/// The headers and raw query of an ACS3-signed RPC POST with the parameters in the query and
-/// an empty body, as the tea SDKs send it.
-pub fn acs3_parts(
-    host: &str,
-    credentials: &AliyunCredentials,
-    version: &str,
-    action: &str,
-    parameters: &[(&str, &str)],
-    now: time::OffsetDateTime,
-) -> (String, Vec<(String, String)>) {
-    let raw_query = encoded_query(parameters);
-    let headers = acs3_headers(
-        host,
-        credentials,
-        "POST",
-        "/",
-        &raw_query,
-        version,
-        action,
-        now,
-    );
-    (raw_query, headers)
-}
-
-/// `name=value` pairs, RFC 3986-encoded, joined by `&`, in the order given.
-pub fn encoded_query(parameters: &[(&str, &str)]) -> String {
-    use keyplane_crypto::aliyun::percent_encode_rfc3986;
-    parameters
-        .iter()
-        .map(|(name, value)| {
-            format!(
-                "{}={}",
-                percent_encode_rfc3986(name),
-                percent_encode_rfc3986(value)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// The headers of an ACS3-signed request with an empty body (RPC on `/`, or ROA on its
-/// path), as the tea SDKs send them, with a fresh nonce.
-#[allow(clippy::too_many_arguments, reason = "one argument per signed part")]
-pub fn acs3_headers(
-    host: &str,
-    credentials: &AliyunCredentials,
-    method: &str,
-    raw_path: &str,
-    raw_query: &str,
-    version: &str,
-    action: &str,
-    now: time::OffsetDateTime,
-) -> Vec<(String, String)> {
-    use keyplane_crypto::aliyun::{acs3_hashed_payload, sign_acs3};
-    let date = now
-        .format(time::macros::format_description!(
-            "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
-        ))
-        .unwrap();
-    let nonce = format!("{:032x}", rand::random::<u128>());
-    let mut headers: Vec<(String, String)> = [
-        ("host", host),
-        ("x-acs-action", action),
-        ("x-acs-version", version),
-        ("x-acs-date", date.as_str()),
-        ("x-acs-signature-nonce", nonce.as_str()),
-        ("x-acs-content-sha256", acs3_hashed_payload(b"").as_str()),
-    ]
-    .iter()
-    .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
-    .collect();
-    let signed_names: Vec<String> = headers.iter().map(|(name, _)| name.clone()).collect();
-    let borrowed: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()))
-        .collect();
-    let authorization = sign_acs3(
-        &keyplane_crypto::aliyun::AliyunRequest {
-            method,
-            raw_path,
-            raw_query,
-            headers: &borrowed,
-            body: b"",
-        },
-        &credentials.access_key_id,
-        &signed_names,
-        credentials.access_key_secret.as_bytes(),
-    );
-    headers.push(("authorization".to_owned(), authorization));
-    headers
-}
-
-pub const EAS_VERSION: &str = "2021-07-01";
 
 /// Signs (ACS3) and sends EAS `CreateServiceInstanceToken` for a worker, as the tea SDK does:
 /// `GET /api/v2/services/{cluster}/{service}/instances/{instance}/token`.
@@ -590,15 +403,6 @@ pub async fn register_source_server(
             .unwrap(),
     )
     .await
-}
-
-/// `text` with its byte at `index` changed to another printable byte (`None` when the result
-/// is not UTF-8): the one-byte mutations of the signature tests.
-pub fn mutate_byte(text: &str, index: usize) -> Option<String> {
-    let mut bytes = text.as_bytes().to_vec();
-    let original = bytes[index];
-    bytes[index] = if original == b'A' { b'B' } else { b'A' };
-    String::from_utf8(bytes).ok()
 }
 
 /// `keyplane serve`'s configuration resolved from these arguments (flags, then the environment,

@@ -65,6 +65,32 @@ pub fn register(data_dir: &Path) {
     }
 }
 
+/// A data directory initialised and holding the service [`register`] makes, with the root's
+/// Alibaba key.
+pub fn registered_data_dir() -> (tempfile::TempDir, AliyunCredentials) {
+    let directory = tempfile::tempdir().unwrap();
+    let root = AliyunCredentials::root(&init(directory.path()));
+    register(directory.path());
+    (directory, root)
+}
+
+/// Types `line` into a terminal and reads its output until `needle` (at most `seconds`).
+pub async fn run_line(client: &mut Client, line: &str, needle: &str, seconds: u64) -> String {
+    client.send(Message::text(line)).await.unwrap();
+    read_until(client, needle, seconds).await
+}
+
+/// The process id of the shell on a terminal, as the shell says it.
+pub async fn shell_process_id(client: &mut Client) -> u32 {
+    let output = run_line(client, "echo pid-$$-$((1+1))end\n", "-2end\r\n", 10).await;
+    output
+        .rsplit("pid-")
+        .next()
+        .and_then(|rest| rest.split("-2end").next())
+        .and_then(|digits| digits.parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {output:?}"))
+}
+
 /// Asks for tokens; the answer's JSON.
 pub async fn tokens(server: &Server, root: &AliyunCredentials) -> Value {
     let reply = create_service_instance_token(
@@ -195,10 +221,8 @@ pub fn audit_lines(data_dir: &Path) -> Vec<Value> {
 
 #[tokio::test]
 async fn terminal_and_log_websockets_run_real_programs_once_and_leave_nothing_behind() {
-    let directory = tempfile::tempdir().unwrap();
+    let (directory, root) = registered_data_dir();
     let data_dir = directory.path();
-    let root = AliyunCredentials::root(&init(data_dir));
-    register(data_dir);
     let idle = IDLE_TIMEOUT_SECONDS.to_string();
     let server = Server::start(data_dir, &["--terminal-idle-timeout", &idle]);
     let server_pid = server.child.id();
@@ -209,23 +233,9 @@ async fn terminal_and_log_websockets_run_real_programs_once_and_leave_nothing_be
     assert_eq!(response.status(), 101);
 
     // A command, its output.
-    client
-        .send(Message::text("echo hello-$((6*7))\n"))
-        .await
-        .unwrap();
-    read_until(&mut client, "hello-42", 10).await;
+    run_line(&mut client, "echo hello-$((6*7))\n", "hello-42", 10).await;
     // The shell's process id, to check it is gone later.
-    client
-        .send(Message::text("echo pid-$$-$((1+1))end\n"))
-        .await
-        .unwrap();
-    let output = read_until(&mut client, "-2end\r\n", 10).await;
-    let shell_pid: u32 = output
-        .rsplit("pid-")
-        .next()
-        .and_then(|rest| rest.split("-2end").next())
-        .and_then(|digits| digits.parse().ok())
-        .unwrap_or_else(|| panic!("no pid in {output:?}"));
+    let shell_pid = shell_process_id(&mut client).await;
     assert!(process_exists(shell_pid));
     // Resize: a control message, then the terminal's size as the shell sees it.
     client
@@ -247,11 +257,13 @@ async fn terminal_and_log_websockets_run_real_programs_once_and_leave_nothing_be
     client.send(Message::text("sleep 30\n")).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     client.send(Message::binary(vec![0x03])).await.unwrap();
-    client
-        .send(Message::text("echo after-$((1+1))-interrupt\n"))
-        .await
-        .unwrap();
-    read_until(&mut client, "after-2-interrupt", 5).await;
+    run_line(
+        &mut client,
+        "echo after-$((1+1))-interrupt\n",
+        "after-2-interrupt",
+        5,
+    )
+    .await;
     // A background job in its own process group is a process of the session too.
     client.send(Message::text("sleep 300 &\n")).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -388,10 +400,8 @@ async fn terminal_and_log_websockets_run_real_programs_once_and_leave_nothing_be
 
 #[tokio::test]
 async fn the_maximum_session_length_and_a_shutdown_end_sessions_and_their_programs() {
-    let directory = tempfile::tempdir().unwrap();
+    let (directory, root) = registered_data_dir();
     let data_dir = directory.path();
-    let root = AliyunCredentials::root(&init(data_dir));
-    register(data_dir);
     let server = Server::start(data_dir, &["--terminal-max-session", "2"]);
     let server_pid = server.child.id();
 
@@ -422,17 +432,7 @@ async fn the_maximum_session_length_and_a_shutdown_end_sessions_and_their_progra
     let (mut client, _) = tokio_tungstenite::connect_async(answer["Url"].as_str().unwrap())
         .await
         .unwrap();
-    client
-        .send(Message::text("echo pid-$$-$((1+1))end\n"))
-        .await
-        .unwrap();
-    let output = read_until(&mut client, "-2end\r\n", 10).await;
-    let shell_pid: u32 = output
-        .rsplit("pid-")
-        .next()
-        .and_then(|rest| rest.split("-2end").next())
-        .and_then(|digits| digits.parse().ok())
-        .unwrap_or_else(|| panic!("no pid in {output:?}"));
+    let shell_pid = shell_process_id(&mut client).await;
     let terminating = tokio::task::spawn_blocking(move || server.terminate());
     let (_, close) = read_to_close(&mut client, 15).await;
     assert_eq!(
@@ -507,10 +507,8 @@ pub async fn open_workbench(address: std::net::SocketAddr, path: &str) -> super:
 
 #[tokio::test]
 async fn the_workbench_url_opens_a_browser_session_once() {
-    let directory = tempfile::tempdir().unwrap();
+    let (directory, root) = registered_data_dir();
     let data_dir = directory.path();
-    let root = AliyunCredentials::root(&init(data_dir));
-    register(data_dir);
     let server = Server::start(data_dir, &[]);
     let answer = tokens(&server, &root).await;
     let workbench_url = answer["WorkbenchUrl"].as_str().unwrap();
@@ -644,10 +642,8 @@ fn terminal_limits_come_from_flags_then_the_file_then_defaults() {
 
 #[tokio::test]
 async fn an_expired_workbench_url_or_browser_session_opens_nothing() {
-    let directory = tempfile::tempdir().unwrap();
+    let (directory, root) = registered_data_dir();
     let data_dir = directory.path();
-    let root = AliyunCredentials::root(&init(data_dir));
-    register(data_dir);
     let server = Server::start(
         data_dir,
         &["--instance-token-ttl", "1", "--terminal-max-session", "2"],

@@ -1,21 +1,14 @@
 //! `keyplane eas`: the operator's registry of PAI-EAS services, their instances and workers,
 //! and the commands that reach them (read by the terminal gateway when a token is redeemed).
 
-use std::io::Write;
-
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use keyplane_core::{AuthorityConfig, Clock, RequestContext};
 use serde_json::json;
 
-use crate::config::{DataArgs, DataConfig, FileConfig};
-use crate::installation::{Installation, SystemClock};
+use super::{on_account, rfc3339, write_line, Reader};
+use crate::config::DataArgs;
 
-fn data_config(args: &DataArgs) -> anyhow::Result<DataConfig> {
-    let file = FileConfig::load(args.config.as_deref())?;
-    Ok(DataConfig::resolve(args, &file))
-}
-
+/// The subcommands of `keyplane eas`.
 #[derive(Debug, Subcommand)]
 pub enum EasCommand {
     /// Register, delete and list services.
@@ -109,41 +102,6 @@ pub struct EasInstanceAddArgs {
     json: bool,
 }
 
-/// Runs an operator use case on the installation's account, closing the installation after.
-async fn on_account<T>(
-    data: &DataArgs,
-    action: &str,
-    work: impl AsyncFnOnce(
-        &keyplane_core::Authority,
-        u64,
-        &RequestContext,
-    ) -> Result<T, keyplane_core::CoreError>,
-) -> anyhow::Result<T> {
-    let data = data_config(data)?;
-    let installation = Installation::open(&data, AuthorityConfig::default(), false).await?;
-    let result = async {
-        let authority = &installation.authority;
-        let account = authority
-            .primary_account()
-            .await
-            .map_err(|error| anyhow::anyhow!("reading the account: {error}"))?;
-        let context =
-            RequestContext::operator(SystemClock.now(), uuid::Uuid::new_v4().to_string(), action);
-        work(authority, account.id, &context)
-            .await
-            .map_err(|error| anyhow::anyhow!("{}", crate::operator_message::describe(&error)))
-    }
-    .await;
-    installation.close().await;
-    result
-}
-
-fn rfc3339(moment: time::OffsetDateTime) -> String {
-    moment
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
 fn eas_service_json(service: &keyplane_core::model::EasService) -> serde_json::Value {
     json!({
         "cluster": service.cluster,
@@ -164,7 +122,8 @@ fn eas_instance_json(instance: &keyplane_core::model::EasInstance) -> serde_json
     })
 }
 
-pub async fn eas(command: EasCommand) -> anyhow::Result<()> {
+/// Runs one `keyplane eas` subcommand.
+pub async fn run(command: EasCommand) -> anyhow::Result<()> {
     use keyplane_core::authority::{NewEasInstanceRequest, NewEasServiceRequest};
     match command {
         EasCommand::Service(EasServiceCommand::Create(args)) => {
@@ -232,11 +191,8 @@ pub async fn eas(command: EasCommand) -> anyhow::Result<()> {
                         })
                     })
                     .collect();
-                if let Err(error) = writeln!(output, "{line}") {
-                    if error.kind() == std::io::ErrorKind::BrokenPipe {
-                        return Ok(());
-                    }
-                    return Err(error.into());
+                if write_line(&mut output, &line)? == Reader::Gone {
+                    return Ok(());
                 }
             }
         }

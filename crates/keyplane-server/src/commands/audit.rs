@@ -2,15 +2,12 @@
 //! AGE` (remove the records older than AGE: the only way records leave the log, and itself
 //! recorded in it).
 
-use std::io::Write;
-
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use keyplane_core::{AuthorityConfig, Clock, RequestContext};
 use serde_json::json;
 
-use crate::config::{DataArgs, DataConfig, FileConfig};
-use crate::installation::{Installation, SystemClock};
+use super::{open_installation, operator_context, rfc3339, write_line, Reader};
+use crate::config::DataArgs;
 
 /// Flags of `keyplane audit`.
 #[derive(Debug, Args)]
@@ -66,12 +63,6 @@ pub fn parse_age(text: &str) -> anyhow::Result<time::Duration> {
     Ok(time::Duration::seconds(seconds))
 }
 
-async fn open(data: &DataArgs) -> anyhow::Result<Installation> {
-    let file = FileConfig::load(data.config.as_deref())?;
-    let data = DataConfig::resolve(data, &file);
-    Installation::open(&data, AuthorityConfig::default(), false).await
-}
-
 /// Runs `keyplane audit` or one of its subcommands.
 pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
     match args.command {
@@ -81,12 +72,8 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
 }
 
 async fn prune(args: PruneArgs) -> anyhow::Result<()> {
-    let installation = open(&args.data).await?;
-    let context = RequestContext::operator(
-        SystemClock.now(),
-        uuid::Uuid::new_v4().to_string(),
-        "PruneAuditLog",
-    );
+    let installation = open_installation(&args.data).await?;
+    let context = operator_context("PruneAuditLog");
     let Some(cutoff) = context.now.checked_sub(args.older_than) else {
         bail!(
             "--older-than {} reaches before the calendar's start",
@@ -103,15 +90,13 @@ async fn prune(args: PruneArgs) -> anyhow::Result<()> {
     let removed = removed?;
     println!(
         "Removed {removed} audit records older than {}",
-        cutoff
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default()
+        rfc3339(cutoff)
     );
     Ok(())
 }
 
 async fn print(data: &DataArgs, after: i64) -> anyhow::Result<()> {
-    let installation = open(data).await?;
+    let installation = open_installation(data).await?;
     let mut after = after;
     let mut output = std::io::stdout().lock();
     loop {
@@ -126,7 +111,7 @@ async fn print(data: &DataArgs, after: i64) -> anyhow::Result<()> {
             let event = &record.event;
             let line = json!({
                 "sequence": record.sequence,
-                "time": event.time.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+                "time": rfc3339(event.time),
                 "request_id": event.request_id,
                 "account_id": event.account_id.map(|id| id.to_string()),
                 "principal_uin": event.principal_uin,
@@ -144,13 +129,9 @@ async fn print(data: &DataArgs, after: i64) -> anyhow::Result<()> {
                     .as_ref()
                     .and_then(|decision| decision.statement.clone()),
             });
-            if let Err(error) = writeln!(output, "{line}") {
-                // A reader that stops early (`keyplane audit | head`) is not a failure.
-                if error.kind() == std::io::ErrorKind::BrokenPipe {
-                    installation.close().await;
-                    return Ok(());
-                }
-                return Err(error.into());
+            if write_line(&mut output, &line)? == Reader::Gone {
+                installation.close().await;
+                return Ok(());
             }
         }
     }
