@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use keyplane_core::clock::ManualClock;
 use keyplane_core::rate_limit::RateLimits;
-use keyplane_core::{Authority, AuthorityConfig, Clock, CoreError};
+use keyplane_core::{Authority, AuthorityConfig, Clock, CoreError, Field, Violation};
 use keyplane_tencent::{IncomingRequest, Product, TencentDialect, TencentError, TencentSettings};
 use keyplane_testkit::in_process::{dialect_config, unlimited, InProcess};
 use keyplane_testkit::vectors;
@@ -833,16 +833,17 @@ fn every_core_failure_has_its_tencent_code() {
             "AuthFailure.UnauthorizedOperation",
         ),
         (
-            CoreError::InvalidValue {
-                parameter: "P".into(),
-                reason: "r".into(),
-            },
+            CoreError::invalid(
+                Field::AccessKeyDescription,
+                Violation::Length {
+                    minimum: 1,
+                    maximum: 1024,
+                },
+            ),
             "InvalidParameterValue",
         ),
         (
-            CoreError::MissingValue {
-                parameter: "P".into(),
-            },
+            CoreError::invalid(Field::ApiKeySecret, Violation::Missing),
             "MissingParameter",
         ),
         (
@@ -866,10 +867,7 @@ fn every_core_failure_has_its_tencent_code() {
             "{error:?}"
         );
     }
-    let format = CoreError::InvalidFormat {
-        parameter: "P".into(),
-        expected: "e".into(),
-    };
+    let format = CoreError::invalid(Field::AccessKeyDescription, Violation::Format);
     assert_eq!(
         TencentError::from_core(&format, Product::ApiGateway).code,
         "InvalidParameter.FormatError"
