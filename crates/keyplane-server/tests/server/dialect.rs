@@ -13,9 +13,10 @@ use keyplane_core::rate_limit::RateLimits;
 use keyplane_core::store::{NewAccessKey, NewAccount};
 use keyplane_core::{Authority, AuthorityConfig, Clock, CoreError, CredentialFactory, Store};
 use keyplane_crypto::seal::{Keyring, MasterKey};
+use keyplane_engine::{Headers, Incoming, RequestView};
 use keyplane_server::factory::SealingFactory;
 use keyplane_store::SqliteStore;
-use keyplane_tencent::{IncomingRequest, Product, TencentDialect, TencentError, TencentSettings};
+use keyplane_tencent::{Product, TencentDialect, TencentError, TencentSettings};
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
@@ -105,12 +106,14 @@ async fn dispatch(
         .collect();
     let response = harness
         .dialect
-        .handle(IncomingRequest {
-            method,
-            path: "/",
-            raw_query,
-            headers: &headers,
-            body,
+        .handle(&Incoming {
+            request: RequestView {
+                method,
+                path: "/",
+                raw_query,
+                headers: Headers::new(&headers),
+                body,
+            },
             source_address: "127.0.0.1",
             now,
         })
