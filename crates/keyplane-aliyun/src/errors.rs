@@ -5,7 +5,9 @@
 //! `Code`, `Message` and `Recommend` (protocols.md B.7).
 
 use keyplane_core::error::AccessDenied;
-use keyplane_core::CoreError;
+use std::borrow::Cow;
+
+use keyplane_core::{CoreError, Field, Violation};
 use keyplane_crypto::aliyun::AliyunSignatureError;
 
 /// The RPC products this dialect serves.
@@ -46,6 +48,35 @@ impl Product {
             Product::Ram => "Ram",
         }
     }
+}
+
+/// The request parameter (or, for the SMC agent's registration, the JSON body field) that
+/// carries `field` in Alibaba requests. Operator commands name refused values the same way.
+pub fn parameter_name(field: Field) -> Cow<'static, str> {
+    let name = match field {
+        Field::UserName | Field::ActivationCodeName => "Name",
+        Field::AccessKeyDescription | Field::ActivationCodeDescription => "Description",
+        Field::ApiKeyName => "SecretName",
+        Field::ApiKeyId => "AccessKeyId",
+        Field::ApiKeySecret => "AccessKeySecret",
+        Field::ApiKeyTags => "Tags",
+        Field::ApiKeyTagKey { index } => return format!("Tags.{index}.Key").into(),
+        Field::ApiKeyTagValue { index } => return format!("Tags.{index}.Value").into(),
+        Field::ActivationCodeCount => "Count",
+        Field::ActivationCodeLifetime => "TimeToLiveInDays",
+        Field::SourceServerName => "name",
+        Field::SourceServerHostname => "hostname",
+        Field::SourceServerOperatingSystem => "os",
+        Field::SourceServerFingerprint => "fingerprint",
+        Field::EasCluster => "ClusterId",
+        Field::EasServiceName => "ServiceName",
+        Field::EasInstanceName => "InstanceName",
+        Field::EasWorkerName => "WorkerName",
+        Field::EasExecTemplate => "ExecTemplate",
+        Field::EasLogTemplate => "LogTemplate",
+        Field::AuditRetention => "older-than",
+    };
+    name.into()
 }
 
 /// One error answer: HTTP status, code and message. Messages never carry internal details.
@@ -404,14 +435,16 @@ impl AliyunError {
             CoreError::MalformedPolicyDocument { reason } => {
                 Self::new(400, "MalformedPolicyDocument", reason.clone())
             }
-            CoreError::InvalidFormat {
-                parameter,
-                expected,
-            } => Self::invalid_parameter(parameter, &format!("it must be {expected}.")),
-            CoreError::InvalidValue { parameter, reason } => {
-                Self::invalid_parameter(parameter, &format!("it {reason}."))
+            CoreError::Invalid { field, violation } => {
+                let parameter = parameter_name(*field);
+                match violation {
+                    Violation::Missing => Self::missing_parameter(&parameter),
+                    _ => Self::invalid_parameter(
+                        &parameter,
+                        &format!("it {}.", violation.reason(*field)),
+                    ),
+                }
             }
-            CoreError::MissingValue { parameter } => Self::missing_parameter(parameter),
             CoreError::UnsupportedOperation { reason } => {
                 Self::new(400, "OperationDenied", reason.clone())
             }

@@ -6,6 +6,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::LazyLock;
 
 use keyplane_core::{Authority, RequestContext};
 use serde_json::{Map, Value};
@@ -47,12 +48,18 @@ pub fn find(product: Product, name: &str) -> Option<Routed> {
     keyplane_engine::actions::find(table(product), name).map(|row| Routed { product, row })
 }
 
-/// The default rate limits every product's table declares, as (`product:Action`, per second).
-pub fn default_rate_limits() -> Vec<(String, u32)> {
-    [Product::Cam, Product::ApiGateway]
-        .into_iter()
-        .flat_map(|product| keyplane_engine::actions::default_rate_limits(table(product)))
-        .collect()
+/// The default rate limits the products' tables declare, as (`product:Action`, per second),
+/// as `keyplane_core::rate_limit::RateLimits::with_defaults` takes them.
+pub fn default_rate_limits() -> impl Iterator<Item = (&'static str, u32)> {
+    static DEFAULTS: LazyLock<Vec<(String, u32)>> = LazyLock::new(|| {
+        [Product::Cam, Product::ApiGateway]
+            .into_iter()
+            .flat_map(|product| keyplane_engine::actions::default_rate_limits(table(product)))
+            .collect()
+    });
+    DEFAULTS
+        .iter()
+        .map(|(name, per_second)| (name.as_str(), *per_second))
 }
 
 /// The handler of an action function `async fn(&Authority, &RequestContext, P, Resource)`
@@ -91,3 +98,35 @@ macro_rules! row {
 }
 
 pub(crate) use row;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tables_declare_the_published_default_rate_limits() {
+        let mut limits: Vec<_> = default_rate_limits().collect();
+        limits.sort_unstable();
+        assert_eq!(
+            limits,
+            [
+                ("apigateway:CreateApiKey", 20),
+                ("cam:CreateAccessKey", 5),
+                ("cam:DeleteAccessKey", 5),
+                ("cam:ListAccessKeys", 20),
+                ("cam:UpdateAccessKey", 5),
+            ]
+        );
+    }
+
+    #[test]
+    fn every_row_is_found_by_its_name_and_names_its_product() {
+        for product in [Product::Cam, Product::ApiGateway] {
+            for row in table(product) {
+                let routed = find(product, row.name).expect("a row is found by its name");
+                assert_eq!(routed.row.name, row.name);
+                assert_eq!(row.product, product.name());
+            }
+        }
+    }
+}
