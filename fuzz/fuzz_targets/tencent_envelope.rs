@@ -5,16 +5,18 @@
 #![no_main]
 
 use keyplane_fuzz::{assert_bounded, HttpInput};
-use keyplane_tencent::envelope::{parse, RawRequest};
+use keyplane_request::{Headers, RequestView};
+use keyplane_tencent::envelope::parse;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let input = HttpInput::read(data);
     let headers = input.header_pairs();
-    let request = RawRequest {
+    let request = RequestView {
         method: &input.method,
+        path: "/",
         raw_query: &input.raw_query,
-        headers: &headers,
+        headers: Headers::new(&headers),
         body: &input.body,
     };
     let envelope = assert_bounded("tencent envelope", data.len(), || parse(&request));

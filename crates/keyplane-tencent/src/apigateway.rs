@@ -1,35 +1,86 @@
 //! API Gateway 2018-08-08 key actions: CreateApiKey, DescribeApiKeysStatus, DescribeApiKey,
 //! DisableApiKey, EnableApiKey, UpdateApiKey and DeleteApiKey. `Status` is an integer (0
-//! disabled, 1 enabled); times are ISO-8601 UTC (`YYYY-MM-DDThh:mm:ssZ`).
+//! disabled, 1 enabled); times are ISO-8601 UTC (`YYYY-MM-DDThh:mm:ssZ`). [`ACTIONS`] is the
+//! product's action table.
 
 use keyplane_core::authority::{ApiKeyFilter, NewApiKeyRequest};
 use keyplane_core::model::{ApiKeyType, ApiKeyWithSecret, Secret, Tag};
-use keyplane_core::{Authority, CoreError, RequestContext};
+use keyplane_core::{Authority, RequestContext};
 use serde_json::{json, Map, Value};
 use time::macros::format_description;
 use time::OffsetDateTime;
 
-use crate::errors::{Product, TencentError};
+use crate::actions::{row, TencentAction};
+use crate::decode::parameters;
+use crate::errors::{ActionError, TencentError};
 use crate::params::{field_string, field_string_list, fields_allow_only, Params};
+use crate::permissions::Resource;
+use crate::permissions::ResourceKind::{ApiKey, ApiKeys};
+use crate::product::Product::ApiGateway;
 
-/// The API Gateway actions this dialect serves.
-pub const ACTIONS: &[&str] = &[
-    "CreateApiKey",
-    "DescribeApiKeysStatus",
-    "DescribeApiKey",
-    "DisableApiKey",
-    "EnableApiKey",
-    "UpdateApiKey",
-    "DeleteApiKey",
+/// Every API Gateway action: name, permission, resource, default rate limit, handler.
+pub const ACTIONS: &[TencentAction] = &[
+    row!(
+        ApiGateway,
+        "CreateApiKey",
+        "apigw:CreateApiKey",
+        ApiKeys,
+        Some(20),
+        create
+    ),
+    row!(
+        ApiGateway,
+        "DescribeApiKeysStatus",
+        "apigw:DescribeApiKeysStatus",
+        ApiKeys,
+        None,
+        describe_status
+    ),
+    row!(
+        ApiGateway,
+        "DescribeApiKey",
+        "apigw:DescribeApiKey",
+        ApiKey,
+        None,
+        describe
+    ),
+    row!(
+        ApiGateway,
+        "DisableApiKey",
+        "apigw:DisableApiKey",
+        ApiKey,
+        None,
+        disable
+    ),
+    row!(
+        ApiGateway,
+        "EnableApiKey",
+        "apigw:EnableApiKey",
+        ApiKey,
+        None,
+        enable
+    ),
+    row!(
+        ApiGateway,
+        "UpdateApiKey",
+        "apigw:UpdateApiKey",
+        ApiKey,
+        None,
+        update
+    ),
+    row!(
+        ApiGateway,
+        "DeleteApiKey",
+        "apigw:DeleteApiKey",
+        ApiKey,
+        None,
+        delete
+    ),
 ];
 
 /// Default and largest page size of DescribeApiKeysStatus.
 const DEFAULT_LIMIT: u64 = 20;
 const MAX_LIMIT: u64 = 100;
-
-fn core_error(error: CoreError) -> TencentError {
-    TencentError::from_core(&error, Product::ApiGateway)
-}
 
 /// API Gateway's time format.
 pub fn format_time(time: OffsetDateTime) -> String {
@@ -64,7 +115,7 @@ fn result(value: Value) -> Map<String, Value> {
     fields
 }
 
-fn read_tags(params: &Params) -> Result<Vec<Tag>, TencentError> {
+fn read_tags(params: &Params, _name: &str) -> Result<Vec<Tag>, TencentError> {
     let tags = params.optional_object_list("Tags", |path, fields| {
         fields_allow_only(path, fields, &["Key", "Value"])?;
         let key = field_string(path, fields, "Key")?
@@ -75,7 +126,7 @@ fn read_tags(params: &Params) -> Result<Vec<Tag>, TencentError> {
     Ok(tags.unwrap_or_default())
 }
 
-fn read_filter(params: &Params) -> Result<ApiKeyFilter, TencentError> {
+fn read_filter(params: &Params, _name: &str) -> Result<ApiKeyFilter, TencentError> {
     let mut filter = ApiKeyFilter::default();
     let filters = params
         .optional_object_list("Filters", |path, fields| {
@@ -125,102 +176,163 @@ fn read_filter(params: &Params) -> Result<ApiKeyFilter, TencentError> {
     Ok(filter)
 }
 
-/// Runs one API Gateway action.
-pub async fn dispatch(
+parameters! {
+    /// CreateApiKey's parameters.
+    pub struct CreateParameters {
+        "SecretName" => secret_name: String = Params::required_string,
+        "AccessKeyType" => key_type: ApiKeyType = read_key_type,
+        "AccessKeyId" => key_id: Option<String> = Params::optional_string,
+        "AccessKeySecret" => secret: Option<String> = Params::optional_string,
+        "Tags" => tags: Vec<Tag> = read_tags,
+    }
+}
+
+parameters! {
+    /// DescribeApiKeysStatus' parameters.
+    pub struct DescribeStatusParameters {
+        "Limit" => limit: u64 = read_limit,
+        "Offset" => offset: u64 = |parameters: &Params, name| {
+            Ok::<_, TencentError>(parameters.optional_unsigned(name)?.unwrap_or(0))
+        },
+        "Filters" => filter: ApiKeyFilter = read_filter,
+    }
+}
+
+parameters! {
+    /// The parameters of the actions on one API key.
+    pub struct KeyParameters {
+        "AccessKeyId" => key_id: String = Params::required_string,
+    }
+}
+
+parameters! {
+    /// UpdateApiKey's parameters.
+    pub struct UpdateParameters {
+        "AccessKeyId" => key_id: String = Params::required_string,
+        "AccessKeySecret" => secret: Option<String> = Params::optional_string,
+    }
+}
+
+/// `AccessKeyType`: auto (the default) or manual.
+fn read_key_type(params: &Params, name: &str) -> Result<ApiKeyType, TencentError> {
+    match params.optional_string(name)? {
+        None => Ok(ApiKeyType::Auto),
+        Some(value) => ApiKeyType::parse(&value)
+            .ok_or_else(|| TencentError::invalid_value(name, "must be auto or manual")),
+    }
+}
+
+/// `Limit`: the page size, at most [`MAX_LIMIT`].
+fn read_limit(params: &Params, name: &str) -> Result<u64, TencentError> {
+    let limit = params.optional_unsigned(name)?.unwrap_or(DEFAULT_LIMIT);
+    if limit > MAX_LIMIT {
+        return Err(TencentError::invalid_value(
+            name,
+            &format!("must be at most {MAX_LIMIT}"),
+        ));
+    }
+    Ok(limit)
+}
+
+/// CreateApiKey.
+async fn create(
     authority: &Authority,
     context: &RequestContext,
-    params: &Params,
-) -> Result<Map<String, Value>, TencentError> {
-    match context.action.as_str() {
-        "CreateApiKey" => {
-            params.allow_only(&[
-                "SecretName",
-                "AccessKeyType",
-                "AccessKeyId",
-                "AccessKeySecret",
-                "Tags",
-            ])?;
-            let secret_name = params.required_string("SecretName")?;
-            let key_type = match params.optional_string("AccessKeyType")? {
-                None => ApiKeyType::Auto,
-                Some(value) => ApiKeyType::parse(&value).ok_or_else(|| {
-                    TencentError::invalid_value("AccessKeyType", "must be auto or manual")
-                })?,
-            };
-            let request = NewApiKeyRequest {
-                secret_name,
-                key_type,
-                key_id: params.optional_string("AccessKeyId")?,
-                secret: params.optional_string("AccessKeySecret")?.map(Secret::new),
-                tags: read_tags(params)?,
-            };
-            let key = authority
-                .create_api_key(context, request)
-                .await
-                .map_err(core_error)?;
-            Ok(result(api_key_json(&key)))
-        }
-        "DescribeApiKeysStatus" => {
-            params.allow_only(&["Limit", "Offset", "Filters"])?;
-            let limit = params.optional_unsigned("Limit")?.unwrap_or(DEFAULT_LIMIT);
-            if limit > MAX_LIMIT {
-                return Err(TencentError::invalid_value(
-                    "Limit",
-                    &format!("must be at most {MAX_LIMIT}"),
-                ));
-            }
-            let offset = params.optional_unsigned("Offset")?.unwrap_or(0);
-            let filter = read_filter(params)?;
-            let (total, keys) = authority
-                .describe_api_keys(
-                    context,
-                    &filter,
-                    usize::try_from(offset).unwrap_or(usize::MAX),
-                    usize::try_from(limit).unwrap_or(usize::MAX),
-                )
-                .await
-                .map_err(core_error)?;
-            let keys: Vec<Value> = keys.iter().map(api_key_json).collect();
-            Ok(result(json!({ "TotalCount": total, "ApiKeySet": keys })))
-        }
-        "DescribeApiKey" => {
-            params.allow_only(&["AccessKeyId"])?;
-            let key_id = params.required_string("AccessKeyId")?;
-            let key = authority
-                .describe_api_key(context, &key_id)
-                .await
-                .map_err(core_error)?;
-            Ok(result(api_key_json(&key)))
-        }
-        "DisableApiKey" | "EnableApiKey" => {
-            params.allow_only(&["AccessKeyId"])?;
-            let key_id = params.required_string("AccessKeyId")?;
-            let enabled = context.action == "EnableApiKey";
-            authority
-                .set_api_key_enabled(context, &key_id, enabled)
-                .await
-                .map_err(core_error)?;
-            Ok(result(Value::Bool(true)))
-        }
-        "UpdateApiKey" => {
-            params.allow_only(&["AccessKeyId", "AccessKeySecret"])?;
-            let key_id = params.required_string("AccessKeyId")?;
-            let secret = params.optional_string("AccessKeySecret")?.map(Secret::new);
-            let key = authority
-                .update_api_key(context, &key_id, secret)
-                .await
-                .map_err(core_error)?;
-            Ok(result(api_key_json(&key)))
-        }
-        "DeleteApiKey" => {
-            params.allow_only(&["AccessKeyId"])?;
-            let key_id = params.required_string("AccessKeyId")?;
-            authority
-                .delete_api_key(context, &key_id)
-                .await
-                .map_err(core_error)?;
-            Ok(result(Value::Bool(true)))
-        }
-        other => Err(TencentError::invalid_action(other)),
-    }
+    parameters: CreateParameters,
+    _resource: Resource,
+) -> Result<Map<String, Value>, ActionError> {
+    let request = NewApiKeyRequest {
+        secret_name: parameters.secret_name,
+        key_type: parameters.key_type,
+        key_id: parameters.key_id,
+        secret: parameters.secret.map(Secret::new),
+        tags: parameters.tags,
+    };
+    let key = authority.create_api_key(context, request).await?;
+    Ok(result(api_key_json(&key)))
+}
+
+/// DescribeApiKeysStatus.
+async fn describe_status(
+    authority: &Authority,
+    context: &RequestContext,
+    parameters: DescribeStatusParameters,
+    _resource: Resource,
+) -> Result<Map<String, Value>, ActionError> {
+    let (total, keys) = authority
+        .describe_api_keys(
+            context,
+            &parameters.filter,
+            usize::try_from(parameters.offset).unwrap_or(usize::MAX),
+            usize::try_from(parameters.limit).unwrap_or(usize::MAX),
+        )
+        .await?;
+    let keys: Vec<Value> = keys.iter().map(api_key_json).collect();
+    Ok(result(json!({ "TotalCount": total, "ApiKeySet": keys })))
+}
+
+/// DescribeApiKey.
+async fn describe(
+    authority: &Authority,
+    context: &RequestContext,
+    parameters: KeyParameters,
+    _resource: Resource,
+) -> Result<Map<String, Value>, ActionError> {
+    let key = authority
+        .describe_api_key(context, &parameters.key_id)
+        .await?;
+    Ok(result(api_key_json(&key)))
+}
+
+/// DisableApiKey.
+async fn disable(
+    authority: &Authority,
+    context: &RequestContext,
+    parameters: KeyParameters,
+    _resource: Resource,
+) -> Result<Map<String, Value>, ActionError> {
+    authority
+        .set_api_key_enabled(context, &parameters.key_id, false)
+        .await?;
+    Ok(result(Value::Bool(true)))
+}
+
+/// EnableApiKey.
+async fn enable(
+    authority: &Authority,
+    context: &RequestContext,
+    parameters: KeyParameters,
+    _resource: Resource,
+) -> Result<Map<String, Value>, ActionError> {
+    authority
+        .set_api_key_enabled(context, &parameters.key_id, true)
+        .await?;
+    Ok(result(Value::Bool(true)))
+}
+
+/// UpdateApiKey.
+async fn update(
+    authority: &Authority,
+    context: &RequestContext,
+    parameters: UpdateParameters,
+    _resource: Resource,
+) -> Result<Map<String, Value>, ActionError> {
+    let secret = parameters.secret.map(Secret::new);
+    let key = authority
+        .update_api_key(context, &parameters.key_id, secret)
+        .await?;
+    Ok(result(api_key_json(&key)))
+}
+
+/// DeleteApiKey.
+async fn delete(
+    authority: &Authority,
+    context: &RequestContext,
+    parameters: KeyParameters,
+    _resource: Resource,
+) -> Result<Map<String, Value>, ActionError> {
+    authority
+        .delete_api_key(context, &parameters.key_id)
+        .await?;
+    Ok(result(Value::Bool(true)))
 }

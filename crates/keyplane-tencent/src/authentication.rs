@@ -16,11 +16,9 @@ use keyplane_crypto::tencent::{
 };
 use time::OffsetDateTime;
 
-use crate::envelope::{Credentials, Envelope, RawRequest};
-use crate::{
-    credential_service, DerivedKey, IncomingRequest, Product, TencentDialect, TencentError,
-    VERSIONS,
-};
+use crate::envelope::{Credentials, Envelope};
+use crate::{credential_service, DerivedKey, Product, TencentDialect, TencentError, VERSIONS};
+use keyplane_engine::Incoming;
 
 /// How long a v1 signature is remembered: the signature window on both sides of the request
 /// time, so a request cannot be replayed for as long as its timestamp is acceptable.
@@ -59,10 +57,9 @@ impl TencentDialect {
     }
 
     /// Checks the signature and returns the caller. Records the key's use on success.
-    pub(crate) async fn authenticate(
+    pub(crate) async fn verify_caller(
         &self,
-        request: &IncomingRequest<'_>,
-        raw: &RawRequest<'_>,
+        incoming: &Incoming<'_>,
         envelope: &Envelope,
         product: Product,
     ) -> Result<keyplane_core::Caller, TencentError> {
@@ -81,8 +78,9 @@ impl TencentDialect {
             .map_err(|error| TencentError::from_core(&error, product))?
             .ok_or_else(TencentError::secret_id_not_found)?;
         let secret = signing_key.secret.expose().as_bytes();
-        let now = request.now.unix_timestamp();
-        let host = raw.header("host").unwrap_or("");
+        let request = &incoming.request;
+        let now = incoming.now.unix_timestamp();
+        let host = request.header("host").unwrap_or("");
         match &envelope.credentials {
             Credentials::Tc3 {
                 authorization,
@@ -92,7 +90,7 @@ impl TencentDialect {
                     method: request.method,
                     path: request.path,
                     raw_query: request.raw_query,
-                    headers: request.headers,
+                    headers: request.headers.as_slice(),
                     body: request.body,
                     timestamp,
                 };
@@ -115,16 +113,16 @@ impl TencentDialect {
             return Err(TencentError::token_failure());
         }
         if let Credentials::V1 { all_parameters, .. } = &envelope.credentials {
-            self.accept_v1_once(&signing_key.caller.key_id, all_parameters, request.now)
+            self.accept_v1_once(&signing_key.caller.key_id, all_parameters, incoming.now)
                 .await?;
         }
         self.authority
-            .record_use(&signing_key.caller.key_id, request.now, || KeyUsage {
+            .record_use(&signing_key.caller.key_id, incoming.now, || KeyUsage {
                 key_id: signing_key.caller.key_id.clone(),
-                used_at: request.now,
+                used_at: incoming.now,
                 product: product.name().to_owned(),
                 action: envelope.action.clone(),
-                source_address: request.source_address.to_owned(),
+                source_address: incoming.source_address.to_owned(),
             });
         Ok(signing_key.caller)
     }

@@ -12,6 +12,7 @@ use keyplane_crypto::tencent::{parse_tc3_authorization, Tc3Authorization, TC3_AL
 use serde_json::{json, Map, Value};
 
 use keyplane_core::audit::truncated;
+use keyplane_request::RequestView;
 
 use crate::errors::TencentError;
 use crate::params::{Params, MAX_PARAMETERS};
@@ -76,33 +77,16 @@ pub struct Envelope {
     pub credentials: Credentials,
 }
 
-/// The parts of an HTTP request the envelope reads.
-#[derive(Debug, Clone, Copy)]
-pub struct RawRequest<'a> {
-    pub method: &'a str,
-    pub raw_query: &'a str,
-    pub headers: &'a [(&'a str, &'a str)],
-    pub body: &'a [u8],
-}
-
-impl<'a> RawRequest<'a> {
-    /// The first header of that name (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&'a str> {
-        self.headers
-            .iter()
-            .find(|(header, _)| header.eq_ignore_ascii_case(name))
-            .map(|(_, value)| *value)
-    }
-
-    fn media_type(&self) -> String {
-        self.header("content-type")
-            .unwrap_or("")
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase()
-    }
+/// The media type of the request's `Content-Type`, lower-cased, without parameters.
+fn media_type(request: &RequestView<'_>) -> String {
+    request
+        .header("content-type")
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
 }
 
 /// Decodes `name=value` pairs, refusing more than [`MAX_PARAMETERS`] of them before decoding
@@ -129,7 +113,7 @@ fn non_empty(value: Option<&str>) -> Option<String> {
 }
 
 /// Reads the envelope of a request.
-pub fn parse(request: &RawRequest<'_>) -> Result<Envelope, TencentError> {
+pub fn parse(request: &RequestView<'_>) -> Result<Envelope, TencentError> {
     let method = request.method;
     if method != "GET" && method != "POST" {
         return Err(TencentError::unsupported_method(method));
@@ -143,7 +127,7 @@ pub fn parse(request: &RawRequest<'_>) -> Result<Envelope, TencentError> {
     }
 }
 
-fn parse_tc3(request: &RawRequest<'_>, authorization: &str) -> Result<Envelope, TencentError> {
+fn parse_tc3(request: &RequestView<'_>, authorization: &str) -> Result<Envelope, TencentError> {
     if !authorization.trim_start().starts_with(TC3_ALGORITHM) {
         return Err(TencentError::invalid_authorization(
             "only TC3-HMAC-SHA256 is supported in the Authorization header",
@@ -172,14 +156,14 @@ fn parse_tc3(request: &RawRequest<'_>, authorization: &str) -> Result<Envelope, 
     })
 }
 
-fn parse_v1(request: &RawRequest<'_>) -> Result<Envelope, TencentError> {
+fn parse_v1(request: &RequestView<'_>) -> Result<Envelope, TencentError> {
     let all_parameters = if request.method == "GET" {
         decode_pairs(request.raw_query.as_bytes())?
     } else {
         if request.body.len() > MAX_V1_BODY_BYTES {
             return Err(TencentError::request_too_large(MAX_V1_BODY_BYTES));
         }
-        if request.media_type() != "application/x-www-form-urlencoded" {
+        if media_type(request) != "application/x-www-form-urlencoded" {
             return Err(TencentError::invalid_authorization(
                 "the request carries neither a TC3 Authorization header nor v1 signature parameters",
             ));
@@ -235,14 +219,14 @@ fn parse_v1(request: &RawRequest<'_>) -> Result<Envelope, TencentError> {
 /// JSON or form body of a POST, for v1 every parameter but the common ones. Read only after
 /// the signature was verified, so an unauthenticated request never has its body parsed.
 pub fn business_parameters(
-    request: &RawRequest<'_>,
+    request: &RequestView<'_>,
     envelope: &Envelope,
 ) -> Result<Params, TencentError> {
     match &envelope.credentials {
         Credentials::Tc3 { .. } if request.method == "GET" => {
             Params::from_flat(&decode_pairs(request.raw_query.as_bytes())?)
         }
-        Credentials::Tc3 { .. } => match request.media_type().as_str() {
+        Credentials::Tc3 { .. } => match media_type(request).as_str() {
             "application/json" => Params::from_json(request.body),
             "application/x-www-form-urlencoded" => Params::from_flat(&decode_pairs(request.body)?),
             "multipart/form-data" => Err(TencentError::multipart_not_accepted()),
@@ -271,7 +255,7 @@ pub fn success_body(mut fields: Map<String, Value>, request_id: &str) -> Vec<u8>
 pub fn error_body(error: &TencentError, request_id: &str) -> Vec<u8> {
     serde_json::to_vec(&json!({
         "Response": {
-            "Error": { "Code": error.code, "Message": error.message },
+            "Error": { "Code": error.code.code(), "Message": error.message },
             "RequestId": request_id,
         }
     }))

@@ -7,19 +7,33 @@ use std::borrow::Cow;
 use keyplane_core::{CoreError, Field, Violation};
 use keyplane_crypto::tencent::{AuthorizationParseError, SignatureError};
 
-/// Which product a request addressed; some core failures have product-specific codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Product {
-    Cam,
-    ApiGateway,
+use crate::actions::Routed;
+use crate::codes::TencentCode;
+use crate::permissions::ResourceKind;
+pub use crate::product::Product;
+
+/// Where a core failure happened: the product and, once the request was routed, the kind of
+/// resource its action is asked on (where the cloud answers per action family).
+#[derive(Debug, Clone, Copy)]
+pub struct Scope {
+    pub product: Product,
+    pub resource: Option<ResourceKind>,
 }
 
-impl Product {
-    /// The product name used in rate-limit names, audit records and the TC3 scope.
-    pub fn name(self) -> &'static str {
-        match self {
-            Product::Cam => "cam",
-            Product::ApiGateway => "apigateway",
+impl From<Product> for Scope {
+    fn from(product: Product) -> Self {
+        Scope {
+            product,
+            resource: None,
+        }
+    }
+}
+
+impl From<Routed> for Scope {
+    fn from(action: Routed) -> Self {
+        Scope {
+            product: action.product,
+            resource: Some(action.row.resource),
         }
     }
 }
@@ -55,15 +69,49 @@ fn parameter_name(field: Field) -> Option<Cow<'static, str>> {
     Some(name.into())
 }
 
-/// An error as the client sees it: a code from Tencent's tables and a message.
+/// An error as the client sees it: a member of the code table and a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TencentError {
-    pub code: &'static str,
+    pub code: TencentCode,
     pub message: String,
 }
 
+impl keyplane_engine::WireError for TencentError {
+    fn code(&self) -> &'static str {
+        self.code.code()
+    }
+}
+
+/// How an action fails: with a core failure, which [`TencentError::for_action`] maps for the
+/// action's row, or with an error the dialect already decided (a parameter check).
+#[derive(Debug)]
+pub enum ActionError {
+    Core(CoreError),
+    Refused(TencentError),
+}
+
+impl From<CoreError> for ActionError {
+    fn from(error: CoreError) -> Self {
+        ActionError::Core(error)
+    }
+}
+
+impl From<TencentError> for ActionError {
+    fn from(error: TencentError) -> Self {
+        ActionError::Refused(error)
+    }
+}
+
+impl From<TencentCode> for TencentError {
+    /// The code with its default message.
+    fn from(code: TencentCode) -> Self {
+        Self::new(code, code.default_message())
+    }
+}
+
 impl TencentError {
-    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+    /// `code` with `message`.
+    pub fn new(code: TencentCode, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -73,14 +121,14 @@ impl TencentError {
     /// `MissingParameter` naming the parameter.
     pub fn missing_parameter(name: &str) -> Self {
         Self::new(
-            "MissingParameter",
+            TencentCode::MissingParameter,
             format!("The request is missing a required parameter `{name}`."),
         )
     }
 
     /// `InvalidParameter` with a message.
     pub fn invalid_parameter(message: impl Into<String>) -> Self {
-        Self::new("InvalidParameter", message)
+        Self::new(TencentCode::InvalidParameter, message)
     }
 
     /// `InvalidParameter` for a value of the wrong type.
@@ -91,7 +139,7 @@ impl TencentError {
     /// `InvalidParameterValue` naming the parameter.
     pub fn invalid_value(name: &str, reason: &str) -> Self {
         Self::new(
-            "InvalidParameterValue",
+            TencentCode::InvalidParameterValue,
             format!("The value of parameter `{name}` is invalid: {reason}."),
         )
     }
@@ -99,7 +147,7 @@ impl TencentError {
     /// `AuthFailure.InvalidAuthorization`.
     pub fn invalid_authorization(reason: &str) -> Self {
         Self::new(
-            "AuthFailure.InvalidAuthorization",
+            TencentCode::InvalidAuthorization,
             format!("The Authorization header is invalid: {reason}."),
         )
     }
@@ -107,7 +155,7 @@ impl TencentError {
     /// `AuthFailure.SecretIdNotFound`.
     pub fn secret_id_not_found() -> Self {
         Self::new(
-            "AuthFailure.SecretIdNotFound",
+            TencentCode::SecretIdNotFound,
             "The SecretId is not found, or it has been disabled or deleted.",
         )
     }
@@ -115,7 +163,7 @@ impl TencentError {
     /// `AuthFailure.SignatureFailure`, in the wording of the real service.
     pub fn signature_failure() -> Self {
         Self::new(
-            "AuthFailure.SignatureFailure",
+            TencentCode::SignatureFailure,
             "The provided credentials could not be validated. Please check your signature is correct.",
         )
     }
@@ -123,7 +171,7 @@ impl TencentError {
     /// `UnknownParameter`: the API has no parameter of that name (the real API refuses them).
     pub fn unknown_parameter(name: &str) -> Self {
         Self::new(
-            "UnknownParameter",
+            TencentCode::UnknownParameter,
             format!("The parameter `{name}` is not recognized."),
         )
     }
@@ -131,7 +179,7 @@ impl TencentError {
     /// `UnsupportedProtocol`: only GET and POST are served.
     pub fn unsupported_method(method: &str) -> Self {
         Self::new(
-            "UnsupportedProtocol",
+            TencentCode::UnsupportedProtocol,
             format!("The HTTP method {method} is not supported; use GET or POST."),
         )
     }
@@ -139,7 +187,7 @@ impl TencentError {
     /// `InvalidRequest`: multipart bodies, which only upload APIs take.
     pub fn multipart_not_accepted() -> Self {
         Self::new(
-            "InvalidRequest",
+            TencentCode::InvalidRequest,
             "multipart/form-data bodies are not accepted by this API.",
         )
     }
@@ -147,7 +195,7 @@ impl TencentError {
     /// `NoSuchVersion`.
     pub fn no_such_version(version: &str) -> Self {
         Self::new(
-            "NoSuchVersion",
+            TencentCode::NoSuchVersion,
             format!("The API version `{version}` does not exist."),
         )
     }
@@ -155,7 +203,7 @@ impl TencentError {
     /// `InvalidAction`.
     pub fn invalid_action(action: &str) -> Self {
         Self::new(
-            "InvalidAction",
+            TencentCode::InvalidAction,
             format!("The action `{action}` does not exist in this API version."),
         )
     }
@@ -163,7 +211,7 @@ impl TencentError {
     /// `AuthFailure.InvalidSecretId`: the SecretId is not a Tencent API key id at all.
     pub fn invalid_secret_id() -> Self {
         Self::new(
-            "AuthFailure.InvalidSecretId",
+            TencentCode::InvalidSecretId,
             "The SecretId is not a valid Tencent Cloud API key id.",
         )
     }
@@ -171,7 +219,7 @@ impl TencentError {
     /// `AuthFailure.TokenFailure`: Keyplane issues no temporary credentials, so no token is valid.
     pub fn token_failure() -> Self {
         Self::new(
-            "AuthFailure.TokenFailure",
+            TencentCode::TokenFailure,
             "The temporary-credential token is invalid: this service issues no temporary credentials.",
         )
     }
@@ -179,7 +227,7 @@ impl TencentError {
     /// `InvalidParameter.DescriptionLengthOverlimit` (CAM).
     pub fn description_too_long(limit: usize) -> Self {
         Self::new(
-            "InvalidParameter.DescriptionLengthOverlimit",
+            TencentCode::DescriptionLengthOverlimit,
             format!("The Description must be at most {limit} characters."),
         )
     }
@@ -187,7 +235,7 @@ impl TencentError {
     /// `RequestSizeLimitExceeded`.
     pub fn request_too_large(limit_bytes: usize) -> Self {
         Self::new(
-            "RequestSizeLimitExceeded",
+            TencentCode::RequestSizeLimitExceeded,
             format!("The request exceeds the size limit of {limit_bytes} bytes."),
         )
     }
@@ -217,7 +265,7 @@ impl TencentError {
     /// product the request acts on, so a signature made for one product cannot act on another.
     pub fn credential_scope_mismatch(service: &str, product_service: &str) -> Self {
         Self::new(
-            "AuthFailure.SignatureFailure",
+            TencentCode::SignatureFailure,
             format!(
                 "The credential scope names the service `{service}`, but the request acts on \
                  `{product_service}`: sign with the service of the product called."
@@ -229,7 +277,7 @@ impl TencentError {
     /// operator has not allowed it.
     pub fn unsigned_payload_refused() -> Self {
         Self::new(
-            "AuthFailure.SignatureFailure",
+            TencentCode::SignatureFailure,
             "This server requires a signed payload: X-TC-Content-SHA256: UNSIGNED-PAYLOAD is \
              refused. Sign the request body (the default of every SDK), or ask the operator to \
              start Keyplane with --allow-unsigned-payload.",
@@ -248,96 +296,146 @@ impl TencentError {
     /// signature, so the same Nonce, Timestamp and parameters) within the signature window.
     pub fn request_replayed() -> Self {
         Self::new(
-            "AuthFailure.SignatureFailure",
+            TencentCode::SignatureFailure,
             "This signed request was already received: a v1 request (Nonce, Timestamp and \
              Signature) can be used only once. Sign each request anew.",
+        )
+    }
+
+    /// `UnsupportedOperation`: a sub-user with a password (Keyplane has no console).
+    pub fn no_password() -> Self {
+        Self::new(
+            TencentCode::UnsupportedOperation,
+            "Keyplane has no console: sub-users have no password.",
+        )
+    }
+
+    /// `UnauthorizedOperation.DeleteApiKey`: `DeleteUser` with `Force` on a user with access
+    /// keys, by a caller not allowed to delete them.
+    pub fn delete_api_key_unauthorized() -> Self {
+        TencentCode::DeleteApiKeyUnauthorized.into()
+    }
+
+    /// `InvalidParameter.PolicyNameError`.
+    pub fn policy_name_invalid() -> Self {
+        TencentCode::PolicyNameError.into()
+    }
+
+    /// `InvalidParameter.PolicyDocumentLengthOverLimit`.
+    pub fn policy_document_too_long(limit: usize) -> Self {
+        Self::new(
+            TencentCode::PolicyDocumentLengthOverLimit,
+            format!("The policy document must be at most {limit} characters."),
+        )
+    }
+
+    /// `InvalidParameter.DescriptionLengthOverlimit` of a policy, counted in bytes.
+    pub fn policy_description_too_long(limit_bytes: usize) -> Self {
+        Self::new(
+            TencentCode::DescriptionLengthOverlimit,
+            format!("Description must be at most {limit_bytes} bytes."),
+        )
+    }
+
+    /// `InvalidParameter.PolicyIdError`: a preset policy cannot be deleted.
+    pub fn preset_policy_undeletable(policy_id: u64) -> Self {
+        Self::new(
+            TencentCode::PolicyIdError,
+            format!("Policy {policy_id} is a preset policy and cannot be deleted."),
         )
     }
 
     /// `InternalError`, with nothing internal in it.
     pub fn internal() -> Self {
         Self::new(
-            "InternalError",
+            TencentCode::InternalError,
             "An internal error occurred. Please retry later.",
         )
     }
 
-    /// The error for a core failure, per product. Exhaustive: a new core failure does not
-    /// compile until it has a code here.
-    pub fn from_core(error: &CoreError, product: Product) -> Self {
+    /// The error for a core failure, for the product (and, once routed, the action) it
+    /// happened in. Exhaustive: a new core failure does not compile until it has a code here.
+    pub fn from_core(error: &CoreError, scope: impl Into<Scope>) -> Self {
+        let Scope { product, resource } = scope.into();
         match error {
-            CoreError::UserNotFound => Self::new(
-                "InvalidParameter.UserNotExist",
-                "The specified user does not exist.",
-            ),
+            // CAM names a missing user `ResourceNotFound` in its user and policy APIs, a
+            // parameter error in its access-key APIs.
+            CoreError::UserNotFound => match resource {
+                Some(ResourceKind::Users | ResourceKind::DeletedUser { .. })
+                | Some(ResourceKind::Policies) => TencentCode::UserNotExist.into(),
+                _ => Self::new(
+                    TencentCode::CamUserNotExist,
+                    "The specified user does not exist.",
+                ),
+            },
             CoreError::AccessKeyNotFound => Self::new(
-                "ResourceNotFound.SecretNotExist",
+                TencentCode::SecretNotExist,
                 "The specified access key does not exist.",
             ),
             CoreError::ApiKeyNotFound => Self::new(
-                "ResourceNotFound.InvalidAccessKeyId",
+                TencentCode::InvalidAccessKeyId,
                 "The specified API key does not exist.",
             ),
             CoreError::AccessKeyQuotaExceeded { limit } => Self::new(
-                "OperationDenied.AccessKeyOverLimit",
+                TencentCode::AccessKeyOverLimit,
                 format!("Each account or user may hold at most {limit} access keys."),
             ),
             CoreError::ApiKeyLimitExceeded { limit } => Self::new(
-                "LimitExceeded.ApiKeyCountLimitExceeded",
+                TencentCode::ApiKeyCountLimitExceeded,
                 format!("The account already holds the maximum of {limit} API keys."),
             ),
             CoreError::ApiKeyAlreadyExists => Self::new(
-                "FailedOperation.AccessKeyExist",
+                TencentCode::AccessKeyExist,
                 "An API key with this AccessKeyId already exists.",
             ),
             CoreError::UserNameTaken => Self::new(
-                "InvalidParameter.SubUserNameInUse",
+                TencentCode::SubUserNameInUse,
                 "A sub-user with this name already exists.",
             ),
             CoreError::SubUserActingOnRoot => Self::new(
-                "OperationDenied.SubUin",
+                TencentCode::SubUin,
                 "A sub-user cannot operate on the root account's access keys.",
             ),
             CoreError::OwnerMismatch => Self::new(
-                "OperationDenied.UinNotMatch",
+                TencentCode::UinNotMatch,
                 "The access key does not belong to the specified user.",
             ),
             CoreError::Unauthorized { action } => Self::new(
-                "AuthFailure.UnauthorizedOperation",
+                TencentCode::UnauthorizedOperation,
                 format!("You are not authorized to perform operation ({action})."),
             ),
             CoreError::AccessDenied(denied) => Self::new(
-                "AuthFailure.UnauthorizedOperation",
+                TencentCode::UnauthorizedOperation,
                 format!(
                     "you are not authorized to perform operation ({})\nresource ({}) has no permission\n",
                     denied.action, denied.resource
                 ),
             ),
             CoreError::UserHasAccessKeys => {
-                Self::new("OperationDenied.HaveKeys", "There are undeleted API keys.")
+                Self::new(TencentCode::HaveKeys, "There are undeleted API keys.")
             }
             CoreError::RootUserUndeletable => Self::new(
-                "ResourceNotFound.UserNotExist",
+                TencentCode::UserNotExist,
                 "The specified user does not exist.",
             ),
             CoreError::PolicyNotFound => Self::new(
-                "ResourceNotFound.PolicyIdNotFound",
+                TencentCode::PolicyIdNotFound,
                 "The policy specified by PolicyId does not exist.",
             ),
             CoreError::PolicyNameTaken => Self::new(
-                "FailedOperation.PolicyNameInUse",
+                TencentCode::PolicyNameInUse,
                 "A policy with this PolicyName already exists.",
             ),
             CoreError::PolicyLimitExceeded { limit } => Self::new(
-                "FailedOperation.PolicyFull",
+                TencentCode::PolicyFull,
                 format!("The account already holds the maximum of {limit} custom policies."),
             ),
             CoreError::AttachmentLimitExceeded { limit } => Self::new(
-                "InvalidParameter.AttachmentFull",
+                TencentCode::AttachmentFull,
                 format!("A user may have at most {limit} policies attached."),
             ),
             CoreError::MalformedPolicyDocument { reason } => Self::new(
-                "InvalidParameter.PolicyDocumentError",
+                TencentCode::PolicyDocumentError,
                 format!("The policy document is invalid: {reason}"),
             ),
             // CAM detaches policies with the user or the policy deleted and treats attach and
@@ -346,21 +444,21 @@ impl TencentError {
             CoreError::UserHasPolicies
             | CoreError::PolicyAlreadyAttached
             | CoreError::PolicyNotAttached
-            | CoreError::PolicyInUse => Self::new("FailedOperation", error.to_string()),
+            | CoreError::PolicyInUse => Self::new(TencentCode::FailedOperation, error.to_string()),
             CoreError::Invalid { field, violation } => Self::from_invalid(*field, violation, product),
             CoreError::UnsupportedOperation { reason } => match product {
                 Product::ApiGateway => Self::new(
-                    "UnsupportedOperation.UnsupportedUpdateApiKey",
+                    TencentCode::UnsupportedUpdateApiKey,
                     reason.clone(),
                 ),
-                Product::Cam => Self::new("UnsupportedOperation", reason.clone()),
+                Product::Cam => Self::new(TencentCode::UnsupportedOperation, reason.clone()),
             },
             CoreError::RateLimited { action } => Self::new(
-                "RequestLimitExceeded",
+                TencentCode::RequestLimitExceeded,
                 format!("The request rate limit of {action} has been exceeded."),
             ),
             CoreError::AuthenticationThrottled => Self::new(
-                "RequestLimitExceeded.IPLimitExceeded",
+                TencentCode::IpLimitExceeded,
                 "Too many requests from this address failed authentication; retry later.",
             ),
             // Activation codes are an Alibaba SMC resource: no Tencent action reaches them.
@@ -393,16 +491,15 @@ impl TencentError {
         let reason = violation.reason(field);
         match (violation, product) {
             (Violation::Missing, _) => Self::missing_parameter(&parameter),
-            (Violation::Format, Product::Cam) if field == Field::UserName => Self::new(
-                "InvalidParameter.UserNameIllegal",
-                "The user name must be 1 to 64 letters, digits and +=,.@_- characters.",
-            ),
+            (Violation::Format, Product::Cam) if field == Field::UserName => {
+                TencentCode::UserNameIllegal.into()
+            }
             (Violation::Format, Product::ApiGateway) => Self::new(
-                "InvalidParameter.FormatError",
+                TencentCode::FormatError,
                 format!("The parameter `{parameter}` {reason}."),
             ),
             (Violation::Format, Product::Cam) => Self::new(
-                "InvalidParameter.ParamError",
+                TencentCode::ParamError,
                 format!("The parameter `{parameter}` {reason}."),
             ),
             _ => Self::invalid_value(&parameter, &reason),
@@ -418,7 +515,7 @@ impl TencentError {
     pub fn from_signature(error: &SignatureError) -> Self {
         match error {
             SignatureError::Expired { .. } => Self::new(
-                "AuthFailure.SignatureExpire",
+                TencentCode::SignatureExpire,
                 "The signature has expired: the request timestamp is more than five minutes from the server time.",
             ),
             SignatureError::TimestampInvalid => {

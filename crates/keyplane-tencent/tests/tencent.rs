@@ -2,9 +2,8 @@
 //! parsing of TC3 and v1 requests. The full pipeline (authentication, actions) is exercised
 //! in-process by keyplane-server's test binary.
 
-use keyplane_tencent::envelope::{
-    business_parameters, parse, Credentials, RawRequest, MAX_QUERY_BYTES,
-};
+use keyplane_request::{Headers, RequestView};
+use keyplane_tencent::envelope::{business_parameters, parse, Credentials, MAX_QUERY_BYTES};
 use keyplane_tencent::params::{Params, MAX_DEPTH, MAX_PARAMETERS};
 
 fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -123,10 +122,11 @@ fn tc3_envelopes_carry_action_version_region_and_token() {
         ("X-TC-Token", "session"),
         ("Authorization", "TC3-HMAC-SHA256 Credential=AKIDabcdefgh/2026-11-24/apigateway/tc3_request, SignedHeaders=content-type;host, Signature=abc"),
     ];
-    let request = RawRequest {
+    let request = RequestView {
+        path: "/",
         method: "POST",
         raw_query: "",
-        headers: &headers,
+        headers: Headers::new(&headers),
         body: b"{\"SecretName\": \"x\"}",
     };
     let envelope = parse(&request).unwrap();
@@ -148,19 +148,21 @@ fn tc3_envelopes_carry_action_version_region_and_token() {
         .copied()
         .filter(|(name, _)| *name != "X-TC-Action")
         .collect();
-    let request = RawRequest {
+    let request = RequestView {
+        path: "/",
         method: "POST",
         raw_query: "",
-        headers: &missing_action,
+        headers: Headers::new(&missing_action),
         body: b"{}",
     };
     assert_eq!(parse(&request).unwrap_err().code, "MissingParameter");
 
     let other_scheme = [("Authorization", "Basic dXNlcjpwYXNz")];
-    let request = RawRequest {
+    let request = RequestView {
+        path: "/",
         method: "POST",
         raw_query: "",
-        headers: &other_scheme,
+        headers: Headers::new(&other_scheme),
         body: b"{}",
     };
     assert_eq!(
@@ -168,19 +170,21 @@ fn tc3_envelopes_carry_action_version_region_and_token() {
         "AuthFailure.InvalidAuthorization"
     );
 
-    let request = RawRequest {
+    let request = RequestView {
+        path: "/",
         method: "PUT",
         raw_query: "",
-        headers: &headers,
+        headers: Headers::new(&headers),
         body: b"{}",
     };
     assert_eq!(parse(&request).unwrap_err().code, "UnsupportedProtocol");
 
     let long_query = "a".repeat(MAX_QUERY_BYTES + 1);
-    let request = RawRequest {
+    let request = RequestView {
+        path: "/",
         method: "GET",
         raw_query: &long_query,
-        headers: &headers,
+        headers: Headers::new(&headers),
         body: b"",
     };
     assert_eq!(
@@ -193,10 +197,11 @@ fn tc3_envelopes_carry_action_version_region_and_token() {
 fn v1_envelopes_separate_common_from_business_parameters() {
     let query = "Action=ListAccessKeys&Version=2019-01-16&SecretId=AKIDabc&Signature=c2ln&Timestamp=1&Nonce=2&Region=ap-guangzhou&TargetUin=7&Description=ci+key";
     let headers = [("Host", "127.0.0.1:8080")];
-    let request = RawRequest {
+    let request = RequestView {
+        path: "/",
         method: "GET",
         raw_query: query,
-        headers: &headers,
+        headers: Headers::new(&headers),
         body: b"",
     };
     let envelope = parse(&request).unwrap();
@@ -213,10 +218,11 @@ fn v1_envelopes_separate_common_from_business_parameters() {
     let params = business_parameters(&request, &envelope).unwrap();
     params.allow_only(&["TargetUin", "Description"]).unwrap();
 
-    let request = RawRequest {
+    let request = RequestView {
+        path: "/",
         method: "GET",
         raw_query: "Action=X&Version=Y",
-        headers: &headers,
+        headers: Headers::new(&headers),
         body: b"",
     };
     assert_eq!(
@@ -224,10 +230,11 @@ fn v1_envelopes_separate_common_from_business_parameters() {
         "AuthFailure.InvalidAuthorization"
     );
     let doubled = "Action=A&Action=B&Version=2019-01-16&SecretId=AKIDabc&Signature=c2ln";
-    let request = RawRequest {
+    let request = RequestView {
+        path: "/",
         method: "GET",
         raw_query: doubled,
-        headers: &headers,
+        headers: Headers::new(&headers),
         body: b"",
     };
     assert_eq!(parse(&request).unwrap_err().code, "InvalidParameter");
@@ -299,10 +306,11 @@ fn v1_pairs_are_counted_before_they_are_decoded() {
     for _ in 0..MAX_PARAMETERS {
         query.push_str("&a");
     }
-    let request = RawRequest {
+    let request = RequestView {
+        path: "/",
         method: "GET",
         raw_query: &query,
-        headers: &headers,
+        headers: Headers::new(&headers),
         body: b"",
     };
     let error = parse(&request).unwrap_err();
@@ -325,10 +333,11 @@ fn tc3_bodies_are_not_parsed_by_the_envelope() {
         ("Authorization", "TC3-HMAC-SHA256 Credential=AKIDabcdefgh/2026-11-24/cam/tc3_request, SignedHeaders=content-type;host, Signature=abc"),
     ];
     let body = "a7.1000=&".repeat(1000);
-    let request = RawRequest {
+    let request = RequestView {
+        path: "/",
         method: "POST",
         raw_query: "",
-        headers: &headers,
+        headers: Headers::new(&headers),
         body: body.as_bytes(),
     };
     let envelope = parse(&request).expect("the envelope reads headers only");
@@ -350,10 +359,11 @@ fn v1_parameters_that_the_signature_cannot_separate_are_refused() {
         ("Description=plain+text", false),
     ] {
         let query = format!("{common}&{extra}");
-        let request = RawRequest {
+        let request = RequestView {
+            path: "/",
             method: "GET",
             raw_query: &query,
-            headers: &headers,
+            headers: Headers::new(&headers),
             body: b"",
         };
         assert_eq!(parse(&request).is_err(), refused, "{extra}");

@@ -25,7 +25,8 @@ use hyper::body::Incoming;
 use keyplane_aliyun::agent::REGISTRATION_PATH;
 use keyplane_aliyun::{AliyunDialect, AliyunError};
 use keyplane_core::{Clock, CoreError};
-use keyplane_tencent::{IncomingRequest, TencentDialect, TencentError, RESPONSE_CONTENT_TYPE};
+use keyplane_engine::{Headers, Incoming as IncomingRequest, RequestView};
+use keyplane_tencent::{TencentDialect, TencentError, RESPONSE_CONTENT_TYPE};
 
 pub use listener::{serve, ListenerSettings};
 
@@ -204,20 +205,22 @@ pub(crate) async fn serve_request(
         })
         .collect();
     let mut incoming = IncomingRequest {
-        method: parts.method.as_str(),
-        path: parts.uri.path(),
-        raw_query: parts.uri.query().unwrap_or(""),
-        headers: &headers,
-        body: &[],
+        request: RequestView {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            raw_query: parts.uri.query().unwrap_or(""),
+            headers: Headers::new(&headers),
+            body: &[],
+        },
         source_address: &source_address,
         now: state.clock.now(),
     };
     // The route is decided from the headers and query first (for the body limit and errors
     // about the body), and again with the body, which may hold RPC v1 form parameters.
     let route_of = |incoming: &IncomingRequest<'_>| {
-        if incoming.path == REGISTRATION_PATH {
+        if incoming.request.path == REGISTRATION_PATH {
             Route::Registration
-        } else if keyplane_aliyun::eas::is_eas_path(incoming.path) {
+        } else if keyplane_aliyun::eas::is_eas_path(incoming.request.path) {
             Route::Eas
         } else if keyplane_aliyun::recognizes(&aliyun_request(incoming)) {
             Route::Aliyun
@@ -260,7 +263,7 @@ pub(crate) async fn serve_request(
             return Ok(response);
         }
     };
-    incoming.body = &body;
+    incoming.request.body = &body;
     let route = if early_route == Route::Tencent {
         route_of(&incoming)
     } else {
@@ -286,7 +289,7 @@ pub(crate) async fn serve_request(
             aliyun_response(outgoing)
         }
         Route::Tencent => {
-            let outgoing = state.tencent.handle(incoming).await;
+            let outgoing = state.tencent.handle(&incoming).await;
             log_refusal(&outgoing.request_id, outgoing.error_code);
             json_response(outgoing.body)
         }
@@ -303,11 +306,11 @@ fn log_refusal(request_id: &str, code: Option<&'static str>) {
 /// The same request, as the Alibaba dialect takes it.
 fn aliyun_request<'a>(incoming: &IncomingRequest<'a>) -> keyplane_aliyun::IncomingRequest<'a> {
     keyplane_aliyun::IncomingRequest {
-        method: incoming.method,
-        path: incoming.path,
-        raw_query: incoming.raw_query,
-        headers: incoming.headers,
-        body: incoming.body,
+        method: incoming.request.method,
+        path: incoming.request.path,
+        raw_query: incoming.request.raw_query,
+        headers: incoming.request.headers.as_slice(),
+        body: incoming.request.body,
         source_address: incoming.source_address,
         now: incoming.now,
     }

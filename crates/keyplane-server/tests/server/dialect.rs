@@ -9,7 +9,8 @@ use std::sync::Arc;
 use keyplane_core::clock::ManualClock;
 use keyplane_core::rate_limit::RateLimits;
 use keyplane_core::{Authority, AuthorityConfig, Clock, CoreError, Field, Violation};
-use keyplane_tencent::{IncomingRequest, Product, TencentDialect, TencentError, TencentSettings};
+use keyplane_engine::{Headers, Incoming, RequestView};
+use keyplane_tencent::{Product, TencentDialect, TencentError, TencentSettings};
 use keyplane_testkit::in_process::{dialect_config, unlimited, InProcess};
 use keyplane_testkit::vectors;
 use serde_json::{json, Value};
@@ -71,12 +72,14 @@ async fn dispatch(
         .collect();
     let response = harness
         .dialect
-        .handle(IncomingRequest {
-            method,
-            path: "/",
-            raw_query,
-            headers: &headers,
-            body,
+        .handle(&Incoming {
+            request: RequestView {
+                method,
+                path: "/",
+                raw_query,
+                headers: Headers::new(&headers),
+                body,
+            },
             source_address: "127.0.0.1",
             now,
         })
