@@ -500,3 +500,13 @@ impl AliyunError {
         }
     }
 }
+
+impl keyplane_engine::WireError for AliyunError {
+    fn code(&self) -> &'static str {
+        self.code
+    }
+
+    fn after_proof(&self) -> bool {
+        AliyunError::after_proof(self)
+    }
+}

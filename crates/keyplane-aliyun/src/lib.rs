@@ -81,18 +81,25 @@ impl<'a> IncomingRequest<'a> {
             body: self.body,
         }
     }
+
+    /// The request as the request engine takes it.
+    fn incoming(&self) -> keyplane_engine::Incoming<'a> {
+        keyplane_engine::Incoming {
+            request: keyplane_engine::RequestView {
+                method: self.method,
+                path: self.path,
+                raw_query: self.raw_query,
+                headers: keyplane_engine::Headers::new(self.headers),
+                body: self.body,
+            },
+            source_address: self.source_address,
+            now: self.now,
+        }
+    }
 }
 
 /// The answer: status, content type and body.
-#[derive(Debug, Clone)]
-pub struct OutgoingResponse {
-    pub status: u16,
-    pub content_type: &'static str,
-    pub body: Vec<u8>,
-    pub request_id: String,
-    /// The error code when the request failed, for logs and metrics.
-    pub error_code: Option<&'static str>,
-}
+pub use keyplane_engine::Outgoing as OutgoingResponse;
 
 /// Whether a request belongs to this dialect (see [`envelope::recognizes`]).
 pub fn recognizes(request: &IncomingRequest<'_>) -> bool {
@@ -406,7 +413,8 @@ impl AliyunDialect {
         self.accept_nonce(key_id, nonce, request.now).await?;
         self.record_use(
             &signing_key.caller,
-            request,
+            request.source_address,
+            request.now,
             product.name(),
             &envelope.action,
         );
@@ -460,22 +468,23 @@ impl AliyunDialect {
         Ok(())
     }
 
-    /// Records, in memory, that `caller`'s key authenticated `request` for `product:action`.
+    /// Records, in memory, that `caller`'s key authenticated a request from `source_address`
+    /// at `now` for `product:action`.
     fn record_use(
         &self,
         caller: &Caller,
-        request: &IncomingRequest<'_>,
+        source_address: &str,
+        now: OffsetDateTime,
         product: &str,
         action: &str,
     ) {
-        self.authority
-            .record_use(&caller.key_id, request.now, || KeyUsage {
-                key_id: caller.key_id.clone(),
-                used_at: request.now,
-                product: product.to_owned(),
-                action: action.to_owned(),
-                source_address: request.source_address.to_owned(),
-            });
+        self.authority.record_use(&caller.key_id, now, || KeyUsage {
+            key_id: caller.key_id.clone(),
+            used_at: now,
+            product: product.to_owned(),
+            action: action.to_owned(),
+            source_address: source_address.to_owned(),
+        });
     }
 }
 

@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 
+use keyplane_engine::Outgoing;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 use serde_json::{Map, Value};
@@ -100,6 +101,47 @@ pub fn error_body(
             serde_json::to_vec(&Value::Object(body)).unwrap_or_default()
         }
         Format::Xml => xml_document("Error", fields.iter().map(|(name, value)| (*name, value))),
+    }
+}
+
+/// Who a refusal says answered it: `HostId` and the product named in `Recommend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answerer {
+    pub host: &'static str,
+    pub product: &'static str,
+}
+
+impl Answerer {
+    /// Keyplane itself, for a request refused before any product could read it.
+    pub const KEYPLANE: Answerer = Answerer {
+        host: "keyplane",
+        product: "keyplane",
+    };
+
+    /// The product answering on `host` (troubleshooting name `product`), unless `error` is the
+    /// failed-authentication throttle's refusal, which comes before the request is read.
+    pub fn of(error: &AliyunError, host: &'static str, product: &'static str) -> Self {
+        if error.code == "Throttling" {
+            Self::KEYPLANE
+        } else {
+            Self { host, product }
+        }
+    }
+}
+
+/// The answer to a refusal: its status, the body of [`error_body`] in `format`, and its code.
+pub fn error_answer(
+    format: Format,
+    error: &AliyunError,
+    answerer: Answerer,
+    request_id: String,
+) -> Outgoing {
+    Outgoing {
+        status: error.status,
+        content_type: format.content_type(),
+        body: error_body(format, error, answerer.host, answerer.product, &request_id),
+        request_id,
+        error_code: Some(error.code),
     }
 }
 
