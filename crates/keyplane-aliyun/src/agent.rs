@@ -12,7 +12,8 @@ use keyplane_core::RequestContext;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::errors::{AliyunError, Product};
+use crate::errors::AliyunError;
+use crate::product::Product;
 use crate::render::{self, Format};
 use keyplane_core::audit::truncated;
 
@@ -92,14 +93,14 @@ impl AliyunDialect {
                 }
             }
             Err(error) => {
-                let event = context.audit_event(None, error.code);
+                let event = context.audit_event(None, error.code.code());
                 if error.after_proof() {
                     self.authority.record_refusal_after_proof(event);
                 } else {
                     self.authority.record_refusal(event);
                 }
                 OutgoingResponse {
-                    status: error.status,
+                    status: error.status(),
                     content_type: Format::Json.content_type(),
                     body: render::error_body(
                         Format::Json,
@@ -108,7 +109,7 @@ impl AliyunDialect {
                         Product::Smc.troubleshoot_name(),
                         &request_id,
                     ),
-                    error_code: Some(error.code),
+                    error_code: Some(error.code.code()),
                     request_id,
                 }
             }

@@ -36,7 +36,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::envelope::{self, Params, RawRequest};
-use crate::errors::AliyunError;
+use crate::errors::{AliyunCode, AliyunError};
 use crate::permissions;
 use crate::render::{self, Format};
 use keyplane_core::audit::truncated;
@@ -74,7 +74,7 @@ pub const INSTANCE_PERMISSION: InstancePermission = InstancePermission {
     resource: permissions::eas_service_resource,
 };
 /// The code of a redemption refused because the principal lost the permission.
-pub const REVOKED_PERMISSION_CODE: &str = "Forbidden.RAM";
+pub const REVOKED_PERMISSION_CODE: AliyunCode = AliyunCode::ForbiddenRam;
 
 /// Whether a path is EAS's, and so answered by [`AliyunDialect::handle_eas`].
 pub fn is_eas_path(path: &str) -> bool {
@@ -298,10 +298,10 @@ impl AliyunDialect {
             Err(refusal) => {
                 if let Some(context) = &refusal.context {
                     self.authority
-                        .record_refusal(context.audit_event(None, refusal.error.code));
+                        .record_refusal(context.audit_event(None, refusal.error.code.code()));
                 }
                 OutgoingResponse {
-                    status: refusal.error.status,
+                    status: refusal.error.status(),
                     content_type: Format::Json.content_type(),
                     body: render::error_body(
                         Format::Json,
@@ -310,7 +310,7 @@ impl AliyunDialect {
                         TROUBLESHOOT_PRODUCT,
                         &request_id,
                     ),
-                    error_code: Some(refusal.error.code),
+                    error_code: Some(refusal.error.code.code()),
                     request_id,
                 }
             }
@@ -367,7 +367,7 @@ impl AliyunDialect {
         self.authorize(
             &mut context,
             permissions::EAS_CREATE_SERVICE_INSTANCE_TOKEN,
-            "Forbidden.RAM",
+            REVOKED_PERMISSION_CODE,
             |principal| {
                 vec![permissions::eas_service_resource(
                     principal.account_id,
@@ -555,7 +555,7 @@ impl AliyunDialect {
         context: &RequestContext,
         error: AliyunError,
     ) -> RedemptionRefusal {
-        let event = context.audit_event(None, error.code);
+        let event = context.audit_event(None, error.code.code());
         if error.after_proof() {
             self.authority.record_refusal_after_proof(event);
         } else {

@@ -81,11 +81,11 @@ pub fn error_body(
     let mut fields = vec![
         ("RequestId", Value::String(request_id.to_owned())),
         ("HostId", Value::String(host.to_owned())),
-        ("Code", Value::String(error.code.to_owned())),
+        ("Code", Value::String(error.code.code().to_owned())),
         ("Message", Value::String(error.message.clone())),
         (
             "Recommend",
-            Value::String(recommend(error.code, product, request_id)),
+            Value::String(recommend(error.code.code(), product, request_id)),
         ),
     ];
     if let Some(detail) = &error.access_denied_detail {

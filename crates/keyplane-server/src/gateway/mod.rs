@@ -373,9 +373,9 @@ async fn open_websocket(
             }
             Err(refusal) => {
                 return json_error(
-                    StatusCode::from_u16(refusal.error.status).unwrap_or(StatusCode::FORBIDDEN),
+                    StatusCode::from_u16(refusal.error.status()).unwrap_or(StatusCode::FORBIDDEN),
                     &refusal.request_id,
-                    refusal.error.code,
+                    refusal.error.code.code(),
                     &refusal.error.message,
                 )
             }
