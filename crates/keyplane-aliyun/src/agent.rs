@@ -19,7 +19,8 @@ use keyplane_engine::{Authentication, Dialect, Incoming, Outcome, Outgoing, Rend
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::errors::{AliyunError, Product};
+use crate::errors::AliyunError;
+use crate::product::Product;
 use crate::render::{self, Answerer, Format};
 use crate::{AliyunDialect, IncomingRequest, OutgoingResponse};
 

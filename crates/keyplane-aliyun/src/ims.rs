@@ -12,7 +12,7 @@ use keyplane_core::{Authority, CoreError, RequestContext};
 use serde_json::{json, Map, Value};
 
 use crate::envelope::Params;
-use crate::errors::AliyunError;
+use crate::errors::{AliyunCode, AliyunError};
 use crate::time_format::iso8601;
 
 /// The actions of the dispatch table.
@@ -279,14 +279,13 @@ fn bounded(
     params: &Params,
     name: &str,
     limit: usize,
-    code: &'static str,
+    code: AliyunCode,
 ) -> Result<String, AliyunError> {
     let value = params.non_empty(name).unwrap_or("");
     if value.chars().count() > limit {
-        return Err(AliyunError::named(
-            400,
+        return Err(AliyunError::new(
             code,
-            &format!("The parameter - \"{name}\" beyond the length limit."),
+            format!("The parameter - \"{name}\" beyond the length limit."),
         ));
     }
     Ok(value.to_owned())
@@ -299,17 +298,12 @@ async fn create_user(
 ) -> Result<Map<String, Value>, AliyunError> {
     let caller = context.caller.as_ref().ok_or_else(AliyunError::internal)?;
     let principal_name = params.required("UserPrincipalName")?;
-    let (name, domain) = principal_name.rsplit_once('@').ok_or_else(|| {
-        AliyunError::named(
-            400,
-            "InvalidParameter.UserPrincipalName.Format",
-            "The format of the parameter - \"UserPrincipalName\" is incorrect: it must be <name>@<account id>.onaliyun.com.",
-        )
-    })?;
+    let (name, domain) = principal_name
+        .rsplit_once('@')
+        .ok_or_else(|| AliyunError::from(AliyunCode::InvalidParameterUserPrincipalNameFormat))?;
     if !domain.eq_ignore_ascii_case(&format!("{}.onaliyun.com", caller.account_id)) {
-        return Err(AliyunError::named(
-            400,
-            "InvalidParameter.UserPrincipalName.Format",
+        return Err(AliyunError::new(
+            AliyunCode::InvalidParameterUserPrincipalNameFormat,
             "The domain of the parameter - \"UserPrincipalName\" must be the account's default domain, <account id>.onaliyun.com.",
         ));
     }
@@ -317,54 +311,38 @@ async fn create_user(
         || name.chars().count() > USER_NAME_MAX_CHARACTERS
         || principal_name.chars().count() > PRINCIPAL_NAME_MAX_CHARACTERS
     {
-        return Err(AliyunError::named(
-            400,
-            "InvalidParameter.UserName.Length",
-            "The parameter - \"UserName\" beyond the length limit.",
-        ));
+        return Err(AliyunCode::InvalidParameterUserNameLength.into());
     }
     if !name
         .chars()
         .all(|character| character.is_ascii_alphanumeric() || "._-".contains(character))
     {
-        return Err(AliyunError::named(
-            400,
-            "InvalidParameter.UserName.InvalidChars",
-            "The parameter - \"UserName\" contains invalid chars.",
-        ));
+        return Err(AliyunCode::InvalidParameterUserNameInvalidChars.into());
     }
     let display_name = params.required("DisplayName")?;
     if display_name.chars().count() > DISPLAY_NAME_MAX_CHARACTERS {
-        return Err(AliyunError::named(
-            400,
-            "InvalidParameter.DisplayName.Length",
-            "The parameter - \"DisplayName\" beyond the length limit.",
-        ));
+        return Err(AliyunCode::InvalidParameterDisplayNameLength.into());
     }
     let comments = bounded(
         params,
         "Comments",
         COMMENTS_MAX_CHARACTERS,
-        "InvalidParameter.Comments.Length",
+        AliyunCode::InvalidParameterCommentsLength,
     )?;
     let email = bounded(
         params,
         "Email",
         CONTACT_MAX_CHARACTERS,
-        "InvalidParameter.Email.Format",
+        AliyunCode::InvalidParameterEmailFormat,
     )?;
     if !email.is_empty() && !email.contains('@') {
-        return Err(AliyunError::named(
-            400,
-            "InvalidParameter.Email.Format",
-            "The format of the parameter - \"Email\" is incorrect.",
-        ));
+        return Err(AliyunCode::InvalidParameterEmailFormat.into());
     }
     let mobile_phone = bounded(
         params,
         "MobilePhone",
         CONTACT_MAX_CHARACTERS,
-        "InvalidParameter.MobilePhone.Format",
+        AliyunCode::InvalidParameterMobilePhoneFormat,
     )?;
     let (phone_country_code, phone_number) = if mobile_phone.is_empty() {
         (String::new(), String::new())
@@ -378,13 +356,7 @@ async fn create_user(
             {
                 (country.to_owned(), number.to_owned())
             }
-            _ => {
-                return Err(AliyunError::named(
-                    400,
-                    "InvalidParameter.MobilePhone.Format",
-                    "The format of the parameter - \"MobilePhone\" is incorrect: it must be <country code>-<number>.",
-                ))
-            }
+            _ => return Err(AliyunCode::InvalidParameterMobilePhoneFormat.into()),
         }
     };
     let profile = UserProfile {

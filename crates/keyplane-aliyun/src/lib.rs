@@ -14,6 +14,7 @@ pub mod envelope;
 pub mod errors;
 pub mod ims;
 pub mod permissions;
+pub mod product;
 pub mod ram;
 pub mod render;
 pub mod smc;
@@ -33,7 +34,8 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use envelope::{Envelope, Params, RawRequest, Scheme};
-pub use errors::{AliyunError, Product};
+pub use errors::{AliyunCode, AliyunError};
+pub use product::Product;
 use render::Format;
 
 /// The RPC API versions served, and the product each one is.
@@ -151,10 +153,10 @@ impl AliyunDialect {
     pub fn error_response(&self, error: AliyunError) -> OutgoingResponse {
         let request_id = new_request_id();
         OutgoingResponse {
-            status: error.status,
+            status: error.status(),
             content_type: Format::Json.content_type(),
             body: render::error_body(Format::Json, &error, "keyplane", "keyplane", &request_id),
-            error_code: Some(error.code),
+            error_code: Some(error.code.code()),
             request_id,
         }
     }
@@ -174,8 +176,13 @@ impl AliyunDialect {
             return None;
         }
         let error = AliyunError::from_core(&keyplane_core::CoreError::AuthenticationThrottled);
-        self.authority
-            .record_throttled_refusal(source_address, now, request_id, entry, error.code);
+        self.authority.record_throttled_refusal(
+            source_address,
+            now,
+            request_id,
+            entry,
+            error.code.code(),
+        );
         Some(error)
     }
 
@@ -188,10 +195,10 @@ impl AliyunDialect {
         let request_id = new_request_id();
         let error = self.throttled(request.source_address, request.now, &request_id, entry)?;
         Some(OutgoingResponse {
-            status: error.status,
+            status: error.status(),
             content_type: Format::Json.content_type(),
             body: render::error_body(Format::Json, &error, "keyplane", "keyplane", &request_id),
-            error_code: Some(error.code),
+            error_code: Some(error.code.code()),
             request_id,
         })
     }
@@ -223,14 +230,14 @@ impl AliyunDialect {
             Err(refusal) => {
                 if let Some(context) = &refusal.context {
                     self.authority
-                        .record_refusal(context.audit_event(None, refusal.error.code));
+                        .record_refusal(context.audit_event(None, refusal.error.code.code()));
                 }
                 let (host, product_name) = match product {
                     Some(product) => (product.host(), product.troubleshoot_name()),
                     None => ("keyplane", "keyplane"),
                 };
                 OutgoingResponse {
-                    status: refusal.error.status,
+                    status: refusal.error.status(),
                     content_type: format.content_type(),
                     body: render::error_body(
                         format,
@@ -239,7 +246,7 @@ impl AliyunDialect {
                         product_name,
                         &request_id,
                     ),
-                    error_code: Some(refusal.error.code),
+                    error_code: Some(refusal.error.code.code()),
                     request_id,
                 }
             }
@@ -355,7 +362,7 @@ impl AliyunDialect {
         &self,
         context: &mut RequestContext,
         permission: &'static str,
-        denial_code: &'static str,
+        denial_code: AliyunCode,
         resources: impl FnOnce(keyplane_core::authorization::Principal<'_>) -> Vec<String>,
     ) -> Result<(), AliyunError> {
         let authorization = self

@@ -10,8 +10,9 @@ use keyplane_core::authorization::Principal;
 use keyplane_core::{Authority, RequestContext};
 
 use crate::envelope::Params;
-use crate::errors::{AliyunError, Product};
+use crate::errors::{AliyunCode, AliyunError};
 use crate::ims::UserSelection;
+use crate::product::Product;
 
 /// How the resources of an action are named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,10 +165,10 @@ pub fn permission(product: Product, action: &str) -> Option<&'static ActionPermi
 
 /// The code an authorization refusal of `product` carries: RAM's own `NoPermission` for IMS
 /// and RAM, `Forbidden.RAM` for the other products.
-pub fn denial_code(product: Product) -> &'static str {
+pub fn denial_code(product: Product) -> AliyunCode {
     match product {
-        Product::Ims | Product::Ram => "NoPermission",
-        Product::Smc => "Forbidden.RAM",
+        Product::Ims | Product::Ram => AliyunCode::NoPermission,
+        Product::Smc => AliyunCode::ForbiddenRam,
     }
 }
 

@@ -11,7 +11,7 @@ use keyplane_core::{Authority, CoreError, RequestContext};
 use serde_json::{json, Map, Value};
 
 use crate::envelope::Params;
-use crate::errors::AliyunError;
+use crate::errors::{AliyunCode, AliyunError};
 use crate::time_format::iso8601;
 
 /// The actions of the dispatch table.
@@ -139,33 +139,20 @@ async fn user_named(
 
 /// `PolicyType`: `System` or `Custom` (`InvalidParameter.PolicyType` otherwise).
 fn policy_type(params: &Params) -> Result<PolicyType, AliyunError> {
-    PolicyType::parse(params.required("PolicyType")?).ok_or_else(|| {
-        AliyunError::named(
-            400,
-            "InvalidParameter.PolicyType",
-            "The parameter - \"PolicyType\" is incorrect.",
-        )
-    })
+    PolicyType::parse(params.required("PolicyType")?)
+        .ok_or_else(|| AliyunError::from(AliyunCode::InvalidParameterPolicyType))
 }
 
 /// RAM policy names: 1 to 128 letters, digits and `-`.
 fn check_policy_name(name: &str) -> Result<(), AliyunError> {
     if name.chars().count() > POLICY_NAME_MAX_CHARACTERS {
-        return Err(AliyunError::named(
-            400,
-            "InvalidParameter.PolicyName.Length",
-            "The parameter - \"PolicyName\" beyond the length limit.",
-        ));
+        return Err(AliyunCode::InvalidParameterPolicyNameLength.into());
     }
     if !name
         .chars()
         .all(|character| character.is_ascii_alphanumeric() || character == '-')
     {
-        return Err(AliyunError::named(
-            400,
-            "InvalidParameter.PolicyName.InvalidChars",
-            "The parameter - \"PolicyName\" contains invalid chars.",
-        ));
+        return Err(AliyunCode::InvalidParameterPolicyNameInvalidChars.into());
     }
     Ok(())
 }
@@ -179,19 +166,11 @@ async fn create_policy(
     check_policy_name(name)?;
     let document = params.required("PolicyDocument")?;
     if document.chars().count() > POLICY_DOCUMENT_MAX_CHARACTERS {
-        return Err(AliyunError::named(
-            400,
-            "InvalidParameter.PolicyDocument.Length",
-            "The parameter - \"PolicyDocument\" beyond the length limit.",
-        ));
+        return Err(AliyunCode::InvalidParameterPolicyDocumentLength.into());
     }
     let description = params.non_empty("Description").unwrap_or("");
     if description.chars().count() > DESCRIPTION_MAX_CHARACTERS {
-        return Err(AliyunError::named(
-            400,
-            "InvalidParameter.Description.Length",
-            "The parameter - \"Description\" beyond the length limit.",
-        ));
+        return Err(AliyunCode::InvalidParameterDescriptionLength.into());
     }
     let policy = authority
         .create_policy(context, PolicySyntax::Ram, name, description, document)

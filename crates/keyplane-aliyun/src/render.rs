@@ -11,7 +11,7 @@ use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 use serde_json::{Map, Value};
 
-use crate::errors::AliyunError;
+use crate::errors::{AliyunCode, AliyunError};
 
 /// The content type of JSON answers.
 pub const JSON_CONTENT_TYPE: &str = "application/json;charset=utf-8";
@@ -82,11 +82,11 @@ pub fn error_body(
     let mut fields = vec![
         ("RequestId", Value::String(request_id.to_owned())),
         ("HostId", Value::String(host.to_owned())),
-        ("Code", Value::String(error.code.to_owned())),
+        ("Code", Value::String(error.code.code().to_owned())),
         ("Message", Value::String(error.message.clone())),
         (
             "Recommend",
-            Value::String(recommend(error.code, product, request_id)),
+            Value::String(recommend(error.code.code(), product, request_id)),
         ),
     ];
     if let Some(detail) = &error.access_denied_detail {
@@ -121,7 +121,7 @@ impl Answerer {
     /// The product answering on `host` (troubleshooting name `product`), unless `error` is the
     /// failed-authentication throttle's refusal, which comes before the request is read.
     pub fn of(error: &AliyunError, host: &'static str, product: &'static str) -> Self {
-        if error.code == "Throttling" {
+        if error.code == AliyunCode::Throttling {
             Self::KEYPLANE
         } else {
             Self { host, product }
@@ -137,11 +137,29 @@ pub fn error_answer(
     request_id: String,
 ) -> Outgoing {
     Outgoing {
-        status: error.status,
+        status: error.status(),
         content_type: format.content_type(),
         body: error_body(format, error, answerer.host, answerer.product, &request_id),
         request_id,
-        error_code: Some(error.code),
+        error_code: Some(error.code.code()),
+    }
+}
+
+/// The answer to a refusal by the terminal gateway (a WebSocket it does not open, a token
+/// refused at its URL): the status, and a JSON body with `RequestId`, `Code` and `Message`
+/// only (the gateway is no OpenAPI host: no `HostId`, no `Recommend`).
+pub fn gateway_error_answer(error: &AliyunError, request_id: String) -> Outgoing {
+    let body = serde_json::json!({
+        "RequestId": request_id,
+        "Code": error.code.code(),
+        "Message": error.message,
+    });
+    Outgoing {
+        status: error.status(),
+        content_type: JSON_CONTENT_TYPE,
+        body: serde_json::to_vec(&body).unwrap_or_default(),
+        request_id,
+        error_code: Some(error.code.code()),
     }
 }
 

@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value};
 
 fn pinned(error: AliyunError, status: u16, code: &str) {
     assert_eq!(
-        (error.status, error.code),
+        (error.status(), error.code.code()),
         (status, code),
         "{}",
         error.message
@@ -524,7 +524,10 @@ fn token_paths_are_recognised_and_decoded() {
         assert_eq!(parse_token_path(other), Ok(None), "{other}");
     }
     let invalid = parse_token_path("/api/v2/services/c/%FF/instances/i/token").unwrap_err();
-    assert_eq!((invalid.status, invalid.code), (400, "InvalidParameter"));
+    assert_eq!(
+        (invalid.status(), invalid.code.code()),
+        (400, "InvalidParameter")
+    );
     assert!(invalid.message.contains("ServiceName"));
     assert!(is_eas_path("/api/v2/services/anything"));
     assert!(!is_eas_path("/api/v2/service"));

@@ -35,7 +35,7 @@ use keyplane_core::instance_access::InstancePermission;
 use keyplane_core::model::InstanceTokenPurpose;
 use keyplane_core::CoreError;
 
-use crate::errors::AliyunError;
+use crate::errors::{AliyunCode, AliyunError};
 use crate::permissions;
 
 pub use redemption::{RedemptionRefusal, TokenPresentation};
@@ -72,8 +72,9 @@ pub const INSTANCE_PERMISSION: InstancePermission = InstancePermission {
     action: permissions::EAS_CREATE_SERVICE_INSTANCE_TOKEN,
     resource: permissions::eas_service_resource,
 };
-/// The code of a redemption refused because the principal lost the permission.
-pub const REVOKED_PERMISSION_CODE: &str = "Forbidden.RAM";
+/// The code of EAS's authorization refusals, the operation's and a redemption's whose
+/// principal lost the permission (as products other than RAM answer).
+pub const DENIAL_CODE: AliyunCode = AliyunCode::ForbiddenRam;
 
 /// Whether a path is EAS's, and so answered by [`crate::AliyunDialect::handle_eas`].
 pub fn is_eas_path(path: &str) -> bool {
@@ -89,14 +90,11 @@ pub fn redemption_path(purpose: InstanceTokenPurpose) -> &'static str {
     }
 }
 
-/// EAS's mapping of a core failure: a denial is `Forbidden.RAM`, as products other than RAM
-/// answer (for the operation and for a redemption whose principal lost the permission); every
-/// other failure is the dialect's.
+/// EAS's mapping of a core failure: a denial is [`DENIAL_CODE`]; every other failure is the
+/// dialect's.
 fn core_error(error: &CoreError) -> AliyunError {
     match error {
-        CoreError::AccessDenied(denied) => {
-            AliyunError::access_denied(denied, REVOKED_PERMISSION_CODE)
-        }
+        CoreError::AccessDenied(denied) => AliyunError::access_denied(denied, DENIAL_CODE),
         other => AliyunError::from_core(other),
     }
 }

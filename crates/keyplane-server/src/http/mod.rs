@@ -88,7 +88,9 @@ fn json_response(body: Vec<u8>) -> Response<Full<Bytes>> {
     response
 }
 
-fn aliyun_response(outgoing: keyplane_aliyun::OutgoingResponse) -> Response<Full<Bytes>> {
+pub(crate) fn aliyun_response(
+    outgoing: keyplane_aliyun::OutgoingResponse,
+) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(outgoing.body)));
     *response.status_mut() =
         http::StatusCode::from_u16(outgoing.status).unwrap_or(http::StatusCode::BAD_REQUEST);
