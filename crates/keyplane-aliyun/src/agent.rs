@@ -12,13 +12,13 @@
 //! every refusal after the failed-authentication throttle is audited, by the engine.
 
 use keyplane_core::authority::RegistrationRequest;
-use keyplane_core::authorization::Principal;
 use keyplane_core::model::{Redemption, Secret};
-use keyplane_core::{Authority, CoreError, RequestContext};
+use keyplane_core::{CoreError, RequestContext};
 use keyplane_engine::{Authentication, Dialect, Incoming, Outcome, Outgoing, Renderer, Routed};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::eas::aliyun_phases;
 use crate::errors::AliyunError;
 use crate::product::Product;
 use crate::render::{self, Answerer, Format};
@@ -61,17 +61,7 @@ impl Dialect for RegisterSourceServer<'_> {
     type Resource = ();
     type Answer = Redemption;
 
-    fn authority(&self) -> &Authority {
-        &self.dialect.authority
-    }
-
-    fn entry(&self) -> &'static str {
-        Product::Smc.name()
-    }
-
-    fn new_request_id(&self) -> String {
-        crate::new_request_id()
-    }
+    aliyun_phases!(shared(Product::Smc.name()));
 
     fn parse(&self, incoming: &Incoming<'_>) -> Result<RegistrationEnvelope, AliyunError> {
         Ok(RegistrationEnvelope {
@@ -152,18 +142,7 @@ impl Dialect for RegisterSourceServer<'_> {
         REGISTRATION_ACTION
     }
 
-    async fn name_resource(
-        &self,
-        _context: &RequestContext,
-        _action: (),
-        _parameters: &RegistrationRequest,
-    ) -> Result<(), AliyunError> {
-        Ok(())
-    }
-
-    fn resource_names(&self, _resource: &(), _principal: Principal<'_>) -> Vec<String> {
-        Vec::new()
-    }
+    aliyun_phases!(no_resource((), RegistrationRequest));
 
     async fn act(
         &self,

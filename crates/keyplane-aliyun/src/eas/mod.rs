@@ -31,6 +31,46 @@ pub mod redemption;
 pub mod roa;
 pub mod urls;
 
+/// The phases that the engine dialects over [`crate::AliyunDialect`] (the ROA operation, the
+/// redemption, the agent's registration; each a struct with a `dialect` field) write the same
+/// way: `shared(entry)` gives the use cases, the throttle's audit entry and the request id;
+/// `no_resource(Action, Parameters)` says that the action is asked on nothing a policy names
+/// (its proof is checked by the action itself).
+macro_rules! aliyun_phases {
+    (shared($entry:expr)) => {
+        fn authority(&self) -> &keyplane_core::Authority {
+            &self.dialect.authority
+        }
+
+        fn entry(&self) -> &'static str {
+            $entry
+        }
+
+        fn new_request_id(&self) -> String {
+            crate::new_request_id()
+        }
+    };
+    (no_resource($action:ty, $parameters:ty)) => {
+        async fn name_resource(
+            &self,
+            _context: &keyplane_core::RequestContext,
+            _action: $action,
+            _parameters: &$parameters,
+        ) -> Result<(), crate::errors::AliyunError> {
+            Ok(())
+        }
+
+        fn resource_names(
+            &self,
+            _resource: &(),
+            _principal: keyplane_core::authorization::Principal<'_>,
+        ) -> Vec<String> {
+            Vec::new()
+        }
+    };
+}
+pub(crate) use aliyun_phases;
+
 use keyplane_core::instance_access::InstancePermission;
 use keyplane_core::model::InstanceTokenPurpose;
 use keyplane_core::CoreError;

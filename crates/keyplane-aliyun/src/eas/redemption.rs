@@ -12,13 +12,14 @@
 
 use std::future::Future;
 
-use keyplane_core::authorization::Principal;
 use keyplane_core::model::{InstanceSession, InstanceToken, InstanceTokenPurpose, Secret};
 use keyplane_core::{Authority, CoreError, RequestContext};
 use keyplane_engine::{Authentication, Dialect, Headers, Incoming, RequestView, Routed};
 use time::OffsetDateTime;
 
-use super::{core_error, redemption_path, INSTANCE_PERMISSION, MAX_TOKEN_CHARACTERS, PRODUCT};
+use super::{
+    aliyun_phases, core_error, redemption_path, INSTANCE_PERMISSION, MAX_TOKEN_CHARACTERS, PRODUCT,
+};
 use crate::errors::AliyunError;
 use crate::AliyunDialect;
 
@@ -107,17 +108,7 @@ impl<Use: TokenUse> Dialect for Presented<'_, Use> {
     type Resource = ();
     type Answer = Use::Answer;
 
-    fn authority(&self) -> &Authority {
-        &self.dialect.authority
-    }
-
-    fn entry(&self) -> &'static str {
-        PRODUCT
-    }
-
-    fn new_request_id(&self) -> String {
-        crate::new_request_id()
-    }
+    aliyun_phases!(shared(PRODUCT));
 
     fn parse(&self, _incoming: &Incoming<'_>) -> Result<(), AliyunError> {
         Ok(())
@@ -164,18 +155,7 @@ impl<Use: TokenUse> Dialect for Presented<'_, Use> {
         INSTANCE_PERMISSION.action
     }
 
-    async fn name_resource(
-        &self,
-        _context: &RequestContext,
-        _purpose: InstanceTokenPurpose,
-        _token: &Secret,
-    ) -> Result<(), AliyunError> {
-        Ok(())
-    }
-
-    fn resource_names(&self, _resource: &(), _principal: Principal<'_>) -> Vec<String> {
-        Vec::new()
-    }
+    aliyun_phases!(no_resource(InstanceTokenPurpose, Secret));
 
     async fn act(
         &self,

@@ -19,7 +19,7 @@
 use keyplane_core::authority::InstanceTokenRequest;
 use keyplane_core::authorization::Principal;
 use keyplane_core::model::InstanceTokenPurpose;
-use keyplane_core::{Authority, CoreError, RequestContext};
+use keyplane_core::{CoreError, RequestContext};
 use keyplane_crypto::aliyun::{
     parse_acs3_authorization, parse_roa_v1_authorization, verify_acs3, verify_roa_v1,
     Acs3Authorization, AliyunAuthorizationParseError, AliyunRequest, RoaV1Authorization,
@@ -31,7 +31,7 @@ use keyplane_engine::{
 use serde_json::{Map, Value};
 
 use super::{
-    core_error, ACTION, HOST, PATH_PREFIX, PRODUCT, TROUBLESHOOT_PRODUCT, VERSION,
+    aliyun_phases, core_error, ACTION, HOST, PATH_PREFIX, PRODUCT, TROUBLESHOOT_PRODUCT, VERSION,
     WORKBENCH_ACTION_TYPE,
 };
 use crate::envelope::{self, Params, RawRequest};
@@ -156,17 +156,7 @@ impl Dialect for CreateServiceInstanceToken<'_> {
     type Resource = ServiceResource;
     type Answer = Map<String, Value>;
 
-    fn authority(&self) -> &Authority {
-        &self.dialect.authority
-    }
-
-    fn entry(&self) -> &'static str {
-        PRODUCT
-    }
-
-    fn new_request_id(&self) -> String {
-        crate::new_request_id()
-    }
+    aliyun_phases!(shared(PRODUCT));
 
     fn parse(&self, incoming: &Incoming<'_>) -> Result<TokenEnvelope, AliyunError> {
         let request = &incoming.request;
