@@ -18,7 +18,9 @@
 //!   log command's output until it ends.
 //!
 //! A WebSocket handshake is checked, and a slot under the caps taken (`registry`), before its
-//! token is redeemed, so a plain GET or a refused connection burns nothing. Programs run as
+//! token is redeemed, so a plain GET or a refused connection burns nothing. A refused socket is
+//! answered in JSON: the refusal is a member of the Alibaba dialect's code table
+//! ([`AliyunCode`]), rendered by its renderer ([`render::gateway_error_answer`]). Programs run as
 //! the session user (`session_user`). Revoking the key or the permission that issued a token
 //! ends what it opened (`revocation`). Each session is audited when it ends (product `eas`,
 //! action `TerminalSession` or `StreamlogSession`, target `cluster/service/instance/worker`,
