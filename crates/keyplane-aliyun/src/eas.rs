@@ -35,11 +35,12 @@ use keyplane_crypto::aliyun::{
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use crate::envelope::{self, Params, RawRequest};
+use crate::envelope::{self, Params};
 use crate::errors::{AliyunCode, AliyunError};
 use crate::permissions;
 use crate::render::{self, Format};
 use keyplane_core::audit::truncated;
+use keyplane_request::RequestView;
 
 use crate::{new_request_id, AliyunDialect, IncomingRequest, OutgoingResponse, Refusal};
 
@@ -230,7 +231,7 @@ impl RoaScheme {
 }
 
 /// Reads the `Authorization` header: ACS3 or ROA v1, else `IncompleteSignature`.
-fn scheme(raw: &RawRequest<'_>) -> Result<RoaScheme, AliyunError> {
+fn scheme(raw: &RequestView<'_>) -> Result<RoaScheme, AliyunError> {
     let value = raw
         .header("authorization")
         .ok_or_else(|| AliyunError::incomplete_signature("The Authorization header is missing."))?;
@@ -388,7 +389,7 @@ impl AliyunDialect {
     async fn authenticate_roa(
         &self,
         request: &IncomingRequest<'_>,
-        raw: &RawRequest<'_>,
+        raw: &RequestView<'_>,
         scheme: &RoaScheme,
     ) -> Result<Caller, AliyunError> {
         let key_id = scheme.access_key_id();
@@ -430,7 +431,13 @@ impl AliyunDialect {
             return Err(AliyunError::security_token_mismatch());
         }
         self.accept_nonce(key_id, &replay_key, request.now).await?;
-        self.record_use(&signing_key.caller, request, PRODUCT, ACTION);
+        self.record_use(
+            &signing_key.caller,
+            request.now,
+            request.source_address,
+            PRODUCT,
+            ACTION,
+        );
         Ok(signing_key.caller)
     }
 

@@ -10,6 +10,8 @@ use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 use serde_json::{Map, Value};
 
+use keyplane_engine::Outgoing;
+
 use crate::errors::AliyunError;
 
 /// The content type of JSON answers.
@@ -100,6 +102,45 @@ pub fn error_body(
             serde_json::to_vec(&Value::Object(body)).unwrap_or_default()
         }
         Format::Xml => xml_document("Error", fields.iter().map(|(name, value)| (*name, value))),
+    }
+}
+
+/// The answer to `error`, refused before any product was known: `HostId` and the
+/// troubleshooting product are `keyplane`.
+pub fn unrouted_error(format: Format, error: &AliyunError, request_id: String) -> Outgoing {
+    error_answer(format, error, "keyplane", "keyplane", request_id)
+}
+
+/// The answer to `error` from the product at `host` (see [`error_body`]).
+pub fn error_answer(
+    format: Format,
+    error: &AliyunError,
+    host: &str,
+    product: &str,
+    request_id: String,
+) -> Outgoing {
+    Outgoing {
+        status: error.status(),
+        content_type: format.content_type(),
+        body: error_body(format, error, host, product, &request_id),
+        request_id,
+        error_code: Some(error.code.code()),
+    }
+}
+
+/// The 200 answer of `action` with `fields` (see [`success_body`]).
+pub fn success_answer(
+    format: Format,
+    action: &str,
+    fields: Map<String, Value>,
+    request_id: String,
+) -> Outgoing {
+    Outgoing {
+        status: 200,
+        content_type: format.content_type(),
+        body: success_body(format, action, fields, &request_id),
+        request_id,
+        error_code: None,
     }
 }
 
