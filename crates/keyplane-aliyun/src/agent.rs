@@ -21,7 +21,7 @@ use serde_json::json;
 use crate::eas::aliyun_phases;
 use crate::errors::AliyunError;
 use crate::product::Product;
-use crate::render::{self, Answerer, Format};
+use crate::render::{self, Format};
 use crate::{AliyunDialect, IncomingRequest, OutgoingResponse};
 
 /// The registration endpoint.
@@ -172,12 +172,12 @@ impl Renderer for RegisterSourceServer<'_> {
         let redemption = match outcome.result {
             Ok(redemption) => redemption,
             Err(error) => {
-                let answerer = Answerer::of(
+                return render::endpoint_error(
                     &error,
                     Product::Smc.host(),
                     Product::Smc.troubleshoot_name(),
-                );
-                return render::error_answer(Format::Json, &error, answerer, request_id);
+                    request_id,
+                )
             }
         };
         let (status, already) = match &redemption {

@@ -6,10 +6,11 @@
 
 use std::borrow::Cow;
 
-use keyplane_engine::Outgoing;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 use serde_json::{Map, Value};
+
+use keyplane_engine::Outgoing;
 
 use crate::errors::{AliyunCode, AliyunError};
 
@@ -104,44 +105,42 @@ pub fn error_body(
     }
 }
 
-/// Who a refusal says answered it: `HostId` and the product named in `Recommend`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Answerer {
-    pub host: &'static str,
-    pub product: &'static str,
+/// The answer to `error`, refused before any product was known: `HostId` and the
+/// troubleshooting product are `keyplane`.
+pub fn unrouted_error(format: Format, error: &AliyunError, request_id: String) -> Outgoing {
+    error_answer(format, error, "keyplane", "keyplane", request_id)
 }
 
-impl Answerer {
-    /// Keyplane itself, for a request refused before any product could read it.
-    pub const KEYPLANE: Answerer = Answerer {
-        host: "keyplane",
-        product: "keyplane",
-    };
-
-    /// The product answering on `host` (troubleshooting name `product`), unless `error` is the
-    /// failed-authentication throttle's refusal, which comes before the request is read.
-    pub fn of(error: &AliyunError, host: &'static str, product: &'static str) -> Self {
-        if error.code == AliyunCode::Throttling {
-            Self::KEYPLANE
-        } else {
-            Self { host, product }
-        }
-    }
-}
-
-/// The answer to a refusal: its status, the body of [`error_body`] in `format`, and its code.
+/// The answer to `error` from the product at `host` (see [`error_body`]).
 pub fn error_answer(
     format: Format,
     error: &AliyunError,
-    answerer: Answerer,
+    host: &str,
+    product: &str,
     request_id: String,
 ) -> Outgoing {
     Outgoing {
         status: error.status(),
         content_type: format.content_type(),
-        body: error_body(format, error, answerer.host, answerer.product, &request_id),
+        body: error_body(format, error, host, product, &request_id),
         request_id,
         error_code: Some(error.code.code()),
+    }
+}
+
+/// The answer to `error` from an endpoint that answers as the product at `host` (the EAS
+/// operation, the agent's registration), unless it is the failed-authentication throttle's
+/// refusal: that one comes before the request is read, so Keyplane answers it.
+pub fn endpoint_error(
+    error: &AliyunError,
+    host: &str,
+    product: &str,
+    request_id: String,
+) -> Outgoing {
+    if error.code == AliyunCode::Throttling {
+        unrouted_error(Format::Json, error, request_id)
+    } else {
+        error_answer(Format::Json, error, host, product, request_id)
     }
 }
 
@@ -160,6 +159,22 @@ pub fn gateway_error_answer(error: &AliyunError, request_id: String) -> Outgoing
         body: serde_json::to_vec(&body).unwrap_or_default(),
         request_id,
         error_code: Some(error.code.code()),
+    }
+}
+
+/// The 200 answer of `action` with `fields` (see [`success_body`]).
+pub fn success_answer(
+    format: Format,
+    action: &str,
+    fields: Map<String, Value>,
+    request_id: String,
+) -> Outgoing {
+    Outgoing {
+        status: 200,
+        content_type: format.content_type(),
+        body: success_body(format, action, fields, &request_id),
+        request_id,
+        error_code: None,
     }
 }
 

@@ -7,7 +7,7 @@ mod aliyun {
     mod fuzz_regressions;
 }
 
-use keyplane_aliyun::envelope::{self, RawRequest};
+use keyplane_aliyun::envelope::{self, Headers, RequestView};
 use keyplane_aliyun::render::{self, Format};
 use keyplane_aliyun::AliyunError;
 use keyplane_core::CoreError;
@@ -258,12 +258,12 @@ fn raw<'a>(
     headers: &'a [(&'a str, &'a str)],
     raw_query: &'a str,
     body: &'a [u8],
-) -> RawRequest<'a> {
-    RawRequest {
+) -> RequestView<'a> {
+    RequestView {
         method: "POST",
         path: "/",
         raw_query,
-        headers,
+        headers: Headers::new(headers),
         body,
     }
 }

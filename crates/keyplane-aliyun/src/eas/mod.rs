@@ -133,8 +133,5 @@ pub fn redemption_path(purpose: InstanceTokenPurpose) -> &'static str {
 /// EAS's mapping of a core failure: a denial is [`DENIAL_CODE`]; every other failure is the
 /// dialect's.
 fn core_error(error: &CoreError) -> AliyunError {
-    match error {
-        CoreError::AccessDenied(denied) => AliyunError::access_denied(denied, DENIAL_CODE),
-        other => AliyunError::from_core(other),
-    }
+    crate::errors::denial(error, DENIAL_CODE)
 }

@@ -34,7 +34,7 @@ use super::{
     aliyun_phases, core_error, ACTION, HOST, PATH_PREFIX, PRODUCT, TROUBLESHOOT_PRODUCT, VERSION,
     WORKBENCH_ACTION_TYPE,
 };
-use crate::envelope::{self, Params, RawRequest};
+use crate::envelope::{self, Params};
 use crate::errors::AliyunError;
 use crate::permissions;
 use crate::render::{self, Format};
@@ -175,7 +175,7 @@ impl Dialect for CreateServiceInstanceToken<'_> {
         {
             return Err(AliyunError::action_not_found());
         }
-        let params = envelope::parameters(&raw_request(request))?;
+        let params = envelope::parameters(request)?;
         let scheme = scheme(request)?;
         Ok(TokenEnvelope {
             path,
@@ -248,8 +248,8 @@ impl Dialect for CreateServiceInstanceToken<'_> {
             .await?;
         self.dialect.record_use(
             &signing_key.caller,
-            incoming.source_address,
             incoming.now,
+            incoming.source_address,
             PRODUCT,
             ACTION,
         );
@@ -360,33 +360,12 @@ impl Dialect for CreateServiceInstanceToken<'_> {
 
 impl Renderer for CreateServiceInstanceToken<'_> {
     fn render(&self, _incoming: &Incoming<'_>, outcome: Outcome<Self>) -> Outgoing {
-        let request_id = outcome.request_id;
         match outcome.result {
-            Ok(fields) => Outgoing {
-                status: 200,
-                content_type: Format::Json.content_type(),
-                body: render::success_body(Format::Json, ACTION, fields, &request_id),
-                request_id,
-                error_code: None,
-            },
-            Err(error) => render::error_answer(
-                Format::Json,
-                &error,
-                render::Answerer::of(&error, HOST, TROUBLESHOOT_PRODUCT),
-                request_id,
-            ),
+            Ok(fields) => render::success_answer(Format::Json, ACTION, fields, outcome.request_id),
+            Err(error) => {
+                render::endpoint_error(&error, HOST, TROUBLESHOOT_PRODUCT, outcome.request_id)
+            }
         }
-    }
-}
-
-/// The request as the RPC envelope's parameter reader takes it.
-fn raw_request<'a>(request: &RequestView<'a>) -> RawRequest<'a> {
-    RawRequest {
-        method: request.method,
-        path: request.path,
-        raw_query: request.raw_query,
-        headers: request.headers.as_slice(),
-        body: request.body,
     }
 }
 

@@ -199,3 +199,12 @@ impl AliyunError {
         Self::from(AliyunCode::InternalError)
     }
 }
+
+/// The refusal of an authorization `denial`: an access denial with `code` and its
+/// `AccessDeniedDetail`, any other failure as the table maps it.
+pub fn denial(denial: &keyplane_core::CoreError, code: AliyunCode) -> AliyunError {
+    match denial {
+        keyplane_core::CoreError::AccessDenied(denied) => AliyunError::access_denied(denied, code),
+        other => AliyunError::from_core(other),
+    }
+}

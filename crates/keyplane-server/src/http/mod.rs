@@ -221,7 +221,7 @@ pub(crate) async fn serve_request(
             Route::Registration
         } else if keyplane_aliyun::eas::is_eas_path(incoming.path) {
             Route::Eas
-        } else if keyplane_aliyun::recognizes(&aliyun_request(incoming)) {
+        } else if keyplane_aliyun::recognizes(&aliyun_request(incoming).raw()) {
             Route::Aliyun
         } else {
             Route::Tencent
@@ -283,7 +283,10 @@ pub(crate) async fn serve_request(
             aliyun_response(outgoing)
         }
         Route::Aliyun => {
-            let outgoing = state.aliyun.handle(aliyun_request(&incoming)).await;
+            let outgoing = state
+                .aliyun
+                .handle(aliyun_request(&incoming).incoming())
+                .await;
             log_refusal(&outgoing.request_id, outgoing.error_code);
             aliyun_response(outgoing)
         }

@@ -161,15 +161,18 @@ async fn aliyun(
         .collect();
     let response = harness
         .aliyun
-        .handle(keyplane_aliyun::IncomingRequest {
-            method: "POST",
-            path: "/",
-            raw_query: &raw_query,
-            headers: &headers,
-            body: b"",
-            source_address: LOOPBACK,
-            now: NOW,
-        })
+        .handle(
+            keyplane_aliyun::IncomingRequest {
+                method: "POST",
+                path: "/",
+                raw_query: &raw_query,
+                headers: &headers,
+                body: b"",
+                source_address: LOOPBACK,
+                now: NOW,
+            }
+            .incoming(),
+        )
         .await;
     answer(&response)
 }
