@@ -5,18 +5,20 @@
 
 #![no_main]
 
-use keyplane_aliyun::envelope::{answer_format, parameters, parse, recognizes, RawRequest};
+use keyplane_aliyun::envelope::{
+    answer_format, parameters, parse, recognizes, Headers, RequestView,
+};
 use keyplane_fuzz::{assert_bounded, HttpInput};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let input = HttpInput::read(data);
     let headers = input.header_pairs();
-    let request = RawRequest {
+    let request = RequestView {
         method: &input.method,
         path: &input.path,
         raw_query: &input.raw_query,
-        headers: &headers,
+        headers: Headers::new(&headers),
         body: &input.body,
     };
     let _ = assert_bounded("alibaba recognition", data.len(), || recognizes(&request));

@@ -9,6 +9,8 @@
 
 use keyplane_crypto::aliyun::{decode_form_pairs, parse_acs3_authorization, Acs3Authorization};
 
+pub use keyplane_request::{Headers, RequestView};
+
 use crate::errors::AliyunError;
 use crate::render::Format;
 
@@ -20,33 +22,14 @@ pub const MAX_LIST_ITEMS: usize = 100;
 /// actions served take a few dozen at most, lists included.
 pub const MAX_PARAMETERS: usize = 1_000;
 
-/// The parts of an HTTP request the envelope reads.
-#[derive(Debug, Clone, Copy)]
-pub struct RawRequest<'a> {
-    pub method: &'a str,
-    pub path: &'a str,
-    pub raw_query: &'a str,
-    pub headers: &'a [(&'a str, &'a str)],
-    pub body: &'a [u8],
-}
-
-impl<'a> RawRequest<'a> {
-    /// The first header of this name (ASCII case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&'a str> {
-        self.headers
-            .iter()
-            .find(|(header_name, _)| header_name.eq_ignore_ascii_case(name))
-            .map(|(_, value)| *value)
-    }
-
-    fn has_form_body(&self) -> bool {
-        self.header("content-type").is_some_and(|value| {
-            value
-                .trim_start()
-                .to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
-        })
-    }
+/// Whether the request carries a form body.
+fn has_form_body(request: &RequestView<'_>) -> bool {
+    request.header("content-type").is_some_and(|value| {
+        value
+            .trim_start()
+            .to_ascii_lowercase()
+            .starts_with("application/x-www-form-urlencoded")
+    })
 }
 
 /// Decoded request parameters, in the order received (query first, then form body).
@@ -130,7 +113,7 @@ pub struct Envelope {
     pub version: String,
     pub nonce: Option<String>,
     pub security_token: Option<String>,
-    pub params: Params,
+    pub params: std::sync::Arc<Params>,
 }
 
 /// How many `&`-separated pairs `encoded` holds (empty segments are skipped, as decoding
@@ -144,13 +127,13 @@ fn count_pairs(encoded: &[u8], limit: usize) -> usize {
 }
 
 /// The form body, when the request has one.
-fn form_body<'a>(request: &RawRequest<'a>) -> Option<&'a [u8]> {
-    (request.has_form_body() && !request.body.is_empty()).then_some(request.body)
+fn form_body<'a>(request: &RequestView<'a>) -> Option<&'a [u8]> {
+    (has_form_body(request) && !request.body.is_empty()).then_some(request.body)
 }
 
 /// Reads the parameters (query, then a form body). Fails on a body that is not UTF-8 and on
 /// more than [`MAX_PARAMETERS`] pairs (counted before any is decoded).
-pub fn parameters(request: &RawRequest<'_>) -> Result<Params, AliyunError> {
+pub fn parameters(request: &RequestView<'_>) -> Result<Params, AliyunError> {
     let body = form_body(request);
     let in_query = count_pairs(request.raw_query.as_bytes(), MAX_PARAMETERS);
     let in_body = body.map_or(0, |body| count_pairs(body, MAX_PARAMETERS));
@@ -166,7 +149,7 @@ pub fn parameters(request: &RawRequest<'_>) -> Result<Params, AliyunError> {
     Ok(Params(pairs))
 }
 
-fn is_acs3(request: &RawRequest<'_>) -> bool {
+fn is_acs3(request: &RequestView<'_>) -> bool {
     request
         .header("authorization")
         .is_some_and(|value| value.trim_start().starts_with("ACS3-"))
@@ -175,7 +158,7 @@ fn is_acs3(request: &RawRequest<'_>) -> bool {
 /// The format the answer must take: `Format` when given (case-insensitively); otherwise JSON
 /// for ACS3 requests (which ask for `application/json`) and XML, the documented default, for
 /// RPC v1 ones.
-pub fn answer_format(request: &RawRequest<'_>, params: &Params) -> Format {
+pub fn answer_format(request: &RequestView<'_>, params: &Params) -> Format {
     match params.get("Format") {
         Some(value) if value.eq_ignore_ascii_case("xml") => Format::Xml,
         Some(value) if value.eq_ignore_ascii_case("json") => Format::Json,
@@ -186,7 +169,7 @@ pub fn answer_format(request: &RawRequest<'_>, params: &Params) -> Format {
 }
 
 fn header_or_parameter(
-    request: &RawRequest<'_>,
+    request: &RequestView<'_>,
     params: &Params,
     header: &str,
     parameter: &str,
@@ -200,7 +183,7 @@ fn header_or_parameter(
 }
 
 /// Reads the envelope of an RPC request whose parameters were read by [`parameters`].
-pub fn parse(request: &RawRequest<'_>, params: Params) -> Result<Envelope, AliyunError> {
+pub fn parse(request: &RequestView<'_>, params: Params) -> Result<Envelope, AliyunError> {
     if !matches!(request.method, "GET" | "POST") {
         return Err(AliyunError::unsupported_method(request.method));
     }
@@ -223,7 +206,7 @@ pub fn parse(request: &RawRequest<'_>, params: Params) -> Result<Envelope, Aliyu
             version,
             nonce,
             security_token,
-            params,
+            params: std::sync::Arc::new(params),
         });
     }
     let access_key_id = params.required("AccessKeyId")?.to_owned();
@@ -236,7 +219,7 @@ pub fn parse(request: &RawRequest<'_>, params: Params) -> Result<Envelope, Aliyu
         version,
         nonce: params.non_empty("SignatureNonce").map(str::to_owned),
         security_token: params.non_empty("SecurityToken").map(str::to_owned),
-        params,
+        params: std::sync::Arc::new(params),
     })
 }
 
@@ -251,9 +234,9 @@ fn has_prefix_ignoring_case(name: &str, prefix: &str) -> bool {
 /// Whether a request is in the Alibaba dialect: an ACS3 or ROA `Authorization`, any `x-acs-*`
 /// header, or RPC v1's `AccessKeyId` / `SignatureVersion` parameters — and no sign of the
 /// Tencent dialect (`X-TC-*` headers, a TC3 `Authorization`, a `SecretId` parameter).
-pub fn recognizes(request: &RawRequest<'_>) -> bool {
+pub fn recognizes(request: &RequestView<'_>) -> bool {
     let mut alibaba_header = false;
-    for (name, value) in request.headers {
+    for (name, value) in request.headers.iter() {
         if has_prefix_ignoring_case(name, "x-tc-") {
             return false;
         }

@@ -7,11 +7,14 @@
 //! missing here is refused, never run unchecked.
 
 use keyplane_core::authorization::Principal;
-use keyplane_core::{Authority, RequestContext};
+use keyplane_core::model::User;
+use keyplane_core::{Authority, CoreError, RequestContext};
 
+use crate::actions::Row;
 use crate::envelope::Params;
-use crate::errors::{AliyunError, Product};
+use crate::errors::{AliyunCode, AliyunError};
 use crate::ims::UserSelection;
+use crate::product::Product;
 
 /// How the resources of an action are named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,136 +41,27 @@ pub enum ResourceKind {
     Any,
 }
 
-/// One action of a dispatch table, with the permission it needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ActionPermission {
-    pub action: &'static str,
-    /// `service:Action`, as written in a RAM policy.
-    pub permission: &'static str,
-    pub resource: ResourceKind,
-}
-
-const fn entry(
-    action: &'static str,
-    permission: &'static str,
-    resource: ResourceKind,
-) -> ActionPermission {
-    ActionPermission {
-        action,
-        permission,
-        resource,
-    }
-}
-
-/// IMS 2019-08-15 (RAM identity; its permissions are RAM's).
-pub const IMS: &[ActionPermission] = &[
-    entry(
-        "CreateAccessKey",
-        "ram:CreateAccessKey",
-        ResourceKind::UserOrCaller,
-    ),
-    entry(
-        "ListAccessKeys",
-        "ram:ListAccessKeys",
-        ResourceKind::UserOrCaller,
-    ),
-    entry(
-        "UpdateAccessKey",
-        "ram:UpdateAccessKey",
-        ResourceKind::UserOrCaller,
-    ),
-    entry(
-        "DeleteAccessKey",
-        "ram:DeleteAccessKey",
-        ResourceKind::UserOrCaller,
-    ),
-    entry(
-        "GetAccessKeyLastUsed",
-        "ram:GetAccessKeyLastUsed",
-        ResourceKind::UserOrCaller,
-    ),
-    entry("CreateUser", "ram:CreateUser", ResourceKind::NewUser),
-    entry("GetUser", "ram:GetUser", ResourceKind::SelectedUser),
-    entry("ListUsers", "ram:ListUsers", ResourceKind::AllUsers),
-    entry("DeleteUser", "ram:DeleteUser", ResourceKind::SelectedUser),
-];
-
-/// RAM 2015-05-01 (its policy actions).
-pub const RAM: &[ActionPermission] = &[
-    entry("CreatePolicy", "ram:CreatePolicy", ResourceKind::NewPolicy),
-    entry("GetPolicy", "ram:GetPolicy", ResourceKind::Policy),
-    entry("DeletePolicy", "ram:DeletePolicy", ResourceKind::Policy),
-    entry(
-        "ListPolicies",
-        "ram:ListPolicies",
-        ResourceKind::AllPolicies,
-    ),
-    entry(
-        "AttachPolicyToUser",
-        "ram:AttachPolicyToUser",
-        ResourceKind::UserAndPolicy,
-    ),
-    entry(
-        "DetachPolicyFromUser",
-        "ram:DetachPolicyFromUser",
-        ResourceKind::UserAndPolicy,
-    ),
-    entry(
-        "ListPoliciesForUser",
-        "ram:ListPoliciesForUser",
-        ResourceKind::UserName,
-    ),
-];
-
-/// SMC 2019-06-01.
-pub const SMC: &[ActionPermission] = &[
-    entry(
-        "CreateAccessToken",
-        "smc:CreateAccessToken",
-        ResourceKind::Any,
-    ),
-    entry(
-        "ListAccessTokens",
-        "smc:ListAccessTokens",
-        ResourceKind::Any,
-    ),
-    entry(
-        "DisableAccessToken",
-        "smc:DisableAccessToken",
-        ResourceKind::Any,
-    ),
-    entry(
-        "DeleteAccessToken",
-        "smc:DeleteAccessToken",
-        ResourceKind::Any,
-    ),
-];
-
 /// The permission of PAI-EAS `CreateServiceInstanceToken` (its resource is the service the
 /// path names; see [`eas_service_resource`]).
 pub const EAS_CREATE_SERVICE_INSTANCE_TOKEN: &str = "eas:CreateServiceInstanceToken";
 
-/// The permission table of an RPC product.
-pub fn table(product: Product) -> &'static [ActionPermission] {
-    match product {
-        Product::Ims => IMS,
-        Product::Ram => RAM,
-        Product::Smc => SMC,
-    }
+/// The action table of an RPC product (see [`crate::actions`]).
+pub fn table(product: Product) -> &'static [Row] {
+    crate::actions::table(product)
 }
 
-/// The permission `action` of `product` needs; `None` for an action the table lacks (the
-/// pipeline refuses it).
-pub fn permission(product: Product, action: &str) -> Option<&'static ActionPermission> {
-    table(product).iter().find(|entry| entry.action == action)
+/// The row of `action` of `product`, with the permission it needs; `None` for an action the
+/// product does not serve.
+pub fn permission(product: Product, action: &str) -> Option<&'static Row> {
+    crate::actions::find(product, action)
 }
 
 /// The code an authorization refusal of `product` carries: RAM's own `NoPermission` for IMS
 /// and RAM, `Forbidden.RAM` for the other products.
-pub fn denial_code(product: Product) -> &'static str {
+pub fn denial_code(product: Product) -> AliyunCode {
     match product {
-        Product::Ims | Product::Ram => "NoPermission",
-        Product::Smc => "Forbidden.RAM",
+        Product::Ims | Product::Ram => AliyunCode::NoPermission,
+        Product::Smc => AliyunCode::ForbiddenRam,
     }
 }
 
@@ -184,17 +78,17 @@ pub fn principal_name_user(principal_name: &str) -> &str {
 }
 
 /// The resources of one request, with what was read from its parameters.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum RequestResource {
     /// A user by name; `None` is the caller.
     User(Option<String>),
     /// A user selected by `UserId` or `UserAccessKeyId`: `given` is the request's own text,
-    /// `resolved` the name of the user it selects, when there is one. Authorization is asked
-    /// on the resolved user, but a refusal may only ever name `given` (see
-    /// [`RequestResource::as_given`]): the caller must not learn whom an id belongs to.
+    /// `resolved` the user it selects (or why there is none), which the action acts on.
+    /// Authorization is asked on the resolved user, but a refusal may only ever name `given`
+    /// (see [`RequestResource::as_given`]): the caller must not learn whom an id belongs to.
     SelectedUser {
         given: String,
-        resolved: Option<String>,
+        resolved: Result<User, CoreError>,
     },
     AllUsers,
     UserAndPolicy {
@@ -208,18 +102,18 @@ pub enum RequestResource {
 }
 
 impl RequestResource {
-    /// Reads what naming the resources of `entry` needs from the parameters. A user selected
-    /// by id or access key is looked up (in the caller's account) to be named; one that does
-    /// not exist is named by what the request gave, and the action reports it missing if the
+    /// Reads what naming resources of `kind` needs from the parameters. A user selected by
+    /// id or access key is looked up (in the caller's account) to be named; one that does not
+    /// exist is named by what the request gave, and the action reports it missing if the
     /// request is allowed.
     pub async fn read(
-        entry: &ActionPermission,
+        kind: ResourceKind,
         params: &Params,
         authority: &Authority,
         context: &RequestContext,
     ) -> Result<Self, AliyunError> {
         let text = |name: &str| params.non_empty(name).unwrap_or("").to_owned();
-        Ok(match entry.resource {
+        Ok(match kind {
             ResourceKind::UserOrCaller => RequestResource::User(
                 params
                     .non_empty("UserPrincipalName")
@@ -238,12 +132,8 @@ impl RequestResource {
                         .as_ref()
                         .and_then(|caller| selection.reference(caller.account_id))
                     {
-                        Some(reference) => authority
-                            .sub_user(context, reference)
-                            .await
-                            .ok()
-                            .map(|user| user.name),
-                        None => None,
+                        Some(reference) => authority.sub_user(context, reference).await,
+                        None => Err(CoreError::UserNotFound),
                     };
                     RequestResource::SelectedUser {
                         given: text.to_owned(),
@@ -284,10 +174,10 @@ impl RequestResource {
         match self {
             RequestResource::SelectedUser {
                 given,
-                resolved: Some(_),
+                resolved: Ok(_),
             } => Some(RequestResource::SelectedUser {
                 given: given.clone(),
-                resolved: None,
+                resolved: Err(CoreError::UserNotFound),
             }),
             _ => None,
         }
@@ -300,7 +190,8 @@ impl RequestResource {
         match self {
             RequestResource::User(name) => vec![user(name.as_deref().unwrap_or(principal.name))],
             RequestResource::SelectedUser { given, resolved } => {
-                vec![user(resolved.as_deref().unwrap_or(given))]
+                let resolved = resolved.as_ref().ok().map(|user| user.name.as_str());
+                vec![user(resolved.unwrap_or(given))]
             }
             RequestResource::AllUsers => vec![user("*")],
             RequestResource::UserAndPolicy {

@@ -10,7 +10,9 @@ use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 use serde_json::{Map, Value};
 
-use crate::errors::AliyunError;
+use keyplane_engine::Outgoing;
+
+use crate::errors::{AliyunCode, AliyunError};
 
 /// The content type of JSON answers.
 pub const JSON_CONTENT_TYPE: &str = "application/json;charset=utf-8";
@@ -81,11 +83,11 @@ pub fn error_body(
     let mut fields = vec![
         ("RequestId", Value::String(request_id.to_owned())),
         ("HostId", Value::String(host.to_owned())),
-        ("Code", Value::String(error.code.to_owned())),
+        ("Code", Value::String(error.code.code().to_owned())),
         ("Message", Value::String(error.message.clone())),
         (
             "Recommend",
-            Value::String(recommend(error.code, product, request_id)),
+            Value::String(recommend(error.code.code(), product, request_id)),
         ),
     ];
     if let Some(detail) = &error.access_denied_detail {
@@ -100,6 +102,79 @@ pub fn error_body(
             serde_json::to_vec(&Value::Object(body)).unwrap_or_default()
         }
         Format::Xml => xml_document("Error", fields.iter().map(|(name, value)| (*name, value))),
+    }
+}
+
+/// The answer to `error`, refused before any product was known: `HostId` and the
+/// troubleshooting product are `keyplane`.
+pub fn unrouted_error(format: Format, error: &AliyunError, request_id: String) -> Outgoing {
+    error_answer(format, error, "keyplane", "keyplane", request_id)
+}
+
+/// The answer to `error` from the product at `host` (see [`error_body`]).
+pub fn error_answer(
+    format: Format,
+    error: &AliyunError,
+    host: &str,
+    product: &str,
+    request_id: String,
+) -> Outgoing {
+    Outgoing {
+        status: error.status(),
+        content_type: format.content_type(),
+        body: error_body(format, error, host, product, &request_id),
+        request_id,
+        error_code: Some(error.code.code()),
+    }
+}
+
+/// The answer to `error` from an endpoint that answers as the product at `host` (the EAS
+/// operation, the agent's registration), unless it is the failed-authentication throttle's
+/// refusal: that one comes before the request is read, so Keyplane answers it.
+pub fn endpoint_error(
+    error: &AliyunError,
+    host: &str,
+    product: &str,
+    request_id: String,
+) -> Outgoing {
+    if error.code == AliyunCode::Throttling {
+        unrouted_error(Format::Json, error, request_id)
+    } else {
+        error_answer(Format::Json, error, host, product, request_id)
+    }
+}
+
+/// The answer to a refusal by the terminal gateway (a WebSocket it does not open, a token
+/// refused at its URL): the status, and a JSON body with `RequestId`, `Code` and `Message`
+/// only (the gateway is no OpenAPI host: no `HostId`, no `Recommend`).
+pub fn gateway_error_answer(error: &AliyunError, request_id: String) -> Outgoing {
+    let body = serde_json::json!({
+        "RequestId": request_id,
+        "Code": error.code.code(),
+        "Message": error.message,
+    });
+    Outgoing {
+        status: error.status(),
+        content_type: JSON_CONTENT_TYPE,
+        body: serde_json::to_vec(&body).unwrap_or_default(),
+        request_id,
+        error_code: Some(error.code.code()),
+    }
+}
+
+/// The 200 answer of `action` with `fields` (see [`success_body`]).
+pub fn success_answer(
+    format: Format,
+    action: &str,
+    fields: Map<String, Value>,
+    request_id: String,
+) -> Outgoing {
+    Outgoing {
+        status: 200,
+        content_type: format.content_type(),
+        body: success_body(format, action, fields, &request_id),
+        request_id,
+        error_code: None,
     }
 }
 

@@ -7,7 +7,7 @@ mod aliyun {
     mod fuzz_regressions;
 }
 
-use keyplane_aliyun::envelope::{self, RawRequest};
+use keyplane_aliyun::envelope::{self, Headers, RequestView};
 use keyplane_aliyun::render::{self, Format};
 use keyplane_aliyun::AliyunError;
 use keyplane_core::{CoreError, Field, Violation};
@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value};
 
 fn pinned(error: AliyunError, status: u16, code: &str) {
     assert_eq!(
-        (error.status, error.code),
+        (error.status(), error.code.code()),
         (status, code),
         "{}",
         error.message
@@ -258,12 +258,12 @@ fn raw<'a>(
     headers: &'a [(&'a str, &'a str)],
     raw_query: &'a str,
     body: &'a [u8],
-) -> RawRequest<'a> {
-    RawRequest {
+) -> RequestView<'a> {
+    RequestView {
         method: "POST",
         path: "/",
         raw_query,
-        headers,
+        headers: Headers::new(headers),
         body,
     }
 }
@@ -524,7 +524,10 @@ fn token_paths_are_recognised_and_decoded() {
         assert_eq!(parse_token_path(other), Ok(None), "{other}");
     }
     let invalid = parse_token_path("/api/v2/services/c/%FF/instances/i/token").unwrap_err();
-    assert_eq!((invalid.status, invalid.code), (400, "InvalidParameter"));
+    assert_eq!(
+        (invalid.status(), invalid.code.code()),
+        (400, "InvalidParameter")
+    );
     assert!(invalid.message.contains("ServiceName"));
     assert!(is_eas_path("/api/v2/services/anything"));
     assert!(!is_eas_path("/api/v2/service"));

@@ -3,7 +3,7 @@
 //! crate's request layout: `METHOD TARGET`, then one header per line, a blank line, the body;
 //! the head read as UTF-8 with invalid bytes replaced.
 
-use keyplane_aliyun::envelope::{self, RawRequest};
+use keyplane_aliyun::envelope::{self, Headers, RequestView};
 use keyplane_aliyun::render::{self, Format};
 use keyplane_aliyun::AliyunError;
 use serde_json::{Map, Value};
@@ -36,18 +36,18 @@ fn recognition_survives_a_header_name_that_is_not_ascii() {
         .iter()
         .map(|(name, value)| (name.as_str(), value.as_str()))
         .collect();
-    let request = RawRequest {
+    let request = RequestView {
         method: "GET",
         path: "/",
         raw_query: "",
-        headers: &pairs,
+        headers: Headers::new(&pairs),
         body: b"",
     };
     assert!(!envelope::recognizes(&request));
     let mut with_alibaba_header = pairs.clone();
     with_alibaba_header.push(("X-Acs-Action", "ListUsers"));
-    assert!(envelope::recognizes(&RawRequest {
-        headers: &with_alibaba_header,
+    assert!(envelope::recognizes(&RequestView {
+        headers: Headers::new(&with_alibaba_header),
         ..request
     }));
 }

@@ -18,6 +18,7 @@ use http::{header, HeaderValue, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use keyplane_aliyun::eas::TokenPresentation;
+use keyplane_aliyun::AliyunCode;
 use keyplane_core::model::InstanceTokenPurpose;
 use tokio::time::Instant;
 
@@ -49,23 +50,23 @@ pub fn cookie(headers: &http::HeaderMap, name: &str) -> Option<String> {
 /// The page that says why a Workbench token was refused, with the refusal's status.
 fn refusal_page(refusal: &keyplane_aliyun::eas::RedemptionRefusal) -> Response<Full<Bytes>> {
     let (title, explanation) = match refusal.error.code {
-        "InstanceToken.AlreadyUsed" => (
+        AliyunCode::InstanceTokenAlreadyUsed => (
             "This Workbench URL has already been used",
             "A Workbench URL opens one session, once.",
         ),
-        "InstanceToken.Expired" => (
+        AliyunCode::InstanceTokenExpired => (
             "This Workbench URL has expired",
             "A Workbench URL must be opened within a few minutes of being issued.",
         ),
-        "InvalidInstanceToken" => (
+        AliyunCode::InvalidInstanceToken => (
             "This Workbench URL is not valid",
             "The token in this address was not issued for the Workbench.",
         ),
-        "Throttling" => (
+        AliyunCode::Throttling => (
             "Too many failed attempts",
             "Too many requests from this address failed; try again in a moment.",
         ),
-        "InstanceToken.Revoked" | "Forbidden.RAM" => (
+        AliyunCode::InstanceTokenRevoked | AliyunCode::ForbiddenRam => (
             "This Workbench URL has been revoked",
             "The access key or the permission that issued it is no longer in force.",
         ),
@@ -75,7 +76,7 @@ fn refusal_page(refusal: &keyplane_aliyun::eas::RedemptionRefusal) -> Response<F
         ),
     };
     page::message(
-        StatusCode::from_u16(refusal.error.status).unwrap_or(StatusCode::FORBIDDEN),
+        StatusCode::from_u16(refusal.error.status()).unwrap_or(StatusCode::FORBIDDEN),
         title,
         &format!("{explanation} (request {})", refusal.request_id),
     )

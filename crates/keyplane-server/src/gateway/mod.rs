@@ -18,7 +18,9 @@
 //!   log command's output until it ends.
 //!
 //! A WebSocket handshake is checked, and a slot under the caps taken (`registry`), before its
-//! token is redeemed, so a plain GET or a refused connection burns nothing. Programs run as
+//! token is redeemed, so a plain GET or a refused connection burns nothing. A refused socket is
+//! answered in JSON: the refusal is a member of the Alibaba dialect's code table
+//! ([`AliyunCode`]), rendered by its renderer ([`render::gateway_error_answer`]). Programs run as
 //! the session user (`session_user`). Revoking the key or the permission that issued a token
 //! ends what it opened (`revocation`). Each session is audited when it ends (product `eas`,
 //! action `TerminalSession` or `StreamlogSession`, target `cluster/service/instance/worker`,
@@ -39,12 +41,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{header, HeaderValue, Request, Response, StatusCode};
+use http::{header, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use keyplane_aliyun::eas::{
     token_from_query, PublicUrls, TokenPresentation, STREAMLOG_PATH, TERMINAL_PATH, WORKBENCH_PATH,
 };
+use keyplane_aliyun::{render, AliyunCode, AliyunError};
 use keyplane_core::audit::AuditEvent;
 use keyplane_core::model::{InstanceSession, InstanceTokenPurpose};
 use time::OffsetDateTime;
@@ -196,20 +199,14 @@ pub fn is_gateway_path(path: &str) -> bool {
     ) || path.starts_with(WORKBENCH_ASSETS_PREFIX)
 }
 
-fn json_error(
-    status: StatusCode,
-    request_id: &str,
-    code: &str,
-    message: &str,
-) -> Response<Full<Bytes>> {
-    let body = serde_json::json!({"RequestId": request_id, "Code": code, "Message": message});
-    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json;charset=utf-8"),
-    );
-    response
+/// A refusal of the gateway's, under a new request id.
+fn refused(error: impl Into<AliyunError>) -> Response<Full<Bytes>> {
+    answer_refusal(&error.into(), new_request_id())
+}
+
+/// The answer to a refusal: the Alibaba dialect's one renderer, in the gateway's shape.
+fn answer_refusal(error: &AliyunError, request_id: String) -> Response<Full<Bytes>> {
+    crate::http::aliyun_response(render::gateway_error_answer(error, request_id))
 }
 
 fn new_request_id() -> String {
@@ -262,12 +259,10 @@ pub async fn serve(
 }
 
 fn capped(error: registry::CapReached) -> Response<Full<Bytes>> {
-    json_error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        &new_request_id(),
-        "Throttling.Sessions",
-        &error.to_string(),
-    )
+    refused(AliyunError::new(
+        AliyunCode::ThrottlingSessions,
+        error.to_string(),
+    ))
 }
 
 /// A WebSocket route: checks the handshake, takes a slot, redeems the token (or checks the
@@ -281,35 +276,23 @@ async fn open_websocket(
     let accept = match websocket::check_handshake(request.method(), request.headers()) {
         Ok(accept) => accept,
         Err(error) => {
-            return json_error(
-                StatusCode::BAD_REQUEST,
-                &new_request_id(),
-                "InvalidWebSocketHandshake",
-                &error.to_string(),
-            )
+            return refused(AliyunError::new(
+                AliyunCode::InvalidWebSocketHandshake,
+                error.to_string(),
+            ))
         }
     };
     let gateway = &state.gateway;
     let (session, credential, deadline, slot) = if path == SESSION_TERMINAL_PATH {
         let origin = header_text(&request, header::ORIGIN);
         if !origin.eq_ignore_ascii_case(&gateway.origin) {
-            return json_error(
-                StatusCode::FORBIDDEN,
-                &new_request_id(),
-                "Forbidden.Origin",
-                "The Workbench terminal accepts connections from its own page only.",
-            );
+            return refused(AliyunCode::ForbiddenOrigin);
         }
         let key = Gateway::browser_session_key(request.headers());
         let Some(browser_session) =
             key.and_then(|key| gateway.registry.browser_session(&key, Instant::now()))
         else {
-            return json_error(
-                StatusCode::UNAUTHORIZED,
-                &new_request_id(),
-                "InvalidWorkbenchSession",
-                "There is no Workbench session, or it has expired: open a new Workbench URL.",
-            );
+            return refused(AliyunCode::InvalidWorkbenchSession);
         };
         let slot = match gateway.registry.reserve(key) {
             Ok(slot) => slot,
@@ -321,21 +304,14 @@ async fn open_websocket(
                 if let Some(key) = key {
                     gateway.registry.remove_browser_session(&key);
                 }
-                return json_error(
-                    StatusCode::FORBIDDEN,
-                    &new_request_id(),
-                    "InstanceToken.Revoked",
+                return refused(AliyunError::new(
+                    AliyunCode::InstanceTokenRevoked,
                     "The access key or permission that opened this Workbench session was revoked.",
-                );
+                ));
             }
             Err(error) => {
                 tracing::warn!(%error, "checking a Workbench session failed");
-                return json_error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    &new_request_id(),
-                    "ServiceUnavailable",
-                    "The Workbench session could not be checked; try again.",
-                );
+                return refused(AliyunCode::ServiceUnavailable);
             }
         }
         let deadline = browser_session
@@ -371,14 +347,7 @@ async fn open_websocket(
                 let deadline = Instant::now() + gateway.settings.max_session;
                 (session, credential, deadline, slot)
             }
-            Err(refusal) => {
-                return json_error(
-                    StatusCode::from_u16(refusal.error.status).unwrap_or(StatusCode::FORBIDDEN),
-                    &refusal.request_id,
-                    refusal.error.code,
-                    &refusal.error.message,
-                )
-            }
+            Err(refusal) => return answer_refusal(&refusal.error, refusal.request_id),
         }
     };
     let mut slot = slot;

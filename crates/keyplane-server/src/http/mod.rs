@@ -89,7 +89,9 @@ fn json_response(body: Vec<u8>) -> Response<Full<Bytes>> {
     response
 }
 
-fn aliyun_response(outgoing: keyplane_aliyun::OutgoingResponse) -> Response<Full<Bytes>> {
+pub(crate) fn aliyun_response(
+    outgoing: keyplane_aliyun::OutgoingResponse,
+) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(outgoing.body)));
     *response.status_mut() =
         http::StatusCode::from_u16(outgoing.status).unwrap_or(http::StatusCode::BAD_REQUEST);
@@ -222,7 +224,7 @@ pub(crate) async fn serve_request(
             Route::Registration
         } else if keyplane_aliyun::eas::is_eas_path(incoming.request.path) {
             Route::Eas
-        } else if keyplane_aliyun::recognizes(&aliyun_request(incoming)) {
+        } else if keyplane_aliyun::recognizes(&aliyun_request(incoming).raw()) {
             Route::Aliyun
         } else {
             Route::Tencent
@@ -284,7 +286,10 @@ pub(crate) async fn serve_request(
             aliyun_response(outgoing)
         }
         Route::Aliyun => {
-            let outgoing = state.aliyun.handle(aliyun_request(&incoming)).await;
+            let outgoing = state
+                .aliyun
+                .handle(aliyun_request(&incoming).incoming())
+                .await;
             log_refusal(&outgoing.request_id, outgoing.error_code);
             aliyun_response(outgoing)
         }

@@ -158,11 +158,11 @@ async fn send(harness: &Harness, vector: &Vector, now: OffsetDateTime) -> Outgoi
         now,
     };
     assert!(
-        keyplane_aliyun::recognizes(&request),
+        keyplane_aliyun::recognizes(&request.raw()),
         "{}: not recognised as Alibaba",
         vector.name
     );
-    harness.dialect.handle(request).await
+    harness.dialect.handle(request.incoming()).await
 }
 
 /// The error code of an answer, from JSON or XML.

@@ -140,15 +140,18 @@ async fn aliyun(
     let headers = borrowed(&headers);
     let response = harness
         .aliyun
-        .handle(keyplane_aliyun::IncomingRequest {
-            method: "POST",
-            path: "/",
-            raw_query: &raw_query,
-            headers: &headers,
-            body: b"",
-            source_address: LOOPBACK,
-            now: NOW,
-        })
+        .handle(
+            keyplane_aliyun::IncomingRequest {
+                method: "POST",
+                path: "/",
+                raw_query: &raw_query,
+                headers: &headers,
+                body: b"",
+                source_address: LOOPBACK,
+                now: NOW,
+            }
+            .incoming(),
+        )
         .await;
     answer(&response)
 }
@@ -511,7 +514,7 @@ async fn every_alibaba_action_declares_its_permission_and_is_enforced() {
             keyplane_aliyun::Product::Ims | keyplane_aliyun::Product::Ram => "ram",
             keyplane_aliyun::Product::Smc => "smc",
         };
-        let denial = permissions::denial_code(*product);
+        let denial = permissions::denial_code(*product).code();
         for action in keyplane_aliyun::actions(*product) {
             let entry = permissions::permission(*product, action)
                 .unwrap_or_else(|| panic!("{action} has no declared permission"));

@@ -408,7 +408,7 @@ async fn redeem(
 fn refused_with(result: Result<InstanceSession, RedemptionRefusal>) -> (u16, &'static str) {
     let refusal = result.expect_err("the redemption must be refused");
     assert!(!refusal.request_id.is_empty());
-    (refusal.error.status, refusal.error.code)
+    (refusal.error.status(), refusal.error.code.code())
 }
 
 const SIGNATURE_CODES: &[&str] = &[

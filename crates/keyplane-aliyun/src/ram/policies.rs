@@ -1,197 +1,40 @@
-//! RAM 2015-05-01 policy actions: `CreatePolicy` (a RAM-syntax document, stored in the common
-//! form), `GetPolicy` (the document rendered in RAM syntax, whichever syntax it was written
-//! in), `DeletePolicy` (refused while attached), `ListPolicies`, `AttachPolicyToUser`, `DetachPolicyFromUser` and `ListPoliciesForUser`, with RAM's
-//! field names, limits and error codes. Users are named by RAM's `UserName` (the part of the
-//! `UserPrincipalName` before `@`); policies by `PolicyType` (`System` or `Custom`) and
-//! `PolicyName`.
+//! The RAM policy actions: `CreatePolicy` (a RAM-syntax document, stored in the common form),
+//! `GetPolicy` (the document rendered in RAM syntax, whichever syntax it was written in),
+//! `DeletePolicy` (refused while attached) and `ListPolicies` (paged by a marker).
 
-use keyplane_core::authority::UserReference;
-use keyplane_core::model::{PolicySyntax, PolicyType, User};
+use keyplane_core::model::{PolicySyntax, PolicyType};
 use keyplane_core::{Authority, CoreError, RequestContext};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
+use super::{check_policy_name, core, policy_type, DEFAULT_VERSION};
+use crate::actions::{fields, nothing, Answer};
 use crate::envelope::Params;
-use crate::errors::AliyunError;
+use crate::errors::{AliyunCode, AliyunError};
+use crate::permissions::RequestResource;
 use crate::time_format::iso8601;
 
-/// The actions of the dispatch table.
-pub const ACTIONS: &[&str] = &[
-    "CreatePolicy",
-    "GetPolicy",
-    "DeletePolicy",
-    "ListPolicies",
-    "AttachPolicyToUser",
-    "DetachPolicyFromUser",
-    "ListPoliciesForUser",
-];
-
 /// RAM's bounds on `CreatePolicy`.
-const POLICY_NAME_MAX_CHARACTERS: usize = 128;
 pub const POLICY_DOCUMENT_MAX_CHARACTERS: usize = 6_144;
 const DESCRIPTION_MAX_CHARACTERS: usize = 1_024;
-/// Every policy has one version here, the one it was created with.
-const DEFAULT_VERSION: &str = "v1";
 /// Default and largest `MaxItems` of ListPolicies.
 const DEFAULT_LIST_ITEMS: usize = 100;
 const MAX_LIST_ITEMS: usize = 1_000;
 
-fn core(error: CoreError) -> AliyunError {
-    AliyunError::from_core(&error)
-}
-
-fn fields(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    }
-}
-
-/// Runs one RAM action.
-pub async fn dispatch(
+pub(super) async fn create_policy(
     authority: &Authority,
     context: &RequestContext,
     params: &Params,
-) -> Result<Map<String, Value>, AliyunError> {
-    match context.action.as_str() {
-        "CreatePolicy" => create_policy(authority, context, params).await,
-        "GetPolicy" => get_policy(authority, context, params).await,
-        "ListPolicies" => list_policies(authority, context, params).await,
-        "DeletePolicy" => {
-            let name = params.required("PolicyName")?;
-            check_policy_name(name)?;
-            authority
-                .delete_policy(context, name, false)
-                .await
-                .map_err(core)?;
-            Ok(Map::new())
-        }
-        "AttachPolicyToUser" | "DetachPolicyFromUser" => {
-            let policy_type = policy_type(params)?;
-            let policy_name = params.required("PolicyName")?;
-            check_policy_name(policy_name)?;
-            let user = user_named(authority, context, params).await?;
-            if policy_type == PolicyType::Custom {
-                authority
-                    .custom_policy_named(context, policy_name)
-                    .await
-                    .map_err(core)?;
-            }
-            let result = if context.action == "AttachPolicyToUser" {
-                authority
-                    .attach_policy(context, user.uin, policy_type, policy_name)
-                    .await
-            } else {
-                authority
-                    .detach_policy(context, user.uin, policy_type, policy_name)
-                    .await
-            };
-            result.map_err(core)?;
-            Ok(Map::new())
-        }
-        "ListPoliciesForUser" => {
-            let user = user_named(authority, context, params).await?;
-            let attachments = authority
-                .user_policies(context, user.uin)
-                .await
-                .map_err(core)?;
-            let policies: Vec<Value> = attachments
-                .iter()
-                .map(|attachment| {
-                    let description = match attachment.policy_type {
-                        PolicyType::System => {
-                            keyplane_policy::system_policy(&attachment.policy_name)
-                                .map(|system| system.description.to_owned())
-                                .unwrap_or_default()
-                        }
-                        PolicyType::Custom => attachment
-                            .custom
-                            .as_ref()
-                            .map(|custom| custom.description.clone())
-                            .unwrap_or_default(),
-                    };
-                    json!({
-                        "PolicyName": attachment.policy_name,
-                        "PolicyType": attachment.policy_type.as_str(),
-                        "Description": description,
-                        "DefaultVersion": DEFAULT_VERSION,
-                        "AttachDate": iso8601(attachment.attached_at),
-                    })
-                })
-                .collect();
-            Ok(fields(json!({ "Policies": { "Policy": policies } })))
-        }
-        _ => Err(AliyunError::action_not_found()),
-    }
-}
-
-/// The RAM user (never the root account) `UserName` names.
-async fn user_named(
-    authority: &Authority,
-    context: &RequestContext,
-    params: &Params,
-) -> Result<User, AliyunError> {
-    let name = params.required("UserName")?;
-    authority
-        .sub_user(context, UserReference::Name(name))
-        .await
-        .map_err(core)
-}
-
-/// `PolicyType`: `System` or `Custom` (`InvalidParameter.PolicyType` otherwise).
-fn policy_type(params: &Params) -> Result<PolicyType, AliyunError> {
-    PolicyType::parse(params.required("PolicyType")?).ok_or_else(|| {
-        AliyunError::named(
-            400,
-            "InvalidParameter.PolicyType",
-            "The parameter - \"PolicyType\" is incorrect.",
-        )
-    })
-}
-
-/// RAM policy names: 1 to 128 letters, digits and `-`.
-fn check_policy_name(name: &str) -> Result<(), AliyunError> {
-    if name.chars().count() > POLICY_NAME_MAX_CHARACTERS {
-        return Err(AliyunError::named(
-            400,
-            "InvalidParameter.PolicyName.Length",
-            "The parameter - \"PolicyName\" beyond the length limit.",
-        ));
-    }
-    if !name
-        .chars()
-        .all(|character| character.is_ascii_alphanumeric() || character == '-')
-    {
-        return Err(AliyunError::named(
-            400,
-            "InvalidParameter.PolicyName.InvalidChars",
-            "The parameter - \"PolicyName\" contains invalid chars.",
-        ));
-    }
-    Ok(())
-}
-
-async fn create_policy(
-    authority: &Authority,
-    context: &RequestContext,
-    params: &Params,
-) -> Result<Map<String, Value>, AliyunError> {
+    _resource: RequestResource,
+) -> Result<Answer, AliyunError> {
     let name = params.required("PolicyName")?;
     check_policy_name(name)?;
     let document = params.required("PolicyDocument")?;
     if document.chars().count() > POLICY_DOCUMENT_MAX_CHARACTERS {
-        return Err(AliyunError::named(
-            400,
-            "InvalidParameter.PolicyDocument.Length",
-            "The parameter - \"PolicyDocument\" beyond the length limit.",
-        ));
+        return Err(AliyunCode::InvalidParameterPolicyDocumentLength.into());
     }
     let description = params.non_empty("Description").unwrap_or("");
     if description.chars().count() > DESCRIPTION_MAX_CHARACTERS {
-        return Err(AliyunError::named(
-            400,
-            "InvalidParameter.Description.Length",
-            "The parameter - \"Description\" beyond the length limit.",
-        ));
+        return Err(AliyunCode::InvalidParameterDescriptionLength.into());
     }
     let policy = authority
         .create_policy(context, PolicySyntax::Ram, name, description, document)
@@ -208,11 +51,12 @@ async fn create_policy(
     })))
 }
 
-async fn get_policy(
+pub(super) async fn get_policy(
     authority: &Authority,
     context: &RequestContext,
     params: &Params,
-) -> Result<Map<String, Value>, AliyunError> {
+    _resource: RequestResource,
+) -> Result<Answer, AliyunError> {
     let policy_type = policy_type(params)?;
     let name = params.required("PolicyName")?;
     check_policy_name(name)?;
@@ -267,11 +111,27 @@ async fn get_policy(
     ))
 }
 
-async fn list_policies(
+pub(super) async fn delete_policy(
     authority: &Authority,
     context: &RequestContext,
     params: &Params,
-) -> Result<Map<String, Value>, AliyunError> {
+    _resource: RequestResource,
+) -> Result<Answer, AliyunError> {
+    let name = params.required("PolicyName")?;
+    check_policy_name(name)?;
+    authority
+        .delete_policy(context, name, false)
+        .await
+        .map_err(core)?;
+    nothing()
+}
+
+pub(super) async fn list_policies(
+    authority: &Authority,
+    context: &RequestContext,
+    params: &Params,
+    _resource: RequestResource,
+) -> Result<Answer, AliyunError> {
     let only = match params.non_empty("PolicyType") {
         None => None,
         Some(_) => Some(policy_type(params)?),

@@ -1,0 +1,80 @@
+//! The shape of the RPC action tables: each IMS, RAM and SMC action is one
+//! [`keyplane_engine::ActionRow`] in its product's table (`ims::ACTIONS`, `ram::ACTIONS`,
+//! `smc::ACTIONS`) — its name, permission, how its resource is named, its default rate limit
+//! and its handler. Routing, the permission table, the lists of actions and the default rate
+//! limits are all read from these rows.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use keyplane_core::{Authority, RequestContext};
+use serde_json::{Map, Value};
+
+use crate::envelope::Params;
+use crate::errors::AliyunError;
+use crate::permissions::{RequestResource, ResourceKind};
+use crate::product::Product;
+
+/// What a successful action answers: the fields beside `RequestId`.
+pub type Answer = Map<String, Value>;
+
+/// The future a handler returns.
+pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = Result<Answer, AliyunError>> + Send + 'a>>;
+
+/// Performs one action, authorized, on the resource naming resolved.
+pub type Handler =
+    for<'a> fn(&'a Authority, &'a RequestContext, &'a Params, RequestResource) -> HandlerFuture<'a>;
+
+/// One action of an RPC product.
+pub type Row = keyplane_engine::ActionRow<ResourceKind, Handler>;
+
+/// The [`Handler`] of an `async fn(&Authority, &RequestContext, &Params, RequestResource)`.
+macro_rules! handler {
+    ($function:path) => {{
+        fn boxed<'a>(
+            authority: &'a keyplane_core::Authority,
+            context: &'a keyplane_core::RequestContext,
+            params: &'a $crate::envelope::Params,
+            resource: $crate::permissions::RequestResource,
+        ) -> $crate::actions::HandlerFuture<'a> {
+            Box::pin($function(authority, context, params, resource))
+        }
+        boxed as $crate::actions::Handler
+    }};
+}
+pub(crate) use handler;
+
+/// The action table of `product`.
+pub fn table(product: Product) -> &'static [Row] {
+    match product {
+        Product::Ims => crate::ims::ACTIONS,
+        Product::Smc => crate::smc::ACTIONS,
+        Product::Ram => crate::ram::ACTIONS,
+    }
+}
+
+/// The row of `product` named `name`.
+pub fn find(product: Product, name: &str) -> Option<&'static Row> {
+    keyplane_engine::actions::find(table(product), name)
+}
+
+/// The default rate limits every RPC action declares, as (`product:Action`, per second).
+pub fn default_rate_limits() -> Vec<(String, u32)> {
+    [Product::Ims, Product::Ram, Product::Smc]
+        .into_iter()
+        .flat_map(|product| keyplane_engine::actions::default_rate_limits(table(product)))
+        .collect()
+}
+
+/// An empty answer (the action has nothing to say beyond `RequestId`).
+pub(crate) fn nothing() -> Result<Answer, AliyunError> {
+    Ok(Map::new())
+}
+
+/// The fields of a JSON object (nothing for any other value).
+pub(crate) fn fields(value: Value) -> Answer {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}

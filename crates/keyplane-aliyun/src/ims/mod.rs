@@ -1,0 +1,134 @@
+//! RAM identity (IMS, 2019-08-15): access keys (`CreateAccessKey`, `ListAccessKeys`,
+//! `UpdateAccessKey`, `DeleteAccessKey`, `GetAccessKeyLastUsed`, in `access_keys`) and RAM
+//! users (`CreateUser`, `GetUser`, `ListUsers`, `DeleteUser`, the same users CAM serves, in
+//! `users`). Users are named by `UserPrincipalName` (`name@<account-id>.onaliyun.com`; absent
+//! = the caller for key actions); keys are of the Alibaba family. Each action is one row of
+//! [`ACTIONS`]; whether the caller may is decided by the engine before the handler runs.
+
+mod access_keys;
+mod users;
+
+use keyplane_core::authority::UserReference;
+use keyplane_core::CoreError;
+
+use crate::actions::{handler, Handler, Row};
+use crate::envelope::Params;
+use crate::errors::AliyunError;
+use crate::permissions::ResourceKind;
+
+const fn row(
+    name: &'static str,
+    permission: &'static str,
+    resource: ResourceKind,
+    handler: Handler,
+) -> Row {
+    Row {
+        product: "ims",
+        name,
+        permission,
+        resource,
+        rate_limit: None,
+        handler,
+    }
+}
+
+/// Every IMS action (its permissions are RAM's).
+pub const ACTIONS: &[Row] = &[
+    row(
+        "CreateAccessKey",
+        "ram:CreateAccessKey",
+        ResourceKind::UserOrCaller,
+        handler!(access_keys::create_access_key),
+    ),
+    row(
+        "ListAccessKeys",
+        "ram:ListAccessKeys",
+        ResourceKind::UserOrCaller,
+        handler!(access_keys::list_access_keys),
+    ),
+    row(
+        "UpdateAccessKey",
+        "ram:UpdateAccessKey",
+        ResourceKind::UserOrCaller,
+        handler!(access_keys::update_access_key),
+    ),
+    row(
+        "DeleteAccessKey",
+        "ram:DeleteAccessKey",
+        ResourceKind::UserOrCaller,
+        handler!(access_keys::delete_access_key),
+    ),
+    row(
+        "GetAccessKeyLastUsed",
+        "ram:GetAccessKeyLastUsed",
+        ResourceKind::UserOrCaller,
+        handler!(access_keys::get_access_key_last_used),
+    ),
+    row(
+        "CreateUser",
+        "ram:CreateUser",
+        ResourceKind::NewUser,
+        handler!(users::create_user),
+    ),
+    row(
+        "GetUser",
+        "ram:GetUser",
+        ResourceKind::SelectedUser,
+        handler!(users::get_user),
+    ),
+    row(
+        "ListUsers",
+        "ram:ListUsers",
+        ResourceKind::AllUsers,
+        handler!(users::list_users),
+    ),
+    row(
+        "DeleteUser",
+        "ram:DeleteUser",
+        ResourceKind::SelectedUser,
+        handler!(users::delete_user),
+    ),
+];
+
+fn core(error: CoreError) -> AliyunError {
+    AliyunError::from_core(&error)
+}
+
+/// How GetUser and DeleteUser select a user: by `UserPrincipalName`, `UserId` or
+/// `UserAccessKeyId`, looked at in that order (one of them is required).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UserSelection<'a> {
+    PrincipalName(&'a str),
+    Id(&'a str),
+    AccessKey(&'a str),
+}
+
+impl<'a> UserSelection<'a> {
+    /// The selection the parameters make; `MissingParameter` when they make none.
+    pub(crate) fn read(params: &'a Params) -> Result<Self, AliyunError> {
+        if let Some(principal_name) = params.non_empty("UserPrincipalName") {
+            Ok(UserSelection::PrincipalName(principal_name))
+        } else if let Some(user_id) = params.non_empty("UserId") {
+            Ok(UserSelection::Id(user_id))
+        } else if let Some(key_id) = params.non_empty("UserAccessKeyId") {
+            Ok(UserSelection::AccessKey(key_id))
+        } else {
+            Err(AliyunError::missing_parameter("UserPrincipalName"))
+        }
+    }
+
+    /// The user it names in account `account_id`; `None` when it cannot name one there (a
+    /// principal name in another domain, a UserId that is not a number).
+    pub(crate) fn reference(self, account_id: u64) -> Option<UserReference<'a>> {
+        match self {
+            UserSelection::PrincipalName(principal_name) => {
+                let (name, domain) = principal_name.rsplit_once('@')?;
+                domain
+                    .eq_ignore_ascii_case(&format!("{account_id}.onaliyun.com"))
+                    .then_some(UserReference::Name(name))
+            }
+            UserSelection::Id(user_id) => user_id.parse().ok().map(UserReference::Uin),
+            UserSelection::AccessKey(key_id) => Some(UserReference::AccessKey(key_id)),
+        }
+    }
+}
