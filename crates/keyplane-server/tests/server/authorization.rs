@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use keyplane_aliyun::{AliyunDialect, OutgoingResponse};
 use keyplane_core::authority::InitializedAccount;
-use keyplane_core::rate_limit::RateLimits;
 use keyplane_core::{Authority, AuthorityConfig};
 use keyplane_crypto::seal::{Keyring, MasterKey};
 use keyplane_server::factory::SealingFactory;
@@ -52,7 +51,7 @@ async fn harness() -> Harness {
     let directory = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(&directory.path().join("keyplane.db")).unwrap());
     let factory = Arc::new(SealingFactory::new(Keyring::new(MasterKey::generate(1))));
-    let mut rate_limits = RateLimits::published_defaults();
+    let mut rate_limits = keyplane_server::config::default_rate_limits();
     rate_limits.disable();
     let config = AuthorityConfig {
         rate_limits,
