@@ -14,7 +14,8 @@ use keyplane_aliyun::eas::{token_from_query, PublicUrls, RedemptionRefusal, Toke
 use keyplane_aliyun::{AliyunDialect, IncomingRequest, OutgoingResponse};
 use keyplane_core::authority::{NewEasInstanceRequest, NewEasServiceRequest};
 use keyplane_core::model::{InstanceSession, InstanceTokenPurpose, KeyFamily};
-use keyplane_core::{Authority, AuthorityConfig, RequestContext, Store};
+use keyplane_core::store::traits::*;
+use keyplane_core::{Authority, AuthorityConfig, RequestContext};
 use keyplane_crypto::aliyun::{
     acs3_hashed_payload, parse_http_date, parse_iso8601_timestamp, sign_acs3, AliyunRequest,
 };

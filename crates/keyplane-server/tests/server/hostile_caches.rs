@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use keyplane_core::audit::OUTCOME_SUCCESS;
 use keyplane_core::authority::{InitializedAccount, MAX_CACHE_TIME_TO_LIVE};
 use keyplane_core::model::{KeyFamily, KeyStatus, PolicyType, User, UserProfile};
-use keyplane_core::{AuthorityConfig, Caller, KeyLookup, RequestContext, Store};
+use keyplane_core::store::traits::*;
+use keyplane_core::{AuthorityConfig, Caller, KeyLookup, RequestContext};
 use keyplane_testkit::InProcess;
 use time::OffsetDateTime;
 
