@@ -38,7 +38,6 @@ pub mod traits {
     };
 }
 
-
 /// Persistence for Keyplane: every aggregate's store. Implemented for any type that implements
 /// all of them.
 pub trait Store:
