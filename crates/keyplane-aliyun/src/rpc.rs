@@ -12,7 +12,7 @@ use keyplane_core::{Authority, CoreError, RequestContext};
 use keyplane_crypto::aliyun::{verify_acs3, verify_rpc_v1, AliyunRequest};
 use keyplane_engine::{Authentication, Dialect, Incoming, Outcome, Outgoing, Renderer, Routed};
 
-use crate::actions::{Answer, Row};
+use crate::actions::{Answer, Call, Row};
 use crate::envelope::{self, Envelope, Params, Scheme};
 use crate::errors::{self, AliyunError};
 use crate::permissions::{self, RequestResource};
@@ -215,7 +215,13 @@ impl Dialect for Rpc<'_> {
         parameters: Arc<Params>,
         resource: RequestResource,
     ) -> Result<Answer, AliyunError> {
-        (action.row.handler)(self.authority(), context, &parameters, resource).await
+        let call = Call {
+            authority: self.authority(),
+            context,
+            params: &parameters,
+            resource,
+        };
+        (action.row.handler)(call).await
     }
 
     fn core_error(&self, action: Option<RpcAction>, error: &CoreError) -> AliyunError {
