@@ -122,14 +122,7 @@ impl Dialect for Rpc<'_> {
         let now = incoming.now.unix_timestamp();
         match &envelope.scheme {
             Scheme::Acs3(authorization) => {
-                let view = &incoming.request;
-                let signed = AliyunRequest {
-                    method: view.method,
-                    raw_path: view.path,
-                    raw_query: view.raw_query,
-                    headers: view.headers.as_slice(),
-                    body: view.body,
-                };
+                let signed = AliyunRequest::from(incoming.request);
                 verify_acs3(&signed, authorization, secret, now)
                     .map_err(|error| AliyunError::from_signature(&error, "x-acs-date"))?;
             }

@@ -10,7 +10,7 @@ mod aliyun {
 use keyplane_aliyun::envelope::{self, Headers, RequestView};
 use keyplane_aliyun::render::{self, Format};
 use keyplane_aliyun::AliyunError;
-use keyplane_core::CoreError;
+use keyplane_core::{CoreError, Field, Violation};
 use keyplane_crypto::aliyun::AliyunSignatureError;
 use serde_json::{json, Map, Value};
 
@@ -26,7 +26,6 @@ fn pinned(error: AliyunError, status: u16, code: &str) {
 
 #[test]
 fn every_core_failure_has_its_documented_code_and_status() {
-    let parameter = || "Name".to_owned();
     for (error, status, code) in [
         (CoreError::UserNotFound, 404, "EntityNotExist.User"),
         (
@@ -61,25 +60,23 @@ fn every_core_failure_has_its_documented_code_and_status() {
             "NoPermission",
         ),
         (
-            CoreError::InvalidFormat {
-                parameter: parameter(),
-                expected: "x".to_owned(),
-            },
+            CoreError::invalid(Field::UserName, Violation::Format),
             400,
             "InvalidParameter",
         ),
         (
-            CoreError::InvalidValue {
-                parameter: parameter(),
-                reason: "x".to_owned(),
-            },
+            CoreError::invalid(
+                Field::ActivationCodeCount,
+                Violation::OutOfRange {
+                    minimum: 1,
+                    maximum: 1000,
+                },
+            ),
             400,
             "InvalidParameter",
         ),
         (
-            CoreError::MissingValue {
-                parameter: parameter(),
-            },
+            CoreError::invalid(Field::UserName, Violation::Missing),
             400,
             "MissingParameter",
         ),
@@ -153,10 +150,13 @@ fn every_core_failure_has_its_documented_code_and_status() {
     ] {
         pinned(AliyunError::from_core(&error), status, code);
     }
-    let named = AliyunError::from_core(&CoreError::InvalidValue {
-        parameter: "TimeToLiveInDays".to_owned(),
-        reason: "must be from 1 to 90".to_owned(),
-    });
+    let named = AliyunError::from_core(&CoreError::invalid(
+        Field::ActivationCodeLifetime,
+        Violation::OutOfRange {
+            minimum: 1,
+            maximum: 90,
+        },
+    ));
     assert!(
         named.message.contains("TimeToLiveInDays"),
         "{}",

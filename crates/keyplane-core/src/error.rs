@@ -3,6 +3,7 @@
 //! HTTP status.
 
 use crate::store::StoreError;
+use crate::validation::{Field, Violation};
 
 /// Who was refused what: everything a dialect's denial names (Alibaba's `AccessDeniedDetail`,
 /// Tencent's message).
@@ -105,12 +106,10 @@ pub enum CoreError {
     AttachmentLimitExceeded { limit: u32 },
     #[error("the policy document is malformed: {reason}")]
     MalformedPolicyDocument { reason: String },
-    #[error("the value of {parameter} has an invalid format: {expected}")]
-    InvalidFormat { parameter: String, expected: String },
-    #[error("the value of {parameter} is invalid: {reason}")]
-    InvalidValue { parameter: String, reason: String },
-    #[error("the parameter {parameter} is required")]
-    MissingValue { parameter: String },
+    /// A client-supplied value broke a rule: which field, which rule (no wire name; each
+    /// dialect names the parameter).
+    #[error("{}", crate::validation::describe(*field, violation))]
+    Invalid { field: Field, violation: Violation },
     #[error("the operation is not allowed in the resource's current state: {reason}")]
     UnsupportedOperation { reason: String },
     #[error("request rate limit exceeded for {action}")]
@@ -125,6 +124,13 @@ pub enum CoreError {
     NotInitialized,
     #[error("internal error")]
     Internal,
+}
+
+impl CoreError {
+    /// The value given for `field` broke `violation`.
+    pub fn invalid(field: Field, violation: Violation) -> Self {
+        CoreError::Invalid { field, violation }
+    }
 }
 
 impl From<StoreError> for CoreError {

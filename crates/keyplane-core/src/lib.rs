@@ -22,9 +22,11 @@ pub mod rules;
 pub mod store;
 pub mod template;
 pub mod usage;
+pub mod validation;
 
 pub use authority::{Authority, AuthorityConfig, Caller, KeyLookup, RequestContext};
 pub use clock::Clock;
 pub use error::CoreError;
 pub use factory::CredentialFactory;
 pub use store::{Store, StoreError};
+pub use validation::{Field, Violation};

@@ -16,17 +16,13 @@ pub struct RateLimits {
 }
 
 impl RateLimits {
-    /// The published per-API limits of the supported products.
-    pub fn published_defaults() -> Self {
+    /// The limits `defaults` names (`product:Action`, per second; a 0 sets none). The core
+    /// knows no product's limits: each dialect publishes its own defaults and the composition
+    /// root passes them in.
+    pub fn with_defaults<'a>(defaults: impl IntoIterator<Item = (&'a str, u32)>) -> Self {
         let mut limits = Self::default();
-        for (name, per_second) in [
-            ("cam:CreateAccessKey", 5),
-            ("cam:UpdateAccessKey", 5),
-            ("cam:DeleteAccessKey", 5),
-            ("cam:ListAccessKeys", 20),
-            ("apigateway:CreateApiKey", 20),
-        ] {
-            limits.per_second.insert(name.to_owned(), per_second);
+        for (name, per_second) in defaults {
+            limits.set(name, per_second);
         }
         limits
     }

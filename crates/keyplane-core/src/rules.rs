@@ -1,8 +1,9 @@
 //! Lifecycle rules that do not depend on stored state: formats and bounds of client-chosen
-//! values. Each check names the parameter it rejects.
+//! values. Each check names the domain [`Field`] it rejects and the [`Violation`].
 
 use crate::error::CoreError;
 use crate::model::Tag;
+use crate::validation::{Field, Violation};
 
 /// At most this many access keys per user per family, inactive ones included.
 pub const ACCESS_KEYS_PER_USER: u32 = 2;
@@ -15,11 +16,28 @@ pub const SECRET_NAME_MAX_CHARACTERS: usize = 60;
 /// The most tags one API key may carry.
 pub const TAGS_MAX: usize = 50;
 
-fn invalid_value(parameter: &str, reason: impl Into<String>) -> CoreError {
-    CoreError::InvalidValue {
-        parameter: parameter.to_owned(),
-        reason: reason.into(),
+/// The length bounds of a caller-chosen API Gateway key id.
+pub const MANUAL_API_KEY_ID_LENGTH: (usize, usize) = (5, 50);
+/// The length bounds of a caller-chosen API Gateway key secret.
+pub const MANUAL_API_KEY_SECRET_LENGTH: (usize, usize) = (10, 50);
+
+/// `Err` of the value given for `field` breaking `violation`.
+fn refuse(field: Field, violation: Violation) -> Result<(), CoreError> {
+    Err(CoreError::invalid(field, violation))
+}
+
+/// The value must be `minimum` to `maximum` printable characters.
+fn check_printable(
+    field: Field,
+    value: &str,
+    minimum: usize,
+    maximum: usize,
+) -> Result<(), CoreError> {
+    let length = value.chars().count();
+    if length < minimum || length > maximum || has_control_characters(value) {
+        return refuse(field, Violation::Printable { minimum, maximum });
     }
+    Ok(())
 }
 
 fn has_control_characters(value: &str) -> bool {
@@ -31,17 +49,17 @@ fn has_control_characters(value: &str) -> bool {
 pub fn check_description(description: &str) -> Result<(), CoreError> {
     let length = description.chars().count();
     if length == 0 || length > DESCRIPTION_MAX_CHARACTERS {
-        return Err(invalid_value(
-            "Description",
-            format!("must be 1 to {DESCRIPTION_MAX_CHARACTERS} characters"),
-        ));
+        return refuse(
+            Field::AccessKeyDescription,
+            Violation::Length {
+                minimum: 1,
+                maximum: DESCRIPTION_MAX_CHARACTERS,
+            },
+        );
     }
     let allowed = |character: char| character.is_alphanumeric() || "_+=,.@:/-".contains(character);
     if !description.chars().all(allowed) {
-        return Err(CoreError::InvalidFormat {
-            parameter: "Description".to_owned(),
-            expected: "characters matching [\\w+=,.@:/-]".to_owned(),
-        });
+        return refuse(Field::AccessKeyDescription, Violation::Format);
     }
     Ok(())
 }
@@ -52,10 +70,7 @@ pub fn check_user_name(name: &str) -> Result<(), CoreError> {
         .chars()
         .all(|character| character.is_ascii_alphanumeric() || "+=,.@_-".contains(character));
     if name.is_empty() || name.len() > 64 || !valid_characters {
-        return Err(CoreError::InvalidFormat {
-            parameter: "Name".to_owned(),
-            expected: "1 to 64 characters of letters, digits and +=,.@_-".to_owned(),
-        });
+        return refuse(Field::UserName, Violation::Format);
     }
     Ok(())
 }
@@ -64,68 +79,54 @@ fn is_key_character(character: char) -> bool {
     character.is_ascii_alphanumeric() || character == '_'
 }
 
-/// A caller-chosen API Gateway key id (5 to 50) or secret (10 to 50) of `[A-Za-z0-9_]`.
-pub fn check_manual_api_key_part(
-    parameter: &str,
+/// A caller-chosen API Gateway key id or secret: `minimum` to `maximum` of `[A-Za-z0-9_]`.
+fn check_manual_api_key_part(
+    field: Field,
     value: &str,
-    minimum: usize,
-    maximum: usize,
+    (minimum, maximum): (usize, usize),
 ) -> Result<(), CoreError> {
     if value.len() < minimum || value.len() > maximum || !value.chars().all(is_key_character) {
-        return Err(CoreError::InvalidFormat {
-            parameter: parameter.to_owned(),
-            expected: format!("{minimum} to {maximum} characters of [A-Za-z0-9_]"),
-        });
+        return refuse(field, Violation::Format);
     }
     Ok(())
 }
 
-/// A manual API key id.
+/// A manual API key id: 5 to 50 of `[A-Za-z0-9_]`.
 pub fn check_manual_api_key_id(value: &str) -> Result<(), CoreError> {
-    check_manual_api_key_part("AccessKeyId", value, 5, 50)
+    check_manual_api_key_part(Field::ApiKeyId, value, MANUAL_API_KEY_ID_LENGTH)
 }
 
-/// A manual API key secret.
+/// A manual API key secret: 10 to 50 of `[A-Za-z0-9_]`.
 pub fn check_manual_api_key_secret(value: &str) -> Result<(), CoreError> {
-    check_manual_api_key_part("AccessKeySecret", value, 10, 50)
+    check_manual_api_key_part(Field::ApiKeySecret, value, MANUAL_API_KEY_SECRET_LENGTH)
 }
 
 /// An API key `SecretName`: 1 to 60 characters, no control characters.
 pub fn check_secret_name(name: &str) -> Result<(), CoreError> {
-    let length = name.chars().count();
-    if length == 0 || length > SECRET_NAME_MAX_CHARACTERS || has_control_characters(name) {
-        return Err(invalid_value(
-            "SecretName",
-            format!("must be 1 to {SECRET_NAME_MAX_CHARACTERS} printable characters"),
-        ));
-    }
-    Ok(())
+    check_printable(Field::ApiKeyName, name, 1, SECRET_NAME_MAX_CHARACTERS)
 }
 
 /// API key tags: at most 50, keys 1 to 127 characters, values at most 255, keys unique.
 pub fn check_tags(tags: &[Tag]) -> Result<(), CoreError> {
     if tags.len() > TAGS_MAX {
-        return Err(invalid_value("Tags", format!("at most {TAGS_MAX} tags")));
+        return refuse(
+            Field::ApiKeyTags,
+            Violation::EntryCount {
+                minimum: 0,
+                maximum: TAGS_MAX,
+            },
+        );
     }
     for (index, tag) in tags.iter().enumerate() {
-        let key_length = tag.key.chars().count();
-        if key_length == 0 || key_length > 127 || has_control_characters(&tag.key) {
-            return Err(invalid_value(
-                &format!("Tags.{index}.Key"),
-                "must be 1 to 127 printable characters",
-            ));
-        }
-        if tag.value.chars().count() > 255 || has_control_characters(&tag.value) {
-            return Err(invalid_value(
-                &format!("Tags.{index}.Value"),
-                "must be at most 255 printable characters",
-            ));
-        }
+        check_printable(Field::ApiKeyTagKey { index }, &tag.key, 1, 127)?;
+        check_printable(Field::ApiKeyTagValue { index }, &tag.value, 0, 255)?;
         if tags[..index].iter().any(|earlier| earlier.key == tag.key) {
-            return Err(invalid_value(
-                &format!("Tags.{index}.Key"),
-                "tag keys must be unique",
-            ));
+            return refuse(
+                Field::ApiKeyTagKey { index },
+                Violation::Duplicate {
+                    value: tag.key.clone(),
+                },
+            );
         }
     }
     Ok(())
@@ -169,13 +170,7 @@ pub fn check_activation_code_name(name: &str) -> Result<(), CoreError> {
         || starts_with_url_scheme(name)
         || !name.chars().all(allowed)
     {
-        return Err(CoreError::InvalidFormat {
-            parameter: "Name".to_owned(),
-            expected: "2 to 128 characters, starting with a letter or a Chinese character and \
-                       not with http:// or https://, of letters, digits, colons (:), \
-                       underscores (_) and hyphens (-)"
-                .to_owned(),
-        });
+        return refuse(Field::ActivationCodeName, Violation::Format);
     }
     Ok(())
 }
@@ -187,13 +182,12 @@ pub fn check_activation_code_description(description: &str) -> Result<(), CoreEr
         || has_control_characters(description)
         || starts_with_url_scheme(description)
     {
-        return Err(invalid_value(
-            "Description",
-            format!(
-                "must be at most {ACTIVATION_CODE_DESCRIPTION_MAX_CHARACTERS} printable \
-                 characters, not starting with http:// or https://"
-            ),
-        ));
+        return refuse(
+            Field::ActivationCodeDescription,
+            Violation::PrintableNotUrl {
+                maximum: ACTIVATION_CODE_DESCRIPTION_MAX_CHARACTERS,
+            },
+        );
     }
     Ok(())
 }
@@ -201,10 +195,13 @@ pub fn check_activation_code_description(description: &str) -> Result<(), CoreEr
 /// An activation code's `Count`: 1 to 1000.
 pub fn check_activation_code_count(count: u32) -> Result<(), CoreError> {
     if !(1..=MAX_ACTIVATION_CODE_COUNT).contains(&count) {
-        return Err(invalid_value(
-            "Count",
-            format!("must be from 1 to {MAX_ACTIVATION_CODE_COUNT}"),
-        ));
+        return refuse(
+            Field::ActivationCodeCount,
+            Violation::OutOfRange {
+                minimum: 1,
+                maximum: MAX_ACTIVATION_CODE_COUNT.into(),
+            },
+        );
     }
     Ok(())
 }
@@ -212,10 +209,13 @@ pub fn check_activation_code_count(count: u32) -> Result<(), CoreError> {
 /// An activation code's `TimeToLiveInDays`: 1 to 90.
 pub fn check_activation_code_days(days: u32) -> Result<(), CoreError> {
     if !(1..=MAX_ACTIVATION_CODE_DAYS).contains(&days) {
-        return Err(invalid_value(
-            "TimeToLiveInDays",
-            format!("must be from 1 to {MAX_ACTIVATION_CODE_DAYS}"),
-        ));
+        return refuse(
+            Field::ActivationCodeLifetime,
+            Violation::OutOfRange {
+                minimum: 1,
+                maximum: MAX_ACTIVATION_CODE_DAYS.into(),
+            },
+        );
     }
     Ok(())
 }
@@ -223,19 +223,12 @@ pub fn check_activation_code_days(days: u32) -> Result<(), CoreError> {
 /// What a migration agent sends about its source server when it registers: each field 1 to
 /// 128 printable characters (the fingerprint 8 to 256).
 pub fn check_source_server_field(
-    parameter: &str,
+    field: Field,
     value: &str,
     minimum: usize,
     maximum: usize,
 ) -> Result<(), CoreError> {
-    let length = value.chars().count();
-    if length < minimum || length > maximum || has_control_characters(value) {
-        return Err(invalid_value(
-            parameter,
-            format!("must be {minimum} to {maximum} printable characters"),
-        ));
-    }
-    Ok(())
+    check_printable(field, value, minimum, maximum)
 }
 
 /// The longest EAS cluster, service, instance or worker name.
@@ -259,14 +252,9 @@ pub fn is_eas_name(value: &str) -> bool {
 /// An EAS cluster (region), service, instance or worker name: `[A-Za-z0-9][A-Za-z0-9._-]{0,127}`.
 /// These are the only values ever substituted into an operator's command template, so they
 /// can hold no whitespace, quote, shell character or path separator, and never start with `-`.
-pub fn check_eas_name(parameter: &str, value: &str) -> Result<(), CoreError> {
+pub fn check_eas_name(field: Field, value: &str) -> Result<(), CoreError> {
     if !is_eas_name(value) {
-        return Err(CoreError::InvalidFormat {
-            parameter: parameter.to_owned(),
-            expected: "1 to 128 characters of letters, digits, '.', '_' and '-', starting with \
-                       a letter or a digit"
-                .to_owned(),
-        });
+        return refuse(field, Violation::Format);
     }
     Ok(())
 }

@@ -12,7 +12,7 @@ use keyplane_core::rate_limit::{RateLimiter, RateLimits};
 use keyplane_core::rules;
 use keyplane_core::template::{self, CommandTemplate, Placeholder, TemplateError, TemplateValues};
 use keyplane_core::usage::{latest, UsageTracker};
-use keyplane_core::CoreError;
+use keyplane_core::{CoreError, Field, Violation};
 use time::macros::datetime;
 use time::Duration;
 
@@ -29,19 +29,31 @@ fn descriptions_follow_the_documented_pattern() {
     }
     assert!(matches!(
         rules::check_description("ci key"),
-        Err(CoreError::InvalidFormat { .. })
+        Err(CoreError::Invalid {
+            violation: Violation::Format,
+            ..
+        })
     ));
     assert!(matches!(
         rules::check_description("tab\there"),
-        Err(CoreError::InvalidFormat { .. })
+        Err(CoreError::Invalid {
+            violation: Violation::Format,
+            ..
+        })
     ));
     assert!(matches!(
         rules::check_description(""),
-        Err(CoreError::InvalidValue { .. })
+        Err(CoreError::Invalid {
+            violation: Violation::Length { .. },
+            ..
+        })
     ));
     assert!(matches!(
         rules::check_description(&"x".repeat(1025)),
-        Err(CoreError::InvalidValue { .. })
+        Err(CoreError::Invalid {
+            violation: Violation::Length { .. },
+            ..
+        })
     ));
 }
 
@@ -53,7 +65,10 @@ fn manual_api_keys_are_5_to_50_and_10_to_50_word_characters() {
         assert!(
             matches!(
                 rules::check_manual_api_key_id(bad),
-                Err(CoreError::InvalidFormat { .. })
+                Err(CoreError::Invalid {
+                    violation: Violation::Format,
+                    ..
+                })
             ),
             "{bad}"
         );
@@ -78,10 +93,19 @@ fn tags_are_bounded_and_unique() {
     assert!(rules::check_user_name("alice smith").is_err());
 }
 
+/// Limits as a dialect publishes them (these are among the Tencent dialect's defaults).
+fn tencent_limits() -> RateLimits {
+    RateLimits::with_defaults([
+        ("cam:CreateAccessKey", 5),
+        ("cam:UpdateAccessKey", 5),
+        ("cam:ListAccessKeys", 20),
+    ])
+}
+
 #[test]
 fn the_rate_limiter_admits_a_burst_then_one_per_interval() {
     let clock = ManualClock::new(datetime!(2026-11-24 00:00:00 UTC));
-    let limiter = RateLimiter::new(RateLimits::published_defaults());
+    let limiter = RateLimiter::new(tencent_limits());
     for _ in 0..5 {
         assert!(limiter.admit(1, "cam", "CreateAccessKey", clock.now()));
     }
@@ -115,7 +139,7 @@ fn the_rate_limiter_admits_a_burst_then_one_per_interval() {
 
 #[test]
 fn rate_limits_can_be_overridden_and_disabled() {
-    let mut limits = RateLimits::published_defaults();
+    let mut limits = tencent_limits();
     assert_eq!(limits.limit("cam:ListAccessKeys"), Some(20));
     limits.set("cam:ListAccessKeys", 100);
     assert_eq!(limits.limit("cam:ListAccessKeys"), Some(100));
@@ -202,7 +226,10 @@ fn activation_code_names_follow_the_smc_rules() {
         assert!(
             matches!(
                 rules::check_activation_code_name(bad),
-                Err(CoreError::InvalidFormat { ref parameter, .. }) if parameter == "Name"
+                Err(CoreError::Invalid {
+                    field: Field::ActivationCodeName,
+                    violation: Violation::Format,
+                })
             ),
             "{bad}"
         );
@@ -218,7 +245,10 @@ fn activation_code_counts_and_lifetimes_are_bounded() {
     for count in [0, 1001, u32::MAX] {
         assert!(matches!(
             rules::check_activation_code_count(count),
-            Err(CoreError::InvalidValue { ref parameter, .. }) if parameter == "Count"
+            Err(CoreError::Invalid {
+                field: Field::ActivationCodeCount,
+                ..
+            })
         ));
     }
     for days in [1, 30, 90] {
@@ -227,7 +257,10 @@ fn activation_code_counts_and_lifetimes_are_bounded() {
     for days in [0, 91] {
         assert!(matches!(
             rules::check_activation_code_days(days),
-            Err(CoreError::InvalidValue { ref parameter, .. }) if parameter == "TimeToLiveInDays"
+            Err(CoreError::Invalid {
+                field: Field::ActivationCodeLifetime,
+                ..
+            })
         ));
     }
     assert!(rules::check_activation_code_description("").is_ok());
@@ -276,7 +309,10 @@ fn eas_names_are_letters_digits_dots_underscores_and_dashes() {
         "0.9_x-y",
         &"a".repeat(128),
     ] {
-        assert!(rules::check_eas_name("ServiceName", good).is_ok(), "{good}");
+        assert!(
+            rules::check_eas_name(Field::EasServiceName, good).is_ok(),
+            "{good}"
+        );
     }
     for bad in [
         "",
@@ -298,8 +334,11 @@ fn eas_names_are_letters_digits_dots_underscores_and_dashes() {
     ] {
         assert!(
             matches!(
-                rules::check_eas_name("ServiceName", bad),
-                Err(CoreError::InvalidFormat { ref parameter, .. }) if parameter == "ServiceName"
+                rules::check_eas_name(Field::EasServiceName, bad),
+                Err(CoreError::Invalid {
+                    field: Field::EasServiceName,
+                    violation: Violation::Format,
+                })
             ),
             "{bad:?}"
         );

@@ -27,9 +27,9 @@ use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::document::Syntax;
 use crate::error::{excerpt, PolicyError};
 use crate::pattern::{Bindings, Pattern, PatternKind};
+use crate::syntax::Syntax;
 
 /// A condition operator, named as in RAM.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

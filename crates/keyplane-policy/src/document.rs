@@ -26,15 +26,7 @@ use serde_json::{Map, Number, Value};
 use crate::condition::{Condition, ConditionKey, Operator};
 use crate::error::{excerpt, excerpt_json, PolicyError};
 use crate::policy::{Effect, Matcher, Policy, RawCondition, RawList, RawStatement, Statement};
-
-/// A policy document syntax.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Syntax {
-    /// Alibaba Cloud RAM: `"Version": "1"`.
-    Ram,
-    /// Tencent Cloud CAM: `"version": "2.0"`.
-    Cam,
-}
+pub use crate::syntax::Syntax;
 
 /// The names and limits of one syntax.
 struct Spec {

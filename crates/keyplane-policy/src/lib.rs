@@ -30,14 +30,15 @@ pub mod error;
 pub mod evaluate;
 pub mod pattern;
 pub mod policy;
+pub mod syntax;
 pub mod system;
 
 pub use condition::{Condition, ConditionKey, Operator};
-pub use document::Syntax;
 pub use error::PolicyError;
 pub use evaluate::{
     candidates_for_action, evaluate, evaluate_candidates, Decision, Outcome, Request, StatementRef,
 };
 pub use pattern::Pattern;
 pub use policy::{Effect, Matcher, Policy, Statement, MAX_STATEMENTS};
+pub use syntax::Syntax;
 pub use system::{system_policies, system_policy, system_policy_by_cam_id, SystemPolicy};

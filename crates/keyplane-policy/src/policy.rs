@@ -18,6 +18,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::condition::{Condition, ConditionKey, Operator};
 use crate::error::{excerpt, PolicyError};
 use crate::pattern::{Bindings, Pattern, PatternKind};
+use crate::syntax::Syntax;
 
 /// The most statements a policy may have.
 pub const MAX_STATEMENTS: usize = 100;
@@ -182,8 +183,8 @@ impl Statement {
                 statement,
                 reason: format!(
                     "{} tests {} twice",
-                    pair[0].operator().name(crate::Syntax::Ram),
-                    excerpt(pair[0].key().name(crate::Syntax::Ram))
+                    pair[0].operator().name(Syntax::Ram),
+                    excerpt(pair[0].key().name(Syntax::Ram))
                 ),
             });
         }

@@ -10,8 +10,8 @@
 
 use std::sync::LazyLock;
 
-use crate::document::Syntax;
 use crate::policy::Policy;
+use crate::syntax::Syntax;
 
 /// A built-in policy.
 #[derive(Debug)]

@@ -97,7 +97,7 @@ async fn prune(args: PruneArgs) -> anyhow::Result<()> {
         .authority
         .prune_audit(&context, args.older_than)
         .await
-        .map_err(|error| anyhow::anyhow!("{error}"))
+        .map_err(|error| anyhow::anyhow!("{}", crate::operator_message::describe(&error)))
         .context("pruning the audit log");
     installation.close().await;
     let removed = removed?;

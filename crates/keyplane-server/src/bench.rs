@@ -306,7 +306,10 @@ async fn create_bench_users(args: &BenchArgs, count: usize) -> anyhow::Result<Ve
                 Default::default(),
             )
             .await
-            .map_err(|error| anyhow::anyhow!("creating a bench user: {error}"))?;
+            .map_err(|error| {
+                let message = crate::operator_message::describe(&error);
+                anyhow::anyhow!("creating a bench user: {message}")
+            })?;
         uins.push(user.uin);
     }
     installation.close().await;

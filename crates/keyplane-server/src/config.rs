@@ -339,11 +339,17 @@ fn parse_rate_limit(text: &str) -> anyhow::Result<(String, u32)> {
     Ok((name.to_owned(), per_second))
 }
 
+/// The rate limits a server starts from, before its configuration overrides any: every
+/// dialect's published defaults (only Tencent's actions have any).
+pub fn default_rate_limits() -> RateLimits {
+    RateLimits::with_defaults(keyplane_tencent::default_rate_limits())
+}
+
 impl ServeConfig {
     /// Resolves flags and environment over the file over defaults.
     pub fn resolve(args: &ServeArgs) -> anyhow::Result<Self> {
         let file = FileConfig::load(args.data.config.as_deref())?;
-        let mut rate_limits = RateLimits::published_defaults();
+        let mut rate_limits = default_rate_limits();
         for (name, per_second) in &file.rate_limits {
             rate_limits.set(name, *per_second);
         }

@@ -131,7 +131,7 @@ async fn on_account<T>(
             RequestContext::operator(SystemClock.now(), uuid::Uuid::new_v4().to_string(), action);
         work(authority, account.id, &context)
             .await
-            .map_err(|error| anyhow::anyhow!("{error}"))
+            .map_err(|error| anyhow::anyhow!("{}", crate::operator_message::describe(&error)))
     }
     .await;
     installation.close().await;

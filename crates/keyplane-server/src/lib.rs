@@ -10,4 +10,5 @@ pub mod factory;
 pub mod gateway;
 pub mod http;
 pub mod installation;
+pub mod operator_message;
 pub mod secrets;

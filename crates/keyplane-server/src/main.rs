@@ -273,7 +273,10 @@ async fn create_user(args: UserCreateArgs) -> anyhow::Result<()> {
     let user = authority
         .create_user(&context, account.id, &args.name, Default::default())
         .await
-        .map_err(|error| anyhow::anyhow!("creating the user: {error}"))?;
+        .map_err(|error| {
+            let message = keyplane_server::operator_message::describe(&error);
+            anyhow::anyhow!("creating the user: {message}")
+        })?;
     installation.close().await;
     let output = json!({
         "uin": user.uin,

@@ -541,13 +541,7 @@ async fn add_user(
     let user = authority
         .create_user(context, caller.account_id, &name, profile)
         .await
-        .map_err(|error| match error {
-            CoreError::InvalidFormat { .. } => TencentError::new(
-                "InvalidParameter.UserNameIllegal",
-                "The user name must be 1 to 64 letters, digits and +=,.@_- characters.",
-            ),
-            other => core_error(other),
-        })?;
+        .map_err(core_error)?;
     let mut fields = Map::new();
     fields.insert("Uin".into(), json!(user.uin));
     fields.insert("Name".into(), json!(user.name));

@@ -2,7 +2,9 @@
 //! to them. Every error travels as HTTP 200 with `{"Response":{"Error":{"Code","Message"},
 //! "RequestId"}}` (see `envelope`); messages never carry internal details.
 
-use keyplane_core::CoreError;
+use std::borrow::Cow;
+
+use keyplane_core::{CoreError, Field, Violation};
 use keyplane_crypto::tencent::{AuthorizationParseError, SignatureError};
 
 /// Which product a request addressed; some core failures have product-specific codes.
@@ -20,6 +22,37 @@ impl Product {
             Product::ApiGateway => "apigateway",
         }
     }
+}
+
+/// The request parameter that carries `field` in CAM and API Gateway requests; `None` for
+/// the fields of products this dialect does not serve (activation codes, EAS, the audit log).
+fn parameter_name(field: Field) -> Option<Cow<'static, str>> {
+    let name = match field {
+        Field::UserName => "Name",
+        Field::AccessKeyDescription => "Description",
+        Field::ApiKeyName => "SecretName",
+        Field::ApiKeyId => "AccessKeyId",
+        Field::ApiKeySecret => "AccessKeySecret",
+        Field::ApiKeyTags => "Tags",
+        Field::ApiKeyTagKey { index } => return Some(format!("Tags.{index}.Key").into()),
+        Field::ApiKeyTagValue { index } => return Some(format!("Tags.{index}.Value").into()),
+        Field::ActivationCodeName
+        | Field::ActivationCodeDescription
+        | Field::ActivationCodeCount
+        | Field::ActivationCodeLifetime
+        | Field::SourceServerName
+        | Field::SourceServerHostname
+        | Field::SourceServerOperatingSystem
+        | Field::SourceServerFingerprint
+        | Field::EasCluster
+        | Field::EasServiceName
+        | Field::EasInstanceName
+        | Field::EasWorkerName
+        | Field::EasExecTemplate
+        | Field::EasLogTemplate
+        | Field::AuditRetention => return None,
+    };
+    Some(name.into())
 }
 
 /// An error as the client sees it: a code from Tencent's tables and a message.
@@ -314,21 +347,7 @@ impl TencentError {
             | CoreError::PolicyAlreadyAttached
             | CoreError::PolicyNotAttached
             | CoreError::PolicyInUse => Self::new("FailedOperation", error.to_string()),
-            CoreError::InvalidFormat {
-                parameter,
-                expected,
-            } => match product {
-                Product::ApiGateway => Self::new(
-                    "InvalidParameter.FormatError",
-                    format!("The parameter `{parameter}` must be {expected}."),
-                ),
-                Product::Cam => Self::new(
-                    "InvalidParameter.ParamError",
-                    format!("The parameter `{parameter}` must be {expected}."),
-                ),
-            },
-            CoreError::InvalidValue { parameter, reason } => Self::invalid_value(parameter, reason),
-            CoreError::MissingValue { parameter } => Self::missing_parameter(parameter),
+            CoreError::Invalid { field, violation } => Self::from_invalid(*field, violation, product),
             CoreError::UnsupportedOperation { reason } => match product {
                 Product::ApiGateway => Self::new(
                     "UnsupportedOperation.UnsupportedUpdateApiKey",
@@ -362,6 +381,31 @@ impl TencentError {
             | CoreError::AlreadyInitialized
             | CoreError::NotInitialized
             | CoreError::Internal => Self::internal(),
+        }
+    }
+
+    /// The error for a refused value: the parameter `field` travels as in this dialect, the
+    /// code by product and violation, the reason in the core's words.
+    fn from_invalid(field: Field, violation: &Violation, product: Product) -> Self {
+        let Some(parameter) = parameter_name(field) else {
+            return Self::internal();
+        };
+        let reason = violation.reason(field);
+        match (violation, product) {
+            (Violation::Missing, _) => Self::missing_parameter(&parameter),
+            (Violation::Format, Product::Cam) if field == Field::UserName => Self::new(
+                "InvalidParameter.UserNameIllegal",
+                "The user name must be 1 to 64 letters, digits and +=,.@_- characters.",
+            ),
+            (Violation::Format, Product::ApiGateway) => Self::new(
+                "InvalidParameter.FormatError",
+                format!("The parameter `{parameter}` {reason}."),
+            ),
+            (Violation::Format, Product::Cam) => Self::new(
+                "InvalidParameter.ParamError",
+                format!("The parameter `{parameter}` {reason}."),
+            ),
+            _ => Self::invalid_value(&parameter, &reason),
         }
     }
 

@@ -24,6 +24,7 @@ use time::OffsetDateTime;
 use envelope::RawRequest;
 pub use envelope::RESPONSE_CONTENT_TYPE;
 pub use errors::{Product, TencentError};
+pub use permissions::default_rate_limits;
 
 /// One API version served: the product it is, and the service a TC3 credential scope must
 /// name to act on it (`Credential=AKID…/2026-01-01/cam/tc3_request`).

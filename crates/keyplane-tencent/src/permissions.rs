@@ -7,7 +7,8 @@
 //! `GetSecurityLastUsed` is asked on the caller's own user: a sub-user allowed it sees the last
 //! use of its own keys (the root: of every key in the account). The
 //! request pipeline authorizes every request from this table before dispatching it, so an
-//! action missing here is refused, never run unchecked.
+//! action missing here is refused, never run unchecked. Next to the table: the published
+//! default rate limits of the actions that have one.
 
 use keyplane_core::authorization::Principal;
 
@@ -120,6 +121,22 @@ pub const API_GATEWAY: &[ActionPermission] = &[
     entry("UpdateApiKey", "apigw:UpdateApiKey", ResourceKind::ApiKey),
     entry("DeleteApiKey", "apigw:DeleteApiKey", ResourceKind::ApiKey),
 ];
+
+/// The published per-account rate limits, in requests per second, of the Tencent actions that
+/// have one, by `product:Action` (the product as in [`Product::name`]). The server starts from
+/// these and lets its configuration override them; actions not listed are unlimited.
+pub const DEFAULT_RATE_LIMITS: &[(&str, u32)] = &[
+    ("cam:CreateAccessKey", 5),
+    ("cam:UpdateAccessKey", 5),
+    ("cam:DeleteAccessKey", 5),
+    ("cam:ListAccessKeys", 20),
+    ("apigateway:CreateApiKey", 20),
+];
+
+/// [`DEFAULT_RATE_LIMITS`], as `keyplane_core::rate_limit::RateLimits::with_defaults` takes them.
+pub fn default_rate_limits() -> impl Iterator<Item = (&'static str, u32)> {
+    DEFAULT_RATE_LIMITS.iter().copied()
+}
 
 /// The permission table of a product.
 pub fn table(product: Product) -> &'static [ActionPermission] {

@@ -1,11 +1,43 @@
 //! The two exhaustive mappings into the code table: from the crypto crate's signature
-//! failures and from the core's failures. A new failure does not compile until it has a
-//! member here.
+//! failures and from the core's failures (a refused value named by its domain field and
+//! violated rule becomes the Alibaba parameter that carries it). A new failure does not
+//! compile until it has a member here.
 
-use keyplane_core::CoreError;
+use std::borrow::Cow;
+
+use keyplane_core::{CoreError, Field, Violation};
 use keyplane_crypto::aliyun::AliyunSignatureError;
 
 use super::{AliyunCode, AliyunError};
+
+/// The request parameter (or, for the SMC agent's registration, the JSON body field) that
+/// carries `field` in Alibaba requests. Operator commands name refused values the same way.
+pub fn parameter_name(field: Field) -> Cow<'static, str> {
+    let name = match field {
+        Field::UserName | Field::ActivationCodeName => "Name",
+        Field::AccessKeyDescription | Field::ActivationCodeDescription => "Description",
+        Field::ApiKeyName => "SecretName",
+        Field::ApiKeyId => "AccessKeyId",
+        Field::ApiKeySecret => "AccessKeySecret",
+        Field::ApiKeyTags => "Tags",
+        Field::ApiKeyTagKey { index } => return format!("Tags.{index}.Key").into(),
+        Field::ApiKeyTagValue { index } => return format!("Tags.{index}.Value").into(),
+        Field::ActivationCodeCount => "Count",
+        Field::ActivationCodeLifetime => "TimeToLiveInDays",
+        Field::SourceServerName => "name",
+        Field::SourceServerHostname => "hostname",
+        Field::SourceServerOperatingSystem => "os",
+        Field::SourceServerFingerprint => "fingerprint",
+        Field::EasCluster => "ClusterId",
+        Field::EasServiceName => "ServiceName",
+        Field::EasInstanceName => "InstanceName",
+        Field::EasWorkerName => "WorkerName",
+        Field::EasExecTemplate => "ExecTemplate",
+        Field::EasLogTemplate => "LogTemplate",
+        Field::AuditRetention => "older-than",
+    };
+    name.into()
+}
 
 impl AliyunError {
     /// The error for a signature failure. Exhaustive over the crypto crate's failures.
@@ -88,14 +120,16 @@ impl AliyunError {
             CoreError::MalformedPolicyDocument { reason } => {
                 Self::new(Code::MalformedPolicyDocument, reason.clone())
             }
-            CoreError::InvalidFormat {
-                parameter,
-                expected,
-            } => Self::invalid_parameter(parameter, &format!("it must be {expected}.")),
-            CoreError::InvalidValue { parameter, reason } => {
-                Self::invalid_parameter(parameter, &format!("it {reason}."))
+            CoreError::Invalid { field, violation } => {
+                let parameter = parameter_name(*field);
+                match violation {
+                    Violation::Missing => Self::missing_parameter(&parameter),
+                    _ => Self::invalid_parameter(
+                        &parameter,
+                        &format!("it {}.", violation.reason(*field)),
+                    ),
+                }
             }
-            CoreError::MissingValue { parameter } => Self::missing_parameter(parameter),
             CoreError::UnsupportedOperation { reason } => {
                 Self::new(Code::OperationDenied, reason.clone())
             }

@@ -11,6 +11,7 @@ mod mapping;
 use keyplane_core::error::AccessDenied;
 
 pub use codes::AliyunCode;
+pub use mapping::parameter_name;
 
 /// One error answer: a member of the code table and its message. Messages never carry
 /// internal details.

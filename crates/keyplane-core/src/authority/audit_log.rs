@@ -7,10 +7,12 @@ use std::sync::atomic::Ordering;
 use time::OffsetDateTime;
 
 use super::{Authority, RequestContext, AUDIT_BUFFER_LIMIT};
-use crate::audit::{AuditEvent, OUTCOME_SUCCESS};
+use crate::audit::{AuditEvent, AuditRecord};
+
 use crate::error::CoreError;
 use crate::refusal_audit::Aggregate;
 use crate::store::PruneAudit;
+use crate::validation::{Field, Violation};
 
 impl Authority {
     /// Records the audit event of a refused request, written by [`Authority::flush`]. A
@@ -187,27 +189,31 @@ impl Authority {
         older_than: time::Duration,
     ) -> Result<u64, CoreError> {
         if older_than.is_negative() {
-            return Err(CoreError::InvalidValue {
-                parameter: "older-than".to_owned(),
-                reason: "must not be negative".to_owned(),
-            });
+            return Err(CoreError::invalid(
+                Field::AuditRetention,
+                Violation::Negative,
+            ));
         }
-        let cutoff =
-            context
-                .now
-                .checked_sub(older_than)
-                .ok_or_else(|| CoreError::InvalidValue {
-                    parameter: "older-than".to_owned(),
-                    reason: "reaches before the calendar's start".to_owned(),
-                })?;
+        let cutoff = context.now.checked_sub(older_than).ok_or_else(|| {
+            CoreError::invalid(Field::AuditRetention, Violation::BeforeCalendarStart)
+        })?;
         let cutoff_text = cutoff
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
-        let event = context.audit_event(Some("audit".to_owned()), OUTCOME_SUCCESS);
+        let event = context.success("audit".to_owned());
         let audit: PruneAudit = Box::new(move |removed| AuditEvent {
             detail: Some(format!("removed={removed} before={cutoff_text}")),
             ..event
         });
         Ok(self.store.prune_audit_events(cutoff, audit).await?)
+    }
+
+    /// Audit records after `after`, for operators.
+    pub async fn audit_records(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, CoreError> {
+        Ok(self.store.audit_records(after, limit).await?)
     }
 }

@@ -11,7 +11,6 @@ use std::sync::Arc;
 use keyplane_aliyun::{AliyunDialect, IncomingRequest, OutgoingResponse};
 use keyplane_core::authentication_throttle::AuthenticationFailureLimit;
 use keyplane_core::model::{KeyFamily, Secret, User};
-use keyplane_core::rate_limit::RateLimits;
 use keyplane_core::store::{NewAccessKey, NewAccount};
 use keyplane_core::{Authority, AuthorityConfig, CredentialFactory, Store};
 use keyplane_crypto::aliyun::{decode_form_pairs, parse_iso8601_timestamp};
@@ -67,7 +66,7 @@ async fn harness() -> Harness {
     let audit = keyplane_core::RequestContext::operator(start, "test".to_owned(), "CreateUser")
         .audit_event(Some("user/alice".to_owned()), "Success");
     store.create_user(alice, audit).await.unwrap();
-    let mut rate_limits = RateLimits::published_defaults();
+    let mut rate_limits = keyplane_server::config::default_rate_limits();
     rate_limits.disable();
     // The failed-authentication throttle has its own tests (hostile_audit): here every
     // forged request from the one test address must reach the signature check.

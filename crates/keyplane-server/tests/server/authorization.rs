@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use keyplane_aliyun::{AliyunDialect, OutgoingResponse};
 use keyplane_core::authority::InitializedAccount;
-use keyplane_core::rate_limit::RateLimits;
 use keyplane_core::{Authority, AuthorityConfig};
 use keyplane_crypto::seal::{Keyring, MasterKey};
 use keyplane_server::factory::SealingFactory;
@@ -52,7 +51,7 @@ async fn harness() -> Harness {
     let directory = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(&directory.path().join("keyplane.db")).unwrap());
     let factory = Arc::new(SealingFactory::new(Keyring::new(MasterKey::generate(1))));
-    let mut rate_limits = RateLimits::published_defaults();
+    let mut rate_limits = keyplane_server::config::default_rate_limits();
     rate_limits.disable();
     let config = AuthorityConfig {
         rate_limits,
@@ -1730,4 +1729,69 @@ async fn listings_continue_after_their_marker_even_when_it_was_deleted() {
         .collect();
     assert_eq!(rest.len(), 2, "{rest:?}");
     assert!(!rest.contains(&last.as_str()));
+}
+
+#[tokio::test]
+async fn every_alibaba_table_row_reaches_its_handler() {
+    use keyplane_aliyun::permissions;
+    let harness = harness().await;
+    let user = sub_user(&harness, "rows").await;
+    let mut rows = 0;
+    for (version, product) in keyplane_aliyun::VERSIONS {
+        let service = match product {
+            keyplane_aliyun::Product::Ims | keyplane_aliyun::Product::Ram => "ram",
+            keyplane_aliyun::Product::Smc => "smc",
+        };
+        for row in permissions::table(*product) {
+            rows += 1;
+            assert_eq!(row.product, product.name(), "{}", row.name);
+            assert_eq!(row.permission, format!("{service}:{}", row.name));
+            assert_eq!(
+                permissions::permission(*product, row.name).map(|found| found.permission),
+                Some(row.permission),
+                "{} is routed to its own row",
+                row.name
+            );
+            let owned = aliyun_parameters(row.name, &user, harness.account_id);
+            let parameters: Vec<(&str, &str)> = owned
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str()))
+                .collect();
+            // The root may do anything: whatever it is answered comes from the handler.
+            let (status, code, body) = aliyun(
+                &harness,
+                &harness.root_aliyun,
+                version,
+                row.name,
+                &parameters,
+            )
+            .await;
+            assert!(
+                !matches!(
+                    code.as_deref(),
+                    Some("InvalidAction.NotFound" | "InternalError" | "NoPermission")
+                        | Some("Forbidden.RAM")
+                ),
+                "{} ({status}) must reach its handler: {body}",
+                row.name
+            );
+        }
+    }
+    assert_eq!(
+        rows,
+        keyplane_aliyun::VERSIONS
+            .iter()
+            .map(|(_, product)| keyplane_aliyun::actions(*product).len())
+            .sum::<usize>()
+    );
+    for (name, _) in keyplane_aliyun::default_rate_limits() {
+        let (product, action) = name.split_once(':').expect("product:Action");
+        assert!(
+            keyplane_aliyun::VERSIONS
+                .iter()
+                .any(|(_, served)| served.name() == product
+                    && keyplane_aliyun::actions(*served).contains(&action)),
+            "the default rate limit {name} names a row"
+        );
+    }
 }

@@ -11,7 +11,9 @@ use keyplane_core::clock::ManualClock;
 use keyplane_core::model::{KeyFamily, Secret};
 use keyplane_core::rate_limit::RateLimits;
 use keyplane_core::store::{NewAccessKey, NewAccount};
-use keyplane_core::{Authority, AuthorityConfig, Clock, CoreError, CredentialFactory, Store};
+use keyplane_core::{
+    Authority, AuthorityConfig, Clock, CoreError, CredentialFactory, Field, Store, Violation,
+};
 use keyplane_crypto::seal::{Keyring, MasterKey};
 use keyplane_server::factory::SealingFactory;
 use keyplane_store::SqliteStore;
@@ -85,7 +87,7 @@ async fn harness_with(rate_limits: RateLimits, settings: TencentSettings) -> Har
 }
 
 fn unlimited() -> RateLimits {
-    let mut limits = RateLimits::published_defaults();
+    let mut limits = keyplane_server::config::default_rate_limits();
     limits.disable();
     limits
 }
@@ -370,7 +372,7 @@ async fn the_signature_window_is_five_minutes_either_way() {
 
 #[tokio::test]
 async fn rate_limits_follow_the_published_defaults_on_the_injected_clock() {
-    let harness = harness(RateLimits::published_defaults()).await;
+    let harness = harness(keyplane_server::config::default_rate_limits()).await;
     for _ in 0..20 {
         let response = call(
             &harness,
@@ -899,16 +901,17 @@ fn every_core_failure_has_its_tencent_code() {
             "AuthFailure.UnauthorizedOperation",
         ),
         (
-            CoreError::InvalidValue {
-                parameter: "P".into(),
-                reason: "r".into(),
-            },
+            CoreError::invalid(
+                Field::AccessKeyDescription,
+                Violation::Length {
+                    minimum: 1,
+                    maximum: 1024,
+                },
+            ),
             "InvalidParameterValue",
         ),
         (
-            CoreError::MissingValue {
-                parameter: "P".into(),
-            },
+            CoreError::invalid(Field::ApiKeySecret, Violation::Missing),
             "MissingParameter",
         ),
         (
@@ -932,10 +935,7 @@ fn every_core_failure_has_its_tencent_code() {
             "{error:?}"
         );
     }
-    let format = CoreError::InvalidFormat {
-        parameter: "P".into(),
-        expected: "e".into(),
-    };
+    let format = CoreError::invalid(Field::AccessKeyDescription, Violation::Format);
     assert_eq!(
         TencentError::from_core(&format, Product::ApiGateway).code,
         "InvalidParameter.FormatError"

@@ -16,7 +16,6 @@ use keyplane_aliyun::{AliyunDialect, IncomingRequest, OutgoingResponse};
 use keyplane_core::authentication_throttle::AuthenticationFailureLimit;
 use keyplane_core::authority::{NewEasInstanceRequest, NewEasServiceRequest};
 use keyplane_core::model::{InstanceSession, InstanceTokenPurpose, KeyFamily, Secret, User};
-use keyplane_core::rate_limit::RateLimits;
 use keyplane_core::store::{NewAccessKey, NewAccount};
 use keyplane_core::{Authority, AuthorityConfig, CredentialFactory, RequestContext, Store};
 use keyplane_crypto::aliyun::{
@@ -101,7 +100,7 @@ async fn harness() -> Harness {
         )
         .await
         .unwrap();
-    let mut rate_limits = RateLimits::published_defaults();
+    let mut rate_limits = keyplane_server::config::default_rate_limits();
     rate_limits.disable();
     // The failed-authentication throttle has its own tests (hostile_audit): here every
     // forged request from the one test address must reach the signature check.
