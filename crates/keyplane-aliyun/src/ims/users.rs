@@ -4,11 +4,11 @@
 
 use keyplane_core::model::{User, UserProfile};
 use keyplane_core::store::DeleteUserOptions;
-use keyplane_core::{Authority, CoreError, RequestContext};
+use keyplane_core::CoreError;
 use serde_json::{json, Value};
 
-use super::{core, UserSelection};
-use crate::actions::{fields, nothing, Answer, Call};
+use super::UserSelection;
+use crate::actions::{core, done, fields, Answer, Call};
 use crate::envelope::Params;
 use crate::errors::{AliyunCode, AliyunError};
 use crate::permissions::RequestResource;
@@ -24,50 +24,28 @@ const CONTACT_MAX_CHARACTERS: usize = 128;
 const MAX_LIST_ITEMS: usize = 1_000;
 
 pub(super) async fn get_user(call: Call<'_>) -> Result<Answer, AliyunError> {
-    let Call {
-        authority,
-        context,
-        params,
-        resource,
-    } = call;
-    let user = selected_user(authority, context, params, resource).await?;
+    let user = selected_user(call).await?;
     Ok(fields(json!({ "User": user_object(&user, true) })))
 }
 
 pub(super) async fn delete_user(call: Call<'_>) -> Result<Answer, AliyunError> {
-    let Call {
-        authority,
-        context,
-        params,
-        resource,
-    } = call;
-    let user = selected_user(authority, context, params, resource).await?;
-    authority
-        .delete_user(
-            context,
-            user.uin,
-            DeleteUserOptions {
-                remove_access_keys: false,
-                detach_policies: false,
-            },
-        )
-        .await
-        .map_err(core)?;
-    nothing()
+    let (authority, context, _) = call.parts();
+    let user = selected_user(call).await?;
+    let options = DeleteUserOptions {
+        remove_access_keys: false,
+        detach_policies: false,
+    };
+    done(authority.delete_user(context, user.uin, options).await)
 }
 
 /// The RAM user (never the root account) the request selects (see [`UserSelection`]).
 /// A user selected by id or access key was looked up when the resource was named: that
 /// lookup is the answer.
-async fn selected_user(
-    authority: &Authority,
-    context: &RequestContext,
-    params: &Params,
-    resource: RequestResource,
-) -> Result<User, AliyunError> {
-    if let RequestResource::SelectedUser { resolved, .. } = resource {
+async fn selected_user(call: Call<'_>) -> Result<User, AliyunError> {
+    if let RequestResource::SelectedUser { resolved, .. } = call.resource {
         return resolved.map_err(core);
     }
+    let (authority, context, params) = call.parts();
     let selection = UserSelection::read(params)?;
     let account_id = context
         .caller
@@ -126,12 +104,7 @@ fn bounded(
 }
 
 pub(super) async fn create_user(call: Call<'_>) -> Result<Answer, AliyunError> {
-    let Call {
-        authority,
-        context,
-        params,
-        ..
-    } = call;
+    let (authority, context, params) = call.parts();
     let caller = context.caller.as_ref().ok_or_else(AliyunError::internal)?;
     let principal_name = params.required("UserPrincipalName")?;
     let (name, domain) = principal_name
@@ -211,12 +184,7 @@ pub(super) async fn create_user(call: Call<'_>) -> Result<Answer, AliyunError> {
 }
 
 pub(super) async fn list_users(call: Call<'_>) -> Result<Answer, AliyunError> {
-    let Call {
-        authority,
-        context,
-        params,
-        ..
-    } = call;
+    let (authority, context, params) = call.parts();
     let max_items = params.max_items(MAX_LIST_ITEMS, MAX_LIST_ITEMS)?;
     let users = authority.list_sub_users(context).await.map_err(core)?;
     // The marker is the sort key (creation time, then UserId) of the last user of the previous
