@@ -130,17 +130,7 @@ pub(super) async fn list_policies(call: Call<'_>) -> Result<Answer, AliyunError>
         .enumerate()
         .map(|(index, policy)| policy_sort_key(index, policy))
         .collect();
-    let start = match params.non_empty("Marker") {
-        None => 0,
-        Some(marker) => {
-            let after = parse_policy_marker(marker).ok_or_else(|| {
-                AliyunError::invalid_parameter("Marker", "it does not continue a listing.")
-            })?;
-            keys.iter()
-                .position(|key| *key > after)
-                .unwrap_or(keys.len())
-        }
-    };
+    let start = params.page_start(keys.iter().cloned(), parse_policy_marker)?;
     let page: Vec<_> = policies.iter().skip(start).take(max_items).collect();
     let truncated = start + page.len() < policies.len();
     let listed: Vec<Value> = page
