@@ -1,7 +1,9 @@
 //! The SMC activation-code actions: `CreateAccessToken`, `ListAccessTokens` (filtered, paged),
 //! `DisableAccessToken` and `DeleteAccessToken`.
 
-use keyplane_core::authority::{ActivationCodeFilter, NewActivationCodeRequest};
+use keyplane_core::authority::{
+    ActivationCodeChange, ActivationCodeFilter, NewActivationCodeRequest,
+};
 use keyplane_core::model::{ActivationCode, ActivationCodeStatus};
 use keyplane_core::RequestContext;
 use serde_json::{json, Value};
@@ -107,14 +109,21 @@ pub(super) async fn list_access_tokens(call: Call<'_>) -> Result<Answer, AliyunE
     })))
 }
 
-pub(super) async fn disable_access_token(call: Call<'_>) -> Result<Answer, AliyunError> {
+/// `DisableAccessToken`, or with `DELETE` `DeleteAccessToken`: the activation code
+/// `AccessTokenId` names.
+pub(super) async fn change_access_token<const DELETE: bool>(
+    call: Call<'_>,
+) -> Result<Answer, AliyunError> {
     let (authority, context, params) = call.parts();
     let code_id = params.required("AccessTokenId")?;
-    done(authority.disable_activation_code(context, code_id).await)
-}
-
-pub(super) async fn delete_access_token(call: Call<'_>) -> Result<Answer, AliyunError> {
-    let (authority, context, params) = call.parts();
-    let code_id = params.required("AccessTokenId")?;
-    done(authority.delete_activation_code(context, code_id).await)
+    let change = if DELETE {
+        ActivationCodeChange::Delete
+    } else {
+        ActivationCodeChange::Disable
+    };
+    done(
+        authority
+            .change_activation_code(context, code_id, change)
+            .await,
+    )
 }
