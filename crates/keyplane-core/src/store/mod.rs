@@ -28,37 +28,27 @@ pub use nonces::NonceStore;
 pub use policies::PolicyStore;
 pub use users::{DeleteUserOptions, UserStore};
 
-/// Persistence for Keyplane: every aggregate's store. Implemented for any type that implements
-/// all of them.
-pub trait Store:
-    InstallationStore
-    + NonceStore
-    + UserStore
-    + PolicyStore
-    + AccessKeyStore
-    + ApiKeyStore
-    + AuditStore
-    + ActivationCodeStore
-    + EasStore
-    + Send
-    + Sync
-    + 'static
-{
+/// Declares `Store` as the sum of the aggregate traits, listed once, and implements it for
+/// every type that implements all of them.
+macro_rules! sum_of_aggregates {
+    ($(#[$meta:meta])* $name:ident: $($aggregate:ident),+) => {
+        $(#[$meta])*
+        pub trait $name: $($aggregate +)+ Send + Sync + 'static {}
+
+        impl<T> $name for T where T: $($aggregate +)+ Send + Sync + 'static + ?Sized {}
+    };
 }
 
-impl<T> Store for T where
-    T: InstallationStore
-        + NonceStore
-        + UserStore
-        + PolicyStore
-        + AccessKeyStore
-        + ApiKeyStore
-        + AuditStore
-        + ActivationCodeStore
-        + EasStore
-        + Send
-        + Sync
-        + 'static
-        + ?Sized
-{
+sum_of_aggregates! {
+    /// Persistence for Keyplane: every aggregate's store. Implemented for any type that
+    /// implements all of them.
+    Store: InstallationStore,
+        NonceStore,
+        UserStore,
+        PolicyStore,
+        AccessKeyStore,
+        ApiKeyStore,
+        AuditStore,
+        ActivationCodeStore,
+        EasStore
 }
