@@ -12,6 +12,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use keyplane_crypto::tencent::{sign_tc3, Tc3Request};
+use keyplane_engine::{Headers, RequestView};
 use serde_json::Value;
 use tokio::net::TcpStream;
 
@@ -275,11 +276,13 @@ pub fn tc3_headers(
     let timestamp = timestamp.to_string();
     let headers = [("Content-Type", "application/json"), ("Host", host)];
     let request = Tc3Request {
-        method: "POST",
-        path: "/",
-        raw_query: "",
-        headers: &headers,
-        body: body.as_bytes(),
+        request: RequestView {
+            method: "POST",
+            path: "/",
+            raw_query: "",
+            headers: Headers::new(&headers),
+            body: body.as_bytes(),
+        },
         timestamp: &timestamp,
     };
     let service = if version == CAM_VERSION {
