@@ -133,12 +133,8 @@ impl Violation {
             Violation::Length { minimum, maximum } => {
                 format!("must be {minimum} to {maximum} characters")
             }
-            Violation::Printable {
-                minimum: 0,
-                maximum,
-            } => format!("must be at most {maximum} printable characters"),
             Violation::Printable { minimum, maximum } => {
-                format!("must be {minimum} to {maximum} printable characters")
+                format!("must be {} printable characters", span(*minimum, *maximum))
             }
             Violation::PrintableNotUrl { maximum } => format!(
                 "must be at most {maximum} printable characters, not starting with http:// or \
@@ -147,13 +143,12 @@ impl Violation {
             Violation::OutOfRange { minimum, maximum } => {
                 format!("must be from {minimum} to {maximum}")
             }
-            Violation::EntryCount {
-                minimum: 0,
-                maximum,
-            } => format!("at most {maximum} tags"),
-            Violation::EntryCount { minimum, maximum } => {
-                format!("an instance has {minimum} to {maximum} workers")
-            }
+            Violation::EntryCount { minimum, maximum } => match field {
+                Field::EasWorkerName => {
+                    format!("an instance has {} workers", span(*minimum, *maximum))
+                }
+                _ => format!("{} tags", span(*minimum, *maximum)),
+            },
             Violation::Duplicate { value } => match field {
                 Field::ApiKeyTagKey { .. } => "tag keys must be unique".to_owned(),
                 _ => format!("the worker {value} is listed twice"),
@@ -162,6 +157,15 @@ impl Violation {
             Violation::Negative => "must not be negative".to_owned(),
             Violation::BeforeCalendarStart => "reaches before the calendar's start".to_owned(),
         }
+    }
+}
+
+/// `minimum` to `maximum`, or "at most `maximum`" for a `minimum` of 0.
+fn span(minimum: usize, maximum: usize) -> String {
+    if minimum == 0 {
+        format!("at most {maximum}")
+    } else {
+        format!("{minimum} to {maximum}")
     }
 }
 

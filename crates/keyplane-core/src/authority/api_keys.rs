@@ -141,13 +141,24 @@ impl Authority {
         context: &RequestContext,
         key_id: &str,
     ) -> Result<ApiKeyWithSecret, CoreError> {
+        let (_, key) = self.stored_api_key(context, key_id).await?;
+        self.open_api_key(key)
+    }
+
+    /// The API key `key_id` of an authorized caller's account, with that account:
+    /// `ApiKeyNotFound` when the account has no such key.
+    async fn stored_api_key(
+        &self,
+        context: &RequestContext,
+        key_id: &str,
+    ) -> Result<(u64, ApiKey), CoreError> {
         let caller = context.authorized_caller()?;
         let key = self
             .store
             .api_key(caller.account_id, key_id)
             .await?
             .ok_or(CoreError::ApiKeyNotFound)?;
-        self.open_api_key(key)
+        Ok((caller.account_id, key))
     }
 
     /// Enables or disables an API key.
@@ -178,12 +189,7 @@ impl Authority {
         key_id: &str,
         new_secret: Option<Secret>,
     ) -> Result<ApiKeyWithSecret, CoreError> {
-        let caller = context.authorized_caller()?;
-        let existing = self
-            .store
-            .api_key(caller.account_id, key_id)
-            .await?
-            .ok_or(CoreError::ApiKeyNotFound)?;
+        let (account_id, existing) = self.stored_api_key(context, key_id).await?;
         let secret = match (existing.key_type, new_secret) {
             (ApiKeyType::Manual, Some(secret)) => {
                 rules::check_manual_api_key_secret(secret.expose())?;
@@ -204,7 +210,7 @@ impl Authority {
         let key = self
             .store
             .update_api_key(
-                caller.account_id,
+                account_id,
                 key_id,
                 ApiKeyChange::ReplaceSecret(self.factory.seal(key_id, &secret)),
                 context.now,
