@@ -12,7 +12,7 @@ use serde_json::json;
 use sqlx::Connection;
 
 use super::support::{
-    binary, call, create_user_with, init_with, Credentials, Server, API_GATEWAY_VERSION,
+    binary, call, create_user_with, init_with, words, Credentials, Server, API_GATEWAY_VERSION,
     CAM_VERSION,
 };
 
@@ -159,13 +159,7 @@ async fn a_node_with_another_master_key_refuses_to_start() {
         "the refused node leaves no key of its own behind"
     );
     let node = cluster.start(0, &[]);
-    let health = super::support::send(
-        node.address,
-        http::Request::get("/readyz")
-            .body(http_body_util::Full::new(bytes::Bytes::new()))
-            .unwrap(),
-    )
-    .await;
+    let health = super::support::readyz(node.address).await;
     assert_eq!(health.status, 200);
 }
 
@@ -355,12 +349,7 @@ async fn an_activation_code_registers_exactly_its_count_across_two_nodes() {
         &[("Name", "cluster-migration"), ("Count", "100")],
     )
     .await;
-    assert_eq!(
-        created.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&created.body)
-    );
+    created.assert_status(200);
     let created = created.json();
     let token_id = created["AccessTokenId"].as_str().unwrap().to_owned();
     let token_code = created["AccessTokenCode"].as_str().unwrap().to_owned();
@@ -443,12 +432,7 @@ async fn a_nonce_accepted_by_one_node_is_refused_by_the_other() {
             .unwrap()
     };
     let first = send(nodes[0].address, request()).await;
-    assert_eq!(
-        first.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&first.body)
-    );
+    first.assert_status(200);
     for node in &nodes {
         let replay = send(node.address, request()).await;
         assert_eq!(replay.status, 400);
@@ -483,32 +467,20 @@ async fn eas_tokens_issued_on_either_node_burn_exactly_once() {
         );
         String::from_utf8(output.stdout).unwrap()
     };
-    registry(&[
-        "eas",
-        "service",
-        "create",
-        "--cluster",
-        "cn-beijing",
-        "--name",
-        "svc",
-        "--exec",
-        "kubectl exec -it {instance} -c {worker} -- /bin/sh",
-        "--log",
-        "kubectl logs -f {instance} -c {worker}",
-    ]);
-    registry(&[
-        "eas",
-        "instance",
-        "add",
-        "--cluster",
-        "cn-beijing",
-        "--service",
-        "svc",
-        "--name",
-        "svc-1",
-        "--worker",
-        "worker0",
-    ]);
+    registry(
+        &[
+            words("eas service create --cluster cn-beijing --name svc --exec"),
+            vec![
+                "kubectl exec -it {instance} -c {worker} -- /bin/sh",
+                "--log",
+                "kubectl logs -f {instance} -c {worker}",
+            ],
+        ]
+        .concat(),
+    );
+    registry(&words(
+        "eas instance add --cluster cn-beijing --service svc --name svc-1 --worker worker0",
+    ));
     let listed = registry(&["eas", "service", "list"]);
     assert!(listed.contains("\"svc-1\""), "{listed}");
     let nodes = [cluster.start(0, &[]), cluster.start(1, &[])];

@@ -934,17 +934,11 @@ async fn each_token_opens_its_own_url_once_until_it_expires() {
     let audit_text = format!("{records:?}");
     for token in [&workbench, &terminal, &streamlog] {
         assert!(!audit_text.contains(token.as_str()));
-        for entry in std::fs::read_dir(harness.in_process.directory.path()).unwrap() {
-            let path = entry.unwrap().path();
-            let contents = std::fs::read(&path).unwrap();
-            assert!(
-                !contents
-                    .windows(token.len())
-                    .any(|window| window == token.as_bytes()),
-                "{} holds a token in clear",
-                path.display()
-            );
-        }
+        super::support::assert_nothing_holds_in_clear(
+            harness.in_process.directory.path(),
+            token,
+            "a token",
+        );
     }
 }
 

@@ -18,8 +18,8 @@ use keyplane_server::installation::Installation;
 use serde_json::Value;
 
 use super::support::{
-    aliyun_call, assert_healthy, create_service_instance_token, init, keyplane, AliyunCredentials,
-    Reply, Server, IMS_VERSION,
+    aliyun_call, assert_healthy, assert_nothing_holds_in_clear, create_service_instance_token,
+    init, keyplane, words, AliyunCredentials, Reply, Server, IMS_VERSION,
 };
 
 /// The JSON lines of `keyplane eas service list`.
@@ -377,19 +377,7 @@ async fn the_registry_the_token_operation_and_burn_once_on_a_real_server() {
     }
     for (_, token) in first.iter().chain(&second) {
         assert!(!audit.contains(token.as_str()));
-        for entry in std::fs::read_dir(data_dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_file() {
-                let contents = std::fs::read(&path).unwrap();
-                assert!(
-                    !contents
-                        .windows(token.len())
-                        .any(|window| window == token.as_bytes()),
-                    "{} holds a token in clear",
-                    path.display()
-                );
-            }
-        }
+        assert_nothing_holds_in_clear(data_dir, token, "a token");
     }
 }
 
@@ -407,17 +395,7 @@ async fn token_urls_default_to_the_listening_address_and_deleted_services_open_n
     tokens(&reply, &format!("http://{}", server.address));
     let (success, _, stderr) = keyplane(
         data_dir,
-        &[
-            "eas",
-            "instance",
-            "remove",
-            "--cluster",
-            "cn-hangzhou",
-            "--service",
-            "dev",
-            "--name",
-            "local",
-        ],
+        &words("eas instance remove --cluster cn-hangzhou --service dev --name local"),
     );
     assert!(success, "{stderr}");
     let gone =
@@ -427,18 +405,8 @@ async fn token_urls_default_to_the_listening_address_and_deleted_services_open_n
         (gone.status, gone.json()["Code"].clone()),
         (404, "InvalidInstance.NotFound".into())
     );
-    let (success, _, stderr) = keyplane(
-        data_dir,
-        &[
-            "eas",
-            "service",
-            "delete",
-            "--cluster",
-            "cn-hangzhou",
-            "--name",
-            "dev",
-        ],
-    );
+    let delete_service = words("eas service delete --cluster cn-hangzhou --name dev");
+    let (success, _, stderr) = keyplane(data_dir, &delete_service);
     assert!(success, "{stderr}");
     assert!(service_list(data_dir).is_empty());
     let gone =
@@ -448,18 +416,7 @@ async fn token_urls_default_to_the_listening_address_and_deleted_services_open_n
         (gone.status, gone.json()["Code"].clone()),
         (404, "InvalidService.NotFound".into())
     );
-    let stderr = eas_refused(
-        data_dir,
-        &[
-            "eas",
-            "service",
-            "delete",
-            "--cluster",
-            "cn-hangzhou",
-            "--name",
-            "dev",
-        ],
-    );
+    let stderr = eas_refused(data_dir, &delete_service);
     assert!(stderr.contains("service does not exist"), "{stderr}");
     server.terminate();
     // A public URL that cannot make absolute URLs is refused at start.

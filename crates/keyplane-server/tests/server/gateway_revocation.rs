@@ -46,12 +46,7 @@ async fn sub_user_with_eas(
         ],
     )
     .await;
-    assert_eq!(
-        created.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&created.body)
-    );
+    created.assert_status(200);
     let key = aliyun_call(
         address,
         root,
@@ -75,12 +70,7 @@ async fn sub_user_with_eas(
         &[("PolicyName", &policy), ("PolicyDocument", &document)],
     )
     .await;
-    assert_eq!(
-        reply.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&reply.body)
-    );
+    reply.assert_status(200);
     set_policy(address, root, name, true).await;
     SubUser {
         principal_name,
@@ -106,12 +96,7 @@ async fn set_policy(address: SocketAddr, root: &AliyunCredentials, name: &str, a
         ],
     )
     .await;
-    assert_eq!(
-        reply.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&reply.body)
-    );
+    reply.assert_status(200);
 }
 
 async fn set_key_status(
@@ -132,12 +117,7 @@ async fn set_key_status(
         ],
     )
     .await;
-    assert_eq!(
-        reply.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&reply.body)
-    );
+    reply.assert_status(200);
 }
 
 /// Waits for a terminal's close frame; panics when it does not come within `seconds`.
@@ -268,12 +248,7 @@ async fn revoking_the_key_or_the_permission_refuses_tokens_and_ends_their_sessio
         ],
     )
     .await;
-    assert_eq!(
-        reply.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&reply.body)
-    );
+    reply.assert_status(200);
     assert_eq!(
         closed_within(&mut terminal, 1.5).await,
         Some((CloseCode::Policy, "revoked".to_owned()))

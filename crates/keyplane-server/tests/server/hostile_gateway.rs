@@ -14,47 +14,15 @@ use serde_json::Value;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::support::{create_service_instance_token, init, keyplane, AliyunCredentials, Server};
+use super::support::{create_service_instance_token, init, AliyunCredentials, Server};
 use super::workbench::{
     children_of, confirmation_page, get, open_workbench, post_confirmation, read_until,
-    registered_data_dir, run_line, tokens, wait_until, Client,
+    register_service, registered_data_dir, run_line, tokens, wait_until, Client,
 };
 
 /// A service whose terminal is a shell and whose log program never stops printing.
 pub fn register_flooding(data_dir: &Path, extra: &[&str]) {
-    for arguments in [
-        vec![
-            "eas",
-            "service",
-            "create",
-            "--cluster",
-            "cn-shanghai",
-            "--name",
-            "flood",
-            "--exec",
-            "/bin/sh -i",
-            "--log",
-            "yes log-flood-line",
-        ],
-        vec![
-            "eas",
-            "instance",
-            "add",
-            "--cluster",
-            "cn-shanghai",
-            "--service",
-            "flood",
-            "--name",
-            "flood-1",
-            "--worker",
-            "worker0",
-        ],
-    ] {
-        let mut arguments = arguments;
-        arguments.extend_from_slice(extra);
-        let (success, _, stderr) = keyplane(data_dir, &arguments);
-        assert!(success, "{arguments:?}: {stderr}");
-    }
+    register_service(data_dir, "flood", "yes log-flood-line", extra);
 }
 
 pub async fn flood_tokens(address: SocketAddr, credentials: &AliyunCredentials) -> Value {
@@ -235,12 +203,7 @@ pub fn path_of(address: SocketAddr, answer: &Value) -> String {
 }
 
 pub fn session_cookie(reply: &super::support::Reply) -> String {
-    assert_eq!(
-        reply.status,
-        303,
-        "{}",
-        String::from_utf8_lossy(&reply.body)
-    );
+    reply.assert_status(303);
     let cookie = reply.headers["set-cookie"].to_str().unwrap();
     assert!(cookie.starts_with("keyplane_workbench="), "{cookie}");
     cookie.split(';').next().unwrap().to_owned()

@@ -6,8 +6,8 @@
 use std::process::Command;
 
 use super::support::{
-    aliyun_call, binary, init, register_source_server, AliyunCredentials, Reply, Server,
-    SMC_VERSION,
+    aliyun_call, assert_nothing_holds_in_clear, assert_succeeded, audit_output, binary, init,
+    register_source_server, AliyunCredentials, Reply, Server, SMC_VERSION,
 };
 
 fn token(reply: &Reply) -> serde_json::Value {
@@ -101,11 +101,7 @@ async fn activation_codes_register_source_servers_and_show_their_use() {
         .args(["--access-token-id", &token_id])
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     let lines: Vec<serde_json::Value> = String::from_utf8(output.stdout)
         .unwrap()
         .lines()
@@ -146,24 +142,8 @@ async fn activation_codes_register_source_servers_and_show_their_use() {
     server.terminate();
 
     // The code is stored only as its hash and never audited.
-    for entry in std::fs::read_dir(directory.path()).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_file() {
-            let contents = std::fs::read(&path).unwrap();
-            assert!(
-                !contents
-                    .windows(code.len())
-                    .any(|window| window == code.as_bytes()),
-                "{} holds the activation code in clear",
-                path.display()
-            );
-        }
-    }
-    let audit = Command::new(binary())
-        .args(["audit", "--data-dir"])
-        .arg(directory.path())
-        .output()
-        .unwrap();
+    assert_nothing_holds_in_clear(directory.path(), &code, "the activation code");
+    let audit = audit_output(directory.path());
     let audit = String::from_utf8(audit.stdout).unwrap();
     assert!(!audit.contains(&code));
     assert!(audit.contains("RegisterSourceServer"));

@@ -169,6 +169,16 @@ impl Reply {
         })
     }
 
+    /// Asserts the reply's status is `expected`, showing the body when it is not.
+    pub fn assert_status(&self, expected: u16) {
+        assert_eq!(
+            self.status,
+            expected,
+            "{}",
+            String::from_utf8_lossy(&self.body)
+        );
+    }
+
     /// The Tencent error code, if the reply is an error.
     pub fn error_code(&self) -> Option<String> {
         self.json()["Response"]["Error"]["Code"]
@@ -209,6 +219,11 @@ pub async fn send(address: SocketAddr, request: Request<Full<Bytes>>) -> Reply {
         let _ = connection.await;
     });
     let response = sender.send_request(request).await.expect("sending");
+    reply_of(response).await
+}
+
+/// Reads a whole response into a [`Reply`].
+pub async fn reply_of(response: http::Response<hyper::body::Incoming>) -> Reply {
     let status = response.status().as_u16();
     let content_type = response
         .headers()
@@ -228,6 +243,17 @@ pub async fn send(address: SocketAddr, request: Request<Full<Bytes>>) -> Reply {
         headers,
         body,
     }
+}
+
+/// The server's answer to `GET /readyz`.
+pub async fn readyz(address: SocketAddr) -> Reply {
+    send(
+        address,
+        Request::get("/readyz")
+            .body(Full::new(Bytes::new()))
+            .expect("a request"),
+    )
+    .await
 }
 
 /// Asserts that the server answers `GET /healthz` with 200.
@@ -338,6 +364,49 @@ pub async fn create_service_instance_token(
         builder = builder.header(name, value);
     }
     send(address, builder.body(Full::new(Bytes::new())).unwrap()).await
+}
+
+/// The words of a command line written as one string, for arguments that hold no space.
+pub fn words(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
+/// Asserts that a finished command succeeded, showing its standard error when it did not.
+pub fn assert_succeeded(output: &std::process::Output) {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Asserts that no file below `directory` holds `secret` in clear; `what` names the secret in
+/// the failure.
+pub fn assert_nothing_holds_in_clear(directory: &Path, secret: &str, what: &str) {
+    for entry in std::fs::read_dir(directory).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            assert_nothing_holds_in_clear(&path, secret, what);
+        } else if path.is_file() {
+            let contents = std::fs::read(&path).unwrap();
+            assert!(
+                !contents
+                    .windows(secret.len())
+                    .any(|window| window == secret.as_bytes()),
+                "{} holds {what} in clear",
+                path.display()
+            );
+        }
+    }
+}
+
+/// Runs `keyplane audit` over `data_dir`.
+pub fn audit_output(data_dir: &Path) -> std::process::Output {
+    Command::new(binary())
+        .args(["audit", "--data-dir"])
+        .arg(data_dir)
+        .output()
+        .expect("running keyplane audit")
 }
 
 /// Runs `keyplane` with `arguments` (and `--data-dir`), returning its exit success, standard

@@ -19,7 +19,7 @@ use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::support::{init, signed, Credentials, Server, CAM_VERSION};
+use super::support::{init, signed, words, Credentials, Server, CAM_VERSION};
 
 /// A certificate authority and a server certificate for 127.0.0.1 that it signed.
 struct TestPki {
@@ -286,34 +286,14 @@ async fn eas_token_urls_are_https_and_their_websockets_run_over_tls() {
     operator(
         &data,
         &[
-            "eas",
-            "service",
-            "create",
-            "--cluster",
-            "cn-hangzhou",
-            "--name",
-            "dev",
-            "--exec",
-            "/bin/sh",
-            "--log",
-            "/bin/echo log-over-tls",
-        ],
+            words("eas service create --cluster cn-hangzhou --name dev --exec /bin/sh --log"),
+            vec!["/bin/echo log-over-tls"],
+        ]
+        .concat(),
     );
     operator(
         &data,
-        &[
-            "eas",
-            "instance",
-            "add",
-            "--cluster",
-            "cn-hangzhou",
-            "--service",
-            "dev",
-            "--name",
-            "local",
-            "--worker",
-            "shell",
-        ],
+        &words("eas instance add --cluster cn-hangzhou --service dev --name local --worker shell"),
     );
     let pki = test_pki("one");
     write_pair(directory.path(), &pki);

@@ -24,7 +24,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::support::{
-    create_service_instance_token, init, keyplane, send, AliyunCredentials, Server,
+    create_service_instance_token, init, keyplane, send, words, AliyunCredentials, Server,
 };
 
 pub type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -32,34 +32,27 @@ pub type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
 const IDLE_TIMEOUT_SECONDS: u64 = 3;
 
 pub fn register(data_dir: &Path) {
-    for arguments in [
-        vec![
-            "eas",
-            "service",
-            "create",
-            "--cluster",
-            "cn-shanghai",
-            "--name",
-            "svc",
-            "--exec",
-            "/bin/sh -i",
-            "--log",
-            "/bin/sh -c 'echo log-line-1; echo log-line-2 >&2'",
-        ],
-        vec![
-            "eas",
-            "instance",
-            "add",
-            "--cluster",
-            "cn-shanghai",
-            "--service",
-            "svc",
-            "--name",
-            "svc-1",
-            "--worker",
-            "worker0",
-        ],
+    register_service(
+        data_dir,
+        "svc",
+        "/bin/sh -c 'echo log-line-1; echo log-line-2 >&2'",
+        &[],
+    );
+}
+
+/// Registers in `cn-shanghai` the service `name`, whose terminal is an interactive shell and
+/// whose log program is `log`, with its instance `{name}-1` on `worker0`; `extra` is added to
+/// both commands.
+pub fn register_service(data_dir: &Path, name: &str, log: &str, extra: &[&str]) {
+    let create = format!("eas service create --cluster cn-shanghai --name {name}");
+    let add = format!(
+        "eas instance add --cluster cn-shanghai --service {name} --name {name}-1 --worker worker0"
+    );
+    for mut arguments in [
+        [words(&create), vec!["--exec", "/bin/sh -i", "--log", log]].concat(),
+        words(&add),
     ] {
+        arguments.extend_from_slice(extra);
         let (success, _, stderr) = keyplane(data_dir, &arguments);
         assert!(success, "{arguments:?}: {stderr}");
     }
