@@ -14,8 +14,6 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::Request;
 use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1;
-use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
@@ -40,21 +38,11 @@ async fn connect_from(source: &str, address: SocketAddr) -> std::io::Result<TcpS
 
 /// `GET /healthz` on `stream`; the status, or an error.
 async fn healthz_on(stream: TcpStream) -> Result<u16, String> {
-    let (mut sender, connection) = http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|error| error.to_string())?;
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    let response = sender
-        .send_request(
-            Request::get("/healthz")
-                .header("host", "keyplane")
-                .body(Full::new(Bytes::new()))
-                .unwrap(),
-        )
-        .await
-        .map_err(|error| error.to_string())?;
+    let request = Request::get("/healthz")
+        .header("host", "keyplane")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let response = super::support::send_on(stream, request).await?;
     let status = response.status().as_u16();
     let _ = response.into_body().collect().await;
     Ok(status)

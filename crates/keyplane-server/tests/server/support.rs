@@ -212,14 +212,29 @@ impl Reply {
 /// Sends one request on a fresh connection.
 pub async fn send(address: SocketAddr, request: Request<Full<Bytes>>) -> Reply {
     let stream = TcpStream::connect(address).await.expect("connecting");
+    let response = send_on(stream, request).await.expect("sending");
+    reply_of(response).await
+}
+
+/// Sends one request over HTTP/1.1 on a connected `stream` (plain or TLS): the response, its
+/// body unread, or what failed.
+pub async fn send_on<S>(
+    stream: S,
+    request: Request<Full<Bytes>>,
+) -> Result<http::Response<hyper::body::Incoming>, String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let (mut sender, connection) = http1::handshake(TokioIo::new(stream))
         .await
-        .expect("handshake");
+        .map_err(|error| error.to_string())?;
     tokio::spawn(async move {
         let _ = connection.await;
     });
-    let response = sender.send_request(request).await.expect("sending");
-    reply_of(response).await
+    sender
+        .send_request(request)
+        .await
+        .map_err(|error| error.to_string())
 }
 
 /// Reads a whole response into a [`Reply`].
@@ -336,6 +351,22 @@ pub async fn create_service_instance_token(
     instance: &str,
     parameters: &[(&str, &str)],
 ) -> Reply {
+    send(
+        address,
+        instance_token_request(address, credentials, cluster, service, instance, parameters),
+    )
+    .await
+}
+
+/// EAS `CreateServiceInstanceToken` for a worker, signed (ACS3) as the tea SDK signs it.
+pub fn instance_token_request(
+    address: SocketAddr,
+    credentials: &AliyunCredentials,
+    cluster: &str,
+    service: &str,
+    instance: &str,
+    parameters: &[(&str, &str)],
+) -> Request<Full<Bytes>> {
     use keyplane_crypto::aliyun::percent_encode_rfc3986;
     let path = format!(
         "/api/v2/services/{}/{}/instances/{}/token",
@@ -363,7 +394,7 @@ pub async fn create_service_instance_token(
     for (name, value) in &headers {
         builder = builder.header(name, value);
     }
-    send(address, builder.body(Full::new(Bytes::new())).unwrap()).await
+    builder.body(Full::new(Bytes::new())).unwrap()
 }
 
 /// The words of a command line written as one string, for arguments that hold no space.
@@ -433,6 +464,21 @@ pub async fn aliyun_call(
     action: &str,
     parameters: &[(&str, &str)],
 ) -> Reply {
+    send(
+        address,
+        aliyun_request(address, credentials, version, action, parameters),
+    )
+    .await
+}
+
+/// An RPC call with the parameters in the query, signed (ACS3).
+pub fn aliyun_request(
+    address: SocketAddr,
+    credentials: &AliyunCredentials,
+    version: &str,
+    action: &str,
+    parameters: &[(&str, &str)],
+) -> Request<Full<Bytes>> {
     let (raw_query, headers) = acs3_parts(
         &address.to_string(),
         credentials,
@@ -445,7 +491,7 @@ pub async fn aliyun_call(
     for (name, value) in &headers {
         builder = builder.header(name, value);
     }
-    send(address, builder.body(Full::new(Bytes::new())).unwrap()).await
+    builder.body(Full::new(Bytes::new())).unwrap()
 }
 
 /// Redeems an activation code at `POST /smc/v1/source-servers` for a machine.

@@ -12,8 +12,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::Request;
 use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1;
-use hyper_util::rt::TokioIo;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
 use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -77,16 +75,7 @@ async fn send_tls(
         .connect(ServerName::try_from("127.0.0.1").unwrap(), tcp)
         .await
         .map_err(|error| format!("TLS: {error}"))?;
-    let (mut sender, connection) = http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|error| error.to_string())?;
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|error| error.to_string())?;
+    let response = super::support::send_on(stream, request).await?;
     let status = response.status().as_u16();
     let body = response
         .into_body()
@@ -309,28 +298,9 @@ async fn eas_token_urls_are_https_and_their_websockets_run_over_tls() {
         ],
     );
     let address = server.address;
-    let path = "/api/v2/services/cn-hangzhou/dev/instances/local/token";
-    let headers = super::support::acs3_headers(
-        &address.to_string(),
-        &root,
-        "GET",
-        path,
-        "",
-        super::support::EAS_VERSION,
-        "CreateServiceInstanceToken",
-        time::OffsetDateTime::now_utc(),
-    );
-    let mut request = Request::get(path);
-    for (name, value) in &headers {
-        request = request.header(name, value);
-    }
-    let (status, body) = send_tls(
-        address,
-        &pki.authority,
-        request.body(Full::new(Bytes::new())).unwrap(),
-    )
-    .await
-    .unwrap();
+    let request =
+        super::support::instance_token_request(address, &root, "cn-hangzhou", "dev", "local", &[]);
+    let (status, body) = send_tls(address, &pki.authority, request).await.unwrap();
     let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(status, 200, "{answer}");
     let workbench = answer["WorkbenchUrl"].as_str().unwrap();
