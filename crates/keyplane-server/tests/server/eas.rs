@@ -976,41 +976,22 @@ async fn tokens_are_removed_a_day_after_they_expire() {
         tokens_of(&send(&harness, &root_request(TOKEN_PATH, ""), issued_at).await);
     let expiry = issued_at + time::Duration::seconds(TTL_SECONDS);
     let kept_until = expiry + keyplane_core::authority::INSTANCE_TOKEN_RETENTION;
-    let removed = harness
-        .authority
-        .expire_instance_tokens(kept_until - time::Duration::seconds(1))
-        .await
-        .unwrap();
-    assert_eq!(removed, 0);
+    let authority = &harness.authority;
+    let expire = |now| async move { authority.expire_instance_tokens(now).await.unwrap() };
+    let late = || async {
+        refused_with(
+            redeem(
+                &harness,
+                InstanceTokenPurpose::Workbench,
+                &workbench,
+                kept_until,
+            )
+            .await,
+        )
+    };
+    assert_eq!(expire(kept_until - time::Duration::seconds(1)).await, 0);
     // Until then a late presentation is told the token expired.
-    assert_eq!(
-        refused_with(
-            redeem(
-                &harness,
-                InstanceTokenPurpose::Workbench,
-                &workbench,
-                kept_until
-            )
-            .await
-        ),
-        (403, "InstanceToken.Expired")
-    );
-    let removed = harness
-        .authority
-        .expire_instance_tokens(kept_until)
-        .await
-        .unwrap();
-    assert_eq!(removed, 3);
-    assert_eq!(
-        refused_with(
-            redeem(
-                &harness,
-                InstanceTokenPurpose::Workbench,
-                &workbench,
-                kept_until
-            )
-            .await
-        ),
-        (401, "InvalidInstanceToken")
-    );
+    assert_eq!(late().await, (403, "InstanceToken.Expired"));
+    assert_eq!(expire(kept_until).await, 3);
+    assert_eq!(late().await, (401, "InvalidInstanceToken"));
 }

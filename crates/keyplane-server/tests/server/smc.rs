@@ -16,6 +16,23 @@ fn token(reply: &Reply) -> serde_json::Value {
     listed["AccessTokens"]["AccessToken"][0].clone()
 }
 
+/// Calls the SMC `action` on the activation code `token_id`, signed by `root`.
+async fn on_token(
+    address: std::net::SocketAddr,
+    root: &AliyunCredentials,
+    action: &str,
+    token_id: &str,
+) -> Reply {
+    aliyun_call(
+        address,
+        root,
+        SMC_VERSION,
+        action,
+        &[("AccessTokenId", token_id)],
+    )
+    .await
+}
+
 #[tokio::test]
 async fn activation_codes_register_source_servers_and_show_their_use() {
     let directory = tempfile::tempdir().unwrap();
@@ -78,14 +95,7 @@ async fn activation_codes_register_source_servers_and_show_their_use() {
     );
     assert_eq!(token(&list().await)["RegisteredCount"], "2");
 
-    let disabled = aliyun_call(
-        address,
-        &root,
-        SMC_VERSION,
-        "DisableAccessToken",
-        &[("AccessTokenId", token_id.as_str())],
-    )
-    .await;
+    let disabled = on_token(address, &root, "DisableAccessToken", &token_id).await;
     assert_eq!(disabled.status, 200);
     let listed = token(&list().await);
     assert_eq!(listed["Status"], "expired");
@@ -113,28 +123,14 @@ async fn activation_codes_register_source_servers_and_show_their_use() {
     assert_eq!(lines[0]["access_token_id"], token_id.as_str());
     assert_eq!(lines[1]["fingerprint"], "machine-b");
 
-    let deleted = aliyun_call(
-        address,
-        &root,
-        SMC_VERSION,
-        "DeleteAccessToken",
-        &[("AccessTokenId", token_id.as_str())],
-    )
-    .await;
+    let deleted = on_token(address, &root, "DeleteAccessToken", &token_id).await;
     assert_eq!(deleted.status, 200);
     let gone = register_source_server(address, &token_id, &code, "machine-a").await;
     assert_eq!(
         (gone.status, gone.json()["Code"].clone()),
         (401, "InvalidAccessToken".into())
     );
-    let unknown = aliyun_call(
-        address,
-        &root,
-        SMC_VERSION,
-        "DeleteAccessToken",
-        &[("AccessTokenId", token_id.as_str())],
-    )
-    .await;
+    let unknown = on_token(address, &root, "DeleteAccessToken", &token_id).await;
     assert_eq!(
         (unknown.status, unknown.json()["Code"].clone()),
         (404, "InvalidAccessTokenId.NotFound".into())

@@ -154,29 +154,12 @@ pub fn process_exists(process_id: u32) -> bool {
 
 /// The processes whose parent is `parent` (Linux `/proc`).
 pub fn children_of(parent: u32) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(Result::ok)
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|process_id| {
-            std::fs::read_to_string(format!("/proc/{process_id}/stat"))
-                .ok()
-                .and_then(|stat| {
-                    stat.rsplit_once(')')?
-                        .1
-                        .split_whitespace()
-                        .nth(1)?
-                        .parse::<u32>()
-                        .ok()
-                })
-                == Some(parent)
-        })
-        .collect()
+    processes_where(|fields| Some(fields.get(1)?.parse::<u32>().ok() == Some(parent)))
 }
 
-/// How many live processes belong to the session led by `leader`; dead ones not yet reaped
-/// by their new parent (state Z) are not counted.
-pub fn session_members(leader: u32) -> usize {
+/// The live processes (Linux `/proc`) whose `stat` fields after the command name (the state
+/// first) satisfy `keep`; a process whose `stat` cannot be read or parsed is not kept.
+fn processes_where(keep: impl Fn(&[&str]) -> Option<bool>) -> Vec<u32> {
     std::fs::read_dir("/proc")
         .unwrap()
         .filter_map(Result::ok)
@@ -186,11 +169,20 @@ pub fn session_members(leader: u32) -> usize {
                 .ok()
                 .and_then(|stat| {
                     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-                    (fields.first() != Some(&"Z")).then_some(fields.get(3)?.parse::<u32>().ok()?)
+                    keep(&fields)
                 })
-                == Some(leader)
+                == Some(true)
         })
-        .count()
+        .collect()
+}
+
+/// How many live processes belong to the session led by `leader`; dead ones not yet reaped
+/// by their new parent (state Z) are not counted.
+pub fn session_members(leader: u32) -> usize {
+    processes_where(|fields| {
+        Some(fields.first() != Some(&"Z") && fields.get(3)?.parse::<u32>().ok()? == leader)
+    })
+    .len()
 }
 
 pub async fn wait_until(what: &str, seconds: u64, mut condition: impl FnMut() -> bool) {
