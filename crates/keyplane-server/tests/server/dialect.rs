@@ -66,10 +66,7 @@ async fn dispatch(
     body: &[u8],
     now: OffsetDateTime,
 ) -> Value {
-    let headers: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()))
-        .collect();
+    let headers = keyplane_testkit::vectors::borrowed_pairs(&headers);
     let response = harness
         .dialect
         .handle(&Incoming {
@@ -141,17 +138,8 @@ fn load_vectors() -> Vec<Vector> {
             continue;
         }
         let request = &value["request"];
-        let headers: Vec<(String, String)> = request["headers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|pair| {
-                (
-                    pair[0].as_str().unwrap().to_owned(),
-                    pair[1].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect();
+        let headers: Vec<(String, String)> =
+            keyplane_testkit::vectors::header_pairs(&request["headers"]);
         use base64::Engine;
         let body = base64::engine::general_purpose::STANDARD
             .decode(request["body_base64"].as_str().unwrap_or(""))

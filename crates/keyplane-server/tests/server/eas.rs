@@ -173,17 +173,8 @@ fn eas_vectors() -> Vec<Vector> {
         let request = &document["request"];
         let target = request["target"].as_str().unwrap();
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
-        let headers: Vec<(String, String)> = request["headers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|header| {
-                (
-                    header[0].as_str().unwrap().to_owned(),
-                    header[1].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect();
+        let headers: Vec<(String, String)> =
+            keyplane_testkit::vectors::header_pairs(&request["headers"]);
         let authorization = headers
             .iter()
             .find(|(name, _)| name.eq_ignore_ascii_case("authorization"))
@@ -253,10 +244,7 @@ fn acs3_request(
         }
     }
     let signed_headers: Vec<String> = headers.iter().map(|(name, _)| name.clone()).collect();
-    let borrowed: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()))
-        .collect();
+    let borrowed = keyplane_testkit::vectors::borrowed_pairs(&headers);
     let authorization = sign_acs3(
         &AliyunRequest {
             method: "GET",
@@ -286,11 +274,7 @@ fn root_request(path: &str, query: &str) -> Vector {
 }
 
 async fn send(harness: &Harness, vector: &Vector, now: OffsetDateTime) -> OutgoingResponse {
-    let headers: Vec<(&str, &str)> = vector
-        .headers
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()))
-        .collect();
+    let headers = keyplane_testkit::vectors::borrowed_pairs(&vector.headers);
     let request = IncomingRequest {
         method: &vector.method,
         path: &vector.path,
@@ -468,7 +452,7 @@ async fn every_eas_vector_gets_its_tokens_once_and_not_after_a_replay() {
 async fn the_fifteen_minute_window_holds_in_both_directions() {
     for vector in eas_vectors() {
         let signed_at = vector.signed_at();
-        for offset in [-901, 901] {
+        for offset in [-901, 901, -900, 900] {
             let harness = harness().await;
             let response = send(
                 &harness,
@@ -476,22 +460,16 @@ async fn the_fifteen_minute_window_holds_in_both_directions() {
                 signed_at + time::Duration::seconds(offset),
             )
             .await;
-            assert_eq!(
-                refusal(&response),
-                (400, "InvalidTimeStamp.Expired".to_owned()),
-                "{} at {offset}",
-                vector.name
-            );
-        }
-        for offset in [-900, 900] {
-            let harness = harness().await;
-            let response = send(
-                &harness,
-                &vector,
-                signed_at + time::Duration::seconds(offset),
-            )
-            .await;
-            assert_eq!(response.status, 200, "{} at {offset}", vector.name);
+            if offset.abs() > 900 {
+                assert_eq!(
+                    refusal(&response),
+                    (400, "InvalidTimeStamp.Expired".to_owned()),
+                    "{} at {offset}",
+                    vector.name
+                );
+            } else {
+                assert_eq!(response.status, 200, "{} at {offset}", vector.name);
+            }
         }
     }
 }

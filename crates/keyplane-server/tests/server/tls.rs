@@ -52,12 +52,8 @@ fn write_pair(directory: &Path, pki: &TestPki) {
     std::fs::write(directory.join("server.key"), &pki.key_pem).unwrap();
 }
 
-/// Sends `request` over TLS, trusting only `authority`.
-async fn send_tls(
-    address: SocketAddr,
-    authority: &CertificateDer<'static>,
-    request: Request<Full<Bytes>>,
-) -> Result<(u16, Bytes), String> {
+/// A TLS client that trusts only `authority`.
+fn trusting(authority: &CertificateDer<'static>) -> tokio_rustls::TlsConnector {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(authority.clone()).unwrap();
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(
@@ -67,7 +63,16 @@ async fn send_tls(
     .unwrap()
     .with_root_certificates(roots)
     .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
+/// Sends `request` over TLS, trusting only `authority`.
+async fn send_tls(
+    address: SocketAddr,
+    authority: &CertificateDer<'static>,
+    request: Request<Full<Bytes>>,
+) -> Result<(u16, Bytes), String> {
+    let connector = trusting(authority);
     let tcp = TcpStream::connect(address)
         .await
         .map_err(|error| error.to_string())?;
@@ -313,17 +318,8 @@ async fn eas_token_urls_are_https_and_their_websockets_run_over_tls() {
     );
 
     // The log stream's WebSocket upgrade, on a TLS connection.
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(pki.authority.clone()).unwrap();
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
     let tcp = TcpStream::connect(address).await.unwrap();
-    let stream = tokio_rustls::TlsConnector::from(Arc::new(config))
+    let stream = trusting(&pki.authority)
         .connect(ServerName::try_from("127.0.0.1").unwrap(), tcp)
         .await
         .unwrap();
