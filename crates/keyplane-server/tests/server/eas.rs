@@ -332,12 +332,8 @@ fn tokens_of(response: &OutgoingResponse) -> (String, String, String) {
         body["RequestId"].as_str(),
         Some(response.request_id.as_str())
     );
-    let mut fields: Vec<&str> = body
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let object = body.as_object().unwrap();
+    let mut fields: Vec<&str> = object.keys().map(String::as_str).collect();
     fields.sort_unstable();
     assert_eq!(
         fields,

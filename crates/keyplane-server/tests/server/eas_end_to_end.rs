@@ -420,30 +420,15 @@ async fn token_urls_default_to_the_listening_address_and_deleted_services_open_n
     assert!(stderr.contains("service does not exist"), "{stderr}");
     server.terminate();
     // A public URL that cannot make absolute URLs is refused at start.
-    let (success, _, stderr) = keyplane(
-        data_dir,
-        &[
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--public-url",
-            "ftp://example.test",
-        ],
-    );
-    assert!(!success);
-    assert!(stderr.contains("http:// or https://"), "{stderr}");
-    let (success, _, stderr) = keyplane(
-        data_dir,
-        &[
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--instance-token-ttl",
-            "0",
-        ],
-    );
-    assert!(!success);
-    assert!(stderr.contains("time to live"), "{stderr}");
+    for (arguments, expected) in [
+        ("--public-url ftp://example.test", "http:// or https://"),
+        ("--instance-token-ttl 0", "time to live"),
+    ] {
+        let serve = format!("serve --listen 127.0.0.1:0 {arguments}");
+        let (success, _, stderr) = keyplane(data_dir, &words(&serve));
+        assert!(!success);
+        assert!(stderr.contains(expected), "{stderr}");
+    }
 }
 
 #[test]

@@ -96,7 +96,12 @@ fn registration_request(token_id: &str) -> Request<Full<Bytes>> {
 }
 
 fn eas_request(server: SocketAddr, credentials: &AliyunCredentials) -> Request<Full<Bytes>> {
-    super::support::instance_token_request(server, credentials, "cn-shanghai", "svc", "svc-1", &[])
+    super::support::instance_token_request(
+        server,
+        credentials,
+        ["cn-shanghai", "svc", "svc-1"],
+        &[],
+    )
 }
 
 fn terminal_request(server: SocketAddr) -> Request<Full<Bytes>> {

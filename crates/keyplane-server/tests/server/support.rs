@@ -353,18 +353,22 @@ pub async fn create_service_instance_token(
 ) -> Reply {
     send(
         address,
-        instance_token_request(address, credentials, cluster, service, instance, parameters),
+        instance_token_request(
+            address,
+            credentials,
+            [cluster, service, instance],
+            parameters,
+        ),
     )
     .await
 }
 
-/// EAS `CreateServiceInstanceToken` for a worker, signed (ACS3) as the tea SDK signs it.
+/// EAS `CreateServiceInstanceToken` for a worker of `[cluster, service, instance]`, signed
+/// (ACS3) as the tea SDK signs it.
 pub fn instance_token_request(
     address: SocketAddr,
     credentials: &AliyunCredentials,
-    cluster: &str,
-    service: &str,
-    instance: &str,
+    [cluster, service, instance]: [&str; 3],
     parameters: &[(&str, &str)],
 ) -> Request<Full<Bytes>> {
     use keyplane_crypto::aliyun::percent_encode_rfc3986;

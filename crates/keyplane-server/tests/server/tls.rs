@@ -301,8 +301,12 @@ async fn eas_token_urls_are_https_and_their_websockets_run_over_tls() {
         ],
     );
     let address = server.address;
-    let request =
-        super::support::instance_token_request(address, &root, "cn-hangzhou", "dev", "local", &[]);
+    let request = super::support::instance_token_request(
+        address,
+        &root,
+        ["cn-hangzhou", "dev", "local"],
+        &[],
+    );
     let (status, body) = send_tls(address, &pki.authority, request).await.unwrap();
     let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(status, 200, "{answer}");
