@@ -196,11 +196,8 @@ const SIGNATURE_CODES: &[&str] = &[
 #[tokio::test]
 async fn every_rpc_vector_reaches_its_action_once_and_not_after_a_replay() {
     let vectors = rpc_vectors();
-    assert!(
-        vectors.len() >= 20,
-        "found only {} RPC vectors",
-        vectors.len()
-    );
+    let count = vectors.len();
+    assert!(count >= 20, "found only {count} RPC vectors");
     for vector in &vectors {
         let harness = harness().await;
         let now = vector.signed_at();

@@ -197,11 +197,8 @@ async fn every_captured_vector_authenticates_and_a_changed_byte_does_not() {
     )
     .await;
     let vectors = load_vectors();
-    assert!(
-        vectors.len() >= 25,
-        "found {} Tencent vectors",
-        vectors.len()
-    );
+    let count = vectors.len();
+    assert!(count >= 25, "found {count} Tencent vectors");
     for vector in &vectors {
         let now = OffsetDateTime::from_unix_timestamp(vector.timestamp).unwrap();
         let response = dispatch(

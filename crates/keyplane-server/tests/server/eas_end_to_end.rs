@@ -398,24 +398,24 @@ async fn token_urls_default_to_the_listening_address_and_deleted_services_open_n
         &words("eas instance remove --cluster cn-hangzhou --service dev --name local"),
     );
     assert!(success, "{stderr}");
-    let gone =
-        create_service_instance_token(server.address, &root, "cn-hangzhou", "dev", "local", &[])
-            .await;
-    assert_eq!(
-        (gone.status, gone.json()["Code"].clone()),
-        (404, "InvalidInstance.NotFound".into())
-    );
+    let refusal = || async {
+        let gone = create_service_instance_token(
+            server.address,
+            &root,
+            "cn-hangzhou",
+            "dev",
+            "local",
+            &[],
+        )
+        .await;
+        (gone.status, gone.json()["Code"].clone())
+    };
+    assert_eq!(refusal().await, (404, "InvalidInstance.NotFound".into()));
     let delete_service = words("eas service delete --cluster cn-hangzhou --name dev");
     let (success, _, stderr) = keyplane(data_dir, &delete_service);
     assert!(success, "{stderr}");
     assert!(service_list(data_dir).is_empty());
-    let gone =
-        create_service_instance_token(server.address, &root, "cn-hangzhou", "dev", "local", &[])
-            .await;
-    assert_eq!(
-        (gone.status, gone.json()["Code"].clone()),
-        (404, "InvalidService.NotFound".into())
-    );
+    assert_eq!(refusal().await, (404, "InvalidService.NotFound".into()));
     let stderr = eas_refused(data_dir, &delete_service);
     assert!(stderr.contains("service does not exist"), "{stderr}");
     server.terminate();

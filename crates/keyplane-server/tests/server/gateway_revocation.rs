@@ -15,7 +15,7 @@ use super::hostile_gateway::{
 };
 use super::support::{aliyun_call, init, init_with, AliyunCredentials, Server, IMS_VERSION};
 use super::workbench::{
-    children_of, get, open_workbench, post_confirmation, process_exists, read_to_close, register,
+    children_of, confirm_same_origin, get, open_workbench, process_exists, read_to_close, register,
     run_line, shell_process_id, tokens, wait_until, Client,
 };
 
@@ -177,14 +177,7 @@ async fn revoking_the_key_or_the_permission_refuses_tokens_and_ends_their_sessio
                 .to_owned(),
         )
     };
-    let refused = post_confirmation(
-        address,
-        &path_of(address, &answer),
-        &format!("http://{address}"),
-        &value,
-        &cookie,
-    )
-    .await;
+    let refused = confirm_same_origin(address, &path_of(address, &answer), &value, &cookie).await;
     assert_eq!(refused.status, 403);
     assert!(String::from_utf8_lossy(&refused.body).contains("revoked"));
     set_key_status(address, &root, &bob, "Active").await;

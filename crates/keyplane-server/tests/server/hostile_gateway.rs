@@ -16,8 +16,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::support::{create_service_instance_token, init, AliyunCredentials, Server};
 use super::workbench::{
-    children_of, confirmation_page, get, open_workbench, post_confirmation, read_until,
-    register_service, registered_data_dir, run_line, tokens, wait_until, Client,
+    children_of, confirm_same_origin, confirmation_page, get, open_workbench, post_confirmation,
+    read_until, register_service, registered_data_dir, run_line, tokens, wait_until, Client,
 };
 
 /// A service whose terminal is a shell and whose log program never stops printing.
@@ -325,28 +325,12 @@ async fn a_workbench_url_opens_only_on_a_same_origin_confirmation() {
     };
 
     // The same-origin confirmation opens the session, once.
-    let cookie_pair = session_cookie(
-        &post_confirmation(
-            address,
-            &path,
-            &format!("http://{address}"),
-            &value,
-            &cookie,
-        )
-        .await,
-    );
+    let cookie_pair = session_cookie(&confirm_same_origin(address, &path, &value, &cookie).await);
     let (mut client, _) = connect_session_terminal(address, &cookie_pair)
         .await
         .unwrap();
     run_line(&mut client, "echo opened-$((6*7))\n", "opened-42", 10).await;
-    let again = post_confirmation(
-        address,
-        &path,
-        &format!("http://{address}"),
-        &value,
-        &cookie,
-    )
-    .await;
+    let again = confirm_same_origin(address, &path, &value, &cookie).await;
     assert_eq!(again.status, 403);
     assert!(String::from_utf8_lossy(&again.body).contains("already been used"));
     // One redemption; the refused posts were turned away before the token was looked up.

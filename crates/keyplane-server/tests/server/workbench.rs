@@ -487,7 +487,17 @@ pub async fn post_confirmation(
 /// the confirmation.
 pub async fn open_workbench(address: std::net::SocketAddr, path: &str) -> super::support::Reply {
     let (value, cookie) = confirmation_page(address, path).await;
-    post_confirmation(address, path, &format!("http://{address}"), &value, &cookie).await
+    confirm_same_origin(address, path, &value, &cookie).await
+}
+
+/// Posts the confirmation of a Workbench URL's path from the server's own origin.
+pub async fn confirm_same_origin(
+    address: std::net::SocketAddr,
+    path: &str,
+    value: &str,
+    cookie: &str,
+) -> super::support::Reply {
+    post_confirmation(address, path, &format!("http://{address}"), value, cookie).await
 }
 
 #[tokio::test]
