@@ -11,18 +11,27 @@ use std::time::{Duration, Instant};
 
 use futures_util::SinkExt;
 use serde_json::Value;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::support::{create_service_instance_token, init, AliyunCredentials, Server};
 use super::workbench::{
     children_of, confirm_same_origin, confirmation_page, get, open_workbench, post_confirmation,
-    read_until, register_service, registered_data_dir, run_line, tokens, wait_until, Client,
+    read_until, register_service, registered_data_dir, run_line, session_terminal, tokens,
+    wait_until, Opened,
 };
 
 /// A service whose terminal is a shell and whose log program never stops printing.
 pub fn register_flooding(data_dir: &Path, extra: &[&str]) {
     register_service(data_dir, "flood", "yes log-flood-line", extra);
+}
+
+/// A data directory initialised and holding the service [`register_flooding`] makes, with the
+/// root's Alibaba key.
+fn flooding_data_dir() -> (tempfile::TempDir, AliyunCredentials) {
+    let directory = tempfile::tempdir().unwrap();
+    let root = AliyunCredentials::root(&init(directory.path()));
+    register_flooding(directory.path(), &[]);
+    (directory, root)
 }
 
 pub async fn flood_tokens(address: SocketAddr, credentials: &AliyunCredentials) -> Value {
@@ -41,10 +50,8 @@ pub async fn flood_tokens(address: SocketAddr, credentials: &AliyunCredentials) 
 
 #[tokio::test]
 async fn a_client_that_stops_reading_is_cut_off_within_the_session_limits() {
-    let directory = tempfile::tempdir().unwrap();
+    let (directory, root) = flooding_data_dir();
     let data_dir = directory.path();
-    let root = AliyunCredentials::root(&init(data_dir));
-    register_flooding(data_dir, &[]);
     const MAX_SESSION_SECONDS: u64 = 3;
     let server = Server::start(data_dir, &["--terminal-max-session", "3"]);
     let server_pid = server.child.id();
@@ -76,10 +83,8 @@ async fn a_client_that_stops_reading_is_cut_off_within_the_session_limits() {
 
 #[tokio::test]
 async fn an_idle_limit_cuts_off_a_client_that_stops_reading() {
-    let directory = tempfile::tempdir().unwrap();
+    let (directory, root) = flooding_data_dir();
     let data_dir = directory.path();
-    let root = AliyunCredentials::root(&init(data_dir));
-    register_flooding(data_dir, &[]);
     let server = Server::start(data_dir, &["--terminal-idle-timeout", "2"]);
     let server_pid = server.child.id();
     let answer = flood_tokens(server.address, &root).await;
@@ -150,39 +155,16 @@ async fn session_programs_cannot_read_the_master_key_the_database_or_the_servers
     client.close(None).await.unwrap();
 }
 
+/// Opens the page's terminal socket from the server's own origin with the session `cookie`.
 pub fn connect_session_terminal(
     address: SocketAddr,
     cookie: &str,
-) -> impl std::future::Future<
-    Output = Result<
-        (
-            Client,
-            tokio_tungstenite::tungstenite::handshake::client::Response,
-        ),
-        tokio_tungstenite::tungstenite::Error,
-    >,
-> {
-    let mut request = format!("ws://{address}/eas/v1/session-terminal")
-        .into_client_request()
-        .unwrap();
-    request
-        .headers_mut()
-        .insert("origin", format!("http://{address}").parse().unwrap());
-    request
-        .headers_mut()
-        .insert("cookie", cookie.parse().unwrap());
-    tokio_tungstenite::connect_async(request)
+) -> impl std::future::Future<Output = Opened> {
+    session_terminal(address, &format!("http://{address}"), Some(cookie))
 }
 
-pub fn refused_status(
-    result: Result<
-        (
-            Client,
-            tokio_tungstenite::tungstenite::handshake::client::Response,
-        ),
-        tokio_tungstenite::tungstenite::Error,
-    >,
-) -> (u16, String) {
+/// The status and body of a refused WebSocket opening.
+pub fn refused_status(result: Opened) -> (u16, String) {
     match result {
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => (
             response.status().as_u16(),

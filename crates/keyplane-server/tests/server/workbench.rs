@@ -29,6 +29,15 @@ use super::support::{
 
 pub type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// What opening a WebSocket answers: the socket and the upgrade response, or the refusal.
+pub type Opened = Result<
+    (
+        Client,
+        tokio_tungstenite::tungstenite::handshake::client::Response,
+    ),
+    tokio_tungstenite::tungstenite::Error,
+>;
+
 const IDLE_TIMEOUT_SECONDS: u64 = 3;
 
 pub fn register(data_dir: &Path) {
@@ -490,6 +499,26 @@ pub async fn open_workbench(address: std::net::SocketAddr, path: &str) -> super:
     confirm_same_origin(address, path, &value, &cookie).await
 }
 
+/// Opens the Workbench page's terminal socket with `origin` and the session `cookie`, if any.
+pub fn session_terminal(
+    address: std::net::SocketAddr,
+    origin: &str,
+    cookie: Option<&str>,
+) -> impl std::future::Future<Output = Opened> {
+    let mut request = format!("ws://{address}/eas/v1/session-terminal")
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("origin", origin.parse().unwrap());
+    if let Some(cookie) = cookie {
+        request
+            .headers_mut()
+            .insert("cookie", cookie.parse().unwrap());
+    }
+    tokio_tungstenite::connect_async(request)
+}
+
 /// Posts the confirmation of a Workbench URL's path from the server's own origin.
 pub async fn confirm_same_origin(
     address: std::net::SocketAddr,
@@ -511,14 +540,9 @@ async fn the_workbench_url_opens_a_browser_session_once() {
     let path = workbench_url.strip_prefix(&base).unwrap();
 
     // The page's socket refuses a request without a session, before anything is opened.
-    let websocket_base = format!("ws://{}", server.address);
-    let mut request = format!("{websocket_base}/eas/v1/session-terminal")
-        .into_client_request()
-        .unwrap();
-    request
-        .headers_mut()
-        .insert("origin", base.parse().unwrap());
-    let error = tokio_tungstenite::connect_async(request).await.unwrap_err();
+    let error = session_terminal(server.address, &base, None)
+        .await
+        .unwrap_err();
     assert!(
         matches!(&error, tokio_tungstenite::tungstenite::Error::Http(response) if response.status() == 401),
         "{error}"
@@ -563,20 +587,8 @@ async fn the_workbench_url_opens_a_browser_session_once() {
     assert_eq!(forged.status, 401);
 
     // The page's socket: the cookie and the public origin, both required.
-    let connect = |origin: &str, cookie: Option<&str>| {
-        let mut request = format!("{websocket_base}/eas/v1/session-terminal")
-            .into_client_request()
-            .unwrap();
-        request
-            .headers_mut()
-            .insert("origin", origin.parse().unwrap());
-        if let Some(cookie) = cookie {
-            request
-                .headers_mut()
-                .insert("cookie", cookie.parse().unwrap());
-        }
-        tokio_tungstenite::connect_async(request)
-    };
+    let connect =
+        |origin: &str, cookie: Option<&str>| session_terminal(server.address, origin, cookie);
     let error = connect("http://evil.example", Some(&pair))
         .await
         .unwrap_err();
@@ -668,16 +680,9 @@ async fn an_expired_workbench_url_or_browser_session_opens_nothing() {
     assert!(expired.headers.get("set-cookie").is_none());
     assert!(String::from_utf8_lossy(&expired.body).contains("has expired"));
 
-    let mut request = format!("ws://{}/eas/v1/session-terminal", server.address)
-        .into_client_request()
-        .unwrap();
-    request
-        .headers_mut()
-        .insert("origin", base.parse().unwrap());
-    request
-        .headers_mut()
-        .insert("cookie", pair.parse().unwrap());
-    let error = tokio_tungstenite::connect_async(request).await.unwrap_err();
+    let error = session_terminal(server.address, &base, Some(&pair))
+        .await
+        .unwrap_err();
     assert!(
         matches!(&error, tokio_tungstenite::tungstenite::Error::Http(response) if response.status() == 401),
         "{error}"
