@@ -433,34 +433,27 @@ async fn token_urls_default_to_the_listening_address_and_deleted_services_open_n
 
 #[test]
 fn the_public_url_and_token_lifetime_come_from_flags_then_the_file_then_defaults() {
-    let resolve = super::support::resolve_serve_arguments;
-    let directory = tempfile::tempdir().unwrap();
-    let file = directory.path().join("keyplane.toml");
-    let file = file.to_str().unwrap();
-
-    let defaults = resolve(&[]).unwrap();
+    let resolve = super::support::resolve_with_file;
+    let defaults = super::support::resolve_serve_arguments(&[]).unwrap();
     assert_eq!(defaults.public_url, None);
     assert_eq!(defaults.instance_token_ttl, time::Duration::seconds(300));
 
-    std::fs::write(
-        file,
-        "public_url = \"https://toml.example/kp/\"\ninstance_token_ttl_seconds = 120\n",
-    )
-    .unwrap();
-    let from_file = resolve(&["--config", file]).unwrap();
+    let contents = "public_url = \"https://toml.example/kp/\"\ninstance_token_ttl_seconds = 120\n";
+    let from_file = resolve(contents, &[]).unwrap();
     assert_eq!(
         from_file.public_url.as_ref().map(PublicUrls::base),
         Some("https://toml.example/kp")
     );
     assert_eq!(from_file.instance_token_ttl, time::Duration::seconds(120));
-    let from_flags = resolve(&[
-        "--config",
-        file,
-        "--public-url",
-        "http://flag.example:8080",
-        "--instance-token-ttl",
-        "30",
-    ])
+    let from_flags = resolve(
+        contents,
+        &[
+            "--public-url",
+            "http://flag.example:8080",
+            "--instance-token-ttl",
+            "30",
+        ],
+    )
     .unwrap();
     assert_eq!(
         from_flags.public_url.as_ref().map(PublicUrls::base),
@@ -474,8 +467,7 @@ fn the_public_url_and_token_lifetime_come_from_flags_then_the_file_then_defaults
         ("public_url = \"keyplane.example\"\n", "http:// or https://"),
         ("public_url = \"https://kp.example/?x=1\"\n", "query"),
     ] {
-        std::fs::write(file, contents).unwrap();
-        let error = format!("{:#}", resolve(&["--config", file]).unwrap_err());
+        let error = format!("{:#}", resolve(contents, &[]).unwrap_err());
         assert!(error.contains(complaint), "{contents}: {error}");
     }
 }

@@ -325,12 +325,10 @@ async fn a_workbench_url_opens_only_on_a_same_origin_confirmation() {
 
 #[test]
 fn session_caps_and_the_session_user_come_from_flags_then_the_file_then_defaults() {
-    let resolve = super::support::resolve_serve_arguments;
-    let directory = tempfile::tempdir().unwrap();
-    let file = directory.path().join("keyplane.toml");
-    let file = file.to_str().unwrap();
-
-    let defaults = resolve(&[]).unwrap().gateway;
+    let resolve = super::support::resolve_with_file;
+    let defaults = super::support::resolve_serve_arguments(&[])
+        .unwrap()
+        .gateway;
     assert_eq!(defaults.max_running_sessions, 64);
     assert_eq!(defaults.terminals_per_browser_session, 1);
     assert_eq!(defaults.max_browser_sessions, 10_000);
@@ -339,13 +337,9 @@ fn session_caps_and_the_session_user_come_from_flags_then_the_file_then_defaults
         assert_ne!((user.uid, user.gid), (0, 0));
     }
 
-    std::fs::write(
-        file,
-        "max_running_sessions = 8\nterminals_per_browser_session = 2\n\
-         max_browser_sessions = 100\nsession_user = \"4242:4343\"\n",
-    )
-    .unwrap();
-    let from_file = resolve(&["--config", file]).unwrap().gateway;
+    let contents = "max_running_sessions = 8\nterminals_per_browser_session = 2\n\
+                    max_browser_sessions = 100\nsession_user = \"4242:4343\"\n";
+    let from_file = resolve(contents, &[]).unwrap().gateway;
     assert_eq!(
         (
             from_file.max_running_sessions,
@@ -356,18 +350,19 @@ fn session_caps_and_the_session_user_come_from_flags_then_the_file_then_defaults
     );
     let user = from_file.session_user.unwrap();
     assert_eq!((user.uid, user.gid), (4242, 4343));
-    let from_flags = resolve(&[
-        "--config",
-        file,
-        "--max-running-sessions",
-        "3",
-        "--terminals-per-browser-session",
-        "4",
-        "--max-browser-sessions",
-        "5",
-        "--session-user",
-        "5000:5001",
-    ])
+    let from_flags = resolve(
+        contents,
+        &[
+            "--max-running-sessions",
+            "3",
+            "--terminals-per-browser-session",
+            "4",
+            "--max-browser-sessions",
+            "5",
+            "--session-user",
+            "5000:5001",
+        ],
+    )
     .unwrap()
     .gateway;
     assert_eq!(
@@ -386,7 +381,6 @@ fn session_caps_and_the_session_user_come_from_flags_then_the_file_then_defaults
         "session_user = \"root\"\n",
         "session_user = \"no-such-user-here\"\n",
     ] {
-        std::fs::write(file, contents).unwrap();
-        assert!(resolve(&["--config", file]).is_err(), "{contents}");
+        assert!(resolve(contents, &[]).is_err(), "{contents}");
     }
 }

@@ -524,6 +524,20 @@ pub async fn register_source_server(
     .await
 }
 
+/// `keyplane serve`'s configuration resolved from a fresh configuration file holding
+/// `contents` (named by `--config`) and then `flags`, as [`resolve_serve_arguments`] resolves it.
+pub fn resolve_with_file(
+    contents: &str,
+    flags: &[&str],
+) -> anyhow::Result<keyplane_server::config::ServeConfig> {
+    let directory = tempfile::tempdir().unwrap();
+    let file = directory.path().join("keyplane.toml");
+    std::fs::write(&file, contents).unwrap();
+    let mut arguments = vec!["--config", file.to_str().unwrap()];
+    arguments.extend_from_slice(flags);
+    resolve_serve_arguments(&arguments)
+}
+
 /// `keyplane serve`'s configuration resolved from these arguments (flags, then the environment,
 /// then the file a `--config` names, then defaults), as the binary resolves it.
 pub fn resolve_serve_arguments(

@@ -607,31 +607,26 @@ async fn the_workbench_url_opens_a_browser_session_once() {
 
 #[test]
 fn terminal_limits_come_from_flags_then_the_file_then_defaults() {
-    let resolve = super::support::resolve_serve_arguments;
-    let directory = tempfile::tempdir().unwrap();
-    let file = directory.path().join("keyplane.toml");
-    let file = file.to_str().unwrap();
-
-    let defaults = resolve(&[]).unwrap().gateway;
+    let resolve = super::support::resolve_with_file;
+    let defaults = super::support::resolve_serve_arguments(&[])
+        .unwrap()
+        .gateway;
     assert_eq!(defaults.idle_timeout, Duration::from_secs(900));
     assert_eq!(defaults.max_session, Duration::from_secs(3600));
 
-    std::fs::write(
-        file,
-        "terminal_idle_timeout_seconds = 60\nterminal_max_session_seconds = 600\n",
-    )
-    .unwrap();
-    let from_file = resolve(&["--config", file]).unwrap().gateway;
+    let contents = "terminal_idle_timeout_seconds = 60\nterminal_max_session_seconds = 600\n";
+    let from_file = resolve(contents, &[]).unwrap().gateway;
     assert_eq!(from_file.idle_timeout, Duration::from_secs(60));
     assert_eq!(from_file.max_session, Duration::from_secs(600));
-    let from_flags = resolve(&[
-        "--config",
-        file,
-        "--terminal-idle-timeout",
-        "5",
-        "--terminal-max-session",
-        "50",
-    ])
+    let from_flags = resolve(
+        contents,
+        &[
+            "--terminal-idle-timeout",
+            "5",
+            "--terminal-max-session",
+            "50",
+        ],
+    )
     .unwrap()
     .gateway;
     assert_eq!(from_flags.idle_timeout, Duration::from_secs(5));
@@ -641,8 +636,7 @@ fn terminal_limits_come_from_flags_then_the_file_then_defaults() {
         "terminal_idle_timeout_seconds = 0\n",
         "terminal_max_session_seconds = 604801\n",
     ] {
-        std::fs::write(file, contents).unwrap();
-        let error = format!("{:#}", resolve(&["--config", file]).unwrap_err());
+        let error = format!("{:#}", resolve(contents, &[]).unwrap_err());
         assert!(error.contains("1 to 604800 seconds"), "{contents}: {error}");
     }
 }
