@@ -1,6 +1,6 @@
 //! The account and root keys every captured SDK vector in `vectors/` was signed for, so that
 //! an in-process authority seeded with them authenticates the vectors at their own time; and
-//! the captured requests' header pairs, owned and borrowed.
+//! the captured requests' header pairs.
 
 use keyplane_core::model::KeyFamily;
 
@@ -49,13 +49,5 @@ pub fn header_pairs(headers: &serde_json::Value) -> Vec<(String, String)> {
                 pair[1].as_str().unwrap().to_owned(),
             )
         })
-        .collect()
-}
-
-/// Owned name-value pairs as the borrowed pairs requests and signers take.
-pub fn borrowed_pairs(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
-    pairs
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()))
         .collect()
 }

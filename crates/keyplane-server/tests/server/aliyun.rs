@@ -133,7 +133,7 @@ fn rpc_vectors() -> Vec<Vector> {
 }
 
 async fn send(harness: &Harness, vector: &Vector, now: OffsetDateTime) -> OutgoingResponse {
-    let headers = keyplane_testkit::vectors::borrowed_pairs(&vector.headers);
+    let headers = keyplane_testkit::signing::borrowed(&vector.headers);
     let request = IncomingRequest {
         method: &vector.method,
         path: &vector.path,

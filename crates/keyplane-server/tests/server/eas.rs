@@ -244,7 +244,7 @@ fn acs3_request(
         }
     }
     let signed_headers: Vec<String> = headers.iter().map(|(name, _)| name.clone()).collect();
-    let borrowed = keyplane_testkit::vectors::borrowed_pairs(&headers);
+    let borrowed = keyplane_testkit::signing::borrowed(&headers);
     let authorization = sign_acs3(
         &AliyunRequest {
             method: "GET",
@@ -274,7 +274,7 @@ fn root_request(path: &str, query: &str) -> Vector {
 }
 
 async fn send(harness: &Harness, vector: &Vector, now: OffsetDateTime) -> OutgoingResponse {
-    let headers = keyplane_testkit::vectors::borrowed_pairs(&vector.headers);
+    let headers = keyplane_testkit::signing::borrowed(&vector.headers);
     let request = IncomingRequest {
         method: &vector.method,
         path: &vector.path,
