@@ -66,7 +66,7 @@ async fn dispatch(
     body: &[u8],
     now: OffsetDateTime,
 ) -> Value {
-    let headers = keyplane_testkit::signing::borrowed(&headers);
+    let headers = keyplane_testkit::signing::borrowed(headers);
     let response = harness
         .dialect
         .handle(&Incoming {
