@@ -7,6 +7,7 @@
 
 use keyplane_crypto::tencent::{parse_tc3_authorization, sign_tc3, verify_tc3, Tc3Request};
 use keyplane_fuzz::{is_header_name, HttpInput, NOW_UNIX_SECONDS};
+use keyplane_request::{Headers, RequestView};
 use libfuzzer_sys::fuzz_target;
 
 const SECRET: &[u8] = b"FakeSecretKey000000000000000EXMP";
@@ -16,11 +17,13 @@ fuzz_target!(|data: &[u8]| {
     let headers = input.header_pairs();
     let timestamp = input.header("x-tc-timestamp").unwrap_or("");
     let request = Tc3Request {
-        method: &input.method,
-        path: &input.path,
-        raw_query: &input.raw_query,
-        headers: &headers,
-        body: &input.body,
+        request: RequestView {
+            method: &input.method,
+            path: &input.path,
+            raw_query: &input.raw_query,
+            headers: Headers::new(&headers),
+            body: &input.body,
+        },
         timestamp,
     };
     let Some(value) = input.header("authorization") else {

@@ -21,28 +21,54 @@ pub type Answer = Map<String, Value>;
 /// The future a handler returns.
 pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = Result<Answer, AliyunError>> + Send + 'a>>;
 
+/// What a handler is called with: the use cases, the request's context (with its caller and
+/// authorization), its parameters, and what naming the resource resolved.
+pub struct Call<'a> {
+    pub authority: &'a Authority,
+    pub context: &'a RequestContext,
+    pub params: &'a Params,
+    pub resource: RequestResource,
+}
+
 /// Performs one action, authorized, on the resource naming resolved.
-pub type Handler =
-    for<'a> fn(&'a Authority, &'a RequestContext, &'a Params, RequestResource) -> HandlerFuture<'a>;
+pub type Handler = for<'a> fn(Call<'a>) -> HandlerFuture<'a>;
 
 /// One action of an RPC product.
 pub type Row = keyplane_engine::ActionRow<ResourceKind, Handler>;
 
-/// The [`Handler`] of an `async fn(&Authority, &RequestContext, &Params, RequestResource)`.
+/// The [`Handler`] of an `async fn(Call<'_>) -> Result<Answer, AliyunError>`.
 macro_rules! handler {
     ($function:path) => {{
-        fn boxed<'a>(
-            authority: &'a keyplane_core::Authority,
-            context: &'a keyplane_core::RequestContext,
-            params: &'a $crate::envelope::Params,
-            resource: $crate::permissions::RequestResource,
-        ) -> $crate::actions::HandlerFuture<'a> {
-            Box::pin($function(authority, context, params, resource))
+        fn boxed(call: $crate::actions::Call<'_>) -> $crate::actions::HandlerFuture<'_> {
+            Box::pin($function(call))
         }
         boxed as $crate::actions::Handler
     }};
 }
 pub(crate) use handler;
+
+/// A product's action table, one line per action: `"Name" => ("service:Name", ResourceKind
+/// member, handler)`, optionally followed by `, limit N` for a default rate limit of N per
+/// second (no RPC action has one today).
+macro_rules! action_table {
+    ($product:literal {
+        $($name:literal => ($permission:literal, $resource:ident, $handler:path $(, limit $limit:literal)?)),* $(,)?
+    }) => {
+        &[$(
+            $crate::actions::Row {
+                product: $product,
+                name: $name,
+                permission: $permission,
+                resource: $crate::permissions::ResourceKind::$resource,
+                rate_limit: $crate::actions::action_table!(@limit $($limit)?),
+                handler: $crate::actions::handler!($handler),
+            }
+        ),*]
+    };
+    (@limit) => { None };
+    (@limit $limit:literal) => { Some($limit) };
+}
+pub(crate) use action_table;
 
 /// The action table of `product`.
 pub fn table(product: Product) -> &'static [Row] {

@@ -12,7 +12,7 @@ use keyplane_core::{Authority, CoreError, RequestContext};
 use keyplane_crypto::aliyun::{verify_acs3, verify_rpc_v1, AliyunRequest};
 use keyplane_engine::{Authentication, Dialect, Incoming, Outcome, Outgoing, Renderer, Routed};
 
-use crate::actions::{Answer, Row};
+use crate::actions::{Answer, Call, Row};
 use crate::envelope::{self, Envelope, Params, Scheme};
 use crate::errors::{self, AliyunError};
 use crate::permissions::{self, RequestResource};
@@ -122,14 +122,7 @@ impl Dialect for Rpc<'_> {
         let now = incoming.now.unix_timestamp();
         match &envelope.scheme {
             Scheme::Acs3(authorization) => {
-                let view = &incoming.request;
-                let signed = AliyunRequest {
-                    method: view.method,
-                    raw_path: view.path,
-                    raw_query: view.raw_query,
-                    headers: view.headers.as_slice(),
-                    body: view.body,
-                };
+                let signed = AliyunRequest::from(incoming.request);
                 verify_acs3(&signed, authorization, secret, now)
                     .map_err(|error| AliyunError::from_signature(&error, "x-acs-date"))?;
             }
@@ -222,7 +215,13 @@ impl Dialect for Rpc<'_> {
         parameters: Arc<Params>,
         resource: RequestResource,
     ) -> Result<Answer, AliyunError> {
-        (action.row.handler)(self.authority(), context, &parameters, resource).await
+        let call = Call {
+            authority: self.authority(),
+            context,
+            params: &parameters,
+            resource,
+        };
+        (action.row.handler)(call).await
     }
 
     fn core_error(&self, action: Option<RpcAction>, error: &CoreError) -> AliyunError {

@@ -63,10 +63,20 @@ pub struct AliyunRequest<'a> {
 impl<'a> AliyunRequest<'a> {
     /// The value of the first header with this name (ASCII case-insensitive).
     pub fn header(&self, name: &str) -> Option<&'a str> {
-        self.headers
-            .iter()
-            .find(|(header_name, _)| header_name.eq_ignore_ascii_case(name))
-            .map(|(_, value)| *value)
+        keyplane_request::Headers::new(self.headers).get(name)
+    }
+}
+
+/// The signed parts of a received request.
+impl<'a> From<keyplane_request::RequestView<'a>> for AliyunRequest<'a> {
+    fn from(view: keyplane_request::RequestView<'a>) -> Self {
+        Self {
+            method: view.method,
+            raw_path: view.path,
+            raw_query: view.raw_query,
+            headers: view.headers.as_slice(),
+            body: view.body,
+        }
     }
 }
 

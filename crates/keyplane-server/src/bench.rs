@@ -18,6 +18,7 @@ use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use keyplane_core::{AuthorityConfig, Clock, RequestContext};
 use keyplane_crypto::tencent::{Tc3Request, Tc3Signer};
+use keyplane_engine::{Headers, RequestView};
 use serde_json::json;
 use tokio::net::TcpStream;
 
@@ -181,11 +182,13 @@ fn signed_request(
     let timestamp = SystemClock.now().unix_timestamp().to_string();
     let headers = [("Content-Type", "application/json"), ("Host", host)];
     let tc3 = Tc3Request {
-        method: "POST",
-        path: "/",
-        raw_query: "",
-        headers: &headers,
-        body: call.body.as_bytes(),
+        request: RequestView {
+            method: "POST",
+            path: "/",
+            raw_query: "",
+            headers: Headers::new(&headers),
+            body: call.body.as_bytes(),
+        },
         timestamp: &timestamp,
     };
     let authorization = signer

@@ -208,13 +208,7 @@ impl Dialect for CreateServiceInstanceToken<'_> {
         let key_id = envelope.scheme.access_key_id();
         let signing_key = self.dialect.signing_key(key_id).await?;
         let secret = signing_key.secret.expose().as_bytes();
-        let signed = AliyunRequest {
-            method: request.method,
-            raw_path: request.path,
-            raw_query: request.raw_query,
-            headers: request.headers.as_slice(),
-            body: request.body,
-        };
+        let signed = AliyunRequest::from(*request);
         let now = incoming.now.unix_timestamp();
         let nonce = request
             .header("x-acs-signature-nonce")

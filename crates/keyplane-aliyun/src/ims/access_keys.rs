@@ -6,10 +6,9 @@ use keyplane_core::{Authority, CoreError, RequestContext};
 use serde_json::{json, Value};
 
 use super::core;
-use crate::actions::{fields, nothing, Answer};
+use crate::actions::{fields, nothing, Answer, Call};
 use crate::envelope::Params;
 use crate::errors::AliyunError;
-use crate::permissions::RequestResource;
 use crate::time_format::iso8601;
 
 /// The uin `UserPrincipalName` names, or `None` for the caller.
@@ -48,12 +47,13 @@ fn key_summary(key: &AccessKey) -> Value {
     })
 }
 
-pub(super) async fn create_access_key(
-    authority: &Authority,
-    context: &RequestContext,
-    params: &Params,
-    _resource: RequestResource,
-) -> Result<Answer, AliyunError> {
+pub(super) async fn create_access_key(call: Call<'_>) -> Result<Answer, AliyunError> {
+    let Call {
+        authority,
+        context,
+        params,
+        ..
+    } = call;
     let target = target_user(authority, context, params).await?;
     let issued = authority
         .create_access_key(context, KeyFamily::Aliyun, target, None)
@@ -69,12 +69,13 @@ pub(super) async fn create_access_key(
     })))
 }
 
-pub(super) async fn list_access_keys(
-    authority: &Authority,
-    context: &RequestContext,
-    params: &Params,
-    _resource: RequestResource,
-) -> Result<Answer, AliyunError> {
+pub(super) async fn list_access_keys(call: Call<'_>) -> Result<Answer, AliyunError> {
+    let Call {
+        authority,
+        context,
+        params,
+        ..
+    } = call;
     let target = target_user(authority, context, params).await?;
     let keys = authority
         .list_access_keys(context, KeyFamily::Aliyun, target)
@@ -84,12 +85,13 @@ pub(super) async fn list_access_keys(
     Ok(fields(json!({ "AccessKeys": { "AccessKey": keys } })))
 }
 
-pub(super) async fn update_access_key(
-    authority: &Authority,
-    context: &RequestContext,
-    params: &Params,
-    _resource: RequestResource,
-) -> Result<Answer, AliyunError> {
+pub(super) async fn update_access_key(call: Call<'_>) -> Result<Answer, AliyunError> {
+    let Call {
+        authority,
+        context,
+        params,
+        ..
+    } = call;
     let target = target_user(authority, context, params).await?;
     let key_id = params.required("UserAccessKeyId")?;
     let status_text = params.required("Status")?;
@@ -103,12 +105,13 @@ pub(super) async fn update_access_key(
     nothing()
 }
 
-pub(super) async fn delete_access_key(
-    authority: &Authority,
-    context: &RequestContext,
-    params: &Params,
-    _resource: RequestResource,
-) -> Result<Answer, AliyunError> {
+pub(super) async fn delete_access_key(call: Call<'_>) -> Result<Answer, AliyunError> {
+    let Call {
+        authority,
+        context,
+        params,
+        ..
+    } = call;
     let target = target_user(authority, context, params).await?;
     let key_id = params.required("UserAccessKeyId")?;
     authority
@@ -118,12 +121,13 @@ pub(super) async fn delete_access_key(
     nothing()
 }
 
-pub(super) async fn get_access_key_last_used(
-    authority: &Authority,
-    context: &RequestContext,
-    params: &Params,
-    _resource: RequestResource,
-) -> Result<Answer, AliyunError> {
+pub(super) async fn get_access_key_last_used(call: Call<'_>) -> Result<Answer, AliyunError> {
+    let Call {
+        authority,
+        context,
+        params,
+        ..
+    } = call;
     let target = target_user(authority, context, params).await?;
     let key_id = params.required("UserAccessKeyId")?;
     // The key must be one of the target user's (which also applies who may see it).

@@ -11,84 +11,23 @@ mod users;
 use keyplane_core::authority::UserReference;
 use keyplane_core::CoreError;
 
-use crate::actions::{handler, Handler, Row};
+use crate::actions::{action_table, Row};
 use crate::envelope::Params;
 use crate::errors::AliyunError;
-use crate::permissions::ResourceKind;
-
-const fn row(
-    name: &'static str,
-    permission: &'static str,
-    resource: ResourceKind,
-    handler: Handler,
-) -> Row {
-    Row {
-        product: "ims",
-        name,
-        permission,
-        resource,
-        rate_limit: None,
-        handler,
-    }
-}
 
 /// Every IMS action (its permissions are RAM's).
-pub const ACTIONS: &[Row] = &[
-    row(
-        "CreateAccessKey",
-        "ram:CreateAccessKey",
-        ResourceKind::UserOrCaller,
-        handler!(access_keys::create_access_key),
-    ),
-    row(
-        "ListAccessKeys",
-        "ram:ListAccessKeys",
-        ResourceKind::UserOrCaller,
-        handler!(access_keys::list_access_keys),
-    ),
-    row(
-        "UpdateAccessKey",
-        "ram:UpdateAccessKey",
-        ResourceKind::UserOrCaller,
-        handler!(access_keys::update_access_key),
-    ),
-    row(
-        "DeleteAccessKey",
-        "ram:DeleteAccessKey",
-        ResourceKind::UserOrCaller,
-        handler!(access_keys::delete_access_key),
-    ),
-    row(
-        "GetAccessKeyLastUsed",
-        "ram:GetAccessKeyLastUsed",
-        ResourceKind::UserOrCaller,
-        handler!(access_keys::get_access_key_last_used),
-    ),
-    row(
-        "CreateUser",
-        "ram:CreateUser",
-        ResourceKind::NewUser,
-        handler!(users::create_user),
-    ),
-    row(
-        "GetUser",
-        "ram:GetUser",
-        ResourceKind::SelectedUser,
-        handler!(users::get_user),
-    ),
-    row(
-        "ListUsers",
-        "ram:ListUsers",
-        ResourceKind::AllUsers,
-        handler!(users::list_users),
-    ),
-    row(
-        "DeleteUser",
-        "ram:DeleteUser",
-        ResourceKind::SelectedUser,
-        handler!(users::delete_user),
-    ),
-];
+#[rustfmt::skip]
+pub const ACTIONS: &[Row] = action_table!("ims" {
+    "CreateAccessKey" => ("ram:CreateAccessKey", UserOrCaller, access_keys::create_access_key),
+    "ListAccessKeys" => ("ram:ListAccessKeys", UserOrCaller, access_keys::list_access_keys),
+    "UpdateAccessKey" => ("ram:UpdateAccessKey", UserOrCaller, access_keys::update_access_key),
+    "DeleteAccessKey" => ("ram:DeleteAccessKey", UserOrCaller, access_keys::delete_access_key),
+    "GetAccessKeyLastUsed" => ("ram:GetAccessKeyLastUsed", UserOrCaller, access_keys::get_access_key_last_used),
+    "CreateUser" => ("ram:CreateUser", NewUser, users::create_user),
+    "GetUser" => ("ram:GetUser", SelectedUser, users::get_user),
+    "ListUsers" => ("ram:ListUsers", AllUsers, users::list_users),
+    "DeleteUser" => ("ram:DeleteUser", SelectedUser, users::delete_user),
+});
 
 fn core(error: CoreError) -> AliyunError {
     AliyunError::from_core(&error)

@@ -8,7 +8,7 @@ use keyplane_core::{Authority, CoreError, RequestContext};
 use serde_json::{json, Value};
 
 use super::{core, UserSelection};
-use crate::actions::{fields, nothing, Answer};
+use crate::actions::{fields, nothing, Answer, Call};
 use crate::envelope::Params;
 use crate::errors::{AliyunCode, AliyunError};
 use crate::permissions::RequestResource;
@@ -23,22 +23,24 @@ const CONTACT_MAX_CHARACTERS: usize = 128;
 /// Default and largest `MaxItems` of ListUsers.
 const MAX_LIST_ITEMS: usize = 1_000;
 
-pub(super) async fn get_user(
-    authority: &Authority,
-    context: &RequestContext,
-    params: &Params,
-    resource: RequestResource,
-) -> Result<Answer, AliyunError> {
+pub(super) async fn get_user(call: Call<'_>) -> Result<Answer, AliyunError> {
+    let Call {
+        authority,
+        context,
+        params,
+        resource,
+    } = call;
     let user = selected_user(authority, context, params, resource).await?;
     Ok(fields(json!({ "User": user_object(&user, true) })))
 }
 
-pub(super) async fn delete_user(
-    authority: &Authority,
-    context: &RequestContext,
-    params: &Params,
-    resource: RequestResource,
-) -> Result<Answer, AliyunError> {
+pub(super) async fn delete_user(call: Call<'_>) -> Result<Answer, AliyunError> {
+    let Call {
+        authority,
+        context,
+        params,
+        resource,
+    } = call;
     let user = selected_user(authority, context, params, resource).await?;
     authority
         .delete_user(
@@ -123,12 +125,13 @@ fn bounded(
     Ok(value.to_owned())
 }
 
-pub(super) async fn create_user(
-    authority: &Authority,
-    context: &RequestContext,
-    params: &Params,
-    _resource: RequestResource,
-) -> Result<Answer, AliyunError> {
+pub(super) async fn create_user(call: Call<'_>) -> Result<Answer, AliyunError> {
+    let Call {
+        authority,
+        context,
+        params,
+        ..
+    } = call;
     let caller = context.caller.as_ref().ok_or_else(AliyunError::internal)?;
     let principal_name = params.required("UserPrincipalName")?;
     let (name, domain) = principal_name
@@ -207,12 +210,13 @@ pub(super) async fn create_user(
     Ok(fields(json!({ "User": user_object(&user, false) })))
 }
 
-pub(super) async fn list_users(
-    authority: &Authority,
-    context: &RequestContext,
-    params: &Params,
-    _resource: RequestResource,
-) -> Result<Answer, AliyunError> {
+pub(super) async fn list_users(call: Call<'_>) -> Result<Answer, AliyunError> {
+    let Call {
+        authority,
+        context,
+        params,
+        ..
+    } = call;
     let max_items = params.max_items(MAX_LIST_ITEMS, MAX_LIST_ITEMS)?;
     let users = authority.list_sub_users(context).await.map_err(core)?;
     // The marker is the sort key (creation time, then UserId) of the last user of the previous

@@ -6,27 +6,28 @@ use keyplane_core::{Authority, RequestContext};
 use serde_json::{json, Value};
 
 use super::{check_policy_name, core, policy_type, user_named, DEFAULT_VERSION};
-use crate::actions::{fields, nothing, Answer};
+use crate::actions::{fields, nothing, Answer, Call};
 use crate::envelope::Params;
 use crate::errors::AliyunError;
-use crate::permissions::RequestResource;
 use crate::time_format::iso8601;
 
-pub(super) async fn attach_policy_to_user(
-    authority: &Authority,
-    context: &RequestContext,
-    params: &Params,
-    _resource: RequestResource,
-) -> Result<Answer, AliyunError> {
+pub(super) async fn attach_policy_to_user(call: Call<'_>) -> Result<Answer, AliyunError> {
+    let Call {
+        authority,
+        context,
+        params,
+        ..
+    } = call;
     change_attachment(authority, context, params, true).await
 }
 
-pub(super) async fn detach_policy_from_user(
-    authority: &Authority,
-    context: &RequestContext,
-    params: &Params,
-    _resource: RequestResource,
-) -> Result<Answer, AliyunError> {
+pub(super) async fn detach_policy_from_user(call: Call<'_>) -> Result<Answer, AliyunError> {
+    let Call {
+        authority,
+        context,
+        params,
+        ..
+    } = call;
     change_attachment(authority, context, params, false).await
 }
 
@@ -61,12 +62,13 @@ async fn change_attachment(
     nothing()
 }
 
-pub(super) async fn list_policies_for_user(
-    authority: &Authority,
-    context: &RequestContext,
-    params: &Params,
-    _resource: RequestResource,
-) -> Result<Answer, AliyunError> {
+pub(super) async fn list_policies_for_user(call: Call<'_>) -> Result<Answer, AliyunError> {
+    let Call {
+        authority,
+        context,
+        params,
+        ..
+    } = call;
     let user = user_named(authority, context, params).await?;
     let attachments = authority
         .user_policies(context, user.uin)

@@ -13,72 +13,21 @@ use keyplane_core::authority::UserReference;
 use keyplane_core::model::{PolicyType, User};
 use keyplane_core::{Authority, CoreError, RequestContext};
 
-use crate::actions::{handler, Handler, Row};
+use crate::actions::{action_table, Row};
 use crate::envelope::Params;
 use crate::errors::{AliyunCode, AliyunError};
-use crate::permissions::ResourceKind;
-
-const fn row(
-    name: &'static str,
-    permission: &'static str,
-    resource: ResourceKind,
-    handler: Handler,
-) -> Row {
-    Row {
-        product: "ram",
-        name,
-        permission,
-        resource,
-        rate_limit: None,
-        handler,
-    }
-}
 
 /// Every RAM policy action.
-pub const ACTIONS: &[Row] = &[
-    row(
-        "CreatePolicy",
-        "ram:CreatePolicy",
-        ResourceKind::NewPolicy,
-        handler!(policies::create_policy),
-    ),
-    row(
-        "GetPolicy",
-        "ram:GetPolicy",
-        ResourceKind::Policy,
-        handler!(policies::get_policy),
-    ),
-    row(
-        "DeletePolicy",
-        "ram:DeletePolicy",
-        ResourceKind::Policy,
-        handler!(policies::delete_policy),
-    ),
-    row(
-        "ListPolicies",
-        "ram:ListPolicies",
-        ResourceKind::AllPolicies,
-        handler!(policies::list_policies),
-    ),
-    row(
-        "AttachPolicyToUser",
-        "ram:AttachPolicyToUser",
-        ResourceKind::UserAndPolicy,
-        handler!(attachments::attach_policy_to_user),
-    ),
-    row(
-        "DetachPolicyFromUser",
-        "ram:DetachPolicyFromUser",
-        ResourceKind::UserAndPolicy,
-        handler!(attachments::detach_policy_from_user),
-    ),
-    row(
-        "ListPoliciesForUser",
-        "ram:ListPoliciesForUser",
-        ResourceKind::UserName,
-        handler!(attachments::list_policies_for_user),
-    ),
-];
+#[rustfmt::skip]
+pub const ACTIONS: &[Row] = action_table!("ram" {
+    "CreatePolicy" => ("ram:CreatePolicy", NewPolicy, policies::create_policy),
+    "GetPolicy" => ("ram:GetPolicy", Policy, policies::get_policy),
+    "DeletePolicy" => ("ram:DeletePolicy", Policy, policies::delete_policy),
+    "ListPolicies" => ("ram:ListPolicies", AllPolicies, policies::list_policies),
+    "AttachPolicyToUser" => ("ram:AttachPolicyToUser", UserAndPolicy, attachments::attach_policy_to_user),
+    "DetachPolicyFromUser" => ("ram:DetachPolicyFromUser", UserAndPolicy, attachments::detach_policy_from_user),
+    "ListPoliciesForUser" => ("ram:ListPoliciesForUser", UserName, attachments::list_policies_for_user),
+});
 
 /// RAM's longest policy name.
 const POLICY_NAME_MAX_CHARACTERS: usize = 128;

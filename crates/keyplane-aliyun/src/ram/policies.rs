@@ -3,14 +3,12 @@
 //! `DeletePolicy` (refused while attached) and `ListPolicies` (paged by a marker).
 
 use keyplane_core::model::{PolicySyntax, PolicyType};
-use keyplane_core::{Authority, CoreError, RequestContext};
+use keyplane_core::CoreError;
 use serde_json::{json, Value};
 
 use super::{check_policy_name, core, policy_type, DEFAULT_VERSION};
-use crate::actions::{fields, nothing, Answer};
-use crate::envelope::Params;
+use crate::actions::{fields, nothing, Answer, Call};
 use crate::errors::{AliyunCode, AliyunError};
-use crate::permissions::RequestResource;
 use crate::time_format::iso8601;
 
 /// RAM's bounds on `CreatePolicy`.
@@ -20,12 +18,13 @@ const DESCRIPTION_MAX_CHARACTERS: usize = 1_024;
 const DEFAULT_LIST_ITEMS: usize = 100;
 const MAX_LIST_ITEMS: usize = 1_000;
 
-pub(super) async fn create_policy(
-    authority: &Authority,
-    context: &RequestContext,
-    params: &Params,
-    _resource: RequestResource,
-) -> Result<Answer, AliyunError> {
+pub(super) async fn create_policy(call: Call<'_>) -> Result<Answer, AliyunError> {
+    let Call {
+        authority,
+        context,
+        params,
+        ..
+    } = call;
     let name = params.required("PolicyName")?;
     check_policy_name(name)?;
     let document = params.required("PolicyDocument")?;
@@ -51,12 +50,13 @@ pub(super) async fn create_policy(
     })))
 }
 
-pub(super) async fn get_policy(
-    authority: &Authority,
-    context: &RequestContext,
-    params: &Params,
-    _resource: RequestResource,
-) -> Result<Answer, AliyunError> {
+pub(super) async fn get_policy(call: Call<'_>) -> Result<Answer, AliyunError> {
+    let Call {
+        authority,
+        context,
+        params,
+        ..
+    } = call;
     let policy_type = policy_type(params)?;
     let name = params.required("PolicyName")?;
     check_policy_name(name)?;
@@ -111,12 +111,13 @@ pub(super) async fn get_policy(
     ))
 }
 
-pub(super) async fn delete_policy(
-    authority: &Authority,
-    context: &RequestContext,
-    params: &Params,
-    _resource: RequestResource,
-) -> Result<Answer, AliyunError> {
+pub(super) async fn delete_policy(call: Call<'_>) -> Result<Answer, AliyunError> {
+    let Call {
+        authority,
+        context,
+        params,
+        ..
+    } = call;
     let name = params.required("PolicyName")?;
     check_policy_name(name)?;
     authority
@@ -126,12 +127,13 @@ pub(super) async fn delete_policy(
     nothing()
 }
 
-pub(super) async fn list_policies(
-    authority: &Authority,
-    context: &RequestContext,
-    params: &Params,
-    _resource: RequestResource,
-) -> Result<Answer, AliyunError> {
+pub(super) async fn list_policies(call: Call<'_>) -> Result<Answer, AliyunError> {
+    let Call {
+        authority,
+        context,
+        params,
+        ..
+    } = call;
     let only = match params.non_empty("PolicyType") {
         None => None,
         Some(_) => Some(policy_type(params)?),

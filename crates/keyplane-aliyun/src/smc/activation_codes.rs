@@ -3,13 +3,12 @@
 
 use keyplane_core::authority::{ActivationCodeFilter, NewActivationCodeRequest};
 use keyplane_core::model::{ActivationCode, ActivationCodeStatus};
-use keyplane_core::{Authority, CoreError, RequestContext};
+use keyplane_core::{CoreError, RequestContext};
 use serde_json::{json, Value};
 
-use crate::actions::{fields, nothing, Answer};
+use crate::actions::{fields, nothing, Answer, Call};
 use crate::envelope::Params;
 use crate::errors::AliyunError;
-use crate::permissions::RequestResource;
 use crate::time_format::iso8601;
 
 /// `PageSize` bounds and default of `ListAccessTokens`.
@@ -46,12 +45,13 @@ fn token_summary(code: &ActivationCode, context: &RequestContext) -> Value {
     })
 }
 
-pub(super) async fn create_access_token(
-    authority: &Authority,
-    context: &RequestContext,
-    params: &Params,
-    _resource: RequestResource,
-) -> Result<Answer, AliyunError> {
+pub(super) async fn create_access_token(call: Call<'_>) -> Result<Answer, AliyunError> {
+    let Call {
+        authority,
+        context,
+        params,
+        ..
+    } = call;
     let request = NewActivationCodeRequest {
         name: params.non_empty("Name").map(str::to_owned),
         description: params.non_empty("Description").map(str::to_owned),
@@ -68,12 +68,13 @@ pub(super) async fn create_access_token(
     })))
 }
 
-pub(super) async fn list_access_tokens(
-    authority: &Authority,
-    context: &RequestContext,
-    params: &Params,
-    _resource: RequestResource,
-) -> Result<Answer, AliyunError> {
+pub(super) async fn list_access_tokens(call: Call<'_>) -> Result<Answer, AliyunError> {
+    let Call {
+        authority,
+        context,
+        params,
+        ..
+    } = call;
     let status = match params.non_empty("Status") {
         None => None,
         Some(text) => Some(ActivationCodeStatus::parse(text).ok_or_else(|| {
@@ -120,12 +121,13 @@ pub(super) async fn list_access_tokens(
     })))
 }
 
-pub(super) async fn disable_access_token(
-    authority: &Authority,
-    context: &RequestContext,
-    params: &Params,
-    _resource: RequestResource,
-) -> Result<Answer, AliyunError> {
+pub(super) async fn disable_access_token(call: Call<'_>) -> Result<Answer, AliyunError> {
+    let Call {
+        authority,
+        context,
+        params,
+        ..
+    } = call;
     let code_id = params.required("AccessTokenId")?;
     authority
         .disable_activation_code(context, code_id)
@@ -134,12 +136,13 @@ pub(super) async fn disable_access_token(
     nothing()
 }
 
-pub(super) async fn delete_access_token(
-    authority: &Authority,
-    context: &RequestContext,
-    params: &Params,
-    _resource: RequestResource,
-) -> Result<Answer, AliyunError> {
+pub(super) async fn delete_access_token(call: Call<'_>) -> Result<Answer, AliyunError> {
+    let Call {
+        authority,
+        context,
+        params,
+        ..
+    } = call;
     let code_id = params.required("AccessTokenId")?;
     authority
         .delete_activation_code(context, code_id)

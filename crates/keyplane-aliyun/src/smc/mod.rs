@@ -5,40 +5,13 @@
 
 mod activation_codes;
 
-use crate::actions::{handler, Handler, Row};
-use crate::permissions::ResourceKind;
+use crate::actions::{action_table, Row};
 
-const fn row(name: &'static str, permission: &'static str, handler: Handler) -> Row {
-    Row {
-        product: "smc",
-        name,
-        permission,
-        resource: ResourceKind::Any,
-        rate_limit: None,
-        handler,
-    }
-}
-
-/// Every SMC action.
-pub const ACTIONS: &[Row] = &[
-    row(
-        "CreateAccessToken",
-        "smc:CreateAccessToken",
-        handler!(activation_codes::create_access_token),
-    ),
-    row(
-        "ListAccessTokens",
-        "smc:ListAccessTokens",
-        handler!(activation_codes::list_access_tokens),
-    ),
-    row(
-        "DisableAccessToken",
-        "smc:DisableAccessToken",
-        handler!(activation_codes::disable_access_token),
-    ),
-    row(
-        "DeleteAccessToken",
-        "smc:DeleteAccessToken",
-        handler!(activation_codes::delete_access_token),
-    ),
-];
+/// Every SMC action, authorized at the operation level.
+#[rustfmt::skip]
+pub const ACTIONS: &[Row] = action_table!("smc" {
+    "CreateAccessToken" => ("smc:CreateAccessToken", Any, activation_codes::create_access_token),
+    "ListAccessTokens" => ("smc:ListAccessTokens", Any, activation_codes::list_access_tokens),
+    "DisableAccessToken" => ("smc:DisableAccessToken", Any, activation_codes::disable_access_token),
+    "DeleteAccessToken" => ("smc:DeleteAccessToken", Any, activation_codes::delete_access_token),
+});

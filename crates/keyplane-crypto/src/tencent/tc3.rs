@@ -14,6 +14,7 @@
 //! request. The payload hash always covers the body bytes as received (for a `GET` from the SDKs
 //! that is the empty body), unless `X-TC-Content-SHA256: UNSIGNED-PAYLOAD` is sent.
 
+use keyplane_request::RequestView;
 use zeroize::Zeroizing;
 
 use super::{
@@ -174,16 +175,9 @@ fn is_calendar_date_shape(text: &str) -> bool {
 /// A received (or to-be-sent) request, as far as TC3 is concerned.
 #[derive(Debug, Clone, Copy)]
 pub struct Tc3Request<'a> {
-    /// The HTTP method, `POST` or `GET`.
-    pub method: &'a str,
-    /// The request path, normally `/`.
-    pub path: &'a str,
-    /// The raw query string exactly as received, without `?`; empty if none.
-    pub raw_query: &'a str,
-    /// Every header as received, any case of name.
-    pub headers: &'a [(&'a str, &'a str)],
-    /// The raw body bytes.
-    pub body: &'a [u8],
+    /// The request: method (`POST` or `GET`), path (normally `/`), raw query, headers as
+    /// received (any case of name) and raw body.
+    pub request: RequestView<'a>,
     /// The value of `X-TC-Timestamp`.
     pub timestamp: &'a str,
 }
@@ -191,17 +185,14 @@ pub struct Tc3Request<'a> {
 impl<'a> Tc3Request<'a> {
     /// The value of the first header with this name (ASCII case-insensitive).
     pub fn header(&self, name: &str) -> Option<&'a str> {
-        self.headers
-            .iter()
-            .find(|(header_name, _)| header_name.eq_ignore_ascii_case(name))
-            .map(|(_, value)| *value)
+        self.request.header(name)
     }
 }
 
 /// The canonical query string: the raw query for `GET`, empty for every other method.
 pub fn tc3_canonical_query<'a>(request: &Tc3Request<'a>) -> &'a str {
-    if request.method == "GET" {
-        request.raw_query
+    if request.request.method == "GET" {
+        request.request.raw_query
     } else {
         ""
     }
@@ -221,7 +212,7 @@ pub fn tc3_hashed_payload(request: &Tc3Request<'_>) -> String {
     if tc3_payload_unsigned(request) {
         hex::encode(sha256(UNSIGNED_PAYLOAD.as_bytes()))
     } else {
-        hex::encode(sha256(request.body))
+        hex::encode(sha256(request.request.body))
     }
 }
 
@@ -405,8 +396,8 @@ pub fn verify_tc3_with_signing_key(
             }
             let canonical_headers = canonical_headers_block(&candidate_values, lowercase_values);
             let canonical_request = tc3_canonical_request(
-                request.method,
-                request.path,
+                request.request.method,
+                request.request.path,
                 canonical_query,
                 &canonical_headers,
                 &authorization.signed_headers_raw,
@@ -495,8 +486,8 @@ impl Tc3Signer {
         }
         let signed_headers_raw = signed_headers.join(";");
         let canonical_request = tc3_canonical_request(
-            request.method,
-            request.path,
+            request.request.method,
+            request.request.path,
             tc3_canonical_query(request),
             &tc3_canonical_headers(&signed_values),
             &signed_headers_raw,

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use http::Request;
 use http_body_util::Full;
 use keyplane_crypto::tencent::{sign_tc3, sign_v1, Tc3Request, V1SignatureMethod};
+use keyplane_engine::{Headers, RequestView};
 
 use super::support::{
     init, init_with, send, Credentials, Reply, Server, API_GATEWAY_VERSION, CAM_VERSION,
@@ -79,11 +80,13 @@ impl<'a> Tc3<'a> {
         }
         let authorization = sign_tc3(
             &Tc3Request {
-                method: self.method,
-                path: "/",
-                raw_query: self.query,
-                headers: &headers,
-                body: self.body,
+                request: RequestView {
+                    method: self.method,
+                    path: "/",
+                    raw_query: self.query,
+                    headers: Headers::new(&headers),
+                    body: self.body,
+                },
                 timestamp: &timestamp,
             },
             &credentials.secret_id,
