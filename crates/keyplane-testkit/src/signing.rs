@@ -149,17 +149,14 @@ pub fn acs3_parts(
 /// `name=value` pairs, RFC 3986-encoded, joined by `&`, in the order given.
 pub fn encoded_query(parameters: &[(&str, &str)]) -> String {
     use keyplane_crypto::aliyun::percent_encode_rfc3986;
-    parameters
+    let pairs: Vec<String> = parameters
         .iter()
         .map(|(name, value)| {
-            format!(
-                "{}={}",
-                percent_encode_rfc3986(name),
-                percent_encode_rfc3986(value)
-            )
+            let (name, value) = (percent_encode_rfc3986(name), percent_encode_rfc3986(value));
+            format!("{name}={value}")
         })
-        .collect::<Vec<_>>()
-        .join("&")
+        .collect();
+    pairs.join("&")
 }
 
 /// The headers of an ACS3-signed request with an empty body (RPC on `/`, or ROA on its

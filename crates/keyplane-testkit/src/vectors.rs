@@ -1,5 +1,6 @@
 //! The account and root keys every captured SDK vector in `vectors/` was signed for, so that
-//! an in-process authority seeded with them authenticates the vectors at their own time.
+//! an in-process authority seeded with them authenticates the vectors at their own time; and
+//! the captured requests' header pairs.
 
 use keyplane_core::model::KeyFamily;
 
@@ -34,4 +35,19 @@ pub const ALIYUN_USER_UIN: u64 = 123_456_789_101;
 /// The directory of the captured vectors.
 pub fn directory() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vectors")
+}
+
+/// A captured request's `headers` (a JSON array of `[name, value]` pairs) as owned pairs.
+pub fn header_pairs(headers: &serde_json::Value) -> Vec<(String, String)> {
+    headers
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|pair| {
+            (
+                pair[0].as_str().unwrap().to_owned(),
+                pair[1].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
 }

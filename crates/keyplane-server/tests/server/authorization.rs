@@ -520,10 +520,7 @@ async fn every_alibaba_action_declares_its_permission_and_is_enforced() {
                 .unwrap_or_else(|| panic!("{action} has no declared permission"));
             assert_eq!(entry.permission, format!("{service}:{action}"));
             let owned = aliyun_parameters(action, &user, harness.account_id);
-            let parameters: Vec<(&str, &str)> = owned
-                .iter()
-                .map(|(name, value)| (name.as_str(), value.as_str()))
-                .collect();
+            let parameters = borrowed(&owned);
 
             let (status, code, body) =
                 aliyun(&harness, &user.aliyun, version, action, &parameters).await;
@@ -567,10 +564,7 @@ async fn every_alibaba_action_declares_its_permission_and_is_enforced() {
                 "ListUsers"
             };
             let other_owned = aliyun_parameters(other, &user, harness.account_id);
-            let other_parameters: Vec<(&str, &str)> = other_owned
-                .iter()
-                .map(|(name, value)| (name.as_str(), value.as_str()))
-                .collect();
+            let other_parameters = borrowed(&other_owned);
             let (status, code, _) = aliyun(
                 &harness,
                 &user.aliyun,
@@ -1638,10 +1632,7 @@ async fn every_alibaba_table_row_reaches_its_handler() {
                 row.name
             );
             let owned = aliyun_parameters(row.name, &user, harness.account_id);
-            let parameters: Vec<(&str, &str)> = owned
-                .iter()
-                .map(|(name, value)| (name.as_str(), value.as_str()))
-                .collect();
+            let parameters = borrowed(&owned);
             // The root may do anything: whatever it is answered comes from the handler.
             let (status, code, body) = aliyun(
                 &harness,

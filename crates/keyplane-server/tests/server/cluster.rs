@@ -12,7 +12,7 @@ use serde_json::json;
 use sqlx::Connection;
 
 use super::support::{
-    binary, call, create_user_with, init_with, Credentials, Server, API_GATEWAY_VERSION,
+    binary, call, create_user_with, init_with, words, Credentials, Server, API_GATEWAY_VERSION,
     CAM_VERSION,
 };
 
@@ -88,6 +88,11 @@ impl Cluster {
         Server::start(&self.node_directories[node], &self.arguments(extra))
     }
 
+    /// Both nodes, started with the same `extra` arguments.
+    fn start_both(&self, extra: &[&str]) -> [Server; 2] {
+        [self.start(0, extra), self.start(1, extra)]
+    }
+
     fn create_user(&self, name: &str) -> u64 {
         create_user_with(&self.node_directories[1], name, &self.arguments(&[]))["uin"]
             .as_u64()
@@ -95,7 +100,9 @@ impl Cluster {
     }
 }
 
-fn count_outcomes(replies: Vec<super::support::Reply>) -> (usize, Vec<String>) {
+/// Asserts that `created` of the replies succeeded and every other was refused with `refusal`,
+/// each one Tencent-shaped.
+fn assert_outcomes(replies: Vec<super::support::Reply>, created: usize, refusal: &str) {
     let mut succeeded = 0;
     let mut refused = Vec::new();
     for reply in replies {
@@ -105,12 +112,13 @@ fn count_outcomes(replies: Vec<super::support::Reply>) -> (usize, Vec<String>) {
             Some(code) => refused.push(code),
         }
     }
-    (succeeded, refused)
+    assert_eq!(succeeded, created);
+    assert!(refused.iter().all(|code| code == refusal), "{refused:?}");
 }
 
 /// Sends `count` copies of one call, alternating between the two nodes, all at once.
 async fn hammer(
-    nodes: [&Server; 2],
+    nodes: &[Server; 2],
     root: &Credentials,
     version: &'static str,
     action: &'static str,
@@ -159,13 +167,7 @@ async fn a_node_with_another_master_key_refuses_to_start() {
         "the refused node leaves no key of its own behind"
     );
     let node = cluster.start(0, &[]);
-    let health = super::support::send(
-        node.address,
-        http::Request::get("/readyz")
-            .body(http_body_util::Full::new(bytes::Bytes::new()))
-            .unwrap(),
-    )
-    .await;
+    let health = super::support::readyz(node.address).await;
     assert_eq!(health.status, 200);
 }
 
@@ -174,13 +176,10 @@ async fn the_access_key_quota_holds_across_two_nodes() {
     let Some(cluster) = Cluster::new("key_quota").await else {
         return;
     };
-    let nodes = [
-        cluster.start(0, &["--disable-rate-limits"]),
-        cluster.start(1, &["--disable-rate-limits"]),
-    ];
+    let nodes = cluster.start_both(&["--disable-rate-limits"]);
     let uin = cluster.create_user("carol");
     let replies = hammer(
-        [&nodes[0], &nodes[1]],
+        &nodes,
         &cluster.root,
         CAM_VERSION,
         "CreateAccessKey",
@@ -188,14 +187,7 @@ async fn the_access_key_quota_holds_across_two_nodes() {
         100,
     )
     .await;
-    let (created, refused) = count_outcomes(replies);
-    assert_eq!(created, 2);
-    assert!(
-        refused
-            .iter()
-            .all(|code| code == "OperationDenied.AccessKeyOverLimit"),
-        "{refused:?}"
-    );
+    assert_outcomes(replies, 2, "OperationDenied.AccessKeyOverLimit");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -204,9 +196,9 @@ async fn api_key_limits_and_ids_hold_across_two_nodes() {
         return;
     };
     let extra = ["--disable-rate-limits", "--api-key-limit", "5"];
-    let nodes = [cluster.start(0, &extra), cluster.start(1, &extra)];
+    let nodes = cluster.start_both(&extra);
     let replies = hammer(
-        [&nodes[0], &nodes[1]],
+        &nodes,
         &cluster.root,
         API_GATEWAY_VERSION,
         "CreateApiKey",
@@ -214,22 +206,12 @@ async fn api_key_limits_and_ids_hold_across_two_nodes() {
         40,
     )
     .await;
-    let (created, refused) = count_outcomes(replies);
-    assert_eq!(created, 5);
-    assert!(
-        refused
-            .iter()
-            .all(|code| code == "LimitExceeded.ApiKeyCountLimitExceeded"),
-        "{refused:?}"
-    );
+    assert_outcomes(replies, 5, "LimitExceeded.ApiKeyCountLimitExceeded");
 
     let other = Cluster::new("api_key_ids").await.unwrap();
-    let nodes = [
-        other.start(0, &["--disable-rate-limits"]),
-        other.start(1, &["--disable-rate-limits"]),
-    ];
+    let nodes = other.start_both(&["--disable-rate-limits"]);
     let replies = hammer(
-        [&nodes[0], &nodes[1]],
+        &nodes,
         &other.root,
         API_GATEWAY_VERSION,
         "CreateApiKey",
@@ -240,30 +222,7 @@ async fn api_key_limits_and_ids_hold_across_two_nodes() {
         20,
     )
     .await;
-    let (created, refused) = count_outcomes(replies);
-    assert_eq!(created, 1);
-    assert!(
-        refused
-            .iter()
-            .all(|code| code == "FailedOperation.AccessKeyExist"),
-        "{refused:?}"
-    );
-}
-
-/// Polls `node` with `key` until it is refused; returns how long that took.
-async fn time_until_refused(node: &Server, key: &Credentials) -> Duration {
-    let started = Instant::now();
-    loop {
-        let reply = call(node.address, key, CAM_VERSION, "ListAccessKeys", "{}").await;
-        if reply.error_code().as_deref() == Some("AuthFailure.SecretIdNotFound") {
-            return started.elapsed();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "still accepted after 5 s"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    assert_outcomes(replies, 1, "FailedOperation.AccessKeyExist");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -271,10 +230,7 @@ async fn revocation_on_one_node_reaches_the_other_within_a_second() {
     let Some(cluster) = Cluster::new("revocation").await else {
         return;
     };
-    let nodes = [
-        cluster.start(0, &["--disable-rate-limits"]),
-        cluster.start(1, &["--disable-rate-limits"]),
-    ];
+    let nodes = cluster.start_both(&["--disable-rate-limits"]);
     for revoke in ["UpdateAccessKey", "DeleteAccessKey"] {
         let created = call(
             nodes[0].address,
@@ -284,11 +240,7 @@ async fn revocation_on_one_node_reaches_the_other_within_a_second() {
             "{}",
         )
         .await;
-        let key = created.json()["Response"]["AccessKey"].clone();
-        let credentials = Credentials {
-            secret_id: key["AccessKeyId"].as_str().unwrap().to_owned(),
-            secret_key: key["SecretAccessKey"].as_str().unwrap().to_owned(),
-        };
+        let credentials = Credentials::created(&created.json()["Response"]);
         // Node B authenticates with the key, so it sits in B's cache.
         let reply = call(
             nodes[1].address,
@@ -313,7 +265,12 @@ async fn revocation_on_one_node_reaches_the_other_within_a_second() {
         )
         .await;
         assert_eq!(reply.error_code(), None);
-        let elapsed = time_until_refused(&nodes[1], &credentials).await;
+        let elapsed = time_until_code(
+            &nodes[1],
+            &credentials,
+            Some("AuthFailure.SecretIdNotFound"),
+        )
+        .await;
         assert!(
             elapsed < Duration::from_secs(1),
             "{revoke}: node B still accepted the key after {elapsed:?}"
@@ -345,7 +302,7 @@ async fn an_activation_code_registers_exactly_its_count_across_two_nodes() {
         "--max-connections-per-address",
         "1024",
     ];
-    let nodes = [cluster.start(0, &arguments), cluster.start(1, &arguments)];
+    let nodes = cluster.start_both(&arguments);
     let root = cluster.aliyun_root.clone();
     let created = aliyun_call(
         nodes[0].address,
@@ -355,12 +312,7 @@ async fn an_activation_code_registers_exactly_its_count_across_two_nodes() {
         &[("Name", "cluster-migration"), ("Count", "100")],
     )
     .await;
-    assert_eq!(
-        created.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&created.body)
-    );
+    created.assert_status(200);
     let created = created.json();
     let token_id = created["AccessTokenId"].as_str().unwrap().to_owned();
     let token_code = created["AccessTokenCode"].as_str().unwrap().to_owned();
@@ -421,7 +373,7 @@ async fn a_nonce_accepted_by_one_node_is_refused_by_the_other() {
     let Some(cluster) = Cluster::new("nonce").await else {
         return;
     };
-    let nodes = [cluster.start(0, &[]), cluster.start(1, &[])];
+    let nodes = cluster.start_both(&[]);
     // One signed request (one nonce), sent to node A and then replayed to node B. The signed
     // host is node A's; the signature covers it, not the address it is delivered to.
     let host = nodes[0].address.to_string();
@@ -443,12 +395,7 @@ async fn a_nonce_accepted_by_one_node_is_refused_by_the_other() {
             .unwrap()
     };
     let first = send(nodes[0].address, request()).await;
-    assert_eq!(
-        first.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&first.body)
-    );
+    first.assert_status(200);
     for node in &nodes {
         let replay = send(node.address, request()).await;
         assert_eq!(replay.status, 400);
@@ -483,35 +430,23 @@ async fn eas_tokens_issued_on_either_node_burn_exactly_once() {
         );
         String::from_utf8(output.stdout).unwrap()
     };
-    registry(&[
-        "eas",
-        "service",
-        "create",
-        "--cluster",
-        "cn-beijing",
-        "--name",
-        "svc",
-        "--exec",
-        "kubectl exec -it {instance} -c {worker} -- /bin/sh",
-        "--log",
-        "kubectl logs -f {instance} -c {worker}",
-    ]);
-    registry(&[
-        "eas",
-        "instance",
-        "add",
-        "--cluster",
-        "cn-beijing",
-        "--service",
-        "svc",
-        "--name",
-        "svc-1",
-        "--worker",
-        "worker0",
-    ]);
+    registry(
+        &[
+            words("eas service create --cluster cn-beijing --name svc --exec"),
+            vec![
+                "kubectl exec -it {instance} -c {worker} -- /bin/sh",
+                "--log",
+                "kubectl logs -f {instance} -c {worker}",
+            ],
+        ]
+        .concat(),
+    );
+    registry(&words(
+        "eas instance add --cluster cn-beijing --service svc --name svc-1 --worker worker0",
+    ));
     let listed = registry(&["eas", "service", "list"]);
     assert!(listed.contains("\"svc-1\""), "{listed}");
-    let nodes = [cluster.start(0, &[]), cluster.start(1, &[])];
+    let nodes = cluster.start_both(&[]);
     let mut workbench_tokens = Vec::new();
     for node in &nodes {
         let reply = super::support::create_service_instance_token(
@@ -609,10 +544,7 @@ async fn permission_changes_on_one_node_reach_the_other_within_a_second() {
     let Some(cluster) = Cluster::new("permissions").await else {
         return;
     };
-    let nodes = [
-        cluster.start(0, &["--disable-rate-limits"]),
-        cluster.start(1, &["--disable-rate-limits"]),
-    ];
+    let nodes = cluster.start_both(&["--disable-rate-limits"]);
     let added = call(
         nodes[0].address,
         &cluster.root,
@@ -639,51 +571,35 @@ async fn permission_changes_on_one_node_reach_the_other_within_a_second() {
     )
     .await;
     assert_eq!(reply.error_code().as_deref(), denied);
-    // Attached on node A: node B allows within a second.
-    let attach = json!({ "PolicyId": 3, "AttachUin": uin }).to_string();
-    let reply = call(
-        nodes[0].address,
-        &cluster.root,
-        CAM_VERSION,
-        "AttachUserPolicy",
-        &attach,
-    )
-    .await;
-    assert_eq!(reply.error_code(), None);
-    let elapsed = time_until_code(&nodes[1], &grace, None).await;
-    assert!(
-        elapsed < Duration::from_secs(1),
-        "attach reached node B after {elapsed:?}"
-    );
-    // Detached on node A: node B refuses again within a second.
-    let detach = json!({ "PolicyId": 3, "DetachUin": uin }).to_string();
-    let reply = call(
-        nodes[0].address,
-        &cluster.root,
-        CAM_VERSION,
-        "DetachUserPolicy",
-        &detach,
-    )
-    .await;
-    assert_eq!(reply.error_code(), None);
-    let elapsed = time_until_code(&nodes[1], &grace, denied).await;
-    assert!(
-        elapsed < Duration::from_secs(1),
-        "detach reached node B after {elapsed:?}"
-    );
-    // Deleted with its keys on node A: node B no longer knows the key.
-    let reply = call(
-        nodes[0].address,
-        &cluster.root,
-        CAM_VERSION,
-        "DeleteUser",
-        &json!({ "Name": "grace", "Force": 1 }).to_string(),
-    )
-    .await;
-    assert_eq!(reply.error_code(), None);
-    let elapsed = time_until_code(&nodes[1], &grace, Some("AuthFailure.SecretIdNotFound")).await;
-    assert!(
-        elapsed < Duration::from_secs(1),
-        "deletion reached node B after {elapsed:?}"
-    );
+    // Each change on node A reaches node B within a second: attached, node B allows;
+    // detached, it refuses again; deleted with its keys, it no longer knows the key.
+    for (change, action, body, wanted) in [
+        (
+            "attach",
+            "AttachUserPolicy",
+            json!({ "PolicyId": 3, "AttachUin": uin }),
+            None,
+        ),
+        (
+            "detach",
+            "DetachUserPolicy",
+            json!({ "PolicyId": 3, "DetachUin": uin }),
+            denied,
+        ),
+        (
+            "deletion",
+            "DeleteUser",
+            json!({ "Name": "grace", "Force": 1 }),
+            Some("AuthFailure.SecretIdNotFound"),
+        ),
+    ] {
+        let body = body.to_string();
+        let reply = call(nodes[0].address, &cluster.root, CAM_VERSION, action, &body).await;
+        assert_eq!(reply.error_code(), None);
+        let elapsed = time_until_code(&nodes[1], &grace, wanted).await;
+        assert!(
+            elapsed < Duration::from_secs(1),
+            "{change} reached node B after {elapsed:?}"
+        );
+    }
 }

@@ -66,10 +66,7 @@ async fn dispatch(
     body: &[u8],
     now: OffsetDateTime,
 ) -> Value {
-    let headers: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()))
-        .collect();
+    let headers = keyplane_testkit::signing::borrowed(headers);
     let response = harness
         .dialect
         .handle(&Incoming {
@@ -141,17 +138,8 @@ fn load_vectors() -> Vec<Vector> {
             continue;
         }
         let request = &value["request"];
-        let headers: Vec<(String, String)> = request["headers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|pair| {
-                (
-                    pair[0].as_str().unwrap().to_owned(),
-                    pair[1].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect();
+        let headers: Vec<(String, String)> =
+            keyplane_testkit::vectors::header_pairs(&request["headers"]);
         use base64::Engine;
         let body = base64::engine::general_purpose::STANDARD
             .decode(request["body_base64"].as_str().unwrap_or(""))
@@ -209,11 +197,8 @@ async fn every_captured_vector_authenticates_and_a_changed_byte_does_not() {
     )
     .await;
     let vectors = load_vectors();
-    assert!(
-        vectors.len() >= 25,
-        "found {} Tencent vectors",
-        vectors.len()
-    );
+    let count = vectors.len();
+    assert!(count >= 25, "found {count} Tencent vectors");
     for vector in &vectors {
         let now = OffsetDateTime::from_unix_timestamp(vector.timestamp).unwrap();
         let response = dispatch(

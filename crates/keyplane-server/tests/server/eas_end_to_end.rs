@@ -18,8 +18,8 @@ use keyplane_server::installation::Installation;
 use serde_json::Value;
 
 use super::support::{
-    aliyun_call, assert_healthy, create_service_instance_token, init, keyplane, AliyunCredentials,
-    Reply, Server, IMS_VERSION,
+    aliyun_call, assert_healthy, assert_nothing_holds_in_clear, create_service_instance_token,
+    init, keyplane, words, AliyunCredentials, Reply, Server, IMS_VERSION,
 };
 
 /// The JSON lines of `keyplane eas service list`.
@@ -377,19 +377,7 @@ async fn the_registry_the_token_operation_and_burn_once_on_a_real_server() {
     }
     for (_, token) in first.iter().chain(&second) {
         assert!(!audit.contains(token.as_str()));
-        for entry in std::fs::read_dir(data_dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_file() {
-                let contents = std::fs::read(&path).unwrap();
-                assert!(
-                    !contents
-                        .windows(token.len())
-                        .any(|window| window == token.as_bytes()),
-                    "{} holds a token in clear",
-                    path.display()
-                );
-            }
-        }
+        assert_nothing_holds_in_clear(data_dir, token, "a token");
     }
 }
 
@@ -407,118 +395,65 @@ async fn token_urls_default_to_the_listening_address_and_deleted_services_open_n
     tokens(&reply, &format!("http://{}", server.address));
     let (success, _, stderr) = keyplane(
         data_dir,
-        &[
-            "eas",
-            "instance",
-            "remove",
-            "--cluster",
-            "cn-hangzhou",
-            "--service",
-            "dev",
-            "--name",
-            "local",
-        ],
+        &words("eas instance remove --cluster cn-hangzhou --service dev --name local"),
     );
     assert!(success, "{stderr}");
-    let gone =
-        create_service_instance_token(server.address, &root, "cn-hangzhou", "dev", "local", &[])
-            .await;
-    assert_eq!(
-        (gone.status, gone.json()["Code"].clone()),
-        (404, "InvalidInstance.NotFound".into())
-    );
-    let (success, _, stderr) = keyplane(
-        data_dir,
-        &[
-            "eas",
-            "service",
-            "delete",
-            "--cluster",
+    let refusal = || async {
+        let gone = create_service_instance_token(
+            server.address,
+            &root,
             "cn-hangzhou",
-            "--name",
             "dev",
-        ],
-    );
+            "local",
+            &[],
+        )
+        .await;
+        (gone.status, gone.json()["Code"].clone())
+    };
+    assert_eq!(refusal().await, (404, "InvalidInstance.NotFound".into()));
+    let delete_service = words("eas service delete --cluster cn-hangzhou --name dev");
+    let (success, _, stderr) = keyplane(data_dir, &delete_service);
     assert!(success, "{stderr}");
     assert!(service_list(data_dir).is_empty());
-    let gone =
-        create_service_instance_token(server.address, &root, "cn-hangzhou", "dev", "local", &[])
-            .await;
-    assert_eq!(
-        (gone.status, gone.json()["Code"].clone()),
-        (404, "InvalidService.NotFound".into())
-    );
-    let stderr = eas_refused(
-        data_dir,
-        &[
-            "eas",
-            "service",
-            "delete",
-            "--cluster",
-            "cn-hangzhou",
-            "--name",
-            "dev",
-        ],
-    );
+    assert_eq!(refusal().await, (404, "InvalidService.NotFound".into()));
+    let stderr = eas_refused(data_dir, &delete_service);
     assert!(stderr.contains("service does not exist"), "{stderr}");
     server.terminate();
     // A public URL that cannot make absolute URLs is refused at start.
-    let (success, _, stderr) = keyplane(
-        data_dir,
-        &[
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--public-url",
-            "ftp://example.test",
-        ],
-    );
-    assert!(!success);
-    assert!(stderr.contains("http:// or https://"), "{stderr}");
-    let (success, _, stderr) = keyplane(
-        data_dir,
-        &[
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--instance-token-ttl",
-            "0",
-        ],
-    );
-    assert!(!success);
-    assert!(stderr.contains("time to live"), "{stderr}");
+    for (arguments, expected) in [
+        ("--public-url ftp://example.test", "http:// or https://"),
+        ("--instance-token-ttl 0", "time to live"),
+    ] {
+        let serve = format!("serve --listen 127.0.0.1:0 {arguments}");
+        let (success, _, stderr) = keyplane(data_dir, &words(&serve));
+        assert!(!success);
+        assert!(stderr.contains(expected), "{stderr}");
+    }
 }
 
 #[test]
 fn the_public_url_and_token_lifetime_come_from_flags_then_the_file_then_defaults() {
-    let resolve = super::support::resolve_serve_arguments;
-    let directory = tempfile::tempdir().unwrap();
-    let file = directory.path().join("keyplane.toml");
-    let file = file.to_str().unwrap();
-
-    let defaults = resolve(&[]).unwrap();
+    let resolve = super::support::resolve_with_file;
+    let defaults = super::support::resolve_serve_arguments(&[]).unwrap();
     assert_eq!(defaults.public_url, None);
     assert_eq!(defaults.instance_token_ttl, time::Duration::seconds(300));
 
-    std::fs::write(
-        file,
-        "public_url = \"https://toml.example/kp/\"\ninstance_token_ttl_seconds = 120\n",
-    )
-    .unwrap();
-    let from_file = resolve(&["--config", file]).unwrap();
+    let contents = "public_url = \"https://toml.example/kp/\"\ninstance_token_ttl_seconds = 120\n";
+    let from_file = resolve(contents, &[]).unwrap();
     assert_eq!(
         from_file.public_url.as_ref().map(PublicUrls::base),
         Some("https://toml.example/kp")
     );
     assert_eq!(from_file.instance_token_ttl, time::Duration::seconds(120));
-    let from_flags = resolve(&[
-        "--config",
-        file,
-        "--public-url",
-        "http://flag.example:8080",
-        "--instance-token-ttl",
-        "30",
-    ])
+    let from_flags = resolve(
+        contents,
+        &[
+            "--public-url",
+            "http://flag.example:8080",
+            "--instance-token-ttl",
+            "30",
+        ],
+    )
     .unwrap();
     assert_eq!(
         from_flags.public_url.as_ref().map(PublicUrls::base),
@@ -532,8 +467,7 @@ fn the_public_url_and_token_lifetime_come_from_flags_then_the_file_then_defaults
         ("public_url = \"keyplane.example\"\n", "http:// or https://"),
         ("public_url = \"https://kp.example/?x=1\"\n", "query"),
     ] {
-        std::fs::write(file, contents).unwrap();
-        let error = format!("{:#}", resolve(&["--config", file]).unwrap_err());
+        let error = format!("{:#}", resolve(contents, &[]).unwrap_err());
         assert!(error.contains(complaint), "{contents}: {error}");
     }
 }

@@ -15,7 +15,7 @@ use super::hostile_gateway::{
 };
 use super::support::{aliyun_call, init, init_with, AliyunCredentials, Server, IMS_VERSION};
 use super::workbench::{
-    children_of, get, open_workbench, post_confirmation, process_exists, read_to_close, register,
+    children_of, confirm_same_origin, get, open_workbench, process_exists, read_to_close, register,
     run_line, shell_process_id, tokens, wait_until, Client,
 };
 
@@ -46,12 +46,7 @@ async fn sub_user_with_eas(
         ],
     )
     .await;
-    assert_eq!(
-        created.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&created.body)
-    );
+    created.assert_status(200);
     let key = aliyun_call(
         address,
         root,
@@ -75,12 +70,7 @@ async fn sub_user_with_eas(
         &[("PolicyName", &policy), ("PolicyDocument", &document)],
     )
     .await;
-    assert_eq!(
-        reply.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&reply.body)
-    );
+    reply.assert_status(200);
     set_policy(address, root, name, true).await;
     SubUser {
         principal_name,
@@ -106,12 +96,7 @@ async fn set_policy(address: SocketAddr, root: &AliyunCredentials, name: &str, a
         ],
     )
     .await;
-    assert_eq!(
-        reply.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&reply.body)
-    );
+    reply.assert_status(200);
 }
 
 async fn set_key_status(
@@ -132,12 +117,7 @@ async fn set_key_status(
         ],
     )
     .await;
-    assert_eq!(
-        reply.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&reply.body)
-    );
+    reply.assert_status(200);
 }
 
 /// Waits for a terminal's close frame; panics when it does not come within `seconds`.
@@ -197,14 +177,7 @@ async fn revoking_the_key_or_the_permission_refuses_tokens_and_ends_their_sessio
                 .to_owned(),
         )
     };
-    let refused = post_confirmation(
-        address,
-        &path_of(address, &answer),
-        &format!("http://{address}"),
-        &value,
-        &cookie,
-    )
-    .await;
+    let refused = confirm_same_origin(address, &path_of(address, &answer), &value, &cookie).await;
     assert_eq!(refused.status, 403);
     assert!(String::from_utf8_lossy(&refused.body).contains("revoked"));
     set_key_status(address, &root, &bob, "Active").await;
@@ -268,12 +241,7 @@ async fn revoking_the_key_or_the_permission_refuses_tokens_and_ends_their_sessio
         ],
     )
     .await;
-    assert_eq!(
-        reply.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&reply.body)
-    );
+    reply.assert_status(200);
     assert_eq!(
         closed_within(&mut terminal, 1.5).await,
         Some((CloseCode::Policy, "revoked".to_owned()))

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::Request;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
@@ -20,7 +20,7 @@ use tempfile::TempDir;
 use tokio::net::TcpSocket;
 
 use super::support::{
-    acs3_parts, aliyun_call, create_user, init, keyplane, register_source_server, signed,
+    aliyun_call, aliyun_request, create_user, init, keyplane, register_source_server, signed,
     AliyunCredentials, Credentials, Reply, Server, CAM_VERSION, IMS_VERSION, SMC_VERSION,
 };
 
@@ -57,24 +57,7 @@ impl Client {
         })
         .await
         .expect("an answer in time");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let content_type = headers
-            .get("content-type")
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned);
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        Reply {
-            status,
-            content_type,
-            headers,
-            body,
-        }
+        super::support::reply_of(response).await
     }
 }
 
@@ -97,19 +80,7 @@ fn tc3_request(server: SocketAddr, credentials: &Credentials) -> Request<Full<By
 }
 
 fn acs3_request(server: SocketAddr, credentials: &AliyunCredentials) -> Request<Full<Bytes>> {
-    let (raw_query, headers) = acs3_parts(
-        &server.to_string(),
-        credentials,
-        IMS_VERSION,
-        "ListUsers",
-        &[],
-        time::OffsetDateTime::now_utc(),
-    );
-    let mut builder = Request::post(format!("/?{raw_query}"));
-    for (name, value) in &headers {
-        builder = builder.header(name, value);
-    }
-    builder.body(Full::new(Bytes::new())).unwrap()
+    aliyun_request(server, credentials, IMS_VERSION, "ListUsers", &[])
 }
 
 fn registration_request(token_id: &str) -> Request<Full<Bytes>> {
@@ -125,22 +96,12 @@ fn registration_request(token_id: &str) -> Request<Full<Bytes>> {
 }
 
 fn eas_request(server: SocketAddr, credentials: &AliyunCredentials) -> Request<Full<Bytes>> {
-    let path = "/api/v2/services/cn-shanghai/svc/instances/svc-1/token";
-    let headers = super::support::acs3_headers(
-        &server.to_string(),
+    super::support::instance_token_request(
+        server,
         credentials,
-        "GET",
-        path,
-        "",
-        super::support::EAS_VERSION,
-        "CreateServiceInstanceToken",
-        time::OffsetDateTime::now_utc(),
-    );
-    let mut builder = Request::get(path);
-    for (name, value) in &headers {
-        builder = builder.header(name, value);
-    }
-    builder.body(Full::new(Bytes::new())).unwrap()
+        ["cn-shanghai", "svc", "svc-1"],
+        &[],
+    )
 }
 
 fn terminal_request(server: SocketAddr) -> Request<Full<Bytes>> {

@@ -14,8 +14,6 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::Request;
 use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1;
-use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
@@ -40,21 +38,11 @@ async fn connect_from(source: &str, address: SocketAddr) -> std::io::Result<TcpS
 
 /// `GET /healthz` on `stream`; the status, or an error.
 async fn healthz_on(stream: TcpStream) -> Result<u16, String> {
-    let (mut sender, connection) = http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|error| error.to_string())?;
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    let response = sender
-        .send_request(
-            Request::get("/healthz")
-                .header("host", "keyplane")
-                .body(Full::new(Bytes::new()))
-                .unwrap(),
-        )
-        .await
-        .map_err(|error| error.to_string())?;
+    let request = Request::get("/healthz")
+        .header("host", "keyplane")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let response = super::support::send_on(stream, request).await?;
     let status = response.status().as_u16();
     let _ = response.into_body().collect().await;
     Ok(status)
@@ -73,6 +61,32 @@ async fn answers_within_a_second(source: &str, address: SocketAddr) -> Result<u1
     .map_err(|_| format!("no answer within 1 s (from {source})"))?;
     assert!(started.elapsed() < Duration::from_secs(1));
     result
+}
+
+/// A server started with `arguments` on a freshly initialised directory, which lives as long
+/// as the returned handle.
+fn serve_fresh(arguments: &[&str]) -> (tempfile::TempDir, Server) {
+    let directory = tempfile::tempdir().unwrap();
+    init(directory.path());
+    let server = Server::start(directory.path(), arguments);
+    (directory, server)
+}
+
+/// A connection that has sent the head of an upload declaring `length` bytes of body.
+async fn start_upload(address: SocketAddr, length: usize) -> TcpStream {
+    connected_having_sent(address, upload_head(length).as_bytes()).await
+}
+
+/// A connection that has sent `bytes`.
+async fn connected_having_sent(address: SocketAddr, bytes: &[u8]) -> TcpStream {
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    stream
+}
+
+/// What a connection received, as text (nothing when it received nothing).
+fn lossy(received: Option<Vec<u8>>) -> String {
+    String::from_utf8_lossy(received.as_deref().unwrap_or_default()).into_owned()
 }
 
 /// Whether the server closes `stream` (EOF or reset, after whatever it answered) within
@@ -159,19 +173,13 @@ async fn two_thousand_idle_connections_leave_healthz_answering() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_uploads_pin_no_memory_and_are_cut_off() {
-    let directory = tempfile::tempdir().unwrap();
-    init(directory.path());
-    let server = Server::start(directory.path(), &[]);
+    let (_directory, server) = serve_fresh(&[]);
     let pid = server.child.id();
     let before = peak_resident_kib(pid);
     let part = vec![b'a'; 2_500_000];
     let mut uploads = Vec::new();
     for _ in 0..50 {
-        let mut stream = TcpStream::connect(server.address).await.unwrap();
-        stream
-            .write_all(upload_head(5_000_000).as_bytes())
-            .await
-            .unwrap();
+        let mut stream = start_upload(server.address, 5_000_000).await;
         // Half of the body, then a stall. A server that refuses at once may close the
         // connection while this is still being written.
         let _ = tokio::time::timeout(Duration::from_secs(5), stream.write_all(&part)).await;
@@ -199,14 +207,8 @@ async fn stalled_uploads_pin_no_memory_and_are_cut_off() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slowloris_is_cut_off_within_the_header_timeout() {
-    let directory = tempfile::tempdir().unwrap();
-    init(directory.path());
-    let server = Server::start(directory.path(), &[]);
-    let mut stream = TcpStream::connect(server.address).await.unwrap();
-    stream
-        .write_all(b"GET /healthz HTTP/1.1\r\n")
-        .await
-        .unwrap();
+    let (_directory, server) = serve_fresh(&[]);
+    let mut stream = connected_having_sent(server.address, b"GET /healthz HTTP/1.1\r\n").await;
     let started = Instant::now();
     let mut cut_off = None;
     // One header byte every 200 ms, for at most 30 s (the old header timeout).
@@ -239,17 +241,8 @@ async fn a_slowloris_is_cut_off_within_the_header_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_body_is_cut_off_at_the_minimum_rate() {
-    let directory = tempfile::tempdir().unwrap();
-    init(directory.path());
-    let server = Server::start(
-        directory.path(),
-        &["--min-body-rate", "1024", "--body-rate-grace", "1"],
-    );
-    let mut stream = TcpStream::connect(server.address).await.unwrap();
-    stream
-        .write_all(upload_head(20_000).as_bytes())
-        .await
-        .unwrap();
+    let (_directory, server) = serve_fresh(&["--min-body-rate", "1024", "--body-rate-grace", "1"]);
+    let mut stream = start_upload(server.address, 20_000).await;
     let started = Instant::now();
     let mut answer = None;
     for _ in 0..100 {
@@ -266,38 +259,29 @@ async fn a_slow_body_is_cut_off_at_the_minimum_rate() {
         elapsed < Duration::from_secs(4),
         "a 100 B/s body was held for {elapsed:?}"
     );
-    let answer = String::from_utf8_lossy(answer.as_deref().unwrap_or_default()).into_owned();
+    let answer = lossy(answer);
     assert!(answer.contains("too slowly"), "{answer}");
 
     // A fast start earns no long pause: half of the body, then silence, is cut off after the
     // grace period, not when the average rate finally runs out.
-    let mut stream = TcpStream::connect(server.address).await.unwrap();
-    stream
-        .write_all(upload_head(60_000).as_bytes())
-        .await
-        .unwrap();
+    let mut stream = start_upload(server.address, 60_000).await;
     stream.write_all(&[b'a'; 30_000]).await.unwrap();
     let started = Instant::now();
     let answer = closed_within(&mut stream, Duration::from_secs(5)).await;
     let elapsed = started.elapsed();
     assert!(elapsed < Duration::from_secs(3), "held for {elapsed:?}");
-    let answer = String::from_utf8_lossy(answer.as_deref().unwrap_or_default()).into_owned();
+    let answer = lossy(answer);
     assert!(answer.contains("too slowly"), "{answer}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_over_the_limits_are_closed_at_once() {
-    let directory = tempfile::tempdir().unwrap();
-    init(directory.path());
-    let server = Server::start(
-        directory.path(),
-        &[
-            "--max-connections-per-address",
-            "8",
-            "--max-connections",
-            "12",
-        ],
-    );
+    let (_directory, server) = serve_fresh(&[
+        "--max-connections-per-address",
+        "8",
+        "--max-connections",
+        "12",
+    ]);
     let mut held = Vec::new();
     for _ in 0..8 {
         held.push(connect_from("127.0.0.1", server.address).await.unwrap());
@@ -347,21 +331,13 @@ async fn body_bytes_in_flight_are_capped_across_connections() {
     let root = Credentials::root(&init(directory.path()));
     let server = Server::start(directory.path(), &["--max-buffered-body-bytes", "100000"]);
     // The first upload holds 60,000 bytes of the budget while it stalls.
-    let mut first = TcpStream::connect(server.address).await.unwrap();
-    first
-        .write_all(upload_head(60_000).as_bytes())
-        .await
-        .unwrap();
+    let mut first = start_upload(server.address, 60_000).await;
     first.write_all(b"{").await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     // A second one would take the total over: the dialect's throttling error.
-    let mut second = TcpStream::connect(server.address).await.unwrap();
-    second
-        .write_all(upload_head(60_000).as_bytes())
-        .await
-        .unwrap();
+    let mut second = start_upload(server.address, 60_000).await;
     let answer = closed_within(&mut second, Duration::from_secs(3)).await;
-    let answer = String::from_utf8_lossy(answer.as_deref().unwrap_or_default()).into_owned();
+    let answer = lossy(answer);
     assert!(answer.contains("RequestLimitExceeded"), "{answer}");
     drop(first);
     // Small signed calls still pass once the stalled upload is gone.
@@ -380,9 +356,7 @@ async fn body_bytes_in_flight_are_capped_across_connections() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chunked_body_is_refused_as_soon_as_it_passes_the_limit() {
-    let directory = tempfile::tempdir().unwrap();
-    init(directory.path());
-    let server = Server::start(directory.path(), &["--max-request-body-bytes", "20000"]);
+    let (_directory, server) = serve_fresh(&["--max-request-body-bytes", "20000"]);
     let mut stream = TcpStream::connect(server.address).await.unwrap();
     stream
         .write_all(
@@ -407,38 +381,32 @@ async fn a_chunked_body_is_refused_as_soon_as_it_passes_the_limit() {
         "{:?}",
         started.elapsed()
     );
-    let answer = String::from_utf8_lossy(answer.as_deref().unwrap_or_default()).into_owned();
+    let answer = lossy(answer);
     assert!(answer.contains("RequestSizeLimitExceeded"), "{answer}");
     assert!(answer.contains("20000 bytes"), "{answer}");
 
     // A slightly over-sized body with its length declared: refused, read and discarded, and
     // the connection carries the next request.
-    let mut stream = TcpStream::connect(server.address).await.unwrap();
-    stream
-        .write_all(upload_head(30_000).as_bytes())
-        .await
-        .unwrap();
+    let mut stream = start_upload(server.address, 30_000).await;
     stream.write_all(&[b'a'; 30_000]).await.unwrap();
     stream
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: keyplane\r\nConnection: close\r\n\r\n")
         .await
         .unwrap();
     let answers = closed_within(&mut stream, Duration::from_secs(3)).await;
-    let answers = String::from_utf8_lossy(answers.as_deref().unwrap_or_default()).into_owned();
+    let answers = lossy(answers);
     assert!(answers.contains("RequestSizeLimitExceeded"), "{answers}");
     assert!(answers.ends_with("ok\n"), "{answers}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_keep_alive_connection_is_closed_after_the_header_timeout() {
-    let directory = tempfile::tempdir().unwrap();
-    init(directory.path());
-    let server = Server::start(directory.path(), &["--header-read-timeout", "2"]);
-    let mut stream = TcpStream::connect(server.address).await.unwrap();
-    stream
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: keyplane\r\n\r\n")
-        .await
-        .unwrap();
+    let (_directory, server) = serve_fresh(&["--header-read-timeout", "2"]);
+    let mut stream = connected_having_sent(
+        server.address,
+        b"GET /healthz HTTP/1.1\r\nHost: keyplane\r\n\r\n",
+    )
+    .await;
     let started = Instant::now();
     let answer = closed_within(&mut stream, Duration::from_secs(5))
         .await

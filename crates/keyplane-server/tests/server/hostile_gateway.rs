@@ -11,50 +11,27 @@ use std::time::{Duration, Instant};
 
 use futures_util::SinkExt;
 use serde_json::Value;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::support::{create_service_instance_token, init, keyplane, AliyunCredentials, Server};
+use super::support::{create_service_instance_token, init, AliyunCredentials, Server};
 use super::workbench::{
-    children_of, confirmation_page, get, open_workbench, post_confirmation, read_until,
-    registered_data_dir, run_line, tokens, wait_until, Client,
+    children_of, confirm_same_origin, confirmation_page, get, open_workbench, post_confirmation,
+    read_until, register_service, registered_data_dir, run_line, session_terminal, tokens,
+    wait_until, Opened,
 };
 
 /// A service whose terminal is a shell and whose log program never stops printing.
 pub fn register_flooding(data_dir: &Path, extra: &[&str]) {
-    for arguments in [
-        vec![
-            "eas",
-            "service",
-            "create",
-            "--cluster",
-            "cn-shanghai",
-            "--name",
-            "flood",
-            "--exec",
-            "/bin/sh -i",
-            "--log",
-            "yes log-flood-line",
-        ],
-        vec![
-            "eas",
-            "instance",
-            "add",
-            "--cluster",
-            "cn-shanghai",
-            "--service",
-            "flood",
-            "--name",
-            "flood-1",
-            "--worker",
-            "worker0",
-        ],
-    ] {
-        let mut arguments = arguments;
-        arguments.extend_from_slice(extra);
-        let (success, _, stderr) = keyplane(data_dir, &arguments);
-        assert!(success, "{arguments:?}: {stderr}");
-    }
+    register_service(data_dir, "flood", "yes log-flood-line", extra);
+}
+
+/// A data directory initialised and holding the service [`register_flooding`] makes, with the
+/// root's Alibaba key.
+fn flooding_data_dir() -> (tempfile::TempDir, AliyunCredentials) {
+    let directory = tempfile::tempdir().unwrap();
+    let root = AliyunCredentials::root(&init(directory.path()));
+    register_flooding(directory.path(), &[]);
+    (directory, root)
 }
 
 pub async fn flood_tokens(address: SocketAddr, credentials: &AliyunCredentials) -> Value {
@@ -73,10 +50,8 @@ pub async fn flood_tokens(address: SocketAddr, credentials: &AliyunCredentials) 
 
 #[tokio::test]
 async fn a_client_that_stops_reading_is_cut_off_within_the_session_limits() {
-    let directory = tempfile::tempdir().unwrap();
+    let (directory, root) = flooding_data_dir();
     let data_dir = directory.path();
-    let root = AliyunCredentials::root(&init(data_dir));
-    register_flooding(data_dir, &[]);
     const MAX_SESSION_SECONDS: u64 = 3;
     let server = Server::start(data_dir, &["--terminal-max-session", "3"]);
     let server_pid = server.child.id();
@@ -108,10 +83,8 @@ async fn a_client_that_stops_reading_is_cut_off_within_the_session_limits() {
 
 #[tokio::test]
 async fn an_idle_limit_cuts_off_a_client_that_stops_reading() {
-    let directory = tempfile::tempdir().unwrap();
+    let (directory, root) = flooding_data_dir();
     let data_dir = directory.path();
-    let root = AliyunCredentials::root(&init(data_dir));
-    register_flooding(data_dir, &[]);
     let server = Server::start(data_dir, &["--terminal-idle-timeout", "2"]);
     let server_pid = server.child.id();
     let answer = flood_tokens(server.address, &root).await;
@@ -182,39 +155,16 @@ async fn session_programs_cannot_read_the_master_key_the_database_or_the_servers
     client.close(None).await.unwrap();
 }
 
+/// Opens the page's terminal socket from the server's own origin with the session `cookie`.
 pub fn connect_session_terminal(
     address: SocketAddr,
     cookie: &str,
-) -> impl std::future::Future<
-    Output = Result<
-        (
-            Client,
-            tokio_tungstenite::tungstenite::handshake::client::Response,
-        ),
-        tokio_tungstenite::tungstenite::Error,
-    >,
-> {
-    let mut request = format!("ws://{address}/eas/v1/session-terminal")
-        .into_client_request()
-        .unwrap();
-    request
-        .headers_mut()
-        .insert("origin", format!("http://{address}").parse().unwrap());
-    request
-        .headers_mut()
-        .insert("cookie", cookie.parse().unwrap());
-    tokio_tungstenite::connect_async(request)
+) -> impl std::future::Future<Output = Opened> {
+    session_terminal(address, &format!("http://{address}"), Some(cookie))
 }
 
-pub fn refused_status(
-    result: Result<
-        (
-            Client,
-            tokio_tungstenite::tungstenite::handshake::client::Response,
-        ),
-        tokio_tungstenite::tungstenite::Error,
-    >,
-) -> (u16, String) {
+/// The status and body of a refused WebSocket opening.
+pub fn refused_status(result: Opened) -> (u16, String) {
     match result {
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => (
             response.status().as_u16(),
@@ -235,12 +185,7 @@ pub fn path_of(address: SocketAddr, answer: &Value) -> String {
 }
 
 pub fn session_cookie(reply: &super::support::Reply) -> String {
-    assert_eq!(
-        reply.status,
-        303,
-        "{}",
-        String::from_utf8_lossy(&reply.body)
-    );
+    reply.assert_status(303);
     let cookie = reply.headers["set-cookie"].to_str().unwrap();
     assert!(cookie.starts_with("keyplane_workbench="), "{cookie}");
     cookie.split(';').next().unwrap().to_owned()
@@ -362,28 +307,12 @@ async fn a_workbench_url_opens_only_on_a_same_origin_confirmation() {
     };
 
     // The same-origin confirmation opens the session, once.
-    let cookie_pair = session_cookie(
-        &post_confirmation(
-            address,
-            &path,
-            &format!("http://{address}"),
-            &value,
-            &cookie,
-        )
-        .await,
-    );
+    let cookie_pair = session_cookie(&confirm_same_origin(address, &path, &value, &cookie).await);
     let (mut client, _) = connect_session_terminal(address, &cookie_pair)
         .await
         .unwrap();
     run_line(&mut client, "echo opened-$((6*7))\n", "opened-42", 10).await;
-    let again = post_confirmation(
-        address,
-        &path,
-        &format!("http://{address}"),
-        &value,
-        &cookie,
-    )
-    .await;
+    let again = confirm_same_origin(address, &path, &value, &cookie).await;
     assert_eq!(again.status, 403);
     assert!(String::from_utf8_lossy(&again.body).contains("already been used"));
     // One redemption; the refused posts were turned away before the token was looked up.
@@ -396,12 +325,10 @@ async fn a_workbench_url_opens_only_on_a_same_origin_confirmation() {
 
 #[test]
 fn session_caps_and_the_session_user_come_from_flags_then_the_file_then_defaults() {
-    let resolve = super::support::resolve_serve_arguments;
-    let directory = tempfile::tempdir().unwrap();
-    let file = directory.path().join("keyplane.toml");
-    let file = file.to_str().unwrap();
-
-    let defaults = resolve(&[]).unwrap().gateway;
+    let resolve = super::support::resolve_with_file;
+    let defaults = super::support::resolve_serve_arguments(&[])
+        .unwrap()
+        .gateway;
     assert_eq!(defaults.max_running_sessions, 64);
     assert_eq!(defaults.terminals_per_browser_session, 1);
     assert_eq!(defaults.max_browser_sessions, 10_000);
@@ -410,13 +337,9 @@ fn session_caps_and_the_session_user_come_from_flags_then_the_file_then_defaults
         assert_ne!((user.uid, user.gid), (0, 0));
     }
 
-    std::fs::write(
-        file,
-        "max_running_sessions = 8\nterminals_per_browser_session = 2\n\
-         max_browser_sessions = 100\nsession_user = \"4242:4343\"\n",
-    )
-    .unwrap();
-    let from_file = resolve(&["--config", file]).unwrap().gateway;
+    let contents = "max_running_sessions = 8\nterminals_per_browser_session = 2\n\
+                    max_browser_sessions = 100\nsession_user = \"4242:4343\"\n";
+    let from_file = resolve(contents, &[]).unwrap().gateway;
     assert_eq!(
         (
             from_file.max_running_sessions,
@@ -427,18 +350,19 @@ fn session_caps_and_the_session_user_come_from_flags_then_the_file_then_defaults
     );
     let user = from_file.session_user.unwrap();
     assert_eq!((user.uid, user.gid), (4242, 4343));
-    let from_flags = resolve(&[
-        "--config",
-        file,
-        "--max-running-sessions",
-        "3",
-        "--terminals-per-browser-session",
-        "4",
-        "--max-browser-sessions",
-        "5",
-        "--session-user",
-        "5000:5001",
-    ])
+    let from_flags = resolve(
+        contents,
+        &[
+            "--max-running-sessions",
+            "3",
+            "--terminals-per-browser-session",
+            "4",
+            "--max-browser-sessions",
+            "5",
+            "--session-user",
+            "5000:5001",
+        ],
+    )
     .unwrap()
     .gateway;
     assert_eq!(
@@ -457,7 +381,6 @@ fn session_caps_and_the_session_user_come_from_flags_then_the_file_then_defaults
         "session_user = \"root\"\n",
         "session_user = \"no-such-user-here\"\n",
     ] {
-        std::fs::write(file, contents).unwrap();
-        assert!(resolve(&["--config", file]).is_err(), "{contents}");
+        assert!(resolve(contents, &[]).is_err(), "{contents}");
     }
 }

@@ -10,7 +10,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::cluster::fresh_database_url;
-use super::support::{binary, call, init, init_with, Credentials, CAM_VERSION};
+use super::support::{
+    assert_succeeded, audit_output, binary, call, init, init_with, Credentials, CAM_VERSION,
+};
 
 /// A `keyplane serve` with its stdout and stderr captured, killed on drop.
 struct CapturedServer {
@@ -167,16 +169,7 @@ fn a_master_key_file_others_may_read_is_refused() {
         }
     }
     std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let output = Command::new(binary())
-        .args(["audit", "--data-dir"])
-        .arg(directory.path())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&audit_output(directory.path()));
 }
 
 #[tokio::test]
@@ -224,13 +217,7 @@ async fn the_server_environment_holds_neither_the_master_key_nor_the_database_ur
     // ...and it serves, with the key it was given.
     let started = Instant::now();
     let health = loop {
-        let health = super::support::send(
-            server.address,
-            http::Request::get("/readyz")
-                .body(http_body_util::Full::new(bytes::Bytes::new()))
-                .unwrap(),
-        )
-        .await;
+        let health = super::support::readyz(server.address).await;
         if health.status == 200 || started.elapsed() > Duration::from_secs(5) {
             break health;
         }

@@ -7,8 +7,9 @@ use std::process::Command;
 use serde_json::json;
 
 use super::support::{
-    assert_healthy, attach_policy, binary, call, create_user, init, Credentials, Server,
-    API_GATEWAY_VERSION, CAM_VERSION, MANAGE_OWN_ACCESS_KEYS,
+    assert_healthy, assert_nothing_holds_in_clear, attach_policy, audit_output, binary, call,
+    create_user, init, Credentials, Server, API_GATEWAY_VERSION, CAM_VERSION,
+    MANAGE_OWN_ACCESS_KEYS,
 };
 
 #[test]
@@ -78,13 +79,7 @@ async fn serve_initialises_an_empty_directory_and_answers_health() {
     );
     assert!(data_dir.join("root-credentials.json").exists());
     assert_healthy(&server).await;
-    let ready = super::support::send(
-        server.address,
-        http::Request::get("/readyz")
-            .body(http_body_util::Full::new(bytes::Bytes::new()))
-            .unwrap(),
-    )
-    .await;
+    let ready = super::support::readyz(server.address).await;
     assert_eq!(ready.status, 200, "the database answers");
     assert!(data_dir.join("master.key").exists());
     let status = server.terminate();
@@ -187,24 +182,10 @@ async fn acknowledged_writes_survive_shutdown_and_secrets_never_reach_disk() {
     );
     drop(restarted);
 
-    for entry in std::fs::read_dir(directory.path()).unwrap() {
-        let path = entry.unwrap().path();
-        let contents = std::fs::read(&path).unwrap();
-        for secret in &secrets {
-            assert!(
-                !contents
-                    .windows(secret.len())
-                    .any(|window| window == secret.as_bytes()),
-                "a secret is in clear in {}",
-                path.display()
-            );
-        }
+    for secret in &secrets {
+        assert_nothing_holds_in_clear(directory.path(), secret, "a secret");
     }
-    let audit = Command::new(binary())
-        .args(["audit", "--data-dir"])
-        .arg(directory.path())
-        .output()
-        .unwrap();
+    let audit = audit_output(directory.path());
     assert!(audit.status.success());
     let audit = String::from_utf8(audit.stdout).unwrap();
     for secret in &secrets {

@@ -111,33 +111,21 @@ async fn garbage_gets_tencent_shaped_errors() {
         reply.assert_tencent_shaped();
         assert_eq!(reply.error_code().as_deref(), Some(expected), "body {body}");
     }
-    let reply = call(
-        address,
-        &root,
-        CAM_VERSION,
-        "UpdateAccessKey",
-        &json!({ "AccessKeyId": root.secret_id, "Status": 1 }).to_string(),
-    )
-    .await;
-    assert_eq!(reply.error_code().as_deref(), Some("InvalidParameter"));
-    let reply = call(
-        address,
-        &root,
-        CAM_VERSION,
-        "UpdateAccessKey",
-        &json!({ "AccessKeyId": root.secret_id, "Status": "Sleeping" }).to_string(),
-    )
-    .await;
-    assert_eq!(reply.error_code().as_deref(), Some("InvalidParameterValue"));
-    let reply = call(
-        address,
-        &root,
-        CAM_VERSION,
-        "UpdateAccessKey",
-        &json!({ "AccessKeyId": root.secret_id }).to_string(),
-    )
-    .await;
-    assert_eq!(reply.error_code().as_deref(), Some("MissingParameter"));
+    for (body, expected) in [
+        (
+            json!({ "AccessKeyId": root.secret_id, "Status": 1 }),
+            "InvalidParameter",
+        ),
+        (
+            json!({ "AccessKeyId": root.secret_id, "Status": "Sleeping" }),
+            "InvalidParameterValue",
+        ),
+        (json!({ "AccessKeyId": root.secret_id }), "MissingParameter"),
+    ] {
+        let body = body.to_string();
+        let reply = call(address, &root, CAM_VERSION, "UpdateAccessKey", &body).await;
+        assert_eq!(reply.error_code().as_deref(), Some(expected));
+    }
     assert_healthy(&server).await;
 }
 

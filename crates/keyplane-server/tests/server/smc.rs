@@ -6,14 +6,31 @@
 use std::process::Command;
 
 use super::support::{
-    aliyun_call, binary, init, register_source_server, AliyunCredentials, Reply, Server,
-    SMC_VERSION,
+    aliyun_call, assert_nothing_holds_in_clear, assert_succeeded, audit_output, binary, init,
+    register_source_server, AliyunCredentials, Reply, Server, SMC_VERSION,
 };
 
 fn token(reply: &Reply) -> serde_json::Value {
     let listed = reply.json();
     assert_eq!(reply.status, 200, "{listed}");
     listed["AccessTokens"]["AccessToken"][0].clone()
+}
+
+/// Calls the SMC `action` on the activation code `token_id`, signed by `root`.
+async fn on_token(
+    address: std::net::SocketAddr,
+    root: &AliyunCredentials,
+    action: &str,
+    token_id: &str,
+) -> Reply {
+    aliyun_call(
+        address,
+        root,
+        SMC_VERSION,
+        action,
+        &[("AccessTokenId", token_id)],
+    )
+    .await
 }
 
 #[tokio::test]
@@ -78,14 +95,7 @@ async fn activation_codes_register_source_servers_and_show_their_use() {
     );
     assert_eq!(token(&list().await)["RegisteredCount"], "2");
 
-    let disabled = aliyun_call(
-        address,
-        &root,
-        SMC_VERSION,
-        "DisableAccessToken",
-        &[("AccessTokenId", token_id.as_str())],
-    )
-    .await;
+    let disabled = on_token(address, &root, "DisableAccessToken", &token_id).await;
     assert_eq!(disabled.status, 200);
     let listed = token(&list().await);
     assert_eq!(listed["Status"], "expired");
@@ -101,11 +111,7 @@ async fn activation_codes_register_source_servers_and_show_their_use() {
         .args(["--access-token-id", &token_id])
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     let lines: Vec<serde_json::Value> = String::from_utf8(output.stdout)
         .unwrap()
         .lines()
@@ -117,28 +123,14 @@ async fn activation_codes_register_source_servers_and_show_their_use() {
     assert_eq!(lines[0]["access_token_id"], token_id.as_str());
     assert_eq!(lines[1]["fingerprint"], "machine-b");
 
-    let deleted = aliyun_call(
-        address,
-        &root,
-        SMC_VERSION,
-        "DeleteAccessToken",
-        &[("AccessTokenId", token_id.as_str())],
-    )
-    .await;
+    let deleted = on_token(address, &root, "DeleteAccessToken", &token_id).await;
     assert_eq!(deleted.status, 200);
     let gone = register_source_server(address, &token_id, &code, "machine-a").await;
     assert_eq!(
         (gone.status, gone.json()["Code"].clone()),
         (401, "InvalidAccessToken".into())
     );
-    let unknown = aliyun_call(
-        address,
-        &root,
-        SMC_VERSION,
-        "DeleteAccessToken",
-        &[("AccessTokenId", token_id.as_str())],
-    )
-    .await;
+    let unknown = on_token(address, &root, "DeleteAccessToken", &token_id).await;
     assert_eq!(
         (unknown.status, unknown.json()["Code"].clone()),
         (404, "InvalidAccessTokenId.NotFound".into())
@@ -146,24 +138,8 @@ async fn activation_codes_register_source_servers_and_show_their_use() {
     server.terminate();
 
     // The code is stored only as its hash and never audited.
-    for entry in std::fs::read_dir(directory.path()).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_file() {
-            let contents = std::fs::read(&path).unwrap();
-            assert!(
-                !contents
-                    .windows(code.len())
-                    .any(|window| window == code.as_bytes()),
-                "{} holds the activation code in clear",
-                path.display()
-            );
-        }
-    }
-    let audit = Command::new(binary())
-        .args(["audit", "--data-dir"])
-        .arg(directory.path())
-        .output()
-        .unwrap();
+    assert_nothing_holds_in_clear(directory.path(), &code, "the activation code");
+    let audit = audit_output(directory.path());
     let audit = String::from_utf8(audit.stdout).unwrap();
     assert!(!audit.contains(&code));
     assert!(audit.contains("RegisterSourceServer"));

@@ -169,6 +169,16 @@ impl Reply {
         })
     }
 
+    /// Asserts the reply's status is `expected`, showing the body when it is not.
+    pub fn assert_status(&self, expected: u16) {
+        assert_eq!(
+            self.status,
+            expected,
+            "{}",
+            String::from_utf8_lossy(&self.body)
+        );
+    }
+
     /// The Tencent error code, if the reply is an error.
     pub fn error_code(&self) -> Option<String> {
         self.json()["Response"]["Error"]["Code"]
@@ -202,13 +212,33 @@ impl Reply {
 /// Sends one request on a fresh connection.
 pub async fn send(address: SocketAddr, request: Request<Full<Bytes>>) -> Reply {
     let stream = TcpStream::connect(address).await.expect("connecting");
+    let response = send_on(stream, request).await.expect("sending");
+    reply_of(response).await
+}
+
+/// Sends one request over HTTP/1.1 on a connected `stream` (plain or TLS): the response, its
+/// body unread, or what failed.
+pub async fn send_on<S>(
+    stream: S,
+    request: Request<Full<Bytes>>,
+) -> Result<http::Response<hyper::body::Incoming>, String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let (mut sender, connection) = http1::handshake(TokioIo::new(stream))
         .await
-        .expect("handshake");
+        .map_err(|error| error.to_string())?;
     tokio::spawn(async move {
         let _ = connection.await;
     });
-    let response = sender.send_request(request).await.expect("sending");
+    sender
+        .send_request(request)
+        .await
+        .map_err(|error| error.to_string())
+}
+
+/// Reads a whole response into a [`Reply`].
+pub async fn reply_of(response: http::Response<hyper::body::Incoming>) -> Reply {
     let status = response.status().as_u16();
     let content_type = response
         .headers()
@@ -228,6 +258,17 @@ pub async fn send(address: SocketAddr, request: Request<Full<Bytes>>) -> Reply {
         headers,
         body,
     }
+}
+
+/// The server's answer to `GET /readyz`.
+pub async fn readyz(address: SocketAddr) -> Reply {
+    send(
+        address,
+        Request::get("/readyz")
+            .body(Full::new(Bytes::new()))
+            .expect("a request"),
+    )
+    .await
 }
 
 /// Asserts that the server answers `GET /healthz` with 200.
@@ -310,6 +351,26 @@ pub async fn create_service_instance_token(
     instance: &str,
     parameters: &[(&str, &str)],
 ) -> Reply {
+    send(
+        address,
+        instance_token_request(
+            address,
+            credentials,
+            [cluster, service, instance],
+            parameters,
+        ),
+    )
+    .await
+}
+
+/// EAS `CreateServiceInstanceToken` for a worker of `[cluster, service, instance]`, signed
+/// (ACS3) as the tea SDK signs it.
+pub fn instance_token_request(
+    address: SocketAddr,
+    credentials: &AliyunCredentials,
+    [cluster, service, instance]: [&str; 3],
+    parameters: &[(&str, &str)],
+) -> Request<Full<Bytes>> {
     use keyplane_crypto::aliyun::percent_encode_rfc3986;
     let path = format!(
         "/api/v2/services/{}/{}/instances/{}/token",
@@ -337,7 +398,50 @@ pub async fn create_service_instance_token(
     for (name, value) in &headers {
         builder = builder.header(name, value);
     }
-    send(address, builder.body(Full::new(Bytes::new())).unwrap()).await
+    builder.body(Full::new(Bytes::new())).unwrap()
+}
+
+/// The words of a command line written as one string, for arguments that hold no space.
+pub fn words(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
+/// Asserts that a finished command succeeded, showing its standard error when it did not.
+pub fn assert_succeeded(output: &std::process::Output) {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Asserts that no file below `directory` holds `secret` in clear; `what` names the secret in
+/// the failure.
+pub fn assert_nothing_holds_in_clear(directory: &Path, secret: &str, what: &str) {
+    for entry in std::fs::read_dir(directory).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            assert_nothing_holds_in_clear(&path, secret, what);
+        } else if path.is_file() {
+            let contents = std::fs::read(&path).unwrap();
+            assert!(
+                !contents
+                    .windows(secret.len())
+                    .any(|window| window == secret.as_bytes()),
+                "{} holds {what} in clear",
+                path.display()
+            );
+        }
+    }
+}
+
+/// Runs `keyplane audit` over `data_dir`.
+pub fn audit_output(data_dir: &Path) -> std::process::Output {
+    Command::new(binary())
+        .args(["audit", "--data-dir"])
+        .arg(data_dir)
+        .output()
+        .expect("running keyplane audit")
 }
 
 /// Runs `keyplane` with `arguments` (and `--data-dir`), returning its exit success, standard
@@ -364,6 +468,21 @@ pub async fn aliyun_call(
     action: &str,
     parameters: &[(&str, &str)],
 ) -> Reply {
+    send(
+        address,
+        aliyun_request(address, credentials, version, action, parameters),
+    )
+    .await
+}
+
+/// An RPC call with the parameters in the query, signed (ACS3).
+pub fn aliyun_request(
+    address: SocketAddr,
+    credentials: &AliyunCredentials,
+    version: &str,
+    action: &str,
+    parameters: &[(&str, &str)],
+) -> Request<Full<Bytes>> {
     let (raw_query, headers) = acs3_parts(
         &address.to_string(),
         credentials,
@@ -376,7 +495,7 @@ pub async fn aliyun_call(
     for (name, value) in &headers {
         builder = builder.header(name, value);
     }
-    send(address, builder.body(Full::new(Bytes::new())).unwrap()).await
+    builder.body(Full::new(Bytes::new())).unwrap()
 }
 
 /// Redeems an activation code at `POST /smc/v1/source-servers` for a machine.
@@ -403,6 +522,20 @@ pub async fn register_source_server(
             .unwrap(),
     )
     .await
+}
+
+/// `keyplane serve`'s configuration resolved from a fresh configuration file holding
+/// `contents` (named by `--config`) and then `flags`, as [`resolve_serve_arguments`] resolves it.
+pub fn resolve_with_file(
+    contents: &str,
+    flags: &[&str],
+) -> anyhow::Result<keyplane_server::config::ServeConfig> {
+    let directory = tempfile::tempdir().unwrap();
+    let file = directory.path().join("keyplane.toml");
+    std::fs::write(&file, contents).unwrap();
+    let mut arguments = vec!["--config", file.to_str().unwrap()];
+    arguments.extend_from_slice(flags);
+    resolve_serve_arguments(&arguments)
 }
 
 /// `keyplane serve`'s configuration resolved from these arguments (flags, then the environment,

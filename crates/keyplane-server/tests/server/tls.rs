@@ -12,14 +12,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::Request;
 use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1;
-use hyper_util::rt::TokioIo;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
 use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::support::{init, signed, Credentials, Server, CAM_VERSION};
+use super::support::{init, signed, words, Credentials, Server, CAM_VERSION};
 
 /// A certificate authority and a server certificate for 127.0.0.1 that it signed.
 struct TestPki {
@@ -54,12 +52,8 @@ fn write_pair(directory: &Path, pki: &TestPki) {
     std::fs::write(directory.join("server.key"), &pki.key_pem).unwrap();
 }
 
-/// Sends `request` over TLS, trusting only `authority`.
-async fn send_tls(
-    address: SocketAddr,
-    authority: &CertificateDer<'static>,
-    request: Request<Full<Bytes>>,
-) -> Result<(u16, Bytes), String> {
+/// A TLS client that trusts only `authority`.
+fn trusting(authority: &CertificateDer<'static>) -> tokio_rustls::TlsConnector {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(authority.clone()).unwrap();
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(
@@ -69,7 +63,16 @@ async fn send_tls(
     .unwrap()
     .with_root_certificates(roots)
     .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
+/// Sends `request` over TLS, trusting only `authority`.
+async fn send_tls(
+    address: SocketAddr,
+    authority: &CertificateDer<'static>,
+    request: Request<Full<Bytes>>,
+) -> Result<(u16, Bytes), String> {
+    let connector = trusting(authority);
     let tcp = TcpStream::connect(address)
         .await
         .map_err(|error| error.to_string())?;
@@ -77,16 +80,7 @@ async fn send_tls(
         .connect(ServerName::try_from("127.0.0.1").unwrap(), tcp)
         .await
         .map_err(|error| format!("TLS: {error}"))?;
-    let (mut sender, connection) = http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|error| error.to_string())?;
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|error| error.to_string())?;
+    let response = super::support::send_on(stream, request).await?;
     let status = response.status().as_u16();
     let body = response
         .into_body()
@@ -95,6 +89,20 @@ async fn send_tls(
         .map_err(|error| error.to_string())?
         .to_bytes();
     Ok((status, body))
+}
+
+/// Whether `GET /healthz` over TLS trusting `authority` succeeds within 50 tries, 100 ms apart.
+async fn served_within_five_seconds(
+    address: std::net::SocketAddr,
+    authority: &CertificateDer<'static>,
+) -> bool {
+    for _ in 0..50 {
+        if send_tls(address, authority, healthz()).await.is_ok() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
 }
 
 fn healthz() -> Request<Full<Bytes>> {
@@ -189,18 +197,10 @@ async fn https_serves_the_apis_and_reloads_its_certificate() {
             .unwrap()
     };
     assert!(hangup(&pid).success());
-    let mut renewed = false;
-    for _ in 0..50 {
-        if send_tls(address, &second.authority, healthz())
-            .await
-            .is_ok()
-        {
-            renewed = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(renewed, "the renewed certificate was not served");
+    assert!(
+        served_within_five_seconds(address, &second.authority).await,
+        "the renewed certificate was not served"
+    );
     assert!(
         send_tls(address, &first.authority, healthz())
             .await
@@ -224,18 +224,10 @@ async fn https_serves_the_apis_and_reloads_its_certificate() {
     // A renewal noticed by its files' change alone (checked every second here).
     let fourth = test_pki("four");
     write_pair(directory.path(), &fourth);
-    let mut renewed = false;
-    for _ in 0..50 {
-        if send_tls(address, &fourth.authority, healthz())
-            .await
-            .is_ok()
-        {
-            renewed = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(renewed, "the changed files were not picked up");
+    assert!(
+        served_within_five_seconds(address, &fourth.authority).await,
+        "the changed files were not picked up"
+    );
 }
 
 #[test]
@@ -286,34 +278,14 @@ async fn eas_token_urls_are_https_and_their_websockets_run_over_tls() {
     operator(
         &data,
         &[
-            "eas",
-            "service",
-            "create",
-            "--cluster",
-            "cn-hangzhou",
-            "--name",
-            "dev",
-            "--exec",
-            "/bin/sh",
-            "--log",
-            "/bin/echo log-over-tls",
-        ],
+            words("eas service create --cluster cn-hangzhou --name dev --exec /bin/sh --log"),
+            vec!["/bin/echo log-over-tls"],
+        ]
+        .concat(),
     );
     operator(
         &data,
-        &[
-            "eas",
-            "instance",
-            "add",
-            "--cluster",
-            "cn-hangzhou",
-            "--service",
-            "dev",
-            "--name",
-            "local",
-            "--worker",
-            "shell",
-        ],
+        &words("eas instance add --cluster cn-hangzhou --service dev --name local --worker shell"),
     );
     let pki = test_pki("one");
     write_pair(directory.path(), &pki);
@@ -329,28 +301,13 @@ async fn eas_token_urls_are_https_and_their_websockets_run_over_tls() {
         ],
     );
     let address = server.address;
-    let path = "/api/v2/services/cn-hangzhou/dev/instances/local/token";
-    let headers = super::support::acs3_headers(
-        &address.to_string(),
-        &root,
-        "GET",
-        path,
-        "",
-        super::support::EAS_VERSION,
-        "CreateServiceInstanceToken",
-        time::OffsetDateTime::now_utc(),
-    );
-    let mut request = Request::get(path);
-    for (name, value) in &headers {
-        request = request.header(name, value);
-    }
-    let (status, body) = send_tls(
+    let request = super::support::instance_token_request(
         address,
-        &pki.authority,
-        request.body(Full::new(Bytes::new())).unwrap(),
-    )
-    .await
-    .unwrap();
+        &root,
+        ["cn-hangzhou", "dev", "local"],
+        &[],
+    );
+    let (status, body) = send_tls(address, &pki.authority, request).await.unwrap();
     let answer: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(status, 200, "{answer}");
     let workbench = answer["WorkbenchUrl"].as_str().unwrap();
@@ -365,17 +322,8 @@ async fn eas_token_urls_are_https_and_their_websockets_run_over_tls() {
     );
 
     // The log stream's WebSocket upgrade, on a TLS connection.
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(pki.authority.clone()).unwrap();
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
     let tcp = TcpStream::connect(address).await.unwrap();
-    let stream = tokio_rustls::TlsConnector::from(Arc::new(config))
+    let stream = trusting(&pki.authority)
         .connect(ServerName::try_from("127.0.0.1").unwrap(), tcp)
         .await
         .unwrap();

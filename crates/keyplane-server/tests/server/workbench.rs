@@ -24,42 +24,44 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::support::{
-    create_service_instance_token, init, keyplane, send, AliyunCredentials, Server,
+    create_service_instance_token, init, keyplane, send, words, AliyunCredentials, Server,
 };
 
 pub type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// What opening a WebSocket answers: the socket and the upgrade response, or the refusal.
+pub type Opened = Result<
+    (
+        Client,
+        tokio_tungstenite::tungstenite::handshake::client::Response,
+    ),
+    tokio_tungstenite::tungstenite::Error,
+>;
+
 const IDLE_TIMEOUT_SECONDS: u64 = 3;
 
 pub fn register(data_dir: &Path) {
-    for arguments in [
-        vec![
-            "eas",
-            "service",
-            "create",
-            "--cluster",
-            "cn-shanghai",
-            "--name",
-            "svc",
-            "--exec",
-            "/bin/sh -i",
-            "--log",
-            "/bin/sh -c 'echo log-line-1; echo log-line-2 >&2'",
-        ],
-        vec![
-            "eas",
-            "instance",
-            "add",
-            "--cluster",
-            "cn-shanghai",
-            "--service",
-            "svc",
-            "--name",
-            "svc-1",
-            "--worker",
-            "worker0",
-        ],
+    register_service(
+        data_dir,
+        "svc",
+        "/bin/sh -c 'echo log-line-1; echo log-line-2 >&2'",
+        &[],
+    );
+}
+
+/// Registers in `cn-shanghai` the service `name`, whose terminal is an interactive shell and
+/// whose log program is `log`, with its instance `{name}-1` on `worker0`; `extra` is added to
+/// both commands.
+pub fn register_service(data_dir: &Path, name: &str, log: &str, extra: &[&str]) {
+    let create = format!("eas service create --cluster cn-shanghai --name {name}");
+    let add = format!(
+        "eas instance add --cluster cn-shanghai --service {name} --name {name}-1 --worker worker0"
+    );
+    for mut arguments in [
+        [words(&create), vec!["--exec", "/bin/sh -i", "--log", log]].concat(),
+        words(&add),
     ] {
+        arguments.extend_from_slice(extra);
         let (success, _, stderr) = keyplane(data_dir, &arguments);
         assert!(success, "{arguments:?}: {stderr}");
     }
@@ -161,29 +163,12 @@ pub fn process_exists(process_id: u32) -> bool {
 
 /// The processes whose parent is `parent` (Linux `/proc`).
 pub fn children_of(parent: u32) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(Result::ok)
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|process_id| {
-            std::fs::read_to_string(format!("/proc/{process_id}/stat"))
-                .ok()
-                .and_then(|stat| {
-                    stat.rsplit_once(')')?
-                        .1
-                        .split_whitespace()
-                        .nth(1)?
-                        .parse::<u32>()
-                        .ok()
-                })
-                == Some(parent)
-        })
-        .collect()
+    processes_where(|fields| Some(fields.get(1)?.parse::<u32>().ok() == Some(parent)))
 }
 
-/// How many live processes belong to the session led by `leader`; dead ones not yet reaped
-/// by their new parent (state Z) are not counted.
-pub fn session_members(leader: u32) -> usize {
+/// The live processes (Linux `/proc`) whose `stat` fields after the command name (the state
+/// first) satisfy `keep`; a process whose `stat` cannot be read or parsed is not kept.
+fn processes_where(keep: impl Fn(&[&str]) -> Option<bool>) -> Vec<u32> {
     std::fs::read_dir("/proc")
         .unwrap()
         .filter_map(Result::ok)
@@ -193,11 +178,20 @@ pub fn session_members(leader: u32) -> usize {
                 .ok()
                 .and_then(|stat| {
                     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-                    (fields.first() != Some(&"Z")).then_some(fields.get(3)?.parse::<u32>().ok()?)
+                    keep(&fields)
                 })
-                == Some(leader)
+                == Some(true)
         })
-        .count()
+        .collect()
+}
+
+/// How many live processes belong to the session led by `leader`; dead ones not yet reaped
+/// by their new parent (state Z) are not counted.
+pub fn session_members(leader: u32) -> usize {
+    processes_where(|fields| {
+        Some(fields.first() != Some(&"Z") && fields.get(3)?.parse::<u32>().ok()? == leader)
+    })
+    .len()
 }
 
 pub async fn wait_until(what: &str, seconds: u64, mut condition: impl FnMut() -> bool) {
@@ -502,7 +496,37 @@ pub async fn post_confirmation(
 /// the confirmation.
 pub async fn open_workbench(address: std::net::SocketAddr, path: &str) -> super::support::Reply {
     let (value, cookie) = confirmation_page(address, path).await;
-    post_confirmation(address, path, &format!("http://{address}"), &value, &cookie).await
+    confirm_same_origin(address, path, &value, &cookie).await
+}
+
+/// Opens the Workbench page's terminal socket with `origin` and the session `cookie`, if any.
+pub fn session_terminal(
+    address: std::net::SocketAddr,
+    origin: &str,
+    cookie: Option<&str>,
+) -> impl std::future::Future<Output = Opened> {
+    let mut request = format!("ws://{address}/eas/v1/session-terminal")
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("origin", origin.parse().unwrap());
+    if let Some(cookie) = cookie {
+        request
+            .headers_mut()
+            .insert("cookie", cookie.parse().unwrap());
+    }
+    tokio_tungstenite::connect_async(request)
+}
+
+/// Posts the confirmation of a Workbench URL's path from the server's own origin.
+pub async fn confirm_same_origin(
+    address: std::net::SocketAddr,
+    path: &str,
+    value: &str,
+    cookie: &str,
+) -> super::support::Reply {
+    post_confirmation(address, path, &format!("http://{address}"), value, cookie).await
 }
 
 #[tokio::test]
@@ -516,14 +540,9 @@ async fn the_workbench_url_opens_a_browser_session_once() {
     let path = workbench_url.strip_prefix(&base).unwrap();
 
     // The page's socket refuses a request without a session, before anything is opened.
-    let websocket_base = format!("ws://{}", server.address);
-    let mut request = format!("{websocket_base}/eas/v1/session-terminal")
-        .into_client_request()
-        .unwrap();
-    request
-        .headers_mut()
-        .insert("origin", base.parse().unwrap());
-    let error = tokio_tungstenite::connect_async(request).await.unwrap_err();
+    let error = session_terminal(server.address, &base, None)
+        .await
+        .unwrap_err();
     assert!(
         matches!(&error, tokio_tungstenite::tungstenite::Error::Http(response) if response.status() == 401),
         "{error}"
@@ -568,20 +587,8 @@ async fn the_workbench_url_opens_a_browser_session_once() {
     assert_eq!(forged.status, 401);
 
     // The page's socket: the cookie and the public origin, both required.
-    let connect = |origin: &str, cookie: Option<&str>| {
-        let mut request = format!("{websocket_base}/eas/v1/session-terminal")
-            .into_client_request()
-            .unwrap();
-        request
-            .headers_mut()
-            .insert("origin", origin.parse().unwrap());
-        if let Some(cookie) = cookie {
-            request
-                .headers_mut()
-                .insert("cookie", cookie.parse().unwrap());
-        }
-        tokio_tungstenite::connect_async(request)
-    };
+    let connect =
+        |origin: &str, cookie: Option<&str>| session_terminal(server.address, origin, cookie);
     let error = connect("http://evil.example", Some(&pair))
         .await
         .unwrap_err();
@@ -600,31 +607,26 @@ async fn the_workbench_url_opens_a_browser_session_once() {
 
 #[test]
 fn terminal_limits_come_from_flags_then_the_file_then_defaults() {
-    let resolve = super::support::resolve_serve_arguments;
-    let directory = tempfile::tempdir().unwrap();
-    let file = directory.path().join("keyplane.toml");
-    let file = file.to_str().unwrap();
-
-    let defaults = resolve(&[]).unwrap().gateway;
+    let resolve = super::support::resolve_with_file;
+    let defaults = super::support::resolve_serve_arguments(&[])
+        .unwrap()
+        .gateway;
     assert_eq!(defaults.idle_timeout, Duration::from_secs(900));
     assert_eq!(defaults.max_session, Duration::from_secs(3600));
 
-    std::fs::write(
-        file,
-        "terminal_idle_timeout_seconds = 60\nterminal_max_session_seconds = 600\n",
-    )
-    .unwrap();
-    let from_file = resolve(&["--config", file]).unwrap().gateway;
+    let contents = "terminal_idle_timeout_seconds = 60\nterminal_max_session_seconds = 600\n";
+    let from_file = resolve(contents, &[]).unwrap().gateway;
     assert_eq!(from_file.idle_timeout, Duration::from_secs(60));
     assert_eq!(from_file.max_session, Duration::from_secs(600));
-    let from_flags = resolve(&[
-        "--config",
-        file,
-        "--terminal-idle-timeout",
-        "5",
-        "--terminal-max-session",
-        "50",
-    ])
+    let from_flags = resolve(
+        contents,
+        &[
+            "--terminal-idle-timeout",
+            "5",
+            "--terminal-max-session",
+            "50",
+        ],
+    )
     .unwrap()
     .gateway;
     assert_eq!(from_flags.idle_timeout, Duration::from_secs(5));
@@ -634,8 +636,7 @@ fn terminal_limits_come_from_flags_then_the_file_then_defaults() {
         "terminal_idle_timeout_seconds = 0\n",
         "terminal_max_session_seconds = 604801\n",
     ] {
-        std::fs::write(file, contents).unwrap();
-        let error = format!("{:#}", resolve(&["--config", file]).unwrap_err());
+        let error = format!("{:#}", resolve(contents, &[]).unwrap_err());
         assert!(error.contains("1 to 604800 seconds"), "{contents}: {error}");
     }
 }
@@ -673,16 +674,9 @@ async fn an_expired_workbench_url_or_browser_session_opens_nothing() {
     assert!(expired.headers.get("set-cookie").is_none());
     assert!(String::from_utf8_lossy(&expired.body).contains("has expired"));
 
-    let mut request = format!("ws://{}/eas/v1/session-terminal", server.address)
-        .into_client_request()
-        .unwrap();
-    request
-        .headers_mut()
-        .insert("origin", base.parse().unwrap());
-    request
-        .headers_mut()
-        .insert("cookie", pair.parse().unwrap());
-    let error = tokio_tungstenite::connect_async(request).await.unwrap_err();
+    let error = session_terminal(server.address, &base, Some(&pair))
+        .await
+        .unwrap_err();
     assert!(
         matches!(&error, tokio_tungstenite::tungstenite::Error::Http(response) if response.status() == 401),
         "{error}"
