@@ -5,10 +5,10 @@
 
 #![no_main]
 
+use keyplane_request::{Headers, RequestView};
 use keyplane_crypto::aliyun::{
     acs3_canonical_query, acs3_hashed_payload, parse_acs3_authorization, sign_acs3, verify_acs3,
-    AliyunRequest,
-};
+    };
 use keyplane_fuzz::{is_header_name, HttpInput, NOW_UNIX_SECONDS};
 use libfuzzer_sys::fuzz_target;
 
@@ -17,13 +17,7 @@ const SECRET: &[u8] = b"FakeAccessKeySecret00000000001";
 fuzz_target!(|data: &[u8]| {
     let input = HttpInput::read(data);
     let headers = input.header_pairs();
-    let request = AliyunRequest {
-        method: &input.method,
-        raw_path: &input.path,
-        raw_query: &input.raw_query,
-        headers: &headers,
-        body: &input.body,
-    };
+    let request = RequestView { method: &input.method, path: &input.path, raw_query: &input.raw_query, headers: Headers::new(&headers), body: &input.body };
     let _ = acs3_canonical_query(&input.raw_query);
     let Some(value) = input.header("authorization") else {
         return;
@@ -72,10 +66,7 @@ fuzz_target!(|data: &[u8]| {
         .iter()
         .map(|(name, value)| (name.as_str(), value.as_str()))
         .collect();
-    let signed_request = AliyunRequest {
-        headers: &pairs,
-        ..request
-    };
+    let signed_request = RequestView { headers: Headers::new(&pairs), ..request };
     let signed = sign_acs3(
         &signed_request,
         &authorization.access_key_id,

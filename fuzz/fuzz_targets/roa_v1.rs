@@ -7,9 +7,10 @@
 
 #![no_main]
 
+use keyplane_request::{Headers, RequestView};
 use keyplane_aliyun::eas::{parse_token_path, token_from_query};
 use keyplane_crypto::aliyun::{
-    parse_roa_v1_authorization, sign_roa_v1, verify_roa_v1, AliyunRequest, AliyunSignatureError,
+    parse_roa_v1_authorization, sign_roa_v1, verify_roa_v1, AliyunSignatureError,
 };
 use keyplane_fuzz::{HttpInput, NOW_UNIX_SECONDS};
 use libfuzzer_sys::fuzz_target;
@@ -21,13 +22,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = parse_token_path(&input.path);
     let _ = token_from_query(&input.raw_query);
     let headers = input.header_pairs();
-    let request = AliyunRequest {
-        method: &input.method,
-        raw_path: &input.path,
-        raw_query: &input.raw_query,
-        headers: &headers,
-        body: &input.body,
-    };
+    let request = RequestView { method: &input.method, path: &input.path, raw_query: &input.raw_query, headers: Headers::new(&headers), body: &input.body };
     let Some(value) = input.header("authorization") else {
         return;
     };
@@ -65,10 +60,7 @@ fuzz_target!(|data: &[u8]| {
         .iter()
         .map(|(name, value)| (name.as_str(), value.as_str()))
         .collect();
-    let signed_request = AliyunRequest {
-        headers: &pairs,
-        ..request
-    };
+    let signed_request = RequestView { headers: Headers::new(&pairs), ..request };
     let signature = sign_roa_v1(&signed_request, SECRET);
     let signed = format!("acs {}:{signature}", authorization.access_key_id);
     let Ok(signed_authorization) = parse_roa_v1_authorization(&signed) else {

@@ -5,6 +5,7 @@
 
 #![no_main]
 
+use keyplane_request::{Headers, RequestView};
 use keyplane_crypto::tencent::{parse_tc3_authorization, sign_tc3, verify_tc3, Tc3Request};
 use keyplane_fuzz::{is_header_name, HttpInput, NOW_UNIX_SECONDS};
 use libfuzzer_sys::fuzz_target;
@@ -15,14 +16,7 @@ fuzz_target!(|data: &[u8]| {
     let input = HttpInput::read(data);
     let headers = input.header_pairs();
     let timestamp = input.header("x-tc-timestamp").unwrap_or("");
-    let request = Tc3Request {
-        method: &input.method,
-        path: &input.path,
-        raw_query: &input.raw_query,
-        headers: &headers,
-        body: &input.body,
-        timestamp,
-    };
+    let request = Tc3Request { view: RequestView { method: &input.method, path: &input.path, raw_query: &input.raw_query, headers: Headers::new(&headers), body: &input.body }, timestamp };
     let Some(value) = input.header("authorization") else {
         return;
     };
@@ -38,10 +32,7 @@ fuzz_target!(|data: &[u8]| {
 
     // Round trip: the same request, signed over the headers it names, with a fresh timestamp.
     let now = NOW_UNIX_SECONDS.to_string();
-    let signed_request = Tc3Request {
-        timestamp: &now,
-        ..request
-    };
+    let signed_request = Tc3Request { timestamp: &now, ..request };
     let names: Vec<&str> = authorization
         .signed_headers
         .iter()

@@ -4,6 +4,7 @@
 //! and reports throughput and latency percentiles. Every performance figure in docs/ comes
 //! from it.
 
+use keyplane_request::{Headers, RequestView};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -152,11 +153,11 @@ fn aliyun_signed_request(
     ];
     let signed_headers: Vec<String> = headers.iter().map(|(name, _)| (*name).to_owned()).collect();
     let authorization = keyplane_crypto::aliyun::sign_acs3(
-        &keyplane_crypto::aliyun::AliyunRequest {
+        &RequestView {
             method: "POST",
-            raw_path: "/",
+            path: "/",
             raw_query: "",
-            headers: &headers,
+            headers: Headers::new(&headers),
             body: b"",
         },
         access_key_id,
@@ -181,11 +182,13 @@ fn signed_request(
     let timestamp = SystemClock.now().unix_timestamp().to_string();
     let headers = [("Content-Type", "application/json"), ("Host", host)];
     let tc3 = Tc3Request {
-        method: "POST",
-        path: "/",
-        raw_query: "",
-        headers: &headers,
-        body: call.body.as_bytes(),
+        view: RequestView {
+            method: "POST",
+            path: "/",
+            raw_query: "",
+            headers: Headers::new(&headers),
+            body: call.body.as_bytes(),
+        },
         timestamp: &timestamp,
     };
     let authorization = signer

@@ -87,11 +87,7 @@ impl TencentDialect {
                 timestamp,
             } => {
                 let tc3_request = Tc3Request {
-                    method: request.method,
-                    path: request.path,
-                    raw_query: request.raw_query,
-                    headers: request.headers.as_slice(),
-                    body: request.body,
+                    view: *request,
                     timestamp,
                 };
                 self.check_tc3_rules(&tc3_request, authorization, product, host)?;

@@ -2,6 +2,7 @@
 //! SDK), ACS3 requests with an empty body (the tea SDKs), and the API versions they name.
 
 use keyplane_crypto::tencent::{sign_tc3, Tc3Request};
+use keyplane_request::{Headers, RequestView};
 use serde_json::Value;
 
 pub const CAM_VERSION: &str = "2019-01-16";
@@ -55,11 +56,13 @@ pub fn tc3_headers(
     let timestamp = timestamp.to_string();
     let headers = [("Content-Type", "application/json"), ("Host", host)];
     let request = Tc3Request {
-        method: "POST",
-        path: "/",
-        raw_query: "",
-        headers: &headers,
-        body: body.as_bytes(),
+        view: RequestView {
+            method: "POST",
+            path: "/",
+            raw_query: "",
+            headers: Headers::new(&headers),
+            body: body.as_bytes(),
+        },
         timestamp: &timestamp,
     };
     let service = if version == CAM_VERSION {
@@ -196,11 +199,11 @@ pub fn acs3_headers(
         .map(|(name, value)| (name.as_str(), value.as_str()))
         .collect();
     let authorization = sign_acs3(
-        &keyplane_crypto::aliyun::AliyunRequest {
+        &RequestView {
             method,
-            raw_path,
+            path: raw_path,
             raw_query,
-            headers: &borrowed,
+            headers: Headers::new(&borrowed),
             body: b"",
         },
         &credentials.access_key_id,

@@ -15,9 +15,11 @@
 
 use super::{
     check_aliyun_signature_window, constant_time_equal, decode_form_pairs, encoded_sorted_pairs,
-    orders_differ, parse_iso8601_timestamp, AliyunAuthorizationParseError, AliyunRequest,
-    AliyunSignatureError, ParameterOrder,
+    orders_differ, parse_iso8601_timestamp, AliyunAuthorizationParseError, AliyunSignatureError,
+    ParameterOrder,
 };
+use keyplane_request::RequestView;
+
 use crate::mac::{hmac_sha256, sha256};
 
 /// The algorithm name that starts an ACS3 `Authorization` header and the string to sign.
@@ -146,7 +148,7 @@ pub fn acs3_hashed_payload(body: &[u8]) -> String {
 /// One `lowercase(name):value\n` line per signed header. The value is the header's value trimmed;
 /// a header sent several times gives its trimmed values sorted and joined by `,`; an absent header
 /// gives an empty value.
-fn canonical_headers(request: &AliyunRequest<'_>, signed_headers: &[String]) -> String {
+fn canonical_headers(request: &RequestView<'_>, signed_headers: &[String]) -> String {
     let mut block = String::new();
     for name in signed_headers {
         let mut values: Vec<&str> = request
@@ -168,7 +170,7 @@ fn canonical_headers(request: &AliyunRequest<'_>, signed_headers: &[String]) -> 
 /// end in `\n`), `SignedHeaders` (the names joined by `;`, as given) and `hashed_payload`, joined
 /// by `\n`.
 pub fn acs3_canonical_request(
-    request: &AliyunRequest<'_>,
+    request: &RequestView<'_>,
     signed_headers: &[String],
     hashed_payload: &str,
 ) -> String {
@@ -181,15 +183,15 @@ pub fn acs3_canonical_request(
 }
 
 fn canonical_request_in_order(
-    request: &AliyunRequest<'_>,
+    request: &RequestView<'_>,
     signed_headers: &[String],
     hashed_payload: &str,
     order: ParameterOrder,
 ) -> String {
-    let path = if request.raw_path.is_empty() {
+    let path = if request.path.is_empty() {
         "/"
     } else {
-        request.raw_path
+        request.path
     };
     [
         request.method,
@@ -215,7 +217,7 @@ pub fn acs3_string_to_sign(canonical_request: &str) -> String {
 /// `request.headers`, and the payload hash is computed from `request.body` (the caller sends the
 /// same value in `x-acs-content-sha256`).
 pub fn sign_acs3(
-    request: &AliyunRequest<'_>,
+    request: &RequestView<'_>,
     access_key_id: &str,
     signed_headers: &[String],
     secret: &[u8],
@@ -240,7 +242,7 @@ pub fn sign_acs3(
 /// The header that must be signed but is not: `host`, then `content-type` when present, then each
 /// `x-acs-*` header present, in wire order.
 fn first_required_header_not_signed(
-    request: &AliyunRequest<'_>,
+    request: &RequestView<'_>,
     signed_headers: &[String],
 ) -> Option<String> {
     let is_signed = |name: &str| {
@@ -272,7 +274,7 @@ fn first_required_header_not_signed(
 /// recomputed and compared in constant time ([`AliyunSignatureError::Mismatch`]). The `host` value
 /// is used exactly as sent.
 pub fn verify_acs3(
-    request: &AliyunRequest<'_>,
+    request: &RequestView<'_>,
     authorization: &Acs3Authorization,
     secret: &[u8],
     now_unix_seconds: i64,

@@ -14,6 +14,7 @@
 //! request. The payload hash always covers the body bytes as received (for a `GET` from the SDKs
 //! that is the empty body), unless `X-TC-Content-SHA256: UNSIGNED-PAYLOAD` is sent.
 
+use keyplane_request::RequestView;
 use zeroize::Zeroizing;
 
 use super::{
@@ -171,37 +172,20 @@ fn is_calendar_date_shape(text: &str) -> bool {
         })
 }
 
-/// A received (or to-be-sent) request, as far as TC3 is concerned.
+/// A received (or to-be-sent) request with its `X-TC-Timestamp` value, as far as TC3 is
+/// concerned.
 #[derive(Debug, Clone, Copy)]
 pub struct Tc3Request<'a> {
-    /// The HTTP method, `POST` or `GET`.
-    pub method: &'a str,
-    /// The request path, normally `/`.
-    pub path: &'a str,
-    /// The raw query string exactly as received, without `?`; empty if none.
-    pub raw_query: &'a str,
-    /// Every header as received, any case of name.
-    pub headers: &'a [(&'a str, &'a str)],
-    /// The raw body bytes.
-    pub body: &'a [u8],
+    /// The request as received (or to be sent).
+    pub view: RequestView<'a>,
     /// The value of `X-TC-Timestamp`.
     pub timestamp: &'a str,
 }
 
-impl<'a> Tc3Request<'a> {
-    /// The value of the first header with this name (ASCII case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&'a str> {
-        self.headers
-            .iter()
-            .find(|(header_name, _)| header_name.eq_ignore_ascii_case(name))
-            .map(|(_, value)| *value)
-    }
-}
-
 /// The canonical query string: the raw query for `GET`, empty for every other method.
 pub fn tc3_canonical_query<'a>(request: &Tc3Request<'a>) -> &'a str {
-    if request.method == "GET" {
-        request.raw_query
+    if request.view.method == "GET" {
+        request.view.raw_query
     } else {
         ""
     }
@@ -211,6 +195,7 @@ pub fn tc3_canonical_query<'a>(request: &Tc3Request<'a>) -> &'a str {
 /// (`X-TC-Content-SHA256: UNSIGNED-PAYLOAD`, the first header of that name, trimmed).
 pub fn tc3_payload_unsigned(request: &Tc3Request<'_>) -> bool {
     request
+        .view
         .header(CONTENT_SHA256_HEADER)
         .is_some_and(|value| value.trim_ascii() == UNSIGNED_PAYLOAD)
 }
@@ -221,7 +206,7 @@ pub fn tc3_hashed_payload(request: &Tc3Request<'_>) -> String {
     if tc3_payload_unsigned(request) {
         hex::encode(sha256(UNSIGNED_PAYLOAD.as_bytes()))
     } else {
-        hex::encode(sha256(request.body))
+        hex::encode(sha256(request.view.body))
     }
 }
 
@@ -363,6 +348,7 @@ pub fn verify_tc3_with_signing_key(
     let mut signed_values = Vec::with_capacity(authorization.signed_headers.len());
     for name in &authorization.signed_headers {
         let value = request
+            .view
             .header(name)
             .ok_or_else(|| SignatureError::SignedHeaderMissing(name.clone()))?;
         signed_values.push((name.as_str(), value.trim_ascii()));
@@ -405,8 +391,8 @@ pub fn verify_tc3_with_signing_key(
             }
             let canonical_headers = canonical_headers_block(&candidate_values, lowercase_values);
             let canonical_request = tc3_canonical_request(
-                request.method,
-                request.path,
+                request.view.method,
+                request.view.path,
                 canonical_query,
                 &canonical_headers,
                 &authorization.signed_headers_raw,
@@ -428,11 +414,11 @@ pub fn verify_tc3_with_signing_key(
 }
 
 /// Client-side signing: the full `Authorization` header value for `request`, signing the given
-/// header names (lower-cased) with values taken from `request.headers` (canonical form:
+/// header names (lower-cased) with values taken from `request.view.headers` (canonical form:
 /// lower-cased and trimmed), with the credential date = UTC date of `request.timestamp`.
 ///
 /// Errors: [`SignatureError::TimestampInvalid`] when the timestamp is not decimal Unix seconds,
-/// [`SignatureError::SignedHeaderMissing`] when a named header is not in `request.headers`.
+/// [`SignatureError::SignedHeaderMissing`] when a named header is not in `request.view.headers`.
 pub fn sign_tc3(
     request: &Tc3Request<'_>,
     secret_id: &str,
@@ -489,14 +475,15 @@ impl Tc3Signer {
         let mut signed_values = Vec::with_capacity(signed_headers.len());
         for name in &signed_headers {
             let value = request
+                .view
                 .header(name)
                 .ok_or_else(|| SignatureError::SignedHeaderMissing(name.clone()))?;
             signed_values.push((name.as_str(), value));
         }
         let signed_headers_raw = signed_headers.join(";");
         let canonical_request = tc3_canonical_request(
-            request.method,
-            request.path,
+            request.view.method,
+            request.view.path,
             tc3_canonical_query(request),
             &tc3_canonical_headers(&signed_values),
             &signed_headers_raw,

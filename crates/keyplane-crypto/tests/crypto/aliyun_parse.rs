@@ -4,8 +4,9 @@
 
 use keyplane_crypto::aliyun::{
     decode_form_pairs, parse_acs3_authorization, parse_roa_v1_authorization, verify_acs3,
-    verify_roa_v1, verify_rpc_v1, AliyunAuthorizationParseError, AliyunRequest,
+    verify_roa_v1, verify_rpc_v1, AliyunAuthorizationParseError,
 };
+use keyplane_request::{Headers, RequestView};
 use rand::rngs::OsRng;
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -154,11 +155,11 @@ fn parse_and_verify(value: &str) {
         ),
         ("x-acs-action", "☃"),
     ];
-    let request = AliyunRequest {
+    let request = RequestView {
         method: "POST",
-        raw_path: "/",
+        path: "/",
         raw_query: "a=1&b=",
-        headers: &headers,
+        headers: Headers::new(&headers),
         body: b"",
     };
     if let Ok(authorization) = parse_acs3_authorization(value) {
@@ -289,11 +290,11 @@ fn garbage_requests_never_panic_any_verifier() {
         headers.push(("x-acs-date", "2026-11-24T02:42:34Z"));
         headers.push(("Date", "Tue, 24 Nov 2026 02:42:34 GMT"));
         let body: Vec<u8> = (0..rng.gen_range(0..16)).map(|_| rng.gen()).collect();
-        let request = AliyunRequest {
+        let request = RequestView {
             method: "POST",
-            raw_path: &raw_path,
+            path: &raw_path,
             raw_query: &raw_query,
-            headers: &headers,
+            headers: Headers::new(&headers),
             body: &body,
         };
         let params = decode_form_pairs(&raw_query);

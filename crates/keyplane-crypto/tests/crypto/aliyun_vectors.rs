@@ -3,6 +3,7 @@
 //! with its own timestamp as the clock, reproduce the reference verifier's canonical forms, and
 //! every single-byte change to what the signature covers must make it fail.
 
+use keyplane_request::{Headers, RequestView};
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
@@ -11,8 +12,7 @@ use keyplane_crypto::aliyun::{
     parse_acs3_authorization, parse_http_date, parse_iso8601_timestamp, parse_roa_v1_authorization,
     roa_v1_string_to_sign, rpc_v1_canonicalized_query, rpc_v1_string_to_sign, sign_acs3,
     sign_roa_v1, sign_rpc_v1, verify_acs3, verify_roa_v1, verify_rpc_v1, Acs3Authorization,
-    AliyunRequest, AliyunSignatureError, RoaEmptyValueStyle, RoaV1Authorization,
-    ALIYUN_SIGNATURE_WINDOW_SECONDS,
+    AliyunSignatureError, RoaEmptyValueStyle, RoaV1Authorization, ALIYUN_SIGNATURE_WINDOW_SECONDS,
 };
 use serde::Deserialize;
 
@@ -567,11 +567,11 @@ struct Acs3Attempt {
 impl Acs3Attempt {
     fn verify(&self) -> Result<(), AliyunSignatureError> {
         let pairs = header_pairs(&self.headers);
-        let request = AliyunRequest {
+        let request = RequestView {
             method: &self.method,
-            raw_path: &self.path,
+            path: &self.path,
             raw_query: &self.query,
-            headers: &pairs,
+            headers: Headers::new(&pairs),
             body: &self.body,
         };
         verify_acs3(&request, &self.authorization, &self.secret, self.now)
@@ -688,11 +688,11 @@ fn acs3_vectors_match_the_reference_canonical_request_and_authorization() {
         let context = acs3_context(&case);
         let name = &case.name;
         let pairs = header_pairs(&case.headers);
-        let request = AliyunRequest {
+        let request = RequestView {
             method: &case.method,
-            raw_path: &case.path,
+            path: &case.path,
             raw_query: &case.query,
-            headers: &pairs,
+            headers: Headers::new(&pairs),
             body: &case.body,
         };
         let hashed_payload = acs3_hashed_payload(&case.body);
@@ -740,11 +740,11 @@ fn acs3_documentation_example_reproduces_its_signature() {
         "e521358f7776c97df52e6b2891a8bc73026794a071b50c3323388c4e0df64804"
     );
     let pairs = header_pairs(&case.headers);
-    let request = AliyunRequest {
+    let request = RequestView {
         method: &case.method,
-        raw_path: &case.path,
+        path: &case.path,
         raw_query: &case.query,
-        headers: &pairs,
+        headers: Headers::new(&pairs),
         body: &case.body,
     };
     let header = sign_acs3(
@@ -1091,11 +1091,11 @@ impl RoaContext<'_> {
         now: i64,
     ) -> Result<(), AliyunSignatureError> {
         let pairs = header_pairs(headers);
-        let request = AliyunRequest {
+        let request = RequestView {
             method: &self.case.method,
-            raw_path: path,
+            path,
             raw_query: query,
-            headers: &pairs,
+            headers: Headers::new(&pairs),
             body: &self.case.body,
         };
         verify_roa_v1(&request, authorization, secret, now)
@@ -1176,11 +1176,11 @@ fn roa_v1_vectors_match_the_reference_string_to_sign_and_signature() {
     for case in cases_of(Scheme::RoaV1) {
         let context = roa_context(&case);
         let pairs = header_pairs(&case.headers);
-        let request = AliyunRequest {
+        let request = RequestView {
             method: &case.method,
-            raw_path: &case.path,
+            path: &case.path,
             raw_query: &case.query,
-            headers: &pairs,
+            headers: Headers::new(&pairs),
             body: &case.body,
         };
         let name = &case.name;
@@ -1458,11 +1458,11 @@ fn roa_v1_vectors_refuse_a_query_rewritten_into_the_same_string_to_sign() {
             (&merged_into_value, RoaEmptyValueStyle::NameEquals),
             (&merged_into_name, RoaEmptyValueStyle::NameOnly),
         ] {
-            let request = AliyunRequest {
+            let request = RequestView {
                 method: &case.method,
-                raw_path: &case.path,
+                path: &case.path,
                 raw_query: query,
-                headers: &pairs,
+                headers: Headers::new(&pairs),
                 body: &case.body,
             };
             // The rewritten query really does give the signed string to sign ...

@@ -4,6 +4,7 @@
 use keyplane_crypto::tencent::{
     parse_tc3_authorization, verify_tc3, AuthorizationParseError, Tc3Request,
 };
+use keyplane_request::{Headers, RequestView};
 use rand::rngs::OsRng;
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -126,11 +127,13 @@ fn parse_and_verify(value: &str) {
         ("x-tc-action", "☃"),
     ];
     let request = Tc3Request {
-        method: "POST",
-        path: "/",
-        raw_query: "",
-        headers: &headers,
-        body: b"{}",
+        view: RequestView {
+            method: "POST",
+            path: "/",
+            raw_query: "",
+            headers: Headers::new(&headers),
+            body: b"{}",
+        },
         timestamp: "1551113065",
     };
     if let Ok(authorization) = parse_tc3_authorization(value) {

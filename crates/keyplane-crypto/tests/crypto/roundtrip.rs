@@ -8,6 +8,7 @@ use keyplane_crypto::tencent::{
     verify_v1, SignatureError, Tc3Authorization, Tc3Request, V1SignatureMethod, TC3_ALGORITHM,
     TENCENT_SIGNATURE_WINDOW_SECONDS,
 };
+use keyplane_request::{Headers, RequestView};
 
 const NOW: i64 = 1_795_488_150;
 const NOW_TEXT: &str = "1795488150";
@@ -34,11 +35,13 @@ fn tc3_post_round_trip() {
         ("X-TC-Timestamp", NOW_TEXT),
     ];
     let request = Tc3Request {
-        method: "POST",
-        path: "/",
-        raw_query: "",
-        headers: &headers,
-        body,
+        view: RequestView {
+            method: "POST",
+            path: "/",
+            raw_query: "",
+            headers: Headers::new(&headers),
+            body,
+        },
         timestamp: NOW_TEXT,
     };
     let authorization = sign_and_parse(
@@ -63,7 +66,10 @@ fn tc3_post_round_trip() {
 
     // The query string of a POST is not part of the TC3 canonical request.
     let with_query = Tc3Request {
-        raw_query: "ignored=1",
+        view: RequestView {
+            raw_query: "ignored=1",
+            ..request.view
+        },
         ..request
     };
     assert_eq!(tc3_canonical_query(&with_query), "");
@@ -74,7 +80,10 @@ fn tc3_post_round_trip() {
 
     // The method is part of the canonical request.
     let as_put = Tc3Request {
-        method: "PUT",
+        view: RequestView {
+            method: "PUT",
+            ..request.view
+        },
         ..request
     };
     assert_eq!(
@@ -82,7 +91,10 @@ fn tc3_post_round_trip() {
         Err(SignatureError::Mismatch)
     );
     let other_path = Tc3Request {
-        path: "/x",
+        view: RequestView {
+            path: "/x",
+            ..request.view
+        },
         ..request
     };
     assert_eq!(
@@ -99,11 +111,13 @@ fn tc3_get_round_trip_signs_the_raw_query() {
         ("host", "127.0.0.1:18081"),
     ];
     let request = Tc3Request {
-        method: "GET",
-        path: "/",
-        raw_query: "TargetUin=100000000001&Description=ci%20key",
-        headers: &headers,
-        body: b"",
+        view: RequestView {
+            method: "GET",
+            path: "/",
+            raw_query: "TargetUin=100000000001&Description=ci%20key",
+            headers: Headers::new(&headers),
+            body: b"",
+        },
         timestamp: NOW_TEXT,
     };
     let authorization = sign_and_parse(
@@ -123,7 +137,10 @@ fn tc3_get_round_trip_signs_the_raw_query() {
         "",
     ] {
         let changed = Tc3Request {
-            raw_query: equivalent_but_different,
+            view: RequestView {
+                raw_query: equivalent_but_different,
+                ..request.view
+            },
             ..request
         };
         assert_eq!(
@@ -134,7 +151,10 @@ fn tc3_get_round_trip_signs_the_raw_query() {
     }
     // A body smuggled into a GET is covered by the payload hash.
     let with_body = Tc3Request {
-        body: b"x",
+        view: RequestView {
+            body: b"x",
+            ..request.view
+        },
         ..request
     };
     assert_eq!(
@@ -152,11 +172,13 @@ fn tc3_extra_signed_headers_are_honoured() {
         ("X-TC-Action", "ListAccessKeys"),
     ];
     let request = Tc3Request {
-        method: "POST",
-        path: "/",
-        raw_query: "",
-        headers: &headers,
-        body: b"{}",
+        view: RequestView {
+            method: "POST",
+            path: "/",
+            raw_query: "",
+            headers: Headers::new(&headers),
+            body: b"{}",
+        },
         timestamp: NOW_TEXT,
     };
     let authorization = sign_and_parse(
@@ -179,7 +201,10 @@ fn tc3_extra_signed_headers_are_honoured() {
         ("X-TC-Action", "DeleteAccessKey"),
     ];
     let changed = Tc3Request {
-        headers: &other_action,
+        view: RequestView {
+            headers: Headers::new(&other_action),
+            ..request.view
+        },
         ..request
     };
     assert_eq!(
@@ -196,11 +221,13 @@ fn tc3_header_values_are_lower_cased_trimmed_or_taken_as_sent() {
         ("host", "Cam.TencentCloudAPI.com"),
     ];
     let request = Tc3Request {
-        method: "POST",
-        path: "/",
-        raw_query: "",
-        headers: &headers,
-        body: b"{}",
+        view: RequestView {
+            method: "POST",
+            path: "/",
+            raw_query: "",
+            headers: Headers::new(&headers),
+            body: b"{}",
+        },
         timestamp: NOW_TEXT,
     };
     // Our signer lower-cases, as the documentation says.
@@ -237,11 +264,13 @@ fn tc3_host_is_tried_with_and_without_the_port() {
         ("host", "127.0.0.1:18081"),
     ];
     let signed_request = Tc3Request {
-        method: "POST",
-        path: "/",
-        raw_query: "",
-        headers: &signed_headers,
-        body: b"{}",
+        view: RequestView {
+            method: "POST",
+            path: "/",
+            raw_query: "",
+            headers: Headers::new(&signed_headers),
+            body: b"{}",
+        },
         timestamp: NOW_TEXT,
     };
     let authorization = sign_and_parse(
@@ -251,7 +280,10 @@ fn tc3_host_is_tried_with_and_without_the_port() {
         &["content-type", "host"],
     );
     let sent_request = Tc3Request {
-        headers: &sent_headers,
+        view: RequestView {
+            headers: Headers::new(&sent_headers),
+            ..signed_request.view
+        },
         ..signed_request
     };
     assert_eq!(
@@ -276,16 +308,21 @@ fn tc3_unsigned_payload_round_trip() {
         ("X-TC-Content-SHA256", "UNSIGNED-PAYLOAD"),
     ];
     let request = Tc3Request {
-        method: "POST",
-        path: "/",
-        raw_query: "",
-        headers: &headers,
-        body: b"{\"a\": 1}",
+        view: RequestView {
+            method: "POST",
+            path: "/",
+            raw_query: "",
+            headers: Headers::new(&headers),
+            body: b"{\"a\": 1}",
+        },
         timestamp: NOW_TEXT,
     };
     let authorization = sign_and_parse(&request, secret_key, "cam", &["content-type", "host"]);
     let other_body = Tc3Request {
-        body: b"{\"a\": 2}",
+        view: RequestView {
+            body: b"{\"a\": 2}",
+            ..request.view
+        },
         ..request
     };
     assert_eq!(
@@ -298,11 +335,13 @@ fn tc3_unsigned_payload_round_trip() {
 fn tc3_signing_and_verification_errors() {
     let headers = [("content-type", "application/json"), ("host", "h")];
     let request = Tc3Request {
-        method: "POST",
-        path: "/",
-        raw_query: "",
-        headers: &headers,
-        body: b"",
+        view: RequestView {
+            method: "POST",
+            path: "/",
+            raw_query: "",
+            headers: Headers::new(&headers),
+            body: b"",
+        },
         timestamp: NOW_TEXT,
     };
     assert_eq!(
@@ -388,11 +427,13 @@ fn tc3_empty_secret_and_unusual_services_do_not_panic() {
         ("host", "localhost:8080"),
     ];
     let request = Tc3Request {
-        method: "POST",
-        path: "",
-        raw_query: "",
-        headers: &headers,
-        body: b"",
+        view: RequestView {
+            method: "POST",
+            path: "",
+            raw_query: "",
+            headers: Headers::new(&headers),
+            body: b"",
+        },
         timestamp: NOW_TEXT,
     };
     for service in ["localhost:8080", "http://127", "服务", "a/b"] {
@@ -720,11 +761,13 @@ fn a_reused_signer_matches_one_off_signing_across_dates() {
     ];
     for timestamp in ["1795478399", "1795478400", "1795478401", "1795564800"] {
         let request = Tc3Request {
-            method: "POST",
-            path: "/",
-            raw_query: "",
-            headers: &headers,
-            body: b"{}",
+            view: RequestView {
+                method: "POST",
+                path: "/",
+                raw_query: "",
+                headers: Headers::new(&headers),
+                body: b"{}",
+            },
             timestamp,
         };
         let reused = signer

@@ -2,6 +2,7 @@
 //! request must verify with its own timestamp as the clock, and every single-byte change to what
 //! the signature covers must make it fail.
 
+use keyplane_request::{Headers, RequestView};
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
@@ -204,11 +205,13 @@ fn tc3_verify(
         .map(|(name, value)| (name.as_str(), value.as_str()))
         .collect();
     let request = Tc3Request {
-        method: &case.method,
-        path: &case.path,
-        raw_query: query,
-        headers: &header_pairs,
-        body,
+        view: RequestView {
+            method: &case.method,
+            path: &case.path,
+            raw_query: query,
+            headers: Headers::new(&header_pairs),
+            body,
+        },
         timestamp: header_in(headers, "x-tc-timestamp").unwrap_or_default(),
     };
     verify_tc3(&request, authorization, secret_key, now)
@@ -336,16 +339,18 @@ fn tc3_vectors_match_the_reference_canonical_request_and_string_to_sign() {
             .collect();
         let timestamp = case.header("x-tc-timestamp").expect("timestamp");
         let request = Tc3Request {
-            method: &case.method,
-            path: &case.path,
-            raw_query: &case.query,
-            headers: &header_pairs,
-            body: &case.body,
+            view: RequestView {
+                method: &case.method,
+                path: &case.path,
+                raw_query: &case.query,
+                headers: Headers::new(&header_pairs),
+                body: &case.body,
+            },
             timestamp,
         };
         let canonical_request = tc3_canonical_request(
-            request.method,
-            request.path,
+            request.view.method,
+            request.view.path,
             tc3_canonical_query(&request),
             &tc3_canonical_headers(&signed_values),
             &context.authorization.signed_headers_raw,
@@ -369,7 +374,10 @@ fn tc3_vectors_match_the_reference_canonical_request_and_string_to_sign() {
             }
         }
         let signer_request = Tc3Request {
-            headers: &signer_headers,
+            view: RequestView {
+                headers: Headers::new(&signer_headers),
+                ..request.view
+            },
             ..request
         };
         let signed_names: Vec<&str> = context

@@ -5,6 +5,7 @@
 //! `--require-signed-action` refuses a request whose action is not signed; and a v1 request is
 //! accepted once, also across two nodes sharing PostgreSQL.
 
+use keyplane_request::{Headers, RequestView};
 use std::net::SocketAddr;
 
 use bytes::Bytes;
@@ -79,11 +80,13 @@ impl<'a> Tc3<'a> {
         }
         let authorization = sign_tc3(
             &Tc3Request {
-                method: self.method,
-                path: "/",
-                raw_query: self.query,
-                headers: &headers,
-                body: self.body,
+                view: RequestView {
+                    method: self.method,
+                    path: "/",
+                    raw_query: self.query,
+                    headers: Headers::new(&headers),
+                    body: self.body,
+                },
                 timestamp: &timestamp,
             },
             &credentials.secret_id,
