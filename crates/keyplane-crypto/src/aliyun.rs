@@ -256,11 +256,6 @@ pub(crate) fn orders_differ<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)> 
         != encoded_sorted_pairs(pairs, ParameterOrder::Encoded)
 }
 
-/// Constant-time equality of two byte strings (lengths are not hidden).
-pub(crate) fn constant_time_equal(left: &[u8], right: &[u8]) -> bool {
-    subtle::ConstantTimeEq::ct_eq(left, right).into()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,12 +24,13 @@
 use base64::Engine as _;
 
 use super::{
-    check_aliyun_signature_window, constant_time_equal, decode_form_pairs, parse_http_date,
+    check_aliyun_signature_window, decode_form_pairs, parse_http_date,
     AliyunAuthorizationParseError, AliyunSignatureError,
 };
 use keyplane_request::RequestView;
 
 use crate::mac::hmac_sha1;
+use crate::shared::{constant_time_equal, split_algorithm};
 
 /// The algorithm word that starts a ROA v1 `Authorization` header (`acs AccessKeyId:Signature`).
 pub const ROA_V1_ALGORITHM: &str = "acs";
@@ -75,15 +76,8 @@ pub enum RoaEmptyValueStyle {
 pub fn parse_roa_v1_authorization(
     value: &str,
 ) -> Result<RoaV1Authorization, AliyunAuthorizationParseError> {
-    let value = value.trim_ascii();
-    if value.is_empty() {
-        return Err(AliyunAuthorizationParseError::Empty);
-    }
     let (algorithm, credential) =
-        match value.find(|character: char| character.is_ascii_whitespace()) {
-            Some(index) => value.split_at(index),
-            None => (value, ""),
-        };
+        split_algorithm(value).ok_or(AliyunAuthorizationParseError::Empty)?;
     if algorithm != ROA_V1_ALGORITHM {
         return Err(AliyunAuthorizationParseError::UnsupportedAlgorithm);
     }
