@@ -5,9 +5,10 @@
 
 #![no_main]
 
-use keyplane_request::{Headers, RequestView};
-use keyplane_crypto::tencent::{parse_tc3_authorization, sign_tc3, verify_tc3, Tc3Request};
-use keyplane_fuzz::{is_header_name, HttpInput, NOW_UNIX_SECONDS};
+use keyplane_crypto::tencent::{
+    parse_tc3_authorization, sign_tc3, verify_tc3, Tc3Authorization, Tc3Request,
+};
+use keyplane_fuzz::{assert_written_back_parses, is_header_name, HttpInput, NOW_UNIX_SECONDS};
 use libfuzzer_sys::fuzz_target;
 
 const SECRET: &[u8] = b"FakeSecretKey000000000000000EXMP";
@@ -16,23 +17,30 @@ fuzz_target!(|data: &[u8]| {
     let input = HttpInput::read(data);
     let headers = input.header_pairs();
     let timestamp = input.header("x-tc-timestamp").unwrap_or("");
-    let request = Tc3Request { view: RequestView { method: &input.method, path: &input.path, raw_query: &input.raw_query, headers: Headers::new(&headers), body: &input.body }, timestamp };
+    let request = Tc3Request {
+        view: input.view(&headers),
+        timestamp,
+    };
     let Some(value) = input.header("authorization") else {
         return;
     };
     let Ok(authorization) = parse_tc3_authorization(value) else {
         return;
     };
-    let written = authorization.to_header_value();
-    match parse_tc3_authorization(&written) {
-        Ok(again) => assert_eq!(again, authorization, "{written:?} parsed differently"),
-        Err(error) => panic!("{written:?}, written from {value:?}, does not parse: {error:?}"),
-    }
+    assert_written_back_parses(
+        value,
+        &authorization,
+        Tc3Authorization::to_header_value,
+        parse_tc3_authorization,
+    );
     let _ = verify_tc3(&request, &authorization, SECRET, NOW_UNIX_SECONDS);
 
     // Round trip: the same request, signed over the headers it names, with a fresh timestamp.
     let now = NOW_UNIX_SECONDS.to_string();
-    let signed_request = Tc3Request { timestamp: &now, ..request };
+    let signed_request = Tc3Request {
+        timestamp: &now,
+        ..request
+    };
     let names: Vec<&str> = authorization
         .signed_headers
         .iter()
