@@ -3,9 +3,6 @@
 //! with its own timestamp as the clock, reproduce the reference verifier's canonical forms, and
 //! every single-byte change to what the signature covers must make it fail.
 
-use keyplane_request::{Headers, RequestView};
-use std::path::{Path, PathBuf};
-
 use base64::Engine as _;
 use keyplane_crypto::aliyun::{
     acs3_canonical_request, acs3_hashed_payload, acs3_string_to_sign, decode_form_pairs,
@@ -16,7 +13,11 @@ use keyplane_crypto::aliyun::{
 };
 use serde::Deserialize;
 
-const VECTOR_DIRECTORY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../vectors");
+use crate::support::{
+    assert_signature_window, header_in, header_pairs, mutate, mutate_at, vector_files, view,
+    Recorded,
+};
+
 const ALIBABA_PREFIXES: [&str; 5] = ["ali_", "alicore_", "alinode_", "nb_ali_", "kat_alibaba_"];
 const WINDOW: i64 = ALIYUN_SIGNATURE_WINDOW_SECONDS;
 
@@ -55,63 +56,18 @@ enum Scheme {
 
 /// A vector that is ready to be verified.
 struct Case {
-    name: String,
+    recorded: Recorded,
     scheme: Scheme,
     access_key_id: String,
     secret: Vec<u8>,
-    method: String,
-    path: String,
-    query: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-    signature_check: serde_json::Value,
 }
 
-impl Case {
-    fn header(&self, name: &str) -> Option<&str> {
-        header_in(&self.headers, name)
+impl std::ops::Deref for Case {
+    type Target = Recorded;
+
+    fn deref(&self) -> &Recorded {
+        &self.recorded
     }
-
-    fn header_position(&self, name: &str) -> usize {
-        self.headers
-            .iter()
-            .position(|(header_name, _)| header_name.eq_ignore_ascii_case(name))
-            .unwrap_or_else(|| panic!("{}: no {name} header", self.name))
-    }
-
-    fn check(&self, key: &str) -> &str {
-        self.signature_check[key]
-            .as_str()
-            .unwrap_or_else(|| panic!("{}: signature_check.{key} missing", self.name))
-    }
-}
-
-fn header_in<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(header_name, _)| header_name.eq_ignore_ascii_case(name))
-        .map(|(_, value)| value.as_str())
-}
-
-fn header_pairs(headers: &[(String, String)]) -> Vec<(&str, &str)> {
-    headers
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()))
-        .collect()
-}
-
-fn vector_files() -> Vec<PathBuf> {
-    let directory = Path::new(VECTOR_DIRECTORY);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(directory)
-        .unwrap_or_else(|error| panic!("cannot read {}: {error}", directory.display()))
-        .map(|entry| entry.expect("directory entry").path())
-        .filter(|path| {
-            path.extension()
-                .is_some_and(|extension| extension == "json")
-        })
-        .collect();
-    files.sort();
-    files
 }
 
 /// Every Alibaba vector that carries a signed request. The request target is split into the raw
@@ -155,16 +111,18 @@ fn alibaba_cases() -> Vec<Case> {
             .decode(&request.body_base64)
             .expect("body_base64");
         cases.push(Case {
-            name: vector.name,
+            recorded: Recorded {
+                name: vector.name,
+                method: request.method,
+                path: raw_path.to_owned(),
+                query: raw_query.to_owned(),
+                headers: request.headers,
+                body,
+                signature_check: vector.signature_check,
+            },
             scheme,
             access_key_id: credentials.access_key_id,
             secret: credentials.access_key_secret.into_bytes(),
-            method: request.method,
-            path: raw_path.to_owned(),
-            query: raw_query.to_owned(),
-            headers: request.headers,
-            body,
-            signature_check: vector.signature_check,
         });
     }
     cases
@@ -177,17 +135,18 @@ fn cases_of(scheme: Scheme) -> Vec<Case> {
         .collect()
 }
 
-fn mutate(byte: u8) -> u8 {
-    byte ^ 0x01
-}
-
-fn mutate_at(text: &str, index: usize) -> String {
-    let mut bytes = text.as_bytes().to_vec();
-    bytes[index] = mutate(bytes[index]);
-    String::from_utf8(bytes).expect("ASCII stays ASCII")
-}
-
 /// The same base64 / hex text with one character replaced by another of the same alphabet.
+/// [`assert_signature_window`] with Alibaba's window and expiry error.
+fn assert_aliyun_window(
+    name: &str,
+    now: i64,
+    verify_at: impl Fn(i64) -> Result<(), AliyunSignatureError>,
+) {
+    assert_signature_window(name, now, WINDOW, verify_at, |skew_seconds| {
+        AliyunSignatureError::TimestampExpired { skew_seconds }
+    });
+}
+
 fn change_character(text: &str, index: usize) -> String {
     let mut bytes = text.as_bytes().to_vec();
     bytes[index] = if bytes[index] == b'0' { b'1' } else { b'0' };
@@ -281,25 +240,9 @@ fn with_parameter(
 #[test]
 fn rpc_v1_vectors_verify_within_the_window_and_not_outside() {
     for case in cases_of(Scheme::RpcV1) {
-        let now = rpc_now(&case);
-        let name = &case.name;
-        for skew in [0, -WINDOW, WINDOW] {
-            assert_eq!(
-                rpc_verify(&case, &case.query, &case.body, &case.secret, now + skew),
-                Ok(()),
-                "{name}: clock skew {skew} s is allowed"
-            );
-        }
-        for (clock, skew_seconds) in [
-            (now + WINDOW + 1, -WINDOW - 1),
-            (now - WINDOW - 1, WINDOW + 1),
-        ] {
-            assert_eq!(
-                rpc_verify(&case, &case.query, &case.body, &case.secret, clock),
-                Err(AliyunSignatureError::TimestampExpired { skew_seconds }),
-                "{name}"
-            );
-        }
+        assert_aliyun_window(&case.name, rpc_now(&case), |clock| {
+            rpc_verify(&case, &case.query, &case.body, &case.secret, clock)
+        });
     }
 }
 
@@ -567,13 +510,7 @@ struct Acs3Attempt {
 impl Acs3Attempt {
     fn verify(&self) -> Result<(), AliyunSignatureError> {
         let pairs = header_pairs(&self.headers);
-        let request = RequestView {
-            method: &self.method,
-            path: &self.path,
-            raw_query: &self.query,
-            headers: Headers::new(&pairs),
-            body: &self.body,
-        };
+        let request = view(&self.method, &self.path, &self.query, &pairs, &self.body);
         verify_acs3(&request, &self.authorization, &self.secret, self.now)
     }
 }
@@ -662,23 +599,7 @@ fn acs3_vectors_verify_within_the_window_and_not_outside() {
             context.authorization.access_key_id, case.access_key_id,
             "{name}"
         );
-        for skew in [0, -WINDOW, WINDOW] {
-            assert_eq!(
-                context.verify_at(context.now + skew),
-                Ok(()),
-                "{name}: {skew}"
-            );
-        }
-        for (clock, skew_seconds) in [
-            (context.now + WINDOW + 1, -WINDOW - 1),
-            (context.now - WINDOW - 1, WINDOW + 1),
-        ] {
-            assert_eq!(
-                context.verify_at(clock),
-                Err(AliyunSignatureError::TimestampExpired { skew_seconds }),
-                "{name}"
-            );
-        }
+        assert_aliyun_window(name, context.now, |clock| context.verify_at(clock));
     }
 }
 
@@ -688,13 +609,7 @@ fn acs3_vectors_match_the_reference_canonical_request_and_authorization() {
         let context = acs3_context(&case);
         let name = &case.name;
         let pairs = header_pairs(&case.headers);
-        let request = RequestView {
-            method: &case.method,
-            path: &case.path,
-            raw_query: &case.query,
-            headers: Headers::new(&pairs),
-            body: &case.body,
-        };
+        let request = view(&case.method, &case.path, &case.query, &pairs, &case.body);
         let hashed_payload = acs3_hashed_payload(&case.body);
         assert_eq!(hashed_payload, case.check("payload_sha256"), "{name}");
         assert_eq!(
@@ -740,13 +655,7 @@ fn acs3_documentation_example_reproduces_its_signature() {
         "e521358f7776c97df52e6b2891a8bc73026794a071b50c3323388c4e0df64804"
     );
     let pairs = header_pairs(&case.headers);
-    let request = RequestView {
-        method: &case.method,
-        path: &case.path,
-        raw_query: &case.query,
-        headers: Headers::new(&pairs),
-        body: &case.body,
-    };
+    let request = view(&case.method, &case.path, &case.query, &pairs, &case.body);
     let header = sign_acs3(
         &request,
         "YourAccessKeyId",
@@ -1091,13 +1000,7 @@ impl RoaContext<'_> {
         now: i64,
     ) -> Result<(), AliyunSignatureError> {
         let pairs = header_pairs(headers);
-        let request = RequestView {
-            method: &self.case.method,
-            path,
-            raw_query: query,
-            headers: Headers::new(&pairs),
-            body: &self.case.body,
-        };
+        let request = view(&self.case.method, path, query, &pairs, &self.case.body);
         verify_roa_v1(&request, authorization, secret, now)
     }
 
@@ -1151,23 +1054,7 @@ fn roa_v1_vectors_verify_within_the_window_and_not_outside() {
         let context = roa_context(&case);
         let name = &case.name;
         assert_eq!(context.authorization.access_key_id, case.access_key_id);
-        for skew in [0, -WINDOW, WINDOW] {
-            assert_eq!(
-                context.verify_at(context.now + skew),
-                Ok(()),
-                "{name}: {skew}"
-            );
-        }
-        for (clock, skew_seconds) in [
-            (context.now + WINDOW + 1, -WINDOW - 1),
-            (context.now - WINDOW - 1, WINDOW + 1),
-        ] {
-            assert_eq!(
-                context.verify_at(clock),
-                Err(AliyunSignatureError::TimestampExpired { skew_seconds }),
-                "{name}"
-            );
-        }
+        assert_aliyun_window(name, context.now, |clock| context.verify_at(clock));
     }
 }
 
@@ -1176,13 +1063,7 @@ fn roa_v1_vectors_match_the_reference_string_to_sign_and_signature() {
     for case in cases_of(Scheme::RoaV1) {
         let context = roa_context(&case);
         let pairs = header_pairs(&case.headers);
-        let request = RequestView {
-            method: &case.method,
-            path: &case.path,
-            raw_query: &case.query,
-            headers: Headers::new(&pairs),
-            body: &case.body,
-        };
+        let request = view(&case.method, &case.path, &case.query, &pairs, &case.body);
         let name = &case.name;
         for style in [RoaEmptyValueStyle::NameEquals, RoaEmptyValueStyle::NameOnly] {
             assert_eq!(
@@ -1458,13 +1339,7 @@ fn roa_v1_vectors_refuse_a_query_rewritten_into_the_same_string_to_sign() {
             (&merged_into_value, RoaEmptyValueStyle::NameEquals),
             (&merged_into_name, RoaEmptyValueStyle::NameOnly),
         ] {
-            let request = RequestView {
-                method: &case.method,
-                path: &case.path,
-                raw_query: query,
-                headers: Headers::new(&pairs),
-                body: &case.body,
-            };
+            let request = view(&case.method, &case.path, query, &pairs, &case.body);
             // The rewritten query really does give the signed string to sign ...
             assert_eq!(
                 roa_v1_string_to_sign(&request, style),

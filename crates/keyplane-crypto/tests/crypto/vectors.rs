@@ -3,7 +3,6 @@
 //! the signature covers must make it fail.
 
 use keyplane_request::{Headers, RequestView};
-use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use keyplane_crypto::tencent::{
@@ -14,7 +13,7 @@ use keyplane_crypto::tencent::{
 };
 use serde::Deserialize;
 
-const VECTOR_DIRECTORY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../vectors");
+use crate::support::{header_in, header_pairs, mutate, mutate_at, vector_files, view, Recorded};
 
 #[derive(Debug, Deserialize)]
 struct Vector {
@@ -43,61 +42,23 @@ struct RecordedRequest {
 
 /// A vector that is ready to be verified.
 struct Case {
-    name: String,
+    recorded: Recorded,
     secret_id: String,
     secret_key: Vec<u8>,
-    method: String,
-    path: String,
-    query: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-    signature_check: serde_json::Value,
 }
 
-impl Case {
-    fn header(&self, name: &str) -> Option<&str> {
-        header_in(&self.headers, name)
-    }
+impl std::ops::Deref for Case {
+    type Target = Recorded;
 
-    fn header_position(&self, name: &str) -> usize {
-        self.headers
-            .iter()
-            .position(|(header_name, _)| header_name.eq_ignore_ascii_case(name))
-            .unwrap_or_else(|| panic!("{}: no {name} header", self.name))
+    fn deref(&self) -> &Recorded {
+        &self.recorded
     }
-
-    fn check(&self, key: &str) -> &str {
-        self.signature_check[key]
-            .as_str()
-            .unwrap_or_else(|| panic!("{}: signature_check.{key} missing", self.name))
-    }
-}
-
-fn header_in<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(header_name, _)| header_name.eq_ignore_ascii_case(name))
-        .map(|(_, value)| value.as_str())
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Scheme {
     Tc3,
     V1,
-}
-
-fn vector_files() -> Vec<PathBuf> {
-    let directory = Path::new(VECTOR_DIRECTORY);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(directory)
-        .unwrap_or_else(|error| panic!("cannot read {}: {error}", directory.display()))
-        .map(|entry| entry.expect("directory entry").path())
-        .filter(|path| {
-            path.extension()
-                .is_some_and(|extension| extension == "json")
-        })
-        .collect();
-    files.sort();
-    files
 }
 
 /// Every Tencent vector that carries a signed request, with its scheme.
@@ -129,29 +90,21 @@ fn tencent_cases() -> Vec<(Scheme, Case)> {
         cases.push((
             scheme,
             Case {
-                name: vector.name,
+                recorded: Recorded {
+                    name: vector.name,
+                    method: request.method,
+                    path: request.path,
+                    query: request.query,
+                    headers: request.headers,
+                    body,
+                    signature_check: vector.signature_check,
+                },
                 secret_id: credentials.secret_id,
                 secret_key: credentials.secret_key.into_bytes(),
-                method: request.method,
-                path: request.path,
-                query: request.query,
-                headers: request.headers,
-                body,
-                signature_check: vector.signature_check,
             },
         ));
     }
     cases
-}
-
-fn mutate(byte: u8) -> u8 {
-    byte ^ 0x01
-}
-
-fn mutate_at(text: &str, index: usize) -> String {
-    let mut bytes = text.as_bytes().to_vec();
-    bytes[index] = mutate(bytes[index]);
-    String::from_utf8(bytes).expect("ASCII stays ASCII")
 }
 
 /// Byte ranges of the values in a raw `a=b&c=d` query string.
@@ -200,10 +153,7 @@ fn tc3_verify(
     secret_key: &[u8],
     now: i64,
 ) -> Result<(), SignatureError> {
-    let header_pairs: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()))
-        .collect();
+    let header_pairs = header_pairs(headers);
     let request = Tc3Request {
         view: RequestView {
             method: &case.method,
@@ -332,20 +282,16 @@ fn tc3_vectors_match_the_reference_canonical_request_and_string_to_sign() {
                 (header_name.as_str(), value)
             })
             .collect();
-        let header_pairs: Vec<(&str, &str)> = case
-            .headers
-            .iter()
-            .map(|(header_name, value)| (header_name.as_str(), value.as_str()))
-            .collect();
+        let header_pairs = header_pairs(&case.headers);
         let timestamp = case.header("x-tc-timestamp").expect("timestamp");
         let request = Tc3Request {
-            view: RequestView {
-                method: &case.method,
-                path: &case.path,
-                raw_query: &case.query,
-                headers: Headers::new(&header_pairs),
-                body: &case.body,
-            },
+            view: view(
+                &case.method,
+                &case.path,
+                &case.query,
+                &header_pairs,
+                &case.body,
+            ),
             timestamp,
         };
         let canonical_request = tc3_canonical_request(

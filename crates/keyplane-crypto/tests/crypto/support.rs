@@ -1,0 +1,119 @@
+//! What the vector and round-trip tests of both clouds share: the vector files, the parts of a
+//! recorded request every case carries, header lookups, a request view over owned parts, byte
+//! mutations, and the check of a signature window.
+
+use std::path::{Path, PathBuf};
+
+use keyplane_request::{Headers, RequestView};
+
+const VECTOR_DIRECTORY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../vectors");
+
+/// Every `vectors/*.json` file, sorted.
+pub fn vector_files() -> Vec<PathBuf> {
+    let directory = Path::new(VECTOR_DIRECTORY);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(directory)
+        .unwrap_or_else(|error| panic!("cannot read {}: {error}", directory.display()))
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|extension| extension == "json")
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// The request a vector recorded, with its name and the reference values it carries.
+pub struct Recorded {
+    pub name: String,
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub signature_check: serde_json::Value,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        header_in(&self.headers, name)
+    }
+
+    pub fn header_position(&self, name: &str) -> usize {
+        self.headers
+            .iter()
+            .position(|(header_name, _)| header_name.eq_ignore_ascii_case(name))
+            .unwrap_or_else(|| panic!("{}: no {name} header", self.name))
+    }
+
+    pub fn check(&self, key: &str) -> &str {
+        self.signature_check[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("{}: signature_check.{key} missing", self.name))
+    }
+}
+
+pub fn header_in<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(header_name, _)| header_name.eq_ignore_ascii_case(name))
+        .map(|(_, value)| value.as_str())
+}
+
+pub fn header_pairs(headers: &[(String, String)]) -> Vec<(&str, &str)> {
+    headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect()
+}
+
+/// The request view of owned parts (`pairs` from [`header_pairs`]).
+pub fn view<'a>(
+    method: &'a str,
+    path: &'a str,
+    raw_query: &'a str,
+    pairs: &'a [(&'a str, &'a str)],
+    body: &'a [u8],
+) -> RequestView<'a> {
+    RequestView {
+        method,
+        path,
+        raw_query,
+        headers: Headers::new(pairs),
+        body,
+    }
+}
+
+pub fn mutate(byte: u8) -> u8 {
+    byte ^ 0x01
+}
+
+pub fn mutate_at(text: &str, index: usize) -> String {
+    let mut bytes = text.as_bytes().to_vec();
+    bytes[index] = mutate(bytes[index]);
+    String::from_utf8(bytes).expect("ASCII stays ASCII")
+}
+
+/// Checks that `verify_at(clock)` accepts the clock `now`, `now - window` and `now + window`,
+/// and refuses `now ± (window + 1)` with `expired(skew_seconds)`.
+pub fn assert_signature_window<E: PartialEq + std::fmt::Debug>(
+    name: &str,
+    now: i64,
+    window: i64,
+    verify_at: impl Fn(i64) -> Result<(), E>,
+    expired: impl Fn(i64) -> E,
+) {
+    for skew in [0, -window, window] {
+        assert_eq!(
+            verify_at(now + skew),
+            Ok(()),
+            "{name}: clock skew {skew} s is allowed"
+        );
+    }
+    for (clock, skew_seconds) in [
+        (now + window + 1, -window - 1),
+        (now - window - 1, window + 1),
+    ] {
+        assert_eq!(verify_at(clock), Err(expired(skew_seconds)), "{name}");
+    }
+}
