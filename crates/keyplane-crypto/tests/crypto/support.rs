@@ -5,6 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use keyplane_request::{Headers, RequestView};
+use rand::rngs::OsRng;
+use rand::seq::SliceRandom;
+use rand::Rng;
 
 const VECTOR_DIRECTORY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../vectors");
 
@@ -115,5 +118,47 @@ pub fn assert_signature_window<E: PartialEq + std::fmt::Debug>(
         (now - window - 1, window + 1),
     ] {
         assert_eq!(verify_at(clock), Err(expired(skew_seconds)), "{name}");
+    }
+}
+
+/// Runs `check` over every truncation of each sample (prefix and suffix at each character
+/// boundary) and over each sample with one character replaced by each of `replacements`.
+pub fn for_each_edit(samples: &[String], replacements: &[&str], check: impl Fn(&str)) {
+    for sample in samples {
+        let boundaries: Vec<usize> = (0..=sample.len())
+            .filter(|index| sample.is_char_boundary(*index))
+            .collect();
+        for &index in &boundaries {
+            check(&sample[..index]);
+            check(&sample[index..]);
+        }
+        for window in boundaries.windows(2) {
+            for replacement in replacements {
+                let replaced = format!(
+                    "{}{replacement}{}",
+                    &sample[..window[0]],
+                    &sample[window[1]..]
+                );
+                check(&replaced);
+            }
+        }
+    }
+}
+
+/// Runs `check` over 20,000 random strings of up to 23 `pieces` and 2,000 random byte strings
+/// of up to 199 bytes (lossily decoded).
+pub fn for_each_garbage(pieces: &[&str], check: impl Fn(&str)) {
+    let mut rng = OsRng;
+    for _ in 0..20_000 {
+        let length = rng.gen_range(0..24);
+        let value: String = (0..length)
+            .map(|_| *pieces.choose(&mut rng).expect("non-empty"))
+            .collect();
+        check(&value);
+    }
+    for _ in 0..2_000 {
+        let length = rng.gen_range(0..200);
+        let bytes: Vec<u8> = (0..length).map(|_| rng.gen()).collect();
+        check(&String::from_utf8_lossy(&bytes));
     }
 }
