@@ -6,12 +6,11 @@ use keyplane_crypto::aliyun::{
     decode_form_pairs, parse_acs3_authorization, parse_roa_v1_authorization, verify_acs3,
     verify_roa_v1, verify_rpc_v1, AliyunAuthorizationParseError,
 };
-use keyplane_request::{Headers, RequestView};
 use rand::rngs::OsRng;
 use rand::seq::SliceRandom;
 use rand::Rng;
 
-use crate::support::{for_each_edit, for_each_garbage};
+use crate::support::{for_each_edit, for_each_garbage, view};
 
 const ACS3_VALID: &str = "ACS3-HMAC-SHA256 Credential=YourAccessKeyId,SignedHeaders=host;x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-signature-nonce;x-acs-version,Signature=e521358f7776c97df52e6b2891a8bc73026794a071b50c3323388c4e0df64804";
 const ROA_VALID: &str = "acs LTAI5tFakeAccessKeyId0001:8yPt/gSUcfn4tZYCD8Ez+DZXJCI=";
@@ -157,13 +156,7 @@ fn parse_and_verify(value: &str) {
         ),
         ("x-acs-action", "☃"),
     ];
-    let request = RequestView {
-        method: "POST",
-        path: "/",
-        raw_query: "a=1&b=",
-        headers: Headers::new(&headers),
-        body: b"",
-    };
+    let request = view("POST", "/", "a=1&b=", &headers, b"");
     if let Ok(authorization) = parse_acs3_authorization(value) {
         let _ = verify_acs3(&request, &authorization, b"secret", 1_795_488_154);
     }
@@ -266,13 +259,7 @@ fn garbage_requests_never_panic_any_verifier() {
         headers.push(("x-acs-date", "2026-11-24T02:42:34Z"));
         headers.push(("Date", "Tue, 24 Nov 2026 02:42:34 GMT"));
         let body: Vec<u8> = (0..rng.gen_range(0..16)).map(|_| rng.gen()).collect();
-        let request = RequestView {
-            method: "POST",
-            path: &raw_path,
-            raw_query: &raw_query,
-            headers: Headers::new(&headers),
-            body: &body,
-        };
+        let request = view("POST", &raw_path, &raw_query, &headers, &body);
         let params = decode_form_pairs(&raw_query);
         let now = rng.gen_range(1_795_487_000..1_795_489_000);
         let _ = verify_rpc_v1("POST", &params, b"secret", now);

@@ -13,6 +13,8 @@ use keyplane_crypto::aliyun::{
 };
 use keyplane_crypto::generate::{aliyun_access_key_id, aliyun_access_key_secret};
 use keyplane_request::{Headers, RequestView};
+
+use crate::support::view;
 use rand::rngs::OsRng;
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -343,13 +345,13 @@ fn acs3_round_trips_awkward_requests() {
         } else {
             "/api/v2/services/cn-hangzhou/my%20service/instances/%E2%98%83/token"
         };
-        let request = RequestView {
-            method: if round % 2 == 0 { "POST" } else { "PUT" },
+        let request = view(
+            if round % 2 == 0 { "POST" } else { "PUT" },
             path,
-            raw_query: &raw_query,
-            headers: Headers::new(&headers),
-            body: &body,
-        };
+            &raw_query,
+            &headers,
+            &body,
+        );
         // Names in any case and order, repeated: the signer normalises them.
         let names: Vec<String> = [
             "x-acs-version",
@@ -430,13 +432,7 @@ fn acs3_tolerates_header_whitespace_and_value_order_and_either_parameter_order()
         ("x-acs-multi", "a"),
     ];
     let raw_query = "aZ=1&a%5B=2&a0=3&a%3A=4";
-    let request = RequestView {
-        method: "POST",
-        path: "/",
-        raw_query,
-        headers: Headers::new(&headers),
-        body: b"",
-    };
+    let request = view("POST", "/", raw_query, &headers, b"");
     assert_eq!(acs3_canonical_query(raw_query), "a0=3&a%3A=4&aZ=1&a%5B=2");
     let signed_names = ["host", "x-acs-content-sha256", "x-acs-date", "x-acs-multi"];
     let names: Vec<String> = signed_names.iter().map(|name| (*name).to_owned()).collect();
@@ -491,13 +487,7 @@ fn acs3_reports_unsigned_and_missing_headers_and_the_date() {
         ("x-acs-content-sha256", empty_hash.as_str()),
         ("x-acs-action", "ListAccessKeys"),
     ];
-    let request = RequestView {
-        method: "POST",
-        path: "/",
-        raw_query: "",
-        headers: Headers::new(&headers),
-        body: b"",
-    };
+    let request = view("POST", "/", "", &headers, b"");
     let sign_with = |names: &[&str]| {
         let names: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();
         parse_acs3_authorization(&sign_acs3(&request, "id", &names, secret)).expect("parse")
@@ -659,13 +649,13 @@ fn roa_v1_round_trips_awkward_requests_in_both_empty_value_styles() {
             ("x-acs-security-token", "CAIS.token+/=☃ *~"),
             ("User-Agent", "AlibabaCloud (linux; x64)"),
         ];
-        let request = RequestView {
-            method: "GET",
-            path: "/api/v2/services/cn-hangzhou/my%20service/instances/%E2%98%83/token",
-            raw_query: &raw_query,
-            headers: Headers::new(&headers),
-            body: b"",
-        };
+        let request = view(
+            "GET",
+            "/api/v2/services/cn-hangzhou/my%20service/instances/%E2%98%83/token",
+            &raw_query,
+            &headers,
+            b"",
+        );
         for (style, name_only) in [
             (RoaEmptyValueStyle::NameEquals, false),
             (RoaEmptyValueStyle::NameOnly, true),
@@ -714,13 +704,7 @@ fn roa_v1_round_trips_awkward_requests_in_both_empty_value_styles() {
 fn roa_v1_needs_no_nonce_and_reports_the_date() {
     let secret = b"secret";
     let headers = [("Date", NOW_HTTP), ("x-acs-version", "2021-07-01")];
-    let request = RequestView {
-        method: "GET",
-        path: "/token",
-        raw_query: "",
-        headers: Headers::new(&headers),
-        body: b"",
-    };
+    let request = view("GET", "/token", "", &headers, b"");
     assert_eq!(
         roa_v1_string_to_sign(&request, RoaEmptyValueStyle::NameOnly),
         format!("GET\n\n\n\n{NOW_HTTP}\nx-acs-version:2021-07-01\n/token")
@@ -775,13 +759,7 @@ fn roa_v1_refuses_queries_whose_resource_is_ambiguous() {
     let secret = b"secret";
     let headers = [("Date", NOW_HTTP)];
     for raw_query in ["a=x%26b%3Dy", "a%3Dx=", "a%26b=1", "a=1&b=x%26y"] {
-        let request = RequestView {
-            method: "GET",
-            path: "/",
-            raw_query,
-            headers: Headers::new(&headers),
-            body: b"",
-        };
+        let request = view("GET", "/", raw_query, &headers, b"");
         // Even a correct signature over such a query is refused.
         for style in [RoaEmptyValueStyle::NameEquals, RoaEmptyValueStyle::NameOnly] {
             let authorization = RoaV1Authorization {
@@ -798,13 +776,7 @@ fn roa_v1_refuses_queries_whose_resource_is_ambiguous() {
         }
     }
     // '=' inside a value is not ambiguous (names cannot contain '=').
-    let request = RequestView {
-        method: "GET",
-        path: "/",
-        raw_query: "token=YWJj%3D%3D",
-        headers: Headers::new(&headers),
-        body: b"",
-    };
+    let request = view("GET", "/", "token=YWJj%3D%3D", &headers, b"");
     let authorization = RoaV1Authorization {
         access_key_id: "id".to_owned(),
         signature: sign_roa_v1(&request, secret),

@@ -4,9 +4,8 @@
 use keyplane_crypto::tencent::{
     parse_tc3_authorization, verify_tc3, AuthorizationParseError, Tc3Request,
 };
-use keyplane_request::{Headers, RequestView};
 
-use crate::support::{for_each_edit, for_each_garbage};
+use crate::support::{for_each_edit, for_each_garbage, view};
 
 const VALID: &str = "TC3-HMAC-SHA256 Credential=AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE/2019-02-25/cvm/tc3_request, SignedHeaders=content-type;host, Signature=72e494ea809ad7a8c8f7a4507b9bddcbaa8e581f516e8da2f66e2c5a96525168";
 
@@ -126,13 +125,7 @@ fn parse_and_verify(value: &str) {
         ("x-tc-action", "☃"),
     ];
     let request = Tc3Request {
-        view: RequestView {
-            method: "POST",
-            path: "/",
-            raw_query: "",
-            headers: Headers::new(&headers),
-            body: b"{}",
-        },
+        view: view("POST", "/", "", &headers, b"{}"),
         timestamp: "1551113065",
     };
     if let Ok(authorization) = parse_tc3_authorization(value) {

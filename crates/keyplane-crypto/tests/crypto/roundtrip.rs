@@ -10,6 +10,8 @@ use keyplane_crypto::tencent::{
 };
 use keyplane_request::{Headers, RequestView};
 
+use crate::support::view;
+
 const NOW: i64 = 1_795_488_150;
 const NOW_TEXT: &str = "1795488150";
 
@@ -35,13 +37,7 @@ fn tc3_post_round_trip() {
         ("X-TC-Timestamp", NOW_TEXT),
     ];
     let request = Tc3Request {
-        view: RequestView {
-            method: "POST",
-            path: "/",
-            raw_query: "",
-            headers: Headers::new(&headers),
-            body,
-        },
+        view: view("POST", "/", "", &headers, body),
         timestamp: NOW_TEXT,
     };
     let authorization = sign_and_parse(
@@ -111,13 +107,13 @@ fn tc3_get_round_trip_signs_the_raw_query() {
         ("host", "127.0.0.1:18081"),
     ];
     let request = Tc3Request {
-        view: RequestView {
-            method: "GET",
-            path: "/",
-            raw_query: "TargetUin=100000000001&Description=ci%20key",
-            headers: Headers::new(&headers),
-            body: b"",
-        },
+        view: view(
+            "GET",
+            "/",
+            "TargetUin=100000000001&Description=ci%20key",
+            &headers,
+            b"",
+        ),
         timestamp: NOW_TEXT,
     };
     let authorization = sign_and_parse(
@@ -172,13 +168,7 @@ fn tc3_extra_signed_headers_are_honoured() {
         ("X-TC-Action", "ListAccessKeys"),
     ];
     let request = Tc3Request {
-        view: RequestView {
-            method: "POST",
-            path: "/",
-            raw_query: "",
-            headers: Headers::new(&headers),
-            body: b"{}",
-        },
+        view: view("POST", "/", "", &headers, b"{}"),
         timestamp: NOW_TEXT,
     };
     let authorization = sign_and_parse(
@@ -221,13 +211,7 @@ fn tc3_header_values_are_lower_cased_trimmed_or_taken_as_sent() {
         ("host", "Cam.TencentCloudAPI.com"),
     ];
     let request = Tc3Request {
-        view: RequestView {
-            method: "POST",
-            path: "/",
-            raw_query: "",
-            headers: Headers::new(&headers),
-            body: b"{}",
-        },
+        view: view("POST", "/", "", &headers, b"{}"),
         timestamp: NOW_TEXT,
     };
     // Our signer lower-cases, as the documentation says.
@@ -264,13 +248,7 @@ fn tc3_host_is_tried_with_and_without_the_port() {
         ("host", "127.0.0.1:18081"),
     ];
     let signed_request = Tc3Request {
-        view: RequestView {
-            method: "POST",
-            path: "/",
-            raw_query: "",
-            headers: Headers::new(&signed_headers),
-            body: b"{}",
-        },
+        view: view("POST", "/", "", &signed_headers, b"{}"),
         timestamp: NOW_TEXT,
     };
     let authorization = sign_and_parse(
@@ -308,13 +286,7 @@ fn tc3_unsigned_payload_round_trip() {
         ("X-TC-Content-SHA256", "UNSIGNED-PAYLOAD"),
     ];
     let request = Tc3Request {
-        view: RequestView {
-            method: "POST",
-            path: "/",
-            raw_query: "",
-            headers: Headers::new(&headers),
-            body: b"{\"a\": 1}",
-        },
+        view: view("POST", "/", "", &headers, b"{\"a\": 1}"),
         timestamp: NOW_TEXT,
     };
     let authorization = sign_and_parse(&request, secret_key, "cam", &["content-type", "host"]);
@@ -335,13 +307,7 @@ fn tc3_unsigned_payload_round_trip() {
 fn tc3_signing_and_verification_errors() {
     let headers = [("content-type", "application/json"), ("host", "h")];
     let request = Tc3Request {
-        view: RequestView {
-            method: "POST",
-            path: "/",
-            raw_query: "",
-            headers: Headers::new(&headers),
-            body: b"",
-        },
+        view: view("POST", "/", "", &headers, b""),
         timestamp: NOW_TEXT,
     };
     assert_eq!(
@@ -427,13 +393,7 @@ fn tc3_empty_secret_and_unusual_services_do_not_panic() {
         ("host", "localhost:8080"),
     ];
     let request = Tc3Request {
-        view: RequestView {
-            method: "POST",
-            path: "",
-            raw_query: "",
-            headers: Headers::new(&headers),
-            body: b"",
-        },
+        view: view("POST", "", "", &headers, b""),
         timestamp: NOW_TEXT,
     };
     for service in ["localhost:8080", "http://127", "服务", "a/b"] {
@@ -761,13 +721,7 @@ fn a_reused_signer_matches_one_off_signing_across_dates() {
     ];
     for timestamp in ["1795478399", "1795478400", "1795478401", "1795564800"] {
         let request = Tc3Request {
-            view: RequestView {
-                method: "POST",
-                path: "/",
-                raw_query: "",
-                headers: Headers::new(&headers),
-                body: b"{}",
-            },
+            view: view("POST", "/", "", &headers, b"{}"),
             timestamp,
         };
         let reused = signer

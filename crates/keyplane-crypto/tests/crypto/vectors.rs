@@ -155,13 +155,7 @@ fn tc3_verify(
 ) -> Result<(), SignatureError> {
     let header_pairs = header_pairs(headers);
     let request = Tc3Request {
-        view: RequestView {
-            method: &case.method,
-            path: &case.path,
-            raw_query: query,
-            headers: Headers::new(&header_pairs),
-            body,
-        },
+        view: view(&case.method, &case.path, query, &header_pairs, body),
         timestamp: header_in(headers, "x-tc-timestamp").unwrap_or_default(),
     };
     verify_tc3(&request, authorization, secret_key, now)
