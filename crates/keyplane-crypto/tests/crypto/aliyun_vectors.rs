@@ -14,8 +14,8 @@ use keyplane_crypto::aliyun::{
 use serde::Deserialize;
 
 use crate::support::{
-    assert_signature_window, header_in, header_pairs, mutate, mutate_at, vector_files, view,
-    Recorded,
+    assert_signature_window, byte_mutations, header_in, header_pairs, mutate_at, vector_files,
+    view, Recorded,
 };
 
 const ALIBABA_PREFIXES: [&str; 5] = ["ali_", "alicore_", "alinode_", "nb_ali_", "kat_alibaba_"];
@@ -304,9 +304,7 @@ fn rpc_v1_vectors_reject_every_query_and_body_byte_change() {
                 case.name
             );
         }
-        for index in 0..case.body.len() {
-            let mut body = case.body.clone();
-            body[index] = mutate(body[index]);
+        for (index, body) in byte_mutations(&case.body) {
             mutations += 1;
             assert!(
                 rpc_verify(&case, &case.query, &body, &case.secret, now).is_err(),
@@ -326,9 +324,7 @@ fn rpc_v1_vectors_reject_every_secret_and_signature_change() {
         let mismatch = AliyunSignatureError::Mismatch {
             string_to_sign: case.check("string_to_sign").to_owned(),
         };
-        for index in 0..case.secret.len() {
-            let mut secret = case.secret.clone();
-            secret[index] = mutate(secret[index]);
+        for (index, secret) in byte_mutations(&case.secret) {
             assert_eq!(
                 verify_rpc_v1(&case.method, &params, &secret, now),
                 Err(mismatch.clone()),
@@ -772,9 +768,7 @@ fn acs3_vectors_reject_a_changed_body_by_its_hash() {
             "{}",
             case.name
         );
-        for index in 0..case.body.len() {
-            let mut body = case.body.clone();
-            body[index] = mutate(body[index]);
+        for (index, body) in byte_mutations(&case.body) {
             assert_eq!(
                 context.verify_with(&case.query, &case.headers, &body),
                 Err(AliyunSignatureError::ContentHashMismatch),
@@ -824,9 +818,7 @@ fn acs3_vectors_reject_every_secret_and_signature_change() {
         let mismatch = AliyunSignatureError::Mismatch {
             string_to_sign: case.check("string_to_sign").to_owned(),
         };
-        for index in 0..case.secret.len() {
-            let mut secret = case.secret.clone();
-            secret[index] = mutate(secret[index]);
+        for (index, secret) in byte_mutations(&case.secret) {
             let result = Acs3Attempt {
                 secret,
                 ..context.attempt()
@@ -1170,9 +1162,7 @@ fn roa_v1_vectors_reject_every_secret_and_signature_change() {
         let mismatch = AliyunSignatureError::Mismatch {
             string_to_sign: case.check("string_to_sign").to_owned(),
         };
-        for index in 0..case.secret.len() {
-            let mut secret = case.secret.clone();
-            secret[index] = mutate(secret[index]);
+        for (index, secret) in byte_mutations(&case.secret) {
             let result = context.verify_full(
                 &case.path,
                 &case.query,

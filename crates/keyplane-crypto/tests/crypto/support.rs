@@ -162,3 +162,12 @@ pub fn for_each_garbage(pieces: &[&str], check: impl Fn(&str)) {
         check(&String::from_utf8_lossy(&bytes));
     }
 }
+
+/// Each copy of `bytes` with one byte changed by [`mutate`], with the index of that byte.
+pub fn byte_mutations(bytes: &[u8]) -> impl Iterator<Item = (usize, Vec<u8>)> + '_ {
+    (0..bytes.len()).map(|index| {
+        let mut changed = bytes.to_vec();
+        changed[index] = mutate(changed[index]);
+        (index, changed)
+    })
+}

@@ -13,7 +13,9 @@ use keyplane_crypto::tencent::{
 };
 use serde::Deserialize;
 
-use crate::support::{header_in, header_pairs, mutate, mutate_at, vector_files, view, Recorded};
+use crate::support::{
+    byte_mutations, header_in, header_pairs, mutate_at, vector_files, view, Recorded,
+};
 
 #[derive(Debug, Deserialize)]
 struct Vector {
@@ -390,9 +392,7 @@ fn tc3_vectors_reject_every_body_byte_change() {
     for case in tc3_cases() {
         let context = tc3_context(&case);
         let unsigned = case.header("x-tc-content-sha256") == Some("UNSIGNED-PAYLOAD");
-        for index in 0..case.body.len() {
-            let mut body = case.body.clone();
-            body[index] = mutate(body[index]);
+        for (index, body) in byte_mutations(&case.body) {
             let result = context.verify_with(&case.query, &case.headers, &body);
             if unsigned {
                 assert_eq!(result, Ok(()), "{}: body is not signed", case.name);
@@ -536,9 +536,7 @@ fn tc3_vectors_reject_a_changed_content_type_or_a_missing_signed_header() {
 fn tc3_vectors_reject_every_secret_byte_change() {
     for case in tc3_cases() {
         let context = tc3_context(&case);
-        for index in 0..case.secret_key.len() {
-            let mut secret_key = case.secret_key.clone();
-            secret_key[index] = mutate(secret_key[index]);
+        for (index, secret_key) in byte_mutations(&case.secret_key) {
             let result = tc3_verify(
                 &case,
                 &case.query,
@@ -787,9 +785,7 @@ fn v1_vectors_reject_every_body_and_query_byte_change() {
     for case in v1_cases() {
         let host = case.header("host").expect("Host");
         let now = v1_now(&case);
-        for index in 0..case.body.len() {
-            let mut body = case.body.clone();
-            body[index] = mutate(body[index]);
+        for (index, body) in byte_mutations(&case.body) {
             mutations += 1;
             assert!(
                 v1_verify(&case, host, &case.query, &body, &case.secret_key, now).is_err(),
@@ -833,9 +829,7 @@ fn v1_vectors_reject_every_host_secret_and_signature_change() {
                 case.name
             );
         }
-        for index in 0..case.secret_key.len() {
-            let mut secret_key = case.secret_key.clone();
-            secret_key[index] = mutate(secret_key[index]);
+        for (index, secret_key) in byte_mutations(&case.secret_key) {
             assert_eq!(
                 v1_verify(&case, host, &case.query, &case.body, &secret_key, now),
                 Err(SignatureError::Mismatch),
