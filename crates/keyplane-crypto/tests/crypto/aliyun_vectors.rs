@@ -14,8 +14,8 @@ use keyplane_crypto::aliyun::{
 use serde::Deserialize;
 
 use crate::support::{
-    assert_signature_window, byte_mutations, header_in, header_pairs, mutate_at, vector_files,
-    view, Recorded,
+    assert_signature_window, byte_mutations, header_in, header_name_mutations, header_pairs,
+    header_value_mutations, text_mutations, vector_files, view, Recorded,
 };
 
 const ALIBABA_PREFIXES: [&str; 5] = ["ali_", "alicore_", "alinode_", "nb_ali_", "kat_alibaba_"];
@@ -295,8 +295,7 @@ fn rpc_v1_vectors_reject_every_query_and_body_byte_change() {
     let mut mutations = 0;
     for case in cases_of(Scheme::RpcV1) {
         let now = rpc_now(&case);
-        for index in 0..case.query.len() {
-            let query = mutate_at(&case.query, index);
+        for (index, query) in text_mutations(&case.query) {
             mutations += 1;
             assert!(
                 rpc_verify(&case, &query, &case.body, &case.secret, now).is_err(),
@@ -675,8 +674,7 @@ fn acs3_vectors_reject_every_query_and_path_byte_change() {
     let mut mutations = 0;
     for case in cases_of(Scheme::Acs3) {
         let context = acs3_context(&case);
-        for index in 0..case.query.len() {
-            let query = mutate_at(&case.query, index);
+        for (index, query) in text_mutations(&case.query) {
             mutations += 1;
             assert!(
                 matches!(
@@ -687,8 +685,7 @@ fn acs3_vectors_reject_every_query_and_path_byte_change() {
                 case.name
             );
         }
-        for index in 0..case.path.len() {
-            let path = mutate_at(&case.path, index);
+        for (index, path) in text_mutations(&case.path) {
             mutations += 1;
             let result = Acs3Attempt {
                 path,
@@ -723,14 +720,12 @@ fn acs3_vectors_reject_every_signed_header_byte_change_and_ignore_unsigned_ones(
     let mut signed_mutations = 0;
     for case in cases_of(Scheme::Acs3) {
         let context = acs3_context(&case);
-        for (position, (header_name, value)) in case.headers.iter().enumerate() {
+        for (position, (header_name, _)) in case.headers.iter().enumerate() {
             if header_name.eq_ignore_ascii_case("authorization") {
                 continue;
             }
             let signed = context.is_signed(header_name);
-            for index in 0..value.len() {
-                let mut headers = case.headers.clone();
-                headers[position].1 = mutate_at(value, index);
+            for (index, headers) in header_value_mutations(&case.headers, position) {
                 let result = context.verify_headers(&headers);
                 if signed {
                     signed_mutations += 1;
@@ -741,9 +736,7 @@ fn acs3_vectors_reject_every_signed_header_byte_change_and_ignore_unsigned_ones(
             }
             // Renaming a signed header, or an x-acs-* one, is refused too.
             if signed || header_name.to_ascii_lowercase().starts_with("x-acs-") {
-                for index in 0..header_name.len() {
-                    let mut headers = case.headers.clone();
-                    headers[position].0 = mutate_at(header_name, index);
+                for (index, headers) in header_name_mutations(&case.headers, position) {
                     assert!(
                         context.verify_headers(&headers).is_err(),
                         "{}: {header_name} name byte {index}",
@@ -1079,14 +1072,12 @@ fn roa_v1_vectors_reject_every_signed_byte_change_and_ignore_unsigned_headers() 
     let mut mutations = 0;
     for case in cases_of(Scheme::RoaV1) {
         let context = roa_context(&case);
-        for (position, (header_name, value)) in case.headers.iter().enumerate() {
+        for (position, (header_name, _)) in case.headers.iter().enumerate() {
             if header_name.eq_ignore_ascii_case("authorization") {
                 continue;
             }
             let signed = roa_header_is_signed(header_name);
-            for index in 0..value.len() {
-                let mut headers = case.headers.clone();
-                headers[position].1 = mutate_at(value, index);
+            for (index, headers) in header_value_mutations(&case.headers, position) {
                 let result = context.verify_headers(&headers);
                 if signed {
                     mutations += 1;
@@ -1096,9 +1087,7 @@ fn roa_v1_vectors_reject_every_signed_byte_change_and_ignore_unsigned_headers() 
                 }
             }
             if header_name.to_ascii_lowercase().starts_with("x-acs-") {
-                for index in 0..header_name.len() {
-                    let mut headers = case.headers.clone();
-                    headers[position].0 = mutate_at(header_name, index);
+                for (index, headers) in header_name_mutations(&case.headers, position) {
                     mutations += 1;
                     assert!(
                         context.verify_headers(&headers).is_err(),
@@ -1108,8 +1097,7 @@ fn roa_v1_vectors_reject_every_signed_byte_change_and_ignore_unsigned_headers() 
                 }
             }
         }
-        for index in 0..case.path.len() {
-            let path = mutate_at(&case.path, index);
+        for (index, path) in text_mutations(&case.path) {
             mutations += 1;
             let result = context.verify_full(
                 &path,
@@ -1125,8 +1113,7 @@ fn roa_v1_vectors_reject_every_signed_byte_change_and_ignore_unsigned_headers() 
                 case.name
             );
         }
-        for index in 0..case.query.len() {
-            let query = mutate_at(&case.query, index);
+        for (index, query) in text_mutations(&case.query) {
             mutations += 1;
             let result = context.verify_full(
                 &case.path,

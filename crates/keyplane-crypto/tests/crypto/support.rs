@@ -171,3 +171,32 @@ pub fn byte_mutations(bytes: &[u8]) -> impl Iterator<Item = (usize, Vec<u8>)> + 
         (index, changed)
     })
 }
+
+/// Each copy of `text` with one byte changed by [`mutate_at`], with the index of that byte.
+pub fn text_mutations(text: &str) -> impl Iterator<Item = (usize, String)> + '_ {
+    (0..text.len()).map(|index| (index, mutate_at(text, index)))
+}
+
+/// Each copy of `headers` with one byte of the value at `position` changed, with its index.
+pub fn header_value_mutations(
+    headers: &[(String, String)],
+    position: usize,
+) -> impl Iterator<Item = (usize, Vec<(String, String)>)> + '_ {
+    text_mutations(&headers[position].1).map(move |(index, value)| {
+        let mut changed = headers.to_vec();
+        changed[position].1 = value;
+        (index, changed)
+    })
+}
+
+/// Each copy of `headers` with one byte of the name at `position` changed, with its index.
+pub fn header_name_mutations(
+    headers: &[(String, String)],
+    position: usize,
+) -> impl Iterator<Item = (usize, Vec<(String, String)>)> + '_ {
+    text_mutations(&headers[position].0).map(move |(index, name)| {
+        let mut changed = headers.to_vec();
+        changed[position].0 = name;
+        (index, changed)
+    })
+}

@@ -14,7 +14,8 @@ use keyplane_crypto::tencent::{
 use serde::Deserialize;
 
 use crate::support::{
-    byte_mutations, header_in, header_pairs, mutate_at, vector_files, view, Recorded,
+    byte_mutations, header_in, header_pairs, header_value_mutations, mutate_at, text_mutations,
+    vector_files, view, Recorded,
 };
 
 #[derive(Debug, Deserialize)]
@@ -414,10 +415,7 @@ fn tc3_vectors_reject_every_body_byte_change() {
         if unsigned {
             unsigned_payload_vectors += 1;
             let position = case.header_position("x-tc-content-sha256");
-            let original = &case.headers[position].1;
-            for index in 0..original.len() {
-                let mut headers = case.headers.clone();
-                headers[position].1 = mutate_at(original, index);
+            for (index, headers) in header_value_mutations(&case.headers, position) {
                 assert_eq!(
                     context.verify_with(&case.query, &headers, &case.body),
                     Err(SignatureError::Mismatch),
@@ -477,9 +475,7 @@ fn tc3_vectors_reject_every_host_byte_change() {
             );
             Some(host_value_signed.len() + 1..host.len())
         };
-        for index in 0..host.len() {
-            let mut headers = case.headers.clone();
-            headers[position].1 = mutate_at(host, index);
+        for (index, headers) in header_value_mutations(&case.headers, position) {
             let result = context.verify_with(&case.query, &headers, &case.body);
             if unsigned_port
                 .as_ref()
@@ -508,10 +504,7 @@ fn tc3_vectors_reject_a_changed_content_type_or_a_missing_signed_header() {
     for case in tc3_cases() {
         let context = tc3_context(&case);
         let position = case.header_position("content-type");
-        let content_type = &case.headers[position].1;
-        for index in 0..content_type.len() {
-            let mut headers = case.headers.clone();
-            headers[position].1 = mutate_at(content_type, index);
+        for (index, headers) in header_value_mutations(&case.headers, position) {
             assert_eq!(
                 context.verify_with(&case.query, &headers, &case.body),
                 Err(SignatureError::Mismatch),
@@ -813,8 +806,7 @@ fn v1_vectors_reject_every_host_secret_and_signature_change() {
     for case in v1_cases() {
         let host = case.header("host").expect("Host");
         let now = v1_now(&case);
-        for index in 0..host.len() {
-            let changed_host = mutate_at(host, index);
+        for (index, changed_host) in text_mutations(host) {
             assert_eq!(
                 v1_verify(
                     &case,
