@@ -26,6 +26,19 @@ fn sign_and_parse(
     parse_tc3_authorization(&header).expect("parse what we signed")
 }
 
+/// A `POST /` with no query, timestamped [`NOW_TEXT`].
+fn post<'a>(headers: &'a [(&'a str, &'a str)], body: &'a [u8]) -> Tc3Request<'a> {
+    Tc3Request {
+        view: view("POST", "/", "", headers, body),
+        timestamp: NOW_TEXT,
+    }
+}
+
+/// `request` with its view replaced (its timestamp kept).
+fn with_view<'a>(request: &Tc3Request<'a>, view: RequestView<'a>) -> Tc3Request<'a> {
+    Tc3Request { view, ..*request }
+}
+
 #[test]
 fn tc3_post_round_trip() {
     let secret_key = tencent_secret_key();
@@ -36,10 +49,7 @@ fn tc3_post_round_trip() {
         ("X-TC-Action", "CreateAccessKey"),
         ("X-TC-Timestamp", NOW_TEXT),
     ];
-    let request = Tc3Request {
-        view: view("POST", "/", "", &headers, body),
-        timestamp: NOW_TEXT,
-    };
+    let request = post(&headers, body);
     let authorization = sign_and_parse(
         &request,
         secret_key.as_bytes(),
@@ -61,13 +71,13 @@ fn tc3_post_round_trip() {
     );
 
     // The query string of a POST is not part of the TC3 canonical request.
-    let with_query = Tc3Request {
-        view: RequestView {
+    let with_query = with_view(
+        &request,
+        RequestView {
             raw_query: "ignored=1",
             ..request.view
         },
-        ..request
-    };
+    );
     assert_eq!(tc3_canonical_query(&with_query), "");
     assert_eq!(
         verify_tc3(&with_query, &authorization, secret_key.as_bytes(), NOW),
@@ -75,24 +85,24 @@ fn tc3_post_round_trip() {
     );
 
     // The method is part of the canonical request.
-    let as_put = Tc3Request {
-        view: RequestView {
+    let as_put = with_view(
+        &request,
+        RequestView {
             method: "PUT",
             ..request.view
         },
-        ..request
-    };
+    );
     assert_eq!(
         verify_tc3(&as_put, &authorization, secret_key.as_bytes(), NOW),
         Err(SignatureError::Mismatch)
     );
-    let other_path = Tc3Request {
-        view: RequestView {
+    let other_path = with_view(
+        &request,
+        RequestView {
             path: "/x",
             ..request.view
         },
-        ..request
-    };
+    );
     assert_eq!(
         verify_tc3(&other_path, &authorization, secret_key.as_bytes(), NOW),
         Err(SignatureError::Mismatch)
@@ -132,13 +142,13 @@ fn tc3_get_round_trip_signs_the_raw_query() {
         "TargetUin=100000000001&Description=ci%20key&",
         "",
     ] {
-        let changed = Tc3Request {
-            view: RequestView {
+        let changed = with_view(
+            &request,
+            RequestView {
                 raw_query: equivalent_but_different,
                 ..request.view
             },
-            ..request
-        };
+        );
         assert_eq!(
             verify_tc3(&changed, &authorization, secret_key.as_bytes(), NOW),
             Err(SignatureError::Mismatch),
@@ -146,13 +156,13 @@ fn tc3_get_round_trip_signs_the_raw_query() {
         );
     }
     // A body smuggled into a GET is covered by the payload hash.
-    let with_body = Tc3Request {
-        view: RequestView {
+    let with_body = with_view(
+        &request,
+        RequestView {
             body: b"x",
             ..request.view
         },
-        ..request
-    };
+    );
     assert_eq!(
         verify_tc3(&with_body, &authorization, secret_key.as_bytes(), NOW),
         Err(SignatureError::Mismatch)
@@ -167,10 +177,7 @@ fn tc3_extra_signed_headers_are_honoured() {
         ("Host", "cam.tencentcloudapi.com"),
         ("X-TC-Action", "ListAccessKeys"),
     ];
-    let request = Tc3Request {
-        view: view("POST", "/", "", &headers, b"{}"),
-        timestamp: NOW_TEXT,
-    };
+    let request = post(&headers, b"{}");
     let authorization = sign_and_parse(
         &request,
         secret_key,
@@ -190,13 +197,13 @@ fn tc3_extra_signed_headers_are_honoured() {
         ("Host", "cam.tencentcloudapi.com"),
         ("X-TC-Action", "DeleteAccessKey"),
     ];
-    let changed = Tc3Request {
-        view: RequestView {
+    let changed = with_view(
+        &request,
+        RequestView {
             headers: Headers::new(&other_action),
             ..request.view
         },
-        ..request
-    };
+    );
     assert_eq!(
         verify_tc3(&changed, &authorization, secret_key, NOW),
         Err(SignatureError::Mismatch)
@@ -210,10 +217,7 @@ fn tc3_header_values_are_lower_cased_trimmed_or_taken_as_sent() {
         ("CONTENT-TYPE", "  Application/JSON "),
         ("host", "Cam.TencentCloudAPI.com"),
     ];
-    let request = Tc3Request {
-        view: view("POST", "/", "", &headers, b"{}"),
-        timestamp: NOW_TEXT,
-    };
+    let request = post(&headers, b"{}");
     // Our signer lower-cases, as the documentation says.
     let authorization = sign_and_parse(&request, secret_key, "cam", &["content-type", "host"]);
     assert_eq!(
@@ -247,23 +251,20 @@ fn tc3_host_is_tried_with_and_without_the_port() {
         ("content-type", "application/json"),
         ("host", "127.0.0.1:18081"),
     ];
-    let signed_request = Tc3Request {
-        view: view("POST", "/", "", &signed_headers, b"{}"),
-        timestamp: NOW_TEXT,
-    };
+    let signed_request = post(&signed_headers, b"{}");
     let authorization = sign_and_parse(
         &signed_request,
         secret_key,
         "127",
         &["content-type", "host"],
     );
-    let sent_request = Tc3Request {
-        view: RequestView {
+    let sent_request = with_view(
+        &signed_request,
+        RequestView {
             headers: Headers::new(&sent_headers),
             ..signed_request.view
         },
-        ..signed_request
-    };
+    );
     assert_eq!(
         verify_tc3(&sent_request, &authorization, secret_key, NOW),
         Ok(())
@@ -285,18 +286,15 @@ fn tc3_unsigned_payload_round_trip() {
         ("host", "127.0.0.1:18080"),
         ("X-TC-Content-SHA256", "UNSIGNED-PAYLOAD"),
     ];
-    let request = Tc3Request {
-        view: view("POST", "/", "", &headers, b"{\"a\": 1}"),
-        timestamp: NOW_TEXT,
-    };
+    let request = post(&headers, b"{\"a\": 1}");
     let authorization = sign_and_parse(&request, secret_key, "cam", &["content-type", "host"]);
-    let other_body = Tc3Request {
-        view: RequestView {
+    let other_body = with_view(
+        &request,
+        RequestView {
             body: b"{\"a\": 2}",
             ..request.view
         },
-        ..request
-    };
+    );
     assert_eq!(
         verify_tc3(&other_body, &authorization, secret_key, NOW),
         Ok(())
@@ -306,10 +304,7 @@ fn tc3_unsigned_payload_round_trip() {
 #[test]
 fn tc3_signing_and_verification_errors() {
     let headers = [("content-type", "application/json"), ("host", "h")];
-    let request = Tc3Request {
-        view: view("POST", "/", "", &headers, b""),
-        timestamp: NOW_TEXT,
-    };
+    let request = post(&headers, b"");
     assert_eq!(
         sign_tc3(&request, "id", b"k", "cam", &["content-type", "x-missing"]),
         Err(SignatureError::SignedHeaderMissing("x-missing".to_owned()))
