@@ -9,9 +9,7 @@ use keyplane_crypto::aliyun::{
     acs3_canonical_query, acs3_hashed_payload, parse_acs3_authorization, sign_acs3, verify_acs3,
     Acs3Authorization,
 };
-use keyplane_fuzz::{
-    assert_written_back_parses, borrowed_pairs, is_header_name, HttpInput, NOW_UNIX_SECONDS,
-};
+use keyplane_fuzz::{borrowed_pairs, is_header_name, HttpInput, NOW_UNIX_SECONDS};
 use libfuzzer_sys::fuzz_target;
 
 const SECRET: &[u8] = b"FakeAccessKeySecret00000000001";
@@ -21,18 +19,11 @@ fuzz_target!(|data: &[u8]| {
     let headers = input.header_pairs();
     let request = input.view(&headers);
     let _ = acs3_canonical_query(&input.raw_query);
-    let Some(value) = input.header("authorization") else {
+    let Some(authorization) =
+        input.authorization(parse_acs3_authorization, Acs3Authorization::to_header_value)
+    else {
         return;
     };
-    let Ok(authorization) = parse_acs3_authorization(value) else {
-        return;
-    };
-    assert_written_back_parses(
-        value,
-        &authorization,
-        Acs3Authorization::to_header_value,
-        parse_acs3_authorization,
-    );
     let _ = verify_acs3(&request, &authorization, SECRET, NOW_UNIX_SECONDS);
 
     // Round trip: a well-formed date and body hash, every header signed.

@@ -12,7 +12,7 @@ use keyplane_crypto::aliyun::{
     parse_roa_v1_authorization, sign_roa_v1, verify_roa_v1, AliyunSignatureError,
     RoaV1Authorization,
 };
-use keyplane_fuzz::{assert_written_back_parses, borrowed_pairs, HttpInput, NOW_UNIX_SECONDS};
+use keyplane_fuzz::{borrowed_pairs, HttpInput, NOW_UNIX_SECONDS};
 use libfuzzer_sys::fuzz_target;
 
 const SECRET: &[u8] = b"FakeAccessKeySecret00000000001";
@@ -23,18 +23,12 @@ fuzz_target!(|data: &[u8]| {
     let _ = token_from_query(&input.raw_query);
     let headers = input.header_pairs();
     let request = input.view(&headers);
-    let Some(value) = input.header("authorization") else {
-        return;
-    };
-    let Ok(authorization) = parse_roa_v1_authorization(value) else {
-        return;
-    };
-    assert_written_back_parses(
-        value,
-        &authorization,
-        RoaV1Authorization::to_header_value,
+    let Some(authorization) = input.authorization(
         parse_roa_v1_authorization,
-    );
+        RoaV1Authorization::to_header_value,
+    ) else {
+        return;
+    };
     let _ = verify_roa_v1(&request, &authorization, SECRET, NOW_UNIX_SECONDS);
 
     // Round trip: a well-formed Date and signature parameters, signed as a client would.

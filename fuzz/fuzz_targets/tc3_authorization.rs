@@ -8,7 +8,7 @@
 use keyplane_crypto::tencent::{
     parse_tc3_authorization, sign_tc3, verify_tc3, Tc3Authorization, Tc3Request,
 };
-use keyplane_fuzz::{assert_written_back_parses, is_header_name, HttpInput, NOW_UNIX_SECONDS};
+use keyplane_fuzz::{is_header_name, HttpInput, NOW_UNIX_SECONDS};
 use libfuzzer_sys::fuzz_target;
 
 const SECRET: &[u8] = b"FakeSecretKey000000000000000EXMP";
@@ -21,18 +21,11 @@ fuzz_target!(|data: &[u8]| {
         view: input.view(&headers),
         timestamp,
     };
-    let Some(value) = input.header("authorization") else {
+    let Some(authorization) =
+        input.authorization(parse_tc3_authorization, Tc3Authorization::to_header_value)
+    else {
         return;
     };
-    let Ok(authorization) = parse_tc3_authorization(value) else {
-        return;
-    };
-    assert_written_back_parses(
-        value,
-        &authorization,
-        Tc3Authorization::to_header_value,
-        parse_tc3_authorization,
-    );
     let _ = verify_tc3(&request, &authorization, SECRET, NOW_UNIX_SECONDS);
 
     // Round trip: the same request, signed over the headers it names, with a fresh timestamp.

@@ -170,6 +170,23 @@ impl HttpInput {
         }
     }
 
+    /// The `Authorization` header parsed by `parse`, or `None` when there is none or it does
+    /// not parse; when it parses, the value written back by `write` must parse to the same.
+    pub fn authorization<T: PartialEq + Debug, E: Debug>(
+        &self,
+        parse: impl Fn(&str) -> Result<T, E>,
+        write: impl Fn(&T) -> String,
+    ) -> Option<T> {
+        let value = self.header("authorization")?;
+        let parsed = parse(value).ok()?;
+        let written = write(&parsed);
+        match parse(&written) {
+            Ok(again) => assert_eq!(again, parsed, "{written:?} parsed differently"),
+            Err(error) => panic!("{written:?}, written from {value:?}, does not parse: {error:?}"),
+        }
+        Some(parsed)
+    }
+
     /// The headers except those named (in any case) in `skipped`.
     pub fn headers_except(&self, skipped: &[&str]) -> Vec<(String, String)> {
         self.headers
@@ -194,21 +211,6 @@ pub fn borrowed_pairs(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
         .iter()
         .map(|(name, value)| (name.as_str(), value.as_str()))
         .collect()
-}
-
-/// Checks that an `Authorization` value `value`, parsed as `parsed`, written back by `write`
-/// parses (by `parse`) to the same value.
-pub fn assert_written_back_parses<T: PartialEq + Debug, E: Debug>(
-    value: &str,
-    parsed: &T,
-    write: impl Fn(&T) -> String,
-    parse: impl Fn(&str) -> Result<T, E>,
-) {
-    let written = write(parsed);
-    match parse(&written) {
-        Ok(again) => assert_eq!(&again, parsed, "{written:?} parsed differently"),
-        Err(error) => panic!("{written:?}, written from {value:?}, does not parse: {error:?}"),
-    }
 }
 
 /// Whether `name` is an HTTP field name (a `token`): the only names a server is handed.
