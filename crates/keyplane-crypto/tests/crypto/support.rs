@@ -182,11 +182,7 @@ pub fn header_value_mutations(
     headers: &[(String, String)],
     position: usize,
 ) -> impl Iterator<Item = (usize, Vec<(String, String)>)> + '_ {
-    text_mutations(&headers[position].1).map(move |(index, value)| {
-        let mut changed = headers.to_vec();
-        changed[position].1 = value;
-        (index, changed)
-    })
+    header_part_mutations(headers, position, |header| &mut header.1)
 }
 
 /// Each copy of `headers` with one byte of the name at `position` changed, with its index.
@@ -194,9 +190,19 @@ pub fn header_name_mutations(
     headers: &[(String, String)],
     position: usize,
 ) -> impl Iterator<Item = (usize, Vec<(String, String)>)> + '_ {
-    text_mutations(&headers[position].0).map(move |(index, name)| {
+    header_part_mutations(headers, position, |header| &mut header.0)
+}
+
+fn header_part_mutations(
+    headers: &[(String, String)],
+    position: usize,
+    part: fn(&mut (String, String)) -> &mut String,
+) -> impl Iterator<Item = (usize, Vec<(String, String)>)> + '_ {
+    let mut original = headers[position].clone();
+    let text = part(&mut original).clone();
+    (0..text.len()).map(move |index| {
         let mut changed = headers.to_vec();
-        changed[position].0 = name;
+        *part(&mut changed[position]) = mutate_at(&text, index);
         (index, changed)
     })
 }
