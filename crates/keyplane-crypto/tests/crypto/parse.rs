@@ -5,7 +5,7 @@ use keyplane_crypto::tencent::{
     parse_tc3_authorization, verify_tc3, AuthorizationParseError, Tc3Request,
 };
 
-use crate::support::{for_each_edit, for_each_garbage, view};
+use crate::support::{assert_parse_errors, for_each_edit, for_each_garbage, view};
 
 const VALID: &str = "TC3-HMAC-SHA256 Credential=AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE/2019-02-25/cvm/tc3_request, SignedHeaders=content-type;host, Signature=72e494ea809ad7a8c8f7a4507b9bddcbaa8e581f516e8da2f66e2c5a96525168";
 
@@ -107,13 +107,7 @@ fn malformed_values_are_errors() {
         ("☃ Credential=a/2019-02-25/cvm/tc3_request, SignedHeaders=host, Signature=00", UnsupportedAlgorithm),
         ("TC3-HMAC-SHA256\u{00a0}Credential=a/2019-02-25/cvm/tc3_request, SignedHeaders=host, Signature=00", UnsupportedAlgorithm),
     ];
-    for (value, expected) in cases {
-        assert_eq!(
-            parse_tc3_authorization(value).as_ref(),
-            Err(expected),
-            "{value:?}"
-        );
-    }
+    assert_parse_errors(cases, parse_tc3_authorization);
 }
 
 /// Parses `value`, and when that succeeds also runs a verification against a fixed request;

@@ -206,3 +206,13 @@ fn header_part_mutations(
         (index, changed)
     })
 }
+
+/// Checks that `parse` refuses each value of `cases` with its error.
+pub fn assert_parse_errors<T: PartialEq + std::fmt::Debug, E: PartialEq + std::fmt::Debug>(
+    cases: &[(&str, E)],
+    parse: impl Fn(&str) -> Result<T, E>,
+) {
+    for (value, expected) in cases {
+        assert_eq!(parse(value).as_ref(), Err(expected), "{value:?}");
+    }
+}
