@@ -4,10 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
+use base64::Engine as _;
 use keyplane_request::{Headers, RequestView};
 use rand::rngs::OsRng;
 use rand::seq::SliceRandom;
 use rand::Rng;
+use serde::Deserialize;
 
 const VECTOR_DIRECTORY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../vectors");
 
@@ -214,5 +216,38 @@ pub fn assert_parse_errors<T: PartialEq + std::fmt::Debug, E: PartialEq + std::f
 ) {
     for (value, expected) in cases {
         assert_eq!(parse(value).as_ref(), Err(expected), "{value:?}");
+    }
+}
+
+/// One `vectors/*.json` file, with the cloud's credentials `C`.
+#[derive(Debug, Deserialize)]
+pub struct Vector<C> {
+    pub name: String,
+    pub auth_scheme: Option<String>,
+    pub credentials: Option<C>,
+    pub request: Option<RecordedRequest>,
+    #[serde(default)]
+    pub signature_check: serde_json::Value,
+}
+
+/// The request a vector recorded, as written in the file.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RecordedRequest {
+    pub method: String,
+    /// The request target (path and query); only the Alibaba vectors record it.
+    #[serde(default)]
+    pub target: String,
+    pub path: String,
+    pub query: String,
+    pub headers: Vec<(String, String)>,
+    pub body_base64: String,
+}
+
+impl RecordedRequest {
+    /// The body, decoded from `body_base64`.
+    pub fn body(&self) -> Vec<u8> {
+        base64::engine::general_purpose::STANDARD
+            .decode(&self.body_base64)
+            .expect("body_base64")
     }
 }

@@ -4,7 +4,6 @@
 
 use keyplane_request::{Headers, RequestView};
 
-use base64::Engine as _;
 use keyplane_crypto::tencent::{
     parse_tc3_authorization, sign_tc3, sign_v1, tc3_canonical_headers, tc3_canonical_query,
     tc3_canonical_request, tc3_hashed_payload, tc3_string_to_sign, utc_date_of_unix_seconds,
@@ -15,32 +14,13 @@ use serde::Deserialize;
 
 use crate::support::{
     byte_mutations, header_in, header_pairs, header_value_mutations, mutate_at, text_mutations,
-    vector_files, view, Recorded,
+    vector_files, view, Recorded, Vector,
 };
-
-#[derive(Debug, Deserialize)]
-struct Vector {
-    name: String,
-    auth_scheme: Option<String>,
-    credentials: Option<Credentials>,
-    request: Option<RecordedRequest>,
-    #[serde(default)]
-    signature_check: serde_json::Value,
-}
 
 #[derive(Debug, Deserialize)]
 struct Credentials {
     secret_id: String,
     secret_key: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct RecordedRequest {
-    method: String,
-    path: String,
-    query: String,
-    headers: Vec<(String, String)>,
-    body_base64: String,
 }
 
 /// A vector that is ready to be verified.
@@ -74,7 +54,7 @@ fn tencent_cases() -> Vec<(Scheme, Case)> {
         if value["cloud"] != "tencent" {
             continue;
         }
-        let vector: Vector = serde_json::from_value(value)
+        let vector: Vector<Credentials> = serde_json::from_value(value)
             .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
         let (Some(request), Some(credentials)) = (vector.request, vector.credentials) else {
             continue;
@@ -87,9 +67,7 @@ fn tencent_cases() -> Vec<(Scheme, Case)> {
         } else {
             panic!("{}: unknown auth_scheme {auth_scheme}", vector.name);
         };
-        let body = base64::engine::general_purpose::STANDARD
-            .decode(&request.body_base64)
-            .expect("body_base64");
+        let body = request.body();
         cases.push((
             scheme,
             Case {
