@@ -7,6 +7,8 @@
 # either edge, out of thousands).
 #
 #   tools/bench-instructions.sh BEFORE_BINARY AFTER_BINARY [SECONDS] [CONCURRENCY]
+#
+# Scenarios as in tools/bench-compare.sh (SCENARIOS overrides the list).
 set -euo pipefail
 before="${1:?BEFORE_BINARY}"
 after="${2:?AFTER_BINARY}"
@@ -33,6 +35,7 @@ measure() { # label binary scenario
   [ -n "$address" ] || { cat "$data/server.out" "$data/valgrind.err"; exit 1; }
   local credentials=(--credentials "$data/root.json")
   [ "$scenario" = healthz ] && credentials=()
+  [ "$scenario" = create-access-key ] && credentials+=(--data-dir "$data")
   local run=("$after" bench --target "$address" --concurrency "$concurrency" --scenario "$scenario" "${credentials[@]}" --json --warmup 0)
   "${run[@]}" --duration 3 > /dev/null
   callgrind_control --zero "$server" > /dev/null
@@ -58,7 +61,7 @@ PY
 }
 
 echo "callgrind, 1 worker thread, ${seconds}s measured after a 3s warm-up, concurrency $concurrency"
-for scenario in healthz list-access-keys list-access-keys-with-policies; do
+for scenario in ${SCENARIOS:-healthz list-access-keys list-access-keys-with-policies aliyun-list-access-keys create-access-key}; do
   measure before "$before" "$scenario"
   measure after "$after" "$scenario"
 done

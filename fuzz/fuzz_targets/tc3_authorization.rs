@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
     let headers = input.header_pairs();
     let timestamp = input.header("x-tc-timestamp").unwrap_or("");
     let request = Tc3Request {
-        view: input.view(&headers),
+        request: input.view(&headers),
         timestamp,
     };
     let Some(authorization) =

@@ -4,7 +4,7 @@
 //! and reports throughput and latency percentiles. Every performance figure in docs/ comes
 //! from it.
 
-use keyplane_request::{Headers, RequestView};
+use keyplane_engine::{Headers, RequestView};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -182,7 +182,7 @@ fn signed_request(
     let timestamp = SystemClock.now().unix_timestamp().to_string();
     let headers = [("Content-Type", "application/json"), ("Host", host)];
     let tc3 = Tc3Request {
-        view: RequestView {
+        request: RequestView {
             method: "POST",
             path: "/",
             raw_query: "",

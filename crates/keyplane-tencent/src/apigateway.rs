@@ -50,7 +50,7 @@ pub const ACTIONS: &[TencentAction] = &[
         "apigw:DisableApiKey",
         ApiKey,
         None,
-        disable
+        set_enabled::<false>
     ),
     row!(
         ApiGateway,
@@ -58,7 +58,7 @@ pub const ACTIONS: &[TencentAction] = &[
         "apigw:EnableApiKey",
         ApiKey,
         None,
-        enable
+        set_enabled::<true>
     ),
     row!(
         ApiGateway,
@@ -178,7 +178,7 @@ fn read_filter(params: &Params, _name: &str) -> Result<ApiKeyFilter, TencentErro
 
 parameters! {
     /// CreateApiKey's parameters.
-    pub struct CreateParameters {
+    pub struct CreateApiKeyParameters {
         "SecretName" => secret_name: String = Params::required_string,
         "AccessKeyType" => key_type: ApiKeyType = read_key_type,
         "AccessKeyId" => key_id: Option<String> = Params::optional_string,
@@ -200,14 +200,14 @@ parameters! {
 
 parameters! {
     /// The parameters of the actions on one API key.
-    pub struct KeyParameters {
+    pub struct ApiKeyParameters {
         "AccessKeyId" => key_id: String = Params::required_string,
     }
 }
 
 parameters! {
     /// UpdateApiKey's parameters.
-    pub struct UpdateParameters {
+    pub struct UpdateApiKeyParameters {
         "AccessKeyId" => key_id: String = Params::required_string,
         "AccessKeySecret" => secret: Option<String> = Params::optional_string,
     }
@@ -238,7 +238,7 @@ fn read_limit(params: &Params, name: &str) -> Result<u64, TencentError> {
 async fn create(
     authority: &Authority,
     context: &RequestContext,
-    parameters: CreateParameters,
+    parameters: CreateApiKeyParameters,
     _resource: Resource,
 ) -> Result<Map<String, Value>, ActionError> {
     let request = NewApiKeyRequest {
@@ -275,7 +275,7 @@ async fn describe_status(
 async fn describe(
     authority: &Authority,
     context: &RequestContext,
-    parameters: KeyParameters,
+    parameters: ApiKeyParameters,
     _resource: Resource,
 ) -> Result<Map<String, Value>, ActionError> {
     let key = authority
@@ -284,28 +284,15 @@ async fn describe(
     Ok(result(api_key_json(&key)))
 }
 
-/// DisableApiKey.
-async fn disable(
+/// DisableApiKey (`ENABLED` false) and EnableApiKey (true).
+async fn set_enabled<const ENABLED: bool>(
     authority: &Authority,
     context: &RequestContext,
-    parameters: KeyParameters,
+    parameters: ApiKeyParameters,
     _resource: Resource,
 ) -> Result<Map<String, Value>, ActionError> {
     authority
-        .set_api_key_enabled(context, &parameters.key_id, false)
-        .await?;
-    Ok(result(Value::Bool(true)))
-}
-
-/// EnableApiKey.
-async fn enable(
-    authority: &Authority,
-    context: &RequestContext,
-    parameters: KeyParameters,
-    _resource: Resource,
-) -> Result<Map<String, Value>, ActionError> {
-    authority
-        .set_api_key_enabled(context, &parameters.key_id, true)
+        .set_api_key_enabled(context, &parameters.key_id, ENABLED)
         .await?;
     Ok(result(Value::Bool(true)))
 }
@@ -314,7 +301,7 @@ async fn enable(
 async fn update(
     authority: &Authority,
     context: &RequestContext,
-    parameters: UpdateParameters,
+    parameters: UpdateApiKeyParameters,
     _resource: Resource,
 ) -> Result<Map<String, Value>, ActionError> {
     let secret = parameters.secret.map(Secret::new);
@@ -328,7 +315,7 @@ async fn update(
 async fn delete(
     authority: &Authority,
     context: &RequestContext,
-    parameters: KeyParameters,
+    parameters: ApiKeyParameters,
     _resource: Resource,
 ) -> Result<Map<String, Value>, ActionError> {
     authority

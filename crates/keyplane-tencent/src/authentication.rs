@@ -87,7 +87,7 @@ impl TencentDialect {
                 timestamp,
             } => {
                 let tc3_request = Tc3Request {
-                    view: *request,
+                    request: *request,
                     timestamp,
                 };
                 self.check_tc3_rules(&tc3_request, authorization, product, host)?;

@@ -6,6 +6,22 @@ use keyplane_request::{Headers, RequestView};
 use keyplane_tencent::envelope::{business_parameters, parse, Credentials, MAX_QUERY_BYTES};
 use keyplane_tencent::params::{Params, MAX_DEPTH, MAX_PARAMETERS};
 
+/// A request to `/` with these parts.
+fn view<'a>(
+    method: &'a str,
+    raw_query: &'a str,
+    headers: &'a [(&'a str, &'a str)],
+    body: &'a [u8],
+) -> RequestView<'a> {
+    RequestView {
+        method,
+        path: "/",
+        raw_query,
+        headers: Headers::new(headers),
+        body,
+    }
+}
+
 fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
     items
         .iter()
@@ -122,13 +138,7 @@ fn tc3_envelopes_carry_action_version_region_and_token() {
         ("X-TC-Token", "session"),
         ("Authorization", "TC3-HMAC-SHA256 Credential=AKIDabcdefgh/2026-11-24/apigateway/tc3_request, SignedHeaders=content-type;host, Signature=abc"),
     ];
-    let request = RequestView {
-        path: "/",
-        method: "POST",
-        raw_query: "",
-        headers: Headers::new(&headers),
-        body: b"{\"SecretName\": \"x\"}",
-    };
+    let request = view("POST", "", &headers, b"{\"SecretName\": \"x\"}");
     let envelope = parse(&request).unwrap();
     assert_eq!(envelope.action, "CreateApiKey");
     assert_eq!(envelope.version, "2018-08-08");
@@ -148,45 +158,21 @@ fn tc3_envelopes_carry_action_version_region_and_token() {
         .copied()
         .filter(|(name, _)| *name != "X-TC-Action")
         .collect();
-    let request = RequestView {
-        path: "/",
-        method: "POST",
-        raw_query: "",
-        headers: Headers::new(&missing_action),
-        body: b"{}",
-    };
+    let request = view("POST", "", &missing_action, b"{}");
     assert_eq!(parse(&request).unwrap_err().code, "MissingParameter");
 
     let other_scheme = [("Authorization", "Basic dXNlcjpwYXNz")];
-    let request = RequestView {
-        path: "/",
-        method: "POST",
-        raw_query: "",
-        headers: Headers::new(&other_scheme),
-        body: b"{}",
-    };
+    let request = view("POST", "", &other_scheme, b"{}");
     assert_eq!(
         parse(&request).unwrap_err().code,
         "AuthFailure.InvalidAuthorization"
     );
 
-    let request = RequestView {
-        path: "/",
-        method: "PUT",
-        raw_query: "",
-        headers: Headers::new(&headers),
-        body: b"{}",
-    };
+    let request = view("PUT", "", &headers, b"{}");
     assert_eq!(parse(&request).unwrap_err().code, "UnsupportedProtocol");
 
     let long_query = "a".repeat(MAX_QUERY_BYTES + 1);
-    let request = RequestView {
-        path: "/",
-        method: "GET",
-        raw_query: &long_query,
-        headers: Headers::new(&headers),
-        body: b"",
-    };
+    let request = view("GET", &long_query, &headers, b"");
     assert_eq!(
         parse(&request).unwrap_err().code,
         "RequestSizeLimitExceeded"
@@ -197,13 +183,7 @@ fn tc3_envelopes_carry_action_version_region_and_token() {
 fn v1_envelopes_separate_common_from_business_parameters() {
     let query = "Action=ListAccessKeys&Version=2019-01-16&SecretId=AKIDabc&Signature=c2ln&Timestamp=1&Nonce=2&Region=ap-guangzhou&TargetUin=7&Description=ci+key";
     let headers = [("Host", "127.0.0.1:8080")];
-    let request = RequestView {
-        path: "/",
-        method: "GET",
-        raw_query: query,
-        headers: Headers::new(&headers),
-        body: b"",
-    };
+    let request = view("GET", query, &headers, b"");
     let envelope = parse(&request).unwrap();
     assert_eq!(envelope.action, "ListAccessKeys");
     let Credentials::V1 {
@@ -218,25 +198,13 @@ fn v1_envelopes_separate_common_from_business_parameters() {
     let params = business_parameters(&request, &envelope).unwrap();
     params.allow_only(&["TargetUin", "Description"]).unwrap();
 
-    let request = RequestView {
-        path: "/",
-        method: "GET",
-        raw_query: "Action=X&Version=Y",
-        headers: Headers::new(&headers),
-        body: b"",
-    };
+    let request = view("GET", "Action=X&Version=Y", &headers, b"");
     assert_eq!(
         parse(&request).unwrap_err().code,
         "AuthFailure.InvalidAuthorization"
     );
     let doubled = "Action=A&Action=B&Version=2019-01-16&SecretId=AKIDabc&Signature=c2ln";
-    let request = RequestView {
-        path: "/",
-        method: "GET",
-        raw_query: doubled,
-        headers: Headers::new(&headers),
-        body: b"",
-    };
+    let request = view("GET", doubled, &headers, b"");
     assert_eq!(parse(&request).unwrap_err().code, "InvalidParameter");
 }
 
@@ -306,13 +274,7 @@ fn v1_pairs_are_counted_before_they_are_decoded() {
     for _ in 0..MAX_PARAMETERS {
         query.push_str("&a");
     }
-    let request = RequestView {
-        path: "/",
-        method: "GET",
-        raw_query: &query,
-        headers: Headers::new(&headers),
-        body: b"",
-    };
+    let request = view("GET", &query, &headers, b"");
     let error = parse(&request).unwrap_err();
     assert_eq!(error.code, "InvalidParameter");
     assert!(
@@ -333,13 +295,7 @@ fn tc3_bodies_are_not_parsed_by_the_envelope() {
         ("Authorization", "TC3-HMAC-SHA256 Credential=AKIDabcdefgh/2026-11-24/cam/tc3_request, SignedHeaders=content-type;host, Signature=abc"),
     ];
     let body = "a7.1000=&".repeat(1000);
-    let request = RequestView {
-        path: "/",
-        method: "POST",
-        raw_query: "",
-        headers: Headers::new(&headers),
-        body: body.as_bytes(),
-    };
+    let request = view("POST", "", &headers, body.as_bytes());
     let envelope = parse(&request).expect("the envelope reads headers only");
     assert_eq!(
         business_parameters(&request, &envelope).unwrap_err().code,
@@ -359,13 +315,7 @@ fn v1_parameters_that_the_signature_cannot_separate_are_refused() {
         ("Description=plain+text", false),
     ] {
         let query = format!("{common}&{extra}");
-        let request = RequestView {
-            path: "/",
-            method: "GET",
-            raw_query: &query,
-            headers: Headers::new(&headers),
-            body: b"",
-        };
+        let request = view("GET", &query, &headers, b"");
         assert_eq!(parse(&request).is_err(), refused, "{extra}");
         if refused {
             assert_eq!(parse(&request).unwrap_err().code, "InvalidParameter");

@@ -56,7 +56,7 @@ pub fn tc3_headers(
     let timestamp = timestamp.to_string();
     let headers = [("Content-Type", "application/json"), ("Host", host)];
     let request = Tc3Request {
-        view: RequestView {
+        request: RequestView {
             method: "POST",
             path: "/",
             raw_query: "",

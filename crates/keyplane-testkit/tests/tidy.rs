@@ -8,7 +8,9 @@
 //! - every Rust module opens with its `//!` doc ([`every_module_has_its_doc`]);
 //! - no source file under `src/` is longer than [`MAX_SOURCE_LINES`]
 //!   ([`source_files_stay_small`]);
-//! - the hook for wire codes written outside their dialect's code table
+//! - a request's context is built, and its refusal audited, only by the engine
+//!   ([`only_the_engine_builds_contexts_and_audits_refusals`]);
+//! - every wire code is written only in its dialect's one code table
 //!   ([`wire_codes_live_in_their_dialects_table`]).
 //!
 //! Each check has its own explicit allow-list of today's exceptions; an allowed exception
@@ -20,13 +22,9 @@ use std::path::{Path, PathBuf};
 /// The longest a file under a crate's `src/` may be.
 const MAX_SOURCE_LINES: usize = 650;
 
-/// Files under `src/` longer than [`MAX_SOURCE_LINES`] today, being split (issue 12): this
-/// list is to be emptied, never extended.
-const OVERSIZED_ALLOWED: &[&str] = &[
-    "crates/keyplane-core/src/authority.rs",
-    "crates/keyplane-store/src/postgres/mod.rs",
-    "crates/keyplane-store/src/sqlite/mod.rs",
-];
+/// Files under `src/` allowed to be longer than [`MAX_SOURCE_LINES`]: none. The list stays so
+/// that an exception, should one ever be needed, is written down here with its reason.
+const OVERSIZED_ALLOWED: &[&str] = &[];
 
 /// Files outside `keyplane-store` that may hold SQL, and why.
 const SQL_ALLOWED: &[&str] = &[
@@ -36,116 +34,11 @@ const SQL_ALLOWED: &[&str] = &[
     "crates/keyplane-testkit/tests/tidy.rs",
 ];
 
-/// Wire codes written outside their dialect's `errors.rs` today, as (file, code): the hook
-/// for the check that every code is a member of its dialect's one table (issue 12, scope 3).
-/// This list is to be emptied, never extended.
-const WIRE_CODES_ALLOWED: &[(&str, &str)] = &[
-    ("crates/keyplane-aliyun/src/eas.rs", "Forbidden.RAM"),
-    (
-        "crates/keyplane-aliyun/src/ims.rs",
-        "InvalidParameter.Comments.Length",
-    ),
-    (
-        "crates/keyplane-aliyun/src/ims.rs",
-        "InvalidParameter.DisplayName.Length",
-    ),
-    (
-        "crates/keyplane-aliyun/src/ims.rs",
-        "InvalidParameter.Email.Format",
-    ),
-    (
-        "crates/keyplane-aliyun/src/ims.rs",
-        "InvalidParameter.MobilePhone.Format",
-    ),
-    (
-        "crates/keyplane-aliyun/src/ims.rs",
-        "InvalidParameter.UserName.InvalidChars",
-    ),
-    (
-        "crates/keyplane-aliyun/src/ims.rs",
-        "InvalidParameter.UserName.Length",
-    ),
-    (
-        "crates/keyplane-aliyun/src/ims.rs",
-        "InvalidParameter.UserPrincipalName.Format",
-    ),
-    ("crates/keyplane-aliyun/src/permissions.rs", "Forbidden.RAM"),
-    (
-        "crates/keyplane-aliyun/src/ram.rs",
-        "InvalidParameter.Description.Length",
-    ),
-    (
-        "crates/keyplane-aliyun/src/ram.rs",
-        "InvalidParameter.PolicyDocument.Length",
-    ),
-    (
-        "crates/keyplane-aliyun/src/ram.rs",
-        "InvalidParameter.PolicyName.InvalidChars",
-    ),
-    (
-        "crates/keyplane-aliyun/src/ram.rs",
-        "InvalidParameter.PolicyName.Length",
-    ),
-    (
-        "crates/keyplane-aliyun/src/ram.rs",
-        "InvalidParameter.PolicyType",
-    ),
-    (
-        "crates/keyplane-server/src/gateway/confirmation.rs",
-        "Forbidden.RAM",
-    ),
-    (
-        "crates/keyplane-server/src/gateway/confirmation.rs",
-        "InstanceToken.AlreadyUsed",
-    ),
-    (
-        "crates/keyplane-server/src/gateway/confirmation.rs",
-        "InstanceToken.Expired",
-    ),
-    (
-        "crates/keyplane-server/src/gateway/confirmation.rs",
-        "InstanceToken.Revoked",
-    ),
-    (
-        "crates/keyplane-server/src/gateway/mod.rs",
-        "Forbidden.Origin",
-    ),
-    (
-        "crates/keyplane-server/src/gateway/mod.rs",
-        "InstanceToken.Revoked",
-    ),
-    (
-        "crates/keyplane-server/src/gateway/mod.rs",
-        "Throttling.Sessions",
-    ),
-    (
-        "crates/keyplane-tencent/src/cam.rs",
-        "InvalidParameter.DescriptionLengthOverlimit",
-    ),
-    (
-        "crates/keyplane-tencent/src/cam.rs",
-        "InvalidParameter.PolicyDocumentLengthOverLimit",
-    ),
-    (
-        "crates/keyplane-tencent/src/cam.rs",
-        "InvalidParameter.PolicyIdError",
-    ),
-    (
-        "crates/keyplane-tencent/src/cam.rs",
-        "InvalidParameter.PolicyNameError",
-    ),
-    (
-        "crates/keyplane-tencent/src/cam.rs",
-        "InvalidParameter.UserNameIllegal",
-    ),
-    (
-        "crates/keyplane-tencent/src/cam.rs",
-        "ResourceNotFound.UserNotExist",
-    ),
-    (
-        "crates/keyplane-tencent/src/cam.rs",
-        "UnauthorizedOperation.DeleteApiKey",
-    ),
+/// Each dialect's one closed code table (a `keyplane_engine::code_table!`): the only file
+/// where its wire codes are written.
+const CODE_TABLES: &[&str] = &[
+    "crates/keyplane-tencent/src/codes.rs",
+    "crates/keyplane-aliyun/src/errors/codes.rs",
 ];
 
 /// The crates whose code writes wire codes: the two dialects, and the server (whose gateway
@@ -312,48 +205,89 @@ fn source_files_stay_small() {
     report("oversized source files", failures);
 }
 
-/// The hook for "a wire code outside its dialect's table": every string literal in a dialect's
-/// (or the server's) `src/` that looks like a dotted wire code (`InvalidParameter.Xxx`,
-/// `EntityNotExist.User`) and stands outside the crate's `errors.rs` fails, unless allowed in
-/// [`WIRE_CODES_ALLOWED`]. Codes without a dot (`InvalidParameter`) cannot be told from
-/// action names by their text: once each dialect's codes are one closed enum, this check is
-/// to be tightened to every literal that equals one of its members.
+/// Every wire code is a member of its dialect's one code table ([`CODE_TABLES`]): a string
+/// literal anywhere in the dialects' or the server's `src/` that equals a code of a table, or
+/// that is shaped like a dotted wire code (`InvalidParameter.Xxx`, `EntityNotExist.User`),
+/// fails unless it stands in a table. So a code cannot be made up, or decided, outside them.
 #[test]
 fn wire_codes_live_in_their_dialects_table() {
+    let files = rust_files();
+    let mut codes = BTreeSet::new();
+    for table in CODE_TABLES {
+        let file = files
+            .iter()
+            .find(|file| file.relative == *table)
+            .unwrap_or_else(|| panic!("the code table {table} is missing"));
+        let members = table_codes(&file.text);
+        assert!(
+            members.len() > 10,
+            "{table}: no code_table! rows read; has its layout changed?"
+        );
+        codes.extend(members);
+    }
     let mut failures = Vec::new();
-    let mut allowed_seen = BTreeSet::new();
-    for file in rust_files() {
+    for file in &files {
         let in_scope = WIRE_CODE_CRATES
             .iter()
             .any(|name| file.relative.starts_with(&format!("crates/{name}/src/")));
-        if !in_scope || file.relative.ends_with("/errors.rs") {
+        if !in_scope || CODE_TABLES.contains(&file.relative.as_str()) {
             continue;
         }
         for literal in string_literals(&file.text) {
-            if !looks_like_dotted_wire_code(&literal.text) {
-                continue;
+            if codes.contains(&literal.text) || looks_like_dotted_wire_code(&literal.text) {
+                failures.push(format!(
+                    "{}:{}: wire code {:?} outside its dialect's code table",
+                    file.relative, literal.line, literal.text
+                ));
             }
-            let key = (file.relative.as_str(), literal.text.as_str());
-            if let Some(allowed) = WIRE_CODES_ALLOWED.iter().find(|allowed| **allowed == key) {
-                allowed_seen.insert(*allowed);
-                continue;
-            }
-            failures.push(format!(
-                "{}:{}: wire code {:?} outside the dialect's code table (errors.rs)",
-                file.relative, literal.line, literal.text
-            ));
-        }
-    }
-    for allowed in WIRE_CODES_ALLOWED {
-        if !allowed_seen.contains(allowed) {
-            failures.push(format!(
-                "{}: {:?} is allowed in WIRE_CODES_ALLOWED but no longer there: remove it \
-                 from the list",
-                allowed.0, allowed.1
-            ));
         }
     }
     report("wire codes outside their table", failures);
+}
+
+/// The wire codes of a `code_table!`: the first string of every `Member => ("Code", …)` row.
+fn table_codes(text: &str) -> BTreeSet<String> {
+    text.lines()
+        .filter_map(|line| line.split_once("=> (\""))
+        .filter_map(|(_, rest)| rest.split_once('"'))
+        .map(|(code, _)| code.to_owned())
+        .collect()
+}
+
+/// One request pipeline: outside the domain (`keyplane-core`, where its constructors live) and
+/// the engine (`keyplane-engine`, which builds a request's one context and audits its refusal),
+/// no source builds a `RequestContext` by hand or audits a refusal itself.
+#[test]
+fn only_the_engine_builds_contexts_and_audits_refusals() {
+    let mut failures = Vec::new();
+    for file in rust_files() {
+        let owner = ["crates/keyplane-core/src/", "crates/keyplane-engine/src/"]
+            .iter()
+            .any(|prefix| file.relative.starts_with(prefix));
+        if owner || !file.relative.contains("/src/") {
+            continue;
+        }
+        for (index, line) in file.text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            // A function returning a context (`-> RequestContext {`) builds none.
+            let literal = code.contains("RequestContext {") && !code.contains("-> RequestContext");
+            let found = [".record_refusal", ".record_throttled_refusal"]
+                .into_iter()
+                .find(|pattern| code.contains(pattern))
+                .or(literal.then_some("RequestContext {"));
+            if let Some(pattern) = found {
+                failures.push(format!(
+                    "{}:{}: `{pattern}` outside keyplane-core and keyplane-engine",
+                    file.relative,
+                    index + 1
+                ));
+            }
+        }
+    }
+    report(
+        "request contexts or refusal audits outside the engine",
+        failures,
+    );
 }
 
 // Reading the workspace.

@@ -28,47 +28,33 @@ pub use nonces::NonceStore;
 pub use policies::PolicyStore;
 pub use users::{DeleteUserOptions, UserStore};
 
-/// Every aggregate trait, imported anonymously: `use keyplane_core::store::traits::*;` lets code
-/// holding a concrete store (a test's `SqliteStore`) call any of its methods.
-pub mod traits {
-    pub use super::{
-        AccessKeyStore as _, ActivationCodeStore as _, ApiKeyStore as _, AuditStore as _,
-        EasStore as _, InstallationStore as _, NonceStore as _, PolicyStore as _, Store as _,
-        UserStore as _,
+/// Declares `Store` as the sum of the aggregate traits, listed once, implements it for every
+/// type that implements all of them, and exports them all as `traits`.
+macro_rules! sum_of_aggregates {
+    ($(#[$meta:meta])* $name:ident: $($aggregate:ident),+) => {
+        $(#[$meta])*
+        pub trait $name: $($aggregate +)+ Send + Sync + 'static {}
+
+        impl<T> $name for T where T: $($aggregate +)+ Send + Sync + 'static + ?Sized {}
+
+        /// Every aggregate trait, imported anonymously: `use keyplane_core::store::traits::*;`
+        /// lets code holding a concrete store (a test's `SqliteStore`) call any of its methods.
+        pub mod traits {
+            pub use super::{$name as _, $($aggregate as _),+};
+        }
     };
 }
 
-/// Persistence for Keyplane: every aggregate's store. Implemented for any type that implements
-/// all of them.
-pub trait Store:
-    InstallationStore
-    + NonceStore
-    + UserStore
-    + PolicyStore
-    + AccessKeyStore
-    + ApiKeyStore
-    + AuditStore
-    + ActivationCodeStore
-    + EasStore
-    + Send
-    + Sync
-    + 'static
-{
-}
-
-impl<T> Store for T where
-    T: InstallationStore
-        + NonceStore
-        + UserStore
-        + PolicyStore
-        + AccessKeyStore
-        + ApiKeyStore
-        + AuditStore
-        + ActivationCodeStore
-        + EasStore
-        + Send
-        + Sync
-        + 'static
-        + ?Sized
-{
+sum_of_aggregates! {
+    /// Persistence for Keyplane: every aggregate's store. Implemented for any type that
+    /// implements all of them.
+    Store: InstallationStore,
+        NonceStore,
+        UserStore,
+        PolicyStore,
+        AccessKeyStore,
+        ApiKeyStore,
+        AuditStore,
+        ActivationCodeStore,
+        EasStore
 }

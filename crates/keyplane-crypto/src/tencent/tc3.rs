@@ -154,16 +154,24 @@ fn is_calendar_date_shape(text: &str) -> bool {
 /// concerned.
 #[derive(Debug, Clone, Copy)]
 pub struct Tc3Request<'a> {
-    /// The request as received (or to be sent).
-    pub view: RequestView<'a>,
+    /// The request: method (`POST` or `GET`), path (normally `/`), raw query, headers as
+    /// received (any case of name) and raw body.
+    pub request: RequestView<'a>,
     /// The value of `X-TC-Timestamp`.
     pub timestamp: &'a str,
 }
 
+impl<'a> Tc3Request<'a> {
+    /// The value of the first header with this name (ASCII case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&'a str> {
+        self.request.header(name)
+    }
+}
+
 /// The canonical query string: the raw query for `GET`, empty for every other method.
 pub fn tc3_canonical_query<'a>(request: &Tc3Request<'a>) -> &'a str {
-    if request.view.method == "GET" {
-        request.view.raw_query
+    if request.request.method == "GET" {
+        request.request.raw_query
     } else {
         ""
     }
@@ -173,7 +181,6 @@ pub fn tc3_canonical_query<'a>(request: &Tc3Request<'a>) -> &'a str {
 /// (`X-TC-Content-SHA256: UNSIGNED-PAYLOAD`, the first header of that name, trimmed).
 pub fn tc3_payload_unsigned(request: &Tc3Request<'_>) -> bool {
     request
-        .view
         .header(CONTENT_SHA256_HEADER)
         .is_some_and(|value| value.trim_ascii() == UNSIGNED_PAYLOAD)
 }
@@ -184,7 +191,7 @@ pub fn tc3_hashed_payload(request: &Tc3Request<'_>) -> String {
     if tc3_payload_unsigned(request) {
         hex::encode(sha256(UNSIGNED_PAYLOAD.as_bytes()))
     } else {
-        hex::encode(sha256(request.view.body))
+        hex::encode(sha256(request.request.body))
     }
 }
 
@@ -325,7 +332,6 @@ pub fn verify_tc3_with_signing_key(
     let mut signed_values = Vec::with_capacity(authorization.signed_headers.len());
     for name in &authorization.signed_headers {
         let value = request
-            .view
             .header(name)
             .ok_or_else(|| SignatureError::SignedHeaderMissing(name.clone()))?;
         signed_values.push((name.as_str(), value.trim_ascii()));
@@ -359,8 +365,8 @@ pub fn verify_tc3_with_signing_key(
             }
             let canonical_headers = canonical_headers_block(&candidate_values, lowercase_values);
             let canonical_request = tc3_canonical_request(
-                request.view.method,
-                request.view.path,
+                request.request.method,
+                request.request.path,
                 canonical_query,
                 &canonical_headers,
                 &authorization.signed_headers_raw,
@@ -382,11 +388,11 @@ pub fn verify_tc3_with_signing_key(
 }
 
 /// Client-side signing: the full `Authorization` header value for `request`, signing the given
-/// header names (lower-cased) with values taken from `request.view.headers` (canonical form:
+/// header names (lower-cased) with values taken from `request.request.headers` (canonical form:
 /// lower-cased and trimmed), with the credential date = UTC date of `request.timestamp`.
 ///
 /// Errors: [`SignatureError::TimestampInvalid`] when the timestamp is not decimal Unix seconds,
-/// [`SignatureError::SignedHeaderMissing`] when a named header is not in `request.view.headers`.
+/// [`SignatureError::SignedHeaderMissing`] when a named header is not in `request.request.headers`.
 pub fn sign_tc3(
     request: &Tc3Request<'_>,
     secret_id: &str,
@@ -443,15 +449,14 @@ impl Tc3Signer {
         let mut signed_values = Vec::with_capacity(signed_headers.len());
         for name in &signed_headers {
             let value = request
-                .view
                 .header(name)
                 .ok_or_else(|| SignatureError::SignedHeaderMissing(name.clone()))?;
             signed_values.push((name.as_str(), value));
         }
         let signed_headers_raw = signed_headers.join(";");
         let canonical_request = tc3_canonical_request(
-            request.view.method,
-            request.view.path,
+            request.request.method,
+            request.request.path,
             tc3_canonical_query(request),
             &tc3_canonical_headers(&signed_values),
             &signed_headers_raw,

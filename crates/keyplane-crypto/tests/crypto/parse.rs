@@ -119,7 +119,7 @@ fn parse_and_verify(value: &str) {
         ("x-tc-action", "☃"),
     ];
     let request = Tc3Request {
-        view: view("POST", "/", "", &headers, b"{}"),
+        request: view("POST", "/", "", &headers, b"{}"),
         timestamp: "1551113065",
     };
     if let Ok(authorization) = parse_tc3_authorization(value) {

@@ -29,14 +29,17 @@ fn sign_and_parse(
 /// A `POST /` with no query, timestamped [`NOW_TEXT`].
 fn post<'a>(headers: &'a [(&'a str, &'a str)], body: &'a [u8]) -> Tc3Request<'a> {
     Tc3Request {
-        view: view("POST", "/", "", headers, body),
+        request: view("POST", "/", "", headers, body),
         timestamp: NOW_TEXT,
     }
 }
 
 /// `request` with its view replaced (its timestamp kept).
 fn with_view<'a>(request: &Tc3Request<'a>, view: RequestView<'a>) -> Tc3Request<'a> {
-    Tc3Request { view, ..*request }
+    Tc3Request {
+        request: view,
+        ..*request
+    }
 }
 
 #[test]
@@ -75,7 +78,7 @@ fn tc3_post_round_trip() {
         &request,
         RequestView {
             raw_query: "ignored=1",
-            ..request.view
+            ..request.request
         },
     );
     assert_eq!(tc3_canonical_query(&with_query), "");
@@ -89,7 +92,7 @@ fn tc3_post_round_trip() {
         &request,
         RequestView {
             method: "PUT",
-            ..request.view
+            ..request.request
         },
     );
     assert_eq!(
@@ -100,7 +103,7 @@ fn tc3_post_round_trip() {
         &request,
         RequestView {
             path: "/x",
-            ..request.view
+            ..request.request
         },
     );
     assert_eq!(
@@ -117,7 +120,7 @@ fn tc3_get_round_trip_signs_the_raw_query() {
         ("host", "127.0.0.1:18081"),
     ];
     let request = Tc3Request {
-        view: view(
+        request: view(
             "GET",
             "/",
             "TargetUin=100000000001&Description=ci%20key",
@@ -146,7 +149,7 @@ fn tc3_get_round_trip_signs_the_raw_query() {
             &request,
             RequestView {
                 raw_query: equivalent_but_different,
-                ..request.view
+                ..request.request
             },
         );
         assert_eq!(
@@ -160,7 +163,7 @@ fn tc3_get_round_trip_signs_the_raw_query() {
         &request,
         RequestView {
             body: b"x",
-            ..request.view
+            ..request.request
         },
     );
     assert_eq!(
@@ -201,7 +204,7 @@ fn tc3_extra_signed_headers_are_honoured() {
         &request,
         RequestView {
             headers: Headers::new(&other_action),
-            ..request.view
+            ..request.request
         },
     );
     assert_eq!(
@@ -262,7 +265,7 @@ fn tc3_host_is_tried_with_and_without_the_port() {
         &signed_request,
         RequestView {
             headers: Headers::new(&sent_headers),
-            ..signed_request.view
+            ..signed_request.request
         },
     );
     assert_eq!(
@@ -292,7 +295,7 @@ fn tc3_unsigned_payload_round_trip() {
         &request,
         RequestView {
             body: b"{\"a\": 2}",
-            ..request.view
+            ..request.request
         },
     );
     assert_eq!(
@@ -388,7 +391,7 @@ fn tc3_empty_secret_and_unusual_services_do_not_panic() {
         ("host", "localhost:8080"),
     ];
     let request = Tc3Request {
-        view: view("POST", "", "", &headers, b""),
+        request: view("POST", "", "", &headers, b""),
         timestamp: NOW_TEXT,
     };
     for service in ["localhost:8080", "http://127", "服务", "a/b"] {
@@ -716,7 +719,7 @@ fn a_reused_signer_matches_one_off_signing_across_dates() {
     ];
     for timestamp in ["1795478399", "1795478400", "1795478401", "1795564800"] {
         let request = Tc3Request {
-            view: view("POST", "/", "", &headers, b"{}"),
+            request: view("POST", "/", "", &headers, b"{}"),
             timestamp,
         };
         let reused = signer

@@ -136,7 +136,7 @@ fn tc3_verify(
 ) -> Result<(), SignatureError> {
     let header_pairs = header_pairs(headers);
     let request = Tc3Request {
-        view: view(&case.method, &case.path, query, &header_pairs, body),
+        request: view(&case.method, &case.path, query, &header_pairs, body),
         timestamp: header_in(headers, "x-tc-timestamp").unwrap_or_default(),
     };
     verify_tc3(&request, authorization, secret_key, now)
@@ -260,7 +260,7 @@ fn tc3_vectors_match_the_reference_canonical_request_and_string_to_sign() {
         let header_pairs = header_pairs(&case.headers);
         let timestamp = case.header("x-tc-timestamp").expect("timestamp");
         let request = Tc3Request {
-            view: view(
+            request: view(
                 &case.method,
                 &case.path,
                 &case.query,
@@ -270,8 +270,8 @@ fn tc3_vectors_match_the_reference_canonical_request_and_string_to_sign() {
             timestamp,
         };
         let canonical_request = tc3_canonical_request(
-            request.view.method,
-            request.view.path,
+            request.request.method,
+            request.request.path,
             tc3_canonical_query(&request),
             &tc3_canonical_headers(&signed_values),
             &context.authorization.signed_headers_raw,
@@ -295,9 +295,9 @@ fn tc3_vectors_match_the_reference_canonical_request_and_string_to_sign() {
             }
         }
         let signer_request = Tc3Request {
-            view: RequestView {
+            request: RequestView {
                 headers: Headers::new(&signer_headers),
-                ..request.view
+                ..request.request
             },
             ..request
         };

@@ -108,17 +108,15 @@ pub async fn credential_stands(
     state: &AppState,
     credential: &Credential,
 ) -> Result<bool, CoreError> {
-    let context = RequestContext {
-        caller: None,
-        claimed_key_id: None,
-        now: state.clock.now(),
-        request_id: uuid::Uuid::new_v4().to_string().to_ascii_uppercase(),
-        source_address: credential.source_address.clone(),
-        user_agent: String::new(),
-        product: keyplane_aliyun::eas::PRODUCT.to_owned(),
-        action: TERMINAL_SESSION_ACTION.to_owned(),
-        authorization: None,
-    };
+    // Not a request: the server itself asks, for the sessions the credential opened.
+    let mut context = RequestContext::operator(
+        state.clock.now(),
+        uuid::Uuid::new_v4().to_string().to_ascii_uppercase(),
+        TERMINAL_SESSION_ACTION,
+    );
+    context.source_address = credential.source_address.clone();
+    context.user_agent = String::new();
+    context.product = keyplane_aliyun::eas::PRODUCT.to_owned();
     match state
         .authority
         .check_instance_access(

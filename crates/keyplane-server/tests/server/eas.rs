@@ -8,7 +8,7 @@
 //! each redeemable once, at its own URL only, until it expires, giving the expanded command;
 //! audited; never stored in clear.
 
-use keyplane_request::{Headers, RequestView};
+use keyplane_engine::{Headers, RequestView};
 use std::sync::Arc;
 
 use keyplane_aliyun::eas::{token_from_query, PublicUrls, RedemptionRefusal, TokenPresentation};

@@ -5,7 +5,7 @@
 //! `--require-signed-action` refuses a request whose action is not signed; and a v1 request is
 //! accepted once, also across two nodes sharing PostgreSQL.
 
-use keyplane_request::{Headers, RequestView};
+use keyplane_engine::{Headers, RequestView};
 use std::net::SocketAddr;
 
 use bytes::Bytes;
@@ -80,7 +80,7 @@ impl<'a> Tc3<'a> {
         }
         let authorization = sign_tc3(
             &Tc3Request {
-                view: RequestView {
+                request: RequestView {
                     method: self.method,
                     path: "/",
                     raw_query: self.query,

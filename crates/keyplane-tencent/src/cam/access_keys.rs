@@ -18,7 +18,7 @@ const LAST_USED_MAX_IDS: usize = 10;
 
 parameters! {
     /// CreateAccessKey's parameters.
-    pub struct CreateParameters {
+    pub struct CreateAccessKeyParameters {
         "TargetUin" => target_uin: Option<u64> = Params::optional_unsigned,
         "Description" => description: Option<String> = Params::optional_string,
     }
@@ -26,14 +26,14 @@ parameters! {
 
 parameters! {
     /// ListAccessKeys' parameters.
-    pub struct ListParameters {
+    pub struct ListAccessKeysParameters {
         "TargetUin" => target_uin: Option<u64> = Params::optional_unsigned,
     }
 }
 
 parameters! {
     /// UpdateAccessKey's parameters.
-    pub struct UpdateParameters {
+    pub struct UpdateAccessKeyParameters {
         "AccessKeyId" => key_id: String = Params::required_string,
         "Status" => status: String = Params::required_string,
         "TargetUin" => target_uin: Option<u64> = Params::optional_unsigned,
@@ -42,7 +42,7 @@ parameters! {
 
 parameters! {
     /// DeleteAccessKey's parameters.
-    pub struct DeleteParameters {
+    pub struct DeleteAccessKeyParameters {
         "AccessKeyId" => key_id: String = Params::required_string,
         "TargetUin" => target_uin: Option<u64> = Params::optional_unsigned,
     }
@@ -71,7 +71,7 @@ fn key_fields(key: &AccessKey) -> Map<String, Value> {
 pub async fn create(
     authority: &Authority,
     context: &RequestContext,
-    parameters: CreateParameters,
+    parameters: CreateAccessKeyParameters,
     _resource: Resource,
 ) -> Result<Map<String, Value>, ActionError> {
     if parameters
@@ -98,7 +98,7 @@ pub async fn create(
 pub async fn list(
     authority: &Authority,
     context: &RequestContext,
-    parameters: ListParameters,
+    parameters: ListAccessKeysParameters,
     _resource: Resource,
 ) -> Result<Map<String, Value>, ActionError> {
     let keys = authority
@@ -115,7 +115,7 @@ pub async fn list(
 pub async fn update(
     authority: &Authority,
     context: &RequestContext,
-    parameters: UpdateParameters,
+    parameters: UpdateAccessKeyParameters,
     _resource: Resource,
 ) -> Result<Map<String, Value>, ActionError> {
     let status = KeyStatus::parse(&parameters.status)
@@ -130,7 +130,7 @@ pub async fn update(
 pub async fn delete(
     authority: &Authority,
     context: &RequestContext,
-    parameters: DeleteParameters,
+    parameters: DeleteAccessKeyParameters,
     _resource: Resource,
 ) -> Result<Map<String, Value>, ActionError> {
     authority

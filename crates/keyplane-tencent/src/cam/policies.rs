@@ -29,7 +29,7 @@ const MAX_POLICY_PAGE: u64 = 200;
 
 parameters! {
     /// CreatePolicy's parameters.
-    pub struct CreateParameters {
+    pub struct CreatePolicyParameters {
         "PolicyName" => name: String = Params::required_string,
         "PolicyDocument" => document: String = Params::required_string,
         "Description" => description: String = string_or_empty,
@@ -38,21 +38,21 @@ parameters! {
 
 parameters! {
     /// GetPolicy's parameters.
-    pub struct GetParameters {
+    pub struct GetPolicyParameters {
         "PolicyId" => policy_id: u64 = required_unsigned,
     }
 }
 
 parameters! {
     /// DeletePolicy's parameters: one or more ids.
-    pub struct DeleteParameters {
+    pub struct DeletePolicyParameters {
         "PolicyId" => policy_ids: Vec<u64> = required_unsigned_list,
     }
 }
 
 parameters! {
     /// ListPolicies' parameters (`Page` and `Rp` are read together, then checked).
-    pub struct ListParameters {
+    pub struct ListPoliciesParameters {
         "Page" => window: PageWindow = |parameters, _| page_window(parameters, Some(MAX_POLICY_PAGE)),
         "Rp" => _page_size: () = read_with_page,
         "Scope" => scope: Scope = read_scope,
@@ -62,7 +62,7 @@ parameters! {
 
 parameters! {
     /// AttachUserPolicy's parameters.
-    pub struct AttachParameters {
+    pub struct AttachPolicyParameters {
         "PolicyId" => policy_id: u64 = required_unsigned,
         "AttachUin" => uin: u64 = required_unsigned,
     }
@@ -70,7 +70,7 @@ parameters! {
 
 parameters! {
     /// DetachUserPolicy's parameters.
-    pub struct DetachParameters {
+    pub struct DetachPolicyParameters {
         "PolicyId" => policy_id: u64 = required_unsigned,
         "DetachUin" => uin: u64 = required_unsigned,
     }
@@ -78,7 +78,7 @@ parameters! {
 
 parameters! {
     /// ListAttachedUserPolicies' parameters.
-    pub struct ListAttachedParameters {
+    pub struct ListAttachedPoliciesParameters {
         "TargetUin" => uin: u64 = required_unsigned,
         "Page" => window: PageWindow = |parameters, _| page_window(parameters, None),
         "Rp" => _page_size: () = read_with_page,
@@ -153,10 +153,10 @@ fn page_window(parameters: &Params, last_page: Option<u64>) -> Result<PageWindow
 pub async fn create(
     authority: &Authority,
     context: &RequestContext,
-    parameters: CreateParameters,
+    parameters: CreatePolicyParameters,
     _resource: Resource,
 ) -> Result<Map<String, Value>, ActionError> {
-    let CreateParameters {
+    let CreatePolicyParameters {
         name,
         document,
         description,
@@ -185,7 +185,7 @@ pub async fn create(
 pub async fn get(
     authority: &Authority,
     context: &RequestContext,
-    parameters: GetParameters,
+    parameters: GetPolicyParameters,
     _resource: Resource,
 ) -> Result<Map<String, Value>, ActionError> {
     let (policy_type, name) = authority
@@ -226,7 +226,7 @@ pub async fn get(
 pub async fn list(
     authority: &Authority,
     context: &RequestContext,
-    parameters: ListParameters,
+    parameters: ListPoliciesParameters,
     _resource: Resource,
 ) -> Result<Map<String, Value>, ActionError> {
     let policies: Vec<_> = authority
@@ -270,7 +270,7 @@ pub async fn list(
 pub async fn delete(
     authority: &Authority,
     context: &RequestContext,
-    parameters: DeleteParameters,
+    parameters: DeletePolicyParameters,
     _resource: Resource,
 ) -> Result<Map<String, Value>, ActionError> {
     let mut names = Vec::with_capacity(parameters.policy_ids.len());
@@ -296,7 +296,7 @@ pub async fn delete(
 pub async fn attach(
     authority: &Authority,
     context: &RequestContext,
-    parameters: AttachParameters,
+    parameters: AttachPolicyParameters,
     _resource: Resource,
 ) -> Result<Map<String, Value>, ActionError> {
     attach_or_detach(
@@ -313,7 +313,7 @@ pub async fn attach(
 pub async fn detach(
     authority: &Authority,
     context: &RequestContext,
-    parameters: DetachParameters,
+    parameters: DetachPolicyParameters,
     _resource: Resource,
 ) -> Result<Map<String, Value>, ActionError> {
     attach_or_detach(
@@ -358,7 +358,7 @@ async fn attach_or_detach(
 pub async fn list_attached(
     authority: &Authority,
     context: &RequestContext,
-    parameters: ListAttachedParameters,
+    parameters: ListAttachedPoliciesParameters,
     _resource: Resource,
 ) -> Result<Map<String, Value>, ActionError> {
     let user = authority

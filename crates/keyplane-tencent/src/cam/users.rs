@@ -18,7 +18,7 @@ const PROFILE_FIELD_MAX_CHARACTERS: usize = 255;
 
 parameters! {
     /// AddUser's parameters, read in this order.
-    pub struct AddParameters {
+    pub struct AddUserParameters {
         "Name" => name: String = Params::required_string,
         "ConsoleLogin" => console_login: bool = optional_flag,
         "UseApi" => use_api: bool = optional_flag,
@@ -33,19 +33,19 @@ parameters! {
 
 parameters! {
     /// GetUser's parameters.
-    pub struct GetParameters {
+    pub struct GetUserParameters {
         "Name" => name: String = Params::required_string,
     }
 }
 
 parameters! {
     /// ListUsers takes no parameters.
-    pub struct ListParameters {}
+    pub struct ListUsersParameters {}
 }
 
 parameters! {
     /// DeleteUser's parameters.
-    pub struct DeleteParameters {
+    pub struct DeleteUserParameters {
         "Name" => name: String = Params::required_string,
         "Force" => force: bool = optional_flag,
     }
@@ -104,7 +104,7 @@ fn user_fields(user: &User, listed: bool) -> Map<String, Value> {
 pub async fn add(
     authority: &Authority,
     context: &RequestContext,
-    parameters: AddParameters,
+    parameters: AddUserParameters,
     _resource: Resource,
 ) -> Result<Map<String, Value>, ActionError> {
     let profile = UserProfile {
@@ -137,7 +137,7 @@ pub async fn add(
 pub async fn get(
     authority: &Authority,
     context: &RequestContext,
-    parameters: GetParameters,
+    parameters: GetUserParameters,
     _resource: Resource,
 ) -> Result<Map<String, Value>, ActionError> {
     let user = authority
@@ -150,7 +150,7 @@ pub async fn get(
 pub async fn list(
     authority: &Authority,
     context: &RequestContext,
-    _parameters: ListParameters,
+    _parameters: ListUsersParameters,
     _resource: Resource,
 ) -> Result<Map<String, Value>, ActionError> {
     let users = authority.list_sub_users(context).await?;
@@ -167,7 +167,7 @@ pub async fn list(
 pub async fn delete(
     authority: &Authority,
     context: &RequestContext,
-    parameters: DeleteParameters,
+    parameters: DeleteUserParameters,
     resource: Resource,
 ) -> Result<Map<String, Value>, ActionError> {
     let Resource::DeletedUser(deleted) = resource else {
