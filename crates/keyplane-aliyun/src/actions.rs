@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use keyplane_core::{Authority, RequestContext};
+use keyplane_core::{Authority, CoreError, RequestContext};
 use serde_json::{Map, Value};
 
 use crate::envelope::Params;
@@ -28,6 +28,13 @@ pub struct Call<'a> {
     pub context: &'a RequestContext,
     pub params: &'a Params,
     pub resource: RequestResource,
+}
+
+impl<'a> Call<'a> {
+    /// The use cases, the request's context and its parameters: what most handlers read.
+    pub fn parts(&self) -> (&'a Authority, &'a RequestContext, &'a Params) {
+        (self.authority, self.context, self.params)
+    }
 }
 
 /// Performs one action, authorized, on the resource naming resolved.
@@ -90,6 +97,17 @@ pub fn default_rate_limits() -> Vec<(String, u32)> {
         .into_iter()
         .flat_map(|product| keyplane_engine::actions::default_rate_limits(table(product)))
         .collect()
+}
+
+/// The dialect's error for a core error a handler's use case returned.
+pub(crate) fn core(error: CoreError) -> AliyunError {
+    AliyunError::from_core(&error)
+}
+
+/// The empty answer of an action once its use case succeeded; its error otherwise.
+pub(crate) fn done<T>(result: Result<T, CoreError>) -> Result<Answer, AliyunError> {
+    result.map_err(core)?;
+    nothing()
 }
 
 /// An empty answer (the action has nothing to say beyond `RequestId`).

@@ -76,6 +76,27 @@ impl Params {
         }
     }
 
+    /// Where a listing's page starts: after the sort key `Marker` names (`parse` reads it),
+    /// at the first of `keys` (in sort order) greater than it; at 0 without a marker.
+    /// `InvalidParameter` when the marker names no sort key.
+    pub fn page_start<Key: Ord>(
+        &self,
+        keys: impl ExactSizeIterator<Item = Key>,
+        parse: fn(&str) -> Option<Key>,
+    ) -> Result<usize, AliyunError> {
+        let Some(marker) = self.non_empty("Marker") else {
+            return Ok(0);
+        };
+        let after = parse(marker).ok_or_else(|| {
+            AliyunError::invalid_parameter("Marker", "it does not continue a listing.")
+        })?;
+        let count = keys.len();
+        Ok(keys
+            .into_iter()
+            .position(|key| key > after)
+            .unwrap_or(count))
+    }
+
     /// A list parameter sent as `name.1`, `name.2`, …: `None` when `name.1` is absent.
     pub fn list(&self, name: &str) -> Result<Option<Vec<String>>, AliyunError> {
         let mut values = Vec::new();

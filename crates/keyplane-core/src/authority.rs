@@ -38,7 +38,9 @@ mod policies;
 mod signing_keys;
 mod users;
 
-pub use activation_codes::{ActivationCodeFilter, NewActivationCodeRequest, RegistrationRequest};
+pub use activation_codes::{
+    ActivationCodeChange, ActivationCodeFilter, NewActivationCodeRequest, RegistrationRequest,
+};
 pub use api_keys::{ApiKeyFilter, NewApiKeyRequest};
 pub use context::{Caller, RequestContext};
 pub use eas::{NewEasInstanceRequest, NewEasServiceRequest, MAX_WORKERS_PER_INSTANCE};

@@ -194,26 +194,26 @@ pub fn check_activation_code_description(description: &str) -> Result<(), CoreEr
 
 /// An activation code's `Count`: 1 to 1000.
 pub fn check_activation_code_count(count: u32) -> Result<(), CoreError> {
-    if !(1..=MAX_ACTIVATION_CODE_COUNT).contains(&count) {
-        return refuse(
-            Field::ActivationCodeCount,
-            Violation::OutOfRange {
-                minimum: 1,
-                maximum: MAX_ACTIVATION_CODE_COUNT.into(),
-            },
-        );
-    }
-    Ok(())
+    check_from_one(Field::ActivationCodeCount, count, MAX_ACTIVATION_CODE_COUNT)
 }
 
 /// An activation code's `TimeToLiveInDays`: 1 to 90.
 pub fn check_activation_code_days(days: u32) -> Result<(), CoreError> {
-    if !(1..=MAX_ACTIVATION_CODE_DAYS).contains(&days) {
+    check_from_one(
+        Field::ActivationCodeLifetime,
+        days,
+        MAX_ACTIVATION_CODE_DAYS,
+    )
+}
+
+/// A number from 1 to `maximum`: `OutOfRange` otherwise.
+fn check_from_one(field: Field, value: u32, maximum: u32) -> Result<(), CoreError> {
+    if !(1..=maximum).contains(&value) {
         return refuse(
-            Field::ActivationCodeLifetime,
+            field,
             Violation::OutOfRange {
                 minimum: 1,
-                maximum: MAX_ACTIVATION_CODE_DAYS.into(),
+                maximum: maximum.into(),
             },
         );
     }

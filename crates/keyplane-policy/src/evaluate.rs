@@ -107,14 +107,26 @@ pub fn evaluate_candidates<P: AsRef<Policy>>(
     candidates: &[StatementRef],
     request: &Request<'_>,
 ) -> Decision {
+    decide(
+        candidates.iter().filter_map(|candidate| {
+            policies
+                .get(candidate.policy)
+                .and_then(|policy| policy.as_ref().statements.get(candidate.statement))
+                .map(|statement| (*candidate, statement))
+        }),
+        request,
+    )
+}
+
+/// The decision on `request` of `statements` (each with where it stands), in policy then
+/// statement order: the first applying `Deny` denies explicitly; otherwise the first applying
+/// `Allow` allows; otherwise the denial is implicit.
+fn decide<'policy>(
+    statements: impl Iterator<Item = (StatementRef, &'policy Statement)>,
+    request: &Request<'_>,
+) -> Decision {
     let mut first_allow = None;
-    for candidate in candidates {
-        let Some(statement) = policies
-            .get(candidate.policy)
-            .and_then(|policy| policy.as_ref().statements.get(candidate.statement))
-        else {
-            continue;
-        };
+    for (matched, statement) in statements {
         if statement.effect == Effect::Allow && first_allow.is_some() {
             continue;
         }
@@ -125,10 +137,10 @@ pub fn evaluate_candidates<P: AsRef<Policy>>(
             Effect::Deny => {
                 return Decision {
                     outcome: Outcome::ExplicitDeny,
-                    matched: Some(*candidate),
+                    matched: Some(matched),
                 }
             }
-            Effect::Allow => first_allow = Some(*candidate),
+            Effect::Allow => first_allow = Some(matched),
         }
     }
     match first_allow {
@@ -162,38 +174,19 @@ pub fn candidates_for_action<P: AsRef<Policy>>(policies: &[P], action: &str) -> 
 
 /// Decides `request` against all `policies` (a slice of `&Policy`, `Policy` or `Arc<Policy>`).
 pub fn evaluate<P: AsRef<Policy>>(policies: &[P], request: &Request<'_>) -> Decision {
-    let mut first_allow = None;
-    for (policy_index, policy) in policies.iter().enumerate() {
-        for (statement_index, statement) in policy.as_ref().statements.iter().enumerate() {
-            if statement.effect == Effect::Allow && first_allow.is_some() {
-                continue;
-            }
-            if !statement.applies(request) {
-                continue;
-            }
-            let matched = StatementRef {
-                policy: policy_index,
-                statement: statement_index,
-            };
-            match statement.effect {
-                Effect::Deny => {
-                    return Decision {
-                        outcome: Outcome::ExplicitDeny,
-                        matched: Some(matched),
-                    }
-                }
-                Effect::Allow => first_allow = Some(matched),
-            }
-        }
-    }
-    match first_allow {
-        Some(matched) => Decision {
-            outcome: Outcome::Allow,
-            matched: Some(matched),
-        },
-        None => Decision {
-            outcome: Outcome::ImplicitDeny,
-            matched: None,
-        },
-    }
+    let statements = policies
+        .iter()
+        .enumerate()
+        .flat_map(|(policy_index, policy)| {
+            policy.as_ref().statements.iter().enumerate().map(
+                move |(statement_index, statement)| {
+                    let matched = StatementRef {
+                        policy: policy_index,
+                        statement: statement_index,
+                    };
+                    (matched, statement)
+                },
+            )
+        });
+    decide(statements, request)
 }

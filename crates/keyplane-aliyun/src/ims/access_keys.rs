@@ -5,8 +5,7 @@ use keyplane_core::model::{AccessKey, KeyFamily, KeyStatus};
 use keyplane_core::{Authority, CoreError, RequestContext};
 use serde_json::{json, Value};
 
-use super::core;
-use crate::actions::{fields, nothing, Answer, Call};
+use crate::actions::{core, done, fields, Answer, Call};
 use crate::envelope::Params;
 use crate::errors::AliyunError;
 use crate::time_format::iso8601;
@@ -48,12 +47,7 @@ fn key_summary(key: &AccessKey) -> Value {
 }
 
 pub(super) async fn create_access_key(call: Call<'_>) -> Result<Answer, AliyunError> {
-    let Call {
-        authority,
-        context,
-        params,
-        ..
-    } = call;
+    let (authority, context, params) = call.parts();
     let target = target_user(authority, context, params).await?;
     let issued = authority
         .create_access_key(context, KeyFamily::Aliyun, target, None)
@@ -70,12 +64,7 @@ pub(super) async fn create_access_key(call: Call<'_>) -> Result<Answer, AliyunEr
 }
 
 pub(super) async fn list_access_keys(call: Call<'_>) -> Result<Answer, AliyunError> {
-    let Call {
-        authority,
-        context,
-        params,
-        ..
-    } = call;
+    let (authority, context, params) = call.parts();
     let target = target_user(authority, context, params).await?;
     let keys = authority
         .list_access_keys(context, KeyFamily::Aliyun, target)
@@ -86,48 +75,29 @@ pub(super) async fn list_access_keys(call: Call<'_>) -> Result<Answer, AliyunErr
 }
 
 pub(super) async fn update_access_key(call: Call<'_>) -> Result<Answer, AliyunError> {
-    let Call {
-        authority,
-        context,
-        params,
-        ..
-    } = call;
+    let (authority, context, params) = call.parts();
     let target = target_user(authority, context, params).await?;
     let key_id = params.required("UserAccessKeyId")?;
     let status_text = params.required("Status")?;
     let status = KeyStatus::parse(status_text).ok_or_else(|| {
         AliyunError::invalid_parameter("Status", "it must be Active or Inactive.")
     })?;
-    authority
-        .set_access_key_status(context, key_id, status, target)
-        .await
-        .map_err(core)?;
-    nothing()
+    done(
+        authority
+            .set_access_key_status(context, key_id, status, target)
+            .await,
+    )
 }
 
 pub(super) async fn delete_access_key(call: Call<'_>) -> Result<Answer, AliyunError> {
-    let Call {
-        authority,
-        context,
-        params,
-        ..
-    } = call;
+    let (authority, context, params) = call.parts();
     let target = target_user(authority, context, params).await?;
     let key_id = params.required("UserAccessKeyId")?;
-    authority
-        .delete_access_key(context, key_id, target)
-        .await
-        .map_err(core)?;
-    nothing()
+    done(authority.delete_access_key(context, key_id, target).await)
 }
 
 pub(super) async fn get_access_key_last_used(call: Call<'_>) -> Result<Answer, AliyunError> {
-    let Call {
-        authority,
-        context,
-        params,
-        ..
-    } = call;
+    let (authority, context, params) = call.parts();
     let target = target_user(authority, context, params).await?;
     let key_id = params.required("UserAccessKeyId")?;
     // The key must be one of the target user's (which also applies who may see it).

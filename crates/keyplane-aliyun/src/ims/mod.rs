@@ -9,7 +9,6 @@ mod access_keys;
 mod users;
 
 use keyplane_core::authority::UserReference;
-use keyplane_core::CoreError;
 
 use crate::actions::{action_table, Row};
 use crate::envelope::Params;
@@ -28,10 +27,6 @@ pub const ACTIONS: &[Row] = action_table!("ims" {
     "ListUsers" => ("ram:ListUsers", AllUsers, users::list_users),
     "DeleteUser" => ("ram:DeleteUser", SelectedUser, users::delete_user),
 });
-
-fn core(error: CoreError) -> AliyunError {
-    AliyunError::from_core(&error)
-}
 
 /// How GetUser and DeleteUser select a user: by `UserPrincipalName`, `UserId` or
 /// `UserAccessKeyId`, looked at in that order (one of them is required).

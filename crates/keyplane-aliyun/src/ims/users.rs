@@ -4,11 +4,11 @@
 
 use keyplane_core::model::{User, UserProfile};
 use keyplane_core::store::DeleteUserOptions;
-use keyplane_core::{Authority, CoreError, RequestContext};
+use keyplane_core::CoreError;
 use serde_json::{json, Value};
 
-use super::{core, UserSelection};
-use crate::actions::{fields, nothing, Answer, Call};
+use super::UserSelection;
+use crate::actions::{core, done, fields, Answer, Call};
 use crate::envelope::Params;
 use crate::errors::{AliyunCode, AliyunError};
 use crate::permissions::RequestResource;
@@ -18,56 +18,49 @@ use crate::time_format::iso8601;
 const USER_NAME_MAX_CHARACTERS: usize = 64;
 const PRINCIPAL_NAME_MAX_CHARACTERS: usize = 128;
 const DISPLAY_NAME_MAX_CHARACTERS: usize = 24;
-const COMMENTS_MAX_CHARACTERS: usize = 128;
-const CONTACT_MAX_CHARACTERS: usize = 128;
+/// The optional text fields of CreateUser: each parameter, its longest length and the code
+/// beyond it.
+const COMMENTS: BoundedText = BoundedText {
+    parameter: "Comments",
+    limit: 128,
+    code: AliyunCode::InvalidParameterCommentsLength,
+};
+const EMAIL: BoundedText = BoundedText {
+    parameter: "Email",
+    limit: 128,
+    code: AliyunCode::InvalidParameterEmailFormat,
+};
+const MOBILE_PHONE: BoundedText = BoundedText {
+    parameter: "MobilePhone",
+    limit: 128,
+    code: AliyunCode::InvalidParameterMobilePhoneFormat,
+};
 /// Default and largest `MaxItems` of ListUsers.
 const MAX_LIST_ITEMS: usize = 1_000;
 
 pub(super) async fn get_user(call: Call<'_>) -> Result<Answer, AliyunError> {
-    let Call {
-        authority,
-        context,
-        params,
-        resource,
-    } = call;
-    let user = selected_user(authority, context, params, resource).await?;
+    let user = selected_user(call).await?;
     Ok(fields(json!({ "User": user_object(&user, true) })))
 }
 
 pub(super) async fn delete_user(call: Call<'_>) -> Result<Answer, AliyunError> {
-    let Call {
-        authority,
-        context,
-        params,
-        resource,
-    } = call;
-    let user = selected_user(authority, context, params, resource).await?;
-    authority
-        .delete_user(
-            context,
-            user.uin,
-            DeleteUserOptions {
-                remove_access_keys: false,
-                detach_policies: false,
-            },
-        )
-        .await
-        .map_err(core)?;
-    nothing()
+    let (authority, context, _) = call.parts();
+    let user = selected_user(call).await?;
+    let options = DeleteUserOptions {
+        remove_access_keys: false,
+        detach_policies: false,
+    };
+    done(authority.delete_user(context, user.uin, options).await)
 }
 
 /// The RAM user (never the root account) the request selects (see [`UserSelection`]).
 /// A user selected by id or access key was looked up when the resource was named: that
 /// lookup is the answer.
-async fn selected_user(
-    authority: &Authority,
-    context: &RequestContext,
-    params: &Params,
-    resource: RequestResource,
-) -> Result<User, AliyunError> {
-    if let RequestResource::SelectedUser { resolved, .. } = resource {
+async fn selected_user(call: Call<'_>) -> Result<User, AliyunError> {
+    if let RequestResource::SelectedUser { resolved, .. } = call.resource {
         return resolved.map_err(core);
     }
+    let (authority, context, params) = call.parts();
     let selection = UserSelection::read(params)?;
     let account_id = context
         .caller
@@ -108,17 +101,21 @@ fn user_object(user: &User, with_name: bool) -> Value {
     object
 }
 
-/// A bounded optional text parameter; `InvalidParameter.<Name>.Length` beyond `limit`.
-fn bounded(
-    params: &Params,
-    name: &str,
+/// A bounded optional text parameter: its name, its longest length in characters and the
+/// code (`InvalidParameter.<Name>.…`) answered beyond it.
+struct BoundedText {
+    parameter: &'static str,
     limit: usize,
     code: AliyunCode,
-) -> Result<String, AliyunError> {
+}
+
+/// The value of a bounded optional text parameter (empty when absent).
+fn bounded(params: &Params, field: &BoundedText) -> Result<String, AliyunError> {
+    let name = field.parameter;
     let value = params.non_empty(name).unwrap_or("");
-    if value.chars().count() > limit {
+    if value.chars().count() > field.limit {
         return Err(AliyunError::new(
-            code,
+            field.code,
             format!("The parameter - \"{name}\" beyond the length limit."),
         ));
     }
@@ -126,12 +123,7 @@ fn bounded(
 }
 
 pub(super) async fn create_user(call: Call<'_>) -> Result<Answer, AliyunError> {
-    let Call {
-        authority,
-        context,
-        params,
-        ..
-    } = call;
+    let (authority, context, params) = call.parts();
     let caller = context.caller.as_ref().ok_or_else(AliyunError::internal)?;
     let principal_name = params.required("UserPrincipalName")?;
     let (name, domain) = principal_name
@@ -159,27 +151,12 @@ pub(super) async fn create_user(call: Call<'_>) -> Result<Answer, AliyunError> {
     if display_name.chars().count() > DISPLAY_NAME_MAX_CHARACTERS {
         return Err(AliyunCode::InvalidParameterDisplayNameLength.into());
     }
-    let comments = bounded(
-        params,
-        "Comments",
-        COMMENTS_MAX_CHARACTERS,
-        AliyunCode::InvalidParameterCommentsLength,
-    )?;
-    let email = bounded(
-        params,
-        "Email",
-        CONTACT_MAX_CHARACTERS,
-        AliyunCode::InvalidParameterEmailFormat,
-    )?;
+    let comments = bounded(params, &COMMENTS)?;
+    let email = bounded(params, &EMAIL)?;
     if !email.is_empty() && !email.contains('@') {
         return Err(AliyunCode::InvalidParameterEmailFormat.into());
     }
-    let mobile_phone = bounded(
-        params,
-        "MobilePhone",
-        CONTACT_MAX_CHARACTERS,
-        AliyunCode::InvalidParameterMobilePhoneFormat,
-    )?;
+    let mobile_phone = bounded(params, &MOBILE_PHONE)?;
     let (phone_country_code, phone_number) = if mobile_phone.is_empty() {
         (String::new(), String::new())
     } else {
@@ -211,28 +188,12 @@ pub(super) async fn create_user(call: Call<'_>) -> Result<Answer, AliyunError> {
 }
 
 pub(super) async fn list_users(call: Call<'_>) -> Result<Answer, AliyunError> {
-    let Call {
-        authority,
-        context,
-        params,
-        ..
-    } = call;
+    let (authority, context, params) = call.parts();
     let max_items = params.max_items(MAX_LIST_ITEMS, MAX_LIST_ITEMS)?;
     let users = authority.list_sub_users(context).await.map_err(core)?;
     // The marker is the sort key (creation time, then UserId) of the last user of the previous
     // page: the next page starts after it, even if that user was deleted meanwhile.
-    let start = match params.non_empty("Marker") {
-        None => 0,
-        Some(marker) => {
-            let after = parse_user_marker(marker).ok_or_else(|| {
-                AliyunError::invalid_parameter("Marker", "it does not continue a listing.")
-            })?;
-            users
-                .iter()
-                .position(|user| user_sort_key(user) > after)
-                .unwrap_or(users.len())
-        }
-    };
+    let start = params.page_start(users.iter().map(user_sort_key), parse_user_marker)?;
     let page: Vec<&User> = users.iter().skip(start).take(max_items).collect();
     let truncated = start + page.len() < users.len();
     let mut answer = json!({

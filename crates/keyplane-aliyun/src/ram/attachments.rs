@@ -2,43 +2,19 @@
 //! policy must exist) and `ListPoliciesForUser`.
 
 use keyplane_core::model::PolicyType;
-use keyplane_core::{Authority, RequestContext};
 use serde_json::{json, Value};
 
 use super::{check_policy_name, core, policy_type, user_named, DEFAULT_VERSION};
-use crate::actions::{fields, nothing, Answer, Call};
-use crate::envelope::Params;
+use crate::actions::{done, fields, Answer, Call};
 use crate::errors::AliyunError;
 use crate::time_format::iso8601;
 
-pub(super) async fn attach_policy_to_user(call: Call<'_>) -> Result<Answer, AliyunError> {
-    let Call {
-        authority,
-        context,
-        params,
-        ..
-    } = call;
-    change_attachment(authority, context, params, true).await
-}
-
-pub(super) async fn detach_policy_from_user(call: Call<'_>) -> Result<Answer, AliyunError> {
-    let Call {
-        authority,
-        context,
-        params,
-        ..
-    } = call;
-    change_attachment(authority, context, params, false).await
-}
-
-/// Attaches (`attach`) or detaches the policy `PolicyType`/`PolicyName` to or from the user
-/// `UserName`.
-async fn change_attachment(
-    authority: &Authority,
-    context: &RequestContext,
-    params: &Params,
-    attach: bool,
+/// `AttachPolicyToUser` (`ATTACH`) or `DetachPolicyFromUser`: attaches or detaches the policy
+/// `PolicyType`/`PolicyName` to or from the user `UserName`.
+pub(super) async fn change_attachment<const ATTACH: bool>(
+    call: Call<'_>,
 ) -> Result<Answer, AliyunError> {
+    let (authority, context, params) = call.parts();
     let policy_type = policy_type(params)?;
     let policy_name = params.required("PolicyName")?;
     check_policy_name(policy_name)?;
@@ -49,7 +25,7 @@ async fn change_attachment(
             .await
             .map_err(core)?;
     }
-    let result = if attach {
+    let result = if ATTACH {
         authority
             .attach_policy(context, user.uin, policy_type, policy_name)
             .await
@@ -58,17 +34,11 @@ async fn change_attachment(
             .detach_policy(context, user.uin, policy_type, policy_name)
             .await
     };
-    result.map_err(core)?;
-    nothing()
+    done(result)
 }
 
 pub(super) async fn list_policies_for_user(call: Call<'_>) -> Result<Answer, AliyunError> {
-    let Call {
-        authority,
-        context,
-        params,
-        ..
-    } = call;
+    let (authority, context, params) = call.parts();
     let user = user_named(authority, context, params).await?;
     let attachments = authority
         .user_policies(context, user.uin)

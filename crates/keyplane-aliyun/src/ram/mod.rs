@@ -11,9 +11,9 @@ mod policies;
 
 use keyplane_core::authority::UserReference;
 use keyplane_core::model::{PolicyType, User};
-use keyplane_core::{Authority, CoreError, RequestContext};
+use keyplane_core::{Authority, RequestContext};
 
-use crate::actions::{action_table, Row};
+use crate::actions::{action_table, core, Row};
 use crate::envelope::Params;
 use crate::errors::{AliyunCode, AliyunError};
 
@@ -24,8 +24,8 @@ pub const ACTIONS: &[Row] = action_table!("ram" {
     "GetPolicy" => ("ram:GetPolicy", Policy, policies::get_policy),
     "DeletePolicy" => ("ram:DeletePolicy", Policy, policies::delete_policy),
     "ListPolicies" => ("ram:ListPolicies", AllPolicies, policies::list_policies),
-    "AttachPolicyToUser" => ("ram:AttachPolicyToUser", UserAndPolicy, attachments::attach_policy_to_user),
-    "DetachPolicyFromUser" => ("ram:DetachPolicyFromUser", UserAndPolicy, attachments::detach_policy_from_user),
+    "AttachPolicyToUser" => ("ram:AttachPolicyToUser", UserAndPolicy, attachments::change_attachment::<true>),
+    "DetachPolicyFromUser" => ("ram:DetachPolicyFromUser", UserAndPolicy, attachments::change_attachment::<false>),
     "ListPoliciesForUser" => ("ram:ListPoliciesForUser", UserName, attachments::list_policies_for_user),
 });
 
@@ -33,10 +33,6 @@ pub const ACTIONS: &[Row] = action_table!("ram" {
 const POLICY_NAME_MAX_CHARACTERS: usize = 128;
 /// Every policy has one version here, the one it was created with.
 const DEFAULT_VERSION: &str = "v1";
-
-fn core(error: CoreError) -> AliyunError {
-    AliyunError::from_core(&error)
-}
 
 /// The RAM user (never the root account) `UserName` names.
 pub(super) async fn user_named(

@@ -6,8 +6,8 @@ use keyplane_core::model::{PolicySyntax, PolicyType};
 use keyplane_core::CoreError;
 use serde_json::{json, Value};
 
-use super::{check_policy_name, core, policy_type, DEFAULT_VERSION};
-use crate::actions::{fields, nothing, Answer, Call};
+use super::{check_policy_name, policy_type, DEFAULT_VERSION};
+use crate::actions::{core, done, fields, Answer, Call};
 use crate::errors::{AliyunCode, AliyunError};
 use crate::time_format::iso8601;
 
@@ -19,12 +19,7 @@ const DEFAULT_LIST_ITEMS: usize = 100;
 const MAX_LIST_ITEMS: usize = 1_000;
 
 pub(super) async fn create_policy(call: Call<'_>) -> Result<Answer, AliyunError> {
-    let Call {
-        authority,
-        context,
-        params,
-        ..
-    } = call;
+    let (authority, context, params) = call.parts();
     let name = params.required("PolicyName")?;
     check_policy_name(name)?;
     let document = params.required("PolicyDocument")?;
@@ -51,12 +46,7 @@ pub(super) async fn create_policy(call: Call<'_>) -> Result<Answer, AliyunError>
 }
 
 pub(super) async fn get_policy(call: Call<'_>) -> Result<Answer, AliyunError> {
-    let Call {
-        authority,
-        context,
-        params,
-        ..
-    } = call;
+    let (authority, context, params) = call.parts();
     let policy_type = policy_type(params)?;
     let name = params.required("PolicyName")?;
     check_policy_name(name)?;
@@ -112,28 +102,14 @@ pub(super) async fn get_policy(call: Call<'_>) -> Result<Answer, AliyunError> {
 }
 
 pub(super) async fn delete_policy(call: Call<'_>) -> Result<Answer, AliyunError> {
-    let Call {
-        authority,
-        context,
-        params,
-        ..
-    } = call;
+    let (authority, context, params) = call.parts();
     let name = params.required("PolicyName")?;
     check_policy_name(name)?;
-    authority
-        .delete_policy(context, name, false)
-        .await
-        .map_err(core)?;
-    nothing()
+    done(authority.delete_policy(context, name, false).await)
 }
 
 pub(super) async fn list_policies(call: Call<'_>) -> Result<Answer, AliyunError> {
-    let Call {
-        authority,
-        context,
-        params,
-        ..
-    } = call;
+    let (authority, context, params) = call.parts();
     let only = match params.non_empty("PolicyType") {
         None => None,
         Some(_) => Some(policy_type(params)?),
@@ -154,17 +130,7 @@ pub(super) async fn list_policies(call: Call<'_>) -> Result<Answer, AliyunError>
         .enumerate()
         .map(|(index, policy)| policy_sort_key(index, policy))
         .collect();
-    let start = match params.non_empty("Marker") {
-        None => 0,
-        Some(marker) => {
-            let after = parse_policy_marker(marker).ok_or_else(|| {
-                AliyunError::invalid_parameter("Marker", "it does not continue a listing.")
-            })?;
-            keys.iter()
-                .position(|key| *key > after)
-                .unwrap_or(keys.len())
-        }
-    };
+    let start = params.page_start(keys.iter().cloned(), parse_policy_marker)?;
     let page: Vec<_> = policies.iter().skip(start).take(max_items).collect();
     let truncated = start + page.len() < policies.len();
     let listed: Vec<Value> = page

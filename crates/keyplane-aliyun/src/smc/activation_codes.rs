@@ -1,12 +1,14 @@
 //! The SMC activation-code actions: `CreateAccessToken`, `ListAccessTokens` (filtered, paged),
 //! `DisableAccessToken` and `DeleteAccessToken`.
 
-use keyplane_core::authority::{ActivationCodeFilter, NewActivationCodeRequest};
+use keyplane_core::authority::{
+    ActivationCodeChange, ActivationCodeFilter, NewActivationCodeRequest,
+};
 use keyplane_core::model::{ActivationCode, ActivationCodeStatus};
-use keyplane_core::{CoreError, RequestContext};
+use keyplane_core::RequestContext;
 use serde_json::{json, Value};
 
-use crate::actions::{fields, nothing, Answer, Call};
+use crate::actions::{core, done, fields, Answer, Call};
 use crate::envelope::Params;
 use crate::errors::AliyunError;
 use crate::time_format::iso8601;
@@ -14,10 +16,6 @@ use crate::time_format::iso8601;
 /// `PageSize` bounds and default of `ListAccessTokens`.
 const DEFAULT_PAGE_SIZE: usize = 10;
 const MAX_PAGE_SIZE: usize = 50;
-
-fn core(error: CoreError) -> AliyunError {
-    AliyunError::from_core(&error)
-}
 
 /// An optional decimal parameter; `InvalidParameter` naming it when not a plain number.
 fn number(params: &Params, name: &str, range: &str) -> Result<Option<u32>, AliyunError> {
@@ -46,12 +44,7 @@ fn token_summary(code: &ActivationCode, context: &RequestContext) -> Value {
 }
 
 pub(super) async fn create_access_token(call: Call<'_>) -> Result<Answer, AliyunError> {
-    let Call {
-        authority,
-        context,
-        params,
-        ..
-    } = call;
+    let (authority, context, params) = call.parts();
     let request = NewActivationCodeRequest {
         name: params.non_empty("Name").map(str::to_owned),
         description: params.non_empty("Description").map(str::to_owned),
@@ -69,12 +62,7 @@ pub(super) async fn create_access_token(call: Call<'_>) -> Result<Answer, Aliyun
 }
 
 pub(super) async fn list_access_tokens(call: Call<'_>) -> Result<Answer, AliyunError> {
-    let Call {
-        authority,
-        context,
-        params,
-        ..
-    } = call;
+    let (authority, context, params) = call.parts();
     let status = match params.non_empty("Status") {
         None => None,
         Some(text) => Some(ActivationCodeStatus::parse(text).ok_or_else(|| {
@@ -121,32 +109,21 @@ pub(super) async fn list_access_tokens(call: Call<'_>) -> Result<Answer, AliyunE
     })))
 }
 
-pub(super) async fn disable_access_token(call: Call<'_>) -> Result<Answer, AliyunError> {
-    let Call {
-        authority,
-        context,
-        params,
-        ..
-    } = call;
+/// `DisableAccessToken`, or with `DELETE` `DeleteAccessToken`: the activation code
+/// `AccessTokenId` names.
+pub(super) async fn change_access_token<const DELETE: bool>(
+    call: Call<'_>,
+) -> Result<Answer, AliyunError> {
+    let (authority, context, params) = call.parts();
     let code_id = params.required("AccessTokenId")?;
-    authority
-        .disable_activation_code(context, code_id)
-        .await
-        .map_err(core)?;
-    nothing()
-}
-
-pub(super) async fn delete_access_token(call: Call<'_>) -> Result<Answer, AliyunError> {
-    let Call {
-        authority,
-        context,
-        params,
-        ..
-    } = call;
-    let code_id = params.required("AccessTokenId")?;
-    authority
-        .delete_activation_code(context, code_id)
-        .await
-        .map_err(core)?;
-    nothing()
+    let change = if DELETE {
+        ActivationCodeChange::Delete
+    } else {
+        ActivationCodeChange::Disable
+    };
+    done(
+        authority
+            .change_activation_code(context, code_id, change)
+            .await,
+    )
 }

@@ -12,6 +12,6 @@ use crate::actions::{action_table, Row};
 pub const ACTIONS: &[Row] = action_table!("smc" {
     "CreateAccessToken" => ("smc:CreateAccessToken", Any, activation_codes::create_access_token),
     "ListAccessTokens" => ("smc:ListAccessTokens", Any, activation_codes::list_access_tokens),
-    "DisableAccessToken" => ("smc:DisableAccessToken", Any, activation_codes::disable_access_token),
-    "DeleteAccessToken" => ("smc:DeleteAccessToken", Any, activation_codes::delete_access_token),
+    "DisableAccessToken" => ("smc:DisableAccessToken", Any, activation_codes::change_access_token::<false>),
+    "DeleteAccessToken" => ("smc:DeleteAccessToken", Any, activation_codes::change_access_token::<true>),
 });

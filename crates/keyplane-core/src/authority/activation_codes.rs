@@ -26,6 +26,15 @@ pub struct ActivationCodeFilter {
     pub status: Option<ActivationCodeStatus>,
 }
 
+/// What [`Authority::change_activation_code`] does to an activation code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActivationCodeChange {
+    /// It can no longer be redeemed.
+    Disable,
+    /// It is gone; its registrations stay on record.
+    Delete,
+}
+
 /// What a migration agent presents to register its source server.
 #[derive(Debug, Clone)]
 pub struct RegistrationRequest {
@@ -117,30 +126,29 @@ impl Authority {
         ))
     }
 
-    /// Disables an activation code: it can no longer be redeemed.
-    pub async fn disable_activation_code(
+    /// Disables an activation code (it can no longer be redeemed) or deletes it (its
+    /// registrations stay on record).
+    pub async fn change_activation_code(
         &self,
         context: &RequestContext,
         code_id: &str,
-    ) -> Result<ActivationCode, CoreError> {
-        let (account_id, audit) = context.authorized_change(code_id)?;
-        Ok(self
-            .store
-            .disable_activation_code(account_id, code_id, audit)
-            .await?)
-    }
-
-    /// Deletes an activation code; its registrations stay on record.
-    pub async fn delete_activation_code(
-        &self,
-        context: &RequestContext,
-        code_id: &str,
+        change: ActivationCodeChange,
     ) -> Result<(), CoreError> {
         let (account_id, audit) = context.authorized_change(code_id)?;
-        Ok(self
-            .store
-            .delete_activation_code(account_id, code_id, audit)
-            .await?)
+        let store = &self.store;
+        match change {
+            ActivationCodeChange::Disable => {
+                store
+                    .disable_activation_code(account_id, code_id, audit)
+                    .await?;
+            }
+            ActivationCodeChange::Delete => {
+                store
+                    .delete_activation_code(account_id, code_id, audit)
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     /// Registers a migration source by redeeming one use of an activation code. The code is

@@ -29,32 +29,17 @@ struct Asset {
     body: &'static [u8],
 }
 
+/// The content types of the assets.
+const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
+const STYLESHEET: &str = "text/css; charset=utf-8";
+
+#[rustfmt::skip]
 const ASSETS: &[Asset] = &[
-    Asset {
-        name: "xterm.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../../assets/xterm/xterm.js"),
-    },
-    Asset {
-        name: "xterm.css",
-        content_type: "text/css; charset=utf-8",
-        body: include_bytes!("../../assets/xterm/xterm.css"),
-    },
-    Asset {
-        name: "addon-fit.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../../assets/addon-fit/addon-fit.js"),
-    },
-    Asset {
-        name: "workbench.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../../assets/workbench.js"),
-    },
-    Asset {
-        name: "workbench.css",
-        content_type: "text/css; charset=utf-8",
-        body: include_bytes!("../../assets/workbench.css"),
-    },
+    Asset { name: "xterm.js", content_type: JAVASCRIPT, body: include_bytes!("../../assets/xterm/xterm.js") },
+    Asset { name: "xterm.css", content_type: STYLESHEET, body: include_bytes!("../../assets/xterm/xterm.css") },
+    Asset { name: "addon-fit.js", content_type: JAVASCRIPT, body: include_bytes!("../../assets/addon-fit/addon-fit.js") },
+    Asset { name: "workbench.js", content_type: JAVASCRIPT, body: include_bytes!("../../assets/workbench.js") },
+    Asset { name: "workbench.css", content_type: STYLESHEET, body: include_bytes!("../../assets/workbench.css") },
 ];
 
 /// Headers every gateway page carries: the policy, no caching of session pages, no sniffing,

@@ -169,19 +169,18 @@ mod tests {
         text.parse().unwrap()
     }
 
+    /// The client address `trusted` finds for a request from `peer` with `headers`.
+    fn client(trusted: &TrustedProxies, peer: &str, headers: &HeaderMap) -> IpAddr {
+        trusted.client_address(ip(peer), headers)
+    }
+
     #[test]
     fn an_untrusted_peer_is_the_client_whatever_it_claims() {
         let trusted = proxies(&["10.0.0.0/8"], ForwardingHeader::XForwardedFor);
         let claims = headers(&[("x-forwarded-for", "203.0.113.7")]);
-        assert_eq!(
-            trusted.client_address(ip("192.0.2.1"), &claims),
-            ip("192.0.2.1")
-        );
+        assert_eq!(client(&trusted, "192.0.2.1", &claims), ip("192.0.2.1"));
         let nobody = TrustedProxies::default();
-        assert_eq!(
-            nobody.client_address(ip("10.0.0.1"), &claims),
-            ip("10.0.0.1")
-        );
+        assert_eq!(client(&nobody, "10.0.0.1", &claims), ip("10.0.0.1"));
     }
 
     #[test]
@@ -191,29 +190,17 @@ mod tests {
             ("x-forwarded-for", "198.51.100.9, 203.0.113.7"),
             ("x-forwarded-for", "10.1.1.1"),
         ]);
-        assert_eq!(
-            trusted.client_address(ip("10.0.0.2"), &spoofed),
-            ip("203.0.113.7")
-        );
+        assert_eq!(client(&trusted, "10.0.0.2", &spoofed), ip("203.0.113.7"));
         let with_ports = headers(&[("x-forwarded-for", "[2001:db8::5]:443, 10.2.2.2:80")]);
-        assert_eq!(
-            trusted.client_address(ip("::1"), &with_ports),
-            ip("2001:db8::5")
-        );
+        assert_eq!(client(&trusted, "::1", &with_ports), ip("2001:db8::5"));
         let garbage = headers(&[("x-forwarded-for", "203.0.113.7, not-an-address")]);
+        assert_eq!(client(&trusted, "10.0.0.2", &garbage), ip("10.0.0.2"));
         assert_eq!(
-            trusted.client_address(ip("10.0.0.2"), &garbage),
-            ip("10.0.0.2")
-        );
-        assert_eq!(
-            trusted.client_address(ip("10.0.0.2"), &HeaderMap::new()),
+            client(&trusted, "10.0.0.2", &HeaderMap::new()),
             ip("10.0.0.2")
         );
         let all_trusted = headers(&[("x-forwarded-for", "10.9.9.9, 10.8.8.8")]);
-        assert_eq!(
-            trusted.client_address(ip("10.0.0.2"), &all_trusted),
-            ip("10.9.9.9")
-        );
+        assert_eq!(client(&trusted, "10.0.0.2", &all_trusted), ip("10.9.9.9"));
     }
 
     #[test]
@@ -227,19 +214,16 @@ mod tests {
         ]);
         let forwarded = proxies(&["127.0.0.0/8"], ForwardingHeader::Forwarded);
         assert_eq!(
-            forwarded.client_address(ip("127.0.0.1"), &both),
+            client(&forwarded, "127.0.0.1", &both),
             ip("2001:db8:cafe::17")
         );
         let x_forwarded_for = proxies(&["127.0.0.0/8"], ForwardingHeader::XForwardedFor);
         assert_eq!(
-            x_forwarded_for.client_address(ip("127.0.0.1"), &both),
+            client(&x_forwarded_for, "127.0.0.1", &both),
             ip("203.0.113.7")
         );
         let unknown = headers(&[("forwarded", "for=unknown")]);
-        assert_eq!(
-            forwarded.client_address(ip("127.0.0.1"), &unknown),
-            ip("127.0.0.1")
-        );
+        assert_eq!(client(&forwarded, "127.0.0.1", &unknown), ip("127.0.0.1"));
     }
 
     #[test]
