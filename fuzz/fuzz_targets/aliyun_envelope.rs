@@ -5,22 +5,14 @@
 
 #![no_main]
 
-use keyplane_aliyun::envelope::{
-    answer_format, parameters, parse, recognizes, Headers, RequestView,
-};
+use keyplane_aliyun::envelope::{answer_format, parameters, parse, recognizes};
 use keyplane_fuzz::{assert_bounded, HttpInput};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let input = HttpInput::read(data);
     let headers = input.header_pairs();
-    let request = RequestView {
-        method: &input.method,
-        path: &input.path,
-        raw_query: &input.raw_query,
-        headers: Headers::new(&headers),
-        body: &input.body,
-    };
+    let request = input.view(&headers);
     let _ = assert_bounded("alibaba recognition", data.len(), || recognizes(&request));
     let Ok(params) = assert_bounded("alibaba parameters", data.len(), || parameters(&request))
     else {

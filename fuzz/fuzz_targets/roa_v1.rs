@@ -9,9 +9,10 @@
 
 use keyplane_aliyun::eas::{parse_token_path, token_from_query};
 use keyplane_crypto::aliyun::{
-    parse_roa_v1_authorization, sign_roa_v1, verify_roa_v1, AliyunRequest, AliyunSignatureError,
+    parse_roa_v1_authorization, sign_roa_v1, verify_roa_v1, AliyunSignatureError,
+    RoaV1Authorization,
 };
-use keyplane_fuzz::{HttpInput, NOW_UNIX_SECONDS};
+use keyplane_fuzz::{borrowed_pairs, HttpInput, NOW_UNIX_SECONDS};
 use libfuzzer_sys::fuzz_target;
 
 const SECRET: &[u8] = b"FakeAccessKeySecret00000000001";
@@ -21,54 +22,28 @@ fuzz_target!(|data: &[u8]| {
     let _ = parse_token_path(&input.path);
     let _ = token_from_query(&input.raw_query);
     let headers = input.header_pairs();
-    let request = AliyunRequest {
-        method: &input.method,
-        raw_path: &input.path,
-        raw_query: &input.raw_query,
-        headers: &headers,
-        body: &input.body,
-    };
-    let Some(value) = input.header("authorization") else {
+    let request = input.view(&headers);
+    let Some(authorization) = input.authorization(
+        parse_roa_v1_authorization,
+        RoaV1Authorization::to_header_value,
+    ) else {
         return;
     };
-    let Ok(authorization) = parse_roa_v1_authorization(value) else {
-        return;
-    };
-    let written = authorization.to_header_value();
-    match parse_roa_v1_authorization(&written) {
-        Ok(again) => assert_eq!(again, authorization, "{written:?} parsed differently"),
-        Err(error) => panic!("{written:?}, written from {value:?}, does not parse: {error:?}"),
-    }
     let _ = verify_roa_v1(&request, &authorization, SECRET, NOW_UNIX_SECONDS);
 
     // Round trip: a well-formed Date and signature parameters, signed as a client would.
-    let mut signed_headers: Vec<(String, String)> = input
-        .headers
-        .iter()
-        .filter(|(name, _)| {
-            ![
-                "authorization",
-                "date",
-                "x-acs-signature-method",
-                "x-acs-signature-version",
-            ]
-            .iter()
-            .any(|skipped| name.eq_ignore_ascii_case(skipped))
-        })
-        .cloned()
-        .collect();
+    let mut signed_headers = input.headers_except(&[
+        "authorization",
+        "date",
+        "x-acs-signature-method",
+        "x-acs-signature-version",
+    ]);
     signed_headers.push((
         "Date".to_owned(),
         "Tue, 24 Nov 2026 02:42:34 GMT".to_owned(),
     ));
-    let pairs: Vec<(&str, &str)> = signed_headers
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()))
-        .collect();
-    let signed_request = AliyunRequest {
-        headers: &pairs,
-        ..request
-    };
+    let pairs = borrowed_pairs(&signed_headers);
+    let signed_request = input.view(&pairs);
     let signature = sign_roa_v1(&signed_request, SECRET);
     let signed = format!("acs {}:{signature}", authorization.access_key_id);
     let Ok(signed_authorization) = parse_roa_v1_authorization(&signed) else {

@@ -24,7 +24,9 @@
 //! size (a thousand small JSON objects take about 700 KB). `KEYPLANE_FUZZ_AMPLIFICATION=off`
 //! turns the check off, to fuzz a commit where that bound is known not to hold.
 
+use keyplane_request::{Headers, RequestView};
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::fmt::Debug;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
@@ -153,9 +155,44 @@ impl HttpInput {
 
     /// The headers as the dialects take them.
     pub fn header_pairs(&self) -> Vec<(&str, &str)> {
+        borrowed_pairs(&self.headers)
+    }
+
+    /// The request as every dialect and signature scheme reads it, over `headers` (this input's
+    /// [`header_pairs`](Self::header_pairs), or others).
+    pub fn view<'a>(&'a self, headers: &'a [(&'a str, &'a str)]) -> RequestView<'a> {
+        RequestView {
+            method: &self.method,
+            path: &self.path,
+            raw_query: &self.raw_query,
+            headers: Headers::new(headers),
+            body: &self.body,
+        }
+    }
+
+    /// The `Authorization` header parsed by `parse`, or `None` when there is none or it does
+    /// not parse; when it parses, the value written back by `write` must parse to the same.
+    pub fn authorization<T: PartialEq + Debug, E: Debug>(
+        &self,
+        parse: impl Fn(&str) -> Result<T, E>,
+        write: impl Fn(&T) -> String,
+    ) -> Option<T> {
+        let value = self.header("authorization")?;
+        let parsed = parse(value).ok()?;
+        let written = write(&parsed);
+        match parse(&written) {
+            Ok(again) => assert_eq!(again, parsed, "{written:?} parsed differently"),
+            Err(error) => panic!("{written:?}, written from {value:?}, does not parse: {error:?}"),
+        }
+        Some(parsed)
+    }
+
+    /// The headers except those named (in any case) in `skipped`.
+    pub fn headers_except(&self, skipped: &[&str]) -> Vec<(String, String)> {
         self.headers
             .iter()
-            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .filter(|(name, _)| !skipped.iter().any(|skip| name.eq_ignore_ascii_case(skip)))
+            .cloned()
             .collect()
     }
 
@@ -166,6 +203,14 @@ impl HttpInput {
             .find(|(header, _)| header.eq_ignore_ascii_case(name))
             .map(|(_, value)| value.as_str())
     }
+}
+
+/// Borrowed `(name, value)` pairs of owned ones.
+pub fn borrowed_pairs(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
+    pairs
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect()
 }
 
 /// Whether `name` is an HTTP field name (a `token`): the only names a server is handed.

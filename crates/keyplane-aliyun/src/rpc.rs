@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use keyplane_core::authorization::Principal;
 use keyplane_core::{Authority, CoreError, RequestContext};
-use keyplane_crypto::aliyun::{verify_acs3, verify_rpc_v1, AliyunRequest};
+use keyplane_crypto::aliyun::{verify_acs3, verify_rpc_v1};
 use keyplane_engine::{Authentication, Dialect, Incoming, Outcome, Outgoing, Renderer, Routed};
 
 use crate::actions::{Answer, Call, Row};
@@ -122,8 +122,7 @@ impl Dialect for Rpc<'_> {
         let now = incoming.now.unix_timestamp();
         match &envelope.scheme {
             Scheme::Acs3(authorization) => {
-                let signed = AliyunRequest::from(incoming.request);
-                verify_acs3(&signed, authorization, secret, now)
+                verify_acs3(&incoming.request, authorization, secret, now)
                     .map_err(|error| AliyunError::from_signature(&error, "x-acs-date"))?;
             }
             Scheme::RpcV1 => {

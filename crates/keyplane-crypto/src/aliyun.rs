@@ -45,41 +45,6 @@ pub use rpc_v1::{
 /// 15 minutes.
 pub const ALIYUN_SIGNATURE_WINDOW_SECONDS: i64 = 900;
 
-/// A received (or to-be-sent) request, as far as Alibaba signatures are concerned.
-#[derive(Debug, Clone, Copy)]
-pub struct AliyunRequest<'a> {
-    /// The HTTP method, `GET`, `POST`, ...
-    pub method: &'a str,
-    /// The request path exactly as received, without the query (`/` for RPC requests).
-    pub raw_path: &'a str,
-    /// The raw query string exactly as received, without `?`; empty if none.
-    pub raw_query: &'a str,
-    /// Every header as received, any case of name, in wire order.
-    pub headers: &'a [(&'a str, &'a str)],
-    /// The raw body bytes.
-    pub body: &'a [u8],
-}
-
-impl<'a> AliyunRequest<'a> {
-    /// The value of the first header with this name (ASCII case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&'a str> {
-        keyplane_request::Headers::new(self.headers).get(name)
-    }
-}
-
-/// The signed parts of a received request.
-impl<'a> From<keyplane_request::RequestView<'a>> for AliyunRequest<'a> {
-    fn from(view: keyplane_request::RequestView<'a>) -> Self {
-        Self {
-            method: view.method,
-            raw_path: view.path,
-            raw_query: view.raw_query,
-            headers: view.headers.as_slice(),
-            body: view.body,
-        }
-    }
-}
-
 /// Why a signed Alibaba request was rejected. Each variant maps onto one Alibaba error code (noted
 /// per variant); the mapping itself belongs to the dialect.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -289,11 +254,6 @@ pub(crate) fn encoded_sorted_pairs<'a>(
 pub(crate) fn orders_differ<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)> + Clone) -> bool {
     encoded_sorted_pairs(pairs.clone(), ParameterOrder::Decoded)
         != encoded_sorted_pairs(pairs, ParameterOrder::Encoded)
-}
-
-/// Constant-time equality of two byte strings (lengths are not hidden).
-pub(crate) fn constant_time_equal(left: &[u8], right: &[u8]) -> bool {
-    subtle::ConstantTimeEq::ct_eq(left, right).into()
 }
 
 #[cfg(test)]

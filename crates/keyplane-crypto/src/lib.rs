@@ -15,5 +15,6 @@ pub mod aliyun;
 pub mod generate;
 mod mac;
 pub mod seal;
+mod shared;
 pub mod tencent;
 pub mod token;

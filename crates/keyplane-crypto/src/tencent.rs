@@ -160,11 +160,6 @@ pub(crate) fn host_candidates(host: &str) -> impl Iterator<Item = &str> {
     std::iter::once(host).chain(host_without_port(host))
 }
 
-/// Constant-time equality of two byte strings (lengths are not hidden).
-pub(crate) fn constant_time_equal(left: &[u8], right: &[u8]) -> bool {
-    subtle::ConstantTimeEq::ct_eq(left, right).into()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,8 @@ mod parse;
 mod roundtrip;
 #[path = "crypto/seal.rs"]
 mod seal;
+#[path = "crypto/support.rs"]
+mod support;
 #[path = "crypto/token.rs"]
 mod token;
 #[path = "crypto/vectors.rs"]

@@ -4,6 +4,7 @@
 //! and reports throughput and latency percentiles. Every performance figure in docs/ comes
 //! from it.
 
+use keyplane_engine::{Headers, RequestView};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,7 +19,6 @@ use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use keyplane_core::{AuthorityConfig, Clock, RequestContext};
 use keyplane_crypto::tencent::{Tc3Request, Tc3Signer};
-use keyplane_engine::{Headers, RequestView};
 use serde_json::json;
 use tokio::net::TcpStream;
 
@@ -153,11 +153,11 @@ fn aliyun_signed_request(
     ];
     let signed_headers: Vec<String> = headers.iter().map(|(name, _)| (*name).to_owned()).collect();
     let authorization = keyplane_crypto::aliyun::sign_acs3(
-        &keyplane_crypto::aliyun::AliyunRequest {
+        &RequestView {
             method: "POST",
-            raw_path: "/",
+            path: "/",
             raw_query: "",
-            headers: &headers,
+            headers: Headers::new(&headers),
             body: b"",
         },
         access_key_id,

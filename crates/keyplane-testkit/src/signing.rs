@@ -196,11 +196,11 @@ pub fn acs3_headers(
         .map(|(name, value)| (name.as_str(), value.as_str()))
         .collect();
     let authorization = sign_acs3(
-        &keyplane_crypto::aliyun::AliyunRequest {
+        &RequestView {
             method,
-            raw_path,
+            path: raw_path,
             raw_query,
-            headers: &borrowed,
+            headers: Headers::new(&borrowed),
             body: b"",
         },
         &credentials.access_key_id,

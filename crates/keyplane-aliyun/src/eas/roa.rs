@@ -22,8 +22,7 @@ use keyplane_core::model::InstanceTokenPurpose;
 use keyplane_core::{CoreError, RequestContext};
 use keyplane_crypto::aliyun::{
     parse_acs3_authorization, parse_roa_v1_authorization, verify_acs3, verify_roa_v1,
-    Acs3Authorization, AliyunAuthorizationParseError, AliyunRequest, RoaV1Authorization,
-    ROA_V1_ALGORITHM,
+    Acs3Authorization, AliyunAuthorizationParseError, RoaV1Authorization, ROA_V1_ALGORITHM,
 };
 use keyplane_engine::{
     Authentication, Dialect, Incoming, Outcome, Outgoing, Renderer, RequestView, Routed,
@@ -208,21 +207,20 @@ impl Dialect for CreateServiceInstanceToken<'_> {
         let key_id = envelope.scheme.access_key_id();
         let signing_key = self.dialect.signing_key(key_id).await?;
         let secret = signing_key.secret.expose().as_bytes();
-        let signed = AliyunRequest::from(*request);
         let now = incoming.now.unix_timestamp();
         let nonce = request
             .header("x-acs-signature-nonce")
             .filter(|nonce| !nonce.is_empty());
         let replay_key = match &envelope.scheme {
             RoaScheme::Acs3(authorization) => {
-                verify_acs3(&signed, authorization, secret, now)
+                verify_acs3(request, authorization, secret, now)
                     .map_err(|error| AliyunError::from_signature(&error, "x-acs-date"))?;
                 nonce
                     .ok_or_else(|| AliyunError::missing_parameter("x-acs-signature-nonce"))?
                     .to_owned()
             }
             RoaScheme::RoaV1(authorization) => {
-                verify_roa_v1(&signed, authorization, secret, now)
+                verify_roa_v1(request, authorization, secret, now)
                     .map_err(|error| AliyunError::from_signature(&error, "Date"))?;
                 // The signature covers the date, the path, the query and every x-acs-*
                 // header: a request without a nonce is replayed only by repeating it whole.

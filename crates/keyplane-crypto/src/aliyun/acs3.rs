@@ -14,11 +14,16 @@
 //! `host` and `content-type` (when present) must be among them.
 
 use super::{
-    check_aliyun_signature_window, constant_time_equal, decode_form_pairs, encoded_sorted_pairs,
-    orders_differ, parse_iso8601_timestamp, AliyunAuthorizationParseError, AliyunRequest,
-    AliyunSignatureError, ParameterOrder,
+    check_aliyun_signature_window, decode_form_pairs, encoded_sorted_pairs, orders_differ,
+    parse_iso8601_timestamp, AliyunAuthorizationParseError, AliyunSignatureError, ParameterOrder,
 };
+use keyplane_request::RequestView;
+
 use crate::mac::{hmac_sha256, sha256};
+use crate::shared::{
+    canonical_path, constant_time_equal, credential_parts, lower_case_hex_signature,
+    signed_header_names, split_algorithm, PartErrors,
+};
 
 /// The algorithm name that starts an ACS3 `Authorization` header and the string to sign.
 pub const ACS3_ALGORITHM: &str = "ACS3-HMAC-SHA256";
@@ -61,56 +66,29 @@ impl Acs3Authorization {
 pub fn parse_acs3_authorization(
     value: &str,
 ) -> Result<Acs3Authorization, AliyunAuthorizationParseError> {
-    let value = value.trim_ascii();
-    if value.is_empty() {
-        return Err(AliyunAuthorizationParseError::Empty);
-    }
-    let (algorithm, parts) = match value.find(|character: char| character.is_ascii_whitespace()) {
-        Some(index) => value.split_at(index),
-        None => (value, ""),
-    };
+    let (algorithm, parts) = split_algorithm(value).ok_or(AliyunAuthorizationParseError::Empty)?;
     if algorithm != ACS3_ALGORITHM {
         return Err(AliyunAuthorizationParseError::UnsupportedAlgorithm);
     }
-
-    let mut credential = None;
-    let mut signed_headers = None;
-    let mut signature = None;
-    let parts = parts.trim_ascii();
-    if !parts.is_empty() {
-        for part in parts.split(',') {
-            let (name, part_value) = part
-                .trim_ascii()
-                .split_once('=')
-                .ok_or(AliyunAuthorizationParseError::MalformedPart)?;
-            let (slot, part_name) = match name {
-                "Credential" => (&mut credential, "Credential"),
-                "SignedHeaders" => (&mut signed_headers, "SignedHeaders"),
-                "Signature" => (&mut signature, "Signature"),
-                _ => return Err(AliyunAuthorizationParseError::UnknownPart),
-            };
-            if slot.replace(part_value).is_some() {
-                return Err(AliyunAuthorizationParseError::DuplicatePart(part_name));
-            }
-        }
-    }
-    let access_key_id = credential.ok_or(AliyunAuthorizationParseError::MissingCredential)?;
-    let signed_headers =
-        signed_headers.ok_or(AliyunAuthorizationParseError::MissingSignedHeaders)?;
-    let signature = signature.ok_or(AliyunAuthorizationParseError::MissingSignature)?;
+    let [access_key_id, signed_headers, signature] = credential_parts(
+        parts,
+        PartErrors {
+            malformed: AliyunAuthorizationParseError::MalformedPart,
+            unknown: AliyunAuthorizationParseError::UnknownPart,
+            duplicate: AliyunAuthorizationParseError::DuplicatePart,
+            missing: [
+                AliyunAuthorizationParseError::MissingCredential,
+                AliyunAuthorizationParseError::MissingSignedHeaders,
+                AliyunAuthorizationParseError::MissingSignature,
+            ],
+        },
+    )?;
     if access_key_id.is_empty() {
         return Err(AliyunAuthorizationParseError::EmptyAccessKeyId);
     }
-    let signed_headers = signed_headers
-        .split(';')
-        .map(|name| {
-            if name.is_empty() {
-                Err(AliyunAuthorizationParseError::EmptySignedHeaderName)
-            } else {
-                Ok(name.to_owned())
-            }
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let signed_headers = signed_header_names(signed_headers, str::to_owned, || {
+        AliyunAuthorizationParseError::EmptySignedHeaderName
+    })?;
     if signature.is_empty() {
         return Err(AliyunAuthorizationParseError::EmptySignature);
     }
@@ -146,7 +124,7 @@ pub fn acs3_hashed_payload(body: &[u8]) -> String {
 /// One `lowercase(name):value\n` line per signed header. The value is the header's value trimmed;
 /// a header sent several times gives its trimmed values sorted and joined by `,`; an absent header
 /// gives an empty value.
-fn canonical_headers(request: &AliyunRequest<'_>, signed_headers: &[String]) -> String {
+fn canonical_headers(request: &RequestView<'_>, signed_headers: &[String]) -> String {
     let mut block = String::new();
     for name in signed_headers {
         let mut values: Vec<&str> = request
@@ -168,7 +146,7 @@ fn canonical_headers(request: &AliyunRequest<'_>, signed_headers: &[String]) -> 
 /// end in `\n`), `SignedHeaders` (the names joined by `;`, as given) and `hashed_payload`, joined
 /// by `\n`.
 pub fn acs3_canonical_request(
-    request: &AliyunRequest<'_>,
+    request: &RequestView<'_>,
     signed_headers: &[String],
     hashed_payload: &str,
 ) -> String {
@@ -181,19 +159,14 @@ pub fn acs3_canonical_request(
 }
 
 fn canonical_request_in_order(
-    request: &AliyunRequest<'_>,
+    request: &RequestView<'_>,
     signed_headers: &[String],
     hashed_payload: &str,
     order: ParameterOrder,
 ) -> String {
-    let path = if request.raw_path.is_empty() {
-        "/"
-    } else {
-        request.raw_path
-    };
     [
         request.method,
-        path,
+        canonical_path(request.path),
         &canonical_query_in_order(request.raw_query, order),
         &canonical_headers(request, signed_headers),
         &signed_headers.join(";"),
@@ -215,7 +188,7 @@ pub fn acs3_string_to_sign(canonical_request: &str) -> String {
 /// `request.headers`, and the payload hash is computed from `request.body` (the caller sends the
 /// same value in `x-acs-content-sha256`).
 pub fn sign_acs3(
-    request: &AliyunRequest<'_>,
+    request: &RequestView<'_>,
     access_key_id: &str,
     signed_headers: &[String],
     secret: &[u8],
@@ -240,7 +213,7 @@ pub fn sign_acs3(
 /// The header that must be signed but is not: `host`, then `content-type` when present, then each
 /// `x-acs-*` header present, in wire order.
 fn first_required_header_not_signed(
-    request: &AliyunRequest<'_>,
+    request: &RequestView<'_>,
     signed_headers: &[String],
 ) -> Option<String> {
     let is_signed = |name: &str| {
@@ -272,7 +245,7 @@ fn first_required_header_not_signed(
 /// recomputed and compared in constant time ([`AliyunSignatureError::Mismatch`]). The `host` value
 /// is used exactly as sent.
 pub fn verify_acs3(
-    request: &AliyunRequest<'_>,
+    request: &RequestView<'_>,
     authorization: &Acs3Authorization,
     secret: &[u8],
     now_unix_seconds: i64,
@@ -313,20 +286,12 @@ pub fn verify_acs3(
         signed_headers,
         &hashed_payload,
     ));
-    // The signature as given, decoded once; anything but 64 lower-case hex digits (the only form
-    // a signature takes) cannot match.
-    let lower_case_hex = authorization
-        .signature
-        .bytes()
-        .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte));
-    let mut given_signature = [0_u8; 32];
-    if !lower_case_hex
-        || hex::decode_to_slice(&authorization.signature, &mut given_signature).is_err()
-    {
+    // The signature as given, decoded once.
+    let Some(given_signature) = lower_case_hex_signature(&authorization.signature) else {
         return Err(AliyunSignatureError::Mismatch {
             string_to_sign: primary_string_to_sign,
         });
-    }
+    };
     let matches = |string_to_sign: &str| {
         constant_time_equal(
             &hmac_sha256(secret, string_to_sign.as_bytes()),

@@ -24,10 +24,13 @@
 use base64::Engine as _;
 
 use super::{
-    check_aliyun_signature_window, constant_time_equal, decode_form_pairs, parse_http_date,
-    AliyunAuthorizationParseError, AliyunRequest, AliyunSignatureError,
+    check_aliyun_signature_window, decode_form_pairs, parse_http_date,
+    AliyunAuthorizationParseError, AliyunSignatureError,
 };
+use keyplane_request::RequestView;
+
 use crate::mac::hmac_sha1;
+use crate::shared::{constant_time_equal, split_algorithm};
 
 /// The algorithm word that starts a ROA v1 `Authorization` header (`acs AccessKeyId:Signature`).
 pub const ROA_V1_ALGORITHM: &str = "acs";
@@ -73,15 +76,8 @@ pub enum RoaEmptyValueStyle {
 pub fn parse_roa_v1_authorization(
     value: &str,
 ) -> Result<RoaV1Authorization, AliyunAuthorizationParseError> {
-    let value = value.trim_ascii();
-    if value.is_empty() {
-        return Err(AliyunAuthorizationParseError::Empty);
-    }
     let (algorithm, credential) =
-        match value.find(|character: char| character.is_ascii_whitespace()) {
-            Some(index) => value.split_at(index),
-            None => (value, ""),
-        };
+        split_algorithm(value).ok_or(AliyunAuthorizationParseError::Empty)?;
     if algorithm != ROA_V1_ALGORITHM {
         return Err(AliyunAuthorizationParseError::UnsupportedAlgorithm);
     }
@@ -108,7 +104,7 @@ pub fn parse_roa_v1_authorization(
 /// `name:value\n` line, sorted by name (then value). The resource is the raw path, plus `?` and
 /// the decoded query pairs sorted by name (then value) and joined by `&` when the query has any.
 pub fn roa_v1_string_to_sign(
-    request: &AliyunRequest<'_>,
+    request: &RequestView<'_>,
     empty_value_style: RoaEmptyValueStyle,
 ) -> String {
     let mut text = String::new();
@@ -122,7 +118,7 @@ pub fn roa_v1_string_to_sign(
     let mut acs_headers: Vec<(String, &str)> = request
         .headers
         .iter()
-        .map(|(name, value)| (name.to_ascii_lowercase(), *value))
+        .map(|(name, value)| (name.to_ascii_lowercase(), value))
         .filter(|(name, _)| name.starts_with(ACS_HEADER_PREFIX))
         .collect();
     acs_headers.sort_unstable_by(|left, right| {
@@ -135,7 +131,7 @@ pub fn roa_v1_string_to_sign(
         text.push('\n');
     }
 
-    text.push_str(request.raw_path);
+    text.push_str(request.path);
     let mut pairs = decode_form_pairs(request.raw_query);
     pairs.sort_unstable_by(|left, right| {
         (left.0.as_bytes(), left.1.as_bytes()).cmp(&(right.0.as_bytes(), right.1.as_bytes()))
@@ -157,7 +153,7 @@ fn signature_of(string_to_sign: &str, secret: &[u8]) -> String {
 
 /// Client-side signing: the base64 signature of `request` (empty query values written `name=`).
 /// The caller sends `Authorization: acs AccessKeyId:<signature>`.
-pub fn sign_roa_v1(request: &AliyunRequest<'_>, secret: &[u8]) -> String {
+pub fn sign_roa_v1(request: &RequestView<'_>, secret: &[u8]) -> String {
     signature_of(
         &roa_v1_string_to_sign(request, RoaEmptyValueStyle::NameEquals),
         secret,
@@ -168,7 +164,7 @@ pub fn sign_roa_v1(request: &AliyunRequest<'_>, secret: &[u8]) -> String {
 /// request: a decoded query name containing `&` or `=`, a decoded query value containing `&`, or a
 /// signed header value (`Accept`, `Content-MD5`, `Content-Type`, `Date`, `x-acs-*`) containing a
 /// line break.
-fn is_ambiguous(request: &AliyunRequest<'_>, pairs: &[(String, String)]) -> bool {
+fn is_ambiguous(request: &RequestView<'_>, pairs: &[(String, String)]) -> bool {
     let ambiguous_query = pairs
         .iter()
         .any(|(name, value)| name.contains(['&', '=']) || value.contains('&'));
@@ -192,7 +188,7 @@ fn is_ambiguous(request: &AliyunRequest<'_>, pairs: &[(String, String)]) -> bool
 /// present) and compared in constant time ([`AliyunSignatureError::Mismatch`]). A request whose
 /// string to sign is ambiguous (see the module documentation) is a mismatch too.
 pub fn verify_roa_v1(
-    request: &AliyunRequest<'_>,
+    request: &RequestView<'_>,
     authorization: &RoaV1Authorization,
     secret: &[u8],
     now_unix_seconds: i64,

@@ -14,10 +14,11 @@ use base64::Engine as _;
 use zeroize::Zeroizing;
 
 use super::{
-    check_aliyun_signature_window, constant_time_equal, encoded_sorted_pairs, orders_differ,
-    parse_iso8601_timestamp, percent_encode_rfc3986, AliyunSignatureError, ParameterOrder,
+    check_aliyun_signature_window, encoded_sorted_pairs, orders_differ, parse_iso8601_timestamp,
+    percent_encode_rfc3986, AliyunSignatureError, ParameterOrder,
 };
 use crate::mac::hmac_sha1;
+use crate::shared::{constant_time_equal, single_parameter};
 
 /// The only `SignatureMethod` accepted.
 pub const RPC_V1_SIGNATURE_METHOD: &str = "HMAC-SHA1";
@@ -76,19 +77,6 @@ fn signature_of(string_to_sign: &str, secret: &[u8]) -> String {
 /// `params` is ignored). The caller adds it as the `Signature` parameter, URL-encoded on the wire.
 pub fn sign_rpc_v1(method: &str, params: &[(String, String)], secret: &[u8]) -> String {
     signature_of(&rpc_v1_string_to_sign(method, params), secret)
-}
-
-/// The single value of a parameter: `Ok(None)` when absent, `Err(())` when repeated.
-fn single_parameter<'a>(params: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, ()> {
-    let mut values = params
-        .iter()
-        .filter(|(parameter_name, _)| parameter_name == name)
-        .map(|(_, value)| value.as_str());
-    let first = values.next();
-    if values.next().is_some() {
-        return Err(());
-    }
-    Ok(first)
 }
 
 /// The first value of a parameter that must be present and non-empty.

@@ -18,10 +18,14 @@ use keyplane_request::RequestView;
 use zeroize::Zeroizing;
 
 use super::{
-    check_clock_window, constant_time_equal, host_candidates, parse_unix_seconds,
-    utc_date_of_unix_seconds, AuthorizationParseError, SignatureError,
+    check_clock_window, host_candidates, parse_unix_seconds, utc_date_of_unix_seconds,
+    AuthorizationParseError, SignatureError,
 };
 use crate::mac::{hmac_sha256, sha256};
+use crate::shared::{
+    canonical_path, constant_time_equal, credential_parts, lower_case_hex_signature,
+    signed_header_names, split_algorithm, PartErrors,
+};
 
 /// The algorithm name that starts a TC3 `Authorization` header and the string to sign.
 pub const TC3_ALGORITHM: &str = "TC3-HMAC-SHA256";
@@ -81,42 +85,23 @@ impl Tc3Authorization {
 /// SecretId ends at the first `/`; the service is everything between the date and the final
 /// `/tc3_request` (so a service containing `/` is kept whole).
 pub fn parse_tc3_authorization(value: &str) -> Result<Tc3Authorization, AuthorizationParseError> {
-    let value = value.trim_ascii();
-    if value.is_empty() {
-        return Err(AuthorizationParseError::Empty);
-    }
-    let (algorithm, parts) = match value.find(|character: char| character.is_ascii_whitespace()) {
-        Some(index) => value.split_at(index),
-        None => (value, ""),
-    };
+    let (algorithm, parts) = split_algorithm(value).ok_or(AuthorizationParseError::Empty)?;
     if algorithm != TC3_ALGORITHM {
         return Err(AuthorizationParseError::UnsupportedAlgorithm);
     }
-
-    let mut credential = None;
-    let mut signed_headers = None;
-    let mut signature = None;
-    let parts = parts.trim_ascii();
-    if !parts.is_empty() {
-        for part in parts.split(',') {
-            let (name, part_value) = part
-                .trim_ascii()
-                .split_once('=')
-                .ok_or(AuthorizationParseError::MalformedPart)?;
-            let (slot, part_name) = match name {
-                "Credential" => (&mut credential, "Credential"),
-                "SignedHeaders" => (&mut signed_headers, "SignedHeaders"),
-                "Signature" => (&mut signature, "Signature"),
-                _ => return Err(AuthorizationParseError::UnknownPart),
-            };
-            if slot.replace(part_value).is_some() {
-                return Err(AuthorizationParseError::DuplicatePart(part_name));
-            }
-        }
-    }
-    let credential = credential.ok_or(AuthorizationParseError::MissingCredential)?;
-    let signed_headers_raw = signed_headers.ok_or(AuthorizationParseError::MissingSignedHeaders)?;
-    let signature = signature.ok_or(AuthorizationParseError::MissingSignature)?;
+    let [credential, signed_headers_raw, signature] = credential_parts(
+        parts,
+        PartErrors {
+            malformed: AuthorizationParseError::MalformedPart,
+            unknown: AuthorizationParseError::UnknownPart,
+            duplicate: AuthorizationParseError::DuplicatePart,
+            missing: [
+                AuthorizationParseError::MissingCredential,
+                AuthorizationParseError::MissingSignedHeaders,
+                AuthorizationParseError::MissingSignature,
+            ],
+        },
+    )?;
 
     let (secret_id, scope) = credential
         .split_once('/')
@@ -138,16 +123,9 @@ pub fn parse_tc3_authorization(value: &str) -> Result<Tc3Authorization, Authoriz
         return Err(AuthorizationParseError::MissingCredentialService);
     }
 
-    let signed_headers = signed_headers_raw
-        .split(';')
-        .map(|name| {
-            if name.is_empty() {
-                Err(AuthorizationParseError::EmptySignedHeaderName)
-            } else {
-                Ok(name.to_ascii_lowercase())
-            }
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let signed_headers = signed_header_names(signed_headers_raw, str::to_ascii_lowercase, || {
+        AuthorizationParseError::EmptySignedHeaderName
+    })?;
     if signature.is_empty() {
         return Err(AuthorizationParseError::EmptySignature);
     }
@@ -172,7 +150,8 @@ fn is_calendar_date_shape(text: &str) -> bool {
         })
 }
 
-/// A received (or to-be-sent) request, as far as TC3 is concerned.
+/// A received (or to-be-sent) request with its `X-TC-Timestamp` value, as far as TC3 is
+/// concerned.
 #[derive(Debug, Clone, Copy)]
 pub struct Tc3Request<'a> {
     /// The request: method (`POST` or `GET`), path (normally `/`), raw query, headers as
@@ -247,10 +226,9 @@ pub fn tc3_canonical_request(
     signed_headers_raw: &str,
     hashed_payload: &str,
 ) -> String {
-    let path = if path.is_empty() { "/" } else { path };
     [
         method,
-        path,
+        canonical_path(path),
         canonical_query,
         canonical_headers,
         signed_headers_raw,
@@ -369,18 +347,9 @@ pub fn verify_tc3_with_signing_key(
 
     let canonical_query = tc3_canonical_query(request);
     let hashed_payload = tc3_hashed_payload(request);
-    // The signature as given, decoded once; anything but 64 lower-case hex digits (the only
-    // form a signature takes) cannot match.
-    let lower_case_hex = authorization
-        .signature
-        .bytes()
-        .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte));
-    let mut given_signature = [0_u8; 32];
-    if !lower_case_hex
-        || hex::decode_to_slice(&authorization.signature, &mut given_signature).is_err()
-    {
-        return Err(SignatureError::Mismatch);
-    }
+    // The signature as given, decoded once.
+    let given_signature =
+        lower_case_hex_signature(&authorization.signature).ok_or(SignatureError::Mismatch)?;
     let mut candidate_values = signed_values.clone();
     for lowercase_values in [true, false] {
         if !lowercase_values && !any_upper_case {
@@ -419,11 +388,11 @@ pub fn verify_tc3_with_signing_key(
 }
 
 /// Client-side signing: the full `Authorization` header value for `request`, signing the given
-/// header names (lower-cased) with values taken from `request.headers` (canonical form:
+/// header names (lower-cased) with values taken from `request.request.headers` (canonical form:
 /// lower-cased and trimmed), with the credential date = UTC date of `request.timestamp`.
 ///
 /// Errors: [`SignatureError::TimestampInvalid`] when the timestamp is not decimal Unix seconds,
-/// [`SignatureError::SignedHeaderMissing`] when a named header is not in `request.headers`.
+/// [`SignatureError::SignedHeaderMissing`] when a named header is not in `request.request.headers`.
 pub fn sign_tc3(
     request: &Tc3Request<'_>,
     secret_id: &str,

@@ -12,10 +12,9 @@
 
 use base64::Engine as _;
 
-use super::{
-    check_clock_window, constant_time_equal, host_candidates, parse_unix_seconds, SignatureError,
-};
+use super::{check_clock_window, host_candidates, parse_unix_seconds, SignatureError};
 use crate::mac::{hmac_sha1, hmac_sha256};
+use crate::shared::{constant_time_equal, single_parameter};
 
 const SIGNATURE_PARAMETER: &str = "Signature";
 const SIGNATURE_METHOD_PARAMETER: &str = "SignatureMethod";
@@ -121,19 +120,6 @@ fn string_to_sign_with_names(
         text.push_str(value);
     }
     text
-}
-
-/// The single value of a parameter: `Ok(None)` when absent, `Err(())` when repeated.
-fn single_parameter<'a>(params: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, ()> {
-    let mut values = params
-        .iter()
-        .filter(|(parameter_name, _)| parameter_name == name)
-        .map(|(_, value)| value.as_str());
-    let first = values.next();
-    if values.next().is_some() {
-        return Err(());
-    }
-    Ok(first)
 }
 
 /// Full server-side verification of a v1 request (`protocols.md` A.4).

@@ -9,9 +9,12 @@ use keyplane_crypto::aliyun::{
     acs3_canonical_query, acs3_hashed_payload, decode_form_pairs, parse_acs3_authorization,
     parse_roa_v1_authorization, percent_encode_rfc3986, roa_v1_string_to_sign,
     rpc_v1_string_to_sign, sign_acs3, sign_roa_v1, sign_rpc_v1, verify_acs3, verify_roa_v1,
-    verify_rpc_v1, AliyunRequest, AliyunSignatureError, RoaEmptyValueStyle, RoaV1Authorization,
+    verify_rpc_v1, AliyunSignatureError, RoaEmptyValueStyle, RoaV1Authorization,
 };
 use keyplane_crypto::generate::{aliyun_access_key_id, aliyun_access_key_secret};
+use keyplane_request::{Headers, RequestView};
+
+use crate::support::view;
 use rand::rngs::OsRng;
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -246,7 +249,7 @@ fn rpc_v1_timestamp_forms_and_window() {
 
 /// The ACS3 canonical request and signature, written independently from the documentation (B.4).
 fn reference_acs3_signature(
-    request: &AliyunRequest<'_>,
+    request: &RequestView<'_>,
     signed_headers: &[&str],
     secret: &[u8],
     sort_encoded: bool,
@@ -284,7 +287,7 @@ fn reference_acs3_signature(
     }
     let canonical_request = [
         request.method.to_owned(),
-        request.raw_path.to_owned(),
+        request.path.to_owned(),
         query.join("&"),
         headers,
         signed_headers.join(";"),
@@ -342,13 +345,13 @@ fn acs3_round_trips_awkward_requests() {
         } else {
             "/api/v2/services/cn-hangzhou/my%20service/instances/%E2%98%83/token"
         };
-        let request = AliyunRequest {
-            method: if round % 2 == 0 { "POST" } else { "PUT" },
-            raw_path: path,
-            raw_query: &raw_query,
-            headers: &headers,
-            body: &body,
-        };
+        let request = view(
+            if round % 2 == 0 { "POST" } else { "PUT" },
+            path,
+            &raw_query,
+            &headers,
+            &body,
+        );
         // Names in any case and order, repeated: the signer normalises them.
         let names: Vec<String> = [
             "x-acs-version",
@@ -404,7 +407,7 @@ fn acs3_round_trips_awkward_requests() {
         let mut tampered = body.clone();
         let index = rng.gen_range(0..tampered.len());
         tampered[index] ^= 0x01;
-        let tampered_request = AliyunRequest {
+        let tampered_request = RequestView {
             body: &tampered,
             ..request
         };
@@ -429,13 +432,7 @@ fn acs3_tolerates_header_whitespace_and_value_order_and_either_parameter_order()
         ("x-acs-multi", "a"),
     ];
     let raw_query = "aZ=1&a%5B=2&a0=3&a%3A=4";
-    let request = AliyunRequest {
-        method: "POST",
-        raw_path: "/",
-        raw_query,
-        headers: &headers,
-        body: b"",
-    };
+    let request = view("POST", "/", raw_query, &headers, b"");
     assert_eq!(acs3_canonical_query(raw_query), "a0=3&a%3A=4&aZ=1&a%5B=2");
     let signed_names = ["host", "x-acs-content-sha256", "x-acs-date", "x-acs-multi"];
     let names: Vec<String> = signed_names.iter().map(|name| (*name).to_owned()).collect();
@@ -453,8 +450,8 @@ fn acs3_tolerates_header_whitespace_and_value_order_and_either_parameter_order()
         ("X-Acs-Multi", "a "),
         ("x-acs-multi", "\tb"),
     ];
-    let reordered_request = AliyunRequest {
-        headers: &reordered,
+    let reordered_request = RequestView {
+        headers: Headers::new(&reordered),
         ..request
     };
     assert_eq!(
@@ -469,8 +466,8 @@ fn acs3_tolerates_header_whitespace_and_value_order_and_either_parameter_order()
     // A third value is not.
     let mut three_values = reordered.to_vec();
     three_values.push(("x-acs-multi", "c"));
-    let three_values_request = AliyunRequest {
-        headers: &three_values,
+    let three_values_request = RequestView {
+        headers: Headers::new(&three_values),
         ..request
     };
     assert!(matches!(
@@ -490,13 +487,7 @@ fn acs3_reports_unsigned_and_missing_headers_and_the_date() {
         ("x-acs-content-sha256", empty_hash.as_str()),
         ("x-acs-action", "ListAccessKeys"),
     ];
-    let request = AliyunRequest {
-        method: "POST",
-        raw_path: "/",
-        raw_query: "",
-        headers: &headers,
-        body: b"",
-    };
+    let request = view("POST", "/", "", &headers, b"");
     let sign_with = |names: &[&str]| {
         let names: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();
         parse_acs3_authorization(&sign_acs3(&request, "id", &names, secret)).expect("parse")
@@ -535,8 +526,8 @@ fn acs3_reports_unsigned_and_missing_headers_and_the_date() {
         .collect();
     assert_eq!(
         verify_acs3(
-            &AliyunRequest {
-                headers: &without_date,
+            &RequestView {
+                headers: Headers::new(&without_date),
                 ..request
             },
             &authorization,
@@ -566,8 +557,8 @@ fn acs3_reports_unsigned_and_missing_headers_and_the_date() {
             }
         })
         .collect();
-    let unsigned_request = AliyunRequest {
-        headers: &unsigned_payload,
+    let unsigned_request = RequestView {
+        headers: Headers::new(&unsigned_payload),
         ..request
     };
     let names: Vec<String> = all.iter().map(|name| (*name).to_owned()).collect();
@@ -583,13 +574,13 @@ fn acs3_reports_unsigned_and_missing_headers_and_the_date() {
 // ---------------------------------------------------------------- ROA v1
 
 /// The ROA v1 string to sign, written independently from the documentation (B.5).
-fn reference_roa_string_to_sign(request: &AliyunRequest<'_>, name_only: bool) -> String {
+fn reference_roa_string_to_sign(request: &RequestView<'_>, name_only: bool) -> String {
     let header = |name: &str| {
         request
             .headers
             .iter()
             .find(|(header_name, _)| header_name.eq_ignore_ascii_case(name))
-            .map(|(_, value)| *value)
+            .map(|(_, value)| value)
             .unwrap_or("")
     };
     let mut text = format!(
@@ -604,13 +595,13 @@ fn reference_roa_string_to_sign(request: &AliyunRequest<'_>, name_only: bool) ->
         .headers
         .iter()
         .filter(|(name, _)| name.to_ascii_lowercase().starts_with("x-acs-"))
-        .map(|(name, value)| (name.to_ascii_lowercase(), *value))
+        .map(|(name, value)| (name.to_ascii_lowercase(), value))
         .collect();
     acs.sort();
     for (name, value) in acs {
         text.push_str(&format!("{name}:{value}\n"));
     }
-    text.push_str(request.raw_path);
+    text.push_str(request.path);
     let mut pairs = decode_form_pairs(request.raw_query);
     pairs.sort();
     if !pairs.is_empty() {
@@ -658,13 +649,13 @@ fn roa_v1_round_trips_awkward_requests_in_both_empty_value_styles() {
             ("x-acs-security-token", "CAIS.token+/=☃ *~"),
             ("User-Agent", "AlibabaCloud (linux; x64)"),
         ];
-        let request = AliyunRequest {
-            method: "GET",
-            raw_path: "/api/v2/services/cn-hangzhou/my%20service/instances/%E2%98%83/token",
-            raw_query: &raw_query,
-            headers: &headers,
-            body: b"",
-        };
+        let request = view(
+            "GET",
+            "/api/v2/services/cn-hangzhou/my%20service/instances/%E2%98%83/token",
+            &raw_query,
+            &headers,
+            b"",
+        );
         for (style, name_only) in [
             (RoaEmptyValueStyle::NameEquals, false),
             (RoaEmptyValueStyle::NameOnly, true),
@@ -697,7 +688,7 @@ fn roa_v1_round_trips_awkward_requests_in_both_empty_value_styles() {
             // Giving the empty parameter (always first on the wire) a value changes the resource
             // in both styles.
             let with_value = format!("Empty=1{}", &raw_query["Empty=".len()..]);
-            let changed = AliyunRequest {
+            let changed = RequestView {
                 raw_query: &with_value,
                 ..request
             };
@@ -713,13 +704,7 @@ fn roa_v1_round_trips_awkward_requests_in_both_empty_value_styles() {
 fn roa_v1_needs_no_nonce_and_reports_the_date() {
     let secret = b"secret";
     let headers = [("Date", NOW_HTTP), ("x-acs-version", "2021-07-01")];
-    let request = AliyunRequest {
-        method: "GET",
-        raw_path: "/token",
-        raw_query: "",
-        headers: &headers,
-        body: b"",
-    };
+    let request = view("GET", "/token", "", &headers, b"");
     assert_eq!(
         roa_v1_string_to_sign(&request, RoaEmptyValueStyle::NameOnly),
         format!("GET\n\n\n\n{NOW_HTTP}\nx-acs-version:2021-07-01\n/token")
@@ -741,8 +726,8 @@ fn roa_v1_needs_no_nonce_and_reports_the_date() {
     let no_date = [("x-acs-version", "2021-07-01")];
     assert_eq!(
         verify_roa_v1(
-            &AliyunRequest {
-                headers: &no_date,
+            &RequestView {
+                headers: Headers::new(&no_date),
                 ..request
             },
             &authorization,
@@ -757,8 +742,8 @@ fn roa_v1_needs_no_nonce_and_reports_the_date() {
     ];
     assert_eq!(
         verify_roa_v1(
-            &AliyunRequest {
-                headers: &bad_date,
+            &RequestView {
+                headers: Headers::new(&bad_date),
                 ..request
             },
             &authorization,
@@ -774,13 +759,7 @@ fn roa_v1_refuses_queries_whose_resource_is_ambiguous() {
     let secret = b"secret";
     let headers = [("Date", NOW_HTTP)];
     for raw_query in ["a=x%26b%3Dy", "a%3Dx=", "a%26b=1", "a=1&b=x%26y"] {
-        let request = AliyunRequest {
-            method: "GET",
-            raw_path: "/",
-            raw_query,
-            headers: &headers,
-            body: b"",
-        };
+        let request = view("GET", "/", raw_query, &headers, b"");
         // Even a correct signature over such a query is refused.
         for style in [RoaEmptyValueStyle::NameEquals, RoaEmptyValueStyle::NameOnly] {
             let authorization = RoaV1Authorization {
@@ -797,13 +776,7 @@ fn roa_v1_refuses_queries_whose_resource_is_ambiguous() {
         }
     }
     // '=' inside a value is not ambiguous (names cannot contain '=').
-    let request = AliyunRequest {
-        method: "GET",
-        raw_path: "/",
-        raw_query: "token=YWJj%3D%3D",
-        headers: &headers,
-        body: b"",
-    };
+    let request = view("GET", "/", "token=YWJj%3D%3D", &headers, b"");
     let authorization = RoaV1Authorization {
         access_key_id: "id".to_owned(),
         signature: sign_roa_v1(&request, secret),

@@ -19,32 +19,22 @@ fn assert_alphanumeric(text: &str) {
 #[test]
 fn credential_formats() {
     for _ in 0..200 {
-        let secret_id = tencent_secret_id();
-        assert_eq!(secret_id.len(), 36);
-        assert!(secret_id.starts_with("AKID"));
-        assert_alphanumeric(&secret_id);
-
-        let secret_key = tencent_secret_key();
-        assert_eq!(secret_key.len(), 32);
-        assert_alphanumeric(&secret_key);
-
-        let access_key_id = aliyun_access_key_id();
-        assert_eq!(access_key_id.len(), 24);
-        assert!(access_key_id.starts_with("LTAI"));
-        assert_alphanumeric(&access_key_id);
-
-        let access_key_secret = aliyun_access_key_secret();
-        assert_eq!(access_key_secret.len(), 30);
-        assert_alphanumeric(&access_key_secret);
-
-        let gateway_id = api_gateway_key_id();
-        assert_eq!(gateway_id.len(), 40);
-        assert!(gateway_id.starts_with("AKID"));
-        assert_alphanumeric(&gateway_id);
-
-        let gateway_secret = api_gateway_key_secret();
-        assert_eq!(gateway_secret.len(), 40);
-        assert_alphanumeric(&gateway_secret);
+        // (value, length, prefix)
+        let formats = [
+            (tencent_secret_id(), 36, Some("AKID")),
+            (tencent_secret_key(), 32, None),
+            (aliyun_access_key_id(), 24, Some("LTAI")),
+            (aliyun_access_key_secret(), 30, None),
+            (api_gateway_key_id(), 40, Some("AKID")),
+            (api_gateway_key_secret(), 40, None),
+        ];
+        for (value, length, prefix) in formats {
+            assert_eq!(value.len(), length, "{value}");
+            if let Some(prefix) = prefix {
+                assert!(value.starts_with(prefix), "{value}");
+            }
+            assert_alphanumeric(&value);
+        }
     }
 }
 

@@ -4,10 +4,8 @@
 use keyplane_crypto::tencent::{
     parse_tc3_authorization, verify_tc3, AuthorizationParseError, Tc3Request,
 };
-use keyplane_request::{Headers, RequestView};
-use rand::rngs::OsRng;
-use rand::seq::SliceRandom;
-use rand::Rng;
+
+use crate::support::{assert_parse_errors, for_each_edit, for_each_garbage, view};
 
 const VALID: &str = "TC3-HMAC-SHA256 Credential=AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE/2019-02-25/cvm/tc3_request, SignedHeaders=content-type;host, Signature=72e494ea809ad7a8c8f7a4507b9bddcbaa8e581f516e8da2f66e2c5a96525168";
 
@@ -109,13 +107,7 @@ fn malformed_values_are_errors() {
         ("☃ Credential=a/2019-02-25/cvm/tc3_request, SignedHeaders=host, Signature=00", UnsupportedAlgorithm),
         ("TC3-HMAC-SHA256\u{00a0}Credential=a/2019-02-25/cvm/tc3_request, SignedHeaders=host, Signature=00", UnsupportedAlgorithm),
     ];
-    for (value, expected) in cases {
-        assert_eq!(
-            parse_tc3_authorization(value).as_ref(),
-            Err(expected),
-            "{value:?}"
-        );
-    }
+    assert_parse_errors(cases, parse_tc3_authorization);
 }
 
 /// Parses `value`, and when that succeeds also runs a verification against a fixed request;
@@ -127,13 +119,7 @@ fn parse_and_verify(value: &str) {
         ("x-tc-action", "☃"),
     ];
     let request = Tc3Request {
-        request: RequestView {
-            method: "POST",
-            path: "/",
-            raw_query: "",
-            headers: Headers::new(&headers),
-            body: b"{}",
-        },
+        request: view("POST", "/", "", &headers, b"{}"),
         timestamp: "1551113065",
     };
     if let Ok(authorization) = parse_tc3_authorization(value) {
@@ -149,38 +135,22 @@ fn truncations_and_single_character_edits_never_panic() {
         VALID.replace("cvm", "☃☃"),
         format!("{VALID}é"),
     ];
-    for sample in &samples {
-        let boundaries: Vec<usize> = (0..=sample.len())
-            .filter(|index| sample.is_char_boundary(*index))
-            .collect();
-        for &index in &boundaries {
-            parse_and_verify(&sample[..index]);
-            parse_and_verify(&sample[index..]);
-        }
-        for window in boundaries.windows(2) {
-            let removed = format!("{}{}", &sample[..window[0]], &sample[window[1]..]);
-            parse_and_verify(&removed);
-            for replacement in [
-                "",
-                ",",
-                "=",
-                "/",
-                ";",
-                " ",
-                "é",
-                "\u{0}",
-                "\u{2028}",
-                "tc3_request",
-            ] {
-                let replaced = format!(
-                    "{}{replacement}{}",
-                    &sample[..window[0]],
-                    &sample[window[1]..]
-                );
-                parse_and_verify(&replaced);
-            }
-        }
-    }
+    for_each_edit(
+        &samples,
+        &[
+            "",
+            ",",
+            "=",
+            "/",
+            ";",
+            " ",
+            "é",
+            "\u{0}",
+            "\u{2028}",
+            "tc3_request",
+        ],
+        parse_and_verify,
+    );
 }
 
 #[test]
@@ -211,17 +181,5 @@ fn random_garbage_never_panics() {
         "\t",
         "\r\n",
     ];
-    let mut rng = OsRng;
-    for _ in 0..20_000 {
-        let length = rng.gen_range(0..24);
-        let value: String = (0..length)
-            .map(|_| *pieces.choose(&mut rng).expect("non-empty"))
-            .collect();
-        parse_and_verify(&value);
-    }
-    for _ in 0..2_000 {
-        let length = rng.gen_range(0..200);
-        let bytes: Vec<u8> = (0..length).map(|_| rng.gen()).collect();
-        parse_and_verify(&String::from_utf8_lossy(&bytes));
-    }
+    for_each_garbage(&pieces, parse_and_verify);
 }

@@ -10,6 +10,8 @@ use keyplane_crypto::tencent::{
 };
 use keyplane_request::{Headers, RequestView};
 
+use crate::support::view;
+
 const NOW: i64 = 1_795_488_150;
 const NOW_TEXT: &str = "1795488150";
 
@@ -24,6 +26,22 @@ fn sign_and_parse(
     parse_tc3_authorization(&header).expect("parse what we signed")
 }
 
+/// A `POST /` with no query, timestamped [`NOW_TEXT`].
+fn post<'a>(headers: &'a [(&'a str, &'a str)], body: &'a [u8]) -> Tc3Request<'a> {
+    Tc3Request {
+        request: view("POST", "/", "", headers, body),
+        timestamp: NOW_TEXT,
+    }
+}
+
+/// `request` with its view replaced (its timestamp kept).
+fn with_view<'a>(request: &Tc3Request<'a>, view: RequestView<'a>) -> Tc3Request<'a> {
+    Tc3Request {
+        request: view,
+        ..*request
+    }
+}
+
 #[test]
 fn tc3_post_round_trip() {
     let secret_key = tencent_secret_key();
@@ -34,16 +52,7 @@ fn tc3_post_round_trip() {
         ("X-TC-Action", "CreateAccessKey"),
         ("X-TC-Timestamp", NOW_TEXT),
     ];
-    let request = Tc3Request {
-        request: RequestView {
-            method: "POST",
-            path: "/",
-            raw_query: "",
-            headers: Headers::new(&headers),
-            body,
-        },
-        timestamp: NOW_TEXT,
-    };
+    let request = post(&headers, body);
     let authorization = sign_and_parse(
         &request,
         secret_key.as_bytes(),
@@ -65,13 +74,13 @@ fn tc3_post_round_trip() {
     );
 
     // The query string of a POST is not part of the TC3 canonical request.
-    let with_query = Tc3Request {
-        request: RequestView {
+    let with_query = with_view(
+        &request,
+        RequestView {
             raw_query: "ignored=1",
             ..request.request
         },
-        ..request
-    };
+    );
     assert_eq!(tc3_canonical_query(&with_query), "");
     assert_eq!(
         verify_tc3(&with_query, &authorization, secret_key.as_bytes(), NOW),
@@ -79,24 +88,24 @@ fn tc3_post_round_trip() {
     );
 
     // The method is part of the canonical request.
-    let as_put = Tc3Request {
-        request: RequestView {
+    let as_put = with_view(
+        &request,
+        RequestView {
             method: "PUT",
             ..request.request
         },
-        ..request
-    };
+    );
     assert_eq!(
         verify_tc3(&as_put, &authorization, secret_key.as_bytes(), NOW),
         Err(SignatureError::Mismatch)
     );
-    let other_path = Tc3Request {
-        request: RequestView {
+    let other_path = with_view(
+        &request,
+        RequestView {
             path: "/x",
             ..request.request
         },
-        ..request
-    };
+    );
     assert_eq!(
         verify_tc3(&other_path, &authorization, secret_key.as_bytes(), NOW),
         Err(SignatureError::Mismatch)
@@ -111,13 +120,13 @@ fn tc3_get_round_trip_signs_the_raw_query() {
         ("host", "127.0.0.1:18081"),
     ];
     let request = Tc3Request {
-        request: RequestView {
-            method: "GET",
-            path: "/",
-            raw_query: "TargetUin=100000000001&Description=ci%20key",
-            headers: Headers::new(&headers),
-            body: b"",
-        },
+        request: view(
+            "GET",
+            "/",
+            "TargetUin=100000000001&Description=ci%20key",
+            &headers,
+            b"",
+        ),
         timestamp: NOW_TEXT,
     };
     let authorization = sign_and_parse(
@@ -136,13 +145,13 @@ fn tc3_get_round_trip_signs_the_raw_query() {
         "TargetUin=100000000001&Description=ci%20key&",
         "",
     ] {
-        let changed = Tc3Request {
-            request: RequestView {
+        let changed = with_view(
+            &request,
+            RequestView {
                 raw_query: equivalent_but_different,
                 ..request.request
             },
-            ..request
-        };
+        );
         assert_eq!(
             verify_tc3(&changed, &authorization, secret_key.as_bytes(), NOW),
             Err(SignatureError::Mismatch),
@@ -150,13 +159,13 @@ fn tc3_get_round_trip_signs_the_raw_query() {
         );
     }
     // A body smuggled into a GET is covered by the payload hash.
-    let with_body = Tc3Request {
-        request: RequestView {
+    let with_body = with_view(
+        &request,
+        RequestView {
             body: b"x",
             ..request.request
         },
-        ..request
-    };
+    );
     assert_eq!(
         verify_tc3(&with_body, &authorization, secret_key.as_bytes(), NOW),
         Err(SignatureError::Mismatch)
@@ -171,16 +180,7 @@ fn tc3_extra_signed_headers_are_honoured() {
         ("Host", "cam.tencentcloudapi.com"),
         ("X-TC-Action", "ListAccessKeys"),
     ];
-    let request = Tc3Request {
-        request: RequestView {
-            method: "POST",
-            path: "/",
-            raw_query: "",
-            headers: Headers::new(&headers),
-            body: b"{}",
-        },
-        timestamp: NOW_TEXT,
-    };
+    let request = post(&headers, b"{}");
     let authorization = sign_and_parse(
         &request,
         secret_key,
@@ -200,13 +200,13 @@ fn tc3_extra_signed_headers_are_honoured() {
         ("Host", "cam.tencentcloudapi.com"),
         ("X-TC-Action", "DeleteAccessKey"),
     ];
-    let changed = Tc3Request {
-        request: RequestView {
+    let changed = with_view(
+        &request,
+        RequestView {
             headers: Headers::new(&other_action),
             ..request.request
         },
-        ..request
-    };
+    );
     assert_eq!(
         verify_tc3(&changed, &authorization, secret_key, NOW),
         Err(SignatureError::Mismatch)
@@ -220,16 +220,7 @@ fn tc3_header_values_are_lower_cased_trimmed_or_taken_as_sent() {
         ("CONTENT-TYPE", "  Application/JSON "),
         ("host", "Cam.TencentCloudAPI.com"),
     ];
-    let request = Tc3Request {
-        request: RequestView {
-            method: "POST",
-            path: "/",
-            raw_query: "",
-            headers: Headers::new(&headers),
-            body: b"{}",
-        },
-        timestamp: NOW_TEXT,
-    };
+    let request = post(&headers, b"{}");
     // Our signer lower-cases, as the documentation says.
     let authorization = sign_and_parse(&request, secret_key, "cam", &["content-type", "host"]);
     assert_eq!(
@@ -263,29 +254,20 @@ fn tc3_host_is_tried_with_and_without_the_port() {
         ("content-type", "application/json"),
         ("host", "127.0.0.1:18081"),
     ];
-    let signed_request = Tc3Request {
-        request: RequestView {
-            method: "POST",
-            path: "/",
-            raw_query: "",
-            headers: Headers::new(&signed_headers),
-            body: b"{}",
-        },
-        timestamp: NOW_TEXT,
-    };
+    let signed_request = post(&signed_headers, b"{}");
     let authorization = sign_and_parse(
         &signed_request,
         secret_key,
         "127",
         &["content-type", "host"],
     );
-    let sent_request = Tc3Request {
-        request: RequestView {
+    let sent_request = with_view(
+        &signed_request,
+        RequestView {
             headers: Headers::new(&sent_headers),
             ..signed_request.request
         },
-        ..signed_request
-    };
+    );
     assert_eq!(
         verify_tc3(&sent_request, &authorization, secret_key, NOW),
         Ok(())
@@ -307,24 +289,15 @@ fn tc3_unsigned_payload_round_trip() {
         ("host", "127.0.0.1:18080"),
         ("X-TC-Content-SHA256", "UNSIGNED-PAYLOAD"),
     ];
-    let request = Tc3Request {
-        request: RequestView {
-            method: "POST",
-            path: "/",
-            raw_query: "",
-            headers: Headers::new(&headers),
-            body: b"{\"a\": 1}",
-        },
-        timestamp: NOW_TEXT,
-    };
+    let request = post(&headers, b"{\"a\": 1}");
     let authorization = sign_and_parse(&request, secret_key, "cam", &["content-type", "host"]);
-    let other_body = Tc3Request {
-        request: RequestView {
+    let other_body = with_view(
+        &request,
+        RequestView {
             body: b"{\"a\": 2}",
             ..request.request
         },
-        ..request
-    };
+    );
     assert_eq!(
         verify_tc3(&other_body, &authorization, secret_key, NOW),
         Ok(())
@@ -334,16 +307,7 @@ fn tc3_unsigned_payload_round_trip() {
 #[test]
 fn tc3_signing_and_verification_errors() {
     let headers = [("content-type", "application/json"), ("host", "h")];
-    let request = Tc3Request {
-        request: RequestView {
-            method: "POST",
-            path: "/",
-            raw_query: "",
-            headers: Headers::new(&headers),
-            body: b"",
-        },
-        timestamp: NOW_TEXT,
-    };
+    let request = post(&headers, b"");
     assert_eq!(
         sign_tc3(&request, "id", b"k", "cam", &["content-type", "x-missing"]),
         Err(SignatureError::SignedHeaderMissing("x-missing".to_owned()))
@@ -427,13 +391,7 @@ fn tc3_empty_secret_and_unusual_services_do_not_panic() {
         ("host", "localhost:8080"),
     ];
     let request = Tc3Request {
-        request: RequestView {
-            method: "POST",
-            path: "",
-            raw_query: "",
-            headers: Headers::new(&headers),
-            body: b"",
-        },
+        request: view("POST", "", "", &headers, b""),
         timestamp: NOW_TEXT,
     };
     for service in ["localhost:8080", "http://127", "服务", "a/b"] {
@@ -761,13 +719,7 @@ fn a_reused_signer_matches_one_off_signing_across_dates() {
     ];
     for timestamp in ["1795478399", "1795478400", "1795478401", "1795564800"] {
         let request = Tc3Request {
-            request: RequestView {
-                method: "POST",
-                path: "/",
-                raw_query: "",
-                headers: Headers::new(&headers),
-                body: b"{}",
-            },
+            request: view("POST", "/", "", &headers, b"{}"),
             timestamp,
         };
         let reused = signer

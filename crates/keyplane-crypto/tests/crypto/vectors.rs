@@ -2,29 +2,20 @@
 //! request must verify with its own timestamp as the clock, and every single-byte change to what
 //! the signature covers must make it fail.
 
-use std::path::{Path, PathBuf};
+use keyplane_request::{Headers, RequestView};
 
-use base64::Engine as _;
 use keyplane_crypto::tencent::{
     parse_tc3_authorization, sign_tc3, sign_v1, tc3_canonical_headers, tc3_canonical_query,
     tc3_canonical_request, tc3_hashed_payload, tc3_string_to_sign, utc_date_of_unix_seconds,
     v1_string_to_sign, verify_tc3, verify_v1, SignatureError, Tc3Authorization, Tc3Request,
     V1SignatureMethod,
 };
-use keyplane_request::{Headers, RequestView};
 use serde::Deserialize;
 
-const VECTOR_DIRECTORY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../vectors");
-
-#[derive(Debug, Deserialize)]
-struct Vector {
-    name: String,
-    auth_scheme: Option<String>,
-    credentials: Option<Credentials>,
-    request: Option<RecordedRequest>,
-    #[serde(default)]
-    signature_check: serde_json::Value,
-}
+use crate::support::{
+    byte_mutations, header_in, header_pairs, header_value_mutations, mutate_at, text_mutations,
+    vector_files, view, Recorded, Vector,
+};
 
 #[derive(Debug, Deserialize)]
 struct Credentials {
@@ -32,72 +23,25 @@ struct Credentials {
     secret_key: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-struct RecordedRequest {
-    method: String,
-    path: String,
-    query: String,
-    headers: Vec<(String, String)>,
-    body_base64: String,
-}
-
 /// A vector that is ready to be verified.
 struct Case {
-    name: String,
+    recorded: Recorded,
     secret_id: String,
     secret_key: Vec<u8>,
-    method: String,
-    path: String,
-    query: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-    signature_check: serde_json::Value,
 }
 
-impl Case {
-    fn header(&self, name: &str) -> Option<&str> {
-        header_in(&self.headers, name)
-    }
+impl std::ops::Deref for Case {
+    type Target = Recorded;
 
-    fn header_position(&self, name: &str) -> usize {
-        self.headers
-            .iter()
-            .position(|(header_name, _)| header_name.eq_ignore_ascii_case(name))
-            .unwrap_or_else(|| panic!("{}: no {name} header", self.name))
+    fn deref(&self) -> &Recorded {
+        &self.recorded
     }
-
-    fn check(&self, key: &str) -> &str {
-        self.signature_check[key]
-            .as_str()
-            .unwrap_or_else(|| panic!("{}: signature_check.{key} missing", self.name))
-    }
-}
-
-fn header_in<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(header_name, _)| header_name.eq_ignore_ascii_case(name))
-        .map(|(_, value)| value.as_str())
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Scheme {
     Tc3,
     V1,
-}
-
-fn vector_files() -> Vec<PathBuf> {
-    let directory = Path::new(VECTOR_DIRECTORY);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(directory)
-        .unwrap_or_else(|error| panic!("cannot read {}: {error}", directory.display()))
-        .map(|entry| entry.expect("directory entry").path())
-        .filter(|path| {
-            path.extension()
-                .is_some_and(|extension| extension == "json")
-        })
-        .collect();
-    files.sort();
-    files
 }
 
 /// Every Tencent vector that carries a signed request, with its scheme.
@@ -110,7 +54,7 @@ fn tencent_cases() -> Vec<(Scheme, Case)> {
         if value["cloud"] != "tencent" {
             continue;
         }
-        let vector: Vector = serde_json::from_value(value)
+        let vector: Vector<Credentials> = serde_json::from_value(value)
             .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
         let (Some(request), Some(credentials)) = (vector.request, vector.credentials) else {
             continue;
@@ -123,35 +67,25 @@ fn tencent_cases() -> Vec<(Scheme, Case)> {
         } else {
             panic!("{}: unknown auth_scheme {auth_scheme}", vector.name);
         };
-        let body = base64::engine::general_purpose::STANDARD
-            .decode(&request.body_base64)
-            .expect("body_base64");
+        let body = request.body();
         cases.push((
             scheme,
             Case {
-                name: vector.name,
+                recorded: Recorded {
+                    name: vector.name,
+                    method: request.method,
+                    path: request.path,
+                    query: request.query,
+                    headers: request.headers,
+                    body,
+                    signature_check: vector.signature_check,
+                },
                 secret_id: credentials.secret_id,
                 secret_key: credentials.secret_key.into_bytes(),
-                method: request.method,
-                path: request.path,
-                query: request.query,
-                headers: request.headers,
-                body,
-                signature_check: vector.signature_check,
             },
         ));
     }
     cases
-}
-
-fn mutate(byte: u8) -> u8 {
-    byte ^ 0x01
-}
-
-fn mutate_at(text: &str, index: usize) -> String {
-    let mut bytes = text.as_bytes().to_vec();
-    bytes[index] = mutate(bytes[index]);
-    String::from_utf8(bytes).expect("ASCII stays ASCII")
 }
 
 /// Byte ranges of the values in a raw `a=b&c=d` query string.
@@ -200,18 +134,9 @@ fn tc3_verify(
     secret_key: &[u8],
     now: i64,
 ) -> Result<(), SignatureError> {
-    let header_pairs: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()))
-        .collect();
+    let header_pairs = header_pairs(headers);
     let request = Tc3Request {
-        request: RequestView {
-            method: &case.method,
-            path: &case.path,
-            raw_query: query,
-            headers: Headers::new(&header_pairs),
-            body,
-        },
+        request: view(&case.method, &case.path, query, &header_pairs, body),
         timestamp: header_in(headers, "x-tc-timestamp").unwrap_or_default(),
     };
     verify_tc3(&request, authorization, secret_key, now)
@@ -332,20 +257,16 @@ fn tc3_vectors_match_the_reference_canonical_request_and_string_to_sign() {
                 (header_name.as_str(), value)
             })
             .collect();
-        let header_pairs: Vec<(&str, &str)> = case
-            .headers
-            .iter()
-            .map(|(header_name, value)| (header_name.as_str(), value.as_str()))
-            .collect();
+        let header_pairs = header_pairs(&case.headers);
         let timestamp = case.header("x-tc-timestamp").expect("timestamp");
         let request = Tc3Request {
-            request: RequestView {
-                method: &case.method,
-                path: &case.path,
-                raw_query: &case.query,
-                headers: Headers::new(&header_pairs),
-                body: &case.body,
-            },
+            request: view(
+                &case.method,
+                &case.path,
+                &case.query,
+                &header_pairs,
+                &case.body,
+            ),
             timestamp,
         };
         let canonical_request = tc3_canonical_request(
@@ -450,9 +371,7 @@ fn tc3_vectors_reject_every_body_byte_change() {
     for case in tc3_cases() {
         let context = tc3_context(&case);
         let unsigned = case.header("x-tc-content-sha256") == Some("UNSIGNED-PAYLOAD");
-        for index in 0..case.body.len() {
-            let mut body = case.body.clone();
-            body[index] = mutate(body[index]);
+        for (index, body) in byte_mutations(&case.body) {
             let result = context.verify_with(&case.query, &case.headers, &body);
             if unsigned {
                 assert_eq!(result, Ok(()), "{}: body is not signed", case.name);
@@ -474,10 +393,7 @@ fn tc3_vectors_reject_every_body_byte_change() {
         if unsigned {
             unsigned_payload_vectors += 1;
             let position = case.header_position("x-tc-content-sha256");
-            let original = &case.headers[position].1;
-            for index in 0..original.len() {
-                let mut headers = case.headers.clone();
-                headers[position].1 = mutate_at(original, index);
+            for (index, headers) in header_value_mutations(&case.headers, position) {
                 assert_eq!(
                     context.verify_with(&case.query, &headers, &case.body),
                     Err(SignatureError::Mismatch),
@@ -537,9 +453,7 @@ fn tc3_vectors_reject_every_host_byte_change() {
             );
             Some(host_value_signed.len() + 1..host.len())
         };
-        for index in 0..host.len() {
-            let mut headers = case.headers.clone();
-            headers[position].1 = mutate_at(host, index);
+        for (index, headers) in header_value_mutations(&case.headers, position) {
             let result = context.verify_with(&case.query, &headers, &case.body);
             if unsigned_port
                 .as_ref()
@@ -568,10 +482,7 @@ fn tc3_vectors_reject_a_changed_content_type_or_a_missing_signed_header() {
     for case in tc3_cases() {
         let context = tc3_context(&case);
         let position = case.header_position("content-type");
-        let content_type = &case.headers[position].1;
-        for index in 0..content_type.len() {
-            let mut headers = case.headers.clone();
-            headers[position].1 = mutate_at(content_type, index);
+        for (index, headers) in header_value_mutations(&case.headers, position) {
             assert_eq!(
                 context.verify_with(&case.query, &headers, &case.body),
                 Err(SignatureError::Mismatch),
@@ -596,9 +507,7 @@ fn tc3_vectors_reject_a_changed_content_type_or_a_missing_signed_header() {
 fn tc3_vectors_reject_every_secret_byte_change() {
     for case in tc3_cases() {
         let context = tc3_context(&case);
-        for index in 0..case.secret_key.len() {
-            let mut secret_key = case.secret_key.clone();
-            secret_key[index] = mutate(secret_key[index]);
+        for (index, secret_key) in byte_mutations(&case.secret_key) {
             let result = tc3_verify(
                 &case,
                 &case.query,
@@ -847,9 +756,7 @@ fn v1_vectors_reject_every_body_and_query_byte_change() {
     for case in v1_cases() {
         let host = case.header("host").expect("Host");
         let now = v1_now(&case);
-        for index in 0..case.body.len() {
-            let mut body = case.body.clone();
-            body[index] = mutate(body[index]);
+        for (index, body) in byte_mutations(&case.body) {
             mutations += 1;
             assert!(
                 v1_verify(&case, host, &case.query, &body, &case.secret_key, now).is_err(),
@@ -877,8 +784,7 @@ fn v1_vectors_reject_every_host_secret_and_signature_change() {
     for case in v1_cases() {
         let host = case.header("host").expect("Host");
         let now = v1_now(&case);
-        for index in 0..host.len() {
-            let changed_host = mutate_at(host, index);
+        for (index, changed_host) in text_mutations(host) {
             assert_eq!(
                 v1_verify(
                     &case,
@@ -893,9 +799,7 @@ fn v1_vectors_reject_every_host_secret_and_signature_change() {
                 case.name
             );
         }
-        for index in 0..case.secret_key.len() {
-            let mut secret_key = case.secret_key.clone();
-            secret_key[index] = mutate(secret_key[index]);
+        for (index, secret_key) in byte_mutations(&case.secret_key) {
             assert_eq!(
                 v1_verify(&case, host, &case.query, &case.body, &secret_key, now),
                 Err(SignatureError::Mismatch),

@@ -8,6 +8,7 @@
 //! each redeemable once, at its own URL only, until it expires, giving the expanded command;
 //! audited; never stored in clear.
 
+use keyplane_engine::{Headers, RequestView};
 use std::sync::Arc;
 
 use keyplane_aliyun::eas::{token_from_query, PublicUrls, RedemptionRefusal, TokenPresentation};
@@ -17,7 +18,7 @@ use keyplane_core::model::{InstanceSession, InstanceTokenPurpose, KeyFamily};
 use keyplane_core::store::traits::*;
 use keyplane_core::{Authority, AuthorityConfig, RequestContext};
 use keyplane_crypto::aliyun::{
-    acs3_hashed_payload, parse_http_date, parse_iso8601_timestamp, sign_acs3, AliyunRequest,
+    acs3_hashed_payload, parse_http_date, parse_iso8601_timestamp, sign_acs3,
 };
 use keyplane_testkit::in_process::{dialect_config, InProcess};
 use keyplane_testkit::mutation::{byte_mutants, signed_header_mutants};
@@ -246,11 +247,11 @@ fn acs3_request(
     let signed_headers: Vec<String> = headers.iter().map(|(name, _)| name.clone()).collect();
     let borrowed = keyplane_testkit::signing::borrowed(&headers);
     let authorization = sign_acs3(
-        &AliyunRequest {
+        &RequestView {
             method: "GET",
-            raw_path: path,
+            path,
             raw_query: query,
-            headers: &borrowed,
+            headers: Headers::new(&borrowed),
             body: b"",
         },
         key_id,

@@ -5,13 +5,13 @@
 //! `--require-signed-action` refuses a request whose action is not signed; and a v1 request is
 //! accepted once, also across two nodes sharing PostgreSQL.
 
+use keyplane_engine::{Headers, RequestView};
 use std::net::SocketAddr;
 
 use bytes::Bytes;
 use http::Request;
 use http_body_util::Full;
 use keyplane_crypto::tencent::{sign_tc3, sign_v1, Tc3Request, V1SignatureMethod};
-use keyplane_engine::{Headers, RequestView};
 
 use super::support::{
     init, init_with, send, Credentials, Reply, Server, API_GATEWAY_VERSION, CAM_VERSION,
