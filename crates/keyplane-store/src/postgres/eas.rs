@@ -13,7 +13,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use time::OffsetDateTime;
 
-use super::audit::{commit_audited, insert_audit};
+use super::audit::{commit_audited, delete_one_audited, insert_audit};
 use super::{
     backend, commit, decode, inserted, select_all, select_one, time_column, violated_constraint,
     PostgresStore,
@@ -142,26 +142,25 @@ pub(super) async fn list_services(
 }
 
 pub(super) async fn delete_service(
-    mut transaction: Transaction<'static, Postgres>,
+    transaction: Transaction<'static, Postgres>,
     service: EasServiceName<'_>,
     audit: &AuditEvent,
 ) -> Result<(), StoreError> {
     let (account_id, cluster, name) = (service.account_id, service.cluster, service.name);
     // Its instances go with it (ON DELETE CASCADE).
-    let deleted = sqlx::query(
+    let statement = sqlx::query(
         "DELETE FROM eas_services WHERE account_id = $1 AND cluster = $2 AND name = $3",
     )
     .bind(as_i64(account_id))
     .bind(cluster)
-    .bind(name)
-    .execute(&mut *transaction)
+    .bind(name);
+    delete_one_audited(
+        transaction,
+        statement,
+        StoreError::EasServiceNotFound,
+        audit,
+    )
     .await
-    .map_err(backend)?
-    .rows_affected();
-    if deleted == 0 {
-        return Err(StoreError::EasServiceNotFound);
-    }
-    commit_audited(transaction, audit).await
 }
 
 pub(super) async fn insert_instance(
@@ -236,28 +235,27 @@ pub(super) async fn list_instances(
 }
 
 pub(super) async fn remove_instance(
-    mut transaction: Transaction<'static, Postgres>,
+    transaction: Transaction<'static, Postgres>,
     instance: EasInstanceName<'_>,
     audit: &AuditEvent,
 ) -> Result<(), StoreError> {
     let (account_id, cluster) = (instance.account_id, instance.cluster);
     let (service, name) = (instance.service, instance.name);
-    let deleted = sqlx::query(
+    let statement = sqlx::query(
         "DELETE FROM eas_instances \
          WHERE account_id = $1 AND cluster = $2 AND service = $3 AND name = $4",
     )
     .bind(as_i64(account_id))
     .bind(cluster)
     .bind(service)
-    .bind(name)
-    .execute(&mut *transaction)
+    .bind(name);
+    delete_one_audited(
+        transaction,
+        statement,
+        StoreError::EasInstanceNotFound,
+        audit,
+    )
     .await
-    .map_err(backend)?
-    .rows_affected();
-    if deleted == 0 {
-        return Err(StoreError::EasInstanceNotFound);
-    }
-    commit_audited(transaction, audit).await
 }
 
 pub(super) async fn insert_tokens(
