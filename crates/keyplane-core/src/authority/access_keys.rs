@@ -9,7 +9,7 @@ use crate::model::{
     AccessKey, IssuedAccessKey, KeyFamily, KeyStatus, KeyUsage, Secret, User, UserProfile,
 };
 use crate::rules;
-use crate::store::{NewAccessKey, StoreError};
+use crate::store::{NewAccessKey, OwnedAccessKey, StoreError};
 use crate::usage::latest;
 
 impl Authority {
@@ -145,7 +145,10 @@ impl Authority {
         let audit = context.success(key_id.to_owned());
         let result = self
             .store
-            .set_access_key_status(account_id, owner_uin, key_id, status, context.now, audit)
+            .set_access_key_status(
+                OwnedAccessKey::new(account_id, owner_uin, key_id).with_status(status, context.now),
+                audit,
+            )
             .await;
         self.invalidate_key(key_id);
         match result {
@@ -165,7 +168,7 @@ impl Authority {
         let audit = context.success(key_id.to_owned());
         let result = self
             .store
-            .delete_access_key(account_id, owner_uin, key_id, audit)
+            .delete_access_key(OwnedAccessKey::new(account_id, owner_uin, key_id), audit)
             .await;
         self.invalidate_key(key_id);
         match result {

@@ -5,7 +5,7 @@ use super::{Authority, RequestContext, IDENTIFIER_ATTEMPTS};
 use crate::error::CoreError;
 use crate::model::{ApiKey, ApiKeyType, ApiKeyWithSecret, Secret, Tag};
 use crate::rules;
-use crate::store::{ApiKeyChange, StoreError};
+use crate::store::{ApiKeyChange, StoreError, UpdateApiKey};
 use crate::validation::{Field, Violation};
 
 /// Which API keys a listing wants; every given criterion must match.
@@ -172,10 +172,12 @@ impl Authority {
         Ok(self
             .store
             .update_api_key(
-                account_id,
-                key_id,
-                ApiKeyChange::SetEnabled(enabled),
-                context.now,
+                UpdateApiKey::new(
+                    account_id,
+                    key_id,
+                    ApiKeyChange::SetEnabled(enabled),
+                    context.now,
+                ),
                 audit,
             )
             .await?)
@@ -210,10 +212,12 @@ impl Authority {
         let key = self
             .store
             .update_api_key(
-                account_id,
-                key_id,
-                ApiKeyChange::ReplaceSecret(self.factory.seal(key_id, &secret)),
-                context.now,
+                UpdateApiKey::new(
+                    account_id,
+                    key_id,
+                    ApiKeyChange::ReplaceSecret(self.factory.seal(key_id, &secret)),
+                    context.now,
+                ),
                 audit,
             )
             .await?;

@@ -5,6 +5,7 @@ use super::{Authority, RequestContext};
 use crate::error::CoreError;
 use crate::model::{EasInstance, EasService};
 use crate::rules;
+use crate::store::{EasInstanceName, EasServiceName};
 use crate::template::CommandTemplate;
 use crate::validation::{Field, Violation};
 
@@ -72,7 +73,7 @@ impl Authority {
         let audit = context.success(format!("{cluster}/{name}"));
         Ok(self
             .store
-            .delete_eas_service(account_id, cluster, name, audit)
+            .delete_eas_service(EasServiceName::new(account_id, cluster, name), audit)
             .await?)
     }
 
@@ -135,7 +136,10 @@ impl Authority {
         let audit = context.success(format!("{cluster}/{service}/{name}"));
         Ok(self
             .store
-            .remove_eas_instance(account_id, cluster, service, name, audit)
+            .remove_eas_instance(
+                EasInstanceName::new(account_id, cluster, service, name),
+                audit,
+            )
             .await?)
     }
 
@@ -174,7 +178,12 @@ impl Authority {
         .ok_or(CoreError::EasServiceNotFound)?;
         let instance = if rules::is_eas_name(instance) {
             self.store
-                .eas_instance(account_id, cluster, &service.name, instance)
+                .eas_instance(EasInstanceName::new(
+                    account_id,
+                    cluster,
+                    &service.name,
+                    instance,
+                ))
                 .await?
         } else {
             None

@@ -10,6 +10,7 @@ use crate::instance_access::InstancePermission;
 use crate::model::{
     InstanceSession, InstanceToken, InstanceTokenPurpose, IssuedInstanceTokens, Secret,
 };
+use crate::store::TokenRedemption;
 use crate::template::TemplateValues;
 
 /// How long an expired instance token is kept (so that presenting it is answered "expired" or
@@ -128,7 +129,10 @@ impl Authority {
         audit.key_id = Some(stored.key_id.clone());
         let burned = self
             .store
-            .burn_instance_token(&token_hash, purpose, context.now, audit)
+            .burn_instance_token(
+                TokenRedemption::new(&token_hash, purpose, context.now),
+                audit,
+            )
             .await?;
         let template = match purpose {
             InstanceTokenPurpose::Workbench | InstanceTokenPurpose::Terminal => {

@@ -11,7 +11,7 @@ use crate::audit::AuditEvent;
 use crate::error::CoreError;
 use crate::model::{CustomPolicy, PolicyAttachment, PolicySyntax, PolicyType};
 use crate::rules;
-use crate::store::StoreError;
+use crate::store::{DeleteCustomPolicy, StoreError, UserPolicy};
 
 /// One policy as the policy listings show it: a system policy (no creation time) or a custom
 /// one, with how many users have it attached.
@@ -115,7 +115,10 @@ impl Authority {
         let audit = context.success(format!("policy/{name}"));
         let detached = self
             .store
-            .delete_custom_policy(caller.account_id, name, detach, audit)
+            .delete_custom_policy(
+                DeleteCustomPolicy::new(caller.account_id, name, detach),
+                audit,
+            )
             .await?;
         for uin in detached {
             self.forget_user_permissions(caller.account_id, uin);
@@ -195,12 +198,8 @@ impl Authority {
             |account_id, audit| {
                 let now = context.now;
                 self.store.attach_policy(
-                    account_id,
-                    uin,
-                    policy_type,
-                    policy_name,
-                    now,
-                    limit,
+                    UserPolicy::new(account_id, uin, policy_type, policy_name)
+                        .attached_at(now, limit),
                     audit,
                 )
             },
@@ -222,8 +221,10 @@ impl Authority {
             policy_type,
             policy_name,
             |account_id, audit| {
-                self.store
-                    .detach_policy(account_id, uin, policy_type, policy_name, audit)
+                self.store.detach_policy(
+                    UserPolicy::new(account_id, uin, policy_type, policy_name),
+                    audit,
+                )
             },
         )
         .await

@@ -11,6 +11,7 @@ use super::{Authority, Caller};
 use crate::error::CoreError;
 use crate::instance_access::Revocation;
 use crate::model::{AccessKey, KeyFamily, KeyStatus, KeyUsage, Secret};
+use crate::store::UsedNonce;
 
 /// An access key able to authenticate requests, with its opened secret.
 #[derive(Debug, Clone)]
@@ -138,7 +139,7 @@ impl Authority {
     ) -> Result<bool, CoreError> {
         Ok(self
             .store
-            .remember_nonce(key_id, nonce, now + window, now)
+            .remember_nonce(UsedNonce::new(key_id, nonce, now + window), now)
             .await?)
     }
 

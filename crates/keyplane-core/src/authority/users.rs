@@ -7,7 +7,7 @@ use super::{with_fresh_identifiers, Authority, RequestContext};
 use crate::error::CoreError;
 use crate::model::{Account, IssuedAccessKey, KeyFamily, Secret, User, UserProfile};
 use crate::rules;
-use crate::store::{DeleteUserOptions, NewAccessKey, NewAccount};
+use crate::store::{DeleteUser, DeleteUserOptions, NewAccessKey, NewAccount};
 
 /// The result of initialising an installation: the account and the root's secrets, shown once.
 #[derive(Debug, Clone)]
@@ -170,7 +170,7 @@ impl Authority {
         let audit = context.success(format!("user/{}", user.name));
         let deleted_keys = self
             .store
-            .delete_user(caller.account_id, uin, options, audit)
+            .delete_user(DeleteUser::new(caller.account_id, uin, options), audit)
             .await;
         self.forget_user_permissions(caller.account_id, uin);
         for key_id in deleted_keys? {

@@ -36,6 +36,48 @@ impl NewAccessKey {
     }
 }
 
+/// An access key of one user of an account: a key changed or deleted by its owner's account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OwnedAccessKey<'a> {
+    /// The account the key belongs to.
+    pub account_id: u64,
+    /// The user who owns it: another owner is `OwnerMismatch`.
+    pub owner_uin: u64,
+    /// The key's id.
+    pub key_id: &'a str,
+}
+
+impl<'a> OwnedAccessKey<'a> {
+    /// The key `key_id` of the user `owner_uin` of `account_id`.
+    pub fn new(account_id: u64, owner_uin: u64, key_id: &'a str) -> Self {
+        Self {
+            account_id,
+            owner_uin,
+            key_id,
+        }
+    }
+
+    /// Sets this key's status to `status` at `now`.
+    pub fn with_status(self, status: KeyStatus, now: OffsetDateTime) -> SetAccessKeyStatus<'a> {
+        SetAccessKeyStatus {
+            key: self,
+            status,
+            now,
+        }
+    }
+}
+
+/// What `AccessKeyStore::set_access_key_status` sets, on which key, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SetAccessKeyStatus<'a> {
+    /// The key.
+    pub key: OwnedAccessKey<'a>,
+    /// Its new status.
+    pub status: KeyStatus,
+    /// When it is set.
+    pub now: OffsetDateTime,
+}
+
 /// Access keys (both families) and their last uses.
 #[async_trait]
 pub trait AccessKeyStore: Send + Sync {
@@ -64,20 +106,14 @@ pub trait AccessKeyStore: Send + Sync {
     /// `OwnerMismatch` when it belongs to another user.
     async fn set_access_key_status(
         &self,
-        account_id: u64,
-        owner_uin: u64,
-        key_id: &str,
-        status: KeyStatus,
-        now: OffsetDateTime,
+        request: SetAccessKeyStatus<'_>,
         audit: AuditEvent,
     ) -> Result<AccessKey, StoreError>;
 
     /// Deletes a key, with the same errors as `set_access_key_status`.
     async fn delete_access_key(
         &self,
-        account_id: u64,
-        owner_uin: u64,
-        key_id: &str,
+        key: OwnedAccessKey<'_>,
         audit: AuditEvent,
     ) -> Result<(), StoreError>;
 

@@ -14,6 +14,36 @@ pub enum ApiKeyChange {
     ReplaceSecret(SealedBlob),
 }
 
+/// What `ApiKeyStore::update_api_key` changes, on which key, and when.
+#[derive(Debug, Clone)]
+pub struct UpdateApiKey<'a> {
+    /// The account the key belongs to.
+    pub account_id: u64,
+    /// The key's id.
+    pub key_id: &'a str,
+    /// The change.
+    pub change: ApiKeyChange,
+    /// When it is made.
+    pub now: OffsetDateTime,
+}
+
+impl<'a> UpdateApiKey<'a> {
+    /// `change` to the key `key_id` of `account_id`, made at `now`.
+    pub fn new(
+        account_id: u64,
+        key_id: &'a str,
+        change: ApiKeyChange,
+        now: OffsetDateTime,
+    ) -> Self {
+        Self {
+            account_id,
+            key_id,
+            change,
+            now,
+        }
+    }
+}
+
 /// API keys of an account.
 #[async_trait]
 pub trait ApiKeyStore: Send + Sync {
@@ -35,10 +65,7 @@ pub trait ApiKeyStore: Send + Sync {
     /// Applies a change to an API key; `ApiKeyNotFound` when absent.
     async fn update_api_key(
         &self,
-        account_id: u64,
-        key_id: &str,
-        change: ApiKeyChange,
-        now: OffsetDateTime,
+        request: UpdateApiKey<'_>,
         audit: AuditEvent,
     ) -> Result<ApiKey, StoreError>;
 

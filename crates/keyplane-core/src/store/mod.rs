@@ -17,16 +17,16 @@ mod nonces;
 mod policies;
 mod users;
 
-pub use access_keys::{AccessKeyStore, NewAccessKey};
+pub use access_keys::{AccessKeyStore, NewAccessKey, OwnedAccessKey, SetAccessKeyStatus};
 pub use activation_codes::ActivationCodeStore;
-pub use api_keys::{ApiKeyChange, ApiKeyStore};
+pub use api_keys::{ApiKeyChange, ApiKeyStore, UpdateApiKey};
 pub use audit::{AuditStore, PruneAudit};
-pub use eas::EasStore;
+pub use eas::{EasInstanceName, EasServiceName, EasStore, TokenRedemption};
 pub use error::StoreError;
 pub use installation::{InstallationStore, NewAccount};
-pub use nonces::NonceStore;
-pub use policies::PolicyStore;
-pub use users::{DeleteUserOptions, UserStore};
+pub use nonces::{NonceStore, UsedNonce};
+pub use policies::{AttachPolicy, DeleteCustomPolicy, PolicyStore, UserPolicy};
+pub use users::{DeleteUser, DeleteUserOptions, UserStore};
 
 /// Declares `Store` as the sum of the aggregate traits, listed once, implements it for every
 /// type that implements all of them, and exports them all as `traits`.

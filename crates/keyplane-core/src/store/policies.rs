@@ -7,6 +7,74 @@ use super::StoreError;
 use crate::audit::AuditEvent;
 use crate::model::{CustomPolicy, PolicyAttachment, PolicyType};
 
+/// Which custom policy `PolicyStore::delete_custom_policy` deletes, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeleteCustomPolicy<'a> {
+    /// The account the policy belongs to.
+    pub account_id: u64,
+    /// The policy's name.
+    pub name: &'a str,
+    /// Detach it from every user it is attached to, instead of refusing with `PolicyInUse`.
+    pub detach: bool,
+}
+
+impl<'a> DeleteCustomPolicy<'a> {
+    /// Deletes the policy `name` of `account_id`, detaching it first when `detach`.
+    pub fn new(account_id: u64, name: &'a str, detach: bool) -> Self {
+        Self {
+            account_id,
+            name,
+            detach,
+        }
+    }
+}
+
+/// One policy (named by type and name) of one user of an account: what is attached or
+/// detached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserPolicy<'a> {
+    /// The account the user belongs to.
+    pub account_id: u64,
+    /// The user's uin.
+    pub uin: u64,
+    /// System or custom.
+    pub policy_type: PolicyType,
+    /// The policy's name.
+    pub policy_name: &'a str,
+}
+
+impl<'a> UserPolicy<'a> {
+    /// The policy `policy_name` of `policy_type` for the user `uin` of `account_id`.
+    pub fn new(account_id: u64, uin: u64, policy_type: PolicyType, policy_name: &'a str) -> Self {
+        Self {
+            account_id,
+            uin,
+            policy_type,
+            policy_name,
+        }
+    }
+
+    /// Attaches this policy at `attached_at`, unless the user already has `limit` attached.
+    pub fn attached_at(self, attached_at: OffsetDateTime, limit: u32) -> AttachPolicy<'a> {
+        AttachPolicy {
+            policy: self,
+            attached_at,
+            limit,
+        }
+    }
+}
+
+/// What `PolicyStore::attach_policy` attaches, when, and the most a user may have attached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttachPolicy<'a> {
+    /// The user and the policy.
+    pub policy: UserPolicy<'a>,
+    /// When it is attached.
+    pub attached_at: OffsetDateTime,
+    /// How many policies the user may have attached at the most.
+    pub limit: u32,
+}
+
 /// Custom policies of an account and the policies attached to its users.
 #[async_trait]
 pub trait PolicyStore: Send + Sync {
@@ -40,9 +108,7 @@ pub trait PolicyStore: Send + Sync {
     /// whose permissions changed). Returns the uins of the users it was detached from.
     async fn delete_custom_policy(
         &self,
-        account_id: u64,
-        name: &str,
-        detach: bool,
+        request: DeleteCustomPolicy<'_>,
         audit: AuditEvent,
     ) -> Result<Vec<u64>, StoreError>;
 
@@ -66,15 +132,9 @@ pub trait PolicyStore: Send + Sync {
     /// core's to check), `PolicyAlreadyAttached`, and `AttachmentLimitExceeded` when the user
     /// already has `limit` policies attached. On a shared database every node is told that
     /// the user's permissions changed.
-    #[allow(clippy::too_many_arguments)]
     async fn attach_policy(
         &self,
-        account_id: u64,
-        uin: u64,
-        policy_type: PolicyType,
-        policy_name: &str,
-        attached_at: OffsetDateTime,
-        limit: u32,
+        request: AttachPolicy<'_>,
         audit: AuditEvent,
     ) -> Result<(), StoreError>;
 
@@ -82,10 +142,7 @@ pub trait PolicyStore: Send + Sync {
     /// as for `attach_policy`.
     async fn detach_policy(
         &self,
-        account_id: u64,
-        uin: u64,
-        policy_type: PolicyType,
-        policy_name: &str,
+        policy: UserPolicy<'_>,
         audit: AuditEvent,
     ) -> Result<(), StoreError>;
 

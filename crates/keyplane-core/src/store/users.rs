@@ -17,6 +17,28 @@ pub struct DeleteUserOptions {
     pub detach_policies: bool,
 }
 
+impl DeleteUser {
+    /// Deletes the user `uin` of `account_id` per `options`.
+    pub fn new(account_id: u64, uin: u64, options: DeleteUserOptions) -> Self {
+        Self {
+            account_id,
+            uin,
+            options,
+        }
+    }
+}
+
+/// Which user `UserStore::delete_user` deletes, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeleteUser {
+    /// The account the user belongs to.
+    pub account_id: u64,
+    /// The user's uin.
+    pub uin: u64,
+    /// What happens to what the user still has.
+    pub options: DeleteUserOptions,
+}
+
 /// Users (the root principal and sub-users) of an account.
 #[async_trait]
 pub trait UserStore: Send + Sync {
@@ -40,9 +62,7 @@ pub trait UserStore: Send + Sync {
     /// told, as for any key change).
     async fn delete_user(
         &self,
-        account_id: u64,
-        uin: u64,
-        options: DeleteUserOptions,
+        request: DeleteUser,
         audit: AuditEvent,
     ) -> Result<Vec<String>, StoreError>;
 }

@@ -3,6 +3,7 @@
 //! the cache's time to live has passed, with no notification at all. In-process, over a real
 //! SQLite store, with a short time to live.
 
+use keyplane_core::store::{OwnedAccessKey, UserPolicy};
 use std::time::{Duration, Instant};
 
 use keyplane_core::audit::OUTCOME_SUCCESS;
@@ -54,11 +55,8 @@ async fn cached_keys_and_permissions_expire_after_their_time_to_live() {
     let changed = Instant::now();
     store
         .set_access_key_status(
-            account.id,
-            account.id,
-            &key_id,
-            KeyStatus::Inactive,
-            now,
+            OwnedAccessKey::new(account.id, account.id, &key_id)
+                .with_status(KeyStatus::Inactive, now),
             operator.audit_event(None, OUTCOME_SUCCESS),
         )
         .await
@@ -106,12 +104,8 @@ async fn cached_keys_and_permissions_expire_after_their_time_to_live() {
     let changed = Instant::now();
     store
         .attach_policy(
-            account.id,
-            uin,
-            PolicyType::System,
-            "AdministratorAccess",
-            now,
-            10,
+            UserPolicy::new(account.id, uin, PolicyType::System, "AdministratorAccess")
+                .attached_at(now, 10),
             operator.audit_event(None, OUTCOME_SUCCESS),
         )
         .await

@@ -6,11 +6,11 @@ use async_trait::async_trait;
 use keyplane_core::audit::AuditEvent;
 use keyplane_core::model::{AccessKey, KeyFamily, KeyStatus, KeyUsage, SealedBlob};
 use keyplane_core::store::{AccessKeyStore, NewAccessKey, StoreError};
+use keyplane_core::store::{OwnedAccessKey, SetAccessKeyStatus};
 use sqlx::postgres::PgRow;
 use sqlx::{Postgres, Row, Transaction};
 use std::collections::HashMap;
 use std::sync::Arc;
-use time::OffsetDateTime;
 
 use super::batcher::BatchLimits;
 use super::kept::{still_usable_after, KeptConnections};
@@ -166,6 +166,16 @@ pub(super) async fn list_access_keys_together(
     }
 }
 
+/// The group-commit operation `kind` on an access key its owner's account names.
+fn key_operation(key: OwnedAccessKey<'_>, kind: OperationKind) -> Operation {
+    Operation {
+        id: Some(key.key_id.to_owned()),
+        account_id: Some(as_i64(key.account_id)),
+        uin: Some(as_i64(key.owner_uin)),
+        ..Operation::of_kind(kind)
+    }
+}
+
 #[async_trait]
 impl AccessKeyStore for PostgresStore {
     async fn create_access_key_within_quota(
@@ -220,20 +230,13 @@ impl AccessKeyStore for PostgresStore {
 
     async fn set_access_key_status(
         &self,
-        account_id: u64,
-        owner_uin: u64,
-        key_id: &str,
-        status: KeyStatus,
-        now: OffsetDateTime,
+        request: SetAccessKeyStatus<'_>,
         audit: AuditEvent,
     ) -> Result<AccessKey, StoreError> {
         let operation = Operation {
-            id: Some(key_id.to_owned()),
-            account_id: Some(as_i64(account_id)),
-            uin: Some(as_i64(owner_uin)),
-            status: Some(status.as_str().to_owned()),
-            at_time: Some(nanos(now)),
-            ..Operation::of_kind(OperationKind::SetAccessKeyStatus)
+            status: Some(request.status.as_str().to_owned()),
+            at_time: Some(nanos(request.now)),
+            ..key_operation(request.key, OperationKind::SetAccessKeyStatus)
         };
         let (row, outcome) = self.write_one(operation.audited(audit)).await?;
         match outcome {
@@ -246,17 +249,10 @@ impl AccessKeyStore for PostgresStore {
 
     async fn delete_access_key(
         &self,
-        account_id: u64,
-        owner_uin: u64,
-        key_id: &str,
+        key: OwnedAccessKey<'_>,
         audit: AuditEvent,
     ) -> Result<(), StoreError> {
-        let operation = Operation {
-            id: Some(key_id.to_owned()),
-            account_id: Some(as_i64(account_id)),
-            uin: Some(as_i64(owner_uin)),
-            ..Operation::of_kind(OperationKind::DeleteAccessKey)
-        };
+        let operation = key_operation(key, OperationKind::DeleteAccessKey);
         match self.write_one(operation.audited(audit)).await?.1 {
             Outcome::Deleted => Ok(()),
             Outcome::NotFound => Err(StoreError::AccessKeyNotFound),

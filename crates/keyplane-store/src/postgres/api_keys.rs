@@ -4,10 +4,10 @@
 use async_trait::async_trait;
 use keyplane_core::audit::AuditEvent;
 use keyplane_core::model::{ApiKey, ApiKeyType};
+use keyplane_core::store::UpdateApiKey;
 use keyplane_core::store::{ApiKeyChange, ApiKeyStore, StoreError};
 use sqlx::postgres::PgRow;
 use sqlx::Row;
-use time::OffsetDateTime;
 
 use super::access_keys::decode_sealed;
 use super::protocol::{Operation, OperationKind, Outcome};
@@ -91,19 +91,16 @@ impl ApiKeyStore for PostgresStore {
 
     async fn update_api_key(
         &self,
-        account_id: u64,
-        key_id: &str,
-        change: ApiKeyChange,
-        now: OffsetDateTime,
+        request: UpdateApiKey<'_>,
         audit: AuditEvent,
     ) -> Result<ApiKey, StoreError> {
         let target = |kind| Operation {
-            id: Some(key_id.to_owned()),
-            account_id: Some(as_i64(account_id)),
-            at_time: Some(nanos(now)),
+            id: Some(request.key_id.to_owned()),
+            account_id: Some(as_i64(request.account_id)),
+            at_time: Some(nanos(request.now)),
             ..Operation::of_kind(kind)
         };
-        let operation = match change {
+        let operation = match request.change {
             ApiKeyChange::SetEnabled(enabled) => Operation {
                 enabled: Some(enabled),
                 ..target(OperationKind::SetApiKeyEnabled)

@@ -5,7 +5,8 @@
 use async_trait::async_trait;
 use keyplane_core::audit::{AuditEvent, AuditRecord};
 use keyplane_core::store::{AuditStore, PruneAudit, StoreError};
-use sqlx::postgres::PgRow;
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::Query;
 use sqlx::{Postgres, Row, Transaction};
 use time::OffsetDateTime;
 
@@ -54,6 +55,25 @@ pub(super) async fn commit_audited(
 ) -> Result<(), StoreError> {
     insert_audit(&mut transaction, audit).await?;
     commit(transaction).await
+}
+
+/// Runs `statement`, which deletes one row, in `transaction`: `missing` when it deleted none,
+/// otherwise commits it with `audit`.
+pub(super) async fn delete_one_audited(
+    mut transaction: Transaction<'_, Postgres>,
+    statement: Query<'_, Postgres, PgArguments>,
+    missing: StoreError,
+    audit: &AuditEvent,
+) -> Result<(), StoreError> {
+    let deleted = statement
+        .execute(&mut *transaction)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+    if deleted == 0 {
+        return Err(missing);
+    }
+    commit_audited(transaction, audit).await
 }
 
 /// Appends one audit event in `transaction`.

@@ -6,13 +6,14 @@
 use async_trait::async_trait;
 use keyplane_core::audit::AuditEvent;
 use keyplane_core::model::{EasInstance, EasService, InstanceToken, InstanceTokenPurpose};
+use keyplane_core::store::{EasInstanceName, EasServiceName, TokenRedemption};
 use keyplane_core::store::{EasStore, StoreError};
 use keyplane_core::template::CommandTemplate;
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use time::OffsetDateTime;
 
-use super::audit::{commit_audited, insert_audit};
+use super::audit::{commit_audited, delete_one_audited, insert_audit};
 use super::{
     backend, commit, decode, inserted, select_all, select_one, time_column, violated_constraint,
     PostgresStore,
@@ -141,27 +142,25 @@ pub(super) async fn list_services(
 }
 
 pub(super) async fn delete_service(
-    mut transaction: Transaction<'static, Postgres>,
-    account_id: u64,
-    cluster: &str,
-    name: &str,
+    transaction: Transaction<'static, Postgres>,
+    service: EasServiceName<'_>,
     audit: &AuditEvent,
 ) -> Result<(), StoreError> {
+    let (account_id, cluster, name) = (service.account_id, service.cluster, service.name);
     // Its instances go with it (ON DELETE CASCADE).
-    let deleted = sqlx::query(
+    let statement = sqlx::query(
         "DELETE FROM eas_services WHERE account_id = $1 AND cluster = $2 AND name = $3",
     )
     .bind(as_i64(account_id))
     .bind(cluster)
-    .bind(name)
-    .execute(&mut *transaction)
+    .bind(name);
+    delete_one_audited(
+        transaction,
+        statement,
+        StoreError::EasServiceNotFound,
+        audit,
+    )
     .await
-    .map_err(backend)?
-    .rows_affected();
-    if deleted == 0 {
-        return Err(StoreError::EasServiceNotFound);
-    }
-    commit_audited(transaction, audit).await
 }
 
 pub(super) async fn insert_instance(
@@ -196,11 +195,10 @@ pub(super) async fn insert_instance(
 
 pub(super) async fn find_instance(
     pool: &PgPool,
-    account_id: u64,
-    cluster: &str,
-    service: &str,
-    name: &str,
+    instance: EasInstanceName<'_>,
 ) -> Result<Option<EasInstance>, StoreError> {
+    let (account_id, cluster) = (instance.account_id, instance.cluster);
+    let (service, name) = (instance.service, instance.name);
     select_one(
         pool,
         sqlx::query(&format!(
@@ -237,29 +235,27 @@ pub(super) async fn list_instances(
 }
 
 pub(super) async fn remove_instance(
-    mut transaction: Transaction<'static, Postgres>,
-    account_id: u64,
-    cluster: &str,
-    service: &str,
-    name: &str,
+    transaction: Transaction<'static, Postgres>,
+    instance: EasInstanceName<'_>,
     audit: &AuditEvent,
 ) -> Result<(), StoreError> {
-    let deleted = sqlx::query(
+    let (account_id, cluster) = (instance.account_id, instance.cluster);
+    let (service, name) = (instance.service, instance.name);
+    let statement = sqlx::query(
         "DELETE FROM eas_instances \
          WHERE account_id = $1 AND cluster = $2 AND service = $3 AND name = $4",
     )
     .bind(as_i64(account_id))
     .bind(cluster)
     .bind(service)
-    .bind(name)
-    .execute(&mut *transaction)
+    .bind(name);
+    delete_one_audited(
+        transaction,
+        statement,
+        StoreError::EasInstanceNotFound,
+        audit,
+    )
     .await
-    .map_err(backend)?
-    .rows_affected();
-    if deleted == 0 {
-        return Err(StoreError::EasInstanceNotFound);
-    }
-    commit_audited(transaction, audit).await
 }
 
 pub(super) async fn insert_tokens(
@@ -310,11 +306,10 @@ pub(super) async fn find_token(
 
 pub(super) async fn burn_token(
     mut transaction: Transaction<'static, Postgres>,
-    token_hash: &[u8],
-    purpose: InstanceTokenPurpose,
-    now: OffsetDateTime,
+    redemption: TokenRedemption<'_>,
     audit: &AuditEvent,
 ) -> Result<InstanceToken, StoreError> {
+    let (token_hash, purpose, now) = (redemption.token_hash, redemption.purpose, redemption.now);
     // The lock orders concurrent redemptions of one token: each later one waits, then reads
     // the token as the earlier one left it (used).
     let row = sqlx::query(&format!(
@@ -387,12 +382,10 @@ impl EasStore for PostgresStore {
 
     async fn delete_eas_service(
         &self,
-        account_id: u64,
-        cluster: &str,
-        name: &str,
+        service: EasServiceName<'_>,
         audit: AuditEvent,
     ) -> Result<(), StoreError> {
-        delete_service(self.begin().await?, account_id, cluster, name, &audit).await
+        delete_service(self.begin().await?, service, &audit).await
     }
 
     async fn add_eas_instance(
@@ -406,12 +399,9 @@ impl EasStore for PostgresStore {
 
     async fn eas_instance(
         &self,
-        account_id: u64,
-        cluster: &str,
-        service: &str,
-        name: &str,
+        instance: EasInstanceName<'_>,
     ) -> Result<Option<EasInstance>, StoreError> {
-        find_instance(&self.pool, account_id, cluster, service, name).await
+        find_instance(&self.pool, instance).await
     }
 
     async fn list_eas_instances(
@@ -425,21 +415,10 @@ impl EasStore for PostgresStore {
 
     async fn remove_eas_instance(
         &self,
-        account_id: u64,
-        cluster: &str,
-        service: &str,
-        name: &str,
+        instance: EasInstanceName<'_>,
         audit: AuditEvent,
     ) -> Result<(), StoreError> {
-        remove_instance(
-            self.begin().await?,
-            account_id,
-            cluster,
-            service,
-            name,
-            &audit,
-        )
-        .await
+        remove_instance(self.begin().await?, instance, &audit).await
     }
 
     async fn create_instance_tokens(
@@ -456,12 +435,10 @@ impl EasStore for PostgresStore {
 
     async fn burn_instance_token(
         &self,
-        token_hash: &[u8],
-        purpose: InstanceTokenPurpose,
-        now: OffsetDateTime,
+        redemption: TokenRedemption<'_>,
         audit: AuditEvent,
     ) -> Result<InstanceToken, StoreError> {
-        burn_token(self.begin().await?, token_hash, purpose, now, &audit).await
+        burn_token(self.begin().await?, redemption, &audit).await
     }
 
     async fn forget_expired_instance_tokens(

@@ -2,6 +2,7 @@
 //! refused across every node on the database.
 
 use async_trait::async_trait;
+use keyplane_core::store::UsedNonce;
 use keyplane_core::store::{NonceStore, StoreError};
 use time::OffsetDateTime;
 
@@ -13,16 +14,14 @@ use crate::codec::nanos;
 impl NonceStore for PostgresStore {
     async fn remember_nonce(
         &self,
-        key_id: &str,
-        nonce: &str,
-        expires_at: OffsetDateTime,
+        used: UsedNonce<'_>,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let operation = Operation {
-            id: Some(key_id.to_owned()),
-            name: Some(nonce.to_owned()),
+            id: Some(used.key_id.to_owned()),
+            name: Some(used.nonce.to_owned()),
             at_time: Some(nanos(now)),
-            until_time: Some(nanos(expires_at)),
+            until_time: Some(nanos(used.expires_at)),
             ..Operation::of_kind(OperationKind::RememberNonce)
         };
         match self.write_one(operation).await?.1 {

@@ -9,6 +9,7 @@
 use async_trait::async_trait;
 use keyplane_core::audit::AuditEvent;
 use keyplane_core::model::{CustomPolicy, PolicyAttachment, PolicySyntax, PolicyType};
+use keyplane_core::store::{AttachPolicy, DeleteCustomPolicy, UserPolicy};
 use keyplane_core::store::{PolicyStore, StoreError};
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, Row, Transaction};
@@ -210,12 +211,11 @@ pub(super) async fn attach_policy(
 /// Detaches a policy: `UserNotFound`, then `PolicyNotAttached`.
 pub(super) async fn detach_policy(
     mut transaction: Transaction<'static, Postgres>,
-    account_id: u64,
-    uin: u64,
-    policy_type: PolicyType,
-    policy_name: &str,
+    policy: UserPolicy<'_>,
     audit: &AuditEvent,
 ) -> Result<(), StoreError> {
+    let (account_id, uin, policy_type) = (policy.account_id, policy.uin, policy.policy_type);
+    let policy_name = policy.policy_name;
     if !lock_user(&mut transaction, account_id, uin).await? {
         return Err(StoreError::UserNotFound);
     }
@@ -242,11 +242,10 @@ pub(super) async fn detach_policy(
 /// attachment comes or goes meanwhile; each detached user is announced. Returns their uins.
 pub(super) async fn delete_custom_policy(
     mut transaction: Transaction<'static, Postgres>,
-    account_id: u64,
-    name: &str,
-    detach: bool,
+    request: DeleteCustomPolicy<'_>,
     audit: &AuditEvent,
 ) -> Result<Vec<u64>, StoreError> {
+    let (account_id, name, detach) = (request.account_id, request.name, request.detach);
     sqlx::query("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE")
         .bind(as_i64(account_id))
         .execute(&mut *transaction)
@@ -413,12 +412,10 @@ impl PolicyStore for PostgresStore {
 
     async fn delete_custom_policy(
         &self,
-        account_id: u64,
-        name: &str,
-        detach: bool,
+        request: DeleteCustomPolicy<'_>,
         audit: AuditEvent,
     ) -> Result<Vec<u64>, StoreError> {
-        delete_custom_policy(self.begin().await?, account_id, name, detach, &audit).await
+        delete_custom_policy(self.begin().await?, request, &audit).await
     }
 
     async fn list_custom_policies(
@@ -439,42 +436,27 @@ impl PolicyStore for PostgresStore {
 
     async fn attach_policy(
         &self,
-        account_id: u64,
-        uin: u64,
-        policy_type: PolicyType,
-        policy_name: &str,
-        attached_at: OffsetDateTime,
-        limit: u32,
+        request: AttachPolicy<'_>,
         audit: AuditEvent,
     ) -> Result<(), StoreError> {
+        let policy = request.policy;
         let attachment = Attachment {
-            account_id,
-            uin,
-            policy_type,
-            policy_name,
-            attached_at,
-            limit,
+            account_id: policy.account_id,
+            uin: policy.uin,
+            policy_type: policy.policy_type,
+            policy_name: policy.policy_name,
+            attached_at: request.attached_at,
+            limit: request.limit,
         };
         attach_policy(self.begin().await?, &attachment, &audit).await
     }
 
     async fn detach_policy(
         &self,
-        account_id: u64,
-        uin: u64,
-        policy_type: PolicyType,
-        policy_name: &str,
+        policy: UserPolicy<'_>,
         audit: AuditEvent,
     ) -> Result<(), StoreError> {
-        detach_policy(
-            self.begin().await?,
-            account_id,
-            uin,
-            policy_type,
-            policy_name,
-            &audit,
-        )
-        .await
+        detach_policy(self.begin().await?, policy, &audit).await
     }
 
     async fn user_policies(

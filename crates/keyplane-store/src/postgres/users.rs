@@ -4,7 +4,8 @@
 use async_trait::async_trait;
 use keyplane_core::audit::AuditEvent;
 use keyplane_core::model::{User, UserProfile};
-use keyplane_core::store::{DeleteUserOptions, StoreError, UserStore};
+use keyplane_core::store::DeleteUser;
+use keyplane_core::store::{StoreError, UserStore};
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
@@ -67,11 +68,10 @@ pub(super) async fn list_users(pool: &PgPool, account_id: u64) -> Result<Vec<Use
 /// meanwhile. Returns the deleted keys' ids, ordered by id.
 pub(super) async fn delete_user(
     mut transaction: Transaction<'static, Postgres>,
-    account_id: u64,
-    uin: u64,
-    options: DeleteUserOptions,
+    request: DeleteUser,
     audit: &AuditEvent,
 ) -> Result<Vec<String>, StoreError> {
+    let (account_id, uin, options) = (request.account_id, request.uin, request.options);
     if !lock_user(&mut transaction, account_id, uin).await? {
         return Err(StoreError::UserNotFound);
     }
@@ -175,11 +175,9 @@ impl UserStore for PostgresStore {
 
     async fn delete_user(
         &self,
-        account_id: u64,
-        uin: u64,
-        options: DeleteUserOptions,
+        request: DeleteUser,
         audit: AuditEvent,
     ) -> Result<Vec<String>, StoreError> {
-        delete_user(self.begin().await?, account_id, uin, options, &audit).await
+        delete_user(self.begin().await?, request, &audit).await
     }
 }

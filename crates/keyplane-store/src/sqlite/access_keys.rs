@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use keyplane_core::audit::AuditEvent;
 use keyplane_core::model::{AccessKey, KeyFamily, KeyStatus, KeyUsage, SealedBlob};
 use keyplane_core::store::{AccessKeyStore, NewAccessKey, StoreError};
+use keyplane_core::store::{OwnedAccessKey, SetAccessKeyStatus};
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use time::OffsetDateTime;
 
 use super::audit::insert_audit;
 use super::users::find_user;
@@ -165,14 +165,11 @@ impl AccessKeyStore for SqliteStore {
 
     async fn set_access_key_status(
         &self,
-        account_id: u64,
-        owner_uin: u64,
-        key_id: &str,
-        status: KeyStatus,
-        now: OffsetDateTime,
+        request: SetAccessKeyStatus<'_>,
         audit: AuditEvent,
     ) -> Result<AccessKey, StoreError> {
-        let key_id = key_id.to_owned();
+        let (account_id, owner_uin) = (request.key.account_id, request.key.owner_uin);
+        let (key_id, status, now) = (request.key.key_id.to_owned(), request.status, request.now);
         self.connections
             .write(move |connection| {
                 let mut key = owned_access_key(connection, account_id, owner_uin, &key_id)?;
@@ -192,12 +189,11 @@ impl AccessKeyStore for SqliteStore {
 
     async fn delete_access_key(
         &self,
-        account_id: u64,
-        owner_uin: u64,
-        key_id: &str,
+        key: OwnedAccessKey<'_>,
         audit: AuditEvent,
     ) -> Result<(), StoreError> {
-        let key_id = key_id.to_owned();
+        let (account_id, owner_uin, key_id) =
+            (key.account_id, key.owner_uin, key.key_id.to_owned());
         self.connections
             .write(move |connection| {
                 owned_access_key(connection, account_id, owner_uin, &key_id)?;

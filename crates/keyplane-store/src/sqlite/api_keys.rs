@@ -4,9 +4,9 @@
 use async_trait::async_trait;
 use keyplane_core::audit::AuditEvent;
 use keyplane_core::model::{ApiKey, ApiKeyType, SealedBlob};
+use keyplane_core::store::UpdateApiKey;
 use keyplane_core::store::{ApiKeyChange, ApiKeyStore, StoreError};
 use rusqlite::{params, Connection, Row};
-use time::OffsetDateTime;
 
 use super::audit::insert_audit;
 use super::worker::backend;
@@ -131,13 +131,11 @@ impl ApiKeyStore for SqliteStore {
 
     async fn update_api_key(
         &self,
-        account_id: u64,
-        key_id: &str,
-        change: ApiKeyChange,
-        now: OffsetDateTime,
+        request: UpdateApiKey<'_>,
         audit: AuditEvent,
     ) -> Result<ApiKey, StoreError> {
-        let key_id = key_id.to_owned();
+        let (account_id, key_id) = (request.account_id, request.key_id.to_owned());
+        let (change, now) = (request.change, request.now);
         self.connections
             .write(move |connection| {
                 let mut key =

@@ -6,6 +6,7 @@
 use async_trait::async_trait;
 use keyplane_core::audit::AuditEvent;
 use keyplane_core::model::{EasInstance, EasService, InstanceToken, InstanceTokenPurpose};
+use keyplane_core::store::{EasInstanceName, EasServiceName, TokenRedemption};
 use keyplane_core::store::{EasStore, StoreError};
 use keyplane_core::template::CommandTemplate;
 use rusqlite::{params, Connection, Row};
@@ -129,11 +130,10 @@ pub(super) fn list_services(
 
 pub(super) fn delete_service(
     connection: &Connection,
-    account_id: u64,
-    cluster: &str,
-    name: &str,
+    service: EasServiceName<'_>,
     audit: &AuditEvent,
 ) -> Result<(), StoreError> {
+    let (account_id, cluster, name) = (service.account_id, service.cluster, service.name);
     // Its instances go with it (ON DELETE CASCADE).
     let deleted = connection
         .execute(
@@ -179,11 +179,10 @@ pub(super) fn insert_instance(
 
 pub(super) fn find_instance(
     connection: &Connection,
-    account_id: u64,
-    cluster: &str,
-    service: &str,
-    name: &str,
+    instance: EasInstanceName<'_>,
 ) -> Result<Option<EasInstance>, StoreError> {
+    let (account_id, cluster) = (instance.account_id, instance.cluster);
+    let (service, name) = (instance.service, instance.name);
     select_one(
         connection,
         &format!(
@@ -214,12 +213,11 @@ pub(super) fn list_instances(
 
 pub(super) fn remove_instance(
     connection: &Connection,
-    account_id: u64,
-    cluster: &str,
-    service: &str,
-    name: &str,
+    instance: EasInstanceName<'_>,
     audit: &AuditEvent,
 ) -> Result<(), StoreError> {
+    let (account_id, cluster) = (instance.account_id, instance.cluster);
+    let (service, name) = (instance.service, instance.name);
     let deleted = connection
         .execute(
             "DELETE FROM eas_instances \
@@ -283,11 +281,10 @@ pub(super) fn find_token(
 /// concurrent redemptions succeeds.
 pub(super) fn burn_token(
     connection: &Connection,
-    token_hash: &[u8],
-    purpose: InstanceTokenPurpose,
-    now: OffsetDateTime,
+    redemption: TokenRedemption<'_>,
     audit: &AuditEvent,
 ) -> Result<InstanceToken, StoreError> {
+    let (token_hash, purpose, now) = (redemption.token_hash, redemption.purpose, redemption.now);
     let mut token = find_token(connection, token_hash)?
         .filter(|token| token.purpose == purpose)
         .ok_or(StoreError::InstanceTokenNotFound)?;
@@ -357,15 +354,15 @@ impl EasStore for SqliteStore {
 
     async fn delete_eas_service(
         &self,
-        account_id: u64,
-        cluster: &str,
-        name: &str,
+        service: EasServiceName<'_>,
         audit: AuditEvent,
     ) -> Result<(), StoreError> {
+        let (account_id, cluster, name) = (service.account_id, service.cluster, service.name);
         let (cluster, name) = (cluster.to_owned(), name.to_owned());
         self.connections
             .write(move |connection| {
-                delete_service(connection, account_id, &cluster, &name, &audit)
+                let service = EasServiceName::new(account_id, &cluster, &name);
+                delete_service(connection, service, &audit)
             })
             .await
     }
@@ -385,15 +382,14 @@ impl EasStore for SqliteStore {
 
     async fn eas_instance(
         &self,
-        account_id: u64,
-        cluster: &str,
-        service: &str,
-        name: &str,
+        instance: EasInstanceName<'_>,
     ) -> Result<Option<EasInstance>, StoreError> {
-        let (cluster, service, name) = (cluster.to_owned(), service.to_owned(), name.to_owned());
+        let (account_id, cluster) = (instance.account_id, instance.cluster.to_owned());
+        let (service, name) = (instance.service.to_owned(), instance.name.to_owned());
         self.connections
             .read_fresh(move |connection| {
-                find_instance(connection, account_id, &cluster, &service, &name)
+                let instance = EasInstanceName::new(account_id, &cluster, &service, &name);
+                find_instance(connection, instance)
             })
             .await
     }
@@ -414,16 +410,15 @@ impl EasStore for SqliteStore {
 
     async fn remove_eas_instance(
         &self,
-        account_id: u64,
-        cluster: &str,
-        service: &str,
-        name: &str,
+        instance: EasInstanceName<'_>,
         audit: AuditEvent,
     ) -> Result<(), StoreError> {
-        let (cluster, service, name) = (cluster.to_owned(), service.to_owned(), name.to_owned());
+        let (account_id, cluster) = (instance.account_id, instance.cluster.to_owned());
+        let (service, name) = (instance.service.to_owned(), instance.name.to_owned());
         self.connections
             .write(move |connection| {
-                remove_instance(connection, account_id, &cluster, &service, &name, &audit)
+                let instance = EasInstanceName::new(account_id, &cluster, &service, &name);
+                remove_instance(connection, instance, &audit)
             })
             .await
     }
@@ -447,14 +442,19 @@ impl EasStore for SqliteStore {
 
     async fn burn_instance_token(
         &self,
-        token_hash: &[u8],
-        purpose: InstanceTokenPurpose,
-        now: OffsetDateTime,
+        redemption: TokenRedemption<'_>,
         audit: AuditEvent,
     ) -> Result<InstanceToken, StoreError> {
-        let token_hash = token_hash.to_vec();
+        let (token_hash, purpose, now) = (
+            redemption.token_hash.to_vec(),
+            redemption.purpose,
+            redemption.now,
+        );
         self.connections
-            .write(move |connection| burn_token(connection, &token_hash, purpose, now, &audit))
+            .write(move |connection| {
+                let redemption = TokenRedemption::new(&token_hash, purpose, now);
+                burn_token(connection, redemption, &audit)
+            })
             .await
     }
 

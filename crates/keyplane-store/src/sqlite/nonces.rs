@@ -2,6 +2,7 @@
 //! between two requests in one group commit.
 
 use async_trait::async_trait;
+use keyplane_core::store::UsedNonce;
 use keyplane_core::store::{NonceStore, StoreError};
 use rusqlite::params;
 use time::OffsetDateTime;
@@ -14,12 +15,11 @@ use crate::codec::nanos;
 impl NonceStore for SqliteStore {
     async fn remember_nonce(
         &self,
-        key_id: &str,
-        nonce: &str,
-        expires_at: OffsetDateTime,
+        used: UsedNonce<'_>,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let (key_id, nonce) = (key_id.to_owned(), nonce.to_owned());
+        let (key_id, nonce) = (used.key_id.to_owned(), used.nonce.to_owned());
+        let expires_at = used.expires_at;
         self.connections
             .write(move |connection| {
                 let changed = connection

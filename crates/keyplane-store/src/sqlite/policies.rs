@@ -5,9 +5,9 @@
 use async_trait::async_trait;
 use keyplane_core::audit::AuditEvent;
 use keyplane_core::model::{CustomPolicy, PolicyAttachment, PolicySyntax, PolicyType};
+use keyplane_core::store::{AttachPolicy, DeleteCustomPolicy, UserPolicy};
 use keyplane_core::store::{PolicyStore, StoreError};
 use rusqlite::{params, Connection, Row};
-use time::OffsetDateTime;
 
 use super::audit::insert_audit;
 use super::users::find_user;
@@ -196,12 +196,11 @@ fn is_attached(
 /// Detaches a policy: `UserNotFound`, `PolicyNotAttached`.
 pub(super) fn detach_policy(
     connection: &Connection,
-    account_id: u64,
-    uin: u64,
-    policy_type: PolicyType,
-    policy_name: &str,
+    policy: UserPolicy<'_>,
     audit: &AuditEvent,
 ) -> Result<(), StoreError> {
+    let (account_id, uin, policy_type) = (policy.account_id, policy.uin, policy.policy_type);
+    let policy_name = policy.policy_name;
     if find_user(connection, account_id, uin)?.is_none() {
         return Err(StoreError::UserNotFound);
     }
@@ -222,11 +221,10 @@ pub(super) fn detach_policy(
 /// uins it was detached from.
 pub(super) fn delete_custom_policy(
     connection: &Connection,
-    account_id: u64,
-    name: &str,
-    detach: bool,
+    request: DeleteCustomPolicy<'_>,
     audit: &AuditEvent,
 ) -> Result<Vec<u64>, StoreError> {
+    let (account_id, name, detach) = (request.account_id, request.name, request.detach);
     let exists: bool = connection
         .prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM custom_policies WHERE account_id = ?1 AND name = ?2)",
@@ -384,15 +382,15 @@ impl PolicyStore for SqliteStore {
 
     async fn delete_custom_policy(
         &self,
-        account_id: u64,
-        name: &str,
-        detach: bool,
+        request: DeleteCustomPolicy<'_>,
         audit: AuditEvent,
     ) -> Result<Vec<u64>, StoreError> {
-        let name = name.to_owned();
+        let (account_id, name, detach) =
+            (request.account_id, request.name.to_owned(), request.detach);
         self.connections
             .write(move |connection| {
-                delete_custom_policy(connection, account_id, &name, detach, &audit)
+                let request = DeleteCustomPolicy::new(account_id, &name, detach);
+                delete_custom_policy(connection, request, &audit)
             })
             .await
     }
@@ -422,21 +420,17 @@ impl PolicyStore for SqliteStore {
 
     async fn attach_policy(
         &self,
-        account_id: u64,
-        uin: u64,
-        policy_type: PolicyType,
-        policy_name: &str,
-        attached_at: OffsetDateTime,
-        limit: u32,
+        request: AttachPolicy<'_>,
         audit: AuditEvent,
     ) -> Result<(), StoreError> {
+        let policy = request.policy;
         let attachment = Attachment {
-            account_id,
-            uin,
-            policy_type,
-            policy_name: policy_name.to_owned(),
-            attached_at: nanos(attached_at),
-            limit,
+            account_id: policy.account_id,
+            uin: policy.uin,
+            policy_type: policy.policy_type,
+            policy_name: policy.policy_name.to_owned(),
+            attached_at: nanos(request.attached_at),
+            limit: request.limit,
         };
         self.connections
             .write(move |connection| attach_policy(connection, &attachment, &audit))
@@ -445,23 +439,15 @@ impl PolicyStore for SqliteStore {
 
     async fn detach_policy(
         &self,
-        account_id: u64,
-        uin: u64,
-        policy_type: PolicyType,
-        policy_name: &str,
+        policy: UserPolicy<'_>,
         audit: AuditEvent,
     ) -> Result<(), StoreError> {
-        let policy_name = policy_name.to_owned();
+        let (account_id, uin, policy_type) = (policy.account_id, policy.uin, policy.policy_type);
+        let policy_name = policy.policy_name.to_owned();
         self.connections
             .write(move |connection| {
-                detach_policy(
-                    connection,
-                    account_id,
-                    uin,
-                    policy_type,
-                    &policy_name,
-                    &audit,
-                )
+                let policy = UserPolicy::new(account_id, uin, policy_type, &policy_name);
+                detach_policy(connection, policy, &audit)
             })
             .await
     }

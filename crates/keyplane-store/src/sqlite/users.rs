@@ -4,7 +4,8 @@
 use async_trait::async_trait;
 use keyplane_core::audit::AuditEvent;
 use keyplane_core::model::{User, UserProfile};
-use keyplane_core::store::{DeleteUserOptions, StoreError, UserStore};
+use keyplane_core::store::DeleteUser;
+use keyplane_core::store::{StoreError, UserStore};
 use rusqlite::{params, Connection, Row};
 
 use super::audit::insert_audit;
@@ -64,11 +65,10 @@ pub(super) fn list_users(
 /// `UserNotFound`, `UserHasAccessKeys`, `UserHasPolicies`.
 pub(super) fn delete_user(
     connection: &Connection,
-    account_id: u64,
-    uin: u64,
-    options: DeleteUserOptions,
+    request: DeleteUser,
     audit: &AuditEvent,
 ) -> Result<Vec<String>, StoreError> {
+    let (account_id, uin, options) = (request.account_id, request.uin, request.options);
     if find_user(connection, account_id, uin)?.is_none() {
         return Err(StoreError::UserNotFound);
     }
@@ -181,13 +181,11 @@ impl UserStore for SqliteStore {
 
     async fn delete_user(
         &self,
-        account_id: u64,
-        uin: u64,
-        options: DeleteUserOptions,
+        request: DeleteUser,
         audit: AuditEvent,
     ) -> Result<Vec<String>, StoreError> {
         self.connections
-            .write(move |connection| delete_user(connection, account_id, uin, options, &audit))
+            .write(move |connection| delete_user(connection, request, &audit))
             .await
     }
 }

@@ -7,6 +7,7 @@
 //! nodes, a pool too small for its batches is refused, and changes reach every node's listener;
 //! the group-commit function is given hand-built batches in `postgres_batch`.
 
+use keyplane_core::store::{DeleteUser, UsedNonce, UserPolicy};
 use std::sync::Arc;
 
 use keyplane_core::model::{KeyFamily, PolicyType};
@@ -171,27 +172,27 @@ async fn postgres_a_nonce_accepted_by_one_node_is_refused_by_another() {
     let now = crate::support::at(0);
     assert_eq!(
         first_node
-            .remember_nonce("LTAIkey", "n", now + window, now)
+            .remember_nonce(UsedNonce::new("LTAIkey", "n", now + window), now)
             .await,
         Ok(true)
     );
     let later = now + time::Duration::minutes(14);
     assert_eq!(
         second_node
-            .remember_nonce("LTAIkey", "n", later + window, later)
+            .remember_nonce(UsedNonce::new("LTAIkey", "n", later + window), later)
             .await,
         Ok(false)
     );
     let expired = now + window;
     assert_eq!(
         second_node
-            .remember_nonce("LTAIkey", "n", expired + window, expired)
+            .remember_nonce(UsedNonce::new("LTAIkey", "n", expired + window), expired)
             .await,
         Ok(true)
     );
     assert_eq!(
         first_node
-            .remember_nonce("LTAIkey", "n", expired + window, expired)
+            .remember_nonce(UsedNonce::new("LTAIkey", "n", expired + window), expired)
             .await,
         Ok(false)
     );
@@ -333,46 +334,52 @@ async fn postgres_permission_changes_reach_listeners() {
     let event = |action: &str| crate::support::audit_event(action, "listened");
     store
         .attach_policy(
-            ACCOUNT_ID,
-            LISTENED_UIN,
-            PolicyType::System,
-            "ReadOnlyAccess",
-            at(20),
-            10,
+            UserPolicy::new(
+                ACCOUNT_ID,
+                LISTENED_UIN,
+                PolicyType::System,
+                "ReadOnlyAccess",
+            )
+            .attached_at(at(20), 10),
             event("AttachUserPolicy"),
         )
         .await
         .expect("attaching");
     store
         .detach_policy(
-            ACCOUNT_ID,
-            LISTENED_UIN,
-            PolicyType::System,
-            "ReadOnlyAccess",
+            UserPolicy::new(
+                ACCOUNT_ID,
+                LISTENED_UIN,
+                PolicyType::System,
+                "ReadOnlyAccess",
+            ),
             event("DetachUserPolicy"),
         )
         .await
         .expect("detaching");
     store
         .attach_policy(
-            ACCOUNT_ID,
-            LISTENED_UIN,
-            PolicyType::System,
-            "AdministratorAccess",
-            at(21),
-            10,
+            UserPolicy::new(
+                ACCOUNT_ID,
+                LISTENED_UIN,
+                PolicyType::System,
+                "AdministratorAccess",
+            )
+            .attached_at(at(21), 10),
             event("AttachUserPolicy"),
         )
         .await
         .expect("attaching again");
     let deleted = store
         .delete_user(
-            ACCOUNT_ID,
-            LISTENED_UIN,
-            DeleteUserOptions {
-                remove_access_keys: true,
-                detach_policies: true,
-            },
+            DeleteUser::new(
+                ACCOUNT_ID,
+                LISTENED_UIN,
+                DeleteUserOptions {
+                    remove_access_keys: true,
+                    detach_policies: true,
+                },
+            ),
             event("DeleteUser"),
         )
         .await

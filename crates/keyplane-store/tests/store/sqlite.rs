@@ -3,6 +3,7 @@
 //! the same file (and a closed store refuses writes), and the database itself refuses to
 //! update or delete audit events.
 
+use keyplane_core::store::{OwnedAccessKey, UpdateApiKey};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -116,11 +117,8 @@ async fn write_a_bit_of_everything(store: &dyn Store) {
     }
     store
         .set_access_key_status(
-            ACCOUNT_ID,
-            USER_UIN,
-            &tencent_key_id(3),
-            KeyStatus::Inactive,
-            at(30),
+            OwnedAccessKey::new(ACCOUNT_ID, USER_UIN, &tencent_key_id(3))
+                .with_status(KeyStatus::Inactive, at(30)),
             audit_event("UpdateAccessKey", &tencent_key_id(3)),
         )
         .await
@@ -144,23 +142,27 @@ async fn write_a_bit_of_everything(store: &dyn Store) {
     }
     store
         .update_api_key(
-            ACCOUNT_ID,
-            &api_key_id(1),
-            ApiKeyChange::ReplaceSecret(SealedBlob {
-                key_version: 2,
-                ciphertext: vec![0x42; 50],
-            }),
-            at(60),
+            UpdateApiKey::new(
+                ACCOUNT_ID,
+                &api_key_id(1),
+                ApiKeyChange::ReplaceSecret(SealedBlob {
+                    key_version: 2,
+                    ciphertext: vec![0x42; 50],
+                }),
+                at(60),
+            ),
             audit_event("UpdateApiKey", &api_key_id(1)),
         )
         .await
         .expect("replacing an API key's secret");
     store
         .update_api_key(
-            ACCOUNT_ID,
-            &api_key_id(2),
-            ApiKeyChange::SetEnabled(false),
-            at(61),
+            UpdateApiKey::new(
+                ACCOUNT_ID,
+                &api_key_id(2),
+                ApiKeyChange::SetEnabled(false),
+                at(61),
+            ),
             audit_event("DisableApiKey", &api_key_id(2)),
         )
         .await
@@ -327,9 +329,7 @@ async fn sqlite_reads_see_every_acknowledged_write_at_once() {
         assert!(store.access_key(&key.id).await.unwrap().is_some());
         store
             .delete_access_key(
-                ACCOUNT_ID,
-                USER_UIN,
-                &key.id,
+                OwnedAccessKey::new(ACCOUNT_ID, USER_UIN, &key.id),
                 audit_event("DeleteAccessKey", &key.id),
             )
             .await

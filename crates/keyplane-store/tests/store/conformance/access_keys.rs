@@ -4,6 +4,7 @@
 //! bytes), and `set_access_key_status` / `delete_access_key` with their not-found,
 //! other-account and other-owner refusals.
 
+use keyplane_core::store::OwnedAccessKey;
 use std::sync::Arc;
 
 use keyplane_core::model::{AccessKey, KeyFamily, KeyStatus, SealedBlob};
@@ -81,11 +82,8 @@ pub async fn access_key_quota_counts_inactive_keys_and_is_per_family_and_user(
         }
         let inactive_first = store
             .set_access_key_status(
-                ACCOUNT_ID,
-                USER_UIN,
-                &first.id,
-                KeyStatus::Inactive,
-                at(23),
+                OwnedAccessKey::new(ACCOUNT_ID, USER_UIN, &first.id)
+                    .with_status(KeyStatus::Inactive, at(23)),
                 audit_event("UpdateAccessKey", &first.id),
             )
             .await
@@ -342,12 +340,9 @@ pub async fn set_access_key_status_refuses_unknown_foreign_and_other_owners_keys
         assert_eq!(
             store
                 .set_access_key_status(
-                    account_id,
-                    owner_uin,
-                    &key_id,
-                    KeyStatus::Inactive,
-                    at(30),
-                    audit_event("UpdateAccessKey", &key_id),
+                    OwnedAccessKey::new(account_id, owner_uin, &key_id)
+                        .with_status(KeyStatus::Inactive, at(30)),
+                    audit_event("UpdateAccessKey", &key_id)
                 )
                 .await,
             Err(expected),
@@ -373,12 +368,9 @@ pub async fn set_access_key_status_updates_status_and_updated_at(store: Arc<dyn 
     assert_eq!(
         store
             .set_access_key_status(
-                ACCOUNT_ID,
-                USER_UIN,
-                &key.id,
-                KeyStatus::Inactive,
-                at(30) + Duration::nanoseconds(7),
-                audit_event("UpdateAccessKey", &key.id),
+                OwnedAccessKey::new(ACCOUNT_ID, USER_UIN, &key.id)
+                    .with_status(KeyStatus::Inactive, at(30) + Duration::nanoseconds(7)),
+                audit_event("UpdateAccessKey", &key.id)
             )
             .await,
         Ok(deactivated.clone())
@@ -402,12 +394,9 @@ pub async fn set_access_key_status_updates_status_and_updated_at(store: Arc<dyn 
     assert_eq!(
         store
             .set_access_key_status(
-                ACCOUNT_ID,
-                USER_UIN,
-                &key.id,
-                KeyStatus::Active,
-                at(40),
-                audit_event("UpdateAccessKey", &key.id),
+                OwnedAccessKey::new(ACCOUNT_ID, USER_UIN, &key.id)
+                    .with_status(KeyStatus::Active, at(40)),
+                audit_event("UpdateAccessKey", &key.id)
             )
             .await,
         Ok(reactivated.clone())
@@ -426,10 +415,8 @@ pub async fn delete_access_key_refuses_unknown_foreign_and_other_owners_keys(
         assert_eq!(
             store
                 .delete_access_key(
-                    account_id,
-                    owner_uin,
-                    &key_id,
-                    audit_event("DeleteAccessKey", &key_id),
+                    OwnedAccessKey::new(account_id, owner_uin, &key_id),
+                    audit_event("DeleteAccessKey", &key_id)
                 )
                 .await,
             Err(expected),
@@ -476,9 +463,7 @@ pub async fn delete_access_key_removes_the_key_and_frees_its_quota_slot(store: A
     assert_eq!(
         store
             .delete_access_key(
-                ACCOUNT_ID,
-                USER_UIN,
-                &first.id,
+                OwnedAccessKey::new(ACCOUNT_ID, USER_UIN, &first.id),
                 audit_event("DeleteAccessKey", &first.id)
             )
             .await,
@@ -495,9 +480,7 @@ pub async fn delete_access_key_removes_the_key_and_frees_its_quota_slot(store: A
     assert_eq!(
         store
             .delete_access_key(
-                ACCOUNT_ID,
-                USER_UIN,
-                &first.id,
+                OwnedAccessKey::new(ACCOUNT_ID, USER_UIN, &first.id),
                 audit_event("DeleteAccessKey", &first.id)
             )
             .await,

@@ -3,6 +3,7 @@
 //! `list_api_keys` (oldest first, tags in order), `update_api_key` (`SetEnabled`,
 //! `ReplaceSecret`), `delete_api_key`, and their `ApiKeyNotFound` refusals.
 
+use keyplane_core::store::UpdateApiKey;
 use std::sync::Arc;
 
 use keyplane_core::model::{ApiKey, ApiKeyType, SealedBlob};
@@ -100,11 +101,13 @@ pub async fn update_api_key_set_enabled_changes_only_enabled_and_updated_at(stor
     assert_eq!(
         store
             .update_api_key(
-                ACCOUNT_ID,
-                &key.id,
-                ApiKeyChange::SetEnabled(false),
-                at(30) + Duration::nanoseconds(3),
-                audit_event("DisableApiKey", &key.id),
+                UpdateApiKey::new(
+                    ACCOUNT_ID,
+                    &key.id,
+                    ApiKeyChange::SetEnabled(false),
+                    at(30) + Duration::nanoseconds(3)
+                ),
+                audit_event("DisableApiKey", &key.id)
             )
             .await,
         Ok(disabled.clone())
@@ -119,11 +122,8 @@ pub async fn update_api_key_set_enabled_changes_only_enabled_and_updated_at(stor
     assert_eq!(
         store
             .update_api_key(
-                ACCOUNT_ID,
-                &key.id,
-                ApiKeyChange::SetEnabled(true),
-                at(40),
-                audit_event("EnableApiKey", &key.id),
+                UpdateApiKey::new(ACCOUNT_ID, &key.id, ApiKeyChange::SetEnabled(true), at(40)),
+                audit_event("EnableApiKey", &key.id)
             )
             .await,
         Ok(enabled.clone())
@@ -154,11 +154,13 @@ pub async fn update_api_key_replace_secret_changes_only_the_secret_and_updated_a
     assert_eq!(
         store
             .update_api_key(
-                ACCOUNT_ID,
-                &key.id,
-                ApiKeyChange::ReplaceSecret(replacement),
-                at(30),
-                audit_event("UpdateApiKey", &key.id),
+                UpdateApiKey::new(
+                    ACCOUNT_ID,
+                    &key.id,
+                    ApiKeyChange::ReplaceSecret(replacement),
+                    at(30)
+                ),
+                audit_event("UpdateApiKey", &key.id)
             )
             .await,
         Ok(replaced.clone())
@@ -188,10 +190,7 @@ pub async fn api_key_changes_refuse_unknown_and_foreign_keys(store: Arc<dyn Stor
             assert_eq!(
                 store
                     .update_api_key(
-                        account_id,
-                        key_id,
-                        change,
-                        at(30),
+                        UpdateApiKey::new(account_id, key_id, change, at(30)),
                         audit_event("UpdateApiKey", key_id)
                     )
                     .await,

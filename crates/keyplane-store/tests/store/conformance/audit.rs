@@ -3,6 +3,7 @@
 //! in order, `audit_records(after, limit)` pages by sequence, and the authorization decision an
 //! event carries is kept, for plain and batched writes alike.
 
+use keyplane_core::store::{DeleteUser, OwnedAccessKey, UpdateApiKey, UserPolicy};
 use std::sync::Arc;
 
 use keyplane_core::audit::{AuditAuthorization, AuditEvent, AuditRecord};
@@ -61,11 +62,8 @@ pub async fn every_successful_mutation_writes_exactly_one_audit_event(store: Arc
     let event = event_by("UpdateAccessKey", &key_id, USER_UIN, Some(&key_id));
     store
         .set_access_key_status(
-            ACCOUNT_ID,
-            USER_UIN,
-            &key_id,
-            KeyStatus::Inactive,
-            at(30),
+            OwnedAccessKey::new(ACCOUNT_ID, USER_UIN, &key_id)
+                .with_status(KeyStatus::Inactive, at(30)),
             event.clone(),
         )
         .await
@@ -94,10 +92,7 @@ pub async fn every_successful_mutation_writes_exactly_one_audit_event(store: Arc
     let event = event_by("DisableApiKey", &api_id, ACCOUNT_ID, None);
     store
         .update_api_key(
-            ACCOUNT_ID,
-            &api_id,
-            ApiKeyChange::SetEnabled(false),
-            at(41),
+            UpdateApiKey::new(ACCOUNT_ID, &api_id, ApiKeyChange::SetEnabled(false), at(41)),
             event.clone(),
         )
         .await
@@ -108,13 +103,15 @@ pub async fn every_successful_mutation_writes_exactly_one_audit_event(store: Arc
     let event = event_by("UpdateApiKey", &api_id, ACCOUNT_ID, None);
     store
         .update_api_key(
-            ACCOUNT_ID,
-            &api_id,
-            ApiKeyChange::ReplaceSecret(SealedBlob {
-                key_version: 2,
-                ciphertext: vec![7; 44],
-            }),
-            at(42),
+            UpdateApiKey::new(
+                ACCOUNT_ID,
+                &api_id,
+                ApiKeyChange::ReplaceSecret(SealedBlob {
+                    key_version: 2,
+                    ciphertext: vec![7; 44],
+                }),
+                at(42),
+            ),
             event.clone(),
         )
         .await
@@ -132,7 +129,10 @@ pub async fn every_successful_mutation_writes_exactly_one_audit_event(store: Arc
 
     let event = event_by("DeleteAccessKey", &key_id, USER_UIN, Some(&key_id));
     store
-        .delete_access_key(ACCOUNT_ID, USER_UIN, &key_id, event.clone())
+        .delete_access_key(
+            OwnedAccessKey::new(ACCOUNT_ID, USER_UIN, &key_id),
+            event.clone(),
+        )
         .await
         .expect("deleting the access key");
     expected.push(event);
@@ -279,11 +279,8 @@ pub async fn every_refused_mutation_writes_no_audit_event(store: Arc<dyn Store>)
             "set_access_key_status of an unknown key",
             store
                 .set_access_key_status(
-                    ACCOUNT_ID,
-                    USER_UIN,
-                    &tencent_key_id(404),
-                    KeyStatus::Inactive,
-                    at(30),
+                    OwnedAccessKey::new(ACCOUNT_ID, USER_UIN, &tencent_key_id(404))
+                        .with_status(KeyStatus::Inactive, at(30)),
                     refused(),
                 )
                 .await
@@ -294,11 +291,8 @@ pub async fn every_refused_mutation_writes_no_audit_event(store: Arc<dyn Store>)
             "set_access_key_status of another owner's key",
             store
                 .set_access_key_status(
-                    ACCOUNT_ID,
-                    ACCOUNT_ID,
-                    &key_id,
-                    KeyStatus::Inactive,
-                    at(30),
+                    OwnedAccessKey::new(ACCOUNT_ID, ACCOUNT_ID, &key_id)
+                        .with_status(KeyStatus::Inactive, at(30)),
                     refused(),
                 )
                 .await
@@ -308,7 +302,10 @@ pub async fn every_refused_mutation_writes_no_audit_event(store: Arc<dyn Store>)
         (
             "delete_access_key in another account",
             store
-                .delete_access_key(OTHER_ACCOUNT_ID, USER_UIN, &key_id, refused())
+                .delete_access_key(
+                    OwnedAccessKey::new(OTHER_ACCOUNT_ID, USER_UIN, &key_id),
+                    refused(),
+                )
                 .await
                 .err(),
             StoreError::AccessKeyNotFound,
@@ -341,10 +338,12 @@ pub async fn every_refused_mutation_writes_no_audit_event(store: Arc<dyn Store>)
             "update_api_key of an unknown key",
             store
                 .update_api_key(
-                    ACCOUNT_ID,
-                    &api_key_id(404),
-                    ApiKeyChange::SetEnabled(false),
-                    at(30),
+                    UpdateApiKey::new(
+                        ACCOUNT_ID,
+                        &api_key_id(404),
+                        ApiKeyChange::SetEnabled(false),
+                        at(30),
+                    ),
                     refused(),
                 )
                 .await
@@ -534,12 +533,8 @@ pub async fn audit_events_keep_their_authorization(store: Arc<dyn Store>) {
     );
     store
         .attach_policy(
-            ACCOUNT_ID,
-            USER_UIN,
-            PolicyType::Custom,
-            "keys-admin",
-            at(13),
-            10,
+            UserPolicy::new(ACCOUNT_ID, USER_UIN, PolicyType::Custom, "keys-admin")
+                .attached_at(at(13), 10),
             event.clone(),
         )
         .await
@@ -548,10 +543,7 @@ pub async fn audit_events_keep_their_authorization(store: Arc<dyn Store>) {
     let event = authorized("DetachUserPolicy", "keys-admin", Some("root"));
     store
         .detach_policy(
-            ACCOUNT_ID,
-            USER_UIN,
-            PolicyType::Custom,
-            "keys-admin",
+            UserPolicy::new(ACCOUNT_ID, USER_UIN, PolicyType::Custom, "keys-admin"),
             event.clone(),
         )
         .await
@@ -585,7 +577,10 @@ pub async fn audit_events_keep_their_authorization(store: Arc<dyn Store>) {
         Some("System:AdministratorAccess#0"),
     );
     store
-        .delete_user(ACCOUNT_ID, USER_UIN, REMOVE_EVERYTHING, event.clone())
+        .delete_user(
+            DeleteUser::new(ACCOUNT_ID, USER_UIN, REMOVE_EVERYTHING),
+            event.clone(),
+        )
         .await
         .expect("deleting alice");
     expected.push(event);

@@ -7,6 +7,7 @@
 //! one burst of creations, and creations with deletions, and check that each request got its
 //! own answer and that no refusal changed anything.
 
+use keyplane_core::store::OwnedAccessKey;
 use std::sync::Arc;
 
 use keyplane_core::model::{AccessKey, ApiKey, ApiKeyType, KeyFamily};
@@ -487,7 +488,7 @@ pub async fn concurrent_creations_and_deletions_each_get_their_own_answer(store:
             deletions.push(tokio::spawn(async move {
                 let audit = audit_event("DeleteAccessKey", &key_id);
                 store
-                    .delete_access_key(ACCOUNT_ID, owner, &key_id, audit)
+                    .delete_access_key(OwnedAccessKey::new(ACCOUNT_ID, owner, &key_id), audit)
                     .await
             }));
         }
@@ -513,7 +514,7 @@ pub async fn concurrent_creations_and_deletions_each_get_their_own_answer(store:
         foreign_deletions.push(tokio::spawn(async move {
             let audit = audit_event("DeleteAccessKey", &key_id);
             store
-                .delete_access_key(ACCOUNT_ID, UNKNOWN_UIN, &key_id, audit)
+                .delete_access_key(OwnedAccessKey::new(ACCOUNT_ID, UNKNOWN_UIN, &key_id), audit)
                 .await
         }));
     }
@@ -524,7 +525,7 @@ pub async fn concurrent_creations_and_deletions_each_get_their_own_answer(store:
             tokio::spawn(async move {
                 let audit = audit_event("DeleteAccessKey", &key_id);
                 store
-                    .delete_access_key(ACCOUNT_ID, USER_UIN, &key_id, audit)
+                    .delete_access_key(OwnedAccessKey::new(ACCOUNT_ID, USER_UIN, &key_id), audit)
                     .await
             })
         })

@@ -5,6 +5,7 @@
 //! unknown hash, a used or an expired token without changing anything; a colliding batch of
 //! tokens stores none; expired tokens are forgotten.
 
+use keyplane_core::store::{EasInstanceName, EasServiceName, TokenRedemption};
 use std::sync::Arc;
 
 use keyplane_core::model::{EasInstance, EasService, InstanceToken, InstanceTokenPurpose};
@@ -106,9 +107,7 @@ async fn burn(
 ) -> Result<InstanceToken, StoreError> {
     store
         .burn_instance_token(
-            &token.token_hash,
-            purpose,
-            at(seconds),
+            TokenRedemption::new(&token.token_hash, purpose, at(seconds)),
             audit_event(purpose.redemption_action(), &token.grant_id),
         )
         .await
@@ -214,21 +213,36 @@ pub async fn eas_instances_belong_to_a_registered_service(store: Arc<dyn Store>)
     );
     assert_eq!(
         store
-            .eas_instance(ACCOUNT_ID, "cn-hangzhou", "svc", "pod-2")
+            .eas_instance(EasInstanceName::new(
+                ACCOUNT_ID,
+                "cn-hangzhou",
+                "svc",
+                "pod-2"
+            ))
             .await
             .unwrap(),
         Some(second.clone())
     );
     assert_eq!(
         store
-            .eas_instance(ACCOUNT_ID, "cn-shanghai", "svc", "pod-2")
+            .eas_instance(EasInstanceName::new(
+                ACCOUNT_ID,
+                "cn-shanghai",
+                "svc",
+                "pod-2"
+            ))
             .await
             .unwrap(),
         None
     );
     assert_eq!(
         store
-            .eas_instance(OTHER_ACCOUNT_ID, "cn-hangzhou", "svc", "pod-2")
+            .eas_instance(EasInstanceName::new(
+                OTHER_ACCOUNT_ID,
+                "cn-hangzhou",
+                "svc",
+                "pod-2"
+            ))
             .await
             .unwrap(),
         None
@@ -272,18 +286,29 @@ pub async fn deleting_an_eas_service_removes_its_instances(store: Arc<dyn Store>
     let removal = |name: &str| audit_event("RemoveEasInstance", name);
     assert_eq!(
         store
-            .remove_eas_instance(ACCOUNT_ID, "cn-hangzhou", "svc", "pod-9", removal("pod-9"))
+            .remove_eas_instance(
+                EasInstanceName::new(ACCOUNT_ID, "cn-hangzhou", "svc", "pod-9"),
+                removal("pod-9")
+            )
             .await
             .unwrap_err(),
         StoreError::EasInstanceNotFound
     );
     store
-        .remove_eas_instance(ACCOUNT_ID, "cn-hangzhou", "svc", "pod-2", removal("pod-2"))
+        .remove_eas_instance(
+            EasInstanceName::new(ACCOUNT_ID, "cn-hangzhou", "svc", "pod-2"),
+            removal("pod-2"),
+        )
         .await
         .unwrap();
     assert_eq!(
         store
-            .eas_instance(ACCOUNT_ID, "cn-hangzhou", "svc", "pod-2")
+            .eas_instance(EasInstanceName::new(
+                ACCOUNT_ID,
+                "cn-hangzhou",
+                "svc",
+                "pod-2"
+            ))
             .await
             .unwrap(),
         None
@@ -291,13 +316,19 @@ pub async fn deleting_an_eas_service_removes_its_instances(store: Arc<dyn Store>
     let deletion = || audit_event("DeleteEasService", "svc");
     assert_eq!(
         store
-            .delete_eas_service(OTHER_ACCOUNT_ID, "cn-hangzhou", "svc", deletion())
+            .delete_eas_service(
+                EasServiceName::new(OTHER_ACCOUNT_ID, "cn-hangzhou", "svc"),
+                deletion()
+            )
             .await
             .unwrap_err(),
         StoreError::EasServiceNotFound
     );
     store
-        .delete_eas_service(ACCOUNT_ID, "cn-hangzhou", "svc", deletion())
+        .delete_eas_service(
+            EasServiceName::new(ACCOUNT_ID, "cn-hangzhou", "svc"),
+            deletion(),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -327,7 +358,10 @@ pub async fn deleting_an_eas_service_removes_its_instances(store: Arc<dyn Store>
         vec![kept]
     );
     store
-        .delete_eas_service(ACCOUNT_ID, "cn-hangzhou", "svc", deletion())
+        .delete_eas_service(
+            EasServiceName::new(ACCOUNT_ID, "cn-hangzhou", "svc"),
+            deletion(),
+        )
         .await
         .unwrap();
     let summary = audit_summary(&audit_log(store.as_ref()).await);

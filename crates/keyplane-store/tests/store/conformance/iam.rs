@@ -3,6 +3,7 @@
 //! attachment limit under concurrency) and `user_policies` (attach order, custom policies joined
 //! in). Users are in `users`; the authorization audit events carry is in `audit`.
 
+use keyplane_core::store::{DeleteCustomPolicy, UserPolicy};
 use std::sync::Arc;
 
 use keyplane_core::model::{CustomPolicy, PolicyAttachment, PolicySyntax, PolicyType};
@@ -50,12 +51,7 @@ pub(crate) async fn attach(
 ) -> Result<(), StoreError> {
     store
         .attach_policy(
-            ACCOUNT_ID,
-            uin,
-            policy_type,
-            name,
-            attached_at,
-            10,
+            UserPolicy::new(ACCOUNT_ID, uin, policy_type, name).attached_at(attached_at, 10),
             audit_event("AttachUserPolicy", name),
         )
         .await
@@ -176,12 +172,7 @@ pub async fn attach_and_detach_refusals_change_nothing(store: Arc<dyn Store>) {
         async move {
             store
                 .attach_policy(
-                    account_id,
-                    uin,
-                    policy_type,
-                    name,
-                    at(30),
-                    limit,
+                    UserPolicy::new(account_id, uin, policy_type, name).attached_at(at(30), limit),
                     audit_event("AttachUserPolicy", name),
                 )
                 .await
@@ -266,10 +257,7 @@ pub async fn attach_and_detach_refusals_change_nothing(store: Arc<dyn Store>) {
         async move {
             store
                 .detach_policy(
-                    account_id,
-                    uin,
-                    policy_type,
-                    name,
+                    UserPolicy::new(account_id, uin, policy_type, name),
                     audit_event("DetachUserPolicy", name),
                 )
                 .await
@@ -312,10 +300,7 @@ pub async fn attach_and_detach_refusals_change_nothing(store: Arc<dyn Store>) {
     assert_eq!(
         store
             .detach_policy(
-                ACCOUNT_ID,
-                USER_UIN,
-                PolicyType::System,
-                "ReadOnlyAccess",
+                UserPolicy::new(ACCOUNT_ID, USER_UIN, PolicyType::System, "ReadOnlyAccess"),
                 event
             )
             .await,
@@ -341,12 +326,8 @@ pub async fn concurrent_attachments_respect_the_limit(store: Arc<dyn Store>) {
                 let name = format!("SystemPolicy{number:02}");
                 store
                     .attach_policy(
-                        ACCOUNT_ID,
-                        USER_UIN,
-                        PolicyType::System,
-                        &name,
-                        at(20) + Duration::milliseconds(i64::from(number)),
-                        LIMIT,
+                        UserPolicy::new(ACCOUNT_ID, USER_UIN, PolicyType::System, &name)
+                            .attached_at(at(20) + Duration::milliseconds(i64::from(number)), LIMIT),
                         audit_event("AttachUserPolicy", &name),
                     )
                     .await
@@ -498,7 +479,10 @@ pub async fn delete_custom_policy_refuses_while_attached_unless_told_to_detach(
         let store = store.clone();
         async move {
             store
-                .delete_custom_policy(ACCOUNT_ID, name, detach, audit_event("DeletePolicy", name))
+                .delete_custom_policy(
+                    DeleteCustomPolicy::new(ACCOUNT_ID, name, detach),
+                    audit_event("DeletePolicy", name),
+                )
                 .await
         }
     };
@@ -509,9 +493,7 @@ pub async fn delete_custom_policy_refuses_while_attached_unless_told_to_detach(
     assert_eq!(
         store
             .delete_custom_policy(
-                OTHER_ACCOUNT_ID,
-                "lonely",
-                true,
+                DeleteCustomPolicy::new(OTHER_ACCOUNT_ID, "lonely", true),
                 audit_event("DeletePolicy", "x")
             )
             .await,

@@ -3,6 +3,7 @@
 //! one), ignores keys that do not exist without failing, and `delete_access_key` removes a
 //! key's usage with the key.
 
+use keyplane_core::store::OwnedAccessKey;
 use std::sync::Arc;
 
 use keyplane_core::model::{KeyFamily, KeyUsage};
@@ -150,9 +151,7 @@ pub async fn delete_access_key_removes_its_usage(store: Arc<dyn Store>) {
     assert_eq!(
         store
             .delete_access_key(
-                ACCOUNT_ID,
-                USER_UIN,
-                &deleted,
+                OwnedAccessKey::new(ACCOUNT_ID, USER_UIN, &deleted),
                 audit_event("DeleteAccessKey", &deleted)
             )
             .await,

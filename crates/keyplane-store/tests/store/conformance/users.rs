@@ -2,6 +2,7 @@
 //! `delete_user` (refusals that change nothing, forced deletion of keys of both families and of
 //! attachments).
 
+use keyplane_core::store::DeleteUser;
 use std::sync::Arc;
 
 use keyplane_core::model::{KeyFamily, PolicyAttachment, PolicyType, User, UserProfile};
@@ -117,7 +118,10 @@ pub async fn delete_user_refusals_change_nothing(store: Arc<dyn Store>) {
         let store = Arc::clone(&store);
         async move {
             store
-                .delete_user(account_id, uin, options, audit_event("DeleteUser", "x"))
+                .delete_user(
+                    DeleteUser::new(account_id, uin, options),
+                    audit_event("DeleteUser", "x"),
+                )
                 .await
         }
     };
@@ -212,7 +216,10 @@ pub async fn delete_user_removes_its_keys_of_both_families_and_its_attachments(
 
     let event = audit_event("DeleteUser", USER_NAME);
     let mut deleted = store
-        .delete_user(ACCOUNT_ID, USER_UIN, REMOVE_EVERYTHING, event.clone())
+        .delete_user(
+            DeleteUser::new(ACCOUNT_ID, USER_UIN, REMOVE_EVERYTHING),
+            event.clone(),
+        )
         .await
         .expect("deleting alice with everything she has");
     deleted.sort();
@@ -268,9 +275,7 @@ pub async fn delete_user_removes_its_keys_of_both_families_and_its_attachments(
     assert_eq!(
         store
             .delete_user(
-                ACCOUNT_ID,
-                USER_UIN,
-                KEEP_EVERYTHING,
+                DeleteUser::new(ACCOUNT_ID, USER_UIN, KEEP_EVERYTHING),
                 audit_event("DeleteUser", "a")
             )
             .await,
@@ -280,9 +285,7 @@ pub async fn delete_user_removes_its_keys_of_both_families_and_its_attachments(
     assert_eq!(
         store
             .delete_user(
-                ACCOUNT_ID,
-                USER_UIN,
-                REMOVE_EVERYTHING,
+                DeleteUser::new(ACCOUNT_ID, USER_UIN, REMOVE_EVERYTHING),
                 audit_event("DeleteUser", "b")
             )
             .await,
