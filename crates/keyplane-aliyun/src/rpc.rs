@@ -34,21 +34,19 @@ impl<'d> Rpc<'d> {
     }
 }
 
-/// What parsing read: the format every answer takes, and the envelope or why it could not be
-/// read (answered in that format).
+/// What parsing read: the envelope and the format every answer takes.
 pub(crate) struct RpcRequest {
     format: Format,
-    envelope: Result<Envelope, AliyunError>,
+    envelope: Envelope,
 }
 
-impl RpcRequest {
-    /// The product the envelope's version names, once the envelope was read.
-    fn product(&self) -> Option<Product> {
-        self.envelope
-            .as_ref()
-            .ok()
-            .and_then(|envelope| product_at(&envelope.version))
-    }
+/// The format of the answer to `request` when its envelope could not be read: the one its
+/// parameters ask for, or JSON when not even they could be read. Only refusals pay for
+/// reading the parameters again.
+fn unread_format(request: &keyplane_engine::RequestView<'_>) -> Format {
+    envelope::parameters(request)
+        .map(|params| envelope::answer_format(request, &params))
+        .unwrap_or(Format::Json)
 }
 
 /// A routed action: its product and its row.
@@ -83,13 +81,13 @@ impl Dialect for Rpc<'_> {
         let format = envelope::answer_format(&incoming.request, &params);
         Ok(RpcRequest {
             format,
-            envelope: envelope::parse(&incoming.request, params),
+            envelope: envelope::parse(&incoming.request, params)?,
         })
     }
 
     fn route(&self, request: &RpcRequest) -> Result<RpcAction, AliyunError> {
         // Routing failures are not audited: nothing is known yet of who asked.
-        let envelope = request.envelope.as_ref().map_err(Clone::clone)?;
+        let envelope = &request.envelope;
         let product = product_at(&envelope.version).ok_or_else(AliyunError::invalid_version)?;
         let row = crate::actions::find(product, &envelope.action)
             .ok_or_else(AliyunError::action_not_found)?;
@@ -100,11 +98,7 @@ impl Dialect for Rpc<'_> {
         Routed {
             product: action.product.name(),
             action: action.row.name,
-            claimed_key_id: request
-                .envelope
-                .as_ref()
-                .ok()
-                .map(|envelope| envelope.access_key_id.as_str()),
+            claimed_key_id: Some(request.envelope.access_key_id.as_str()),
         }
     }
 
@@ -114,7 +108,7 @@ impl Dialect for Rpc<'_> {
         request: &RpcRequest,
         action: RpcAction,
     ) -> Result<Authentication, AliyunError> {
-        let envelope = request.envelope.as_ref().map_err(Clone::clone)?;
+        let envelope = &request.envelope;
         let dialect = self.dialect;
         let key_id = &envelope.access_key_id;
         let signing_key = dialect.signing_key(key_id).await?;
@@ -155,8 +149,7 @@ impl Dialect for Rpc<'_> {
         request: &RpcRequest,
         _action: RpcAction,
     ) -> Result<Arc<Params>, AliyunError> {
-        let envelope = request.envelope.as_ref().map_err(Clone::clone)?;
-        Ok(Arc::clone(&envelope.params))
+        Ok(Arc::clone(&request.envelope.params))
     }
 
     fn permission(&self, action: RpcAction) -> &'static str {
@@ -232,9 +225,12 @@ impl Dialect for Rpc<'_> {
 }
 
 impl Renderer for Rpc<'_> {
-    fn render(&self, _incoming: &Incoming<'_>, outcome: Outcome<Self>) -> Outgoing {
+    fn render(&self, incoming: &Incoming<'_>, outcome: Outcome<Self>) -> Outgoing {
         let request = outcome.envelope.as_ref();
-        let format = request.map_or(Format::Json, |request| request.format);
+        let format = request.map_or_else(
+            || unread_format(&incoming.request),
+            |request| request.format,
+        );
         match (outcome.result, outcome.action) {
             (Ok(fields), Some(action)) => {
                 render::success_answer(format, action.row.name, fields, outcome.request_id)
@@ -245,7 +241,7 @@ impl Renderer for Rpc<'_> {
             (Err(error), action) => {
                 let product = action
                     .map(|action| action.product)
-                    .or_else(|| request.and_then(RpcRequest::product));
+                    .or_else(|| request.and_then(|request| product_at(&request.envelope.version)));
                 match product {
                     Some(product) => render::error_answer(
                         format,
